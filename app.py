@@ -1,0 +1,39 @@
+"""MR-Linac QC — Streamlit entry point: page frame, language, operator, and routing with st.navigation.
+
+Every page lives in `pages/`; image tests have one file each, logged tests (defined by data, see
+`qc.logged`) share `pages/logged.py` under their own URL. On first start with no database, the demo
+database is built so that a newcomer sees real results at once.
+"""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from pages import common
+
+st.set_page_config(page_title="MR-Linac QC", page_icon=":material/radiology:", layout="wide")
+
+store = common.get_store()
+common.sidebar(store)
+lang = common.lang()
+T = common.T
+
+tests = common.tests(store)
+image_pages = [common.page_for(spec) for spec in tests if spec.kind in ("dicom", "report")]
+logged_pages = [common.page_for(spec) for spec in tests if spec.kind == "logged"]
+
+nav = st.navigation(
+    {
+        T("nav.section.home"): [st.Page("pages/home.py", title=T("nav.home"), icon=":material/home:", url_path="home", default=True)],
+        T("nav.section.images"): image_pages,
+        T("nav.section.logged"): logged_pages,
+        T("nav.section.records"): [
+            st.Page("pages/history.py", title=T("nav.history"), icon=":material/timeline:", url_path="history"),
+            st.Page("pages/reports.py", title=T("nav.reports"), icon=":material/picture_as_pdf:", url_path="reports"),
+            st.Page("pages/settings.py", title=T("nav.settings"), icon=":material/settings:", url_path="settings"),
+        ],
+    }
+)
+common.set_current_page(nav, tests)
+common.demo_banner(store)
+common.run_guarded(nav.run)

@@ -1,0 +1,273 @@
+"""Shared UI pieces of the pages (not a page itself): store per session, language, operator,
+machine choice, result display, the generic image-test page and the error guard.
+
+Pages only gather input, call `qc`, show the result and store it; all numbers come from `qc`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import os
+import traceback
+from typing import Callable
+
+import pandas as pd
+import streamlit as st
+
+from qc import workflow
+from qc.errors import DuplicateUploadError, QCInputError
+from qc.i18n import DEFAULT_LANG, LANGUAGES, t
+from qc.registry import TestSpec, all_tests
+from qc.storage import Store
+from qc.tolerances import format_bounds
+
+STATUS_BG = {"pass": "#e8f5e9", "warning": "#fff8e1", "fail": "#ffebee", "none": "#eceff1"}
+STATUS_ICON = {"pass": "✅", "warning": "⚠️", "fail": "❌", "none": "➖"}
+PAGE_ICONS = {"dicom": ":material/image:", "report": ":material/description:", "logged": ":material/edit_note:"}
+
+
+# ------------------------------------------------------------------ session basics
+
+
+def lang() -> str:
+    return st.session_state.get("lang", DEFAULT_LANG)
+
+
+def T(key: str, **params) -> str:
+    return t(key, lang(), **params)
+
+
+def get_store() -> Store:
+    """One store (SQLite connection) per browser session; the demo is built when no database exists."""
+    from qc.config import data_dir, db_path
+
+    path = str(data_dir())
+    store = st.session_state.get("_store")
+    if store is None or str(store.data_dir) != path:
+        if not db_path().exists() and os.environ.get("QC_NO_DEMO", "") != "1":
+            from qc.demo import build_demo
+
+            with st.spinner(t("ui.building_demo", lang())):
+                build_demo()
+        from qc.storage import open_store
+
+        store = open_store()
+        st.session_state["_store"] = store
+    return store
+
+
+def tests(store: Store) -> list[TestSpec]:
+    return all_tests(store)
+
+
+def operator() -> str:
+    return (st.session_state.get("operator") or "").strip()
+
+
+def sidebar(store: Store) -> None:
+    with st.sidebar:
+        current = st.session_state.get("lang", store.get_setting("default_lang", DEFAULT_LANG))
+        st.session_state.setdefault("lang", current)
+        st.selectbox(
+            "Langue / Language",
+            LANGUAGES,
+            format_func=lambda code: {"fr": "Français", "en": "English"}[code],
+            key="lang",
+        )
+        st.text_input(T("ui.operator"), key="operator", placeholder=T("ui.operator_placeholder"))
+
+
+def page_for(spec: TestSpec) -> st.Page:
+    """The navigation page of a test (logged tests share one file under their own URL)."""
+    if spec.kind == "logged":
+        return st.Page("pages/logged.py", title=spec.name(lang()), icon=PAGE_ICONS["logged"], url_path=f"log_{spec.key}")
+    return st.Page(spec.page, title=spec.name(lang()), icon=PAGE_ICONS[spec.kind], url_path=spec.key)
+
+
+def set_current_page(nav, specs: list[TestSpec]) -> None:
+    """Tell the shared logged-test page which test it shows (from the URL of the current page)."""
+    url = getattr(nav, "url_path", "") or ""
+    if url.startswith("log_"):
+        st.session_state["_logged_test"] = url[len("log_") :]
+
+
+def demo_banner(store: Store) -> None:
+    if store.get_setting("demo") == "1":
+        st.info(T("ui.demo_banner"), icon=":material/science:")
+
+
+def run_guarded(fn: Callable[[], None]) -> None:
+    """Run a page; an unexpected error shows an error box and the rest of the app keeps working."""
+    try:
+        fn()
+    except QCInputError as exc:
+        st.error(exc.message(lang()))
+    except Exception as exc:  # a page bug must not take the app down
+        if type(exc).__name__ in ("StopException", "RerunException", "RerunData"):
+            raise
+        st.error(T("ui.page_error", error=f"{type(exc).__name__}: {exc}"))
+        with st.expander(T("ui.details")):
+            st.code(traceback.format_exc())
+
+
+def machine_selector(store: Store, key: str, default_identity: tuple[str, str] | None = None) -> dict | None:
+    machines = store.machines()
+    if not machines:
+        st.warning(T("ui.no_machine"))
+        return None
+    index = 0
+    if default_identity:
+        m = store.machine_for_identity(*default_identity)
+        if m is not None:
+            index = [x["id"] for x in machines].index(m["id"])
+    chosen = st.selectbox(T("ui.machine"), machines, index=index, format_func=lambda m: m["name"], key=key)
+    return chosen
+
+
+# ------------------------------------------------------------------ result display
+
+
+def judged_frame(analysis: workflow.Analysis) -> pd.DataFrame:
+    spec = analysis.spec
+    rows = []
+    for j in analysis.judged:
+        m = spec.metric(j.name)
+        rows.append(
+            {
+                T("ui.col_item"): j.item,
+                T("ui.col_metric"): m.label(lang()) if m else j.name,
+                T("ui.col_value"): None if j.value is None else round(float(j.value), 4),
+                T("ui.col_unit"): j.unit,
+                T("ui.col_nominal"): j.nominal,
+                T("ui.col_limits"): format_bounds(j.bounds, j.unit),
+                T("ui.col_status"): f"{STATUS_ICON[j.status]} {T('status.' + j.status)}",
+                "_status": j.status,
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def style_status(df: pd.DataFrame):
+    """Colour each row by its status (pass / warning / fail)."""
+    statuses = df["_status"]
+    shown = df.drop(columns=["_status"])
+    return shown.style.apply(lambda row: [f"background-color: {STATUS_BG[statuses[row.name]]}"] * len(row), axis=1)
+
+
+def show_status(status: str) -> None:
+    text = f"{STATUS_ICON[status]} {T('ui.overall')} : {T('status.' + status)}"
+    {"pass": st.success, "warning": st.warning, "fail": st.error}.get(status, st.info)(text)
+
+
+def show_analysis(analysis: workflow.Analysis, extra: Callable[[workflow.Analysis], None] | None = None) -> None:
+    r = analysis.result
+    show_status(analysis.status)
+    ident = T("ui.acquired", date=r.acquired_at.strftime("%Y-%m-%d %H:%M") if r.acquired_at else "?", station=r.station_name or "—")
+    st.caption(ident)
+    for w in analysis.warnings:
+        st.warning(w, icon=":material/warning:")
+    df = judged_frame(analysis)
+    if not df.empty:
+        st.dataframe(style_status(df), hide_index=True, width="stretch")
+    if r.overlays:
+        cols = st.columns(min(3, len(r.overlays)))
+        for i, (title, rgb) in enumerate(r.overlays):
+            cols[i % len(cols)].image(rgb, caption=title, width="stretch")
+    if extra is not None:
+        extra(analysis)
+    if r.items:
+        with st.expander(T("ui.items"), expanded=False):
+            st.dataframe(pd.DataFrame(r.items), hide_index=True, width="stretch")
+
+
+def save_block(store: Store, analysis: workflow.Analysis, key: str) -> int | None:
+    """Duplicate check, comment, and the save button; returns the stored session id."""
+    if analysis.machine is None:
+        st.warning(T("ui.no_machine"))
+        return None
+    dups = store.find_duplicates(analysis.result.files)
+    allow = False
+    if dups:
+        d = dups[0]
+        st.warning(T("ui.duplicate", file=d["upload"].rsplit("/", 1)[-1], session=d["session_id"], date=d["acquired_at"]))
+        allow = st.checkbox(T("ui.duplicate_confirm"), key=f"{key}_dup_ok")
+    comment = st.text_area(T("ui.comment"), key=f"{key}_comment", height=80)
+    disabled = bool(dups) and not allow
+    if st.button(T("ui.save"), key=f"{key}_save", type="primary", disabled=disabled):
+        if not operator():
+            st.error(T("ui.operator_required"))
+            return None
+        try:
+            sid = workflow.store_analysis(store, analysis, operator=operator(), comment=comment, allow_duplicate=allow)
+        except DuplicateUploadError as exc:
+            st.error(exc.message(lang()))
+            return None
+        st.session_state[f"{key}_saved"] = sid
+    sid = st.session_state.get(f"{key}_saved")
+    if sid:
+        st.success(T("ui.saved", session=sid))
+        st.page_link("pages/history.py", label=T("ui.see_history"), icon=":material/timeline:", query_params={"session": str(sid)})
+    return sid
+
+
+# ------------------------------------------------------------------ the generic image/report test page
+
+
+def _inputs_key(inputs: list[tuple[str, bytes]], machine: dict | None) -> str:
+    h = hashlib.sha256()
+    for name, data in inputs:
+        h.update(name.encode())
+        h.update(hashlib.sha256(data).digest())
+    h.update(str(machine["id"] if machine else "-").encode())
+    h.update(lang().encode())
+    return h.hexdigest()
+
+
+def image_test_page(key: str, extra: Callable[[workflow.Analysis], None] | None = None, baseline: Callable | None = None) -> None:
+    """Upload (or demo) → analyse → show → save, for a test analysed from files."""
+    store = get_store()
+    from qc.registry import get_test
+
+    spec = get_test(key, store)
+    st.title(spec.name(lang()))
+    st.caption(f"{T('freq.' + spec.frequency)} — {spec.description(lang())}")
+    machine = machine_selector(store, key=f"{key}_machine")
+    types = [x.strip().lstrip(".") for x in spec.accepts.split(",") if x.strip()]
+    uploads = st.file_uploader(T("ui.upload", types=", ".join(types)), accept_multiple_files=True, key=f"{key}_upload")
+    if st.button(T("ui.try_demo"), key=f"{key}_demo", icon=":material/science:", disabled=spec.demo_inputs is None):
+        with st.spinner(T("ui.making_demo")):
+            st.session_state[f"{key}_demo_inputs"] = spec.demo_inputs()
+        st.session_state.pop(f"{key}_saved", None)
+    inputs: list[tuple[str, bytes]] = []
+    if uploads:
+        inputs = [(u.name, u.getvalue()) for u in uploads]
+        st.session_state.pop(f"{key}_demo_inputs", None)
+    elif st.session_state.get(f"{key}_demo_inputs"):
+        inputs = st.session_state[f"{key}_demo_inputs"]
+        st.caption(T("ui.using_demo", n=len(inputs)))
+    if not inputs:
+        st.info(T("ui.waiting_upload"))
+        return
+    cache_key = _inputs_key(inputs, machine)
+    cached = st.session_state.get(f"{key}_analysis")
+    if cached is None or cached[0] != cache_key:
+        st.session_state.pop(f"{key}_saved", None)
+        try:
+            with st.spinner(T("ui.analysing")):
+                analysis = workflow.analyse(store, spec, inputs, machine, lang())
+        except QCInputError as exc:
+            st.session_state.pop(f"{key}_analysis", None)
+            st.error(exc.message(lang()), icon=":material/error:")
+            return
+        st.session_state[f"{key}_analysis"] = (cache_key, analysis)
+    else:
+        analysis = cached[1]
+    show_analysis(analysis, extra)
+    st.divider()
+    sid = save_block(store, analysis, key)
+    if baseline is not None and sid and machine is not None:
+        if st.button(T("ui.set_baseline"), key=f"{key}_baseline"):
+            store.set_baseline(machine["id"], key, baseline(analysis.result), sid, operator())
+            st.success(T("ui.baseline_set"))

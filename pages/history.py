@@ -1,0 +1,163 @@
+"""History: trends with tolerance bands, filters, a sortable table, session detail, corrections
+(void with a reason, comments: both audited) and export (CSV / Excel)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from pages.common import STATUS_ICON, T, get_store, lang, operator, tests
+from qc.export import export_frame, to_bytes
+from qc.trends import drift_signal, series_label, small_multiples, trend_chart
+
+store = get_store()
+st.title(T("nav.history"))
+specs = tests(store)
+spec_by_key = {s.key: s for s in specs}
+machines = store.machines()
+
+# ------------------------------------------------------------------ session detail (?session=ID)
+
+
+def session_detail(session_id: int) -> None:
+    try:
+        s = store.session(session_id)
+    except Exception:
+        st.error(T("hist.no_session", session=session_id))
+        return
+    spec = spec_by_key.get(s["test"])
+    name = spec.name(lang()) if spec else s["test"]
+    st.subheader(T("hist.session_title", session=session_id, test=name))
+    if s["voided"]:
+        st.error(T("hist.voided_banner", reason=s["void_reason"], by=s["voided_by"], at=s["voided_at"]))
+    st.write(T("hist.session_info", machine=s["machine"], date=s["acquired_at"], operator=s["operator"] or "—",
+               status=f"{STATUS_ICON.get(s['status'], '')} {T('status.' + s['status'])}", comment=s["comment"] or "—"))
+    for w in s["warnings"]:
+        st.warning(w)
+    rows = pd.DataFrame(s["metrics"])
+    if not rows.empty:
+        rows["label"] = rows["name"].map(lambda n: spec.metric(n).label(lang()) if spec and spec.metric(n) else n)
+        st.dataframe(rows[["label", "item", "value", "unit", "nominal", "tol_low", "tol_high", "act_low", "act_high", "status", "reference"]],
+                     hide_index=True, width="stretch")
+    if s["files"]:
+        with st.expander(T("hist.files", n=len(s["files"]))):
+            st.dataframe(pd.DataFrame(s["files"])[["filename", "sop_instance_uid", "sha256", "size"]], hide_index=True, width="stretch")
+            if spec is not None and spec.analyse is not None and st.button(T("hist.show_images"), key="hist_show_images"):
+                from qc.report import session_overlays
+
+                for title, png in session_overlays(store, s, spec, lang()):
+                    st.image(png, caption=title, width=420)
+    if s["comments"]:
+        st.markdown("**" + T("report.comments") + "**")
+        for c in s["comments"]:
+            st.text(f"{c['at']} — {c['user']}: {c['text']}")
+    from qc.report import session_report_pdf
+
+    if st.button(T("hist.make_pdf"), key="hist_make_pdf"):
+        st.session_state["hist_pdf"] = (session_id, session_report_pdf(store, session_id, lang()))
+    pdf = st.session_state.get("hist_pdf")
+    if pdf and pdf[0] == session_id:
+        st.download_button(T("hist.download_pdf"), pdf[1], file_name=f"seance_{session_id}.pdf", mime="application/pdf", key="hist_pdf_dl")
+    c1, c2 = st.columns(2)
+    with c1.form(key="hist_comment_form", clear_on_submit=True):
+        text = st.text_area(T("hist.add_comment"), key="hist_comment_text")
+        if st.form_submit_button(T("hist.add_comment_btn")):
+            if not operator():
+                st.error(T("ui.operator_required"))
+            elif text.strip():
+                store.add_comment(session_id, text, operator())
+                st.rerun()
+    if not s["voided"]:
+        with c2.form(key="hist_void_form"):
+            reason = st.text_input(T("hist.void_reason"), key="hist_void_reason")
+            if st.form_submit_button(T("hist.void_btn")):
+                if not operator():
+                    st.error(T("ui.operator_required"))
+                elif not reason.strip():
+                    st.error(T("hist.void_reason_required"))
+                else:
+                    store.void_session(session_id, reason, operator())
+                    st.rerun()
+
+
+# ------------------------------------------------------------------ filters
+
+qp_session = st.query_params.get("session")
+if qp_session and str(qp_session).isdigit():
+    session_detail(int(qp_session))
+    if st.button(T("hist.back"), key="hist_back"):
+        del st.query_params["session"]
+        st.rerun()
+    st.divider()
+
+with st.container(border=True):
+    c1, c2, c3 = st.columns(3)
+    machine = c1.selectbox(T("ui.machine"), [None] + machines, format_func=lambda m: T("hist.all") if m is None else m["name"], key="hist_machine")
+    test_keys = [s.key for s in specs]
+    test = c2.selectbox(T("hist.test"), test_keys, format_func=lambda k: spec_by_key[k].name(lang()), key="hist_test")
+    today = dt.date.today()
+    period = c3.date_input(T("hist.period"), value=(today - dt.timedelta(days=180), today), key="hist_period")
+    c4, c5, c6 = st.columns(3)
+    spec = spec_by_key[test]
+    metric_names = [m.name for m in spec.metrics if m.trend]
+    stored_names = store.metrics_frame(test=test, machine_id=machine["id"] if machine else None)["metric"].unique().tolist()
+    metric_names += [n for n in stored_names if n not in metric_names]
+    metric = c4.selectbox(T("hist.metric"), [None] + metric_names,
+                          format_func=lambda n: T("hist.all_metrics") if n is None else (spec.metric(n).label(lang()) if spec.metric(n) else n), key="hist_metric")
+    statuses = c5.multiselect(T("hist.status"), ["pass", "warning", "fail", "none"], format_func=lambda s: T("status." + s), key="hist_status")
+    show_voided = c6.toggle(T("hist.show_voided"), key="hist_voided")
+
+date_from = period[0].isoformat() if isinstance(period, (tuple, list)) and len(period) > 0 else None
+date_to = period[1].isoformat() if isinstance(period, (tuple, list)) and len(period) > 1 else None
+df = store.metrics_frame(
+    machine_id=machine["id"] if machine else None, test=test, metric=metric, date_from=date_from, date_to=date_to,
+    include_voided=show_voided, status=statuses or None,
+)
+
+if df.empty:
+    st.info(T("hist.empty"))
+else:
+    trended = df[df["metric"].map(lambda n: spec.metric(n) is None or spec.metric(n).trend)]
+    series = list(trended.groupby(["metric", "item"], sort=False))
+    if metric is not None and len(series) >= 1:
+        for (name, item), g in series[:6]:
+            title, unit = series_label(spec, name, item, lang())
+            st.altair_chart(trend_chart(g, title, unit, lang()), width="stretch")
+            drift = drift_signal(g)
+            if drift is not None and drift.reaches_limit:
+                st.warning(T("hist.drift", title=title, slope=f"{drift.slope_per_30d:+.3g}", unit=unit, days=f"{drift.days_to_limit:.0f}", n=drift.n))
+    elif series:
+        chart = small_multiples(trended, spec, lang())
+        if chart is not None:
+            st.altair_chart(chart)
+        for (name, item), g in series:
+            drift = drift_signal(g)
+            if drift is not None and drift.reaches_limit:
+                title, unit = series_label(spec, name, item, lang())
+                st.warning(T("hist.drift", title=title, slope=f"{drift.slope_per_30d:+.3g}", unit=unit, days=f"{drift.days_to_limit:.0f}", n=drift.n))
+    sessions = df.drop_duplicates("session_id")
+    st.subheader(T("hist.table", n=len(sessions), m=len(df)))
+    shown = df.assign(
+        label=df["metric"].map(lambda n: spec.metric(n).label(lang()) if spec.metric(n) else n),
+        status=df["status"].map(lambda s: f"{STATUS_ICON.get(s, '')} {T('status.' + s)}"),
+    )
+    event = st.dataframe(
+        shown[["session_id", "acquired_at", "machine", "label", "item", "value", "unit", "status", "operator", "comment", "voided"]],
+        hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="hist_table",
+    )
+    selected = getattr(getattr(event, "selection", None), "rows", []) if event is not None else []
+    if selected:
+        sid = int(shown.iloc[selected[0]]["session_id"])
+        if st.button(T("hist.open_session", session=sid), key="hist_open"):
+            st.query_params["session"] = str(sid)
+            st.rerun()
+    c1, c2 = st.columns(2)
+    export = export_frame(df)
+    c1.download_button(T("hist.export_csv"), to_bytes(export, "csv"), file_name=f"qc_{test}.csv", mime="text/csv", key="hist_csv")
+    c2.download_button(T("hist.export_xlsx"), to_bytes(export, "xlsx"), file_name=f"qc_{test}.xlsx",
+                       mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="hist_xlsx")
+
+with st.expander(T("hist.audit")):
+    st.dataframe(store.audit_frame(200), hide_index=True, width="stretch")

@@ -1,0 +1,190 @@
+"""Settings: machines and their dated CAX calibration, tolerances (dated, never edited in place),
+logged tests defined without code, and the default language. Every change is audited."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import streamlit as st
+
+from pages.common import T, get_store, lang, operator, tests
+from qc.logged import Derived, LoggedField, LoggedTest, save_custom_logged_test
+from qc.registry import FREQUENCIES
+from qc.tolerances import Tolerance
+
+store = get_store()
+st.title(T("nav.settings"))
+user = operator()
+if not user:
+    st.warning(T("set.operator_needed"))
+
+tab_m, tab_t, tab_l, tab_g = st.tabs([T("set.tab_machines"), T("set.tab_tolerances"), T("set.tab_logged"), T("set.tab_general")])
+
+# ------------------------------------------------------------------ machines and CAX calibration
+with tab_m:
+    machines = store.machines()
+    if machines:
+        st.dataframe(pd.DataFrame(machines)[["name", "station_name", "device_serial", "model", "created_at"]], hide_index=True, width="stretch")
+    with st.form("set_add_machine", clear_on_submit=True):
+        st.markdown("**" + T("set.add_machine") + "**")
+        c1, c2, c3 = st.columns(3)
+        name = c1.text_input(T("set.machine_name"), key="set_m_name")
+        station = c2.text_input("StationName", key="set_m_station")
+        serial = c3.text_input("DeviceSerialNumber", key="set_m_serial")
+        if st.form_submit_button(T("set.add")):
+            if not user:
+                st.error(T("ui.operator_required"))
+            elif not name.strip():
+                st.error(T("set.name_required"))
+            else:
+                store.add_machine(name, station, serial, user=user)
+                st.rerun()
+    if machines:
+        st.markdown("**" + T("set.cax_title") + "**")
+        st.caption(T("set.cax_help"))
+        m = st.selectbox(T("ui.machine"), machines, format_func=lambda x: x["name"], key="set_cax_machine")
+        cals = store.calibrations(m["id"])
+        if cals:
+            st.dataframe(pd.DataFrame(cals)[["u0", "v0", "valid_from", "created_by", "created_at", "comment"]], hide_index=True, width="stretch")
+        else:
+            st.info(T("set.no_cax"))
+        with st.form("set_cax_form"):
+            c1, c2, c3 = st.columns(3)
+            u0 = c1.number_input("u0 (px)", value=511.03, format="%.2f", key="set_cax_u0")
+            v0 = c2.number_input("v0 (px)", value=652.75, format="%.2f", key="set_cax_v0")
+            valid = c3.date_input(T("set.valid_from"), value=dt.date.today(), key="set_cax_from")
+            comment = st.text_input(T("set.reason"), key="set_cax_comment")
+            if st.form_submit_button(T("set.add_cax")):
+                if not user:
+                    st.error(T("ui.operator_required"))
+                else:
+                    store.add_calibration(m["id"], u0, v0, valid.isoformat(), user=user, comment=comment)
+                    st.rerun()
+
+# ------------------------------------------------------------------ tolerances
+with tab_t:
+    specs = tests(store)
+    spec_by_key = {s.key: s for s in specs}
+    test = st.selectbox(T("hist.test"), list(spec_by_key), format_func=lambda k: spec_by_key[k].name(lang()), key="set_tol_test")
+    spec = spec_by_key[test]
+    frame = store.tolerances_frame(test)
+    if not frame.empty:
+        frame = frame.assign(label=frame["metric"].map(lambda n: spec.metric(n).label(lang()) if spec.metric(n) else n))
+        st.dataframe(frame[["label", "machine", "mode", "nominal", "act_low", "tol_low", "tol_high", "act_high", "unit", "valid_from", "reference", "created_by", "comment"]],
+                     hide_index=True, width="stretch")
+    else:
+        st.info(T("set.no_tolerance"))
+    metrics = [m for m in spec.metrics]
+    if metrics:
+        with st.form("set_tol_form"):
+            st.markdown("**" + T("set.new_tolerance") + "**")
+            metric = st.selectbox(T("hist.metric"), metrics, format_func=lambda m: f"{m.label(lang())} ({m.unit})" if m.unit else m.label(lang()), key="set_tol_metric")
+            current = store.tolerance_for(test, metric.name, None, None) or metric.tolerance or Tolerance()
+            c1, c2, c3, c4 = st.columns(4)
+
+            def num(col, label, value, key):
+                text = col.text_input(label, value="" if value is None else f"{value:g}", key=key)
+                return None if not text.strip() else float(text.replace(",", "."))
+
+            try:
+                act_low = num(c1, T("set.act_low"), current.act_low, "set_tol_al")
+                tol_low = num(c2, T("set.tol_low"), current.tol_low, "set_tol_tl")
+                tol_high = num(c3, T("set.tol_high"), current.tol_high, "set_tol_th")
+                act_high = num(c4, T("set.act_high"), current.act_high, "set_tol_ah")
+                c5, c6, c7 = st.columns(3)
+                mode = c5.selectbox(T("set.mode"), ["absolute", "relative"], index=0 if current.mode == "absolute" else 1,
+                                    format_func=lambda x: T("set.mode_" + x), key="set_tol_mode")
+                nominal = num(c6, T("set.nominal"), current.nominal, "set_tol_nominal")
+                valid = c7.date_input(T("set.valid_from"), value=dt.date.today(), key="set_tol_from")
+                machine_choice = st.selectbox(T("ui.machine"), [None] + store.machines(),
+                                              format_func=lambda m: T("set.all_machines") if m is None else m["name"], key="set_tol_machine")
+                reference = st.text_input(T("set.reference"), value=current.reference, key="set_tol_ref")
+                comment = st.text_input(T("set.reason"), key="set_tol_comment")
+                submitted = st.form_submit_button(T("set.save_tolerance"))
+            except ValueError:
+                st.error(T("set.bad_number"))
+                submitted = False
+            if submitted:
+                if not user:
+                    st.error(T("ui.operator_required"))
+                elif not comment.strip():
+                    st.error(T("set.reason_required"))
+                else:
+                    try:
+                        tol = Tolerance(act_low, tol_low, tol_high, act_high, nominal=nominal, mode=mode, reference=reference)
+                    except ValueError as exc:
+                        st.error(T("set.bad_tolerance", error=str(exc)))
+                    else:
+                        store.set_tolerance(test, metric.name, tol, unit=metric.unit, machine_id=machine_choice["id"] if machine_choice else None,
+                                            valid_from=valid.isoformat(), user=user, comment=comment)
+                        st.success(T("set.tolerance_saved"))
+                        st.rerun()
+
+# ------------------------------------------------------------------ logged tests defined by data
+with tab_l:
+    st.markdown(T("set.logged_intro"))
+    c1, c2, c3 = st.columns(3)
+    key = c1.text_input(T("set.l_key"), key="set_l_key", placeholder="dose_output")
+    name_fr = c2.text_input(T("set.l_name_fr"), key="set_l_name_fr")
+    name_en = c3.text_input(T("set.l_name_en"), key="set_l_name_en")
+    freq = st.selectbox(T("home.col_freq"), FREQUENCIES, format_func=lambda f: T("freq." + f), index=2, key="set_l_freq")
+    st.caption(T("set.l_fields_help"))
+    default_fields = pd.DataFrame(
+        [{"key": "", "label_fr": "", "label_en": "", "kind": "number", "unit": "", "min": None, "max": None, "required": True,
+          "act_low": None, "tol_low": None, "tol_high": None, "act_high": None}]
+    )
+    fields_df = st.data_editor(
+        default_fields, num_rows="dynamic", key="set_l_fields", width="stretch",
+        column_config={"kind": st.column_config.SelectboxColumn(options=["number", "passfail", "text"], required=True)},
+    )
+    st.caption(T("set.l_derived_help"))
+    derived_df = st.data_editor(
+        pd.DataFrame([{"key": "", "label_fr": "", "label_en": "", "unit": "", "formula": "", "act_low": None, "tol_low": None, "tol_high": None, "act_high": None}]),
+        num_rows="dynamic", key="set_l_derived", width="stretch",
+    )
+    if st.button(T("set.l_save"), key="set_l_save", type="primary"):
+        if not user:
+            st.error(T("ui.operator_required"))
+        else:
+            try:
+                def tol_of(r) -> Tolerance | None:
+                    vals = [None if pd.isna(r.get(k)) else float(r.get(k)) for k in ("act_low", "tol_low", "tol_high", "act_high")]
+                    if all(v is None for v in vals):
+                        return None
+                    return Tolerance(*vals, reference=T("set.l_reference", user=user))
+
+                def opt(v):
+                    return None if v is None or pd.isna(v) else float(v)
+
+                fields = [
+                    LoggedField(str(r["key"]).strip(), str(r["label_fr"]).strip(), str(r["label_en"] or r["label_fr"]).strip(), kind=r["kind"],
+                                unit=str(r["unit"] or ""), min=opt(r["min"]), max=opt(r["max"]), required=bool(r["required"]), tolerance=tol_of(r))
+                    for r in fields_df.to_dict("records") if str(r.get("key") or "").strip()
+                ]
+                derived = [
+                    Derived(str(r["key"]).strip(), str(r["label_fr"]).strip(), str(r["label_en"] or r["label_fr"]).strip(), unit=str(r["unit"] or ""),
+                            formula=str(r["formula"]).strip(), tolerance=tol_of(r))
+                    for r in derived_df.to_dict("records") if str(r.get("key") or "").strip()
+                ]
+                test_def = LoggedTest(key=key.strip(), name_fr=name_fr.strip(), name_en=(name_en or name_fr).strip(), frequency=freq,
+                                      fields=fields, derived=derived, builtin=False)
+                save_custom_logged_test(store, test_def, user)
+            except (ValueError, SyntaxError) as exc:
+                st.error(T("set.l_invalid", error=str(exc)))
+            else:
+                st.success(T("set.l_saved", name=test_def.name_fr))
+                st.rerun()
+
+# ------------------------------------------------------------------ general
+with tab_g:
+    current = store.get_setting("default_lang", "fr")
+    choice = st.radio(T("set.default_lang"), ["fr", "en"], index=0 if current == "fr" else 1, horizontal=True,
+                      format_func=lambda c: {"fr": "Français", "en": "English"}[c], key="set_default_lang")
+    if choice != current and st.button(T("set.save"), key="set_lang_save"):
+        store.set_setting("default_lang", choice, user)
+        st.rerun()
+    from qc.config import data_dir
+
+    st.caption(T("set.data_dir", path=str(data_dir())))
+    st.dataframe(pd.DataFrame([store.counts()]), hide_index=True)

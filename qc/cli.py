@@ -1,0 +1,253 @@
+"""`python -m qc ...`: the command-line face of the same analysers, storage and reports.
+
+    python -m qc tests                                   list the tests
+    python -m qc analyse TEST FILE... [--machine NAME] [--json] [--store]
+    python -m qc analyse helium --value helium_level_pct=72,5 --machine "Unity 1" --store
+    python -m qc demo [--force]                          build the demo database
+    python -m qc machines | add-machine NAME [--station S --serial N --cax U V --from DATE]
+    python -m qc export --test field --from 2026-01-01 --to 2026-12-31 --format csv [-o FILE]
+    python -m qc report --machine NAME --month 2026-10 [-o FILE] [--lang en]
+
+Bad input: one sentence on stderr, exit code 2. Nothing is stored for a failed analysis.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from pathlib import Path
+
+from qc.errors import DuplicateUploadError, QCInputError
+from qc.i18n import DEFAULT_LANG, t
+
+EXIT_BAD_INPUT = 2
+
+
+def _lang(args) -> str:
+    return getattr(args, "lang", None) or os.environ.get("QC_LANG", DEFAULT_LANG)
+
+
+def cmd_tests(args) -> int:
+    from qc.registry import all_tests
+    from qc.storage import open_store
+
+    lang = _lang(args)
+    with open_store(args.data_dir) as store:
+        tests = all_tests(store)
+    if args.json:
+        print(json.dumps([{"key": s.key, "name": s.name(lang), "frequency": s.frequency, "kind": s.kind} for s in tests], ensure_ascii=False))
+        return 0
+    width = max(len(s.key) for s in tests)
+    for s in tests:
+        print(f"{s.key:<{width}}  {s.kind:<7} {t('freq.' + s.frequency, lang):<14} {s.name(lang)}")
+    return 0
+
+
+def _parse_values(pairs: list[str]) -> tuple[dict[str, str], dict[str, str]]:
+    values, comments = {}, {}
+    for p in pairs:
+        if "=" not in p:
+            raise QCInputError("cli.err.value_syntax", value=p)
+        k, v = p.split("=", 1)
+        if k.endswith(".comment"):
+            comments[k[: -len(".comment")]] = v
+        else:
+            values[k.strip()] = v
+    return values, comments
+
+
+def cmd_analyse(args) -> int:
+    from qc import workflow
+    from qc.dicom_io import read_paths
+    from qc.registry import get_test
+    from qc.storage import open_store
+
+    lang = _lang(args)
+    with open_store(args.data_dir) as store:
+        spec = get_test(args.test, store)
+        machine = store.resolve_machine(args.machine) if (args.machine or args.store) else None
+        if spec.kind == "logged":
+            if args.files:
+                raise QCInputError("cli.err.logged_files", test=spec.key)
+            values, comments = _parse_values(args.value or [])
+            when = dt.datetime.fromisoformat(args.date) if args.date else dt.datetime.now().replace(microsecond=0)
+            if machine is None:
+                machine = store.resolve_machine(None)
+            analysis = workflow.record_logged(store, spec, machine, values, acquired_at=when, comments=comments, lang=lang)
+        else:
+            if not args.files:
+                raise QCInputError("err.no_files")
+            inputs = read_paths(args.files)
+            analysis = workflow.analyse(store, spec, inputs, machine, lang)
+            if machine is None:
+                # A machine known by the header's StationName/serial: analyse again with its calibration.
+                known = store.machine_for_identity(analysis.result.station_name, analysis.result.device_serial)
+                if known is not None:
+                    analysis = workflow.analyse(store, spec, inputs, known, lang)
+        session_id = None
+        if args.store:
+            try:
+                session_id = workflow.store_analysis(
+                    store, analysis, operator=args.operator or os.environ.get("USER", ""), comment=args.comment or "", allow_duplicate=args.allow_duplicate
+                )
+            except DuplicateUploadError as exc:
+                print(exc.message(lang) + " " + t("cli.duplicate_hint", lang), file=sys.stderr)
+                return EXIT_BAD_INPUT
+    out = analysis.to_json_dict()
+    if session_id is not None:
+        out["session_id"] = session_id
+    if args.json:
+        print(json.dumps(out, ensure_ascii=False, indent=1))
+    else:
+        _print_human(analysis, out, lang)
+    return 0
+
+
+def _print_human(analysis, out: dict, lang: str) -> None:
+    from qc.tolerances import format_bounds
+
+    spec = analysis.spec
+    print(f"{spec.name(lang)} — {out['acquired_at'] or '?'} — {t('status.' + out['status'], lang)}")
+    for j in analysis.judged:
+        label = spec.metric(j.name).label(lang) if spec.metric(j.name) else j.name
+        item = f" [{j.item}]" if j.item else ""
+        value = "—" if j.value is None else f"{j.value:.4g}"
+        print(f"  {label}{item}: {value} {j.unit}  ({format_bounds(j.bounds, j.unit)})  {t('status.' + j.status, lang)}")
+    for w in out["warnings"]:
+        print(f"  ! {w}")
+    if "session_id" in out:
+        print(t("cli.stored", lang, session=out["session_id"]))
+
+
+def cmd_demo(args) -> int:
+    from qc.demo import build_demo
+
+    lang = _lang(args)
+    summary = build_demo(args.data_dir, force=args.force)
+    print(t("cli.demo_built", lang, **summary))
+    return 0
+
+
+def cmd_machines(args) -> int:
+    from qc.storage import open_store
+
+    with open_store(args.data_dir) as store:
+        for m in store.machines():
+            cal = store.calibration_for(m["id"], None)
+            cax = f"CAX ({cal.u0:g}, {cal.v0:g}) px depuis {cal.valid_from[:10]}" if cal else "CAX: —"
+            print(f"{m['name']}\tStationName={m['station_name']}\tSerial={m['device_serial']}\t{cax}")
+    return 0
+
+
+def cmd_add_machine(args) -> int:
+    from qc.storage import open_store
+
+    with open_store(args.data_dir) as store:
+        mid = store.add_machine(args.name, args.station or "", args.serial or "", args.model or "", user=os.environ.get("USER", ""))
+        if args.cax:
+            store.add_calibration(mid, args.cax[0], args.cax[1], args.valid_from or dt.date.today().isoformat(), user=os.environ.get("USER", ""))
+    print(args.name)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from qc.export import export_metrics
+    from qc.storage import open_store
+
+    with open_store(args.data_dir) as store:
+        machine_id = store.resolve_machine(args.machine)["id"] if args.machine else None
+        data = export_metrics(
+            store, test=args.test, machine_id=machine_id, date_from=args.date_from, date_to=args.date_to, fmt=args.format, include_voided=args.include_voided
+        )
+    if args.output:
+        Path(args.output).write_bytes(data)
+    else:
+        sys.stdout.buffer.write(data)
+    return 0
+
+
+def cmd_report(args) -> int:
+    from qc.report import monthly_report_pdf
+    from qc.storage import open_store
+
+    lang = _lang(args)
+    with open_store(args.data_dir) as store:
+        machine = store.resolve_machine(args.machine)
+        pdf = monthly_report_pdf(store, machine["id"], args.month, lang=lang, generated_by=os.environ.get("USER", ""))
+    out = Path(args.output or f"rapport_{machine['name'].replace(' ', '_')}_{args.month}.pdf")
+    out.write_bytes(pdf)
+    print(out)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m qc", description="MR-Linac QC — command line")
+    p.add_argument("--data-dir", default=None, help="data folder (default: $QC_DATA_DIR, else data/)")
+    p.add_argument("--lang", choices=("fr", "en"), default=None)
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("tests", help="list the tests")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_tests)
+
+    s = sub.add_parser("analyse", aliases=["analyze"], help="analyse files (or typed values) for a test")
+    s.add_argument("test")
+    s.add_argument("files", nargs="*", help="DICOM files, folders or .zip (reports for piqt)")
+    s.add_argument("--machine")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--store", action="store_true", help="store the result in the database")
+    s.add_argument("--operator")
+    s.add_argument("--comment")
+    s.add_argument("--allow-duplicate", action="store_true", help="store even if a file is already stored")
+    s.add_argument("--value", action="append", help="logged tests: FIELD=VALUE (FIELD.comment=TEXT for a failed item)")
+    s.add_argument("--date", help="logged tests: date/time of the check (ISO), default now")
+    s.set_defaults(func=cmd_analyse)
+
+    s = sub.add_parser("demo", help="build the demo database (with demo images)")
+    s.add_argument("--force", action="store_true", help="rebuild even if a database exists")
+    s.set_defaults(func=cmd_demo)
+
+    s = sub.add_parser("machines", help="list machines")
+    s.set_defaults(func=cmd_machines)
+    s = sub.add_parser("add-machine", help="add a machine (and its CAX calibration)")
+    s.add_argument("name")
+    s.add_argument("--station")
+    s.add_argument("--serial")
+    s.add_argument("--model")
+    s.add_argument("--cax", nargs=2, type=float, metavar=("U0", "V0"))
+    s.add_argument("--valid-from")
+    s.set_defaults(func=cmd_add_machine)
+
+    s = sub.add_parser("export", help="export stored results (CSV or Excel)")
+    s.add_argument("--test")
+    s.add_argument("--machine")
+    s.add_argument("--from", dest="date_from")
+    s.add_argument("--to", dest="date_to")
+    s.add_argument("--format", choices=("csv", "xlsx"), default="csv")
+    s.add_argument("--include-voided", action="store_true")
+    s.add_argument("-o", "--output")
+    s.set_defaults(func=cmd_export)
+
+    s = sub.add_parser("report", help="monthly PDF report of a machine")
+    s.add_argument("--machine", required=True)
+    s.add_argument("--month", required=True, help="YYYY-MM")
+    s.add_argument("-o", "--output")
+    s.set_defaults(func=cmd_report)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    lang = _lang(args)
+    try:
+        return args.func(args)
+    except QCInputError as exc:
+        print(exc.message(lang).replace("\n", " "), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except ValueError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_BAD_INPUT

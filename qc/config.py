@@ -1,0 +1,23 @@
+"""Where the app keeps its data: `$QC_DATA_DIR` when set, else `data/` beside `app.py`.
+
+The data folder holds the SQLite database (`qc.sqlite`), the stored input files (`files/`, named by
+content hash) and backups (`backups/`). Tests always point `QC_DATA_DIR` at a temporary folder.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DB_FILENAME = "qc.sqlite"
+
+
+def data_dir() -> Path:
+    env = os.environ.get("QC_DATA_DIR", "").strip()
+    path = Path(env).expanduser() if env else REPO_ROOT / "data"
+    return path.resolve()
+
+
+def db_path(base: Path | None = None) -> Path:
+    return (base or data_dir()) / DB_FILENAME

@@ -1,0 +1,213 @@
+"""The demo database: a few months of realistic history for one Unity, built from synthetic inputs.
+
+Every image session in it is a real analysis of synthetic DICOM images (qc.synthetic) through the
+same analysers and storage as user uploads; logged tests are typed values going through the same
+form logic. The history includes a drift (MVIC-Champ X size creeping up, helium decline
+accelerating) and some out-of-tolerance days with comments, plus a voided session.
+Only the latest sessions keep their images on disk (size). The database is flagged `demo = 1`,
+and the app says so on every page.
+
+Built in a temporary folder and moved into place, so an interrupted build leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from qc.config import DB_FILENAME, data_dir as default_data_dir
+from qc.registry import all_tests, get_test
+from qc.storage import Store, open_store
+
+DEMO_MACHINE = "Unity 1 (démo)"
+DEMO_STATION = "UNITY-DEMO"
+DEMO_SERIAL = "DEMO-0001"
+DEMO_CAX = (511.03, 652.75)
+DEMO_WEEKS = 14
+DEMO_OPERATORS = ("AG", "MB", "CL")
+
+
+class RealDatabaseExists(Exception):
+    pass
+
+
+def demo_period(today: dt.date | None = None, weeks: int = DEMO_WEEKS) -> tuple[dt.date, dt.date]:
+    today = today or dt.date.today()
+    end = today - dt.timedelta(days=1)
+    return end - dt.timedelta(weeks=weeks), end
+
+
+def _working_days(start: dt.date, end: dt.date):
+    d = start
+    while d <= end:
+        if d.weekday() < 5:
+            yield d
+        d += dt.timedelta(days=1)
+
+
+def _weekly(start: dt.date, end: dt.date, weekday: int):
+    d = start + dt.timedelta(days=(weekday - start.weekday()) % 7)
+    while d <= end:
+        yield d
+        d += dt.timedelta(days=7)
+
+
+def _monthly(start: dt.date, end: dt.date, day: int):
+    y, m = start.year, start.month
+    while True:
+        d = dt.date(y, m, min(day, 28))
+        if d > end:
+            return
+        if d >= start:
+            yield d
+        y, m = (y, m + 1) if m < 12 else (y + 1, 1)
+
+
+def build_demo(data_dir: Path | str | None = None, force: bool = False, today: dt.date | None = None, weeks: int = DEMO_WEEKS) -> dict:
+    """Build the demo database in `data_dir` (default: the app's data folder). Returns a summary.
+
+    Refuses to replace a database that is not a demo one (a user's history is never overwritten).
+    """
+    target = Path(data_dir) if data_dir is not None else default_data_dir()
+    target.mkdir(parents=True, exist_ok=True)
+    if (target / DB_FILENAME).exists():
+        with Store(target) as existing:
+            is_demo = existing.get_setting("demo") == "1"
+            n = existing.db["sessions"].count
+        if not is_demo and n > 0:
+            raise RealDatabaseExists(f"{target / DB_FILENAME} holds real QC history; the demo is not built over it. Set QC_DATA_DIR to another folder.")
+        if not force:
+            with Store(target) as existing:
+                return _summary(existing, target)
+    tmp = Path(tempfile.mkdtemp(prefix=".demo-build-", dir=target))
+    try:
+        store = open_store(tmp)
+        try:
+            _populate(store, today or dt.date.today(), weeks)
+            summary = _summary(store, target)
+        finally:
+            store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            store.close()
+        for suffix in ("", "-wal", "-shm"):
+            (target / (DB_FILENAME + suffix)).unlink(missing_ok=True)
+        if (target / "files").exists():
+            shutil.rmtree(target / "files")
+        shutil.move(str(tmp / "files"), str(target / "files"))
+        shutil.move(str(tmp / DB_FILENAME), str(target / DB_FILENAME))
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return summary
+
+
+def _summary(store: Store, target: Path) -> dict:
+    return {
+        "path": str(target),
+        "sessions": store.db["sessions"].count,
+        "metrics": store.db["metrics"].count,
+        "machine": DEMO_MACHINE,
+    }
+
+
+def _populate(store: Store, today: dt.date, weeks: int) -> None:
+    store.set_setting("demo", "1", "démo")
+    mid = store.add_machine(DEMO_MACHINE, DEMO_STATION, DEMO_SERIAL, "Elekta Unity", user="démo")
+    start, end = demo_period(today, weeks)
+    store.add_calibration(mid, *DEMO_CAX, (start - dt.timedelta(days=60)).isoformat(), user="démo", comment="Calibration département (domain.md §0.5)")
+    rng = np.random.default_rng(20261121)
+    machine = store.machine(mid)
+    _logged_history(store, machine, start, end, rng)
+    _image_history(store, machine, start, end, rng)
+
+
+def _operator(rng) -> str:
+    return str(rng.choice(DEMO_OPERATORS))
+
+
+def _record(store: Store, machine: dict, key: str, when: dt.datetime, values: dict, rng, comments: dict | None = None, comment: str = "") -> int:
+    from qc import workflow
+
+    spec = get_test(key, store)
+    analysis = workflow.record_logged(store, spec, machine, values, acquired_at=when, comments=comments)
+    return workflow.store_analysis(store, analysis, operator=_operator(rng), comment=comment, is_demo=True)
+
+
+def _logged_history(store: Store, machine: dict, start: dt.date, end: dt.date, rng) -> None:
+    from qc.logged import SAFETY_ITEMS
+
+    # Daily safety checks; one door-interlock failure with its comment.
+    days = list(_working_days(start, end))
+    bad_day = days[len(days) // 3] if days else None
+    for d in days:
+        values = {k: True for k, _, _ in SAFETY_ITEMS}
+        comments = {}
+        comment = ""
+        if d == bad_day:
+            values["safety_door_interlock"] = False
+            comments["safety_door_interlock"] = "Contact de porte défectueux ; technicien Elekta appelé, réparé à 11 h, re-testé conforme."
+            comment = "Traitements reportés de 2 h."
+        _record(store, machine, "safety", dt.datetime.combine(d, dt.time(7, 30)), values, rng, comments, comment)
+
+    # Helium: slow decline, a refill, then an accelerating decline at the end (the drift to notice).
+    level = 79.0
+    weeks = list(_weekly(start, end, 0))
+    refill_at = len(weeks) // 2
+    for i, d in enumerate(weeks):
+        comment = ""
+        if i == refill_at:
+            level = 93.0
+            comment = "Remplissage hélium par Philips."
+        elif i > 0:
+            level -= 0.25 if i < len(weeks) - 4 else 1.3
+        level_read = round(level + rng.normal(0, 0.1), 1)
+        _record(store, machine, "helium", dt.datetime.combine(d, dt.time(8, 10)), {"helium_level_pct": level_read}, rng, comment=comment)
+
+    # Monthly logged tests.
+    for i, d in enumerate(_monthly(start, end, 5)):
+        when = dt.datetime.combine(d, dt.time(18, 0))
+        dev = [0.3, 0.6, 0.9, 1.7][min(i, 3)]
+        _record(store, machine, "couch", when, {"couch_readout_1_cm": "17,5", "couch_readout_2_cm": f"{21.5 + dev / 10:.2f}".replace(".", ",")}, rng,
+                comment="Écart en augmentation : à surveiller." if dev > 1.5 else "")
+        lasers = {"laser_proximal_mm": round(rng.normal(0, 0.5), 1), "laser_central_mm": round(rng.normal(0, 0.4), 1), "laser_distal_mm": round(rng.normal(0, 0.5), 1)}
+        comment = ""
+        if i == 1:
+            lasers["laser_distal_mm"] = 2.4
+            comment = "Laser distal recalé par le technicien le lendemain."
+        _record(store, machine, "laser", when, lasers, rng, comment=comment)
+        _record(
+            store, machine, "quasar", when,
+            {"gating_latency_ok": True, "gating_latency_ms": round(float(rng.normal(62, 8))), "quasar_dx_mm": round(rng.normal(0, 0.5), 1),
+             "quasar_dy_mm": round(rng.normal(0, 0.5), 1), "quasar_dz_mm": round(rng.normal(0.3, 0.5), 1), "gating_latency_reason": ""},
+            rng,
+        )
+        _record(store, machine, "beam_quality", when, {"d20_d10": round(0.704 + 0.002 * i + rng.normal(0, 0.001), 4),
+                                                        "d15_d5": round(0.723 + rng.normal(0, 0.001), 4)}, rng)
+
+
+def _image_history(store: Store, machine: dict, start: dt.date, end: dt.date, rng) -> None:
+    """Image and report tests: each analyser's demo history (see `demo_sessions` in each module)."""
+    from qc import workflow
+    from qc.registry import _load_analysers
+
+    for spec in _load_analysers():
+        import importlib
+
+        module = importlib.import_module(spec.analyse.__module__)
+        history = getattr(module, "demo_sessions", None)
+        if history is None:
+            continue
+        sessions = list(history(start, end, seed=int(rng.integers(1 << 31))))
+        for i, (when, inputs, comment) in enumerate(sessions):
+            analysis = workflow.analyse(store, spec, inputs, machine)
+            analysis.result.acquired_at = analysis.result.acquired_at or when
+            keep = i >= len(sessions) - 2
+            sid = workflow.store_analysis(store, analysis, operator=_operator(rng), comment=comment, is_demo=True, keep_files=keep)
+            if i == 0 and hasattr(module, "baseline_from_result"):
+                store.set_baseline(machine["id"], spec.key, module.baseline_from_result(analysis.result), sid, "démo", valid_from=str(when))
+        if len(sessions) > 3:
+            # One session voided, as a physicist would after a wrong set-up.
+            victim = store.sessions_frame(machine_id=machine["id"], test=spec.key).iloc[-2]
+            store.void_session(int(victim["id"]), "Mauvais positionnement du fantôme ; séance refaite.", "démo")

@@ -1,0 +1,399 @@
+"""DICOM intake: read uploads (files, .zip, folders), validate them for a test, decode and describe them.
+
+Owns: expanding inputs into named byte blobs, reading them with pydicom, refusing what cannot be
+analysed with a clear `QCInputError` (not DICOM, truncated, no pixels, wrong modality or SOP class,
+missing tags, undecodable compression), decoding compressed transfer syntaxes through pydicom's
+non-GPL pixel-data plugins (pylibjpeg-openjpeg, pyjpegls, python-gdcm, pylibjpeg-rle), and extracting
+what the analysers and storage need: acquisition date/time (not upload time), machine identity,
+geometry (pixel spacing; RTImageSID and RadiationMachineSAD for RT Images) and image polarity
+detected from the pixels (real EPID files disagree with their PhotometricInterpretation).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import io
+import zipfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Iterable
+
+import numpy as np
+import pydicom
+from pydicom.errors import InvalidDicomError
+
+from qc.errors import QCInputError
+from qc.results import InputFile
+
+RT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.481.1"
+MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
+ENHANCED_MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4.1"
+
+MAX_ZIP_MEMBERS = 2000
+MAX_ZIP_TOTAL_BYTES = 2 * 1024**3
+
+
+@dataclass(frozen=True)
+class DicomRequirements:
+    """What a test accepts: modalities, SOP classes and tags its analyser cannot do without."""
+
+    modalities: frozenset[str]
+    sop_classes: frozenset[str] = frozenset()
+    required_tags: tuple[str, ...] = ()
+
+
+RT_IMAGE = DicomRequirements(
+    modalities=frozenset({"RTIMAGE"}),
+    sop_classes=frozenset({RT_IMAGE_STORAGE}),
+    required_tags=(),
+)
+
+
+@dataclass
+class DicomImage:
+    """One decoded image with everything the analysers need, geometry in mm at the isocentre.
+
+    `signal` is the pixel array turned so that more dose (or more MR signal) is higher, as float64;
+    `inverted` says whether the raw values had to be flipped for that.
+    `pixel_size_iso_mm` is (row spacing, column spacing): for RT Images the panel spacing scaled by
+    SAD/SID (the image magnification), for other modalities PixelSpacing as is.
+    """
+
+    file: InputFile
+    modality: str
+    sop_class_uid: str
+    raw: np.ndarray = field(repr=False)
+    signal: np.ndarray = field(repr=False)
+    inverted: bool
+    pixel_size_iso_mm: tuple[float, float]
+    acquired_at: dt.datetime | None
+    acquired_at_source: str
+    station_name: str = ""
+    device_serial: str = ""
+    manufacturer: str = ""
+    model: str = ""
+    machine_name: str = ""
+    sid_mm: float | None = None
+    sad_mm: float | None = None
+    panel_pixel_spacing_mm: tuple[float, float] | None = None
+    gantry_angle_deg: float | None = None
+    photometric: str = ""
+    label: str = ""
+    warnings: list[str] = field(default_factory=list)
+    dataset: pydicom.Dataset | None = field(default=None, repr=False)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.signal.shape  # type: ignore[return-value]
+
+    @property
+    def magnification(self) -> float:
+        if self.sid_mm and self.sad_mm:
+            return self.sid_mm / self.sad_mm
+        return 1.0
+
+    @property
+    def image_centre_px(self) -> tuple[float, float]:
+        """Geometric centre (u = column, v = row) in pixel coordinates."""
+        rows, cols = self.signal.shape
+        return ((cols - 1) / 2.0, (rows - 1) / 2.0)
+
+
+def sha256_of(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+# ---------------------------------------------------------------- inputs
+
+
+def expand_inputs(named: Iterable[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """Turn uploads into (name, bytes) files: a .zip is opened (nested folders kept in the name).
+
+    Raises `QCInputError` for an empty upload, an empty or corrupt zip, or one too large to open safely.
+    """
+    out: list[tuple[str, bytes]] = []
+    for name, data in named:
+        if _is_zip(name, data):
+            out.extend(_zip_members(name, data))
+        else:
+            out.append((name, data))
+    if not out:
+        raise QCInputError("err.no_files")
+    return out
+
+
+def read_paths(paths: Iterable[str | Path]) -> list[tuple[str, bytes]]:
+    """Read files, folders (recursively, hidden files skipped) and zips given on the command line."""
+    named: list[tuple[str, bytes]] = []
+    for p in map(Path, paths):
+        if p.is_dir():
+            for f in sorted(p.rglob("*")):
+                if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts):
+                    named.append((str(f), f.read_bytes()))
+        elif p.is_file():
+            named.append((str(p), p.read_bytes()))
+        else:
+            raise QCInputError("err.no_such_file", file=str(p))
+    return expand_inputs(named)
+
+
+def _is_zip(name: str, data: bytes) -> bool:
+    return name.lower().endswith(".zip") or data[:4] == b"PK\x03\x04"
+
+
+def _zip_members(name: str, data: bytes) -> list[tuple[str, bytes]]:
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+        infos = [i for i in zf.infolist() if not i.is_dir() and not _junk_member(i.filename)]
+        if len(infos) > MAX_ZIP_MEMBERS or sum(i.file_size for i in infos) > MAX_ZIP_TOTAL_BYTES:
+            raise QCInputError("err.zip_too_large", file=name, n=len(infos))
+        members = [(f"{name}/{i.filename}", zf.read(i)) for i in infos]
+    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, RuntimeError, OSError):
+        raise QCInputError("err.zip_corrupt", file=name) from None
+    if not members:
+        raise QCInputError("err.zip_empty", file=name)
+    return members
+
+
+def _junk_member(path: str) -> bool:
+    base = path.rsplit("/", 1)[-1]
+    return path.startswith("__MACOSX/") or base.startswith(".") or base.lower() in {"thumbs.db", "desktop.ini"}
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read_dataset(name: str, data: bytes) -> pydicom.Dataset:
+    """Parse one file as DICOM, refusing non-DICOM and truncated files with a clear message.
+
+    Files without the 128-byte preamble (seen in real exports) are accepted when, read with
+    `force=True`, they hold a real image (SOP Class and PixelData); random bytes never do.
+    """
+    if len(data) == 0:
+        raise QCInputError("err.empty_file", file=name)
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data))
+    except InvalidDicomError:
+        ds = _read_forced(name, data)
+    except Exception:  # pydicom raises many types on a file cut short
+        raise QCInputError("err.truncated", file=name) from None
+    return ds
+
+
+def _read_forced(name: str, data: bytes) -> pydicom.Dataset:
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data), force=True)
+        ok = "SOPClassUID" in ds and ("PixelData" in ds or "Modality" in ds)
+    except Exception:
+        ok = False
+    if not ok:
+        raise QCInputError("err.not_dicom", file=name)
+    if not getattr(ds, "file_meta", None) or "TransferSyntaxUID" not in ds.file_meta:
+        ds.file_meta = getattr(ds, "file_meta", None) or pydicom.dataset.FileMetaDataset()
+        # Files without meta are Implicit VR Little Endian by the DICOM default.
+        ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
+    return ds
+
+
+def decode_pixels(name: str, ds: pydicom.Dataset) -> np.ndarray:
+    """The pixel array as float64 (first frame of a multi-frame), through pydicom's plugins."""
+    if "PixelData" not in ds:
+        raise QCInputError("err.no_pixels", file=name)
+    ts = ds.file_meta.get("TransferSyntaxUID", "")
+    try:
+        arr = ds.pixel_array
+    except Exception as exc:  # decoding problems have many exception types
+        msg = str(exc).lower()
+        if any(w in msg for w in ("expected", "shorter", "truncat", "length", "buffer", "end of")) and not getattr(
+            ts, "is_compressed", False
+        ):
+            raise QCInputError("err.truncated", file=name) from None
+        raise QCInputError("err.decode", file=name, syntax=getattr(ts, "name", str(ts))) from None
+    arr = np.asarray(arr)
+    if arr.ndim == 3 and int(ds.get("NumberOfFrames", 1) or 1) > 1:
+        arr = arr[0]
+    if arr.ndim != 2:
+        raise QCInputError("err.not_2d", file=name, shape="×".join(map(str, arr.shape)))
+    if min(arr.shape) < 16:
+        raise QCInputError("err.not_2d", file=name, shape="×".join(map(str, arr.shape)))
+    return arr.astype(np.float64)
+
+
+def check_requirements(name: str, ds: pydicom.Dataset, req: DicomRequirements, test_label: str) -> None:
+    modality = str(ds.get("Modality", "")).upper()
+    if req.modalities and modality not in req.modalities:
+        raise QCInputError(
+            "err.wrong_modality",
+            file=name,
+            modality=modality or "?",
+            expected="/".join(sorted(req.modalities)),
+            test=test_label,
+        )
+    sop = str(ds.get("SOPClassUID", ""))
+    if req.sop_classes and sop not in req.sop_classes:
+        raise QCInputError("err.wrong_sop", file=name, sop=_sop_name(sop), test=test_label)
+    missing = [t for t in req.required_tags if t not in ds]
+    if missing:
+        raise QCInputError("err.missing_tags", file=name, tags=", ".join(missing))
+
+
+def _sop_name(uid: str) -> str:
+    try:
+        return f"{pydicom.uid.UID(uid).name} ({uid})"
+    except Exception:
+        return uid or "?"
+
+
+# ---------------------------------------------------------------- description
+
+
+def acquisition_datetime(ds: pydicom.Dataset) -> tuple[dt.datetime | None, str]:
+    """Acquisition date/time from the header, in order of preference; also says which tag gave it."""
+    if ds.get("AcquisitionDateTime"):
+        parsed = _parse_dt(str(ds.AcquisitionDateTime)[:8], str(ds.AcquisitionDateTime)[8:])
+        if parsed:
+            return parsed, "AcquisitionDateTime"
+    for date_tag, time_tag in (
+        ("AcquisitionDate", "AcquisitionTime"),
+        ("ContentDate", "ContentTime"),
+        ("SeriesDate", "SeriesTime"),
+        ("StudyDate", "StudyTime"),
+        ("InstanceCreationDate", "InstanceCreationTime"),
+    ):
+        if ds.get(date_tag):
+            parsed = _parse_dt(str(ds.get(date_tag)), str(ds.get(time_tag, "") or ""))
+            if parsed:
+                return parsed, date_tag
+    return None, ""
+
+
+def _parse_dt(date: str, time: str) -> dt.datetime | None:
+    date = date.strip()
+    time = time.strip().split("+")[0].split("-")[0]
+    try:
+        day = dt.datetime.strptime(date[:8], "%Y%m%d")
+    except ValueError:
+        return None
+    digits = time.split(".")[0]
+    h = int(digits[0:2]) if len(digits) >= 2 and digits[0:2].isdigit() else 0
+    m = int(digits[2:4]) if len(digits) >= 4 and digits[2:4].isdigit() else 0
+    s = int(digits[4:6]) if len(digits) >= 6 and digits[4:6].isdigit() else 0
+    try:
+        return day.replace(hour=h, minute=m, second=min(s, 59))
+    except ValueError:
+        return day
+
+
+def detect_inverted(raw: np.ndarray) -> bool:
+    """True when the background is bright (dose gives LOWER raw values), judged from the pixels.
+
+    The background is what the image border shows: its median is compared with the image's low
+    and high percentiles. PhotometricInterpretation is not trusted (see data/MANIFEST.md).
+    """
+    rows, cols = raw.shape
+    b = max(2, int(0.03 * min(rows, cols)))
+    border = np.concatenate([raw[:b].ravel(), raw[-b:].ravel(), raw[:, :b].ravel(), raw[:, -b:].ravel()])
+    lo, hi = np.percentile(raw, [1, 99])
+    if hi <= lo:
+        return False
+    return bool(np.median(border) - lo > hi - np.median(border))
+
+
+def signal_of(raw: np.ndarray, inverted: bool) -> np.ndarray:
+    """Pixel values turned so that dose is high: max − p when inverted."""
+    return (raw.max() - raw) if inverted else raw - raw.min()
+
+
+def _float_pair(value) -> tuple[float, float] | None:
+    try:
+        a, b = (float(v) for v in value)
+        return (a, b) if a > 0 and b > 0 else None
+    except Exception:
+        return None
+
+
+def _float(value) -> float | None:
+    try:
+        v = float(value)
+        return v if np.isfinite(v) else None
+    except Exception:
+        return None
+
+
+def describe(name: str, data: bytes, ds: pydicom.Dataset, raw: np.ndarray) -> DicomImage:
+    """Geometry, identity and polarity of a decoded image."""
+    warnings: list[str] = []
+    modality = str(ds.get("Modality", "")).upper()
+    panel = _float_pair(ds.get("ImagePlanePixelSpacing")) if "ImagePlanePixelSpacing" in ds else None
+    spacing = _float_pair(ds.get("PixelSpacing")) if "PixelSpacing" in ds else None
+    sid = _float(ds.get("RTImageSID")) if "RTImageSID" in ds else None
+    sad = _float(ds.get("RadiationMachineSAD")) if "RadiationMachineSAD" in ds else None
+    if modality == "RTIMAGE":
+        base = panel or spacing
+        if base is None:
+            raise QCInputError("err.missing_tags", file=name, tags="ImagePlanePixelSpacing")
+        if sid and sad:
+            iso = (base[0] * sad / sid, base[1] * sad / sid)
+        else:
+            iso = base
+            warnings.append(f"{name}: RTImageSID/RadiationMachineSAD absent; pixel spacing used as at isocentre")
+    else:
+        if spacing is None and panel is None:
+            raise QCInputError("err.missing_tags", file=name, tags="PixelSpacing")
+        iso = spacing or panel  # type: ignore[assignment]
+    acquired, source = acquisition_datetime(ds)
+    if acquired is None:
+        warnings.append(f"{name}: no acquisition date in the header")
+    inverted = detect_inverted(raw)
+    photometric = str(ds.get("PhotometricInterpretation", ""))
+    return DicomImage(
+        file=InputFile(
+            filename=name, sha256=sha256_of(data), size=len(data), sop_instance_uid=str(ds.get("SOPInstanceUID", "")), data=data
+        ),
+        modality=modality,
+        sop_class_uid=str(ds.get("SOPClassUID", "")),
+        raw=raw,
+        signal=signal_of(raw, inverted),
+        inverted=inverted,
+        pixel_size_iso_mm=(float(iso[0]), float(iso[1])),
+        acquired_at=acquired,
+        acquired_at_source=source,
+        station_name=str(ds.get("StationName", "") or ""),
+        device_serial=str(ds.get("DeviceSerialNumber", "") or ""),
+        manufacturer=str(ds.get("Manufacturer", "") or ""),
+        model=str(ds.get("ManufacturerModelName", "") or ""),
+        machine_name=str(ds.get("RadiationMachineName", "") or ""),
+        sid_mm=sid,
+        sad_mm=sad,
+        panel_pixel_spacing_mm=panel,
+        gantry_angle_deg=_float(ds.get("GantryAngle")) if "GantryAngle" in ds else None,
+        photometric=photometric,
+        label=str(ds.get("RTImageLabel", "") or ds.get("SeriesDescription", "") or ""),
+        warnings=warnings,
+        dataset=ds,
+    )
+
+
+def load_image(name: str, data: bytes, req: DicomRequirements, test_label: str) -> DicomImage:
+    """Read, validate, decode and describe one file for a test. Raises `QCInputError` on bad input."""
+    ds = read_dataset(name, data)
+    check_requirements(name, ds, req, test_label)
+    raw = decode_pixels(name, ds)
+    return describe(name, data, ds, raw)
+
+
+def load_images(
+    named: Iterable[tuple[str, bytes]], req: DicomRequirements, test_label: str
+) -> list[DicomImage]:
+    """Load every file of one session, in acquisition order; the same file twice is refused."""
+    files = expand_inputs(named)
+    images = [load_image(n, d, req, test_label) for n, d in files]
+    seen: dict[str, str] = {}
+    for im in images:
+        key = im.file.sha256
+        if key in seen:
+            raise QCInputError("err.same_file_twice", file=im.file.filename, other=seen[key])
+        seen[key] = im.file.filename
+    images.sort(key=lambda im: (im.acquired_at or dt.datetime.max, im.file.filename))
+    return images

@@ -1,0 +1,1 @@
+"""Parts of the string catalogue, one module per area; merged by `qc.i18n`."""

@@ -1,0 +1,37 @@
+"""Strings shared by the app, the CLI and the reports: statuses, frequencies, generic labels."""
+
+MESSAGES = {
+    "status.pass": {"fr": "Conforme", "en": "Pass"},
+    "status.warning": {"fr": "Alerte", "en": "Warning"},
+    "status.fail": {"fr": "Non conforme", "en": "Fail"},
+    "status.none": {"fr": "Sans tolérance", "en": "No tolerance"},
+    "freq.daily": {"fr": "Quotidien", "en": "Daily"},
+    "freq.weekly": {"fr": "Hebdomadaire", "en": "Weekly"},
+    "freq.monthly": {"fr": "Mensuel", "en": "Monthly"},
+    "freq.quarterly": {"fr": "Trimestriel", "en": "Quarterly"},
+    "freq.yearly": {"fr": "Annuel", "en": "Yearly"},
+    "kind.dicom": {"fr": "Images", "en": "Images"},
+    "kind.report": {"fr": "Rapport", "en": "Report"},
+    "kind.logged": {"fr": "Saisie", "en": "Form"},
+    "warn.machine_mismatch": {
+        "fr": "Machine choisie : {chosen}, mais l'en-tête DICOM désigne {header}. Vérifiez la machine avant d'enregistrer.",
+        "en": "Chosen machine: {chosen}, but the DICOM header names {header}. Check the machine before saving.",
+    },
+    "cli.err.value_syntax": {
+        "fr": "« {value} » : écrivez --value CHAMP=VALEUR (par ex. --value helium_level_pct=72,5).",
+        "en": "\"{value}\": write --value FIELD=VALUE (e.g. --value helium_level_pct=72.5).",
+    },
+    "cli.err.logged_files": {
+        "fr": "Le test « {test} » se saisit avec --value CHAMP=VALEUR, pas avec des fichiers.",
+        "en": "The test \"{test}\" takes --value FIELD=VALUE, not files.",
+    },
+    "cli.duplicate_hint": {
+        "fr": "Rien n'a été enregistré. Ajoutez --allow-duplicate pour l'enregistrer quand même.",
+        "en": "Nothing was stored. Add --allow-duplicate to store it anyway.",
+    },
+    "cli.stored": {"fr": "Enregistré : séance n° {session}.", "en": "Stored: session #{session}."},
+    "cli.demo_built": {
+        "fr": "Base de démonstration créée dans {path} : {sessions} séances, {metrics} mesures, machine « {machine} ».",
+        "en": "Demo database built in {path}: {sessions} sessions, {metrics} measurements, machine \"{machine}\".",
+    },
+}

@@ -1,0 +1,143 @@
+"""The list of QC tests and the contract every analyser follows.
+
+Adding an image/report test = one `qc` module that defines `SPEC: TestSpec` (its analyser, metrics
+with default tolerances, demo input) + its name in `ANALYSER_MODULES` + one page in `pages/`.
+Logged tests (values typed in a form) are data, not code: see `qc.logged`; they join this list
+from the database, so one added in Settings is a test like any other.
+
+Analyser contract: `analyse(inputs, ctx) -> AnalysisResult`, where `inputs` is a list of
+(filename, bytes) (a .zip already allowed: use `qc.dicom_io.load_images`) and `ctx` an
+`AnalysisContext`. Bad input raises `qc.errors.QCInputError`; nothing else is expected.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from qc.results import AnalysisResult
+from qc.tolerances import Tolerance
+
+FREQUENCIES = ("daily", "weekly", "monthly", "quarterly", "yearly")
+FREQUENCY_DAYS = {"daily": 1, "weekly": 7, "monthly": 31, "quarterly": 92, "yearly": 366}
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric a test produces: unit, labels, default tolerance, and which way is better."""
+
+    name: str
+    unit: str
+    label_fr: str
+    label_en: str
+    tolerance: Tolerance | None = None
+    trend: bool = True
+    better: str | None = None  # "lower", "higher" or None (closer to nominal)
+
+    def label(self, lang: str) -> str:
+        return self.label_fr if lang == "fr" else self.label_en
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The beam central-axis pixel of a machine's MV imager, valid from a date (see qc.storage)."""
+
+    u0: float
+    v0: float
+    valid_from: str
+    id: int | None = None
+    comment: str = ""
+
+
+@dataclass
+class AnalysisContext:
+    """What an analyser may know besides its input files.
+
+    `cax_for(date)` returns the machine's calibration in force on that date, or None (then the
+    analyser uses the imager centre and says so in `warnings`). `baseline` is stored constancy
+    data (e.g. a profile) for the machine, when the test keeps one. `options` are analyser options
+    (nominal fields, presets...). `lang` is for messages.
+    """
+
+    machine: str | None = None
+    cax_for: Callable[[dt.datetime | None], Calibration | None] = lambda _d: None
+    baseline: dict[str, Any] | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    lang: str = "fr"
+
+
+@dataclass(frozen=True)
+class TestSpec:
+    """One QC test as the app knows it."""
+
+    key: str
+    name_fr: str
+    name_en: str
+    frequency: str
+    kind: str  # "dicom", "report" or "logged"
+    metrics: tuple[MetricSpec, ...]
+    analyse: Callable[[list[tuple[str, bytes]], AnalysisContext], AnalysisResult] | None = None
+    demo_inputs: Callable[[], list[tuple[str, bytes]]] | None = None
+    page: str | None = None
+    description_fr: str = ""
+    description_en: str = ""
+    accepts: str = ".dcm"  # file types for the uploader, comma-separated
+    definition: Any = None  # logged tests: their qc.logged.LoggedTest
+
+    def name(self, lang: str) -> str:
+        return self.name_fr if lang == "fr" else self.name_en
+
+    def description(self, lang: str) -> str:
+        return self.description_fr if lang == "fr" else self.description_en
+
+    def metric(self, name: str) -> MetricSpec | None:
+        for m in self.metrics:
+            if m.name == name:
+                return m
+        return None
+
+
+# Modules that define `SPEC`; order is the menu order.
+ANALYSER_MODULES: tuple[str, ...] = ("qc.field", "qc.leaves", "qc.slits", "qc.piqt")
+
+
+def _load_analysers() -> list[TestSpec]:
+    specs = []
+    for mod_name in ANALYSER_MODULES:
+        try:
+            mod = importlib.import_module(mod_name)
+        except ModuleNotFoundError as exc:
+            if exc.name == mod_name:
+                continue  # a test whose module is not written yet
+            raise
+        specs.append(mod.SPEC)
+    return specs
+
+
+def builtin_tests() -> list[TestSpec]:
+    """Image/report analysers, then the logged tests shipped with the app."""
+    from qc.logged import BUILTIN_LOGGED
+
+    return _load_analysers() + [lt.to_spec() for lt in BUILTIN_LOGGED]
+
+
+def all_tests(db=None) -> list[TestSpec]:
+    """Built-in tests plus the logged tests a physicist defined in Settings (stored in `db`)."""
+    tests = builtin_tests()
+    if db is not None:
+        from qc.logged import custom_logged_tests
+
+        known = {t.key for t in tests}
+        tests += [lt.to_spec() for lt in custom_logged_tests(db) if lt.key not in known]
+    return tests
+
+
+def get_test(key: str, db=None) -> TestSpec:
+    for t in all_tests(db):
+        if t.key == key:
+            return t
+    from qc.errors import QCInputError
+
+    raise QCInputError("err.unknown_test", test=key, known=", ".join(t.key for t in all_tests(db)))

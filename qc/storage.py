@@ -1,0 +1,769 @@
+"""The QC database (SQLite through sqlite-utils): schema, migrations, and every read and write.
+
+Owns: machines, dated CAX calibrations, dated tolerances (never edited in place), QC sessions with
+one row per measured metric (value, unit, limits used, status), the stored input files (by content
+hash, with SOPInstanceUID), baselines, settings, data-defined logged tests, and the audit log of
+every change. The schema is versioned with sqlite-utils migrations and migrated forward in place
+on open; a user's history is never dropped by an upgrade.
+
+Concurrency: WAL, a busy timeout, one connection per `Store` (open one per Streamlit script run),
+and every multi-row write inside `BEGIN IMMEDIATE` (a deferred transaction can fail at once with
+"database is locked" even with a busy timeout; see stack-notes §7). A failed write rolls back
+entirely: a session is stored whole or not at all.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import pandas as pd
+from sqlite_utils import Database, Migrations
+
+from qc.config import data_dir as default_data_dir
+from qc.config import db_path
+from qc.errors import QCInputError
+from qc.registry import Calibration, TestSpec
+from qc.results import AnalysisResult, InputFile
+from qc.tolerances import Judged, Tolerance, judge_measurements, worst
+
+SCHEMA_VERSION = 1
+BUSY_TIMEOUT_MS = 15000
+EPOCH = "2000-01-01"
+
+migrations = Migrations("mrlinac-qc")
+
+
+@migrations()
+def m001_initial(db: Database) -> None:
+    db["machines"].create(
+        {
+            "id": int,
+            "name": str,
+            "station_name": str,
+            "device_serial": str,
+            "model": str,
+            "created_at": str,
+            "active": int,
+        },
+        pk="id",
+        not_null={"name"},
+        defaults={"active": 1, "station_name": "", "device_serial": "", "model": ""},
+    )
+    db["machines"].create_index(["name"], unique=True)
+    db["calibrations"].create(
+        {
+            "id": int,
+            "machine_id": int,
+            "kind": str,
+            "u0": float,
+            "v0": float,
+            "valid_from": str,
+            "created_by": str,
+            "created_at": str,
+            "comment": str,
+        },
+        pk="id",
+        foreign_keys=[("machine_id", "machines", "id")],
+    )
+    db["tolerances"].create(
+        {
+            "id": int,
+            "test": str,
+            "metric": str,
+            "machine_id": int,  # NULL: every machine
+            "act_low": float,
+            "tol_low": float,
+            "tol_high": float,
+            "act_high": float,
+            "nominal": float,
+            "mode": str,
+            "unit": str,
+            "reference": str,
+            "valid_from": str,
+            "created_by": str,
+            "created_at": str,
+            "comment": str,
+        },
+        pk="id",
+        foreign_keys=[("machine_id", "machines", "id")],
+    )
+    db["tolerances"].create_index(["test", "metric", "valid_from"])
+    db["sessions"].create(
+        {
+            "id": int,
+            "test": str,
+            "machine_id": int,
+            "acquired_at": str,
+            "stored_at": str,
+            "operator": str,
+            "comment": str,
+            "status": str,
+            "analyser_version": str,
+            "warnings": str,  # JSON list
+            "params": str,  # JSON
+            "items": str,  # JSON list: the per-item table
+            "cax_calibration_id": int,
+            "voided": int,
+            "void_reason": str,
+            "voided_by": str,
+            "voided_at": str,
+            "is_demo": int,
+        },
+        pk="id",
+        foreign_keys=[("machine_id", "machines", "id"), ("cax_calibration_id", "calibrations", "id")],
+        defaults={"voided": 0, "is_demo": 0},
+    )
+    db["sessions"].create_index(["machine_id", "test", "acquired_at"])
+    db["metrics"].create(
+        {
+            "id": int,
+            "session_id": int,
+            "name": str,
+            "item": str,
+            "value": float,
+            "unit": str,
+            "nominal": float,
+            "act_low": float,
+            "tol_low": float,
+            "tol_high": float,
+            "act_high": float,
+            "status": str,
+            "tolerance_id": int,
+            "reference": str,
+        },
+        pk="id",
+        foreign_keys=[("session_id", "sessions", "id"), ("tolerance_id", "tolerances", "id")],
+    )
+    db["metrics"].create_index(["session_id"])
+    db["metrics"].create_index(["name", "item"])
+    db["files"].create(
+        {
+            "id": int,
+            "session_id": int,
+            "filename": str,
+            "sha256": str,
+            "sop_instance_uid": str,
+            "size": int,
+            "stored_path": str,
+        },
+        pk="id",
+        foreign_keys=[("session_id", "sessions", "id")],
+    )
+    db["files"].create_index(["sha256"])
+    db["files"].create_index(["sop_instance_uid"])
+    db["comments"].create(
+        {"id": int, "session_id": int, "at": str, "user": str, "text": str},
+        pk="id",
+        foreign_keys=[("session_id", "sessions", "id")],
+    )
+    db["baselines"].create(
+        {
+            "id": int,
+            "machine_id": int,
+            "test": str,
+            "data": str,
+            "session_id": int,
+            "valid_from": str,
+            "created_by": str,
+            "created_at": str,
+        },
+        pk="id",
+        foreign_keys=[("machine_id", "machines", "id"), ("session_id", "sessions", "id")],
+    )
+    db["logged_tests"].create(
+        {"key": str, "definition": str, "created_by": str, "created_at": str, "active": int},
+        pk="key",
+        defaults={"active": 1},
+    )
+    db["settings"].create({"key": str, "value": str}, pk="key")
+    db["audit"].create(
+        {"id": int, "at": str, "user": str, "action": str, "entity": str, "entity_id": str, "details": str},
+        pk="id",
+    )
+    db["audit"].create_index(["entity", "entity_id"])
+
+
+def now_iso() -> str:
+    return dt.datetime.now().replace(microsecond=0).isoformat(sep=" ")
+
+
+def _date_iso(value: dt.datetime | dt.date | str | None) -> str:
+    if value is None:
+        return now_iso()
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dt.datetime):
+        return value.replace(microsecond=0).isoformat(sep=" ")
+    return value.isoformat()
+
+
+class Store:
+    """One connection to the QC database in a data folder (created and migrated on first open)."""
+
+    def __init__(self, data_dir: Path | str | None = None) -> None:
+        self.data_dir = Path(data_dir) if data_dir is not None else default_data_dir()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        (self.data_dir / "files").mkdir(exist_ok=True)
+        self.path = db_path(self.data_dir)
+        self.created = not self.path.exists()
+        conn = sqlite3.connect(self.path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+        self.db = Database(conn)
+        self.db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        self.db.execute("PRAGMA foreign_keys = ON")
+        if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+            self._retry(self.db.enable_wal)
+        self._retry(lambda: migrations.apply(self.db))
+
+    def close(self) -> None:
+        self.db.conn.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # ------------------------------------------------------------ transactions
+
+    @staticmethod
+    def _retry(fn, attempts: int = 5):
+        for i in range(attempts):
+            try:
+                return fn()
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc) or i == attempts - 1:
+                    raise
+                time.sleep(0.2 * (i + 1))
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Database]:
+        """A write transaction taken with BEGIN IMMEDIATE: all of it commits or none of it."""
+        conn = self.db.conn
+        for i in range(5):
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) and "busy" not in str(exc) or i == 4:
+                    raise
+                time.sleep(0.2 * (i + 1))
+        try:
+            yield self.db
+        except BaseException:
+            conn.rollback()
+            raise
+        else:
+            conn.commit()
+
+    def _audit(self, user: str, action: str, entity: str, entity_id: Any, details: dict | None = None) -> None:
+        self.db["audit"].insert(
+            {
+                "at": now_iso(),
+                "user": user or "",
+                "action": action,
+                "entity": entity,
+                "entity_id": str(entity_id) if entity_id is not None else "",
+                "details": json.dumps(details or {}, ensure_ascii=False, default=str),
+            }
+        )
+
+    # ------------------------------------------------------------ settings
+
+    def get_setting(self, key: str, default: str | None = None) -> str | None:
+        rows = list(self.db.query("select value from settings where key = ?", [key]))
+        return rows[0]["value"] if rows else default
+
+    def set_setting(self, key: str, value: str, user: str = "") -> None:
+        with self.write() as db:
+            old = self.get_setting(key)
+            db["settings"].upsert({"key": key, "value": value}, pk="key")
+            self._audit(user, "set_setting", "settings", key, {"old": old, "new": value})
+
+    # ------------------------------------------------------------ machines
+
+    def machines(self, active_only: bool = True) -> list[dict]:
+        sql = "select * from machines" + (" where active = 1" if active_only else "") + " order by name"
+        return list(self.db.query(sql))
+
+    def machine(self, machine_id: int) -> dict:
+        return self.db["machines"].get(machine_id)
+
+    def machine_by_name(self, name: str) -> dict | None:
+        rows = list(self.db.query("select * from machines where name = ?", [name]))
+        return rows[0] if rows else None
+
+    def add_machine(self, name: str, station_name: str = "", device_serial: str = "", model: str = "", user: str = "") -> int:
+        name = name.strip()
+        if not name:
+            raise ValueError("machine name is empty")
+        with self.write() as db:
+            existing = self.machine_by_name(name)
+            if existing:
+                return existing["id"]
+            mid = db["machines"].insert(
+                {
+                    "name": name,
+                    "station_name": station_name,
+                    "device_serial": device_serial,
+                    "model": model,
+                    "created_at": now_iso(),
+                    "active": 1,
+                }
+            ).last_pk
+            self._audit(user, "add_machine", "machines", mid, {"name": name, "station": station_name, "serial": device_serial})
+        return int(mid)
+
+    def machine_for_identity(self, station_name: str, device_serial: str) -> dict | None:
+        """The machine whose StationName or DeviceSerialNumber matches the image header."""
+        for m in self.machines():
+            if (device_serial and m["device_serial"] == device_serial) or (station_name and m["station_name"] == station_name):
+                return m
+        return None
+
+    def resolve_machine(self, name: str | None) -> dict:
+        if name is None:
+            ms = self.machines()
+            if len(ms) == 1:
+                return ms[0]
+            raise QCInputError("err.unknown_machine", machine="", known=", ".join(m["name"] for m in ms) or "—")
+        m = self.machine_by_name(name)
+        if m is None:
+            raise QCInputError("err.unknown_machine", machine=name, known=", ".join(x["name"] for x in self.machines()) or "—")
+        return m
+
+    # ------------------------------------------------------------ CAX calibrations
+
+    def add_calibration(self, machine_id: int, u0: float, v0: float, valid_from: str, user: str = "", comment: str = "") -> int:
+        with self.write() as db:
+            cid = db["calibrations"].insert(
+                {
+                    "machine_id": machine_id,
+                    "kind": "cax",
+                    "u0": float(u0),
+                    "v0": float(v0),
+                    "valid_from": _date_iso(valid_from),
+                    "created_by": user,
+                    "created_at": now_iso(),
+                    "comment": comment,
+                }
+            ).last_pk
+            self._audit(user, "add_calibration", "calibrations", cid, {"machine_id": machine_id, "u0": u0, "v0": v0, "valid_from": valid_from})
+        return int(cid)
+
+    def calibration_for(self, machine_id: int, when: dt.datetime | None) -> Calibration | None:
+        """The CAX calibration in force on `when` (the latest valid_from not after it)."""
+        at = _date_iso(when) if when else "9999-12-31"
+        rows = list(
+            self.db.query(
+                "select * from calibrations where machine_id = ? and kind = 'cax' and valid_from <= ? "
+                "order by valid_from desc, id desc limit 1",
+                [machine_id, at],
+            )
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return Calibration(u0=r["u0"], v0=r["v0"], valid_from=r["valid_from"], id=r["id"], comment=r["comment"] or "")
+
+    def calibrations(self, machine_id: int) -> list[dict]:
+        return list(self.db.query("select * from calibrations where machine_id = ? order by valid_from desc, id desc", [machine_id]))
+
+    # ------------------------------------------------------------ tolerances
+
+    def seed_default_tolerances(self, tests: list[TestSpec]) -> int:
+        """Insert each metric's default tolerance once (valid since 2000), so that it can be dated and changed."""
+        n = 0
+        with self.write() as db:
+            have = {(r["test"], r["metric"]) for r in self.db.query("select distinct test, metric from tolerances")}
+            for spec in tests:
+                for m in spec.metrics:
+                    if m.tolerance is None or (spec.key, m.name) in have:
+                        continue
+                    db["tolerances"].insert(self._tolerance_row(spec.key, m.name, m.unit, m.tolerance, None, EPOCH, "système", "défaut"))
+                    n += 1
+            if n:
+                self._audit("système", "seed_tolerances", "tolerances", "", {"count": n})
+        return n
+
+    @staticmethod
+    def _tolerance_row(test, metric, unit, tol: Tolerance, machine_id, valid_from, user, comment) -> dict:
+        return {
+            "test": test,
+            "metric": metric,
+            "machine_id": machine_id,
+            **tol.as_row(),
+            "unit": unit,
+            "valid_from": _date_iso(valid_from),
+            "created_by": user,
+            "created_at": now_iso(),
+            "comment": comment,
+        }
+
+    def set_tolerance(
+        self,
+        test: str,
+        metric: str,
+        tol: Tolerance,
+        *,
+        unit: str = "",
+        machine_id: int | None = None,
+        valid_from: str | dt.date | None = None,
+        user: str = "",
+        comment: str = "",
+    ) -> int:
+        """Record a new tolerance from `valid_from` on (the old one stays, for past results)."""
+        with self.write() as db:
+            old = self.tolerance_for(test, metric, machine_id, None)
+            tid = db["tolerances"].insert(
+                self._tolerance_row(test, metric, unit, tol, machine_id, valid_from or dt.date.today().isoformat(), user, comment)
+            ).last_pk
+            self._audit(
+                user,
+                "set_tolerance",
+                "tolerances",
+                tid,
+                {"test": test, "metric": metric, "machine_id": machine_id, "old": old.as_row() if old else None, "new": tol.as_row(), "comment": comment},
+            )
+        return int(tid)
+
+    def tolerance_for(self, test: str, metric: str, machine_id: int | None, when: dt.datetime | dt.date | None) -> Tolerance | None:
+        """The tolerance in force on `when`: the machine's own if any, else the one for every machine."""
+        at = _date_iso(when) if when else "9999-12-31"
+        rows = list(
+            self.db.query(
+                "select * from tolerances where test = ? and metric = ? and (machine_id = ? or machine_id is null) "
+                "and valid_from <= ? order by (machine_id is null), valid_from desc, id desc limit 1",
+                [test, metric, machine_id, at],
+            )
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return Tolerance(
+            act_low=r["act_low"],
+            tol_low=r["tol_low"],
+            tol_high=r["tol_high"],
+            act_high=r["act_high"],
+            nominal=r["nominal"],
+            mode=r["mode"] or "absolute",
+            reference=r["reference"] or "",
+            id=r["id"],
+        )
+
+    def tolerances_frame(self, test: str | None = None) -> pd.DataFrame:
+        sql = (
+            "select t.*, m.name as machine from tolerances t left join machines m on m.id = t.machine_id"
+            + (" where t.test = ?" if test else "")
+            + " order by t.test, t.metric, t.valid_from desc, t.id desc"
+        )
+        return pd.read_sql_query(sql, self.db.conn, params=[test] if test else None)
+
+    # ------------------------------------------------------------ judging and saving
+
+    def judge(self, spec: TestSpec, result: AnalysisResult, machine_id: int | None) -> list[Judged]:
+        """Each measurement against the tolerance in force on the acquisition date (same numbers everywhere)."""
+        when = result.acquired_at
+        return judge_measurements(result.measurements, lambda name: self.tolerance_for(spec.key, name, machine_id, when))
+
+    def find_duplicates(self, files: list[InputFile]) -> list[dict]:
+        """Stored, non-voided files with the same content hash or SOPInstanceUID as these."""
+        found = []
+        for f in files:
+            rows = list(
+                self.db.query(
+                    "select f.filename, f.session_id, s.acquired_at, s.test from files f join sessions s on s.id = f.session_id "
+                    "where s.voided = 0 and (f.sha256 = ? or (f.sop_instance_uid != '' and f.sop_instance_uid = ?)) limit 1",
+                    [f.sha256, f.sop_instance_uid or "\0"],
+                )
+            )
+            if rows:
+                found.append({"upload": f.filename, **rows[0]})
+        return found
+
+    def _store_file(self, f: InputFile) -> str:
+        """Write the file's bytes under files/<2 hex>/<sha256> (content-addressed: a rewrite is harmless)."""
+        if f.data is None:
+            return ""
+        rel = Path("files") / f.sha256[:2] / f.sha256
+        target = self.data_dir / rel
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            tmp = target.with_suffix(".part")
+            tmp.write_bytes(f.data)
+            tmp.replace(target)
+        return rel.as_posix()
+
+    def file_bytes(self, stored_path: str) -> bytes | None:
+        target = (self.data_dir / stored_path).resolve()
+        if not stored_path or self.data_dir.resolve() not in target.parents or not target.exists():
+            return None
+        return target.read_bytes()
+
+    def save_session(
+        self,
+        spec: TestSpec,
+        result: AnalysisResult,
+        machine_id: int,
+        *,
+        operator: str = "",
+        comment: str = "",
+        allow_duplicate: bool = False,
+        keep_files: bool = True,
+        is_demo: bool = False,
+        cax_calibration_id: int | None = None,
+    ) -> int:
+        """Store a judged session whole (session, metrics, files, audit) or nothing.
+
+        A file already stored in a non-voided session raises `DuplicateUploadError` unless
+        `allow_duplicate` (the user was asked and confirmed).
+        """
+        from qc.errors import DuplicateUploadError
+
+        if not allow_duplicate:
+            dups = self.find_duplicates(result.files)
+            if dups:
+                d = dups[0]
+                raise DuplicateUploadError(d["upload"], d["session_id"], d["acquired_at"])
+        judged = self.judge(spec, result, machine_id)
+        stored_paths = [self._store_file(f) if keep_files else "" for f in result.files]
+        if cax_calibration_id is None:
+            cax_calibration_id = result.params.get("cax_calibration_id")
+        with self.write() as db:
+            sid = db["sessions"].insert(
+                {
+                    "test": spec.key,
+                    "machine_id": machine_id,
+                    "acquired_at": _date_iso(result.acquired_at),
+                    "stored_at": now_iso(),
+                    "operator": operator.strip(),
+                    "comment": comment.strip(),
+                    "status": worst(j.status for j in judged),
+                    "analyser_version": result.analyser_version,
+                    "warnings": json.dumps(result.warnings, ensure_ascii=False),
+                    "params": json.dumps(result.params, ensure_ascii=False, default=str),
+                    "items": json.dumps(result.items, ensure_ascii=False, default=_json_default),
+                    "cax_calibration_id": cax_calibration_id,
+                    "voided": 0,
+                    "is_demo": 1 if is_demo else 0,
+                }
+            ).last_pk
+            db["metrics"].insert_all(
+                (
+                    {
+                        "session_id": sid,
+                        "name": j.name,
+                        "item": j.item,
+                        "value": j.value,
+                        "unit": j.unit,
+                        "nominal": j.nominal,
+                        "act_low": j.bounds[0] if j.bounds else None,
+                        "tol_low": j.bounds[1] if j.bounds else None,
+                        "tol_high": j.bounds[2] if j.bounds else None,
+                        "act_high": j.bounds[3] if j.bounds else None,
+                        "status": j.status,
+                        "tolerance_id": j.tolerance_id,
+                        "reference": j.reference,
+                    }
+                    for j in judged
+                ),
+                batch_size=500,
+            )
+            if result.files:
+                db["files"].insert_all(
+                    {
+                        "session_id": sid,
+                        "filename": f.filename,
+                        "sha256": f.sha256,
+                        "sop_instance_uid": f.sop_instance_uid,
+                        "size": f.size,
+                        "stored_path": p,
+                    }
+                    for f, p in zip(result.files, stored_paths)
+                )
+            self._audit(
+                operator,
+                "store_session",
+                "sessions",
+                sid,
+                {"test": spec.key, "machine_id": machine_id, "n_metrics": len(judged), "duplicate_confirmed": allow_duplicate},
+            )
+        return int(sid)
+
+    # ------------------------------------------------------------ corrections
+
+    def void_session(self, session_id: int, reason: str, user: str) -> None:
+        if not reason.strip():
+            raise ValueError("a reason is required to void a session")
+        with self.write() as db:
+            s = db["sessions"].get(session_id)
+            if s["voided"]:
+                return
+            db["sessions"].update(session_id, {"voided": 1, "void_reason": reason.strip(), "voided_by": user, "voided_at": now_iso()})
+            self._audit(user, "void_session", "sessions", session_id, {"reason": reason.strip()})
+
+    def add_comment(self, session_id: int, text: str, user: str) -> int:
+        if not text.strip():
+            raise ValueError("empty comment")
+        with self.write() as db:
+            cid = db["comments"].insert({"session_id": session_id, "at": now_iso(), "user": user, "text": text.strip()}).last_pk
+            self._audit(user, "comment", "sessions", session_id, {"text": text.strip()})
+        return int(cid)
+
+    # ------------------------------------------------------------ baselines
+
+    def set_baseline(self, machine_id: int, test: str, data: dict, session_id: int | None, user: str, valid_from: str | None = None) -> int:
+        with self.write() as db:
+            bid = db["baselines"].insert(
+                {
+                    "machine_id": machine_id,
+                    "test": test,
+                    "data": json.dumps(data, default=_json_default),
+                    "session_id": session_id,
+                    "valid_from": _date_iso(valid_from) if valid_from else now_iso(),
+                    "created_by": user,
+                    "created_at": now_iso(),
+                }
+            ).last_pk
+            self._audit(user, "set_baseline", "baselines", bid, {"machine_id": machine_id, "test": test, "session_id": session_id})
+        return int(bid)
+
+    def baseline_for(self, machine_id: int, test: str, when: dt.datetime | None = None) -> dict | None:
+        at = _date_iso(when) if when else "9999-12-31"
+        rows = list(
+            self.db.query(
+                "select data from baselines where machine_id = ? and test = ? and valid_from <= ? order by valid_from desc, id desc limit 1",
+                [machine_id, test, at],
+            )
+        )
+        return json.loads(rows[0]["data"]) if rows else None
+
+    # ------------------------------------------------------------ reading
+
+    def session(self, session_id: int) -> dict:
+        s = dict(self.db["sessions"].get(session_id))
+        s["warnings"] = json.loads(s["warnings"] or "[]")
+        s["params"] = json.loads(s["params"] or "{}")
+        s["items"] = json.loads(s["items"] or "[]")
+        s["machine"] = self.machine(s["machine_id"])["name"]
+        s["metrics"] = list(self.db.query("select * from metrics where session_id = ? order by id", [session_id]))
+        s["files"] = list(self.db.query("select * from files where session_id = ? order by id", [session_id]))
+        s["comments"] = list(self.db.query("select * from comments where session_id = ? order by id", [session_id]))
+        return s
+
+    def sessions_frame(
+        self,
+        *,
+        machine_id: int | None = None,
+        test: str | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+        include_voided: bool = False,
+        status: list[str] | None = None,
+    ) -> pd.DataFrame:
+        where, params = self._filters(machine_id, test, date_from, date_to, include_voided, status, "s")
+        sql = (
+            "select s.id, s.test, m.name as machine, s.acquired_at, s.operator, s.comment, s.status, s.voided, "
+            "s.void_reason, s.stored_at, s.is_demo from sessions s join machines m on m.id = s.machine_id"
+            f"{where} order by s.acquired_at desc, s.id desc"
+        )
+        return pd.read_sql_query(sql, self.db.conn, params=params)
+
+    def metrics_frame(
+        self,
+        *,
+        machine_id: int | None = None,
+        test: str | None = None,
+        metric: str | None = None,
+        date_from: str | None = None,
+        date_to: str | None = None,
+        include_voided: bool = False,
+        status: list[str] | None = None,
+    ) -> pd.DataFrame:
+        """Every stored metric row with its session (the data of trends, exports and reports)."""
+        where, params = self._filters(machine_id, test, date_from, date_to, include_voided, status, "s")
+        if metric:
+            where += (" and " if where else " where ") + "x.name = ?"
+            params.append(metric)
+        sql = (
+            "select x.session_id, s.test, m.name as machine, s.acquired_at, s.operator, s.comment, s.voided, "
+            "x.name as metric, x.item, x.value, x.unit, x.nominal, x.act_low, x.tol_low, x.tol_high, x.act_high, "
+            "x.status, x.reference from metrics x join sessions s on s.id = x.session_id "
+            f"join machines m on m.id = s.machine_id{where} order by s.acquired_at, x.session_id, x.id"
+        )
+        df = pd.read_sql_query(sql, self.db.conn, params=params)
+        df["acquired_at"] = pd.to_datetime(df["acquired_at"])
+        return df
+
+    @staticmethod
+    def _filters(machine_id, test, date_from, date_to, include_voided, status, alias) -> tuple[str, list]:
+        clauses, params = [], []
+        if machine_id is not None:
+            clauses.append(f"{alias}.machine_id = ?")
+            params.append(machine_id)
+        if test:
+            clauses.append(f"{alias}.test = ?")
+            params.append(test)
+        if date_from:
+            clauses.append(f"{alias}.acquired_at >= ?")
+            params.append(str(date_from))
+        if date_to:
+            clauses.append(f"{alias}.acquired_at < ?")
+            params.append(_next_day(str(date_to)))
+        if not include_voided:
+            clauses.append(f"{alias}.voided = 0")
+        if status:
+            clauses.append(f"{alias}.status in ({','.join('?' * len(status))})")
+            params.extend(status)
+        return ((" where " + " and ".join(clauses)) if clauses else ""), params
+
+    def last_sessions(self, machine_id: int) -> dict[str, dict]:
+        """Per test, the most recent non-voided session of a machine."""
+        rows = self.db.query(
+            "select s.* from sessions s join (select test, max(acquired_at) as last from sessions "
+            "where machine_id = ? and voided = 0 group by test) l on l.test = s.test and l.last = s.acquired_at "
+            "where s.machine_id = ? and s.voided = 0 order by s.id",
+            [machine_id, machine_id],
+        )
+        return {r["test"]: dict(r) for r in rows}
+
+    def audit_frame(self, limit: int = 500) -> pd.DataFrame:
+        return pd.read_sql_query("select * from audit order by id desc limit ?", self.db.conn, params=[limit])
+
+    def counts(self) -> dict[str, int]:
+        return {t: self.db[t].count for t in ("machines", "sessions", "metrics", "files", "audit", "tolerances")}
+
+
+def _next_day(date: str) -> str:
+    try:
+        return (dt.date.fromisoformat(date[:10]) + dt.timedelta(days=1)).isoformat()
+    except ValueError:
+        return date
+
+
+def _json_default(obj: Any):
+    import numpy as np
+
+    if isinstance(obj, (np.integer,)):
+        return int(obj)
+    if isinstance(obj, (np.floating,)):
+        return float(obj)
+    if isinstance(obj, np.ndarray):
+        return obj.tolist()
+    if isinstance(obj, (dt.datetime, dt.date)):
+        return obj.isoformat()
+    return str(obj)
+
+
+def open_store(data_dir: Path | str | None = None) -> Store:
+    """Open (creating and migrating if needed) the store, with every test's default tolerances."""
+    from qc.registry import all_tests
+
+    store = Store(data_dir)
+    store.seed_default_tolerances(all_tests(store))
+    return store

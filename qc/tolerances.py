@@ -1,0 +1,177 @@
+"""Tolerance model and judgement (QATrack+'s model: act_low / tol_low / tol_high / act_high).
+
+A value inside [tol_low, tol_high] passes; outside it but inside [act_low, act_high] it is a
+warning (QATrack+'s "tolerance"); outside the action levels it fails. A missing bound is open.
+`mode = "relative"` applies the bounds to value − nominal (the nominal of the measurement, e.g. the
+matched field size, else the tolerance's own nominal). Tolerances are dated and never edited in
+place: a change is a new row with a later `valid_from` (see `qc.storage`); the tolerance in force
+on the acquisition date judges a result and is stored with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable
+
+PASS = "pass"
+WARNING = "warning"
+FAIL = "fail"
+NO_TOLERANCE = "none"
+STATUS_ORDER = {NO_TOLERANCE: 0, PASS: 1, WARNING: 2, FAIL: 3}
+
+
+@dataclass(frozen=True)
+class Tolerance:
+    """Limits for one metric; `mode` is "absolute" or "relative" (to the nominal)."""
+
+    act_low: float | None = None
+    tol_low: float | None = None
+    tol_high: float | None = None
+    act_high: float | None = None
+    nominal: float | None = None
+    mode: str = "absolute"
+    reference: str = ""
+    id: int | None = None
+
+    def __post_init__(self) -> None:
+        lows = [v for v in (self.act_low, self.tol_low) if v is not None]
+        highs = [v for v in (self.tol_high, self.act_high) if v is not None]
+        if self.act_low is not None and self.tol_low is not None and self.act_low > self.tol_low:
+            raise ValueError("act_low must be ≤ tol_low")
+        if self.tol_high is not None and self.act_high is not None and self.tol_high > self.act_high:
+            raise ValueError("tol_high must be ≤ act_high")
+        if lows and highs and max(lows) > min(highs):
+            raise ValueError("low limits must be ≤ high limits")
+        if self.mode not in ("absolute", "relative"):
+            raise ValueError("mode must be 'absolute' or 'relative'")
+
+    @classmethod
+    def symmetric(cls, tol: float, act: float | None = None, *, nominal: float | None = None, reference: str = "") -> "Tolerance":
+        """± limits around the nominal (relative mode)."""
+        return cls(
+            act_low=-act if act is not None else None,
+            tol_low=-tol,
+            tol_high=tol,
+            act_high=act,
+            nominal=nominal,
+            mode="relative",
+            reference=reference,
+        )
+
+    @classmethod
+    def at_least(cls, tol: float, act: float | None = None, reference: str = "") -> "Tolerance":
+        """Pass at or above `tol`, warning down to `act`, fail below."""
+        return cls(act_low=act if act is not None else tol, tol_low=tol, reference=reference)
+
+    @classmethod
+    def at_most(cls, tol: float, act: float | None = None, reference: str = "") -> "Tolerance":
+        return cls(tol_high=tol, act_high=act if act is not None else tol, reference=reference)
+
+    def bounds_for(self, nominal: float | None) -> tuple[float | None, float | None, float | None, float | None]:
+        """The four limits as absolute values for a measurement with this nominal."""
+        if self.mode == "absolute":
+            return (self.act_low, self.tol_low, self.tol_high, self.act_high)
+        base = nominal if nominal is not None else (self.nominal or 0.0)
+        return tuple(None if v is None else base + v for v in (self.act_low, self.tol_low, self.tol_high, self.act_high))  # type: ignore[return-value]
+
+    def as_row(self) -> dict:
+        return {
+            "act_low": self.act_low,
+            "tol_low": self.tol_low,
+            "tol_high": self.tol_high,
+            "act_high": self.act_high,
+            "nominal": self.nominal,
+            "mode": self.mode,
+            "reference": self.reference,
+        }
+
+
+def judge_value(
+    value: float | None, bounds: tuple[float | None, float | None, float | None, float | None] | None
+) -> str:
+    """pass / warning / fail for a value against absolute limits; "none" when nothing applies.
+
+    A missing value (not measurable) fails when limits exist: a QC figure that could not be
+    measured must be looked at.
+    """
+    if bounds is None or all(b is None for b in bounds):
+        return NO_TOLERANCE
+    if value is None or value != value:  # NaN
+        return FAIL
+    act_low, tol_low, tol_high, act_high = bounds
+    eps = 1e-9
+    if (act_low is not None and value < act_low - eps) or (act_high is not None and value > act_high + eps):
+        return FAIL
+    if (tol_low is not None and value < tol_low - eps) or (tol_high is not None and value > tol_high + eps):
+        return WARNING
+    return PASS
+
+
+def worst(statuses: Iterable[str]) -> str:
+    """The overall status of a session: its worst judged value ("none" if nothing was judged)."""
+    result = NO_TOLERANCE
+    for s in statuses:
+        if STATUS_ORDER.get(s, 0) > STATUS_ORDER[result]:
+            result = s
+    return result
+
+
+def format_bounds(bounds: tuple[float | None, float | None, float | None, float | None] | None, unit: str = "") -> str:
+    """Human-readable limits, e.g. "[149.0 ; 151.0] mm (action [148.5 ; 151.5])"."""
+    if bounds is None or all(b is None for b in bounds):
+        return "—"
+    act_low, tol_low, tol_high, act_high = bounds
+
+    def f(v: float | None) -> str:
+        return "−∞" if v is None else f"{v:g}"
+
+    def g(v: float | None) -> str:
+        return "+∞" if v is None else f"{v:g}"
+
+    text = f"[{f(tol_low)} ; {g(tol_high)}]"
+    if (act_low, act_high) != (tol_low, tol_high) and (act_low is not None or act_high is not None):
+        text += f" / [{f(act_low)} ; {g(act_high)}]"
+    return f"{text} {unit}".strip()
+
+
+@dataclass(frozen=True)
+class Judged:
+    """A measurement with the limits that judged it and its status (what is stored and shown)."""
+
+    name: str
+    item: str
+    value: float | None
+    unit: str
+    nominal: float | None
+    bounds: tuple[float | None, float | None, float | None, float | None] | None
+    status: str
+    tolerance_id: int | None
+    reference: str
+
+
+def judge_measurements(measurements, tolerance_for) -> list[Judged]:
+    """Judge each `qc.results.Measurement`: its own `limits` when it carries them (e.g. a PIQT
+    criterion), else `tolerance_for(name)` (the tolerance in force for that metric, or None)."""
+    out = []
+    for m in measurements:
+        if m.limits is not None:
+            bounds, tol_id, ref = tuple(m.limits), None, m.reference
+        else:
+            tol = tolerance_for(m.name)
+            bounds = tol.bounds_for(m.nominal) if tol is not None else None
+            tol_id = tol.id if tol is not None else None
+            ref = tol.reference if tol is not None else ""
+        out.append(
+            Judged(
+                name=m.name,
+                item=m.item,
+                value=m.value,
+                unit=m.unit,
+                nominal=m.nominal,
+                bounds=bounds,  # type: ignore[arg-type]
+                status=judge_value(m.value, bounds),  # type: ignore[arg-type]
+                tolerance_id=tol_id,
+                reference=ref,
+            )
+        )
+    return out

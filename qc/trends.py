@@ -1,0 +1,158 @@
+"""Trend charts (Altair) and the drift signal, shared by the History page and the PDF reports.
+
+Owns: the per-metric trend chart (values over acquisition date, the tolerance and action bands as
+they were on each date drawn as steps from the limits stored with each result, points coloured by
+status, tooltips with operator, comment and session, zoom/pan on dates), small multiples of several
+metrics, and the drift signal: the least-squares slope over the last N results projected forward,
+flagged when it reaches a limit within the horizon.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import altair as alt
+import numpy as np
+import pandas as pd
+
+from qc.i18n import t
+
+STATUS_COLOURS = {"pass": "#2e7d32", "warning": "#f9a825", "fail": "#c62828", "none": "#607d8b"}
+
+
+@dataclass(frozen=True)
+class DriftSignal:
+    """Slope of the last `n` results and whether, continued, it leaves the tolerance within the horizon."""
+
+    n: int
+    slope_per_30d: float
+    projected_value: float
+    horizon_days: int
+    reaches_limit: bool
+    limit: float | None
+    days_to_limit: float | None
+
+
+def drift_signal(df: pd.DataFrame, last_n: int = 8, horizon_days: int = 30) -> DriftSignal | None:
+    """Least-squares slope over the last `last_n` values of one series (columns acquired_at, value,
+    tol_low, tol_high as stored); None with fewer than 4 points. The limit used is the latest
+    tolerance bound the line is heading to."""
+    s = df.dropna(subset=["value"]).sort_values("acquired_at").tail(last_n)
+    if len(s) < 4:
+        return None
+    days = (s["acquired_at"] - s["acquired_at"].iloc[0]).dt.total_seconds().to_numpy() / 86400.0
+    if np.ptp(days) <= 0:
+        return None
+    slope, intercept = np.polyfit(days, s["value"].to_numpy(float), 1)
+    last_day = days[-1]
+    projected = float(intercept + slope * (last_day + horizon_days))
+    last = s.iloc[-1]
+    limit = last["tol_high"] if slope > 0 else last["tol_low"]
+    limit = None if limit is None or pd.isna(limit) else float(limit)
+    reaches, days_to = False, None
+    if limit is not None and slope != 0:
+        current = float(intercept + slope * last_day)
+        days_to = (limit - current) / slope
+        if days_to < 0:
+            days_to = 0.0
+        reaches = days_to <= horizon_days
+    return DriftSignal(len(s), float(slope * 30.0), projected, horizon_days, reaches, limit, days_to)
+
+
+def trend_chart(
+    df: pd.DataFrame,
+    title: str,
+    unit: str,
+    lang: str = "fr",
+    width: int | str = "container",
+    height: int = 220,
+    link_base: str | None = "history",
+) -> alt.LayerChart:
+    """One metric series: tolerance band (green), action band (amber) as steps, line and status points.
+
+    `df` has the columns of `Store.metrics_frame` for a single (test, metric, item).
+    """
+    d = df.copy()
+    d["acquired_at"] = pd.to_datetime(d["acquired_at"])
+    d = d.sort_values("acquired_at")
+    d["status_label"] = d["status"].map(lambda s: t(f"status.{s}", lang))
+    d["operator"] = d["operator"].fillna("")
+    d["comment"] = d["comment"].fillna("")
+    if link_base:
+        d["link"] = d["session_id"].map(lambda i: f"{link_base}?session={int(i)}")
+    x = alt.X("acquired_at:T", title=t("chart.date", lang))
+    y_title = f"{title} ({unit})" if unit else title
+    base = alt.Chart(d)
+    layers = []
+    if d["act_low"].notna().any() or d["act_high"].notna().any():
+        band = d.assign(
+            lo=d["act_low"].fillna(d["value"].min() - abs(d["value"].min()) * 0.1 - 1),
+            hi=d["act_high"].fillna(d["value"].max() + abs(d["value"].max()) * 0.1 + 1),
+        )
+        layers.append(
+            alt.Chart(band).mark_area(interpolate="step-after", opacity=0.18, color="#f9a825").encode(x=x, y="lo:Q", y2="hi:Q")
+        )
+    if d["tol_low"].notna().any() or d["tol_high"].notna().any():
+        band = d.assign(
+            lo=d["tol_low"].fillna(d["value"].min() - abs(d["value"].min()) * 0.1 - 1),
+            hi=d["tol_high"].fillna(d["value"].max() + abs(d["value"].max()) * 0.1 + 1),
+        )
+        layers.append(
+            alt.Chart(band).mark_area(interpolate="step-after", opacity=0.25, color="#66bb6a").encode(x=x, y="lo:Q", y2="hi:Q")
+        )
+    if d["nominal"].notna().any():
+        layers.append(base.mark_line(interpolate="step-after", strokeDash=[4, 3], color="#455a64").encode(x=x, y="nominal:Q"))
+    layers.append(base.mark_line(color="#1f77b4").encode(x=x, y=alt.Y("value:Q", title=y_title, scale=alt.Scale(zero=False))))
+    tooltip = [
+        alt.Tooltip("acquired_at:T", title=t("chart.date", lang), format="%Y-%m-%d %H:%M"),
+        alt.Tooltip("value:Q", title=t("chart.value", lang), format=".4g"),
+        alt.Tooltip("status_label:N", title=t("chart.status", lang)),
+        alt.Tooltip("operator:N", title=t("chart.operator", lang)),
+        alt.Tooltip("comment:N", title=t("chart.comment", lang)),
+        alt.Tooltip("session_id:Q", title=t("chart.session", lang)),
+    ]
+    point_enc = dict(
+        x=x,
+        y="value:Q",
+        color=alt.Color(
+            "status:N",
+            scale=alt.Scale(domain=list(STATUS_COLOURS), range=list(STATUS_COLOURS.values())),
+            legend=None,
+        ),
+        tooltip=tooltip,
+    )
+    if link_base:
+        point_enc["href"] = "link:N"
+    layers.append(base.mark_point(filled=True, size=60, opacity=1).encode(**point_enc))
+    chart = alt.layer(*layers).properties(title=title, width=width, height=height)
+    return chart.interactive(bind_y=False)
+
+
+def series_label(spec, metric: str, item: str, lang: str) -> tuple[str, str]:
+    """Title and unit of a (metric, item) series, from the test's metric spec when known."""
+    m = spec.metric(metric) if spec is not None else None
+    label = m.label(lang) if m else metric
+    if m is not None and m.better:
+        label += " " + t(f"chart.better_{m.better}", lang)
+    if item:
+        label = f"{label} — {item}"
+    return label, (m.unit if m else "")
+
+
+def small_multiples(df: pd.DataFrame, spec, lang: str = "fr", columns: int = 2, max_series: int = 12, width: int = 330) -> alt.VConcatChart | None:
+    """Several (metric, item) series of one test, as a grid of trend charts."""
+    charts = []
+    for (metric, item), g in list(df.groupby(["metric", "item"], sort=False))[:max_series]:
+        title, unit = series_label(spec, metric, item, lang)
+        charts.append(trend_chart(g, title, unit, lang, width=width, height=160))
+    if not charts:
+        return None
+    rows = [alt.hconcat(*charts[i : i + columns]) for i in range(0, len(charts), columns)]
+    return alt.vconcat(*rows)
+
+
+def chart_png(chart: alt.TopLevelMixin, scale: float = 2.0) -> bytes:
+    """Render a chart to PNG without a browser (vl-convert), for the PDF reports."""
+    import vl_convert as vlc
+
+    return vlc.vegalite_to_png(chart.to_json(), scale=scale)

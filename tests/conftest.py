@@ -1,0 +1,54 @@
+"""Shared fixtures: every test runs with its own temporary data folder (never the user's data/)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+
+@pytest.fixture(autouse=True)
+def qc_data_dir(tmp_path, monkeypatch) -> Path:
+    """A fresh, empty data folder for each test; the app must not build the demo unless asked."""
+    d = tmp_path / "qcdata"
+    monkeypatch.setenv("QC_DATA_DIR", str(d))
+    monkeypatch.setenv("QC_NO_DEMO", "1")
+    return d
+
+
+def shared_file(*parts: str) -> Path:
+    """A file of ../shared/data, or skip the test with a clear reason when it is absent."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        pytest.skip(f"needs the shared real-image data ({path}); it sits beside the repository in CI as ../shared/data")
+    return path
+
+
+@pytest.fixture
+def store(qc_data_dir):
+    from qc.storage import open_store
+
+    s = open_store(qc_data_dir)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def machine(store) -> dict:
+    mid = store.add_machine("Unity T", "UNITY-DEMO", "DEMO-0001", user="test")
+    store.add_calibration(mid, 511.03, 652.75, "2020-01-01", user="test")
+    return store.machine(mid)
+
+
+def blank_rt_image(value: float = 0.0, when: dt.datetime | None = None, **kw) -> bytes:
+    from qc.synthetic import rt_image_bytes, unity_raw_from_signal
+
+    return rt_image_bytes(unity_raw_from_signal(np.full((1024, 1024), value)), acquired_at=when or dt.datetime(2026, 10, 1, 8, 0), **kw)
