@@ -24,15 +24,26 @@ from qc.storage import Store
 from qc.tolerances import format_bounds
 
 STATUS_BG = {"pass": "#e8f5e9", "warning": "#fff8e1", "fail": "#ffebee", "none": "#eceff1"}
-STATUS_ICON = {"pass": "✅", "warning": "⚠️", "fail": "❌", "none": "➖"}
+STATUS_ICON = {"pass": "✔", "warning": "⚠", "fail": "✖", "none": "–"}
 PAGE_ICONS = {"dicom": ":material/image:", "report": ":material/description:", "logged": ":material/edit_note:"}
 
 
 # ------------------------------------------------------------------ session basics
 
 
+_last_lang = DEFAULT_LANG
+
+
 def lang() -> str:
-    return st.session_state.get("lang", DEFAULT_LANG)
+    """The user's language. Outside a script run (AppTest reading widget labels back) session state
+    is not reachable, so the language of the last run in this process is used."""
+    global _last_lang
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    if get_script_run_ctx() is None:
+        return _last_lang
+    _last_lang = st.session_state.get("lang", DEFAULT_LANG)
+    return _last_lang
 
 
 def T(key: str, **params) -> str:
@@ -271,3 +282,13 @@ def image_test_page(key: str, extra: Callable[[workflow.Analysis], None] | None 
         if st.button(T("ui.set_baseline"), key=f"{key}_baseline"):
             store.set_baseline(machine["id"], key, baseline(analysis.result), sid, operator())
             st.success(T("ui.baseline_set"))
+
+
+def charts_of(module) -> Callable[[workflow.Analysis], None]:
+    """Show the Altair charts a test module draws for its result (`module.charts(result, lang)`)."""
+
+    def show(analysis: workflow.Analysis) -> None:
+        for title, chart in module.charts(analysis.result, lang()):
+            st.altair_chart(chart, width="stretch")
+
+    return show

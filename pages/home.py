@@ -44,7 +44,7 @@ for machine in machines:
                 T("home.col_last"): r.last_done.isoformat() if r.last_done else T("home.never"),
                 T("home.col_result"): f"{STATUS_ICON[r.last_status]} {T('status.' + r.last_status)}" if r.last_status else "—",
                 T("home.col_due"): r.next_due.isoformat(),
-                T("home.col_state"): (T("home.overdue_by", days=r.days_overdue) if r.overdue else T("home.up_to_date")),
+                T("home.col_state"): (T("home.never_done") if r.last_done is None else T("home.overdue_by", days=r.days_overdue) if r.overdue else T("home.up_to_date")),
             }
             for r in rows
         ]

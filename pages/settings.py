@@ -77,9 +77,9 @@ with tab_t:
         st.info(T("set.no_tolerance"))
     metrics = [m for m in spec.metrics]
     if metrics:
-        with st.form("set_tol_form"):
-            st.markdown("**" + T("set.new_tolerance") + "**")
-            metric = st.selectbox(T("hist.metric"), metrics, format_func=lambda m: f"{m.label(lang())} ({m.unit})" if m.unit else m.label(lang()), key="set_tol_metric")
+        st.markdown("**" + T("set.new_tolerance") + "**")
+        metric = st.selectbox(T("hist.metric"), metrics, format_func=lambda m: f"{m.label(lang())} ({m.unit})" if m.unit else m.label(lang()), key="set_tol_metric")
+        with st.form(f"set_tol_form_{test}_{metric.name}"):
             current = store.tolerance_for(test, metric.name, None, None) or metric.tolerance or Tolerance()
             c1, c2, c3, c4 = st.columns(4)
 
@@ -88,19 +88,19 @@ with tab_t:
                 return None if not text.strip() else float(text.replace(",", "."))
 
             try:
-                act_low = num(c1, T("set.act_low"), current.act_low, "set_tol_al")
-                tol_low = num(c2, T("set.tol_low"), current.tol_low, "set_tol_tl")
-                tol_high = num(c3, T("set.tol_high"), current.tol_high, "set_tol_th")
-                act_high = num(c4, T("set.act_high"), current.act_high, "set_tol_ah")
+                act_low = num(c1, T("set.act_low"), current.act_low, f"set_tol_al_{test}_{metric.name}")
+                tol_low = num(c2, T("set.tol_low"), current.tol_low, f"set_tol_tl_{test}_{metric.name}")
+                tol_high = num(c3, T("set.tol_high"), current.tol_high, f"set_tol_th_{test}_{metric.name}")
+                act_high = num(c4, T("set.act_high"), current.act_high, f"set_tol_ah_{test}_{metric.name}")
                 c5, c6, c7 = st.columns(3)
                 mode = c5.selectbox(T("set.mode"), ["absolute", "relative"], index=0 if current.mode == "absolute" else 1,
-                                    format_func=lambda x: T("set.mode_" + x), key="set_tol_mode")
-                nominal = num(c6, T("set.nominal"), current.nominal, "set_tol_nominal")
-                valid = c7.date_input(T("set.valid_from"), value=dt.date.today(), key="set_tol_from")
+                                    format_func=lambda x: T("set.mode_" + x), key=f"set_tol_mode_{test}_{metric.name}")
+                nominal = num(c6, T("set.nominal"), current.nominal, f"set_tol_nominal_{test}_{metric.name}")
+                valid = c7.date_input(T("set.valid_from"), value=dt.date.today(), key=f"set_tol_from_{test}_{metric.name}")
                 machine_choice = st.selectbox(T("ui.machine"), [None] + store.machines(),
-                                              format_func=lambda m: T("set.all_machines") if m is None else m["name"], key="set_tol_machine")
-                reference = st.text_input(T("set.reference"), value=current.reference, key="set_tol_ref")
-                comment = st.text_input(T("set.reason"), key="set_tol_comment")
+                                              format_func=lambda m: T("set.all_machines") if m is None else m["name"], key=f"set_tol_machine_{test}_{metric.name}")
+                reference = st.text_input(T("set.reference"), value=current.reference, key=f"set_tol_ref_{test}_{metric.name}")
+                comment = st.text_input(T("set.reason"), key=f"set_tol_comment_{test}_{metric.name}")
                 submitted = st.form_submit_button(T("set.save_tolerance"))
             except ValueError:
                 st.error(T("set.bad_number"))

@@ -187,22 +187,37 @@ def _logged_history(store: Store, machine: dict, start: dt.date, end: dt.date, r
                                                         "d15_d5": round(0.723 + rng.normal(0, 0.001), 4)}, rng)
 
 
+def _piqt_sessions(start: dt.date, end: dt.date, seed: int):
+    from qc.synthetic.piqt import weekly_reports
+
+    first = start + dt.timedelta(days=(2 - start.weekday()) % 7)  # Wednesdays
+    n = max(1, (end - first).days // 7 + 1)
+    for name, html in weekly_reports(first, n, seed):
+        day = dt.datetime.strptime(name[5:13], "%Y%m%d")
+        yield day, [(name, html)], ""
+
+
+# Per image/report test: a generator of (acquired_at, inputs, comment) over the demo period.
+DEMO_SESSIONS = {
+    "piqt": _piqt_sessions,
+}
+
+
 def _image_history(store: Store, machine: dict, start: dt.date, end: dt.date, rng) -> None:
-    """Image and report tests: each analyser's demo history (see `demo_sessions` in each module)."""
+    """Image and report tests: real analyses of synthetic inputs through the same workflow as uploads."""
+    import importlib
+
     from qc import workflow
     from qc.registry import _load_analysers
 
     for spec in _load_analysers():
-        import importlib
-
-        module = importlib.import_module(spec.analyse.__module__)
-        history = getattr(module, "demo_sessions", None)
-        if history is None:
+        make = DEMO_SESSIONS.get(spec.key)
+        if make is None:
             continue
-        sessions = list(history(start, end, seed=int(rng.integers(1 << 31))))
+        module = importlib.import_module(spec.analyse.__module__)
+        sessions = list(make(start, end, int(rng.integers(1 << 31))))
         for i, (when, inputs, comment) in enumerate(sessions):
             analysis = workflow.analyse(store, spec, inputs, machine)
-            analysis.result.acquired_at = analysis.result.acquired_at or when
             keep = i >= len(sessions) - 2
             sid = workflow.store_analysis(store, analysis, operator=_operator(rng), comment=comment, is_demo=True, keep_files=keep)
             if i == 0 and hasattr(module, "baseline_from_result"):

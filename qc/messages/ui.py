@@ -60,6 +60,7 @@ MESSAGES = {
     "ui.item_comment": {"fr": "Commentaire (obligatoire si non conforme)", "en": "Comment (required if failed)"},
     "ui.enter_values": {"fr": "Saisissez les valeurs : le statut s'affiche immédiatement.", "en": "Enter the values: the status shows at once."},
     "ui.recent": {"fr": "Dernières séances", "en": "Recent sessions"},
+    "ui.piqt_history": {"fr": "Historique des valeurs — {section}", "en": "History of the values — {section}"},
     # home
     "home.title": {"fr": "Tableau de bord QC", "en": "QC dashboard"},
     "home.subtitle": {"fr": "Ce qui est dû, en retard ou hors tolérance, par machine.", "en": "What is due, overdue or out of tolerance, per machine."},
@@ -76,6 +77,7 @@ MESSAGES = {
     "home.col_state": {"fr": "État", "en": "State"},
     "home.never": {"fr": "jamais", "en": "never"},
     "home.overdue_by": {"fr": "EN RETARD ({days} j)", "en": "OVERDUE ({days} d)"},
+    "home.never_done": {"fr": "À FAIRE (jamais réalisé)", "en": "TO DO (never done)"},
     "home.up_to_date": {"fr": "à jour", "en": "up to date"},
     "home.go": {"fr": "Faire un test", "en": "Do a test"},
     "home.latest_values": {"fr": "Dernières valeurs", "en": "Latest values"},

@@ -1,0 +1,205 @@
+"""Every page renders without exception, in French and English, on an empty and on the demo database;
+and the main user paths work through Streamlit's AppTest."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import REPO, blank_rt_image
+
+APP = str(REPO / "app.py")
+STATIC_PAGES = ["pages/home.py", "pages/history.py", "pages/reports.py", "pages/settings.py", "pages/logged.py"]
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory) -> Path:
+    """The demo database, built once per test run, copied into each test that needs it."""
+    from qc.demo import build_demo
+
+    d = tmp_path_factory.mktemp("demo")
+    build_demo(d)
+    return d
+
+
+def use_demo(demo_db: Path, qc_data_dir: Path) -> None:
+    shutil.copytree(demo_db, qc_data_dir, dirs_exist_ok=True)
+
+
+def start(lang: str = "fr", operator: str = "") -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["lang"] = lang
+    if operator:
+        at.session_state["operator"] = operator
+    return at.run()
+
+
+def image_pages() -> list[str]:
+    from qc.registry import builtin_tests
+
+    return [s.page for s in builtin_tests() if s.kind in ("dicom", "report")]
+
+
+def assert_clean(at: AppTest, where: str) -> None:
+    assert not at.exception, f"{where}: {[e.value for e in at.exception]}"
+    errors = [e.value for e in at.error]
+    assert not errors, f"{where}: error boxes {errors}"
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+@pytest.mark.parametrize("db", ["empty", "demo"])
+def test_every_page_renders(lang, db, demo_db, qc_data_dir):
+    if db == "demo":
+        use_demo(demo_db, qc_data_dir)
+    at = start(lang)
+    assert_clean(at, "home")
+    for page in STATIC_PAGES + image_pages():
+        at.switch_page(page).run()
+        assert_clean(at, page)
+        assert at.title, f"{page} shows no title"
+    titles_en = {"fr": "Historique", "en": "History"}
+    at.switch_page("pages/history.py").run()
+    assert at.title[0].value == titles_en[lang]
+
+
+def test_demo_database_is_marked_as_demo(demo_db, qc_data_dir):
+    use_demo(demo_db, qc_data_dir)
+    at = start()
+    assert any("DÉMONSTRATION" in i.value for i in at.info)
+
+
+def test_logged_entry_stores_one_session_and_home_shows_it_done(qc_data_dir):
+    from qc.storage import open_store
+
+    with open_store(qc_data_dir) as s:
+        s.add_machine("Unity A")
+    at = start(operator="AG")
+    at.button(key="go_1_couch").click().run()
+    assert at.title[0].value == "Position table"
+    at.text_input(key="log_couch_couch_readout_1_cm").input("17,5").run()
+    at.text_input(key="log_couch_couch_readout_2_cm").input("21,62").run()
+    assert_clean(at, "couch form")
+    assert any("Conforme" in s.value for s in at.success)  # +1.2 mm: pass (tolerance ±1.5 mm)
+    at.button(key="log_couch_save").click().run()
+    assert any("séance n° 1" in s.value for s in at.success)
+    with open_store(qc_data_dir) as s:
+        assert s.db["sessions"].count == 1
+        m = {r["name"]: r["value"] for r in s.session(1)["metrics"]}
+        assert m["couch_deviation_mm"] == pytest.approx(1.2)
+    at.switch_page("pages/home.py").run()
+    table = at.dataframe[0].value
+    row = table[table["Test"] == "Position table"].iloc[0]
+    assert row["Dernier"] == dt.date.today().isoformat() and "Conforme" in row["Résultat"]
+
+
+def test_impossible_value_is_refused_in_the_form_and_nothing_stored(qc_data_dir):
+    from qc.storage import open_store
+
+    with open_store(qc_data_dir) as s:
+        s.add_machine("Unity A")
+    at = start(operator="AG")
+    at.button(key="go_1_helium").click().run()
+    at.text_input(key="log_helium_helium_level_pct").input("120").run()
+    assert any("impossible" in e.value for e in at.error)
+    assert not [b for b in at.button if b.key == "log_helium_save"]
+    with open_store(qc_data_dir) as s:
+        assert s.db["sessions"].count == 0
+
+
+def test_save_requires_an_operator(qc_data_dir):
+    from qc.storage import open_store
+
+    with open_store(qc_data_dir) as s:
+        s.add_machine("Unity A")
+    at = start()
+    at.button(key="go_1_laser").click().run()
+    for pos, v in (("proximal", "0,5"), ("central", "0"), ("distal", "-0,4")):
+        at.text_input(key=f"log_laser_laser_{pos}_mm").input(v).run()
+    at.button(key="log_laser_save").click().run()
+    assert any("opérateur" in e.value for e in at.error)
+
+
+def test_voiding_a_session_in_history_hides_it_and_is_audited(qc_data_dir):
+    from qc import workflow
+    from qc.registry import get_test
+    from qc.storage import open_store
+
+    with open_store(qc_data_dir) as s:
+        mid = s.add_machine("Unity A")
+        m = s.machine(mid)
+        for i, v in enumerate(("0,4", "2,6")):
+            a = workflow.record_logged(s, get_test("laser", s), m, {"laser_proximal_mm": v, "laser_central_mm": "0", "laser_distal_mm": "0"},
+                                       acquired_at=dt.datetime.now() - dt.timedelta(days=10 - i))
+            workflow.store_analysis(s, a, operator="AG")
+    at = start(operator="MB")
+    at.switch_page("pages/history.py").run()
+    at.selectbox(key="hist_test").set_value("laser").run()
+    assert at.dataframe[0].value["session_id"].nunique() == 2
+    at.query_params["session"] = "2"
+    at.run()
+    at.text_input(key="hist_void_reason").input("marqueur mal placé")
+    at.button[[b.key for b in at.button].index("FormSubmitter:hist_void_form-Annuler la séance")].click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["Séance ANNULÉE : marqueur mal placé (MB, " + at.error[0].value.split("(MB, ")[1]]
+    with open_store(qc_data_dir) as s:
+        assert s.session(2)["voided"] == 1
+        assert s.audit_frame().iloc[0]["action"] == "void_session"
+    del at.query_params["session"]
+    at.run()
+    assert at.dataframe[0].value["session_id"].nunique() == 1  # hidden from the default view
+    at.toggle(key="hist_voided").set_value(True).run()
+    assert at.dataframe[0].value["session_id"].nunique() == 2
+
+
+def test_history_filters_change_the_table(demo_db, qc_data_dir):
+    use_demo(demo_db, qc_data_dir)
+    at = start()
+    at.switch_page("pages/history.py").run()
+    at.selectbox(key="hist_test").set_value("helium").run()
+    all_rows = len(at.dataframe[0].value)
+    at.multiselect(key="hist_status").set_value(["fail"]).run()
+    failing = at.dataframe[0].value if at.dataframe else None
+    assert failing is not None and 0 < len(failing) < all_rows
+
+
+def test_wrong_file_on_an_image_page_shows_an_error_and_the_app_keeps_working(qc_data_dir):
+    pages = image_pages()
+    if not pages:
+        pytest.skip("no image test page registered")
+    at = start()
+    at.switch_page(pages[0]).run()
+    key = pages[0].split("/")[-1][:-3]
+    at.file_uploader(key=f"{key}_upload").set_value(("notes.txt", b"hello", "text/plain")).run()
+    assert not at.exception
+    assert any("notes.txt" in e.value for e in at.error)
+    at.switch_page("pages/home.py").run()
+    assert_clean(at, "home after error")
+
+
+def test_settings_new_tolerance_is_dated_and_audited(qc_data_dir):
+    from qc.storage import open_store
+
+    with open_store(qc_data_dir) as s:
+        s.add_machine("Unity A")
+    at = start(operator="PH")
+    at.switch_page("pages/settings.py").run()
+    at.selectbox(key="set_tol_test").set_value("couch").run()
+    from qc.registry import get_test
+
+    at.selectbox(key="set_tol_metric").set_value(get_test("couch").metric("couch_deviation_mm")).run()
+    suffix = "couch_couch_deviation_mm"
+    at.text_input(key=f"set_tol_th_{suffix}").input("1")
+    at.text_input(key=f"set_tol_tl_{suffix}").input("-1")
+    at.text_input(key=f"set_tol_comment_{suffix}").input("passage SBRT")
+    submit = [b for b in at.button if "set_tol_form" in (b.key or "")][0]
+    submit.click().run()
+    assert_clean(at, "settings")
+    with open_store(qc_data_dir) as s:
+        tol = s.tolerance_for("couch", "couch_deviation_mm", None, dt.datetime.now() + dt.timedelta(days=1))
+        assert (tol.tol_low, tol.tol_high) == (-1.0, 1.0)
+        row = s.audit_frame().iloc[0]
+        assert row["action"] == "set_tolerance" and row["user"] == "PH"

@@ -1,0 +1,179 @@
+"""Real-browser end-to-end tests: Playwright drives Debian's chromium against a real `streamlit run`.
+
+Main path: upload (or demo) on a test page → result → stored → found in History (trend) → monthly PDF.
+Skipped with a reason when chromium or playwright is missing, except in CI (QC_REQUIRE_BROWSER=1).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+pytestmark = pytest.mark.browser
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+        "--disable-sync", "--no-first-run"]
+
+
+def _require():
+    missing = []
+    if not Path(CHROMIUM).exists():
+        missing.append("Debian chromium (/usr/bin/chromium)")
+    try:
+        import playwright  # noqa: F401
+    except ImportError:
+        missing.append("playwright (pip install -r requirements-dev.txt)")
+    if missing:
+        if os.environ.get("QC_REQUIRE_BROWSER") == "1":
+            pytest.fail("browser tests required but missing: " + ", ".join(missing))
+        pytest.skip("browser tests need " + ", ".join(missing))
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A real Streamlit server on loopback with the demo database, stopped after the module."""
+    _require()
+    data = tmp_path_factory.mktemp("e2e-data")
+    env = {**os.environ, "QC_DATA_DIR": str(data), "QC_NO_DEMO": "0"}
+    subprocess.run([sys.executable, "-m", "qc", "demo"], cwd=REPO, env=env, check=True, capture_output=True)
+    port = _free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
+         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+    )
+    url = f"http://127.0.0.1:{port}"
+    started = time.monotonic()
+    while True:
+        try:
+            with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as r:
+                if r.read() == b"ok":
+                    break
+        except OSError:
+            pass
+        if proc.poll() is not None or time.monotonic() - started > 30:
+            proc.kill()
+            raise RuntimeError("streamlit did not start: " + proc.stdout.read().decode(errors="replace")[-2000:])
+        time.sleep(0.2)
+    health_s = time.monotonic() - started
+    yield {"url": url, "data": data, "health_s": health_s}
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+
+
+@pytest.fixture(scope="module")
+def browser(server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server, tmp_path):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
+    pg = context.new_page()
+    pg.set_default_timeout(60000)
+    yield pg
+    shots = os.environ.get("QC_SCREENSHOTS")
+    if shots:
+        Path(shots).mkdir(parents=True, exist_ok=True)
+    context.close()
+
+
+def _wait_idle(pg):
+    pg.wait_for_selector('[data-testid="stMain"]')
+    # Streamlit shows a running indicator while a script runs.
+    pg.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60000)
+
+
+def _shot(pg, name: str) -> None:
+    folder = os.environ.get("QC_SCREENSHOTS")
+    if folder:
+        pg.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
+
+
+def test_health_answers_quickly(server):
+    assert server["health_s"] < 10
+
+
+def test_home_shows_demo_and_schedule(page, server):
+    page.goto(server["url"])
+    page.get_by_text("Tableau de bord QC").wait_for()
+    page.get_by_text("Échéancier").wait_for()
+    assert page.get_by_test_id("stAlert").filter(has_text="DÉMONSTRATION").count() == 1
+    _shot(page, "home")
+
+
+def test_demo_report_upload_result_store_history_and_pdf(page, server):
+    from qc.synthetic.piqt import demo_report
+    import datetime as dt
+
+    report = Path(server["data"]) / "PIQT_e2e.htm"
+    report.write_bytes(demo_report(dt.datetime(2026, 11, 20, 7, 45), seed=4242))
+    page.goto(server["url"] + "/piqt")
+    page.get_by_role("heading", name="PIQT").first.wait_for()
+    page.locator(".st-key-operator input").fill("E2E")
+    page.locator(".st-key-operator input").press("Enter")
+    page.get_by_test_id("stFileUploaderDropzoneInput").wait_for(state="attached")
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(report))
+    page.get_by_text("Résultat global").wait_for()
+    _shot(page, "piqt_result")
+    page.locator(".st-key-piqt_save button").click()
+    stored = page.get_by_test_id("stAlert").filter(has_text="séance n°")
+    stored.wait_for()
+    session = int(stored.inner_text().split("n°")[1].strip().split(".")[0])
+    page.get_by_text("Voir dans l'historique").click()
+    page.get_by_text(f"Séance n° {session}").first.wait_for()
+    _shot(page, "history_session")
+    # The trend of the test shows the stored point's session in the table.
+    page.goto(server["url"] + "/history")
+    page.locator(".st-key-hist_test").click()
+    page.get_by_role("option", name="PIQT").click()
+    page.get_by_test_id("stVegaLiteChart").first.wait_for()
+    _shot(page, "history_piqt")
+    # Reports: the monthly PDF downloads.
+    page.goto(server["url"] + "/reports")
+    page.locator(".st-key-rep_month").click()
+    page.get_by_role("option", name=dt.date.today().strftime("%Y-%m")).click()
+    page.locator(".st-key-rep_generate button").click()
+    with page.expect_download() as dl:
+        page.locator(".st-key-rep_download button").click()
+    pdf = Path(dl.value.path()).read_bytes()
+    assert pdf[:5] == b"%PDF-"
+    from pypdf_text import pdf_text
+
+    assert "PIQT" in pdf_text(pdf)
+
+
+def test_a_wrong_file_shows_an_error_box_and_the_app_keeps_working(page, server, tmp_path):
+    bad = tmp_path / "notes.htm"
+    bad.write_text("<html><body><p>pas un rapport</p></body></html>")
+    page.goto(server["url"] + "/piqt")
+    page.get_by_test_id("stFileUploaderDropzoneInput").wait_for(state="attached")
+    page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(bad))
+    page.get_by_test_id("stAlert").filter(has_text="notes.htm").wait_for()
+    _shot(page, "piqt_error")
+    page.get_by_test_id("stSidebarNavLink").filter(has_text="Historique").click()
+    page.get_by_role("heading", name="Historique").wait_for()
