@@ -197,8 +197,25 @@ def _piqt_sessions(start: dt.date, end: dt.date, seed: int):
         yield day, [(name, html)], ""
 
 
+def _field_sessions(start: dt.date, end: dt.date, seed: int):
+    """Weekly MVIC-Champ: the fields grow slowly (drift), one week is out of tolerance."""
+    from qc.synthetic.field import demo_session
+
+    days = list(_weekly(start, end, 1))  # Tuesdays
+    bad = len(days) // 3
+    for i, d in enumerate(days):
+        when = dt.datetime.combine(d, dt.time(7, 45))
+        drift = 0.045 * i
+        comment = ""
+        if i == bad:
+            drift = 1.25
+            comment = "Champs trop grands : calibration des diaphragmes vérifiée par Elekta, refait conforme la semaine suivante."
+        yield when, demo_session(when, rng_seed=seed + i, size_drift_mm=drift, centre_drift_mm=(0.02 * i, -0.01 * i)), comment
+
+
 # Per image/report test: a generator of (acquired_at, inputs, comment) over the demo period.
 DEMO_SESSIONS = {
+    "field": _field_sessions,
     "piqt": _piqt_sessions,
 }
 

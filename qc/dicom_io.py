@@ -294,7 +294,8 @@ def detect_inverted(raw: np.ndarray) -> bool:
     rows, cols = raw.shape
     b = max(2, int(0.03 * min(rows, cols)))
     border = np.concatenate([raw[:b].ravel(), raw[-b:].ravel(), raw[:, :b].ravel(), raw[:, -b:].ravel()])
-    lo, hi = np.percentile(raw, [1, 99])
+    # Every 4th pixel in each direction: the percentiles of 65 000 samples are as good as of 1 M.
+    lo, hi = np.percentile(raw[::4, ::4], [1, 99])
     if hi <= lo:
         return False
     return bool(np.median(border) - lo > hi - np.median(border))

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from qc.dicom_io import DicomImage
+from qc.i18n import t
 from qc.registry import AnalysisContext
 
 
@@ -40,15 +41,10 @@ def cax_pixel(image: DicomImage, ctx: AnalysisContext) -> tuple[CaxPixel, str | 
         return CaxPixel(cal.u0, cal.v0, "calibration", cal.id), None
     u0, v0 = image.image_centre_px
     if cal is not None:
-        warning = (
-            f"{image.file.filename}: CAX calibration ({cal.u0:g}, {cal.v0:g}) px lies outside this "
-            f"{cols}×{rows} image; imager centre ({u0:g}, {v0:g}) px used"
-        )
+        warning = t("geom.warn.cax_outside", ctx.lang, file=image.file.filename, u=f"{cal.u0:g}", v=f"{cal.v0:g}",
+                    cols=cols, rows=rows, uc=f"{u0:g}", vc=f"{v0:g}")
     else:
-        warning = (
-            f"{image.file.filename}: no CAX calibration for this machine; imager centre ({u0:g}, {v0:g}) px "
-            "used as beam axis (set it in Settings)"
-        )
+        warning = t("geom.warn.no_cax", ctx.lang, file=image.file.filename, uc=f"{u0:g}", vc=f"{v0:g}")
     return CaxPixel(u0, v0, "image centre"), warning
 
 
@@ -201,9 +197,11 @@ def fit_line_robust(
     for _ in range(iterations):
         b, a = np.polyfit(t[keep], s[keep], 1)
         res = s - (a + b * t)
-        mad = np.median(np.abs(res[keep] - np.median(res[keep])))
+        # residuals measured from their median: a fit pulled by outliers shifts every inlier alike
+        med = np.median(res[keep])
+        mad = np.median(np.abs(res[keep] - med))
         limit = max(k_mad * 1.4826 * mad, floor)
-        new = np.isfinite(res) & (np.abs(res) <= limit)
+        new = np.isfinite(res) & (np.abs(res - med) <= limit)
         if new.sum() < min_points:
             break
         if np.array_equal(new, keep):
@@ -225,3 +223,44 @@ def line_intersection(
     rhs = p2 - p1
     t = (rhs[0] * (-d2[1]) - rhs[1] * (-d2[0])) / det
     return p1 + t * d1
+
+
+def inflection_edges(profiles: np.ndarray, direction: int) -> tuple[np.ndarray, np.ndarray]:
+    """Vectorised `inflection_edge` over the rows of `profiles` (already smoothed): (positions, values).
+
+    Same definition and the same weighted Gaussian fit of the derivative peak; the fit window is
+    the peak ± half the number of samples above half its height (the contiguous run for a single
+    peak). Rows without a usable peak give nan.
+    """
+    p = np.asarray(profiles, dtype=float)
+    n, m = p.shape
+    d = np.gradient(p, axis=1) * (1 if direction >= 0 else -1)
+    k = np.argmax(d, axis=1)
+    rows = np.arange(n)
+    peak = d[rows, k]
+    half = np.maximum(1, np.sum(d > 0.5 * peak[:, None], axis=1) // 2)
+    hmax = int(half.max()) if n else 1
+    offs = np.arange(-hmax, hmax + 1)
+    idx = k[:, None] + offs[None, :]
+    valid = (np.abs(offs)[None, :] <= half[:, None]) & (idx >= 0) & (idx < m)
+    dv = d[rows[:, None], np.clip(idx, 0, m - 1)]
+    valid &= dv > 0
+    safe_peak = np.where(peak > 0, peak, 1.0)
+    y = np.log(np.clip(dv, safe_peak[:, None] * 1e-3, None))
+    w2 = np.where(valid, np.clip(dv, 0, None) ** 2, 0.0)
+    x = offs.astype(float)[None, :]
+    s = [np.sum(w2 * x**j, axis=1) for j in range(5)]
+    t = [np.sum(w2 * y * x**j, axis=1) for j in range(3)]
+    a = np.stack([np.stack([s[0], s[1], s[2]], -1), np.stack([s[1], s[2], s[3]], -1), np.stack([s[2], s[3], s[4]], -1)], -2)
+    b = np.stack(t, -1)
+    det = np.linalg.det(a)
+    ok = (peak > 0) & (np.sum(valid, axis=1) >= 3) & (np.abs(det) > 1e-300) & (k > 0) & (k < m - 1)
+    a_safe = np.where(ok[:, None, None], a, np.eye(3)[None])
+    c = np.linalg.solve(a_safe, b[:, :, None])[:, :, 0]
+    c1, c2 = c[:, 1], c[:, 2]
+    shift = np.where(c2 < 0, -c1 / np.where(c2 < 0, 2 * c2, 1.0), 0.0)
+    shift = np.where(np.abs(shift) > 2 * half, 0.0, shift)  # a degenerate fit keeps the sample maximum
+    pos = np.where(ok, k + shift, np.nan)
+    grid = np.arange(m)
+    vals = np.array([np.interp(q, grid, row) if np.isfinite(q) else np.nan for q, row in zip(pos, p)])
+    return pos, vals

@@ -208,7 +208,7 @@ def monthly_report_pdf(store, machine_id: int, month: str, lang: str = "fr", gen
         series = [(k, g) for k, g in m[m["metric"].isin(trended)].groupby(["metric", "item"], sort=False)]
         for (metric, item), g in series[:6]:
             label, unit = series_label(spec, metric, item, lang)
-            png = chart_png(trend_chart(g, label, unit, lang, width=480, height=140, link_base=None), scale=1.6)
+            png = chart_png(trend_chart(g, label, unit, lang, width=480, height=140, link_base=None, interactive=False), scale=1.6)
             if pdf.get_y() > pdf.h - 70:
                 pdf.add_page()
             pdf.image(io.BytesIO(png), w=pdf.epw * 0.92)

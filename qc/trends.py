@@ -67,6 +67,7 @@ def trend_chart(
     width: int | str = "container",
     height: int = 220,
     link_base: str | None = "history",
+    interactive: bool = True,
 ) -> alt.LayerChart:
     """One metric series: tolerance band (green), action band (amber) as steps, line and status points.
 
@@ -125,7 +126,8 @@ def trend_chart(
         point_enc["href"] = "link:N"
     layers.append(base.mark_point(filled=True, size=60, opacity=1).encode(**point_enc))
     chart = alt.layer(*layers).properties(title=title, width=width, height=height)
-    return chart.interactive(bind_y=False)
+    # Zoom/pan on dates; off in grids (one shared selection name per chart would clash).
+    return chart.interactive(bind_y=False) if interactive else chart
 
 
 def series_label(spec, metric: str, item: str, lang: str) -> tuple[str, str]:
@@ -144,7 +146,7 @@ def small_multiples(df: pd.DataFrame, spec, lang: str = "fr", columns: int = 2, 
     charts = []
     for (metric, item), g in list(df.groupby(["metric", "item"], sort=False))[:max_series]:
         title, unit = series_label(spec, metric, item, lang)
-        charts.append(trend_chart(g, title, unit, lang, width=width, height=160))
+        charts.append(trend_chart(g, title, unit, lang, width=width, height=160, interactive=False))
     if not charts:
         return None
     rows = [alt.hconcat(*charts[i : i + columns]) for i in range(0, len(charts), columns)]

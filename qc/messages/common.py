@@ -17,6 +17,14 @@ MESSAGES = {
         "fr": "Machine choisie : {chosen}, mais l'en-tête DICOM désigne {header}. Vérifiez la machine avant d'enregistrer.",
         "en": "Chosen machine: {chosen}, but the DICOM header names {header}. Check the machine before saving.",
     },
+    "geom.warn.no_cax": {
+        "fr": "{file} : pas de calibration de l'axe faisceau (CAX) pour cette machine ; le centre de l'imageur ({uc}, {vc}) px est utilisé (à régler dans Paramètres).",
+        "en": "{file}: no beam-axis (CAX) calibration for this machine; the imager centre ({uc}, {vc}) px is used (set it in Settings).",
+    },
+    "geom.warn.cax_outside": {
+        "fr": "{file} : la calibration CAX ({u}, {v}) px est hors de cette image {cols}×{rows} ; le centre de l'imageur ({uc}, {vc}) px est utilisé.",
+        "en": "{file}: the CAX calibration ({u}, {v}) px lies outside this {cols}×{rows} image; the imager centre ({uc}, {vc}) px is used.",
+    },
     "cli.err.value_syntax": {
         "fr": "« {value} » : écrivez --value CHAMP=VALEUR (par ex. --value helium_level_pct=72,5).",
         "en": "\"{value}\": write --value FIELD=VALUE (e.g. --value helium_level_pct=72.5).",

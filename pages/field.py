@@ -1,0 +1,6 @@
+"""MVIC-Champ: fields on the MV imager — size, position, corners, penumbra, profile constancy."""
+
+from pages.common import charts_of, image_test_page
+from qc import field
+
+image_test_page("field", extra=charts_of(field), baseline=field.baseline_from_result)

@@ -1,0 +1,860 @@
+"""MVIC-Champ: size, position, shape, edges and penumbrae of rectangular fields on the Unity MV imager.
+
+Owns the weekly "MVIC-Champ" analyser (test key "field", domain.md §3): for each RT Image of the
+session, find the one rectangular field, fit its four edges and report, in mm at the isocentre
+relative to the beam axis (CAX pixel, `qc.geometry.cax_pixel`), the field sizes, centre offset, edge
+positions, corner angles, rotation and penumbrae, matched to the nearest nominal field; plus the
+central profiles for constancy against a stored baseline profile (FFF beam through the cryostat:
+no absolute flatness). Plotting helpers for the page are kept at the end of the module.
+
+Conventions (documented in `params`):
+- x along u (columns, left → right), y along v (rows, top → bottom); origin at the CAX pixel.
+- Edge X1 = left (−u), X2 = right (+u), Y1 = top (−v), Y2 = bottom (+v). Each edge value is the
+  signed perpendicular distance from the CAX to the fitted edge line, along its normal oriented to
+  +x (X1, X2) or +y (Y1, Y2): a centred 150 × 80 field gives X1 ≈ −75, X2 ≈ +75, Y1 ≈ −40, Y2 ≈ +40.
+- Field edge = inflection point (maximum of the first derivative; NCS-33, pylinac
+  `INFLECTION_DERIVATIVE`, domain.md §2.6): valid for FFF and flattened beams alike.
+- Corners = intersections of adjacent lines; centre = mean of the four corners; field size =
+  distance between the two opposite lines along their mean normal through the centre.
+- Rotation = mean angle of the four edges against the image axes, positive = clockwise as the
+  image is displayed (u right, v down).
+- Penumbra = distance between the levels 20/50 and 80/50 of the inflection height (pylinac's
+  inflection-scaled 20–80 % for FFF beams, domain.md §2.6), on the grounded profile, perpendicular
+  to the edge.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from qc.dicom_io import RT_IMAGE, DicomImage, load_images
+from qc.errors import QCInputError
+from qc.geometry import (
+    CaxPixel,
+    RobustLine,
+    cax_pixel,
+    fit_line_robust,
+    inflection_edges,
+    level_crossing_near,
+)
+from qc.i18n import t
+from qc.registry import AnalysisContext, MetricSpec, TestSpec
+from qc.results import AnalysisResult, Measurement
+from qc.tolerances import Tolerance
+
+KEY = "field"
+DEFAULT_NOMINAL_FIELDS_MM: tuple[tuple[float, float], ...] = ((150, 80), (85, 85), (50, 50))
+MATCH_LIMIT_MM = 10.0  # farther than this from every nominal: nominal = measured size, rounded
+N_PROFILES_PER_SIDE = 30
+SIDE_FRACTION = 0.6  # profiles spread over the central 60 % of each side (domain.md §3)
+PROFILE_HALF_WINDOW_MM = 12.0  # each edge profile spans ±12 mm around the rough edge
+SMOOTH_PX = 1.0  # light Gaussian smoothing of the profiles (penumbra levels are read on these)
+INFLECTION_SMOOTH_MM = 0.65  # extra smoothing before differentiating: the derivative peak is symmetric
+# for an error-function edge, so this cuts the noise of the inflection (×3 at Unity's 0.216 mm/px)
+# without moving it; penumbrae are still read on the lightly smoothed profile.
+PENUMBRA_MIN_TAIL_MM = 8.0  # profile seen at least this far outside the edge for a penumbra
+MIN_OUTSIDE_MM = 4.0  # an edge closer than this to the imager border is "clipped" (penumbra tail unseen)
+MIN_FIELD_SIDE_MM = 8.0
+CONSTANCY_FIELD_FRACTION = 0.8  # profile constancy is judged inside the central 80 % of the field
+SIDES = ("x1", "x2", "y1", "y2")
+EDGE_DEFINITION = (
+    "inflection point (maximum of the first derivative of the lightly smoothed profile, "
+    "sub-pixel by a weighted Gaussian fit of the derivative peak; NCS-33 / pylinac INFLECTION_DERIVATIVE)"
+)
+PENUMBRA_DEFINITION = (
+    "distance between 20/50 and 80/50 of the inflection height on the grounded profile "
+    "(pylinac's inflection-scaled 20-80 % for FFF beams), perpendicular to the edge"
+)
+REF_DEPT = "Département ±1 mm / 90° ± 1° (domain.md §3)"
+
+
+# ---------------------------------------------------------------- data
+
+
+@dataclass
+class EdgeFit:
+    """One fitted field edge: its edge points (pixels), the robust line (mm) and the penumbra."""
+
+    side: str
+    u_px: np.ndarray
+    v_px: np.ndarray
+    line: RobustLine  # across = intercept + slope·along, mm; x-sides: x(y), y-sides: y(x)
+    penumbra_mm: float | None
+
+    @property
+    def inliers(self) -> np.ndarray:
+        return self.line.inliers
+
+    @property
+    def normal(self) -> np.ndarray:
+        """Unit normal oriented to +x (X sides) or +y (Y sides), in (x, y)."""
+        b = self.line.slope
+        n = np.array([1.0, -b]) if self.side[0] == "x" else np.array([-b, 1.0])
+        return n / math.hypot(1.0, b)
+
+    @property
+    def offset_mm(self) -> float:
+        """Signed perpendicular distance from the CAX to the line, along `normal`."""
+        return self.line.intercept / math.hypot(1.0, self.line.slope)
+
+    @property
+    def direction(self) -> np.ndarray:
+        """Unit direction along the edge, oriented to +y (X sides) or +x (Y sides)."""
+        b = self.line.slope
+        d = np.array([b, 1.0]) if self.side[0] == "x" else np.array([1.0, b])
+        return d / math.hypot(1.0, b)
+
+    @property
+    def angle_deg(self) -> float:
+        """Angle of the edge against its image axis, positive = clockwise as displayed."""
+        b = self.line.slope
+        return math.degrees(-math.atan(b) if self.side[0] == "x" else math.atan(b))
+
+
+@dataclass
+class FieldMeasurement:
+    """Everything measured on one image (mm at the isocentre, relative to the CAX)."""
+
+    filename: str
+    cax: CaxPixel
+    pixel_mm: tuple[float, float]  # (row, col)
+    edges: dict[str, EdgeFit]
+    clipped: tuple[str, ...]
+    corners_mm: dict[str, np.ndarray]
+    centre_mm: tuple[float | None, float | None]
+    size_x_mm: float | None
+    size_y_mm: float | None
+    corner_angles_deg: dict[str, float]
+    rotation_deg: float | None
+    warnings: list[str] = field(default_factory=list)
+
+    def edge_mm(self, side: str) -> float | None:
+        e = self.edges.get(side)
+        return None if e is None else e.offset_mm
+
+    def penumbra_mm(self, side: str) -> float | None:
+        e = self.edges.get(side)
+        return None if e is None else e.penumbra_mm
+
+    @property
+    def corner_angle_max_dev_deg(self) -> float | None:
+        if not self.corner_angles_deg:
+            return None
+        return max(abs(a - 90.0) for a in self.corner_angles_deg.values())
+
+
+# ---------------------------------------------------------------- field finding
+
+
+def _block_mean(a: np.ndarray, f: int) -> np.ndarray:
+    """Mean over f×f blocks (the image cropped to a multiple of f); strided sums are ~5x faster than
+    a 4-D reshape-mean on 1024² images."""
+    if f <= 1:
+        return a
+    r, c = (a.shape[0] // f) * f, (a.shape[1] // f) * f
+    out = np.zeros((r // f, c // f))
+    for i in range(f):
+        for j in range(f):
+            out += a[i:r:f, j:c:f]
+    return out / (f * f)
+
+
+def _wrong(name: str, lang: str, key: str, **params) -> QCInputError:
+    return QCInputError("err.wrong_image", file=name, reason=t(key, lang, **params))
+
+
+def rough_field_box(image: DicomImage, lang: str = "fr") -> tuple[tuple[float, float, float, float], tuple[str, ...]]:
+    """Approximate field bounding box (u_min, u_max, v_min, v_max) in pixels, and the clipped sides.
+
+    Rough mask (domain.md §3 step 2): on a ≈256-px block-mean copy, threshold half-way between the
+    background (1st percentile) and the field level (99.9th percentile), keep the largest connected
+    region. Refuses (err.wrong_image) a blank or uniform image, several separate irradiated regions,
+    a region that is not a rectangle, a field too small, or one that runs off every side.
+    """
+    name = image.file.filename
+    s = image.signal
+    f = max(1, min(s.shape) // 256)
+    ds = _block_mean(s, f)
+    bg, hi = np.percentile(ds, [1.0, 99.9])
+    if not np.isfinite(hi - bg) or hi - bg <= 1e-9 * max(abs(hi), 1.0):
+        raise _wrong(name, lang, "field.reason.blank")
+    mask = ds > bg + 0.5 * (hi - bg)
+    # medians on every 3rd pixel: enough for a contrast test, 3x cheaper
+    inside, outside = ds[mask][::3], ds[~mask][::3]
+    if outside.size == 0 or inside.size == 0:
+        raise _wrong(name, lang, "field.reason.no_contrast")
+    out_sd = 1.4826 * np.median(np.abs(outside - np.median(outside))) + 1e-12 * hi
+    if np.median(inside) - np.median(outside) < 10 * out_sd:
+        raise _wrong(name, lang, "field.reason.no_contrast")
+    labels, n = ndimage.label(mask)
+    areas = np.bincount(labels.ravel())[1:]
+    big = int(np.argmax(areas))
+    significant = int(np.sum(areas > 0.05 * areas[big]))
+    if significant > 1:
+        raise _wrong(name, lang, "field.reason.several", n=significant)
+    region = labels == big + 1
+    rows = np.nonzero(region.any(axis=1))[0]
+    cols = np.nonzero(region.any(axis=0))[0]
+    r0, r1, c0, c1 = rows[0], rows[-1], cols[0], cols[-1]
+    fill = areas[big] / float((r1 - r0 + 1) * (c1 - c0 + 1))
+    if fill < 0.75:
+        raise _wrong(name, lang, "field.reason.not_rectangular", fill=100 * fill)
+    row_mm, col_mm = image.pixel_size_iso_mm
+    w_mm, h_mm = (c1 - c0 + 1) * f * col_mm, (r1 - r0 + 1) * f * row_mm
+    if min(w_mm, h_mm) < MIN_FIELD_SIDE_MM:
+        raise _wrong(name, lang, "field.reason.too_small", w=w_mm, h=h_mm, min=MIN_FIELD_SIDE_MM)
+    # block (i) covers pixels i·f … i·f+f−1: the mask boundary lies between blocks
+    box = (c0 * f - 0.5, (c1 + 1) * f - 0.5, r0 * f - 0.5, (r1 + 1) * f - 0.5)
+    # A side is clipped when its edge lies within MIN_OUTSIDE_MM of the imager border (or beyond):
+    # its penumbra is not seen whole, so the edge is not fitted.
+    rows_full, cols_full = s.shape
+    outside_mm = {
+        "x1": (box[0] + 0.5) * col_mm,
+        "x2": (cols_full - 0.5 - box[1]) * col_mm,
+        "y1": (box[2] + 0.5) * row_mm,
+        "y2": (rows_full - 0.5 - box[3]) * row_mm,
+    }
+    clipped = tuple(side for side in SIDES if outside_mm[side] < MIN_OUTSIDE_MM)
+    if len(clipped) == 4:
+        raise _wrong(name, lang, "field.reason.all_clipped")
+    return box, clipped
+
+
+# ---------------------------------------------------------------- edges
+
+
+def edge_profiles(
+    signal: np.ndarray, side: str, box: tuple[float, float, float, float], pixel_mm: tuple[float, float]
+) -> tuple[np.ndarray, np.ndarray, int]:
+    """Band-averaged profiles across one edge: (band centres px, profiles [n, window], window start px).
+
+    `N_PROFILES_PER_SIDE` bands tile the central `SIDE_FRACTION` of the side; each profile is the mean
+    of its band's rows (X sides) or columns (Y sides), over ±`PROFILE_HALF_WINDOW_MM` (at most 45 % of
+    the field width) around the rough edge. Profiles run along the image axis: for fields turned by a
+    few degrees the crossing still lies on the edge line (the line fit uses those points), and the
+    penumbra is corrected by cos(angle).
+    """
+    u_min, u_max, v_min, v_max = box
+    rows, cols = signal.shape
+    row_mm, col_mm = pixel_mm
+    if side in ("x1", "x2"):
+        img, along_lo, along_hi, edge, across_mm, n_across = signal, v_min, v_max, (u_min if side == "x1" else u_max), col_mm, cols
+        width = u_max - u_min
+    else:
+        img, along_lo, along_hi, edge, across_mm, n_across = signal.T, u_min, u_max, (v_min if side == "y1" else v_max), row_mm, rows
+        width = v_max - v_min
+    length = along_hi - along_lo
+    a0 = int(math.ceil(along_lo + 0.5 * (1 - SIDE_FRACTION) * length))
+    a1 = int(math.floor(along_hi - 0.5 * (1 - SIDE_FRACTION) * length))
+    a0, a1 = max(a0, 0), min(a1, img.shape[0] - 1)
+    n = max(1, min(N_PROFILES_PER_SIDE, a1 - a0 + 1))
+    half = int(round(min(PROFILE_HALF_WINDOW_MM / across_mm, 0.45 * width)))
+    half = max(half, 8)
+    w0, w1 = max(0, int(round(edge)) - half), min(n_across, int(round(edge)) + half + 1)
+    starts = np.linspace(a0, a1 + 1, n + 1).round().astype(int)
+    strip = img[a0 : a1 + 1, w0:w1]
+    sums = np.add.reduceat(strip, starts[:-1] - a0, axis=0)
+    counts = np.diff(starts)[:, None]
+    profiles = sums / counts
+    centres = (starts[:-1] + starts[1:] - 1) / 2.0
+    return centres, profiles, w0
+
+
+def fit_edge(
+    image: DicomImage, cax: CaxPixel, side: str, box: tuple[float, float, float, float]
+) -> tuple[EdgeFit | None, int]:
+    """Edge points (inflection) on the band profiles, a robust line through them, and the penumbra.
+
+    Returns (fit or None when too few points, number of profiles tried).
+    """
+    row_mm, col_mm = image.pixel_size_iso_mm
+    centres, profiles, w0 = edge_profiles(image.signal, side, box, image.pixel_size_iso_mm)
+    direction = 1 if side in ("x1", "y1") else -1
+    pen = np.full(len(centres), np.nan)
+    step_mm = col_mm if side in ("x1", "x2") else row_mm
+    smooth = ndimage.gaussian_filter1d(profiles, SMOOTH_PX, axis=1)
+    heavy = ndimage.gaussian_filter1d(profiles, max(SMOOTH_PX, INFLECTION_SMOOTH_MM / step_mm), axis=1)
+    n_win = profiles.shape[1]
+    pos, _ = inflection_edges(heavy, direction)
+    for i in range(len(profiles)):
+        p = pos[i]
+        if not np.isfinite(p):
+            continue
+        # the penumbra needs the profile's outside tail (its ground): not when the imager border cuts it
+        tail_mm = (p if direction == 1 else n_win - 1 - p) * step_mm
+        if tail_mm < PENUMBRA_MIN_TAIL_MM:
+            continue
+        ps = smooth[i]
+        val = float(np.interp(p, np.arange(len(ps)), ps))
+        ground = ps.min()
+        height = val - ground
+        if height <= 0:
+            continue
+        lo_level, hi_level = ground + 0.4 * height, ground + 1.6 * height
+        # rising edge: the low level lies outside (lower index), the high level inside
+        lo = level_crossing_near(ps, lo_level, p, -direction)
+        hi = level_crossing_near(ps, hi_level, p, direction)
+        pen[i] = abs(hi - lo)
+    if side in ("x1", "x2"):
+        u = w0 + pos
+        v = centres.astype(float)
+        along_mm = (v - cax.v0) * row_mm
+        across_mm = (u - cax.u0) * col_mm
+    else:
+        v = w0 + pos
+        u = centres.astype(float)
+        along_mm = (u - cax.u0) * col_mm
+        across_mm = (v - cax.v0) * row_mm
+    line = fit_line_robust(along_mm, across_mm, min_points=max(5, int(0.4 * len(centres))), floor=0.5 * step_mm)
+    if line is None:
+        return None, len(centres)
+    good = line.inliers & np.isfinite(pen)
+    penumbra = None
+    if good.any():
+        penumbra = float(np.median(pen[good]) * step_mm / math.hypot(1.0, line.slope))
+    return EdgeFit(side, u, v, line, penumbra), len(centres)
+
+
+def _pair_size_and_mid(e1: EdgeFit, e2: EdgeFit, ref: np.ndarray) -> tuple[float, np.ndarray]:
+    """Distance between two opposite lines along their mean normal through `ref`, and the midpoint."""
+    mn = e1.normal + e2.normal
+    mn /= np.linalg.norm(mn)
+    ts = [(e.offset_mm - e.normal @ ref) / (e.normal @ mn) for e in (e1, e2)]
+    return abs(ts[1] - ts[0]), ref + mn * (ts[0] + ts[1]) / 2
+
+
+def _intersect(e1: EdgeFit, e2: EdgeFit) -> np.ndarray:
+    a = np.array([e1.normal, e2.normal])
+    return np.linalg.solve(a, np.array([e1.offset_mm, e2.offset_mm]))
+
+
+def _interior_angle(d1: np.ndarray, d2: np.ndarray) -> float:
+    c = float(np.clip(d1 @ d2, -1.0, 1.0))
+    return math.degrees(math.acos(c))
+
+
+def measure_field(image: DicomImage, cax: CaxPixel, lang: str = "fr") -> FieldMeasurement:
+    """Find the field on one image and measure it (see the module docstring for the definitions)."""
+    name = image.file.filename
+    warnings: list[str] = []
+    box, clipped = rough_field_box(image, lang)
+    if clipped:
+        warnings.append(t("field.warn.clipped", lang, file=name, sides=", ".join(t(f"field.side.{s}", lang) for s in clipped)))
+    edges: dict[str, EdgeFit] = {}
+    for side in SIDES:
+        if side in clipped:
+            continue
+        fit, n_tried = fit_edge(image, cax, side, box)
+        if fit is None:
+            warnings.append(t("field.warn.edge_failed", lang, file=name, side=t(f"field.side.{side}", lang)))
+            continue
+        n_out = int(np.sum(~fit.inliers))
+        if n_out > 0.2 * n_tried:
+            warnings.append(t("field.warn.outliers", lang, file=name, side=t(f"field.side.{side}", lang), n=n_out, total=n_tried))
+        edges[side] = fit
+    if not edges:
+        raise _wrong(name, lang, "field.reason.no_edges")
+
+    corners: dict[str, np.ndarray] = {}
+    for key, (a, b) in {"tl": ("y1", "x1"), "tr": ("y1", "x2"), "br": ("y2", "x2"), "bl": ("y2", "x1")}.items():
+        if a in edges and b in edges:
+            corners[key] = _intersect(edges[a], edges[b])
+    if len(corners) == 4:
+        ref = np.mean(list(corners.values()), axis=0)
+    else:
+        ref = np.mean(
+            [[np.mean(((e.u_px - cax.u0) * image.pixel_size_iso_mm[1])[e.inliers]), np.mean(((e.v_px - cax.v0) * image.pixel_size_iso_mm[0])[e.inliers])] for e in edges.values()],
+            axis=0,
+        )
+    size_x = size_y = None
+    cx = cy = None
+    if "x1" in edges and "x2" in edges:
+        size_x, mid = _pair_size_and_mid(edges["x1"], edges["x2"], ref)
+        cx = float(mid[0])
+    if "y1" in edges and "y2" in edges:
+        size_y, mid = _pair_size_and_mid(edges["y1"], edges["y2"], ref)
+        cy = float(mid[1])
+    if len(corners) == 4:
+        cx, cy = float(ref[0]), float(ref[1])
+    # interior angles from the edge directions (X sides point to +y, Y sides to +x)
+    angles: dict[str, float] = {}
+    d = {s: e.direction for s, e in edges.items()}
+    for key, (a, sa, b, sb) in {
+        "tl": ("y1", 1, "x1", 1),
+        "tr": ("y1", -1, "x2", 1),
+        "br": ("y2", -1, "x2", -1),
+        "bl": ("y2", 1, "x1", -1),
+    }.items():
+        if a in d and b in d:
+            angles[key] = _interior_angle(sa * d[a], sb * d[b])
+    rotation = float(np.mean([e.angle_deg for e in edges.values()]))
+    return FieldMeasurement(
+        filename=name,
+        cax=cax,
+        pixel_mm=image.pixel_size_iso_mm,
+        edges=edges,
+        clipped=clipped,
+        corners_mm=corners,
+        centre_mm=(cx, cy),
+        size_x_mm=None if size_x is None else float(size_x),
+        size_y_mm=None if size_y is None else float(size_y),
+        corner_angles_deg=angles,
+        rotation_deg=rotation,
+        warnings=warnings,
+    )
+
+
+# ---------------------------------------------------------------- nominal matching
+
+
+def match_nominal(
+    size_x_mm: float | None, size_y_mm: float | None, nominals: list[tuple[float, float]] | tuple = DEFAULT_NOMINAL_FIELDS_MM
+) -> tuple[float, float, bool]:
+    """Nearest nominal field (X, Y) to the measured sizes, in either orientation; (X, Y, matched).
+
+    Distance = the larger of the two side differences (a side not measured is ignored). When no
+    nominal is within `MATCH_LIMIT_MM`, the nominal is the measured size rounded to 1 mm and
+    matched is False.
+    """
+    best, best_d = None, math.inf
+    for nx, ny in nominals:
+        for X, Y in ((float(nx), float(ny)), (float(ny), float(nx))):
+            diffs = [abs(s - n) for s, n in ((size_x_mm, X), (size_y_mm, Y)) if s is not None]
+            dd = max(diffs) if diffs else math.inf
+            if dd < best_d:
+                best, best_d = (X, Y), dd
+    if best is not None and best_d <= MATCH_LIMIT_MM:
+        return best[0], best[1], True
+    rx = float(round(size_x_mm)) if size_x_mm is not None else (best[0] if best else 0.0)
+    ry = float(round(size_y_mm)) if size_y_mm is not None else (best[1] if best else 0.0)
+    return rx, ry, False
+
+
+def nominal_label(nx: float, ny: float) -> str:
+    return f"{nx:g}x{ny:g}"
+
+
+# ---------------------------------------------------------------- profiles (constancy)
+
+
+def central_profiles(image: DicomImage, cax: CaxPixel, fm: FieldMeasurement, nominal_mm: tuple[float, float]) -> dict:
+    """Central X and Y profiles through the field centre: positions mm at iso from the CAX, signal
+    relative to the mean within ±2 mm of the field centre. Each is a 5-pixel-wide band mean, kept
+    over the field ± 15 mm.
+    """
+    row_mm, col_mm = image.pixel_size_iso_mm
+    s = image.signal
+    cx = fm.centre_mm[0] if fm.centre_mm[0] is not None else 0.0
+    cy = fm.centre_mm[1] if fm.centre_mm[1] is not None else 0.0
+    uc, vc = cax.u0 + cx / col_mm, cax.v0 + cy / row_mm
+    out = {}
+    for axis, centre, other, n_mm, other_mm, size in (
+        ("x", cx, vc, col_mm, row_mm, fm.size_x_mm or nominal_mm[0]),
+        ("y", cy, uc, row_mm, col_mm, fm.size_y_mm or nominal_mm[1]),
+    ):
+        arr = s if axis == "x" else s.T
+        k = int(round(other))
+        k0, k1 = max(0, k - 2), min(arr.shape[0], k + 3)
+        prof = arr[k0:k1].mean(axis=0)
+        pos = (np.arange(arr.shape[1]) - (cax.u0 if axis == "x" else cax.v0)) * n_mm
+        keep = np.abs(pos - centre) <= size / 2 + 15.0
+        pos, prof = pos[keep], prof[keep]
+        central = prof[np.abs(pos - centre) <= 2.0]
+        norm = float(central.mean()) if central.size else float(np.max(prof))
+        out[axis] = {"pos_mm": np.round(pos, 3).tolist(), "value": np.round(prof / norm, 5).tolist()}
+    return out
+
+
+def profile_constancy_pct(profile: dict, baseline: dict, centre_mm: float, nominal_mm: float) -> float | None:
+    """Max |point difference| (% of the central value) between a profile and its baseline, inside
+    the central `CONSTANCY_FIELD_FRACTION` of the field (domain.md §3, optional profile constancy).
+
+    Both profiles are relative to their field-centre value; the baseline is interpolated at this
+    profile's positions. None when they do not overlap.
+    """
+    pos = np.asarray(profile["pos_mm"], float)
+    val = np.asarray(profile["value"], float)
+    bpos = np.asarray(baseline["pos_mm"], float)
+    bval = np.asarray(baseline["value"], float)
+    if bpos.size < 2:
+        return None
+    order = np.argsort(bpos)
+    bpos, bval = bpos[order], bval[order]
+    inside = (np.abs(pos - centre_mm) <= CONSTANCY_FIELD_FRACTION * nominal_mm / 2) & (pos >= bpos[0]) & (pos <= bpos[-1])
+    if not inside.any():
+        return None
+    diff = 100.0 * (val[inside] - np.interp(pos[inside], bpos, bval))
+    return float(np.max(np.abs(diff)))
+
+
+def baseline_from_result(result: AnalysisResult) -> dict:
+    """The baseline structure `ctx.baseline` expects, built from a session ("use as baseline").
+
+    {"profiles": {item: {"x": {"pos_mm", "value"}, "y": {...}}}, "source": {...}}.
+    """
+    profiles = {item: {ax: {"pos_mm": list(p[ax]["pos_mm"]), "value": list(p[ax]["value"])} for ax in ("x", "y")} for item, p in result.extra.get("profiles", {}).items()}
+    return {
+        "profiles": profiles,
+        "source": {
+            "acquired_at": result.acquired_at.isoformat() if result.acquired_at else None,
+            "files": [f.filename for f in result.files],
+            "analyser_version": result.analyser_version,
+        },
+    }
+
+
+# ---------------------------------------------------------------- overlay
+
+
+def overlay_image(image: DicomImage, fm: FieldMeasurement, max_px: int = 512) -> np.ndarray:
+    """RGB uint8 view (≤ `max_px`) with the fitted edge lines (green), edge points (yellow; rejected
+    in magenta), corners (red) and the CAX cross (cyan)."""
+    from skimage.draw import disk, line
+
+    s = image.signal
+    f = max(1, int(math.ceil(max(s.shape) / max_px)))
+    ds = _block_mean(s, f) if f > 1 else s
+    lo, hi = np.percentile(ds[::2, ::2], [0.5, 99.5])
+    g = np.clip((ds - lo) / (hi - lo if hi > lo else 1.0), 0, 1)
+    rgb = np.repeat((g * 200).astype(np.uint8)[:, :, None], 3, axis=2)
+    H, W = g.shape
+    row_mm, col_mm = fm.pixel_mm
+
+    def to_px(x_mm: float, y_mm: float) -> tuple[float, float]:
+        u = fm.cax.u0 + x_mm / col_mm
+        v = fm.cax.v0 + y_mm / row_mm
+        return (v - (f - 1) / 2) / f, (u - (f - 1) / 2) / f  # (row, col) in the small image
+
+    def seg(p, q, colour):
+        rr, cc = line(int(round(p[0])), int(round(p[1])), int(round(q[0])), int(round(q[1])))
+        ok = (rr >= 0) & (rr < H) & (cc >= 0) & (cc < W)
+        rgb[rr[ok], cc[ok]] = colour
+
+    def dot(p, r, colour):
+        rr, cc = disk((p[0], p[1]), r, shape=(H, W))
+        rgb[rr, cc] = colour
+
+    corner_of = {"x1": ("tl", "bl"), "x2": ("tr", "br"), "y1": ("tl", "tr"), "y2": ("bl", "br")}
+    for side, e in fm.edges.items():
+        a, b = corner_of[side]
+        if a in fm.corners_mm and b in fm.corners_mm:
+            ends = [fm.corners_mm[a], fm.corners_mm[b]]
+        else:  # clipped neighbour: draw over the span of the edge points, extended
+            along = (e.v_px - fm.cax.v0) * row_mm if side[0] == "x" else (e.u_px - fm.cax.u0) * col_mm
+            t0, t1 = float(np.min(along)), float(np.max(along))
+            t0, t1 = t0 - (t1 - t0), t1 + (t1 - t0)
+            ends = [np.array([e.line.at(tt), tt]) if side[0] == "x" else np.array([tt, e.line.at(tt)]) for tt in (t0, t1)]
+        seg(to_px(*ends[0]), to_px(*ends[1]), (0, 230, 0))
+    for e in fm.edges.values():
+        ok = np.isfinite(e.u_px) & np.isfinite(e.v_px)
+        rr = np.rint((e.v_px[ok] - (f - 1) / 2) / f).astype(int)
+        cc = np.rint((e.u_px[ok] - (f - 1) / 2) / f).astype(int)
+        colours = np.where(e.inliers[ok][:, None], [[255, 230, 0]], [[255, 0, 255]]).astype(np.uint8)
+        for dr in (-1, 0, 1):  # 3×3 squares
+            for dc in (-1, 0, 1):
+                r2, c2 = rr + dr, cc + dc
+                inside = (r2 >= 0) & (r2 < H) & (c2 >= 0) & (c2 < W)
+                rgb[r2[inside], c2[inside]] = colours[inside]
+    for c in fm.corners_mm.values():
+        dot(to_px(*c), 4, (255, 40, 40))
+    cr, cc = (fm.cax.v0 - (f - 1) / 2) / f, (fm.cax.u0 - (f - 1) / 2) / f
+    seg((cr - 8, cc), (cr + 8, cc), (0, 220, 255))
+    seg((cr, cc - 8), (cr, cc + 8), (0, 220, 255))
+    return rgb
+
+
+# ---------------------------------------------------------------- analyser
+
+
+def _r(v: float | None, nd: int = 3) -> float | None:
+    return None if v is None else round(float(v), nd)
+
+
+def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisResult:
+    """Analyse an MVIC-Champ session: one rectangular field per RT Image (see the module docstring)."""
+    lang = ctx.lang
+    images = load_images(inputs, RT_IMAGE, SPEC_NAME.get(lang, SPEC_NAME["fr"]))
+    nominals = [tuple(map(float, p)) for p in ctx.options.get("nominal_fields_mm", DEFAULT_NOMINAL_FIELDS_MM)]
+    baseline_profiles = (ctx.baseline or {}).get("profiles", {}) if isinstance(ctx.baseline, dict) else {}
+    warnings: list[str] = []
+    measurements: list[Measurement] = []
+    items: list[dict[str, Any]] = []
+    overlays: list[tuple[str, np.ndarray]] = []
+    profiles: dict[str, dict] = {}
+    used_baseline: dict[str, dict] = {}
+    cax_used: dict[str, dict] = {}
+    label_counts: dict[str, int] = {}
+    size_errors: list[float] = []
+    angle_devs: list[float] = []
+    offsets: list[float] = []
+
+    for im in images:
+        name = im.file.filename
+        warnings.extend(im.warnings)
+        cax, w = cax_pixel(im, ctx)
+        if w:
+            warnings.append(w)
+        if im.gantry_angle_deg is not None and min(abs(im.gantry_angle_deg), abs(im.gantry_angle_deg - 360)) > 1.0:
+            warnings.append(t("field.warn.gantry", lang, file=name, angle=im.gantry_angle_deg))
+        fm = measure_field(im, cax, lang)
+        warnings.extend(fm.warnings)
+        nx, ny, matched = match_nominal(fm.size_x_mm, fm.size_y_mm, nominals)
+        base = nominal_label(nx, ny)
+        if not matched:
+            warnings.append(
+                t(
+                    "field.warn.no_nominal",
+                    lang,
+                    file=name,
+                    sx="?" if fm.size_x_mm is None else f"{fm.size_x_mm:.1f}",
+                    sy="?" if fm.size_y_mm is None else f"{fm.size_y_mm:.1f}",
+                    limit=MATCH_LIMIT_MM,
+                    nominal=base,
+                )
+            )
+        label_counts[base] = label_counts.get(base, 0) + 1
+        item = base if label_counts[base] == 1 else f"{base}#{label_counts[base]}"
+
+        err_x = None if fm.size_x_mm is None else fm.size_x_mm - nx
+        err_y = None if fm.size_y_mm is None else fm.size_y_mm - ny
+        size_errors += [abs(e) for e in (err_x, err_y) if e is not None]
+        if fm.corner_angle_max_dev_deg is not None:
+            angle_devs.append(fm.corner_angle_max_dev_deg)
+        offsets += [abs(c) for c in fm.centre_mm if c is not None]
+
+        def m(metric: str, value, nominal=None):
+            spec = SPEC_METRICS[metric]
+            measurements.append(
+                Measurement(metric, None if value is None else float(value), spec.unit, item=item, description=spec.label(lang), nominal=nominal)
+            )
+
+        m("field_size_x_mm", fm.size_x_mm, nx)
+        m("field_size_y_mm", fm.size_y_mm, ny)
+        m("field_size_error_x_mm", err_x)
+        m("field_size_error_y_mm", err_y)
+        m("nominal_x_mm", nx)
+        m("nominal_y_mm", ny)
+        m("centre_offset_x_mm", fm.centre_mm[0])
+        m("centre_offset_y_mm", fm.centre_mm[1])
+        m("edge_x1_mm", fm.edge_mm("x1"), -nx / 2)
+        m("edge_x2_mm", fm.edge_mm("x2"), nx / 2)
+        m("edge_y1_mm", fm.edge_mm("y1"), -ny / 2)
+        m("edge_y2_mm", fm.edge_mm("y2"), ny / 2)
+        m("corner_angle_max_dev_deg", fm.corner_angle_max_dev_deg)
+        m("rotation_deg", fm.rotation_deg)
+        for s in SIDES:
+            m(f"penumbra_{s}_mm", fm.penumbra_mm(s))
+
+        prof = central_profiles(im, cax, fm, (nx, ny))
+        profiles[item] = prof
+        constancy: dict[str, float | None] = {}
+        bl = baseline_profiles.get(item) or baseline_profiles.get(base)
+        if bl:
+            used_baseline[item] = bl
+            for ax, centre, nom in (("x", fm.centre_mm[0] or 0.0, nx), ("y", fm.centre_mm[1] or 0.0, ny)):
+                if ax in bl:
+                    constancy[ax] = profile_constancy_pct(prof[ax], bl[ax], centre, nom)
+                    m(f"profile_constancy_{ax}_pct", constancy[ax])
+
+        cax_used[name] = {"u0": cax.u0, "v0": cax.v0, "source": cax.source, "calibration_id": cax.calibration_id}
+        items.append(
+            {
+                "file": name,
+                "item": item,
+                "nominal": base,
+                "nominal_x_mm": nx,
+                "nominal_y_mm": ny,
+                "matched_nominal": matched,
+                "field_size_x_mm": _r(fm.size_x_mm),
+                "field_size_y_mm": _r(fm.size_y_mm),
+                "field_size_error_x_mm": _r(err_x),
+                "field_size_error_y_mm": _r(err_y),
+                "centre_offset_x_mm": _r(fm.centre_mm[0]),
+                "centre_offset_y_mm": _r(fm.centre_mm[1]),
+                "edge_x1_mm": _r(fm.edge_mm("x1")),
+                "edge_x2_mm": _r(fm.edge_mm("x2")),
+                "edge_y1_mm": _r(fm.edge_mm("y1")),
+                "edge_y2_mm": _r(fm.edge_mm("y2")),
+                **{f"corner_{k}_deg": _r(fm.corner_angles_deg.get(k)) for k in ("tl", "tr", "br", "bl")},
+                "corner_angle_max_dev_deg": _r(fm.corner_angle_max_dev_deg),
+                "rotation_deg": _r(fm.rotation_deg),
+                **{f"penumbra_{s}_mm": _r(fm.penumbra_mm(s)) for s in SIDES},
+                "profile_constancy_x_pct": _r(constancy.get("x")),
+                "profile_constancy_y_pct": _r(constancy.get("y")),
+                "clipped_sides": ",".join(fm.clipped),
+                "cax_source": cax.source,
+                "cax_calibration_id": cax.calibration_id,
+                "cax_u_px": round(cax.u0, 2),
+                "cax_v_px": round(cax.v0, 2),
+                "gantry_deg": im.gantry_angle_deg,
+                "acquired_at": im.acquired_at.isoformat() if im.acquired_at else None,
+            }
+        )
+        overlays.append((t("field.overlay.title", lang, item=item, file=name), overlay_image(im, fm)))
+
+    def summary(metric: str, value):
+        spec = SPEC_METRICS[metric]
+        measurements.append(Measurement(metric, None if value is None else float(value), spec.unit, description=spec.label(lang)))
+
+    summary("n_images", len(images))
+    summary("max_abs_size_error_mm", max(size_errors) if size_errors else None)
+    summary("max_corner_angle_dev_deg", max(angle_devs) if angle_devs else None)
+    summary("max_abs_centre_offset_mm", max(offsets) if offsets else None)
+
+    first = images[0]
+    return AnalysisResult(
+        test=KEY,
+        measurements=measurements,
+        items=items,
+        warnings=warnings,
+        acquired_at=min((im.acquired_at for im in images if im.acquired_at), default=None),
+        station_name=first.station_name,
+        device_serial=first.device_serial,
+        files=[im.file for im in images],
+        overlays=overlays,
+        extra={"profiles": profiles, "baseline_profiles": used_baseline},
+        params={
+            "edge_definition": EDGE_DEFINITION,
+            "penumbra_definition": PENUMBRA_DEFINITION,
+            "size_definition": "distance between opposite fitted edge lines along their mean normal through the field centre (mean of the corners)",
+            "edge_convention": "X1 left (-u), X2 right (+u), Y1 top (-v), Y2 bottom (+v); signed perpendicular distance from the CAX, + towards +u / +v",
+            "rotation_convention": "mean edge angle vs image axes, positive = clockwise as displayed (u right, v down)",
+            "profiles_per_side": N_PROFILES_PER_SIDE,
+            "side_fraction": SIDE_FRACTION,
+            "nominal_fields_mm": [list(p) for p in nominals],
+            "match_limit_mm": MATCH_LIMIT_MM,
+            "cax": cax_used,
+        },
+    )
+
+
+def demo_inputs() -> list[tuple[str, bytes]]:
+    """The 5-image demo session (qc.synthetic.field.demo_session)."""
+    from qc.synthetic.field import demo_session
+
+    return demo_session()
+
+
+# ---------------------------------------------------------------- spec
+
+SPEC_NAME = {"fr": "MVIC-Champ", "en": "MVIC field"}
+# The department's limit is the action (fail) level; the warning level at 75 % of it flags a drift
+# before it fails (README "Tolerances").
+_TOL_SIZE = Tolerance.symmetric(0.75, 1.0, reference=f"{REF_DEPT}; alerte à 0,75 mm")
+_TOL_SIZE_ERR = Tolerance(act_low=-1.0, tol_low=-0.75, tol_high=0.75, act_high=1.0, reference=f"{REF_DEPT}; alerte à 0,75 mm")
+_TOL_EDGE = Tolerance.symmetric(1.0, 2.0, reference="TG-142 mâchoires 2 mm (domain.md §3); alerte 1 mm")
+_TOL_ABS_1MM = Tolerance(act_low=-2.0, tol_low=-1.0, tol_high=1.0, act_high=2.0, reference="TG-142 2 mm (domain.md §3); alerte 1 mm")
+_TOL_ANGLE = Tolerance.at_most(0.75, 1.0, reference=f"{REF_DEPT}; alerte à 0,75°")
+_TOL_ROT = Tolerance(act_low=-2.0, tol_low=-1.0, tol_high=1.0, act_high=2.0, reference="Proposed ±1° (as corner angles, domain.md §3); no published limit")
+_TOL_CONST = Tolerance.at_most(2.0, 3.0, reference="Proposed 2 %/3 %: TG-142 profile constancy 1 % [recalled] widened for the MV imager (domain.md §3)")
+
+_METRICS = (
+    MetricSpec("field_size_x_mm", "mm", "Taille de champ X", "Field size X", _TOL_SIZE),
+    MetricSpec("field_size_y_mm", "mm", "Taille de champ Y", "Field size Y", _TOL_SIZE),
+    MetricSpec("field_size_error_x_mm", "mm", "Écart de taille X", "Field size error X", _TOL_SIZE_ERR),
+    MetricSpec("field_size_error_y_mm", "mm", "Écart de taille Y", "Field size error Y", _TOL_SIZE_ERR),
+    MetricSpec("nominal_x_mm", "mm", "Nominal X", "Nominal X", None, trend=False),
+    MetricSpec("nominal_y_mm", "mm", "Nominal Y", "Nominal Y", None, trend=False),
+    MetricSpec("centre_offset_x_mm", "mm", "Décalage du centre X (centre − axe)", "Centre offset X (centre − axis)", _TOL_ABS_1MM),
+    MetricSpec("centre_offset_y_mm", "mm", "Décalage du centre Y (centre − axe)", "Centre offset Y (centre − axis)", _TOL_ABS_1MM),
+    MetricSpec("edge_x1_mm", "mm", "Bord X1 (gauche) / axe", "Edge X1 (left) from axis", _TOL_EDGE),
+    MetricSpec("edge_x2_mm", "mm", "Bord X2 (droite) / axe", "Edge X2 (right) from axis", _TOL_EDGE),
+    MetricSpec("edge_y1_mm", "mm", "Bord Y1 (haut) / axe", "Edge Y1 (top) from axis", _TOL_EDGE),
+    MetricSpec("edge_y2_mm", "mm", "Bord Y2 (bas) / axe", "Edge Y2 (bottom) from axis", _TOL_EDGE),
+    MetricSpec("corner_angle_max_dev_deg", "°", "Écart max. des angles à 90°", "Max corner angle deviation from 90°", _TOL_ANGLE, better="lower"),
+    MetricSpec("rotation_deg", "°", "Rotation du champ", "Field rotation", _TOL_ROT),
+    MetricSpec("penumbra_x1_mm", "mm", "Pénombre X1", "Penumbra X1", None, better="lower"),
+    MetricSpec("penumbra_x2_mm", "mm", "Pénombre X2", "Penumbra X2", None, better="lower"),
+    MetricSpec("penumbra_y1_mm", "mm", "Pénombre Y1", "Penumbra Y1", None, better="lower"),
+    MetricSpec("penumbra_y2_mm", "mm", "Pénombre Y2", "Penumbra Y2", None, better="lower"),
+    MetricSpec("profile_constancy_x_pct", "%", "Constance du profil X / référence", "Profile constancy X vs baseline", _TOL_CONST, better="lower"),
+    MetricSpec("profile_constancy_y_pct", "%", "Constance du profil Y / référence", "Profile constancy Y vs baseline", _TOL_CONST, better="lower"),
+    MetricSpec("n_images", "", "Nombre d'images", "Number of images", None, trend=False),
+    MetricSpec("max_abs_size_error_mm", "mm", "Écart de taille max. |·|", "Max |field size error|", Tolerance.at_most(0.75, 1.0, reference=REF_DEPT), better="lower"),
+    MetricSpec("max_corner_angle_dev_deg", "°", "Écart d'angle max.", "Max corner angle deviation", _TOL_ANGLE, better="lower"),
+    MetricSpec("max_abs_centre_offset_mm", "mm", "Décalage du centre max. |·|", "Max |centre offset|", Tolerance.at_most(1.0, 2.0, reference=REF_DEPT), better="lower"),
+)
+SPEC_METRICS = {ms.name: ms for ms in _METRICS}
+
+SPEC = TestSpec(
+    key=KEY,
+    name_fr=SPEC_NAME["fr"],
+    name_en=SPEC_NAME["en"],
+    frequency="weekly",
+    kind="dicom",
+    metrics=_METRICS,
+    analyse=analyse,
+    demo_inputs=demo_inputs,
+    page="pages/field.py",
+    description_fr=(
+        "Champs rectangulaires (150×80, 85×85, 50×50 mm) sur l'imageur MV (MVIC) : taille, position par rapport à l'axe, "
+        "bords, angles des coins, rotation, pénombre et constance des profils. Bords au point d'inflexion (faisceau FFF)."
+    ),
+    description_en=(
+        "Rectangular fields (150×80, 85×85, 50×50 mm) on the MV imager (MVIC): size, position relative to the axis, edges, "
+        "corner angles, rotation, penumbra and profile constancy. Edges at the inflection point (FFF beam)."
+    ),
+    accepts=".dcm,.zip",
+)
+
+
+# ---------------------------------------------------------------- plotting helpers (for the page)
+
+
+def charts(result: AnalysisResult, lang: str = "fr") -> list[tuple[str, Any]]:
+    """Altair charts for the page: field size errors per image, then each image's central profiles
+    (with the baseline when one was used)."""
+    import altair as alt
+    import pandas as pd
+
+    out: list[tuple[str, Any]] = []
+    rows = []
+    for it in result.items:
+        for ax in ("x", "y"):
+            e = it.get(f"field_size_error_{ax}_mm")
+            if e is not None:
+                rows.append({"item": it["item"], "axis": ax.upper(), "error_mm": e})
+    if rows:
+        df = pd.DataFrame(rows)
+        band = pd.DataFrame({"lo": [-1.0], "hi": [1.0]})
+        base = alt.Chart(band).mark_rect(opacity=0.15, color="green").encode(y="lo:Q", y2="hi:Q")
+        pts = (
+            alt.Chart(df)
+            .mark_point(filled=True, size=80)
+            .encode(
+                x=alt.X("item:N", title=t("field.chart.item", lang)),
+                y=alt.Y("error_mm:Q", title=t("field.chart.error_mm", lang)),
+                color=alt.Color("axis:N", title=t("field.chart.axis", lang)),
+                tooltip=["item", "axis", "error_mm"],
+            )
+        )
+        title = t("field.chart.size_errors", lang)
+        out.append((title, (base + pts).properties(title=title)))
+    cur, ref = t("field.chart.current", lang), t("field.chart.baseline", lang)
+    for item, prof in result.extra.get("profiles", {}).items():
+        frames = []
+        for ax in ("x", "y"):
+            frames.append(pd.DataFrame({"pos_mm": prof[ax]["pos_mm"], "value": prof[ax]["value"], "profile": f"{ax.upper()} ({cur})"}))
+            bl = result.extra.get("baseline_profiles", {}).get(item)
+            if bl and ax in bl:
+                frames.append(pd.DataFrame({"pos_mm": bl[ax]["pos_mm"], "value": bl[ax]["value"], "profile": f"{ax.upper()} ({ref})"}))
+        df = pd.concat(frames, ignore_index=True)
+        title = t("field.chart.profiles", lang, item=item)
+        ch = (
+            alt.Chart(df)
+            .mark_line()
+            .encode(
+                x=alt.X("pos_mm:Q", title=t("field.chart.position", lang)),
+                y=alt.Y("value:Q", title=t("field.chart.relative", lang)),
+                color=alt.Color("profile:N", title=t("field.chart.profile", lang)),
+                strokeDash=alt.StrokeDash("profile:N", legend=None),
+            )
+            .properties(title=title)
+        )
+        out.append((title, ch))
+    return out

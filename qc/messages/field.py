@@ -1,0 +1,71 @@
+"""Strings of the MVIC-Champ analyser (`qc.field`): refusals, warnings and chart labels."""
+
+MESSAGES = {
+    # reasons given inside err.wrong_image
+    "field.reason.blank": {
+        "fr": "l'image ne contient aucun signal (image vide ou non irradiée). Chargez les images irradiées du test MVIC-Champ.",
+        "en": "the image holds no signal (blank or not irradiated). Upload the irradiated images of the MVIC field test.",
+    },
+    "field.reason.no_contrast": {
+        "fr": "aucun champ irradié ne se détache du fond (image uniforme ?). Le test MVIC-Champ attend un champ rectangulaire entouré de zone non irradiée.",
+        "en": "no irradiated field stands out from the background (uniform image?). The MVIC field test expects a rectangular field surrounded by unirradiated area.",
+    },
+    "field.reason.several": {
+        "fr": "{n} zones irradiées séparées trouvées au lieu d'un seul champ rectangulaire (image de lames ou de fentes ?). Chargez-la sur la page du test correspondant.",
+        "en": "{n} separate irradiated regions found instead of one rectangular field (a leaf or slit image?). Upload it on that test's page.",
+    },
+    "field.reason.not_rectangular": {
+        "fr": "la zone irradiée n'est pas un rectangle (elle ne remplit que {fill:.0f} % de son cadre). Le test MVIC-Champ attend un champ rectangulaire.",
+        "en": "the irradiated region is not a rectangle (it fills only {fill:.0f} % of its bounding box). The MVIC field test expects a rectangular field.",
+    },
+    "field.reason.too_small": {
+        "fr": "le champ trouvé ({w:.1f} × {h:.1f} mm) est trop petit pour ce test (au moins {min:.0f} mm par côté).",
+        "en": "the field found ({w:.1f} × {h:.1f} mm) is too small for this test (at least {min:.0f} mm a side).",
+    },
+    "field.reason.all_clipped": {
+        "fr": "le champ déborde du détecteur de tous côtés : aucun bord n'est mesurable.",
+        "en": "the field runs off the imager on every side: no edge can be measured.",
+    },
+    "field.reason.no_edges": {
+        "fr": "aucun bord du champ n'a pu être ajusté (profils sans front net).",
+        "en": "no field edge could be fitted (profiles without a clear edge).",
+    },
+    # warnings
+    "field.warn.clipped": {
+        "fr": "{file} : le champ touche le bord du détecteur côté {sides} ; ces bords ne sont pas mesurés.",
+        "en": "{file}: the field touches the imager border on side {sides}; those edges are not measured.",
+    },
+    "field.warn.edge_failed": {
+        "fr": "{file} : bord {side} non ajusté (trop peu de points de bord fiables).",
+        "en": "{file}: edge {side} not fitted (too few reliable edge points).",
+    },
+    "field.warn.outliers": {
+        "fr": "{file} : bord {side} : {n} points de bord sur {total} écartés comme aberrants.",
+        "en": "{file}: edge {side}: {n} of {total} edge points rejected as outliers.",
+    },
+    "field.warn.no_nominal": {
+        "fr": "{file} : champ mesuré {sx} × {sy} mm, à plus de {limit:g} mm de tout champ nominal ; nominal pris = taille mesurée arrondie ({nominal}).",
+        "en": "{file}: measured field {sx} × {sy} mm is more than {limit:g} mm from every nominal field; nominal taken = measured size rounded ({nominal}).",
+    },
+    "field.warn.gantry": {
+        "fr": "{file} : angle du bras {angle:g}° (le test est fait à 0°).",
+        "en": "{file}: gantry angle {angle:g}° (the test is done at 0°).",
+    },
+    # side names
+    "field.side.x1": {"fr": "X1 (gauche)", "en": "X1 (left)"},
+    "field.side.x2": {"fr": "X2 (droite)", "en": "X2 (right)"},
+    "field.side.y1": {"fr": "Y1 (haut)", "en": "Y1 (top)"},
+    "field.side.y2": {"fr": "Y2 (bas)", "en": "Y2 (bottom)"},
+    # overlay / charts
+    "field.overlay.title": {"fr": "{item} : {file}", "en": "{item}: {file}"},
+    "field.chart.profiles": {"fr": "Profils centraux – {item}", "en": "Central profiles – {item}"},
+    "field.chart.position": {"fr": "Position à l'isocentre (mm, axe = 0)", "en": "Position at isocentre (mm, axis = 0)"},
+    "field.chart.relative": {"fr": "Signal relatif (centre du champ = 1)", "en": "Relative signal (field centre = 1)"},
+    "field.chart.profile": {"fr": "Profil", "en": "Profile"},
+    "field.chart.current": {"fr": "séance", "en": "session"},
+    "field.chart.baseline": {"fr": "référence", "en": "baseline"},
+    "field.chart.size_errors": {"fr": "Écart de taille de champ au nominal", "en": "Field size error from nominal"},
+    "field.chart.error_mm": {"fr": "Écart (mm)", "en": "Error (mm)"},
+    "field.chart.item": {"fr": "Champ", "en": "Field"},
+    "field.chart.axis": {"fr": "Axe", "en": "Axis"},
+}

@@ -1,0 +1,313 @@
+"""MVIC-Champ analyser (qc.field): synthetic images with known truth, the real pylinac open fields,
+bad input, nominal matching, clipping, profile constancy, overlays and charts."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from qc import field as F
+from qc.errors import QCInputError
+from qc.i18n import has
+from qc.registry import AnalysisContext, Calibration
+from qc.synthetic import UNITY_CAX_PX, rt_image_bytes, unity_raw_from_signal
+from qc.synthetic.field import demo_session_with_truth, field_image, field_signal
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+OPEN_FIELD = DATA / "pylinac" / "open_field"
+
+
+def _ctx(**kw) -> AnalysisContext:
+    cal = Calibration(UNITY_CAX_PX[0], UNITY_CAX_PX[1], "2024-01-01", 7)
+    return AnalysisContext(cax_for=lambda _d: cal, lang=kw.pop("lang", "en"), **kw)
+
+
+# Cases over the required ranges: sizes 20–200 mm, offsets ±10 mm, rotation ±1°, noise 0.5 % of
+# the open signal, FFF and flat beams, one tilted edge for the corner angles.
+CASES = {
+    "150x80 centred FFF": dict(size_x_mm=150, size_y_mm=80),
+    "85x85 off +7/-9 rot 0.8": dict(size_x_mm=85, size_y_mm=85, centre_x_mm=7, centre_y_mm=-9, rotation_deg=0.8),
+    "50x50 off -10/+10 rot -1": dict(size_x_mm=50, size_y_mm=50, centre_x_mm=-10, centre_y_mm=10, rotation_deg=-1.0),
+    "200x120 off 0/-20 rot 0.3": dict(size_x_mm=200, size_y_mm=120, centre_y_mm=-20, rotation_deg=0.3),
+    "100x60 tilted x2 1.5deg": dict(size_x_mm=100, size_y_mm=60, centre_x_mm=3, rotation_deg=-0.4, tilt_x2_deg=1.5),
+    "120x90 flat beam sigma 2": dict(size_x_mm=120, size_y_mm=90, centre_x_mm=-4, fff_r0_mm=None, penumbra_sigma_mm=2.0, rotation_deg=0.5),
+    "20x30 small rot 0.6": dict(size_x_mm=20, size_y_mm=30, centre_x_mm=10, centre_y_mm=-5, rotation_deg=0.6),
+}
+
+
+@pytest.fixture(scope="session")
+def synthetic_results():
+    """Each case generated and analysed once (≈0.3 s each)."""
+    out = {}
+    for i, (name, kw) in enumerate(CASES.items()):
+        kw = dict(kw)
+        sx, sy = kw.pop("size_x_mm"), kw.pop("size_y_mm")
+        data, truth = field_image(sx, sy, rng=100 + i, noise_rel=0.005, **kw)
+        out[name] = (F.analyse([(f"{name}.dcm", data)], _ctx()), truth)
+    return out
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_synthetic_sizes_offsets_edges(synthetic_results, case):
+    result, truth = synthetic_results[case]
+    it = result.items[0]
+    assert abs(it["field_size_x_mm"] - truth.size_x_mm) <= 0.1
+    assert abs(it["field_size_y_mm"] - truth.size_y_mm) <= 0.1
+    assert abs(it["centre_offset_x_mm"] - truth.centre_x_mm) <= 0.1
+    assert abs(it["centre_offset_y_mm"] - truth.centre_y_mm) <= 0.1
+    for side in ("x1", "x2", "y1", "y2"):
+        assert abs(it[f"edge_{side}_mm"] - getattr(truth, f"edge_{side}_mm")) <= 0.1, side
+    # penumbra of an error-function edge: 80–20 % = 1.683 σ (convolution with the FFF cone adds little)
+    for side in ("x1", "x2", "y1", "y2"):
+        assert abs(it[f"penumbra_{side}_mm"] - truth.penumbra_mm) <= 0.15, side
+
+
+@pytest.mark.parametrize("case", [c for c in CASES if not c.startswith("20x30")])
+def test_synthetic_angles(synthetic_results, case):
+    result, truth = synthetic_results[case]
+    it = result.items[0]
+    for corner in ("tl", "tr", "br", "bl"):
+        assert abs(it[f"corner_{corner}_deg"] - truth.corner_angles_deg[corner]) <= 0.1, corner
+    assert abs(it["corner_angle_max_dev_deg"] - truth.corner_angle_max_dev_deg) <= 0.1
+    assert abs(it["rotation_deg"] - truth.rotation_deg) <= 0.05
+
+
+def test_synthetic_angles_small_field(synthetic_results):
+    """A 20 × 30 mm field has only 12 mm of usable edge (central 60 %): angles are noisier there."""
+    result, truth = synthetic_results["20x30 small rot 0.6"]
+    it = result.items[0]
+    for corner in ("tl", "tr", "br", "bl"):
+        assert abs(it[f"corner_{corner}_deg"] - truth.corner_angles_deg[corner]) <= 0.25, corner
+    assert abs(it["rotation_deg"] - truth.rotation_deg) <= 0.1
+
+
+def test_tilted_edge_is_caught(synthetic_results):
+    result, truth = synthetic_results["100x60 tilted x2 1.5deg"]
+    assert truth.corner_angle_max_dev_deg == pytest.approx(1.5)
+    m = result.measurement("corner_angle_max_dev_deg", "100x60")
+    assert abs(m.value - 1.5) <= 0.1
+    assert result.measurement("max_corner_angle_dev_deg").value == pytest.approx(m.value)
+
+
+def test_measurements_carry_nominal_and_units(synthetic_results):
+    result, truth = synthetic_results["150x80 centred FFF"]
+    assert result.items[0]["item"] == "150x80"
+    sx = result.measurement("field_size_x_mm", "150x80")
+    assert sx.nominal == 150 and sx.unit == "mm"
+    assert result.measurement("field_size_y_mm", "150x80").nominal == 80
+    assert result.measurement("edge_x1_mm", "150x80").nominal == -75
+    err = result.measurement("field_size_error_x_mm", "150x80").value
+    assert err == pytest.approx(sx.value - 150)
+    assert result.measurement("n_images").value == 1
+    assert result.params["edge_definition"].startswith("inflection")
+    assert result.params["cax"]["150x80 centred FFF.dcm"]["calibration_id"] == 7
+    assert result.items[0]["cax_source"] == "calibration"
+    assert not result.warnings  # calibrated, matched, nothing clipped
+    # every metric produced is declared in the SPEC
+    declared = {m.name for m in F.SPEC.metrics}
+    assert {m.name for m in result.measurements} <= declared
+
+
+@pytest.fixture(scope="session")
+def demo():
+    items = demo_session_with_truth(dt.datetime(2025, 3, 3, 8, 0), rng_seed=3, size_drift_mm=0.4, centre_drift_mm=(0.6, -0.3))
+    inputs = [(n, d) for n, d, _ in items]
+    return inputs, [tr for _, _, tr in items], F.analyse(inputs, _ctx())
+
+
+def test_demo_session_labels_and_truth(demo):
+    inputs, truths, result = demo
+    assert [it["item"] for it in result.items] == ["150x80", "85x85", "50x50", "150x80#2", "85x85#2"]
+    for it, tr in zip(result.items, truths):
+        assert abs(it["field_size_x_mm"] - tr.size_x_mm) <= 0.1
+        assert abs(it["field_size_y_mm"] - tr.size_y_mm) <= 0.1
+        assert abs(it["centre_offset_x_mm"] - tr.centre_x_mm) <= 0.1
+        assert abs(it["centre_offset_y_mm"] - tr.centre_y_mm) <= 0.1
+    errs = [abs(v) for it in result.items for v in (it["field_size_error_x_mm"], it["field_size_error_y_mm"])]
+    assert result.measurement("max_abs_size_error_mm").value == pytest.approx(max(errs), abs=1e-3)
+    offs = [abs(v) for it in result.items for v in (it["centre_offset_x_mm"], it["centre_offset_y_mm"])]
+    assert result.measurement("max_abs_centre_offset_mm").value == pytest.approx(max(offs), abs=1e-3)
+    assert result.measurement("n_images").value == 5
+    assert result.acquired_at == dt.datetime(2025, 3, 3, 8, 0)
+    assert len(result.overlays) == 5
+    assert F.SPEC.demo_inputs is not None
+
+
+def test_overlay_and_charts(demo):
+    _, _, result = demo
+    title, rgb = result.overlays[0]
+    assert "150x80" in title
+    assert rgb.dtype == np.uint8 and rgb.ndim == 3 and rgb.shape[2] == 3 and max(rgb.shape[:2]) <= 512
+    # the fitted lines are drawn in green, the corners in red
+    assert np.any(np.all(rgb == (0, 230, 0), axis=2)) and np.any(np.all(rgb == (255, 40, 40), axis=2))
+    charts = F.charts(result, "fr")
+    assert len(charts) == 1 + 5
+    for _title, ch in charts:
+        ch.to_dict()
+
+
+def test_profile_constancy_against_baseline():
+    """Same field, beam cone changed (r0 300 → 250 mm): constancy = max |difference| of the normalised
+    central profiles inside 80 % of the field, computed here from the noiseless model."""
+    kw = dict(noise_rel=0.0, rng=0)
+    ref_data, _ = field_image(150, 80, fff_r0_mm=300.0, **kw)
+    new_data, _ = field_image(150, 80, fff_r0_mm=250.0, acquired_at=dt.datetime(2025, 2, 1), **kw)
+    ref = F.analyse([("ref.dcm", ref_data)], _ctx())
+    baseline = F.baseline_from_result(ref)
+    assert set(baseline["profiles"]) == {"150x80"}
+    same = F.analyse([("ref.dcm", ref_data)], _ctx(baseline=baseline))
+    assert same.measurement("profile_constancy_x_pct", "150x80").value == pytest.approx(0.0, abs=1e-6)
+    assert same.measurement("profile_constancy_y_pct", "150x80").value == pytest.approx(0.0, abs=1e-6)
+    changed = F.analyse([("new.dcm", new_data)], _ctx(baseline=baseline))
+
+    def expected(axis: str) -> float:
+        profs = []
+        for r0 in (300.0, 250.0):
+            dose, _ = field_signal(150, 80, fff_r0_mm=r0, **kw)
+            u0, v0 = UNITY_CAX_PX
+            if axis == "x":
+                prof = dose[int(round(v0)) - 2 : int(round(v0)) + 3].mean(axis=0)
+                pos = (np.arange(dose.shape[1]) - u0) * 0.4 * 1435 / 2657.8
+            else:
+                prof = dose[:, int(round(u0)) - 2 : int(round(u0)) + 3].mean(axis=1)
+                pos = (np.arange(dose.shape[0]) - v0) * 0.4 * 1435 / 2657.8
+            profs.append(prof / prof[np.abs(pos) <= 2.0].mean())
+        half = 0.8 * (150 if axis == "x" else 80) / 2
+        inside = np.abs(pos) <= half
+        return float(np.max(np.abs(100 * (profs[1] - profs[0])[inside])))
+
+    for axis in ("x", "y"):
+        got = changed.measurement(f"profile_constancy_{axis}_pct", "150x80").value
+        assert got == pytest.approx(expected(axis), abs=0.1)
+        assert got > 1.0  # the change is visible
+    assert "150x80" in changed.extra["baseline_profiles"]
+
+
+def test_clipped_side_is_not_fitted():
+    """Bottom edge beyond the imager (the Unity sees y ≤ +80 mm below the CAX): warning, no Y size."""
+    data, truth = field_image(100, 80, centre_y_mm=55, rng=4)
+    result = F.analyse([("clip.dcm", data)], _ctx())
+    it = result.items[0]
+    assert it["clipped_sides"] == "y2"
+    assert it["edge_y2_mm"] is None and it["field_size_y_mm"] is None
+    assert abs(it["field_size_x_mm"] - truth.size_x_mm) <= 0.1
+    assert abs(it["edge_y1_mm"] - truth.edge_y1_mm) <= 0.1
+    assert any("border" in w for w in result.warnings)
+    assert result.measurement("field_size_y_mm", it["item"]).value is None
+
+
+def test_unmatched_field_uses_rounded_size_and_warns():
+    data, truth = field_image(30, 120, rng=5)
+    result = F.analyse([("odd.dcm", data)], _ctx())
+    assert result.items[0]["item"] == "30x120"
+    assert result.items[0]["matched_nominal"] is False
+    assert any("nominal" in w for w in result.warnings)
+
+
+def test_custom_nominal_list_and_swapped_orientation():
+    data, _ = field_image(80, 150, rng=6)
+    result = F.analyse([("rot.dcm", data)], _ctx())
+    assert result.items[0]["item"] == "80x150"  # 150x80 delivered the other way round
+    result = F.analyse([("rot.dcm", data)], _ctx(options={"nominal_fields_mm": [(82, 150)]}))
+    assert result.items[0]["item"] == "82x150"
+    assert result.measurement("field_size_error_x_mm", "82x150").value == pytest.approx(-2.0, abs=0.1)
+
+
+def test_match_nominal_function():
+    assert F.match_nominal(150.4, 79.8) == (150.0, 80.0, True)
+    assert F.match_nominal(84.0, 86.0) == (85.0, 85.0, True)
+    assert F.match_nominal(20.2, 20.6) == (20.0, 21.0, False)
+    assert F.match_nominal(None, 49.5) == (50.0, 50.0, True)
+
+
+def test_no_calibration_uses_image_centre_with_warning():
+    data, truth = field_image(85, 85, rng=8)
+    result = F.analyse([("nocal.dcm", data)], AnalysisContext(lang="fr"))
+    it = result.items[0]
+    assert it["cax_source"] == "image centre" and it["cax_calibration_id"] is None
+    assert any("calibration" in w and "centre de l'imageur" in w for w in result.warnings)
+    # the field is centred on the real CAX (511.03, 652.75), i.e. 141 px below the image centre
+    assert it["centre_offset_y_mm"] == pytest.approx((652.75 - 511.5) * 0.4 * 1435 / 2657.8, abs=0.1)
+
+
+# ---------------------------------------------------------------- bad input
+
+
+def test_blank_rt_image_is_refused():
+    data = rt_image_bytes(np.full((1024, 1024), 65535, np.uint16), acquired_at=dt.datetime(2025, 1, 1))
+    with pytest.raises(QCInputError) as exc:
+        F.analyse([("blank.dcm", data)], _ctx())
+    assert exc.value.key == "err.wrong_image"
+    assert "blank" in exc.value.message("en")
+
+
+def test_uniform_flood_image_is_refused():
+    rng = np.random.default_rng(1)
+    data = rt_image_bytes(unity_raw_from_signal(1 + rng.normal(0, 0.01, (1024, 1024))), acquired_at=dt.datetime(2025, 1, 1))
+    with pytest.raises(QCInputError) as exc:
+        F.analyse([("flood.dcm", data)], _ctx())
+    assert exc.value.key == "err.wrong_image"
+
+
+def test_two_fields_are_refused():
+    a, _ = field_signal(40, 40, centre_x_mm=-50, noise_rel=0.0)
+    b, _ = field_signal(40, 40, centre_x_mm=50, noise_rel=0.0)
+    data = rt_image_bytes(unity_raw_from_signal(a + b), acquired_at=dt.datetime(2025, 1, 1))
+    with pytest.raises(QCInputError) as exc:
+        F.analyse([("two.dcm", data)], _ctx())
+    assert exc.value.key == "err.wrong_image"
+    assert "2" in exc.value.message("en")
+
+
+def test_mr_image_is_refused():
+    path = DATA / "hazen" / "uniformity" / "axial_oil.IMA"
+    if not path.exists():
+        pytest.skip(f"shared data not found at {path} (expected ../shared beside the repo)")
+    with pytest.raises(QCInputError) as exc:
+        F.analyse([(path.name, path.read_bytes())], _ctx())
+    assert exc.value.key == "err.wrong_modality"
+
+
+def test_message_keys_exist():
+    import re
+
+    src = Path(F.__file__).read_text(encoding="utf-8")
+    keys = set(re.findall(r'"(field\.[a-z_]+\.[a-z0-9_]+)"', src))
+    keys |= {f"field.side.{s}" for s in F.SIDES}
+    assert keys and all(has(k) for k in keys), sorted(k for k in keys if not has(k))
+
+
+# ---------------------------------------------------------------- real images (TrueBeam, pylinac)
+
+# MANIFEST.md (pylinac FieldAnalysis, inflection-derivative edges): vertical = along rows (y),
+# horizontal = along columns (x); CAX = image centre (no calibration for these machines).
+REAL = {
+    "flatsym_demo.dcm": dict(y=200.2, x=141.0, top=99.8, bottom=100.5, left=60.4, right=80.5),
+    "6x auto bulb 2.dcm": dict(y=99.5, x=99.5, top=49.9, bottom=49.6, left=49.2, right=50.3),
+}
+SIZE_MARGIN_MM = 0.5  # brief: sizes within 0.5 mm of pylinac
+EDGE_MARGIN_MM = 0.3  # pylinac's own test delta for CAX-to-edge distances
+
+
+@pytest.mark.parametrize("name", list(REAL))
+def test_real_truebeam_open_fields(name):
+    path = OPEN_FIELD / name
+    if not path.exists():
+        pytest.skip(f"shared data not found at {path} (expected ../shared beside the repo)")
+    result = F.analyse([(name, path.read_bytes())], AnalysisContext(lang="en"))
+    it = result.items[0]
+    exp = REAL[name]
+    assert abs(it["field_size_y_mm"] - exp["y"]) <= SIZE_MARGIN_MM
+    assert abs(it["field_size_x_mm"] - exp["x"]) <= SIZE_MARGIN_MM
+    assert abs(-it["edge_y1_mm"] - exp["top"]) <= EDGE_MARGIN_MM
+    assert abs(it["edge_y2_mm"] - exp["bottom"]) <= EDGE_MARGIN_MM
+    assert abs(-it["edge_x1_mm"] - exp["left"]) <= EDGE_MARGIN_MM
+    assert abs(it["edge_x2_mm"] - exp["right"]) <= EDGE_MARGIN_MM
+    assert it["cax_source"] == "image centre"
+    assert any("CAX" in w for w in result.warnings)
+    assert it["corner_angle_max_dev_deg"] < 0.5  # jaw fields are square-cornered
+    for side in ("x1", "x2", "y1", "y2"):
+        assert 1.5 < it[f"penumbra_{side}_mm"] < 4.5
