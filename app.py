@@ -36,4 +36,4 @@ nav = st.navigation(
 )
 common.set_current_page(nav, tests)
 common.demo_banner(store)
-common.run_guarded(nav.run)
+common.run_in_frame(nav)

@@ -10,7 +10,9 @@ import datetime as dt
 import hashlib
 import io
 import os
+import threading
 import traceback
+from pathlib import Path
 from typing import Callable
 
 import pandas as pd
@@ -29,6 +31,38 @@ PAGE_ICONS = {"dicom": ":material/image:", "report": ":material/description:", "
 
 
 # ------------------------------------------------------------------ session basics
+
+
+_frame = threading.local()
+
+
+def ensure_navigation() -> None:
+    """Make a direct link to a page (e.g. /field) open inside the app frame.
+
+    Streamlit treats a folder named `pages/` as legacy multipage mode until some session has run
+    `st.navigation`, and then runs a page file whose name matches the URL without app.py (on a
+    fresh server, and in AppTest on every run). Each page calls this first: when app.py is not
+    running around it, it switches to st.navigation mode and runs app.py here, in the same script
+    run (widget events are kept), which shows this page inside the frame; then stops.
+    """
+    if getattr(_frame, "active", False):
+        return
+    import runpy
+
+    from streamlit.runtime.pages_manager import PagesManager
+
+    PagesManager.uses_pages_directory = False
+    runpy.run_path(str(Path(__file__).resolve().parent.parent / "app.py"))
+    st.stop()
+
+
+def run_in_frame(nav) -> None:
+    """Run the selected page with the frame marked active (see `ensure_navigation`)."""
+    _frame.active = True
+    try:
+        run_guarded(nav.run)
+    finally:
+        _frame.active = False
 
 
 _last_lang = DEFAULT_LANG
@@ -160,11 +194,17 @@ def judged_frame(analysis: workflow.Analysis) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+SEVERITY = {"fail": 0, "warning": 1, "pass": 2, "none": 3}
+
+
 def style_status(df: pd.DataFrame):
-    """Colour each row by its status (pass / warning / fail)."""
+    """Failing rows first, each row coloured by its status, numbers to 3 decimals."""
+    df = df.sort_values("_status", key=lambda s: s.map(SEVERITY), kind="stable").reset_index(drop=True)
     statuses = df["_status"]
     shown = df.drop(columns=["_status"])
-    return shown.style.apply(lambda row: [f"background-color: {STATUS_BG[statuses[row.name]]}"] * len(row), axis=1)
+    return shown.style.format(precision=3, na_rep="").apply(
+        lambda row: [f"background-color: {STATUS_BG[statuses[row.name]]}"] * len(row), axis=1
+    )
 
 
 def show_status(status: str) -> None:

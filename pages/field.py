@@ -1,5 +1,10 @@
 """MVIC-Champ: fields on the MV imager — size, position, corners, penumbra, profile constancy."""
 
+from pages.common import ensure_navigation
+
+ensure_navigation()
+
+
 from pages.common import charts_of, image_test_page
 from qc import field
 

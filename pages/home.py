@@ -3,6 +3,10 @@ out-of-tolerance first; latest values at a glance."""
 
 from __future__ import annotations
 
+from pages.common import ensure_navigation
+
+ensure_navigation()
+
 import datetime as dt
 
 import pandas as pd

@@ -3,6 +3,10 @@ with the history of each value (same parameter, scan and echo) beside it."""
 
 from __future__ import annotations
 
+from pages.common import ensure_navigation
+
+ensure_navigation()
+
 import streamlit as st
 
 from pages.common import STATUS_BG, T, get_store, image_test_page, lang

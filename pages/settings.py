@@ -3,6 +3,10 @@ logged tests defined without code, and the default language. Every change is aud
 
 from __future__ import annotations
 
+from pages.common import ensure_navigation
+
+ensure_navigation()
+
 import datetime as dt
 
 import pandas as pd

@@ -734,10 +734,13 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
 
 
 def demo_inputs() -> list[tuple[str, bytes]]:
-    """The 5-image demo session (qc.synthetic.field.demo_session)."""
+    """The 5-image demo session (qc.synthetic.field.demo_session), acquired now."""
+    import datetime as dt
+
     from qc.synthetic.field import demo_session
 
-    return demo_session()
+    now = dt.datetime.now().replace(microsecond=0)
+    return demo_session(now, rng_seed=int(now.timestamp()) % 100000)
 
 
 # ---------------------------------------------------------------- spec

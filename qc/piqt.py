@@ -859,7 +859,7 @@ def demo_inputs() -> list[tuple[str, bytes]]:
     """One synthetic weekly report (with one value outside its criterion) for the demo button."""
     from qc.synthetic.piqt import demo_report
 
-    when = dt.date(2026, 11, 16)
+    when = dt.datetime.now().replace(second=0, microsecond=0)
     return [(f"PIQT_{when:%Y%m%d}.htm", demo_report(when, seed=7))]
 
 

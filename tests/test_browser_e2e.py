@@ -114,6 +114,33 @@ def _shot(pg, name: str) -> None:
         pg.screenshot(path=str(Path(folder) / f"{name}.png"), full_page=True)
 
 
+def test_direct_link_to_a_test_page_opens_inside_the_app(page, server):
+    """First visit of a fresh server straight to /field: the page must come with the app's frame."""
+    page.goto(server["url"] + "/field")
+    page.get_by_role("heading", name="MVIC-Champ").first.wait_for()
+    nav = page.get_by_test_id("stSidebarNav")
+    nav.get_by_text("Accueil").wait_for()
+    assert nav.get_by_text("common", exact=True).count() == 0
+    assert page.get_by_test_id("stAlert").filter(has_text="DÉMONSTRATION").count() == 1
+
+
+def test_field_demo_images_result_saved_and_in_history(page, server):
+    page.goto(server["url"] + "/field")
+    page.locator(".st-key-operator input").fill("E2E")
+    page.locator(".st-key-operator input").press("Enter")
+    page.locator(".st-key-field_demo button").click()
+    page.get_by_text("Résultat global").wait_for()
+    page.get_by_test_id("stImage").first.wait_for()
+    _shot(page, "field_result")
+    page.locator(".st-key-field_save button").click()
+    stored = page.get_by_test_id("stAlert").filter(has_text="séance n°")
+    stored.wait_for()
+    session = int(stored.inner_text().split("n°")[1].strip().split(".")[0])
+    page.get_by_text("Voir dans l'historique").click()
+    page.get_by_text(f"Séance n° {session}").first.wait_for()
+    page.get_by_text("MVIC-Champ").first.wait_for()
+
+
 def test_health_answers_quickly(server):
     assert server["health_s"] < 10
 
