@@ -36,6 +36,9 @@ def session_detail(session_id: int) -> None:
     st.subheader(T("hist.session_title", session=session_id, test=name))
     if s["voided"]:
         st.error(T("hist.voided_banner", reason=s["void_reason"], by=s["voided_by"], at=s["voided_at"]))
+    flag = store.session_signoff_flag(session_id)
+    if flag:
+        st.warning(T("hist.after_signature", at=flag["signed_at"], changes=", ".join(T("report.change_" + w) for w in flag["changes"])))
     st.write(T("hist.session_info", machine=s["machine"], date=s["acquired_at"], operator=s["operator"] or "—",
                status=f"{STATUS_ICON.get(s['status'], '')} {T('status.' + s['status'])}", comment=s["comment"] or "—"))
     for w in s["warnings"]:

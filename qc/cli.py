@@ -7,6 +7,7 @@
     python -m qc machines | add-machine NAME [--station S --serial N --cax U V --from DATE]
     python -m qc export --test field --from 2026-01-01 --to 2026-12-31 --format csv [-o FILE]
     python -m qc report --machine NAME --month 2026-10 [-o FILE] [--lang en]
+    python -m qc sign --machine NAME --month 2026-10 --by NAME [--comment TEXT]
 
 Bad input: one sentence on stderr, exit code 2. Nothing is stored for a failed analysis.
 """
@@ -183,6 +184,16 @@ def cmd_report(args) -> int:
     return 0
 
 
+def cmd_sign(args) -> int:
+    from qc.storage import open_store
+
+    with open_store(args.data_dir) as store:
+        machine = store.resolve_machine(args.machine)
+        store.sign_month(machine["id"], args.month, args.by, args.comment or "")
+    print(f"{machine['name']} {args.month}: {args.by}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m qc", description="MR-Linac QC — command line")
     p.add_argument("--data-dir", default=None, help="data folder (default: $QC_DATA_DIR, else data/)")
@@ -236,6 +247,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--month", required=True, help="YYYY-MM")
     s.add_argument("-o", "--output")
     s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("sign", help="sign a machine's month (physicist)")
+    s.add_argument("--machine", required=True)
+    s.add_argument("--month", required=True, help="YYYY-MM")
+    s.add_argument("--by", required=True, help="signer's name")
+    s.add_argument("--comment")
+    s.set_defaults(func=cmd_sign)
     return p
 
 

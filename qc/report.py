@@ -75,8 +75,9 @@ class QCPdf(FPDF):
         self.set_font("DejaVu", size=size)
         self.multi_cell(0, 5, text, new_x="LMARGIN", new_y="NEXT")
 
-    def table(self, headings: list[str], rows: list[list[str]], widths: list[float], status_col: int | None = None, statuses: list[str] | None = None):
-        self.set_font("DejaVu", size=8)
+    def table(self, headings: list[str], rows: list[list[str]], widths: list[float], status_col: int | None = None, statuses: list[str] | None = None,
+              size: float = 8):
+        self.set_font("DejaVu", size=size)
         with super().table(
             col_widths=widths,
             headings_style=FontFace(emphasis="BOLD", fill_color=(225, 232, 240)),
@@ -144,6 +145,7 @@ def monthly_report_pdf(store, machine_id: int, month: str, lang: str = "fr", gen
     pdf.h1(t("report.monthly_heading", lang))
     pdf.para(t("report.cover", lang, machine=machine["name"], station=machine["station_name"] or "—", serial=machine["device_serial"] or "—",
                first=first.isoformat(), last=last.isoformat(), by=generated_by or "—", date=pdf.generated))
+    _signature_block(pdf, store, machine_id, month, lang)
     sessions = store.sessions_frame(machine_id=machine_id, date_from=first.isoformat(), date_to=last.isoformat(), include_voided=True)
     metrics = store.metrics_frame(machine_id=machine_id, date_from=first.isoformat(), date_to=last.isoformat(), include_voided=False)
     if sessions["is_demo"].astype(bool).any():
@@ -222,6 +224,27 @@ def monthly_report_pdf(store, machine_id: int, month: str, lang: str = "fr", gen
     return bytes(pdf.output())
 
 
+def _signature_block(pdf: QCPdf, store, machine_id: int, month: str, lang: str) -> None:
+    """Who signed the month; every change made to it after the latest signature, in red."""
+    signs = store.signoffs(machine_id, month)
+    pdf.ln(2)
+    if not signs:
+        pdf.para(t("report.not_signed", lang))
+        pdf.ln(6)
+        pdf.para(t("report.signature_line", lang))
+        return
+    for sg in signs:
+        pdf.para(t("report.signed", lang, by=sg["signed_by"], at=sg["signed_at"], comment=sg["comment"] or "—"))
+    changes = store.changes_after_signoff(machine_id, month)
+    if changes:
+        pdf.set_text_color(198, 40, 40)
+        pdf.para(t("report.changed_after_signature", lang, n=len(changes), at=changes[0]["signed_at"]))
+        for c in changes:
+            what = ", ".join(t("report.change_" + w, lang) for w in c["changes"])
+            pdf.para(f"  #{c['id']} {c['test']} {c['acquired_at'][:16]} : {what}", size=9)
+        pdf.set_text_color(0, 0, 0)
+
+
 def session_rows(m: pd.DataFrame, spec: TestSpec, lang: str, max_values: int = 6) -> tuple[list[list[str]], list[str]]:
     """One row per session: its session-level values, every value out of tolerance, its status."""
     from qc.tolerances import worst
@@ -283,7 +306,7 @@ def session_report_pdf(store, session_id: int, lang: str = "fr") -> bytes:
     if s["files"]:
         pdf.h2(t("report.files", lang))
         pdf.table(["Fichier" if lang == "fr" else "File", "SOPInstanceUID", "SHA-256"],
-                  [[f["filename"].rsplit("/", 1)[-1], f["sop_instance_uid"] or "—", f["sha256"][:16] + "…"] for f in s["files"]], [50, 90, 50])
+                  [[f["filename"].rsplit("/", 1)[-1], f["sop_instance_uid"] or "—", f["sha256"][:16] + "…"] for f in s["files"]], [36, 116, 38], size=6.5)
     if s["comments"]:
         pdf.h2(t("report.comments", lang))
         for c in s["comments"]:

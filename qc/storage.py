@@ -189,6 +189,17 @@ def m001_initial(db: Database) -> None:
     db["audit"].create_index(["entity", "entity_id"])
 
 
+@migrations()
+def m002_signoffs(db: Database) -> None:
+    """Monthly sign-off of a machine's QC by a physicist (issue: reports)."""
+    db["signoffs"].create(
+        {"id": int, "machine_id": int, "month": str, "signed_by": str, "signed_at": str, "comment": str},
+        pk="id",
+        foreign_keys=[("machine_id", "machines", "id")],
+    )
+    db["signoffs"].create_index(["machine_id", "month"])
+
+
 def now_iso() -> str:
     return dt.datetime.now().replace(microsecond=0).isoformat(sep=" ")
 
@@ -643,6 +654,59 @@ class Store:
         )
         return json.loads(rows[0]["data"]) if rows else None
 
+    # ------------------------------------------------------------ monthly sign-off
+
+    def sign_month(self, machine_id: int, month: str, user: str, comment: str = "") -> int:
+        """A physicist signs a machine's month; later changes to that month are flagged, not blocked."""
+        if not user.strip():
+            raise ValueError("the signer's name is required")
+        with self.write() as db:
+            sid = db["signoffs"].insert(
+                {"machine_id": machine_id, "month": month, "signed_by": user.strip(), "signed_at": now_iso(), "comment": comment.strip()}
+            ).last_pk
+            self._audit(user, "sign_month", "signoffs", sid, {"machine_id": machine_id, "month": month, "comment": comment.strip()})
+        return int(sid)
+
+    def signoffs(self, machine_id: int, month: str) -> list[dict]:
+        return list(self.db.query("select * from signoffs where machine_id = ? and month = ? order by signed_at, id", [machine_id, month]))
+
+    def changes_after_signoff(self, machine_id: int, month: str) -> list[dict]:
+        """Sessions of a signed month stored, voided or commented after its latest signature."""
+        signs = self.signoffs(machine_id, month)
+        if not signs:
+            return []
+        signed_at = signs[-1]["signed_at"]
+        first = f"{month}-01"
+        nxt = _next_month(month)
+        rows = self.db.query(
+            "select s.id, s.test, s.acquired_at, s.stored_at, s.voided_at, s.void_reason, "
+            "(select max(c.at) from comments c where c.session_id = s.id) as last_comment "
+            "from sessions s where s.machine_id = ? and s.acquired_at >= ? and s.acquired_at < ? "
+            "and (s.stored_at > ? or s.voided_at > ? or exists (select 1 from comments c where c.session_id = s.id and c.at > ?)) "
+            "order by s.acquired_at",
+            [machine_id, first, nxt, signed_at, signed_at, signed_at],
+        )
+        out = []
+        for r in rows:
+            what = []
+            if r["stored_at"] and r["stored_at"] > signed_at:
+                what.append("added")
+            if r["voided_at"] and r["voided_at"] > signed_at:
+                what.append("voided")
+            if r["last_comment"] and r["last_comment"] > signed_at:
+                what.append("commented")
+            out.append({**dict(r), "changes": what, "signed_at": signed_at})
+        return out
+
+    def session_signoff_flag(self, session_id: int) -> dict | None:
+        """The signature of the session's month when the session changed after it, else None."""
+        s = self.db["sessions"].get(session_id)
+        month = s["acquired_at"][:7]
+        for change in self.changes_after_signoff(s["machine_id"], month):
+            if change["id"] == session_id:
+                return change
+        return None
+
     # ------------------------------------------------------------ reading
 
     def session(self, session_id: int) -> dict:
@@ -737,6 +801,11 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         return {t: self.db[t].count for t in ("machines", "sessions", "metrics", "files", "audit", "tolerances")}
+
+
+def _next_month(month: str) -> str:
+    year, mon = (int(x) for x in month.split("-"))
+    return f"{year + (mon == 12):04d}-{mon % 12 + 1:02d}-01"
 
 
 def _next_day(date: str) -> str:

@@ -81,8 +81,10 @@ def trend_chart(
     d["comment"] = d["comment"].fillna("")
     if link_base:
         d["link"] = d["session_id"].map(lambda i: f"{link_base}?session={int(i)}")
-    x = alt.X("acquired_at:T", title=t("chart.date", lang))
-    y_title = f"{title} ({unit})" if unit else title
+    # Numeric dates: Vega's month and weekday names are English only.
+    x = alt.X("acquired_at:T", title=t("chart.date", lang), axis=alt.Axis(format="%d/%m/%y", labelAngle=0))
+    # The chart title names the measure; the axis only gives the unit (long axis titles stretch the chart).
+    y_title = unit or t("chart.value", lang)
     base = alt.Chart(d)
     layers = []
     if d["act_low"].notna().any() or d["act_high"].notna().any():

@@ -27,7 +27,7 @@ def test_database_created_with_wal_and_schema(store, qc_data_dir):
     assert (qc_data_dir / "qc.sqlite").exists()
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert {"machines", "sessions", "metrics", "files", "audit", "tolerances", "calibrations"} <= set(store.db.table_names())
-    assert [m.name for m in migrations.applied(store.db)] == ["m001_initial"]
+    assert [m.name for m in migrations.applied(store.db)] == ["m001_initial", "m002_signoffs"]
     assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 
@@ -37,7 +37,7 @@ def test_reopen_keeps_history_and_applies_nothing_twice(qc_data_dir, machine):
         sid = s.save_session(spec, couch_result(0.5, dt.datetime(2026, 5, 1)), machine["id"], operator="AG")
     with open_store(qc_data_dir) as s:
         assert s.session(sid)["operator"] == "AG"
-        assert len(migrations.applied(s.db)) == 1
+        assert len(migrations.applied(s.db)) == 2
 
 
 def test_tolerance_in_force_on_the_acquisition_date_judges_and_is_stored(store, machine):
@@ -150,4 +150,39 @@ def test_forward_migration_keeps_existing_rows(qc_data_dir):
 
         extra.apply(s.db)
         assert s.machine_by_name("Unity X")["room"] is None
-        assert [m.name for m in extra.applied(s.db)] == ["m001_initial", "m999_add_room"]
+        assert [m.name for m in extra.applied(s.db)] == ["m001_initial", "m002_signoffs", "m999_add_room"]
+
+
+def test_database_of_the_previous_version_is_migrated_in_place(qc_data_dir):
+    """A database created before m002 (sign-offs) keeps its history when the new version opens it."""
+    from sqlite_utils import Database
+
+    qc_data_dir.mkdir(parents=True, exist_ok=True)
+    old = Database(qc_data_dir / "qc.sqlite")
+    migrations.apply(old, stop_before="m002_signoffs")
+    assert "signoffs" not in old.table_names()
+    old["machines"].insert({"name": "Unity old", "created_at": "2025-01-01", "active": 1})
+    old["sessions"].insert({"test": "couch", "machine_id": 1, "acquired_at": "2025-02-03 08:00:00", "status": "pass", "voided": 0})
+    old["metrics"].insert({"session_id": 1, "name": "couch_deviation_mm", "item": "", "value": 0.4, "status": "pass"})
+    old.conn.close()
+    with open_store(qc_data_dir) as s:
+        assert "signoffs" in s.db.table_names()
+        assert s.session(1)["metrics"][0]["value"] == 0.4
+        assert s.machine_by_name("Unity old") is not None
+
+
+def test_signoff_and_changes_after_it_are_flagged(store, machine):
+    import time
+
+    spec = get_test("couch")
+    sid = store.save_session(spec, couch_result(0.3, dt.datetime(2026, 9, 10)), machine["id"], operator="AG")
+    other = store.save_session(spec, couch_result(0.5, dt.datetime(2026, 9, 20)), machine["id"], operator="AG")
+    store.sign_month(machine["id"], "2026-09", "Dr Martin", "RAS")
+    assert store.changes_after_signoff(machine["id"], "2026-09") == []
+    time.sleep(1.1)  # timestamps have one-second resolution
+    store.void_session(sid, "erreur de saisie", "AG")
+    changes = store.changes_after_signoff(machine["id"], "2026-09")
+    assert [c["id"] for c in changes] == [sid] and changes[0]["changes"] == ["voided"]
+    assert store.session_signoff_flag(sid) is not None and store.session_signoff_flag(other) is None
+    with pytest.raises(ValueError):
+        store.sign_month(machine["id"], "2026-09", " ")

@@ -60,3 +60,15 @@ MESSAGES.update({
     "report.col_values": {"fr": "Valeurs", "en": "Values"},
     "report.col_out": {"fr": "Hors tolérance", "en": "Out of tolerance"},
 })
+MESSAGES.update({
+    "report.not_signed": {"fr": "Mois non signé.", "en": "Month not signed."},
+    "report.signature_line": {"fr": "Visa du physicien : ______________________   Date : ____________", "en": "Physicist's signature: ______________________   Date: ____________"},
+    "report.signed": {"fr": "Signé par {by} le {at} — commentaire : {comment}", "en": "Signed by {by} on {at} — comment: {comment}"},
+    "report.changed_after_signature": {
+        "fr": "ATTENTION : {n} séance(s) de ce mois modifiée(s) après la signature du {at} :",
+        "en": "WARNING: {n} session(s) of this month changed after the signature of {at}:",
+    },
+    "report.change_added": {"fr": "ajoutée", "en": "added"},
+    "report.change_voided": {"fr": "annulée", "en": "voided"},
+    "report.change_commented": {"fr": "commentée", "en": "commented"},
+})

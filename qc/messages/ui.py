@@ -124,6 +124,13 @@ MESSAGES = {
     "rep.generating": {"fr": "Génération du PDF…", "en": "Generating the PDF…"},
     "rep.ready": {"fr": "Rapport prêt ({kb} ko).", "en": "Report ready ({kb} kB)."},
     "rep.download": {"fr": "Télécharger le PDF", "en": "Download the PDF"},
+    "rep.signoff": {"fr": "Signature du mois", "en": "Month sign-off"},
+    "rep.sign_comment": {"fr": "Commentaire de signature (facultatif)", "en": "Sign-off comment (optional)"},
+    "rep.sign": {"fr": "Signer le mois {month} (au nom de l'opérateur)", "en": "Sign month {month} (as the operator)"},
+    "hist.after_signature": {
+        "fr": "Cette séance a été modifiée après la signature du mois ({at}) : {changes}.",
+        "en": "This session changed after the month was signed ({at}): {changes}.",
+    },
     "rep.preview": {"fr": "Aperçu : tests du mois", "en": "Preview: the month's tests"},
     # settings
     "set.operator_needed": {"fr": "Indiquez votre nom d'opérateur (barre latérale) : chaque modification est tracée.", "en": "Enter your operator name (sidebar): every change is logged."},

@@ -1,0 +1,115 @@
+"""PDF reports: the demo month's report holds every session, every out-of-tolerance result, French accents;
+sign-off and changes after it; the per-session report with its images."""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import shutil
+import time
+
+import pytest
+
+from pypdf_text import pdf_text
+from qc.demo import DEMO_MACHINE, build_demo
+from qc.report import expected_sessions, month_bounds, monthly_report_pdf, session_report_pdf
+from qc.storage import open_store
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory):
+    d = tmp_path_factory.mktemp("demo-report")
+    build_demo(d)
+    return d
+
+
+@pytest.fixture
+def demo_store(demo_dir, qc_data_dir):
+    shutil.copytree(demo_dir, qc_data_dir, dirs_exist_ok=True)
+    s = open_store(qc_data_dir)
+    yield s
+    s.close()
+
+
+def last_month() -> str:
+    return (dt.date.today().replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
+
+
+def test_monthly_report_lists_every_session_and_every_out_of_tolerance_result(demo_store):
+    month = last_month()
+    machine = demo_store.machine_by_name(DEMO_MACHINE)
+    pdf = monthly_report_pdf(demo_store, machine["id"], month, lang="fr", generated_by="Dr Test")
+    text = pdf_text(pdf)
+    first, last = month_bounds(month)
+    sessions = demo_store.sessions_frame(machine_id=machine["id"], date_from=first.isoformat(), date_to=last.isoformat())
+    assert len(sessions) > 30
+    assert f"{len(sessions)} séances enregistrées ce mois" in text
+    listed = {int(x) for x in re.findall(r"#(\d+)", text)}
+    assert set(sessions["id"]) <= listed, "every session of the month appears in its test's table"
+    metrics = demo_store.metrics_frame(machine_id=machine["id"], date_from=first.isoformat(), date_to=last.isoformat())
+    bad = metrics[metrics["status"].isin(["warning", "fail"])]
+    assert len(bad) > 0
+    out_section = text.split("Résultats hors tolérance")[1].split("Séances annulées")[0]
+    for sid in bad["session_id"].unique():
+        assert f"#{sid}" in out_section
+    assert "Généré par : Dr Test" in text
+    for word in ("Synthèse", "Hebdomadaire", "Sécurités quotidiennes", "Niveau hélium", "Écart", "°", "±"):
+        assert word in text, word
+    assert re.search(r"Page 1/\d+", text)
+
+
+def test_report_in_english(demo_store):
+    machine = demo_store.machine_by_name(DEMO_MACHINE)
+    text = pdf_text(monthly_report_pdf(demo_store, machine["id"], last_month(), lang="en"))
+    assert "Monthly quality-control report" in text and "Out-of-tolerance results" in text and "Daily safety checks" in text
+
+
+def test_voided_sessions_are_listed_with_their_reason(demo_store):
+    machine = demo_store.machine_by_name(DEMO_MACHINE)
+    month = last_month()
+    first, last = month_bounds(month)
+    s = demo_store.sessions_frame(machine_id=machine["id"], date_from=first.isoformat(), date_to=last.isoformat(), test="couch")
+    demo_store.void_session(int(s.iloc[0]["id"]), "lecture à la mauvaise marque", "MB")
+    text = pdf_text(monthly_report_pdf(demo_store, machine["id"], month))
+    voided = text.split("Séances annulées")[1]
+    assert f"#{int(s.iloc[0]['id'])}" in voided and "lecture à la mauvaise marque" in voided
+
+
+def test_signature_and_change_after_it_are_in_the_report(demo_store):
+    machine = demo_store.machine_by_name(DEMO_MACHINE)
+    month = last_month()
+    text = pdf_text(monthly_report_pdf(demo_store, machine["id"], month))
+    assert "Mois non signé" in text
+    demo_store.sign_month(machine["id"], month, "Dr Martin", "Conforme sauf laser")
+    text = pdf_text(monthly_report_pdf(demo_store, machine["id"], month))
+    assert "Signé par Dr Martin" in text and "Conforme sauf laser" in text and "ATTENTION" not in text
+    time.sleep(1.1)
+    first, last = month_bounds(month)
+    sid = int(demo_store.sessions_frame(machine_id=machine["id"], date_from=first.isoformat(), date_to=last.isoformat()).iloc[0]["id"])
+    demo_store.void_session(sid, "doublon", "AG")
+    text = pdf_text(monthly_report_pdf(demo_store, machine["id"], month))
+    assert "modifiée(s) après la signature" in text and f"#{sid}" in text.split("ATTENTION")[1][:400]
+
+
+def test_missed_tests_are_reported(qc_data_dir):
+    with open_store(qc_data_dir) as s:
+        mid = s.add_machine("Unity vide")
+        text = pdf_text(monthly_report_pdf(s, mid, "2026-02"))
+    assert "NON RÉALISÉ" in text
+    assert expected_sessions("daily", *month_bounds("2026-02")) == 20
+    assert expected_sessions("weekly", *month_bounds("2026-02")) == 4
+
+
+def test_session_report_has_identifiers_and_images(demo_store):
+    machine = demo_store.machine_by_name(DEMO_MACHINE)
+    field = demo_store.sessions_frame(machine_id=machine["id"], test="field")
+    if field.empty:
+        pytest.skip("no MVIC-Champ session in the demo")
+    sid = int(field.iloc[0]["id"])  # the latest: its images are kept
+    s = demo_store.session(sid)
+    pdf = session_report_pdf(demo_store, sid)
+    text = pdf_text(pdf)
+    assert f"séance n° {sid}" in text
+    for f in s["files"]:
+        assert f["sop_instance_uid"] in text and f["sha256"][:16] in text
+    assert len(re.findall(rb"/Subtype\s*/Image", pdf)) >= 5  # one overlay per image of the session
