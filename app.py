@@ -15,6 +15,7 @@ st.set_page_config(page_title="MR-Linac QC", page_icon=":material/radiology:", l
 
 store = common.get_store()
 common.sidebar(store)
+common.login_gate(store)
 lang = common.lang()
 T = common.T
 
@@ -30,8 +31,10 @@ nav = st.navigation(
         T("nav.section.records"): [
             st.Page("pages/history.py", title=T("nav.history"), icon=":material/timeline:", url_path="history"),
             st.Page("pages/reports.py", title=T("nav.reports"), icon=":material/picture_as_pdf:", url_path="reports"),
-            st.Page("pages/settings.py", title=T("nav.settings"), icon=":material/settings:", url_path="settings"),
-        ],
+        ]
+        # Operators do not see Settings (tolerances, calibrations, users are for physicists and admins).
+        + ([st.Page("pages/settings.py", title=T("nav.settings"), icon=":material/settings:", url_path="settings")]
+           if common.allowed("tolerances") else []),
     }
 )
 common.set_current_page(nav, tests)

@@ -107,11 +107,73 @@ def tests(store: Store) -> list[TestSpec]:
     return all_tests(store)
 
 
+def current_user() -> dict | None:
+    """The logged-in user ({username, display_name, role}); without authentication, the typed
+    operator name with every right (the local single-user run)."""
+    from qc.auth import auth_mode
+
+    if auth_mode() == "off":
+        name = (st.session_state.get("operator") or "").strip()
+        return {"username": name, "display_name": name, "role": "admin"}
+    return st.session_state.get("auth_user")
+
+
 def operator() -> str:
-    return (st.session_state.get("operator") or "").strip()
+    """The name recorded on sessions and in the audit log: the logged-in user, else the typed name."""
+    user = current_user()
+    return (user or {}).get("display_name", "") or ""
+
+
+def allowed(permission: str) -> bool:
+    from qc.auth import can
+
+    user = current_user()
+    return user is not None and can(user["role"], permission)
+
+
+def require(permission: str) -> None:
+    """Stop the page with a clear message when the user's role lacks the permission."""
+    if not allowed(permission):
+        st.error(T("auth.denied"))
+        st.stop()
+
+
+def login_gate(store: Store) -> None:
+    """With authentication on, nothing but the login shows until the user is known."""
+    from qc import auth
+
+    mode = auth.auth_mode()
+    if mode == "off" or st.session_state.get("auth_user"):
+        return
+    st.title("MR-Linac QC")
+    if mode == "oidc":
+        if not getattr(st.user, "is_logged_in", False):
+            st.button(T("auth.login_sso"), on_click=st.login, key="auth_sso", type="primary")
+            st.stop()
+        user = auth.user_by_email(store, str(st.user.get("email", "")))
+        if user is None:
+            st.error(T("auth.unknown_sso", email=str(st.user.get("email", ""))))
+            st.button(T("auth.logout"), on_click=st.logout, key="auth_sso_out")
+            st.stop()
+        st.session_state["auth_user"] = user
+        st.rerun()
+    with st.form("auth_login"):
+        username = st.text_input(T("auth.username"), key="auth_username")
+        password = st.text_input(T("auth.password"), type="password", key="auth_password")
+        submitted = st.form_submit_button(T("auth.login"), type="primary")
+    if submitted:
+        user, reason = auth.authenticate(store, username, password)
+        if user is None:
+            st.error(T("auth.locked") if reason == "locked" else T("auth.wrong"))
+        else:
+            st.session_state["auth_user"] = user
+            st.rerun()
+    st.stop()
 
 
 def sidebar(store: Store) -> None:
+    from qc.auth import auth_mode
+
     with st.sidebar:
         current = st.session_state.get("lang", store.get_setting("default_lang", DEFAULT_LANG))
         st.session_state.setdefault("lang", current)
@@ -121,7 +183,18 @@ def sidebar(store: Store) -> None:
             format_func=lambda code: {"fr": "Français", "en": "English"}[code],
             key="lang",
         )
-        st.text_input(T("ui.operator"), key="operator", placeholder=T("ui.operator_placeholder"))
+        if auth_mode() == "off":
+            st.text_input(T("ui.operator"), key="operator", placeholder=T("ui.operator_placeholder"))
+            return
+        user = current_user()
+        if user:
+            # st.text, never markdown: names come from users and are shown as typed.
+            st.text(T("auth.logged_in", name=user["display_name"], role=T("role." + user["role"])))
+            if st.button(T("auth.logout"), key="auth_logout"):
+                st.session_state.pop("auth_user", None)
+                if auth_mode() == "oidc":
+                    st.logout()
+                st.rerun()
 
 
 def page_for(spec: TestSpec) -> st.Page:
@@ -318,7 +391,7 @@ def image_test_page(key: str, extra: Callable[[workflow.Analysis], None] | None 
     show_analysis(analysis, extra)
     st.divider()
     sid = save_block(store, analysis, key)
-    if baseline is not None and sid and machine is not None:
+    if baseline is not None and sid and machine is not None and allowed("baseline"):
         if st.button(T("ui.set_baseline"), key=f"{key}_baseline"):
             store.set_baseline(machine["id"], key, baseline(analysis.result), sid, operator())
             st.success(T("ui.baseline_set"))

@@ -12,7 +12,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from pages.common import STATUS_ICON, T, get_store, lang, operator, tests
+from pages.common import STATUS_ICON, T, allowed, get_store, lang, operator, tests
 from qc.export import export_frame, to_bytes
 from qc.trends import drift_signal, series_label, small_multiples, trend_chart
 
@@ -76,7 +76,7 @@ def session_detail(session_id: int) -> None:
             elif text.strip():
                 store.add_comment(session_id, text, operator())
                 st.rerun()
-    if not s["voided"]:
+    if not s["voided"] and allowed("void"):
         with c2.form(key="hist_void_form"):
             reason = st.text_input(T("hist.void_reason"), key="hist_void_reason")
             if st.form_submit_button(T("hist.void_btn")):

@@ -10,7 +10,7 @@ import datetime as dt
 
 import streamlit as st
 
-from pages.common import T, get_store, lang, operator
+from pages.common import T, allowed, get_store, lang, operator
 from qc.report import monthly_report_pdf
 
 store = get_store()
@@ -43,21 +43,24 @@ if current and current[:3] == (machine["id"], month, report_lang):
 
 st.subheader(T("rep.signoff"))
 for sg in store.signoffs(machine["id"], month):
-    st.write(T("report.signed", by=sg["signed_by"], at=sg["signed_at"], comment=sg["comment"] or "—"))
+    st.text(T("report.signed", by=sg["signed_by"], at=sg["signed_at"], comment=sg["comment"] or "—"))
 changes = store.changes_after_signoff(machine["id"], month)
 if changes:
     st.error(T("report.changed_after_signature", n=len(changes), at=changes[0]["signed_at"]))
     st.dataframe([{"session": c["id"], "test": c["test"], "date": c["acquired_at"],
                    "changes": ", ".join(T("report.change_" + w) for w in c["changes"])} for c in changes], hide_index=True)
-with st.form("rep_sign_form", clear_on_submit=True):
-    sign_comment = st.text_input(T("rep.sign_comment"), key="rep_sign_comment")
-    if st.form_submit_button(T("rep.sign", month=month)):
-        if not operator():
-            st.error(T("ui.operator_required"))
-        else:
-            store.sign_month(machine["id"], month, operator(), sign_comment)
-            st.session_state.pop("rep_pdf", None)
-            st.rerun()
+if not allowed("sign"):
+    st.caption(T("auth.denied"))
+else:
+    with st.form("rep_sign_form", clear_on_submit=True):
+        sign_comment = st.text_input(T("rep.sign_comment"), key="rep_sign_comment")
+        if st.form_submit_button(T("rep.sign", month=month)):
+            if not operator():
+                st.error(T("ui.operator_required"))
+            else:
+                store.sign_month(machine["id"], month, operator(), sign_comment)
+                st.session_state.pop("rep_pdf", None)
+                st.rerun()
 
 st.subheader(T("rep.preview"))
 from qc.report import expected_sessions, month_bounds  # noqa: E402

@@ -12,38 +12,42 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from pages.common import T, get_store, lang, operator, tests
+from pages.common import T, allowed, get_store, lang, operator, require, tests
 from qc.logged import Derived, LoggedField, LoggedTest, save_custom_logged_test
 from qc.registry import FREQUENCIES
 from qc.tolerances import Tolerance
 
 store = get_store()
 st.title(T("nav.settings"))
+require("tolerances")
 user = operator()
 if not user:
     st.warning(T("set.operator_needed"))
 
-tab_m, tab_t, tab_l, tab_g = st.tabs([T("set.tab_machines"), T("set.tab_tolerances"), T("set.tab_logged"), T("set.tab_general")])
+tab_m, tab_t, tab_l, tab_g, tab_u = st.tabs(
+    [T("set.tab_machines"), T("set.tab_tolerances"), T("set.tab_logged"), T("set.tab_general"), T("set.tab_users")]
+)
 
 # ------------------------------------------------------------------ machines and CAX calibration
 with tab_m:
     machines = store.machines()
     if machines:
         st.dataframe(pd.DataFrame(machines)[["name", "station_name", "device_serial", "model", "created_at"]], hide_index=True, width="stretch")
-    with st.form("set_add_machine", clear_on_submit=True):
-        st.markdown("**" + T("set.add_machine") + "**")
-        c1, c2, c3 = st.columns(3)
-        name = c1.text_input(T("set.machine_name"), key="set_m_name")
-        station = c2.text_input("StationName", key="set_m_station")
-        serial = c3.text_input("DeviceSerialNumber", key="set_m_serial")
-        if st.form_submit_button(T("set.add")):
-            if not user:
-                st.error(T("ui.operator_required"))
-            elif not name.strip():
-                st.error(T("set.name_required"))
-            else:
-                store.add_machine(name, station, serial, user=user)
-                st.rerun()
+    if allowed("machines"):
+        with st.form("set_add_machine", clear_on_submit=True):
+            st.markdown("**" + T("set.add_machine") + "**")
+            c1, c2, c3 = st.columns(3)
+            name = c1.text_input(T("set.machine_name"), key="set_m_name")
+            station = c2.text_input("StationName", key="set_m_station")
+            serial = c3.text_input("DeviceSerialNumber", key="set_m_serial")
+            if st.form_submit_button(T("set.add")):
+                if not user:
+                    st.error(T("ui.operator_required"))
+                elif not name.strip():
+                    st.error(T("set.name_required"))
+                else:
+                    store.add_machine(name, station, serial, user=user)
+                    st.rerun()
     if machines:
         st.markdown("**" + T("set.cax_title") + "**")
         st.caption(T("set.cax_help"))
@@ -180,8 +184,56 @@ with tab_l:
                 st.success(T("set.l_saved", name=test_def.name_fr))
                 st.rerun()
 
+# ------------------------------------------------------------------ users (admin)
+with tab_u:
+    from qc import auth
+
+    if not allowed("users"):
+        st.info(T("auth.denied"))
+    else:
+        st.caption(f"QC_AUTH = {auth.auth_mode()}")
+        people = auth.users(store)
+        if people:
+            st.dataframe(pd.DataFrame(people)[["username", "display_name", "email", "role", "active", "created_at"]], hide_index=True, width="stretch")
+        with st.form("set_user_add", clear_on_submit=True):
+            st.markdown("**" + T("set.user_add") + "**")
+            c1, c2, c3 = st.columns(3)
+            u_name = c1.text_input(T("set.user_name"), key="set_u_name")
+            u_display = c2.text_input(T("set.user_display"), key="set_u_display")
+            u_email = c3.text_input(T("set.user_email"), key="set_u_email")
+            c4, c5 = st.columns(2)
+            u_role = c4.selectbox(T("set.user_role"), auth.ROLES, format_func=lambda r: T("role." + r), key="set_u_role")
+            u_password = c5.text_input(T("set.user_password"), type="password", key="set_u_password")
+            if st.form_submit_button(T("set.add")):
+                try:
+                    auth.add_user(store, u_name, u_display, u_role, u_password or None, email=u_email, by=user)
+                except ValueError as exc:
+                    st.error(T("set.user_error", error=str(exc)))
+                else:
+                    st.success(T("set.user_saved"))
+        if people:
+            with st.form("set_user_update"):
+                st.markdown("**" + T("set.user_update") + "**")
+                who = st.selectbox(T("set.user_name"), [p["username"] for p in people], key="set_uu_name")
+                current_role = next(p["role"] for p in people if p["username"] == who)
+                c1, c2, c3 = st.columns(3)
+                new_role = c1.selectbox(T("set.user_role"), auth.ROLES, index=auth.ROLES.index(current_role),
+                                        format_func=lambda r: T("role." + r), key="set_uu_role")
+                active = c2.checkbox(T("set.user_active"), value=True, key="set_uu_active")
+                new_password = c3.text_input(T("set.user_new_password"), type="password", key="set_uu_password")
+                if st.form_submit_button(T("set.save")):
+                    try:
+                        auth.update_user(store, who, user, role=new_role, active=active, password=new_password or None)
+                    except ValueError as exc:
+                        st.error(T("set.user_error", error=str(exc)))
+                    else:
+                        st.success(T("set.user_saved"))
+
 # ------------------------------------------------------------------ general
 with tab_g:
+    if not allowed("general_settings"):
+        st.info(T("auth.denied"))
+        st.stop()
     current = store.get_setting("default_lang", "fr")
     choice = st.radio(T("set.default_lang"), ["fr", "en"], index=0 if current == "fr" else 1, horizontal=True,
                       format_func=lambda c: {"fr": "Français", "en": "English"}[c], key="set_default_lang")

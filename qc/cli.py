@@ -8,6 +8,7 @@
     python -m qc export --test field --from 2026-01-01 --to 2026-12-31 --format csv [-o FILE]
     python -m qc report --machine NAME --month 2026-10 [-o FILE] [--lang en]
     python -m qc sign --machine NAME --month 2026-10 --by NAME [--comment TEXT]
+    python -m qc add-user NAME --role admin|physicist|operator [--name "Display"] [--password-stdin | --sso --email E]
 
 Bad input: one sentence on stderr, exit code 2. Nothing is stored for a failed analysis.
 """
@@ -194,6 +195,24 @@ def cmd_sign(args) -> int:
     return 0
 
 
+def cmd_add_user(args) -> int:
+    import getpass
+
+    from qc import auth
+    from qc.storage import open_store
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    elif args.sso:
+        password = None
+    else:
+        password = getpass.getpass("Mot de passe / password: ")
+    with open_store(args.data_dir) as store:
+        auth.add_user(store, args.username, args.name or args.username, args.role, password, email=args.email or "", by=os.environ.get("USER", "cli"))
+    print(f"{args.username} ({args.role})")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m qc", description="MR-Linac QC — command line")
     p.add_argument("--data-dir", default=None, help="data folder (default: $QC_DATA_DIR, else data/)")
@@ -247,6 +266,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--month", required=True, help="YYYY-MM")
     s.add_argument("-o", "--output")
     s.set_defaults(func=cmd_report)
+
+    s = sub.add_parser("add-user", help="add a user for the shared server (QC_AUTH=password or oidc)")
+    s.add_argument("username")
+    s.add_argument("--name", help="display name")
+    s.add_argument("--role", choices=("operator", "physicist", "admin"), required=True)
+    s.add_argument("--email", help="e-mail used by the hospital's single sign-on (QC_AUTH=oidc)")
+    s.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    s.add_argument("--sso", action="store_true", help="no password: the user logs in through single sign-on")
+    s.set_defaults(func=cmd_add_user)
 
     s = sub.add_parser("sign", help="sign a machine's month (physicist)")
     s.add_argument("--machine", required=True)

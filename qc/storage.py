@@ -200,6 +200,28 @@ def m002_signoffs(db: Database) -> None:
     db["signoffs"].create_index(["machine_id", "month"])
 
 
+@migrations()
+def m003_users(db: Database) -> None:
+    """Users and roles for the shared server (qc.auth)."""
+    db["users"].create(
+        {
+            "id": int,
+            "username": str,
+            "display_name": str,
+            "email": str,
+            "role": str,
+            "password_hash": str,
+            "active": int,
+            "failed": int,
+            "locked_until": str,
+            "created_at": str,
+        },
+        pk="id",
+        defaults={"active": 1, "failed": 0},
+    )
+    db["users"].create_index(["username"], unique=True)
+
+
 def now_iso() -> str:
     return dt.datetime.now().replace(microsecond=0).isoformat(sep=" ")
 
