@@ -35,7 +35,8 @@ nav = st.navigation(
         # Operators do not see Settings (tolerances, calibrations, users are for physicists and admins).
         + ([st.Page("pages/settings.py", title=T("nav.settings"), icon=":material/settings:", url_path="settings")]
            if common.allowed("tolerances") else []),
-    }
+    },
+    expanded=True,  # every test stays visible in the menu (no "View more")
 )
 common.set_current_page(nav, tests)
 common.demo_banner(store)

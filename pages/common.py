@@ -280,6 +280,18 @@ def style_status(df: pd.DataFrame):
     )
 
 
+def arrow_safe(df: pd.DataFrame) -> pd.DataFrame:
+    """Columns that mix text and numbers (e.g. a PIQT value "RAMP" among numbers) shown as text,
+    which Arrow (st.dataframe) can serialise."""
+    out = df.copy()
+    for col in out.columns:
+        if out[col].dtype == object:
+            kinds = {type(v) for v in out[col] if v is not None and v == v}
+            if str in kinds and len(kinds) > 1:
+                out[col] = out[col].map(lambda v: "" if v is None or v != v else (f"{v:.4g}" if isinstance(v, float) else str(v)))
+    return out
+
+
 def show_status(status: str) -> None:
     text = f"{STATUS_ICON[status]} {T('ui.overall')} : {T('status.' + status)}"
     {"pass": st.success, "warning": st.warning, "fail": st.error}.get(status, st.info)(text)
@@ -303,7 +315,7 @@ def show_analysis(analysis: workflow.Analysis, extra: Callable[[workflow.Analysi
         extra(analysis)
     if r.items:
         with st.expander(T("ui.items"), expanded=False):
-            st.dataframe(pd.DataFrame(r.items), hide_index=True, width="stretch")
+            st.dataframe(arrow_safe(pd.DataFrame(r.items)), hide_index=True, width="stretch")
 
 
 def save_block(store: Store, analysis: workflow.Analysis, key: str) -> int | None:

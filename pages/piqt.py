@@ -9,7 +9,7 @@ ensure_navigation()
 
 import streamlit as st
 
-from pages.common import STATUS_BG, T, get_store, image_test_page, lang
+from pages.common import STATUS_BG, T, arrow_safe, get_store, image_test_page, lang
 from qc import piqt, workflow
 
 
@@ -21,7 +21,7 @@ def piqt_view(analysis: workflow.Analysis) -> None:
     history = store.metrics_frame(machine_id=machine_id, test="piqt") if machine_id else None
     for section in sections:
         st.subheader(section)
-        table = piqt.section_table(result, section)
+        table = arrow_safe(piqt.section_table(result, section))
         if "status" in table.columns:
             st.dataframe(
                 table.style.apply(lambda row: [f"background-color: {STATUS_BG.get(str(row['status']), '#ffffff')}"] * len(row), axis=1),

@@ -17,6 +17,8 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import json
+import os
+import secrets
 import sqlite3
 import time
 from pathlib import Path
@@ -527,9 +529,10 @@ class Store:
         target = self.data_dir / rel
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
-            tmp = target.with_suffix(".part")
+            # A temporary name of its own: two users storing the same file at once never share it.
+            tmp = target.with_name(f"{target.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
             tmp.write_bytes(f.data)
-            tmp.replace(target)
+            os.replace(tmp, target)
         return rel.as_posix()
 
     def file_bytes(self, stored_path: str) -> bytes | None:
@@ -558,16 +561,18 @@ class Store:
         """
         from qc.errors import DuplicateUploadError
 
-        if not allow_duplicate:
-            dups = self.find_duplicates(result.files)
-            if dups:
-                d = dups[0]
-                raise DuplicateUploadError(d["upload"], d["session_id"], d["acquired_at"])
         judged = self.judge(spec, result, machine_id)
         stored_paths = [self._store_file(f) if keep_files else "" for f in result.files]
         if cax_calibration_id is None:
             cax_calibration_id = result.params.get("cax_calibration_id")
         with self.write() as db:
+            # Checked inside the write transaction: two users uploading the same file at once
+            # cannot both pass the check.
+            if not allow_duplicate:
+                dups = self.find_duplicates(result.files)
+                if dups:
+                    d = dups[0]
+                    raise DuplicateUploadError(d["upload"], d["session_id"], d["acquired_at"])
             sid = db["sessions"].insert(
                 {
                     "test": spec.key,

@@ -128,6 +128,7 @@ def test_field_demo_images_result_saved_and_in_history(page, server):
     page.goto(server["url"] + "/field")
     page.locator(".st-key-operator input").fill("E2E")
     page.locator(".st-key-operator input").press("Enter")
+    page.wait_for_timeout(1500)  # let the rerun that commits the operator name finish
     page.locator(".st-key-field_demo button").click()
     page.get_by_text("Résultat global").wait_for()
     page.get_by_test_id("stImage").first.wait_for()
@@ -163,6 +164,7 @@ def test_demo_report_upload_result_store_history_and_pdf(page, server):
     page.get_by_role("heading", name="PIQT").first.wait_for()
     page.locator(".st-key-operator input").fill("E2E")
     page.locator(".st-key-operator input").press("Enter")
+    page.wait_for_timeout(1500)  # let the rerun that commits the operator name finish
     page.get_by_test_id("stFileUploaderDropzoneInput").wait_for(state="attached")
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(report))
     page.get_by_text("Résultat global").wait_for()

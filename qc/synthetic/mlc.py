@@ -1,0 +1,245 @@
+"""Synthetic Unity MLC images with known leaf positions: AQUA "MLC exactitude" gaps and MVIC slits.
+
+Owns the ground truth of the MLC analysers' tests and the demo sessions. Model (all in mm at the
+isocentre, Unity geometry of `qc.synthetic`: CAX pixel (511.03, 652.75), 0.2160 mm/px):
+- 80 leaf pairs of 7.175 mm (33.2 px) stacked along u, pair 40|41 junction on the CAX column,
+  pair 1 on the −u side (the analyser's default numbering); leaves travel along v. Bank A closes
+  from −v (its tips are the low-v edges of the openings), bank B from +v.
+- Per pair, the openings (lo, hi) along v are box functions convolved with a Gaussian leaf-end
+  penumbra σ_t (default 2.5 mm; erf, exact); leaf transmission 1 % under the leaves; inter-leaf
+  leakage lines (Gaussian lines, σ 0.3 mm, +1.5 % of open) on every pair junction under the
+  leaves; a tongue-and-groove dip (−3 %) on the junctions inside the openings; a diaphragm band
+  (default −47.5/+47.4 mm along v, σ 2.5 mm, 0.2 % transmission) as on the real images (domain.md §5).
+- Lateral (across-pair) blur σ_p 0.8 mm: focused leaf sides, so the leaf-end penumbra (rounded
+  tips) is wider than the leaf-side one. With a lateral σ as wide as σ_t, a leaf next to a
+  neighbour displaced by 5 mm would be measured ~0.3 mm off by crosstalk (see the bench).
+- FFF cone exp(−(r/300 mm)^1.3) (as `qc.synthetic.field`), Gaussian noise (0.5 % of open), then
+  the Unity inverted polarity (`unity_raw_from_signal`).
+Truth: the programmed leaf-tip positions; for slits, the FWHM/centre of the noise-free profile at
+the pair centre computed on a 0.002 mm grid with the analyser's level definition (`slit_truth`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+from scipy import ndimage
+from scipy.special import ndtr
+
+from qc.synthetic import (
+    UNITY_CAX_PX,
+    UNITY_COLS,
+    UNITY_PIXEL_ISO_MM,
+    UNITY_ROWS,
+    rt_image_bytes,
+    unity_raw_from_signal,
+)
+
+LEAF_PITCH_MM = 7.175
+N_PAIRS = 80
+AQUA_GAPS_MM: tuple[tuple[float, float], ...] = ((-40, -20), (-30, -10), (-20, 0), (0, 20), (10, 30), (20, 40))
+DIAPHRAGM_MM = (-47.5, 47.4)
+# Default MVIC slit plan: an ASSUMPTION (domain.md §13 Q4: the delivered plan is unknown):
+# 5 slits of 5 mm centred at −40, −20, 0, +20, +40 mm along v. Configurable in the analyser.
+SLITS_MM: tuple[tuple[float, float], ...] = ((-40, 5), (-20, 5), (0, 5), (20, 5), (40, 5))
+# The AQUA-ExactitudeErr staircase (domain.md §0.6, §5): bank A tips moved towards +v on pairs
+# 28–39, bank B tips towards −v on pairs 41–53, in 5 mm steps (the gaps close).
+STAIRCASE: dict[tuple[int, str], float] = {
+    **{(k, "A"): 15.0 for k in (28, 29)},
+    **{(k, "A"): 10.0 for k in range(30, 35)},
+    **{(k, "A"): 5.0 for k in range(35, 40)},
+    **{(k, "B"): -5.0 for k in range(41, 46)},
+    **{(k, "B"): -10.0 for k in range(46, 51)},
+    **{(k, "B"): -15.0 for k in range(51, 54)},
+}
+
+
+@dataclass(frozen=True)
+class MLCModel:
+    """Physical parameters of the synthetic images (defaults as in the module docstring)."""
+
+    sigma_t_mm: float = 2.5
+    sigma_p_mm: float = 0.8
+    leaf_transmission: float = 0.01
+    interleaf: float = 0.015
+    interleaf_sigma_mm: float = 0.3
+    tongue_groove: float = 0.03
+    diaphragm_mm: tuple[float, float] = DIAPHRAGM_MM
+    diaphragm_sigma_mm: float = 2.5
+    diaphragm_transmission: float = 0.002
+    fff_r0_mm: float | None = 300.0
+    cax_px: tuple[float, float] = UNITY_CAX_PX
+    pixel_mm: float = UNITY_PIXEL_ISO_MM
+    pitch_mm: float = LEAF_PITCH_MM
+
+
+def pair_edges_mm(model: MLCModel = MLCModel()) -> np.ndarray:
+    """Junction positions along u (mm from the CAX) of the 80 pairs: pair k spans [e[k−1], e[k]]."""
+    return (np.arange(N_PAIRS + 1) - 40) * model.pitch_mm
+
+
+def openings_for(
+    nominal: list[tuple[float, float]], errors: dict[tuple[int, str], float] | None = None
+) -> np.ndarray:
+    """Leaf-tip positions (mm along v) of every pair: array (80, n_openings, 2) = (bank A tip, bank B tip).
+
+    `errors` {(pair, "A"|"B"): mm} moves that leaf's tip by mm along +v in every opening.
+    """
+    op = np.tile(np.asarray(nominal, dtype=float)[None, :, :], (N_PAIRS, 1, 1))
+    for (k, bank), d in (errors or {}).items():
+        op[k - 1, :, 0 if bank == "A" else 1] += d
+    return op
+
+
+def _profile_1d(t_mm: np.ndarray, openings: np.ndarray, sigma: float) -> np.ndarray:
+    """Aperture of one pair along t: Σ over openings of a box convolved with a Gaussian (clipped to 1)."""
+    a = np.zeros_like(t_mm)
+    for lo, hi in openings:
+        a += ndtr((t_mm - lo) / sigma) - ndtr((t_mm - hi) / sigma)
+    return np.clip(a, 0, 1)
+
+
+def _diaphragm(t_mm: np.ndarray, model: MLCModel) -> np.ndarray:
+    lo, hi = model.diaphragm_mm
+    j = ndtr((t_mm - lo) / model.diaphragm_sigma_mm) - ndtr((t_mm - hi) / model.diaphragm_sigma_mm)
+    return model.diaphragm_transmission + (1 - model.diaphragm_transmission) * j
+
+
+def _cone(r_mm: np.ndarray, model: MLCModel) -> np.ndarray:
+    if not model.fff_r0_mm:
+        return np.ones_like(r_mm)
+    return np.exp(-((r_mm / model.fff_r0_mm) ** 1.3))
+
+
+def mlc_signal(openings: np.ndarray, model: MLCModel = MLCModel(), shape: tuple[int, int] = (UNITY_ROWS, UNITY_COLS)) -> np.ndarray:
+    """Noise-free relative dose image (open ≈ 1 at the CAX) for `openings` (80, n, 2) in mm along v."""
+    rows, cols = shape
+    u0, v0 = model.cax_px
+    px = model.pixel_mm
+    t_mm = (np.arange(rows) - v0) * px
+    p_mm = (np.arange(cols) - u0) * px
+    edges = pair_edges_mm(model)
+    ap = np.stack([_profile_1d(t_mm, openings[k], model.sigma_t_mm) for k in range(N_PAIRS)])  # (80, rows)
+    # each column: fraction of the pixel in the pair of its left half vs the next pair
+    left = p_mm - px / 2
+    k_left = np.clip(np.searchsorted(edges, left, side="right") - 1, 0, N_PAIRS - 1)
+    boundary = edges[np.clip(k_left + 1, 0, N_PAIRS)]
+    frac = np.clip((boundary - left) / px, 0, 1)
+    k_right = np.clip(k_left + 1, 0, N_PAIRS - 1)
+    a_img = ap[k_left].T * frac[None, :] + ap[k_right].T * (1 - frac[None, :])  # (rows, cols)
+    # junction lines: inter-leaf leakage under the leaves, tongue-and-groove dip in the openings
+    d = np.min(np.abs(p_mm[:, None] - edges[None, :]), axis=1)
+    g = np.exp(-0.5 * (d / model.interleaf_sigma_mm) ** 2)[None, :]
+    tx = model.leaf_transmission
+    t_map = tx + (1 - tx) * a_img + model.interleaf * (1 - a_img) * g - model.tongue_groove * a_img * g
+    dose = t_map * _diaphragm(t_mm, model)[:, None]
+    dose = ndimage.gaussian_filter1d(dose, model.sigma_p_mm / px, axis=1, mode="nearest")
+    r = np.hypot(t_mm[:, None], p_mm[None, :])
+    return dose * _cone(r, model)
+
+
+def mlc_image_bytes(
+    openings: np.ndarray,
+    *,
+    acquired_at: dt.datetime,
+    rng: int | np.random.Generator = 0,
+    noise_rel: float = 0.005,
+    model: MLCModel = MLCModel(),
+    label: str = "MVICIMRTSegment",
+    **dicom_kw,
+) -> bytes:
+    """A Unity RT Image (DICOM bytes) of `openings`, with noise and the inverted polarity."""
+    gen = np.random.default_rng(rng)
+    s = mlc_signal(openings, model)
+    if noise_rel > 0:
+        s = s + gen.normal(0.0, noise_rel, s.shape)
+    return rt_image_bytes(unity_raw_from_signal(s), acquired_at=acquired_at, label=label, **dicom_kw)
+
+
+# ---------------------------------------------------------------- sessions
+
+
+def aqua_session(
+    acquired_at: dt.datetime,
+    rng_seed: int = 0,
+    errors: dict[tuple[int, str], float] | str | None = None,
+    gaps_mm: tuple[tuple[float, float], ...] = AQUA_GAPS_MM,
+    noise_rel: float = 0.005,
+    model: MLCModel = MLCModel(),
+) -> tuple[list[tuple[str, bytes]], list[np.ndarray]]:
+    """The 6-image AQUA session: (files, true openings per image (80, 1, 2)). `errors="staircase"`
+    applies the AQUA-ExactitudeErr staircase (`STAIRCASE`) to every image."""
+    err = STAIRCASE if errors == "staircase" else errors
+    files, truth = [], []
+    for i, gap in enumerate(gaps_mm):
+        op = openings_for([gap], err)  # type: ignore[arg-type]
+        when = acquired_at + dt.timedelta(seconds=40 * i)
+        name = f"AQUA_{i + 1}_{gap[0]:+.0f}_{gap[1]:+.0f}.dcm"
+        files.append((name, mlc_image_bytes(op, acquired_at=when, rng=rng_seed * 100 + i, noise_rel=noise_rel, model=model,
+                                            patient_name="AQUA^MLC", patient_id="AQUA-MLC", study_id="MLC_exact_0")))
+        truth.append(op)
+    return files, truth
+
+
+def slit_session(
+    acquired_at: dt.datetime,
+    rng_seed: int = 0,
+    errors: dict[tuple[int, str], float] | None = None,
+    slits_mm: tuple[tuple[float, float], ...] = SLITS_MM,
+    noise_rel: float = 0.005,
+    model: MLCModel = MLCModel(),
+) -> tuple[list[tuple[str, bytes]], np.ndarray]:
+    """One slit image (default plan `SLITS_MM`): (files, true openings (80, n_slits, 2))."""
+    nominal = [(c - w / 2, c + w / 2) for c, w in slits_mm]
+    op = openings_for(nominal, errors)
+    data = mlc_image_bytes(op, acquired_at=acquired_at, rng=rng_seed, noise_rel=noise_rel, model=model,
+                           patient_name="MVIC^FENTE", patient_id="MVIC-FENTE", study_id="MVIC_fente")
+    return [("MVIC_fente.dcm", data)], op
+
+
+def demo_session_leaves(acquired_at: dt.datetime, seed: int = 0, errors: dict[tuple[int, str], float] | str | None = None) -> list[tuple[str, bytes]]:
+    """Demo 'Position des lames' session (6 images); `errors="staircase"` for the error session."""
+    return aqua_session(acquired_at, seed, errors)[0]
+
+
+def demo_session_slits(acquired_at: dt.datetime, seed: int = 0, errors: dict[tuple[int, str], float] | None = None) -> list[tuple[str, bytes]]:
+    """Demo 'MVIC Fente' session (one image, default slit plan)."""
+    return slit_session(acquired_at, seed, errors)[0]
+
+
+# ---------------------------------------------------------------- truth for slits
+
+
+def slit_truth(openings: np.ndarray, pair: int, model: MLCModel = MLCModel(), step_mm: float = 0.002) -> list[tuple[float, float]]:
+    """(centre, FWHM) in mm along v of each slit of `pair` on the noise-free profile at the pair's centre.
+
+    Computed on a `step_mm` grid from the model (aperture × diaphragm × FFF cone; the lateral blur
+    and the junction lines do not reach the pair centre), with the analyser's levels: 50 % between
+    the slit's peak and the minimum outside it within 10 mm, up to the valley towards the next slit.
+    """
+    edges = pair_edges_mm(model)
+    p_c = (edges[pair - 1] + edges[pair]) / 2
+    t = np.arange(-60.0, 60.0, step_mm)
+    tx = model.leaf_transmission
+    a = _profile_1d(t, openings[pair - 1], model.sigma_t_mm)
+    prof = (tx + (1 - tx) * a) * _diaphragm(t, model) * _cone(np.hypot(t, p_c), model)
+    out = []
+    slits = openings[pair - 1]
+    for j, (lo, hi) in enumerate(slits):
+        c = (lo + hi) / 2
+        prev_mid = (slits[j - 1][1] + lo) / 2 if j > 0 else -np.inf
+        next_mid = (hi + slits[j + 1][0]) / 2 if j + 1 < len(slits) else np.inf
+        inside = (t >= lo) & (t <= hi) if hi - lo > 2 * step_mm else np.abs(t - c) < 2 * step_mm
+        peak = prof[inside | (np.abs(t - c) <= 1.0)].max()
+        half_lo = (t >= max(lo - 10.0, prev_mid)) & (t <= c)
+        half_hi = (t <= min(hi + 10.0, next_mid)) & (t >= c)
+        lvl_l = (peak + prof[half_lo].min()) / 2
+        lvl_r = (peak + prof[half_hi].min()) / 2
+        il = np.nonzero(half_lo & (prof >= lvl_l))[0][0]
+        ir = np.nonzero(half_hi & (prof >= lvl_r))[0][-1]
+        x_l = t[il - 1] + (lvl_l - prof[il - 1]) / (prof[il] - prof[il - 1]) * step_mm
+        x_r = t[ir] + (prof[ir] - lvl_r) / (prof[ir] - prof[ir + 1]) * step_mm
+        out.append(((x_l + x_r) / 2, x_r - x_l))
+    return out
