@@ -14,8 +14,9 @@ from pages import common
 st.set_page_config(page_title="MR-Linac QC", page_icon=":material/radiology:", layout="wide")
 
 store = common.get_store()
-common.sidebar(store)
-common.login_gate(store)
+with common.as_app_frame():
+    common.sidebar(store)
+    common.login_gate(store)
 lang = common.lang()
 T = common.T
 

@@ -6,6 +6,7 @@ Pages only gather input, call `qc`, show the result and store it; all numbers co
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import io
@@ -23,6 +24,7 @@ from qc.errors import DuplicateUploadError, QCInputError
 from qc.i18n import DEFAULT_LANG, LANGUAGES, t
 from qc.registry import TestSpec, all_tests
 from qc.storage import Store
+from qc.textsafe import md_escape
 from qc.tolerances import format_bounds
 
 STATUS_BG = {"pass": "#e8f5e9", "warning": "#fff8e1", "fail": "#ffebee", "none": "#eceff1"}
@@ -42,8 +44,8 @@ def ensure_navigation() -> None:
     Streamlit treats a folder named `pages/` as legacy multipage mode until some session has run
     `st.navigation`, and then runs a page file whose name matches the URL without app.py (on a
     fresh server, and in AppTest on every run). Each page calls this first: when app.py is not
-    running around it, it switches to st.navigation mode and runs app.py here, in the same script
-    run (widget events are kept), which shows this page inside the frame; then stops.
+    running around it, it switches the server to st.navigation mode and runs app.py here, in the
+    same script run (widget events are kept), which shows this page inside the frame; then stops.
     """
     if getattr(_frame, "active", False):
         return
@@ -54,6 +56,24 @@ def ensure_navigation() -> None:
     PagesManager.uses_pages_directory = False
     runpy.run_path(str(Path(__file__).resolve().parent.parent / "app.py"))
     st.stop()
+
+
+@contextlib.contextmanager
+def as_app_frame():
+    """Create widgets with the identity they have when app.py runs as the main script.
+
+    Streamlit mixes the running page's hash into widget ids; in the legacy first run of a fresh
+    server app.py runs under another page's hash, and the operator name typed there would be
+    forgotten at the next run. Under the main script's hash the sidebar widgets keep one id.
+    """
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    ctx = get_script_run_ctx()
+    if ctx is None:
+        yield
+        return
+    with ctx.run_with_active_hash(ctx.pages_manager.main_script_hash):
+        yield
 
 
 def run_in_frame(nav) -> None:
@@ -96,10 +116,13 @@ def get_store() -> Store:
 
             with st.spinner(t("ui.building_demo", lang())):
                 build_demo()
+        from qc.backup import start_scheduled_backups
         from qc.storage import open_store
 
         store = open_store()
         st.session_state["_store"] = store
+        # One backup thread per server process (idempotent), per QC_BACKUP_INTERVAL_HOURS.
+        start_scheduled_backups(store.data_dir)
     return store
 
 
@@ -152,7 +175,7 @@ def login_gate(store: Store) -> None:
             st.stop()
         user = auth.user_by_email(store, str(st.user.get("email", "")))
         if user is None:
-            st.error(T("auth.unknown_sso", email=str(st.user.get("email", ""))))
+            st.error(T("auth.unknown_sso", email=md_escape(str(st.user.get("email", "")))))
             st.button(T("auth.logout"), on_click=st.logout, key="auth_sso_out")
             st.stop()
         st.session_state["auth_user"] = user
@@ -221,11 +244,11 @@ def run_guarded(fn: Callable[[], None]) -> None:
     try:
         fn()
     except QCInputError as exc:
-        st.error(exc.message(lang()))
+        st.error(md_escape(exc.message(lang())))
     except Exception as exc:  # a page bug must not take the app down
         if type(exc).__name__ in ("StopException", "RerunException", "RerunData"):
             raise
-        st.error(T("ui.page_error", error=f"{type(exc).__name__}: {exc}"))
+        st.error(T("ui.page_error", error=md_escape(f"{type(exc).__name__}: {exc}")))
         with st.expander(T("ui.details")):
             st.code(traceback.format_exc())
 
@@ -300,17 +323,17 @@ def show_status(status: str) -> None:
 def show_analysis(analysis: workflow.Analysis, extra: Callable[[workflow.Analysis], None] | None = None) -> None:
     r = analysis.result
     show_status(analysis.status)
-    ident = T("ui.acquired", date=r.acquired_at.strftime("%Y-%m-%d %H:%M") if r.acquired_at else "?", station=r.station_name or "—")
+    ident = T("ui.acquired", date=r.acquired_at.strftime("%Y-%m-%d %H:%M") if r.acquired_at else "?", station=md_escape(r.station_name or "—"))
     st.caption(ident)
     for w in analysis.warnings:
-        st.warning(w, icon=":material/warning:")
+        st.warning(md_escape(w), icon=":material/warning:")
     df = judged_frame(analysis)
     if not df.empty:
         st.dataframe(style_status(df), hide_index=True, width="stretch")
     if r.overlays:
         cols = st.columns(min(3, len(r.overlays)))
         for i, (title, rgb) in enumerate(r.overlays):
-            cols[i % len(cols)].image(rgb, caption=title, width="stretch")
+            cols[i % len(cols)].image(rgb, caption=md_escape(title), width="stretch")
     if extra is not None:
         extra(analysis)
     if r.items:
@@ -327,7 +350,7 @@ def save_block(store: Store, analysis: workflow.Analysis, key: str) -> int | Non
     allow = False
     if dups:
         d = dups[0]
-        st.warning(T("ui.duplicate", file=d["upload"].rsplit("/", 1)[-1], session=d["session_id"], date=d["acquired_at"]))
+        st.warning(T("ui.duplicate", file=md_escape(d["upload"].rsplit("/", 1)[-1]), session=d["session_id"], date=d["acquired_at"]))
         allow = st.checkbox(T("ui.duplicate_confirm"), key=f"{key}_dup_ok")
     comment = st.text_area(T("ui.comment"), key=f"{key}_comment", height=80)
     disabled = bool(dups) and not allow
@@ -338,7 +361,7 @@ def save_block(store: Store, analysis: workflow.Analysis, key: str) -> int | Non
         try:
             sid = workflow.store_analysis(store, analysis, operator=operator(), comment=comment, allow_duplicate=allow)
         except DuplicateUploadError as exc:
-            st.error(exc.message(lang()))
+            st.error(md_escape(exc.message(lang())))
             return None
         st.session_state[f"{key}_saved"] = sid
     sid = st.session_state.get(f"{key}_saved")
@@ -395,7 +418,7 @@ def image_test_page(key: str, extra: Callable[[workflow.Analysis], None] | None 
                 analysis = workflow.analyse(store, spec, inputs, machine, lang())
         except QCInputError as exc:
             st.session_state.pop(f"{key}_analysis", None)
-            st.error(exc.message(lang()), icon=":material/error:")
+            st.error(md_escape(exc.message(lang())), icon=":material/error:")
             return
         st.session_state[f"{key}_analysis"] = (cache_key, analysis)
     else:

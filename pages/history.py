@@ -14,6 +14,7 @@ import streamlit as st
 
 from pages.common import STATUS_ICON, T, allowed, get_store, lang, operator, tests
 from qc.export import export_frame, to_bytes
+from qc.textsafe import md_escape
 from qc.trends import drift_signal, series_label, small_multiples, trend_chart
 
 store = get_store()
@@ -35,14 +36,14 @@ def session_detail(session_id: int) -> None:
     name = spec.name(lang()) if spec else s["test"]
     st.subheader(T("hist.session_title", session=session_id, test=name))
     if s["voided"]:
-        st.error(T("hist.voided_banner", reason=s["void_reason"], by=s["voided_by"], at=s["voided_at"]))
+        st.error(T("hist.voided_banner", reason=md_escape(s["void_reason"] or ""), by=md_escape(s["voided_by"] or ""), at=s["voided_at"]))
     flag = store.session_signoff_flag(session_id)
     if flag:
         st.warning(T("hist.after_signature", at=flag["signed_at"], changes=", ".join(T("report.change_" + w) for w in flag["changes"])))
-    st.write(T("hist.session_info", machine=s["machine"], date=s["acquired_at"], operator=s["operator"] or "—",
-               status=f"{STATUS_ICON.get(s['status'], '')} {T('status.' + s['status'])}", comment=s["comment"] or "—"))
+    st.markdown(T("hist.session_info", machine=md_escape(s["machine"]), date=s["acquired_at"], operator=md_escape(s["operator"] or "—"),
+                  status=f"{STATUS_ICON.get(s['status'], '')} {T('status.' + s['status'])}", comment=md_escape(s["comment"] or "—")))
     for w in s["warnings"]:
-        st.warning(w)
+        st.warning(md_escape(w))
     rows = pd.DataFrame(s["metrics"])
     if not rows.empty:
         rows["label"] = rows["name"].map(lambda n: spec.metric(n).label(lang()) if spec and spec.metric(n) else n)
@@ -55,7 +56,7 @@ def session_detail(session_id: int) -> None:
                 from qc.report import session_overlays
 
                 for title, png in session_overlays(store, s, spec, lang()):
-                    st.image(png, caption=title, width=420)
+                    st.image(png, caption=md_escape(title), width=420)
     if s["comments"]:
         st.markdown("**" + T("report.comments") + "**")
         for c in s["comments"]:

@@ -14,6 +14,7 @@ import streamlit as st
 
 from pages.common import STATUS_ICON, T, get_store, lang, page_for, tests
 from qc.schedule import due_table
+from qc.textsafe import md_escape
 
 store = get_store()
 st.title(T("home.title"))
@@ -28,7 +29,7 @@ specs = tests(store)
 spec_by_key = {s.key: s for s in specs}
 today = dt.date.today()
 for machine in machines:
-    st.header(machine["name"])
+    st.header(md_escape(machine["name"]))
     rows = due_table(store, machine["id"], specs, today, lang())
     overdue = [r for r in rows if r.overdue]
     failing = [r for r in rows if r.last_status in ("fail", "warning")]
@@ -39,7 +40,7 @@ for machine in machines:
     if failing:
         st.subheader(T("home.failing_list"))
         for r in failing:
-            st.markdown(f"{STATUS_ICON[r.last_status]} **{r.name}** — {r.last_done} — {T('status.' + r.last_status)}")
+            st.markdown(f"{STATUS_ICON[r.last_status]} **{md_escape(r.name)}** — {r.last_done} — {T('status.' + r.last_status)}")
     table = pd.DataFrame(
         [
             {

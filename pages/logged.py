@@ -15,13 +15,14 @@ from pages.common import T, get_store, lang, machine_selector, operator, show_st
 from qc import workflow
 from qc.errors import QCInputError
 from qc.registry import get_test
+from qc.textsafe import md_escape
 
 store = get_store()
 key = st.session_state.get("_logged_test") or "safety"
 spec = get_test(key, store)
 test = spec.definition
-st.title(spec.name(lang()))
-st.caption(f"{T('freq.' + spec.frequency)} — {spec.description(lang())}")
+st.title(md_escape(spec.name(lang())))
+st.caption(f"{T('freq.' + spec.frequency)} — {md_escape(spec.description(lang()))}")
 machine = machine_selector(store, key=f"log_{key}_machine")
 
 c1, c2 = st.columns(2)
@@ -63,7 +64,7 @@ if typed and machine is not None:
     try:
         analysis = workflow.record_logged(store, spec, machine, values, acquired_at=acquired_at, comments=comments, lang=lang())
     except QCInputError as exc:
-        st.error(exc.message(lang()), icon=":material/error:")
+        st.error(md_escape(exc.message(lang())), icon=":material/error:")
 if analysis is not None:
     show_status(analysis.status)
     if "refill" in analysis.result.params.get("events", []):

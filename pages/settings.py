@@ -15,6 +15,7 @@ import streamlit as st
 from pages.common import T, allowed, get_store, lang, operator, require, tests
 from qc.logged import Derived, LoggedField, LoggedTest, save_custom_logged_test
 from qc.registry import FREQUENCIES
+from qc.textsafe import md_escape
 from qc.tolerances import Tolerance
 
 store = get_store()
@@ -122,7 +123,7 @@ with tab_t:
                     try:
                         tol = Tolerance(act_low, tol_low, tol_high, act_high, nominal=nominal, mode=mode, reference=reference)
                     except ValueError as exc:
-                        st.error(T("set.bad_tolerance", error=str(exc)))
+                        st.error(T("set.bad_tolerance", error=md_escape(str(exc))))
                     else:
                         store.set_tolerance(test, metric.name, tol, unit=metric.unit, machine_id=machine_choice["id"] if machine_choice else None,
                                             valid_from=valid.isoformat(), user=user, comment=comment)
@@ -179,9 +180,9 @@ with tab_l:
                                       fields=fields, derived=derived, builtin=False)
                 save_custom_logged_test(store, test_def, user)
             except (ValueError, SyntaxError) as exc:
-                st.error(T("set.l_invalid", error=str(exc)))
+                st.error(T("set.l_invalid", error=md_escape(str(exc))))
             else:
-                st.success(T("set.l_saved", name=test_def.name_fr))
+                st.success(T("set.l_saved", name=md_escape(test_def.name_fr)))
                 st.rerun()
 
 # ------------------------------------------------------------------ users (admin)
@@ -208,7 +209,7 @@ with tab_u:
                 try:
                     auth.add_user(store, u_name, u_display, u_role, u_password or None, email=u_email, by=user)
                 except ValueError as exc:
-                    st.error(T("set.user_error", error=str(exc)))
+                    st.error(T("set.user_error", error=md_escape(str(exc))))
                 else:
                     st.success(T("set.user_saved"))
         if people:
@@ -225,7 +226,7 @@ with tab_u:
                     try:
                         auth.update_user(store, who, user, role=new_role, active=active, password=new_password or None)
                     except ValueError as exc:
-                        st.error(T("set.user_error", error=str(exc)))
+                        st.error(T("set.user_error", error=md_escape(str(exc))))
                     else:
                         st.success(T("set.user_saved"))
 
@@ -240,7 +241,23 @@ with tab_g:
     if choice != current and st.button(T("set.save"), key="set_lang_save"):
         store.set_setting("default_lang", choice, user)
         st.rerun()
+    from qc import backup
     from qc.config import data_dir
 
-    st.caption(T("set.data_dir", path=str(data_dir())))
+    st.caption(T("set.data_dir", path=md_escape(str(data_dir()))))
+    st.subheader(T("backup.title"))
+    status = backup.scheduler_status()
+    if status and status.get("interval_hours"):
+        st.caption(T("backup.schedule", hours=status["interval_hours"], days=status.get("keep_days", 0)))
+    else:
+        st.caption(T("backup.schedule_off"))
+    st.caption(T("backup.offsite"))
+    if st.button(T("backup.button"), key="set_backup_now", icon=":material/backup:"):
+        path = backup.backup_now(store.data_dir)
+        st.success(T("backup.done", path=md_escape(str(path)), sessions=store.db["sessions"].count, files=len(list((path / "files").rglob("*")))))
+    frame = backup.backups_frame(store.data_dir, lang())
+    if frame is not None and len(frame):
+        st.dataframe(frame, hide_index=True, width="stretch")
+    else:
+        st.write(T("backup.none"))
     st.dataframe(pd.DataFrame([store.counts()]), hide_index=True)

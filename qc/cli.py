@@ -7,6 +7,7 @@
     python -m qc machines | add-machine NAME [--station S --serial N --cax U V --from DATE]
     python -m qc export --test field --from 2026-01-01 --to 2026-12-31 --format csv [-o FILE]
     python -m qc report --machine NAME --month 2026-10 [-o FILE] [--lang en]
+    python -m qc backup | backups | verify NAME | restore NAME [--force]
     python -m qc sign --machine NAME --month 2026-10 --by NAME [--comment TEXT]
     python -m qc add-user NAME --role admin|physicist|operator [--name "Display"] [--password-stdin | --sso --email E]
 
@@ -213,6 +214,57 @@ def cmd_add_user(args) -> int:
     return 0
 
 
+def cmd_backup(args) -> int:
+    from qc import backup
+    from qc.config import data_dir
+
+    lang = _lang(args)
+    path = backup.backup_now(args.data_dir, keep_days=args.keep_days)
+    info = next(b for b in backup.list_backups(args.data_dir) if b.path == path)
+    print(t("backup.done", lang, path=str(path), sessions=info.counts.get("sessions", 0), files=info.n_files))
+    return 0
+
+
+def cmd_backups(args) -> int:
+    from qc import backup
+
+    lang = _lang(args)
+    items = backup.list_backups(args.data_dir)
+    if not items:
+        print(t("backup.none", lang))
+    for b in items:
+        print(f"{b.path.name}\t{b.created_at:%Y-%m-%d %H:%M:%S}\t{b.counts.get('sessions', 0)} sessions\t{b.n_files} files\t{b.path}")
+    return 0
+
+
+def _backup_path(args):
+    from pathlib import Path as P
+
+    from qc import backup
+
+    p = P(args.backup)
+    if not p.exists():
+        p = backup.backups_dir(args.data_dir) / args.backup
+    return p
+
+
+def cmd_verify(args) -> int:
+    from qc import backup
+
+    report = backup.verify(_backup_path(args))
+    print(backup.verify_message(report, _lang(args)))
+    return 0 if report.ok else EXIT_BAD_INPUT
+
+
+def cmd_restore(args) -> int:
+    from qc import backup
+
+    lang = _lang(args)
+    report = backup.restore(_backup_path(args), args.data_dir, force=args.force, user=os.environ.get("USER", "cli"))
+    print(t("backup.restored", lang, backup=str(report.restored_from), sessions=report.counts.get("sessions", 0), moved=str(report.moved_aside)))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m qc", description="MR-Linac QC — command line")
     p.add_argument("--data-dir", default=None, help="data folder (default: $QC_DATA_DIR, else data/)")
@@ -275,6 +327,19 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
     s.add_argument("--sso", action="store_true", help="no password: the user logs in through single sign-on")
     s.set_defaults(func=cmd_add_user)
+
+    s = sub.add_parser("backup", help="back up the database and the stored files now")
+    s.add_argument("--keep-days", type=float, default=30.0, help="delete backups older than this (0 keeps all)")
+    s.set_defaults(func=cmd_backup)
+    s = sub.add_parser("backups", help="list the backups")
+    s.set_defaults(func=cmd_backups)
+    s = sub.add_parser("verify", help="check that a backup is whole and readable")
+    s.add_argument("backup", help="backup folder or its name (YYYYmmdd-HHMMSS)")
+    s.set_defaults(func=cmd_verify)
+    s = sub.add_parser("restore", help="restore a backup (stop the app first); the current database is kept aside")
+    s.add_argument("backup", help="backup folder or its name (YYYYmmdd-HHMMSS)")
+    s.add_argument("--force", action="store_true", help="restore even if the current database has newer sessions")
+    s.set_defaults(func=cmd_restore)
 
     s = sub.add_parser("sign", help="sign a machine's month (physicist)")
     s.add_argument("--machine", required=True)

@@ -21,6 +21,8 @@ def qc_data_dir(tmp_path, monkeypatch) -> Path:
     d = tmp_path / "qcdata"
     monkeypatch.setenv("QC_DATA_DIR", str(d))
     monkeypatch.setenv("QC_NO_DEMO", "1")
+    monkeypatch.setenv("QC_BACKUP_INTERVAL_HOURS", "0")  # no background backup thread in tests
+    monkeypatch.delenv("QC_AUTH", raising=False)
     return d
 
 
