@@ -110,7 +110,7 @@ with st.container(border=True):
     c4, c5, c6 = st.columns(3)
     spec = spec_by_key[test]
     metric_names = [m.name for m in spec.metrics if m.trend]
-    stored_names = store.metrics_frame(test=test, machine_id=machine["id"] if machine else None)["metric"].unique().tolist()
+    stored_names = store.metric_names(test, machine["id"] if machine else None)
     metric_names += [n for n in stored_names if n not in metric_names]
     metric = c4.selectbox(T("hist.metric"), [None] + metric_names,
                           format_func=lambda n: T("hist.all_metrics") if n is None else (spec.metric(n).label(lang()) if spec.metric(n) else n), key="hist_metric")

@@ -133,7 +133,7 @@ def _bounds(row) -> tuple:
 
 def monthly_report_pdf(store, machine_id: int, month: str, lang: str = "fr", generated_by: str = "", tests: list[TestSpec] | None = None) -> bytes:
     """The monthly QC report of one machine as PDF bytes."""
-    from qc.trends import chart_png, series_label, trend_chart
+    from qc.trends import series_label, trend_chart
 
     first, last = month_bounds(month)
     machine = store.machine(machine_id)
@@ -198,30 +198,66 @@ def monthly_report_pdf(store, machine_id: int, month: str, lang: str = "fr", gen
         pdf.table([t("report.col_session", lang), t("report.col_date", lang), t("report.col_test", lang), t("report.col_reason", lang)],
                   [[f"#{r['id']}", str(r["acquired_at"])[:16], r["test"], r["void_reason"] or ""] for _, r in voided.iterrows()], [20, 30, 35, 105])
 
-    # Per test: trend charts and values
+    # Per test: trend charts (the most telling few) and the table of every session's values.
+    plans = []
     for spec in tests:
         m = metrics[metrics["test"] == spec.key]
         if m.empty:
             continue
+        series = charted_series(m, spec)
+        specs_json = [
+            trend_chart(g, *series_label(spec, metric, item, lang), lang, width=480, height=140, link_base=None, interactive=False).to_json(validate=False)
+            for (metric, item), g in series[:MAX_CHARTS_PER_TEST]
+        ]
+        plans.append((spec, m, len(series), specs_json))
+    pngs = iter(render_pngs([j for *_, js in plans for j in js], scale=CHART_SCALE))
+    for spec, m, n_series, specs_json in plans:
         pdf.add_page()
         pdf.h1(spec.name(lang))
         pdf.para(spec.description(lang), size=9)
-        trended = [name for name in m["metric"].unique() if (spec.metric(name) is None or spec.metric(name).trend)]
-        series = [(k, g) for k, g in m[m["metric"].isin(trended)].groupby(["metric", "item"], sort=False)]
-        for (metric, item), g in series[:6]:
-            label, unit = series_label(spec, metric, item, lang)
-            png = chart_png(trend_chart(g, label, unit, lang, width=480, height=140, link_base=None, interactive=False), scale=1.6)
+        for _ in specs_json:
+            png = next(pngs)
             if pdf.get_y() > pdf.h - 70:
                 pdf.add_page()
             pdf.image(io.BytesIO(png), w=pdf.epw * 0.92)
-        if len(series) > 6:
-            pdf.para(t("report.more_series", lang, n=len(series) - 6), size=8)
+        if n_series > len(specs_json):
+            pdf.para(t("report.more_series", lang, n=n_series - len(specs_json)), size=8)
         rows, statuses = session_rows(m, spec, lang)
         pdf.h2(t("report.values", lang))
         pdf.table([t("report.col_date", lang), t("report.col_session", lang), t("report.col_values", lang), t("report.col_out", lang),
                    t("report.col_status", lang), t("report.col_operator", lang)],
                   rows, [24, 14, 70, 44, 18, 20], status_col=4, statuses=statuses)
     return bytes(pdf.output())
+
+
+MAX_CHARTS_PER_TEST = 3
+CHART_SCALE = 1.4  # ≈ 110 dpi at the printed width: sharp on paper, fewer pixels to render
+
+
+def charted_series(m: pd.DataFrame, spec: TestSpec) -> list[tuple[tuple[str, str], pd.DataFrame]]:
+    """The month's trended series of a test, most telling first: those with a value out of
+    tolerance, then the session-level ones (item ""), then the test's own metric order."""
+    order = {ms.name: i for i, ms in enumerate(spec.metrics)}
+    trended = m[m["metric"].map(lambda n: spec.metric(n) is None or spec.metric(n).trend)]
+    groups = list(trended.groupby(["metric", "item"], sort=False))
+
+    def rank(entry):
+        (metric, item), g = entry
+        return (0 if g["status"].isin(["warning", "fail"]).any() else 1, 0 if item == "" else 1, order.get(metric, len(order)))
+
+    return sorted(groups, key=rank)
+
+
+def _png(spec_json: str, scale: float) -> bytes:
+    import vl_convert as vlc
+
+    return vlc.vegalite_to_png(spec_json, scale=scale)
+
+
+def render_pngs(specs_json: list[str], scale: float) -> list[bytes]:
+    """Vega-Lite specs to PNG with vl-convert (no browser). A pool of two processes was measured
+    slower: each must start its own JS engine (bench/bench_report.py)."""
+    return [_png(j, scale) for j in specs_json]
 
 
 def _signature_block(pdf: QCPdf, store, machine_id: int, month: str, lang: str) -> None:
@@ -249,20 +285,16 @@ def session_rows(m: pd.DataFrame, spec: TestSpec, lang: str, max_values: int = 6
     """One row per session: its session-level values, every value out of tolerance, its status."""
     from qc.tolerances import worst
 
+    names = {n: (spec.metric(n).label(lang) if spec.metric(n) else n) for n in m["metric"].unique()}
+    label = m["metric"].map(names) + m["item"].map(lambda i: f" [{i}]" if i else "")
+    value = m["value"].map(_fmt)
+    shown = (label + " = " + value + " " + m["unit"].fillna("")).str.strip()
+    frame = m.assign(_shown=shown, _short=label + " = " + value, _main=m["item"] == "", _bad=m["status"].isin(["warning", "fail"]))
     rows, statuses = [], []
-    for sid, g in m.groupby("session_id", sort=False):
-        def label(r) -> str:
-            mspec = spec.metric(r["metric"])
-            name = mspec.label(lang) if mspec else r["metric"]
-            return f"{name} [{r['item']}]" if r["item"] else name
-
-        main = g[g["item"] == ""]
-        main = main if not main.empty else g
-        values = "; ".join(f"{label(r)} = {_fmt(r['value'])} {r['unit'] or ''}".strip() for _, r in main.head(max_values).iterrows())
-        if len(main) > max_values:
-            values += " …"
-        bad = g[g["status"].isin(["warning", "fail"])]
-        out = "; ".join(f"{label(r)} = {_fmt(r['value'])}" for _, r in bad.iterrows()) or "—"
+    for sid, g in frame.groupby("session_id", sort=False):
+        main = g[g["_main"]] if g["_main"].any() else g
+        values = "; ".join(main["_shown"].head(max_values)) + (" …" if len(main) > max_values else "")
+        out = "; ".join(g.loc[g["_bad"], "_short"]) or "—"
         status = worst(g["status"])
         first = g.iloc[0]
         rows.append([str(first["acquired_at"])[:16], f"#{sid}", values, out, t("status." + status, lang), first["operator"] or ""])

@@ -813,6 +813,15 @@ class Store:
             params.extend(status)
         return ((" where " + " and ".join(clauses)) if clauses else ""), params
 
+    def metric_names(self, test: str, machine_id: int | None = None) -> list[str]:
+        """Names of the metrics stored for a test (and machine), for the History filter."""
+        sql = "select distinct x.name from metrics x join sessions s on s.id = x.session_id where s.test = ?"
+        params: list = [test]
+        if machine_id is not None:
+            sql += " and s.machine_id = ?"
+            params.append(machine_id)
+        return [r["name"] for r in self.db.query(sql + " order by x.name", params)]
+
     def last_sessions(self, machine_id: int) -> dict[str, dict]:
         """Per test, the most recent non-voided session of a machine."""
         rows = self.db.query(

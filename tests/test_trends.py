@@ -13,10 +13,9 @@ from qc.tolerances import Tolerance
 from qc.trends import drift_signal, small_multiples, trend_chart
 
 
-def _band_rows(chart_dict: dict, layer_index: int) -> pd.DataFrame:
-    layer = chart_dict["layer"][layer_index]
-    data = chart_dict["datasets"][layer["data"]["name"]]
-    return pd.DataFrame(data)
+def _chart_rows(chart_dict: dict) -> pd.DataFrame:
+    """The one dataset every layer of a trend chart draws from."""
+    return pd.DataFrame(chart_dict["datasets"][chart_dict["data"]["name"]])
 
 
 def test_band_drawn_for_a_past_date_is_the_tolerance_in_force_that_day(store, machine):
@@ -30,12 +29,15 @@ def test_band_drawn_for_a_past_date_is_the_tolerance_in_force_that_day(store, ma
                                 unit="mm", valid_from="2026-04-01", user="phys", comment="SBRT")
     df = store.metrics_frame(test="couch", metric="couch_deviation_mm")
     chart = trend_chart(df, "Écart", "mm").to_dict()
-    tol_band = _band_rows(chart, 1)  # layers: action band, tolerance band, line, points
-    tol_band["acquired_at"] = pd.to_datetime(tol_band["acquired_at"])
-    march = tol_band[tol_band["acquired_at"].dt.month == 3].iloc[0]
-    may = tol_band[tol_band["acquired_at"].dt.month == 5].iloc[0]
-    assert (march["lo"], march["hi"]) == (-1.5, 1.5)
-    assert (may["lo"], may["hi"]) == (-0.5, 0.5)
+    rows = _chart_rows(chart)
+    rows["acquired_at"] = pd.to_datetime(rows["acquired_at"])
+    march = rows[rows["acquired_at"].dt.month == 3].iloc[0]
+    may = rows[rows["acquired_at"].dt.month == 5].iloc[0]
+    band = chart["layer"][1]["encoding"]  # layers: action band, tolerance band, line, points
+    assert (band["y"]["field"], band["y2"]["field"]) == ("tol_lo", "tol_hi")
+    assert (march["tol_lo"], march["tol_hi"]) == (-1.5, 1.5)
+    assert (may["tol_lo"], may["tol_hi"]) == (-0.5, 0.5)
+    assert (march["act_lo"], march["act_hi"]) == (-2.0, 2.0) and (may["act_lo"], may["act_hi"]) == (-1.0, 1.0)
     statuses = df.set_index(df["acquired_at"].dt.month)["status"].to_dict()
     assert statuses == {3: "pass", 4: "warning", 5: "warning"}  # 0.8-0.9 mm: fine in March, alert after
     assert chart["layer"][-1]["encoding"]["href"]["field"] == "link"  # each point links to its session
@@ -64,5 +66,4 @@ def test_small_multiples_one_chart_per_series(store, machine):
                                    acquired_at=dt.datetime(2026, 1 + i, 5))
         workflow.store_analysis(store, a, operator="AG")
     chart = small_multiples(store.metrics_frame(test="laser"), spec).to_dict()
-    n = sum(len(row["hconcat"]) for row in chart["vconcat"])
-    assert n == 3
+    assert len(chart["concat"]) == 3
