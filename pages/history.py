@@ -90,6 +90,15 @@ def session_detail(session_id: int) -> None:
                     st.rerun()
 
 
+def drift_warning(drift, title: str, unit: str) -> None:
+    """Say when a series trends towards its limit (or has already crossed it along its trend)."""
+    if drift is None or not drift.reaches_limit:
+        return
+    key = "hist.drift_past" if drift.days_to_limit is not None and drift.days_to_limit < 1 else "hist.drift"
+    st.warning(T(key, title=md_escape(title), slope=f"{drift.slope_per_30d:+.3g}", unit=unit,
+                 days=f"{drift.days_to_limit:.0f}", n=drift.n))
+
+
 # ------------------------------------------------------------------ filters
 
 qp_session = st.query_params.get("session")
@@ -114,7 +123,8 @@ with st.container(border=True):
     metric_names += [n for n in stored_names if n not in metric_names]
     metric = c4.selectbox(T("hist.metric"), [None] + metric_names,
                           format_func=lambda n: T("hist.all_metrics") if n is None else (spec.metric(n).label(lang()) if spec.metric(n) else n), key="hist_metric")
-    statuses = c5.multiselect(T("hist.status"), ["pass", "warning", "fail", "none"], format_func=lambda s: T("status." + s), key="hist_status")
+    statuses = c5.multiselect(T("hist.status"), ["pass", "warning", "fail", "none"], format_func=lambda s: T("status." + s), key="hist_status",
+                              placeholder=T("hist.all_statuses"))
     show_voided = c6.toggle(T("hist.show_voided"), key="hist_voided")
 
 date_from = period[0].isoformat() if isinstance(period, (tuple, list)) and len(period) > 0 else None
@@ -133,18 +143,13 @@ else:
         for (name, item), g in series[:6]:
             title, unit = series_label(spec, name, item, lang())
             st.altair_chart(trend_chart(g, title, unit, lang()), width="stretch")
-            drift = drift_signal(g)
-            if drift is not None and drift.reaches_limit:
-                st.warning(T("hist.drift", title=title, slope=f"{drift.slope_per_30d:+.3g}", unit=unit, days=f"{drift.days_to_limit:.0f}", n=drift.n))
+            drift_warning(drift_signal(g), title, unit)
     elif series:
         chart = small_multiples(trended, spec, lang())
         if chart is not None:
             st.altair_chart(chart)
         for (name, item), g in series:
-            drift = drift_signal(g)
-            if drift is not None and drift.reaches_limit:
-                title, unit = series_label(spec, name, item, lang())
-                st.warning(T("hist.drift", title=title, slope=f"{drift.slope_per_30d:+.3g}", unit=unit, days=f"{drift.days_to_limit:.0f}", n=drift.n))
+            drift_warning(drift_signal(g), *series_label(spec, name, item, lang()))
     sessions = df.drop_duplicates("session_id")
     st.subheader(T("hist.table", n=len(sessions), m=len(df)))
     shown = df.assign(

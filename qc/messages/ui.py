@@ -95,6 +95,11 @@ MESSAGES = {
         "fr": "Dérive : « {title} » évolue de {slope} {unit} par 30 jours (sur les {n} derniers résultats) et atteindra sa limite dans environ {days} jours.",
         "en": "Drift: \"{title}\" moves by {slope} {unit} per 30 days (last {n} results) and will reach its limit in about {days} days.",
     },
+    "hist.drift_past": {
+        "fr": "Dérive : « {title} » évolue de {slope} {unit} par 30 jours (sur les {n} derniers résultats) et a déjà atteint sa limite de tolérance.",
+        "en": "Drift: \"{title}\" moves by {slope} {unit} per 30 days (last {n} results) and has already reached its tolerance limit.",
+    },
+    "hist.all_statuses": {"fr": "Tous les statuts", "en": "All statuses"},
     "hist.table": {"fr": "{n} séance(s), {m} valeur(s)", "en": "{n} session(s), {m} value(s)"},
     "hist.open_session": {"fr": "Ouvrir la séance n° {session}", "en": "Open session #{session}"},
     "hist.export_csv": {"fr": "Exporter en CSV", "en": "Export CSV"},
