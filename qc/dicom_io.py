@@ -398,3 +398,15 @@ def load_images(
         seen[key] = im.file.filename
     images.sort(key=lambda im: (im.acquired_at or dt.datetime.max, im.file.filename))
     return images
+
+
+def session_identity(images: list[DicomImage]) -> dict:
+    """What an AnalysisResult takes from a session's images: the earliest acquisition date, the
+    machine identity of the first image, and every file (keyword arguments of AnalysisResult)."""
+    first = images[0]
+    return {
+        "acquired_at": min((im.acquired_at for im in images if im.acquired_at), default=None),
+        "station_name": first.station_name,
+        "device_serial": first.device_serial,
+        "files": [im.file for im in images],
+    }

@@ -32,7 +32,7 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from qc.dicom_io import RT_IMAGE, DicomImage, load_images
+from qc.dicom_io import DicomImage, RT_IMAGE, load_images, session_identity
 from qc.errors import QCInputError
 from qc.geometry import (
     CaxPixel,
@@ -706,16 +706,12 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
     summary("max_corner_angle_dev_deg", max(angle_devs) if angle_devs else None)
     summary("max_abs_centre_offset_mm", max(offsets) if offsets else None)
 
-    first = images[0]
     return AnalysisResult(
         test=KEY,
         measurements=measurements,
         items=items,
         warnings=warnings,
-        acquired_at=min((im.acquired_at for im in images if im.acquired_at), default=None),
-        station_name=first.station_name,
-        device_serial=first.device_serial,
-        files=[im.file for im in images],
+        **session_identity(images),
         overlays=overlays,
         extra={"profiles": profiles, "baseline_profiles": used_baseline},
         params={

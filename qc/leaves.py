@@ -36,7 +36,7 @@ from typing import Any
 import numpy as np
 
 from qc import mlc
-from qc.dicom_io import RT_IMAGE, load_images
+from qc.dicom_io import RT_IMAGE, load_images, session_identity
 from qc.geometry import cax_pixel
 from qc.i18n import t
 from qc.registry import AnalysisContext, MetricSpec, TestSpec
@@ -222,16 +222,12 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
     metric("n_pickets", float(n_pickets))
 
     errors_df = errors_frame(items)
-    first = images[0]
     return AnalysisResult(
         test=KEY,
         measurements=measurements,
         items=items,
         warnings=warnings,
-        acquired_at=min((im.acquired_at for im in images if im.acquired_at), default=None),
-        station_name=first.station_name,
-        device_serial=first.device_serial,
-        files=[im.file for im in images],
+        **session_identity(images),
         overlays=overlays,
         extra={
             "errors": errors_df,

@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from qc import mlc
-from qc.dicom_io import RT_IMAGE, load_images
+from qc.dicom_io import RT_IMAGE, load_images, session_identity
 from qc.errors import QCInputError
 from qc.geometry import cax_pixel
 from qc.i18n import t
@@ -188,16 +188,12 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
     metric("max_abs_centre_dev_mm", max(c_devs) if c_devs else None)
     metric("max_abs_width_dev_mm", max(w_devs) if w_devs else None)
 
-    first = images[0]
     return AnalysisResult(
         test=KEY,
         measurements=measurements,
         items=items,
         warnings=warnings,
-        acquired_at=min((im.acquired_at for im in images if im.acquired_at), default=None),
-        station_name=first.station_name,
-        device_serial=first.device_serial,
-        files=[im.file for im in images],
+        **session_identity(images),
         overlays=overlays,
         extra={
             "slits": slit_info,
