@@ -1,11 +1,23 @@
-"""Position des lames: absolute leaf-end positions on the AQUA 20 mm gap pattern (and picket fences)."""
+"""Position des lames: absolute leaf-end positions on the AQUA 20 mm gap plan (and picket fences):
+images with the detected leaf ends, pair × position heat map of errors, worst leaves."""
 
 from pages.common import ensure_navigation
 
 ensure_navigation()
 
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
 
-from pages.common import charts_of, image_test_page
-from qc import leaves
+from pages.common import T, arrow_safe, charts_of, image_test_page  # noqa: E402
+from qc import leaves, workflow  # noqa: E402
 
-image_test_page("leaves", extra=charts_of(leaves))
+
+def leaves_view(analysis: workflow.Analysis) -> None:
+    charts_of(leaves)(analysis)
+    worst = leaves.worst_leaves(analysis.result, 10)
+    if worst:
+        st.subheader(T("ui.worst_leaves"))
+        st.dataframe(arrow_safe(pd.DataFrame(worst)), hide_index=True, width="stretch")
+
+
+image_test_page("leaves", extra=leaves_view)

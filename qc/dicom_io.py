@@ -24,6 +24,7 @@ import pydicom
 from pydicom.errors import InvalidDicomError
 
 from qc.errors import QCInputError
+from qc.i18n import t
 from qc.results import InputFile
 
 RT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.481.1"
@@ -322,7 +323,7 @@ def _float(value) -> float | None:
         return None
 
 
-def describe(name: str, data: bytes, ds: pydicom.Dataset, raw: np.ndarray) -> DicomImage:
+def describe(name: str, data: bytes, ds: pydicom.Dataset, raw: np.ndarray, lang: str = "fr") -> DicomImage:
     """Geometry, identity and polarity of a decoded image."""
     warnings: list[str] = []
     modality = str(ds.get("Modality", "")).upper()
@@ -338,14 +339,14 @@ def describe(name: str, data: bytes, ds: pydicom.Dataset, raw: np.ndarray) -> Di
             iso = (base[0] * sad / sid, base[1] * sad / sid)
         else:
             iso = base
-            warnings.append(f"{name}: RTImageSID/RadiationMachineSAD absent; pixel spacing used as at isocentre")
+            warnings.append(t("warn.no_sid_sad", lang, file=name))
     else:
         if spacing is None and panel is None:
             raise QCInputError("err.missing_tags", file=name, tags="PixelSpacing")
         iso = spacing or panel  # type: ignore[assignment]
     acquired, source = acquisition_datetime(ds)
     if acquired is None:
-        warnings.append(f"{name}: no acquisition date in the header")
+        warnings.append(t("warn.no_date", lang, file=name))
     inverted = detect_inverted(raw)
     photometric = str(ds.get("PhotometricInterpretation", ""))
     return DicomImage(
@@ -376,20 +377,20 @@ def describe(name: str, data: bytes, ds: pydicom.Dataset, raw: np.ndarray) -> Di
     )
 
 
-def load_image(name: str, data: bytes, req: DicomRequirements, test_label: str) -> DicomImage:
+def load_image(name: str, data: bytes, req: DicomRequirements, test_label: str, lang: str = "fr") -> DicomImage:
     """Read, validate, decode and describe one file for a test. Raises `QCInputError` on bad input."""
     ds = read_dataset(name, data)
     check_requirements(name, ds, req, test_label)
     raw = decode_pixels(name, ds)
-    return describe(name, data, ds, raw)
+    return describe(name, data, ds, raw, lang)
 
 
 def load_images(
-    named: Iterable[tuple[str, bytes]], req: DicomRequirements, test_label: str
+    named: Iterable[tuple[str, bytes]], req: DicomRequirements, test_label: str, lang: str = "fr"
 ) -> list[DicomImage]:
     """Load every file of one session, in acquisition order; the same file twice is refused."""
     files = expand_inputs(named)
-    images = [load_image(n, d, req, test_label) for n, d in files]
+    images = [load_image(n, d, req, test_label, lang) for n, d in files]
     seen: dict[str, str] = {}
     for im in images:
         key = im.file.sha256

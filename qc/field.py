@@ -578,7 +578,7 @@ def _r(v: float | None, nd: int = 3) -> float | None:
 def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisResult:
     """Analyse an MVIC-Champ session: one rectangular field per RT Image (see the module docstring)."""
     lang = ctx.lang
-    images = load_images(inputs, RT_IMAGE, SPEC_NAME.get(lang, SPEC_NAME["fr"]))
+    images = load_images(inputs, RT_IMAGE, SPEC_NAME.get(lang, SPEC_NAME["fr"]), lang)
     nominals = [tuple(map(float, p)) for p in ctx.options.get("nominal_fields_mm", DEFAULT_NOMINAL_FIELDS_MM)]
     baseline_profiles = (ctx.baseline or {}).get("profiles", {}) if isinstance(ctx.baseline, dict) else {}
     warnings: list[str] = []

@@ -100,7 +100,7 @@ def _r(v: float | None, nd: int = 3) -> float | None:
 def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisResult:
     """Analyse a 'Position des lames' session (see the module docstring)."""
     lang = ctx.lang
-    images = load_images(inputs, RT_IMAGE, SPEC_NAME.get(lang, SPEC_NAME["fr"]))
+    images = load_images(inputs, RT_IMAGE, SPEC_NAME.get(lang, SPEC_NAME["fr"]), lang)
     tol_mm = float(ctx.options.get("leaf_tolerance_mm", 1.0))
     pitch = float(ctx.options.get("leaf_pitch_mm", mlc.UNITY_LEAF_PITCH_MM))
     bank_a_low = str(ctx.options.get("bank_a_side", "-")) != "+"

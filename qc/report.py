@@ -178,12 +178,14 @@ def monthly_report_pdf(store, machine_id: int, month: str, lang: str = "fr", gen
         pdf.para(t("report.none_out", lang))
     else:
         spec_by_key = {s.key: s for s in tests}
+        later = corrective_comments(store, bad["session_id"].unique().tolist())
         rows, statuses = [], []
         for _, r in bad.iterrows():
             spec = spec_by_key.get(r["test"])
             label, unit = series_label(spec, r["metric"], r["item"], lang)
             rows.append([str(r["acquired_at"])[:16], spec.name(lang) if spec else r["test"], label, f"{_fmt(r['value'])} {r['unit'] or ''}",
-                         format_bounds(_bounds(r), ""), t("status." + r["status"], lang), f"#{r['session_id']} {r['comment'] or ''}".strip()])
+                         format_bounds(_bounds(r), ""), t("status." + r["status"], lang),
+                         " ".join(x for x in (f"#{r['session_id']}", r["comment"] or "", later.get(int(r["session_id"]), "")) if x)])
             statuses.append(r["status"])
         pdf.table([t("report.col_date", lang), t("report.col_test", lang), t("report.col_metric", lang), t("report.col_value", lang),
                    t("report.col_limits", lang), t("report.col_status", lang), t("report.col_comment", lang)],
@@ -228,6 +230,19 @@ def monthly_report_pdf(store, machine_id: int, month: str, lang: str = "fr", gen
                    t("report.col_status", lang), t("report.col_operator", lang)],
                   rows, [24, 14, 70, 44, 18, 20], status_col=4, statuses=statuses)
     return bytes(pdf.output())
+
+
+def corrective_comments(store, session_ids: list[int]) -> dict[int, str]:
+    """Comments added after a session was stored (what was found and done), per session."""
+    if not session_ids:
+        return {}
+    marks = ",".join("?" * len(session_ids))
+    rows = store.db.query(f"select session_id, at, user, text from comments where session_id in ({marks}) order by at, id",
+                          [int(x) for x in session_ids])
+    out: dict[int, list[str]] = {}
+    for r in rows:
+        out.setdefault(r["session_id"], []).append(f"[{r['at'][:10]} {r['user']}] {r['text']}")
+    return {k: " ".join(v) for k, v in out.items()}
 
 
 MAX_CHARTS_PER_TEST = 3
@@ -337,7 +352,7 @@ def session_report_pdf(store, session_id: int, lang: str = "fr") -> bytes:
               rows, [60, 26, 36, 22, 46], status_col=3, statuses=statuses)
     if s["files"]:
         pdf.h2(t("report.files", lang))
-        pdf.table(["Fichier" if lang == "fr" else "File", "SOPInstanceUID", "SHA-256"],
+        pdf.table([t("report.col_file", lang), "SOPInstanceUID", "SHA-256"],
                   [[f["filename"].rsplit("/", 1)[-1], f["sop_instance_uid"] or "—", f["sha256"][:16] + "…"] for f in s["files"]], [36, 116, 38], size=6.5)
     if s["comments"]:
         pdf.h2(t("report.comments", lang))

@@ -87,7 +87,7 @@ def baseline_from_result(result: AnalysisResult) -> dict:
 def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisResult:
     """Analyse an 'MVIC Fente' session (see the module docstring)."""
     lang = ctx.lang
-    images = load_images(inputs, RT_IMAGE, SPEC_NAME.get(lang, SPEC_NAME["fr"]))
+    images = load_images(inputs, RT_IMAGE, SPEC_NAME.get(lang, SPEC_NAME["fr"]), lang)
     pitch = float(ctx.options.get("leaf_pitch_mm", mlc.UNITY_LEAF_PITCH_MM))
     pair1_low = str(ctx.options.get("pair1_side", "-")) != "+"
     nominal = nominal_slits(ctx)

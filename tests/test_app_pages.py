@@ -203,3 +203,33 @@ def test_settings_new_tolerance_is_dated_and_audited(qc_data_dir):
         assert (tol.tol_low, tol.tol_high) == (-1.0, 1.0)
         row = s.audit_frame().iloc[0]
         assert row["action"] == "set_tolerance" and row["user"] == "PH"
+
+
+def test_bad_inputs_on_the_field_page_each_get_their_own_message_and_nothing_is_stored(qc_data_dir):
+    """Truncated DICOM, an MR image given to an MV test and an empty zip: a clear sentence each, in the UI."""
+    import io
+    import zipfile
+
+    from conftest import shared_file
+    from qc.storage import open_store
+
+    with open_store(qc_data_dir) as s:
+        s.add_machine("Unity A")
+        before = s.counts()
+    good = blank_rt_image(0.5)
+    empty = io.BytesIO()
+    zipfile.ZipFile(empty, "w").close()
+    mr = shared_file("hazen", "uniformity", "axial_oil.IMA").read_bytes()
+    at = start(operator="AG")
+    at.switch_page("pages/field.py").run()
+    seen = {}
+    for name, data in (("coupe.dcm", good[: len(good) // 3]), ("axial_oil.IMA", mr), ("vide.zip", empty.getvalue())):
+        at.file_uploader(key="field_upload").set_value((name, data, "application/octet-stream")).run()
+        assert not at.exception
+        errors = [e.value.replace("\\", "") for e in at.error]
+        assert len(errors) == 1 and name in errors[0], (name, errors)
+        assert not [b for b in at.button if b.key == "field_save"]
+        seen[name] = errors[0]
+    assert "tronqué" in seen["coupe.dcm"] and "MR" in seen["axial_oil.IMA"] and "aucun fichier" in seen["vide.zip"]
+    with open_store(qc_data_dir) as s:
+        assert s.counts() == before

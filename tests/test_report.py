@@ -53,6 +53,11 @@ def test_monthly_report_lists_every_session_and_every_out_of_tolerance_result(de
     for sid in bad["session_id"].unique():
         assert f"#{sid}" in out_section
     assert "Généré par : Dr Test" in text
+    # A corrective action recorded later (History comment) is listed with the result.
+    sid = int(bad["session_id"].iloc[0])
+    demo_store.add_comment(sid, "Recalage effectué, contrôle refait conforme", "MB")
+    text2 = pdf_text(monthly_report_pdf(demo_store, machine["id"], month, lang="fr"))
+    assert "Recalage effectué" in re.sub(r"\s+", " ", text2.split("Résultats hors tolérance")[1].split("Séances annulées")[0])
     for word in ("Synthèse", "Hebdomadaire", "Sécurités quotidiennes", "Niveau hélium", "Écart", "°", "±"):
         assert word in text, word
     assert re.search(r"Page 1/\d+", text)

@@ -81,4 +81,12 @@ MESSAGES = {
         "fr": "Erreur inattendue pendant l'analyse ({error}). Rien n'a été enregistré. Signalez-la avec le fichier concerné.",
         "en": "Unexpected error during the analysis ({error}). Nothing was stored. Please report it with the file.",
     },
+    "warn.no_sid_sad": {
+        "fr": "{file} : RTImageSID/RadiationMachineSAD absents ; l'espacement des pixels est pris tel quel à l'isocentre.",
+        "en": "{file}: RTImageSID/RadiationMachineSAD absent; pixel spacing taken as at the isocentre.",
+    },
+    "warn.no_date": {
+        "fr": "{file} : pas de date d'acquisition dans l'en-tête DICOM.",
+        "en": "{file}: no acquisition date in the DICOM header.",
+    },
 }

@@ -72,3 +72,4 @@ MESSAGES.update({
     "report.change_voided": {"fr": "annulée", "en": "voided"},
     "report.change_commented": {"fr": "commentée", "en": "commented"},
 })
+MESSAGES.update({"report.col_file": {"fr": "Fichier", "en": "File"}})

@@ -60,6 +60,7 @@ MESSAGES = {
     "ui.item_comment": {"fr": "Commentaire (obligatoire si non conforme)", "en": "Comment (required if failed)"},
     "ui.enter_values": {"fr": "Saisissez les valeurs : le statut s'affiche immédiatement.", "en": "Enter the values: the status shows at once."},
     "ui.recent": {"fr": "Dernières séances", "en": "Recent sessions"},
+    "ui.worst_leaves": {"fr": "Lames les plus en écart", "en": "Worst leaves"},
     "ui.piqt_history": {"fr": "Historique des valeurs — {section}", "en": "History of the values — {section}"},
     # home
     "home.title": {"fr": "Tableau de bord QC", "en": "QC dashboard"},
