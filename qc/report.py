@@ -251,14 +251,17 @@ CHART_SCALE = 1.4  # ≈ 110 dpi at the printed width: sharp on paper, fewer pix
 
 def charted_series(m: pd.DataFrame, spec: TestSpec) -> list[tuple[tuple[str, str], pd.DataFrame]]:
     """The month's trended series of a test, most telling first: those with a value out of
-    tolerance, then the session-level ones (item ""), then the test's own metric order."""
+    tolerance, then those judged by a tolerance, then the session-level ones (item ""), then the
+    test's own metric order."""
     order = {ms.name: i for i, ms in enumerate(spec.metrics)}
     trended = m[m["metric"].map(lambda n: spec.metric(n) is None or spec.metric(n).trend)]
     groups = list(trended.groupby(["metric", "item"], sort=False))
 
     def rank(entry):
         (metric, item), g = entry
-        return (0 if g["status"].isin(["warning", "fail"]).any() else 1, 0 if item == "" else 1, order.get(metric, len(order)))
+        judged = g["tol_low"].notna().any() or g["tol_high"].notna().any()
+        return (0 if g["status"].isin(["warning", "fail"]).any() else 1, 0 if judged else 1, 0 if item == "" else 1,
+                order.get(metric, len(order)))
 
     return sorted(groups, key=rank)
 
