@@ -269,6 +269,7 @@ def _image_history(store: Store, machine: dict, start: dt.date, end: dt.date, rn
     import importlib
     import multiprocessing
     import os
+    import sys
     from concurrent.futures import ProcessPoolExecutor
 
     from qc import workflow
@@ -281,7 +282,11 @@ def _image_history(store: Store, machine: dict, start: dt.date, end: dt.date, rn
             plans.append((spec, make(start, end, int(rng.integers(1 << 31)))))
     recipes = [r for _, rs in plans for r in rs]
     workers = max(1, min(4, (os.cpu_count() or 1)))
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    # fork where it exists (Linux): a spawned child re-runs the parent's __main__, which is app.py
+    # when the demo is built from the app or under AppTest; on Windows (spawn) __main__ is
+    # streamlit's or qc's guarded entry point.
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() and os.name == "posix" and sys.platform != "darwin" else "spawn"
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
         made = pool.map(_make_inputs, recipes, chunksize=2)
         for spec, sessions in plans:
             module = importlib.import_module(spec.analyse.__module__)
