@@ -731,12 +731,11 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
 
 def demo_inputs() -> list[tuple[str, bytes]]:
     """The 5-image demo session (qc.synthetic.field.demo_session), acquired now."""
-    import datetime as dt
-
+    from qc.synthetic import demo_moment
     from qc.synthetic.field import demo_session
 
-    now = dt.datetime.now().replace(microsecond=0)
-    return demo_session(now, rng_seed=int(now.timestamp()) % 100000)
+    now, seed = demo_moment()
+    return demo_session(now, rng_seed=seed)
 
 
 # ---------------------------------------------------------------- spec

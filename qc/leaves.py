@@ -279,12 +279,11 @@ def worst_leaves(result: AnalysisResult, n: int = 10) -> list[dict[str, Any]]:
 
 def demo_inputs() -> list[tuple[str, bytes]]:
     """A 6-image AQUA session (qc.synthetic.mlc), acquired now."""
-    import datetime as dt
-
+    from qc.synthetic import demo_moment
     from qc.synthetic.mlc import demo_session_leaves
 
-    now = dt.datetime.now().replace(microsecond=0)
-    return demo_session_leaves(now, seed=int(now.timestamp()) % 100000)
+    now, seed = demo_moment()
+    return demo_session_leaves(now, seed=seed)
 
 
 # ---------------------------------------------------------------- spec

@@ -223,12 +223,11 @@ def errors_frame(items: list[dict[str, Any]]):
 
 def demo_inputs() -> list[tuple[str, bytes]]:
     """One slit image with the default plan (qc.synthetic.mlc), acquired now."""
-    import datetime as dt
-
+    from qc.synthetic import demo_moment
     from qc.synthetic.mlc import demo_session_slits
 
-    now = dt.datetime.now().replace(microsecond=0)
-    return demo_session_slits(now, seed=int(now.timestamp()) % 100000)
+    now, seed = demo_moment()
+    return demo_session_slits(now, seed=seed)
 
 
 # ---------------------------------------------------------------- spec

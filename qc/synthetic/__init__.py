@@ -103,6 +103,13 @@ def rt_image_bytes(
     return buf.getvalue()
 
 
+def demo_moment() -> tuple[dt.datetime, int]:
+    """Now (to the second) and a seed drawn from it: each "try with a demo image" click gives a new,
+    reproducible session acquired now."""
+    now = dt.datetime.now().replace(microsecond=0)
+    return now, int(now.timestamp()) % 100000
+
+
 def add_noise(signal: np.ndarray, rng: np.random.Generator, relative_sd: float) -> np.ndarray:
     """Gaussian noise proportional to a fraction of the open-field signal."""
     return signal + rng.normal(0.0, relative_sd, signal.shape)
