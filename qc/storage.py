@@ -531,7 +531,11 @@ class Store:
             target.parent.mkdir(parents=True, exist_ok=True)
             # A temporary name of its own: two users storing the same file at once never share it.
             tmp = target.with_name(f"{target.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
-            tmp.write_bytes(f.data)
+            with open(tmp, "wb") as fh:
+                fh.write(f.data)
+                fh.flush()
+                # On disk before the session that refers to it commits (a power cut leaves no dangling row).
+                os.fsync(fh.fileno())
             os.replace(tmp, target)
         return rel.as_posix()
 
