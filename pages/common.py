@@ -245,9 +245,7 @@ def run_guarded(fn: Callable[[], None]) -> None:
         fn()
     except QCInputError as exc:
         st.error(md_escape(exc.message(lang())))
-    except Exception as exc:  # a page bug must not take the app down
-        if type(exc).__name__ in ("StopException", "RerunException", "RerunData"):
-            raise
+    except Exception as exc:  # a page bug must not take the app down (st.stop/st.rerun are BaseException)
         st.error(T("ui.page_error", error=md_escape(f"{type(exc).__name__}: {exc}")))
         with st.expander(T("ui.details")):
             st.code(traceback.format_exc())

@@ -18,7 +18,7 @@ from typing import Any
 from qc.errors import QCInputError
 from qc.registry import AnalysisContext, TestSpec
 from qc.results import AnalysisResult
-from qc.storage import Store
+from qc.storage import Store, _json_default
 from qc.tolerances import Judged, worst
 
 log = logging.getLogger(__name__)
@@ -59,12 +59,6 @@ def _num(v):
         return None
     f = float(v)
     return f if f == f else None
-
-
-def _json_default(obj):
-    from qc.storage import _json_default as d
-
-    return d(obj)
 
 
 def make_context(store: Store | None, spec: TestSpec, machine: dict | None, lang: str = "fr", options: dict | None = None) -> AnalysisContext:
