@@ -1,7 +1,7 @@
 """MR-Linac QC — Streamlit entry point: page frame, language, operator, and routing with st.navigation.
 
 Every page lives in `pages/`; image tests have one file each, logged tests (defined by data, see
-`qc.logged`) share `pages/logged.py` under their own URL. On first start with no database, the demo
+`qc.records.logged`) share `pages/logged.py` under their own URL. On first start with no database, the demo
 database is built so that a newcomer sees real results at once.
 """
 

@@ -1,4 +1,4 @@
-"""Benchmark of the MVIC-Champ analyser (qc.field) against pylinac's FieldAnalysis.
+"""Benchmark of the MVIC-Champ analyser (qc.mv.field) against pylinac's FieldAnalysis.
 
 Same images for both: the two real TrueBeam open fields of ../shared/data/pylinac/open_field and a
 few synthetic Unity images (qc.synthetic.field, known truth). Prints the time per image (median of
@@ -25,7 +25,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from qc.field import analyse  # noqa: E402
+from qc.mv.field import analyse  # noqa: E402
 from qc.registry import AnalysisContext  # noqa: E402
 from qc.synthetic import UNITY_CAX_PX, UNITY_PIXEL_ISO_MM  # noqa: E402
 from qc.synthetic.field import field_image  # noqa: E402
@@ -100,7 +100,7 @@ def main() -> None:
             t_pyl, pyl = timed(lambda: run_pylinac(data, fff), 5)
         rows.append((name, t_ours, t_pyl, ours, pyl, truth))
 
-    print(f"qc.field vs pylinac {PYLINAC or '(not installed)'} FieldAnalysis — time per image (median, ms) and results (mm)")
+    print(f"qc.mv.field vs pylinac {PYLINAC or '(not installed)'} FieldAnalysis — time per image (median, ms) and results (mm)")
     hdr = f"{'image':30s} {'ours ms':>8s} {'pyl ms':>8s} {'speed':>6s} | {'X ours':>7s} {'X pyl':>7s} {'X true':>7s} | {'Y ours':>7s} {'Y pyl':>7s} {'Y true':>7s} | {'cx ours':>7s} {'cx pyl':>7s} {'cx true':>7s} | {'cy ours':>7s} {'cy pyl':>7s} {'cy true':>7s}"
     print(hdr)
     print("-" * len(hdr))

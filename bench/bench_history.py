@@ -42,8 +42,8 @@ sys.path.insert(0, str(REPO))
 import numpy as np  # noqa: E402
 
 from qc.registry import TestSpec, get_test  # noqa: E402
-from qc.storage import Store, open_store  # noqa: E402
-from qc.tolerances import judge_value, worst  # noqa: E402
+from qc.records.storage import Store, open_store  # noqa: E402
+from qc.records.tolerances import judge_value, worst  # noqa: E402
 
 OPERATORS = ("AG", "MB", "CL", "JD", "SP")
 # Typical value and spread of metrics that have no two-sided tolerance to centre on (domain.md §7–§9).
@@ -85,9 +85,9 @@ class RowTemplate:
 
 def templates_from_demo(store: Store, spec: TestSpec, machine: dict) -> tuple[list[RowTemplate], str]:
     """Rows (and the per-item JSON table) of one real analysis of the test's demo input."""
-    from qc import workflow
+    from qc import pipeline
 
-    analysis = workflow.analyse(store, spec, spec.demo_inputs(), machine)
+    analysis = pipeline.analyse(store, spec, spec.demo_inputs(), machine)
     rows = [
         RowTemplate(j.name, j.item, j.unit, j.nominal, tuple(j.bounds) if j.bounds else None, j.tolerance_id, j.reference,
                     None if j.value is None else float(j.value))
@@ -244,7 +244,7 @@ class Phases:
 
 def page_run(store: Store, spec: TestSpec, machine_id: int, metric: str | None, date_from: str, date_to: str, convert) -> dict:
     """One run of pages/history.py for a filter, timed phase by phase (seconds; "<phase> cpu" = CPU time)."""
-    from qc.trends import drift_signal, series_label, small_multiples, trend_chart
+    from qc.reporting.trends import drift_signal, series_label, small_multiples, trend_chart
 
     lang = "fr"
     ph = Phases()

@@ -9,7 +9,7 @@ What it does: builds a temporary data folder (`open_store` + one machine), start
 physicists), and in each: opens the couch page from the sidebar, types the operator once, then
 repeatedly types the two couch readouts (pressing Enter), waits for the result, clicks Save and
 waits for "séance n° N". Meanwhile, every
-`--backup-every` seconds, the bench takes an online backup (qc.backup.backup_now) of the live
+`--backup-every` seconds, the bench takes an online backup (qc.records.backup.backup_now) of the live
 database, as the scheduler would.
 
 It prints one row per user and a total: saves, saves/s, p50/p95/max latency of a save (click →
@@ -174,7 +174,7 @@ async def user_loop(browser, url: str, stats: UserStats, deadline: float) -> Non
 async def drive(url: str, users: int, seconds: float, data: Path, backup_every: float) -> tuple[list[UserStats], list[tuple[Path, float]], float]:
     from playwright.async_api import async_playwright
 
-    from qc import backup
+    from qc.records import backup
 
     stats = [UserStats(f"LOAD-U{k + 1}") for k in range(users)]
     backups: list[tuple[Path, float]] = []
@@ -258,8 +258,8 @@ def main() -> int:
     args.users = max(1, min(args.users, 32))
     args.seconds = max(5.0, min(args.seconds, 900.0))
 
-    from qc import backup
-    from qc.storage import open_store
+    from qc.records import backup
+    from qc.records.storage import open_store
 
     tmp = Path(tempfile.mkdtemp(prefix="qc-load-"))
     data = tmp / "data"

@@ -1,4 +1,4 @@
-"""Benchmark of the MLC analysers (qc.leaves / qc.slits, engine qc.mlc) against pylinac's PicketFence.
+"""Benchmark of the MLC analysers (qc.mv.leaves / qc.mv.slits, engine qc.mv.mlc) against pylinac's PicketFence.
 
 Images: the two real picket fences of ../shared/data/pylinac/picket_fence (Varian EPID-PF-LR,
 Elekta "pickets near edges"), a synthetic Unity slit image with displaced leaves (known truth,
@@ -32,7 +32,8 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from qc import leaves, slits  # noqa: E402
+from qc.mv import leaves  # noqa: E402
+from qc.mv import slits  # noqa: E402
 from qc.registry import AnalysisContext, Calibration  # noqa: E402
 from qc.synthetic import UNITY_CAX_PX  # noqa: E402
 from qc.synthetic import mlc as sm  # noqa: E402

@@ -12,7 +12,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from qc.piqt import analyse, parse_report  # noqa: E402
+from qc.mr.piqt import analyse, parse_report  # noqa: E402
 from qc.registry import AnalysisContext  # noqa: E402
 from qc.synthetic.piqt import synthetic_report, weekly_reports  # noqa: E402
 

@@ -1,4 +1,4 @@
-"""Benchmark of the monthly PDF report (`qc.report.monthly_report_pdf`) on a busy month.
+"""Benchmark of the monthly PDF report (`qc.reporting.report.monthly_report_pdf`) on a busy month.
 
 Builds, in a temporary QC_DATA_DIR, one machine's month with 10 tests and 300 sessions: the logged
 tests (safety, helium, couch, laser, quasar, beam quality), the MVIC-Champ field test and the PIQT
@@ -41,8 +41,8 @@ import numpy as np  # noqa: E402
 
 from bench_history import insert_bulk, metric_rows, session_row, templates_from_demo, templates_from_spec  # noqa: E402
 from qc.registry import get_test  # noqa: E402
-from qc.storage import Store, now_iso, open_store  # noqa: E402
-from qc.tolerances import worst  # noqa: E402
+from qc.records.storage import Store, now_iso, open_store  # noqa: E402
+from qc.records.tolerances import worst  # noqa: E402
 
 MONTH = "2025-03"
 # Sessions per test in the month (sums to 300); the image / report tests use a real analysis as template.
@@ -117,9 +117,9 @@ class Phases:
         self._undo.append((owner, attr, original))
 
     def __enter__(self) -> "Phases":
-        import qc.report as report
-        import qc.trends as trends
-        from qc.storage import Store as S
+        import qc.reporting.report as report
+        import qc.reporting.trends as trends
+        from qc.records.storage import Store as S
 
         import vl_convert
 
@@ -145,7 +145,7 @@ def page_count(pdf: bytes) -> int:
 
 def run_report(store: Store, machine_id: int, month: str) -> tuple[float, float, bytes, Phases]:
     """(wall s, CPU s of the process, PDF, phases) of one call."""
-    from qc.report import monthly_report_pdf
+    from qc.reporting.report import monthly_report_pdf
 
     with Phases() as ph:
         t0, c0 = time.perf_counter(), time.process_time()
@@ -209,7 +209,7 @@ def main() -> None:
         print(f"{'other (fpdf text, pandas)':28s} {'':5s} {rest(ph_cold, cold, cold_cpu)} {rest(ph_warm, last_wall, runs[-1][1])}")
 
         if args.profile:
-            from qc.report import monthly_report_pdf
+            from qc.reporting.report import monthly_report_pdf
 
             pr = cProfile.Profile()
             pr.enable()

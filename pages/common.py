@@ -19,13 +19,13 @@ from typing import Callable
 import pandas as pd
 import streamlit as st
 
-from qc import workflow
+from qc import pipeline
 from qc.errors import DuplicateUploadError, QCInputError
 from qc.i18n import DEFAULT_LANG, LANGUAGES, t
 from qc.registry import TestSpec, all_tests
-from qc.storage import Store
+from qc.records.storage import Store
 from qc.textsafe import md_escape
-from qc.tolerances import format_bounds
+from qc.records.tolerances import format_bounds
 
 STATUS_BG = {"pass": "#e8f5e9", "warning": "#fff8e1", "fail": "#ffebee", "none": "#eceff1"}
 STATUS_ICON = {"pass": "✔", "warning": "⚠", "fail": "✖", "none": "–"}
@@ -116,8 +116,8 @@ def get_store() -> Store:
 
             with st.spinner(t("ui.building_demo", lang())):
                 build_demo()
-        from qc.backup import start_scheduled_backups
-        from qc.storage import open_store
+        from qc.records.backup import start_scheduled_backups
+        from qc.records.storage import open_store
 
         store = open_store()
         st.session_state["_store"] = store
@@ -133,7 +133,7 @@ def tests(store: Store) -> list[TestSpec]:
 def current_user() -> dict | None:
     """The logged-in user ({username, display_name, role}); without authentication, the typed
     operator name with every right (the local single-user run)."""
-    from qc.auth import auth_mode
+    from qc.records.auth import auth_mode
 
     if auth_mode() == "off":
         name = (st.session_state.get("operator") or "").strip()
@@ -148,7 +148,7 @@ def operator() -> str:
 
 
 def allowed(permission: str) -> bool:
-    from qc.auth import can
+    from qc.records.auth import can
 
     user = current_user()
     return user is not None and can(user["role"], permission)
@@ -163,7 +163,7 @@ def require(permission: str) -> None:
 
 def login_gate(store: Store) -> None:
     """With authentication on, nothing but the login shows until the user is known."""
-    from qc import auth
+    from qc.records import auth
 
     mode = auth.auth_mode()
     if mode == "off" or st.session_state.get("auth_user"):
@@ -195,7 +195,7 @@ def login_gate(store: Store) -> None:
 
 
 def sidebar(store: Store) -> None:
-    from qc.auth import auth_mode
+    from qc.records.auth import auth_mode
 
     with st.sidebar:
         current = st.session_state.get("lang", store.get_setting("default_lang", DEFAULT_LANG))
@@ -268,7 +268,7 @@ def machine_selector(store: Store, key: str, default_identity: tuple[str, str] |
 # ------------------------------------------------------------------ result display
 
 
-def judged_frame(analysis: workflow.Analysis) -> pd.DataFrame:
+def judged_frame(analysis: pipeline.Analysis) -> pd.DataFrame:
     spec = analysis.spec
     rows = []
     for j in analysis.judged:
@@ -318,7 +318,7 @@ def show_status(status: str) -> None:
     {"pass": st.success, "warning": st.warning, "fail": st.error}.get(status, st.info)(text)
 
 
-def show_analysis(analysis: workflow.Analysis, extra: Callable[[workflow.Analysis], None] | None = None) -> None:
+def show_analysis(analysis: pipeline.Analysis, extra: Callable[[pipeline.Analysis], None] | None = None) -> None:
     r = analysis.result
     show_status(analysis.status)
     ident = T("ui.acquired", date=r.acquired_at.strftime("%Y-%m-%d %H:%M") if r.acquired_at else "?", station=md_escape(r.station_name or "—"))
@@ -339,7 +339,7 @@ def show_analysis(analysis: workflow.Analysis, extra: Callable[[workflow.Analysi
             st.dataframe(arrow_safe(pd.DataFrame(r.items)), hide_index=True, width="stretch")
 
 
-def save_block(store: Store, analysis: workflow.Analysis, key: str) -> int | None:
+def save_block(store: Store, analysis: pipeline.Analysis, key: str) -> int | None:
     """Duplicate check, comment, and the save button; returns the stored session id."""
     if analysis.machine is None:
         st.warning(T("ui.no_machine"))
@@ -357,7 +357,7 @@ def save_block(store: Store, analysis: workflow.Analysis, key: str) -> int | Non
             st.error(T("ui.operator_required"))
             return None
         try:
-            sid = workflow.store_analysis(store, analysis, operator=operator(), comment=comment, allow_duplicate=allow)
+            sid = pipeline.store_analysis(store, analysis, operator=operator(), comment=comment, allow_duplicate=allow)
         except DuplicateUploadError as exc:
             st.error(md_escape(exc.message(lang())))
             return None
@@ -382,7 +382,7 @@ def _inputs_key(inputs: list[tuple[str, bytes]], machine: dict | None) -> str:
     return h.hexdigest()
 
 
-def image_test_page(key: str, extra: Callable[[workflow.Analysis], None] | None = None, baseline: Callable | None = None) -> None:
+def image_test_page(key: str, extra: Callable[[pipeline.Analysis], None] | None = None, baseline: Callable | None = None) -> None:
     """Upload (or demo) → analyse → show → save, for a test analysed from files."""
     store = get_store()
     from qc.registry import get_test
@@ -413,7 +413,7 @@ def image_test_page(key: str, extra: Callable[[workflow.Analysis], None] | None 
         st.session_state.pop(f"{key}_saved", None)
         try:
             with st.spinner(T("ui.analysing")):
-                analysis = workflow.analyse(store, spec, inputs, machine, lang())
+                analysis = pipeline.analyse(store, spec, inputs, machine, lang())
         except QCInputError as exc:
             st.session_state.pop(f"{key}_analysis", None)
             st.error(md_escape(exc.message(lang())), icon=":material/error:")
@@ -430,10 +430,10 @@ def image_test_page(key: str, extra: Callable[[workflow.Analysis], None] | None 
             st.success(T("ui.baseline_set"))
 
 
-def charts_of(module) -> Callable[[workflow.Analysis], None]:
+def charts_of(module) -> Callable[[pipeline.Analysis], None]:
     """Show the Altair charts a test module draws for its result (`module.charts(result, lang)`)."""
 
-    def show(analysis: workflow.Analysis) -> None:
+    def show(analysis: pipeline.Analysis) -> None:
         for title, chart in module.charts(analysis.result, lang()):
             st.altair_chart(chart, width="stretch")
 

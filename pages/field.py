@@ -6,6 +6,6 @@ ensure_navigation()
 
 
 from pages.common import charts_of, image_test_page
-from qc import field
+from qc.mv import field
 
 image_test_page("field", extra=charts_of(field), baseline=field.baseline_from_result)

@@ -13,9 +13,9 @@ import pandas as pd
 import streamlit as st
 
 from pages.common import STATUS_ICON, T, allowed, get_store, lang, operator, tests
-from qc.export import export_frame, to_bytes
+from qc.records.export import export_frame, to_bytes
 from qc.textsafe import md_escape
-from qc.trends import drift_signal, series_label, small_multiples, trend_chart
+from qc.reporting.trends import drift_signal, series_label, small_multiples, trend_chart
 
 store = get_store()
 st.title(T("nav.history"))
@@ -53,7 +53,7 @@ def session_detail(session_id: int) -> None:
         with st.expander(T("hist.files", n=len(s["files"]))):
             st.dataframe(pd.DataFrame(s["files"])[["filename", "sop_instance_uid", "sha256", "size"]], hide_index=True, width="stretch")
             if spec is not None and spec.analyse is not None and st.button(T("hist.show_images"), key="hist_show_images"):
-                from qc.report import session_overlays
+                from qc.reporting.report import session_overlays
 
                 for title, png in session_overlays(store, s, spec, lang()):
                     st.image(png, caption=md_escape(title), width=420)
@@ -61,7 +61,7 @@ def session_detail(session_id: int) -> None:
         st.markdown("**" + T("report.comments") + "**")
         for c in s["comments"]:
             st.text(f"{c['at']} — {c['user']}: {c['text']}")
-    from qc.report import session_report_pdf
+    from qc.reporting.report import session_report_pdf
 
     if st.button(T("hist.make_pdf"), key="hist_make_pdf"):
         st.session_state["hist_pdf"] = (session_id, session_report_pdf(store, session_id, lang()))

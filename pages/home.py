@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.common import STATUS_ICON, T, get_store, lang, page_for, tests
-from qc.schedule import due_table
+from qc.records.schedule import due_table
 from qc.textsafe import md_escape
 
 store = get_store()

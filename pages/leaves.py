@@ -9,10 +9,11 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from pages.common import T, arrow_safe, charts_of, image_test_page  # noqa: E402
-from qc import leaves, workflow  # noqa: E402
+from qc.mv import leaves  # noqa: E402
+from qc import pipeline  # noqa: E402
 
 
-def leaves_view(analysis: workflow.Analysis) -> None:
+def leaves_view(analysis: pipeline.Analysis) -> None:
     charts_of(leaves)(analysis)
     worst = leaves.worst_leaves(analysis.result, 10)
     if worst:

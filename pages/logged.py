@@ -12,7 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.common import T, get_store, lang, machine_selector, operator, show_status, style_status, judged_frame
-from qc import workflow
+from qc import pipeline
 from qc.errors import QCInputError
 from qc.registry import get_test
 from qc.textsafe import md_escape
@@ -62,7 +62,7 @@ if st.session_state.get(f"log_{key}_signature") != signature:
 analysis = None
 if typed and machine is not None:
     try:
-        analysis = workflow.record_logged(store, spec, machine, values, acquired_at=acquired_at, comments=comments, lang=lang())
+        analysis = pipeline.record_logged(store, spec, machine, values, acquired_at=acquired_at, comments=comments, lang=lang())
     except QCInputError as exc:
         st.error(md_escape(exc.message(lang())), icon=":material/error:")
 if analysis is not None:
@@ -76,7 +76,7 @@ if analysis is not None:
         if not operator():
             st.error(T("ui.operator_required"))
         else:
-            sid = workflow.store_analysis(store, analysis, operator=operator(), comment=comment)
+            sid = pipeline.store_analysis(store, analysis, operator=operator(), comment=comment)
             st.session_state[f"log_{key}_saved"] = sid
     sid = st.session_state.get(f"log_{key}_saved")
     if sid:

@@ -10,10 +10,11 @@ ensure_navigation()
 import streamlit as st
 
 from pages.common import STATUS_BG, T, arrow_safe, get_store, image_test_page, lang
-from qc import piqt, workflow
+from qc.mr import piqt
+from qc import pipeline
 
 
-def piqt_view(analysis: workflow.Analysis) -> None:
+def piqt_view(analysis: pipeline.Analysis) -> None:
     result = analysis.result
     store = get_store()
     sections = list(dict.fromkeys(it["section"] for it in result.items))

@@ -11,7 +11,7 @@ import datetime as dt
 import streamlit as st
 
 from pages.common import T, allowed, get_store, lang, operator
-from qc.report import monthly_report_pdf
+from qc.reporting.report import monthly_report_pdf
 
 store = get_store()
 st.title(T("nav.reports"))
@@ -63,9 +63,9 @@ else:
                 st.rerun()
 
 st.subheader(T("rep.preview"))
-from qc.report import expected_sessions, month_bounds  # noqa: E402
+from qc.reporting.report import expected_sessions, month_bounds  # noqa: E402
 from qc.registry import all_tests  # noqa: E402
-from qc.tolerances import worst  # noqa: E402
+from qc.records.tolerances import worst  # noqa: E402
 
 first, last = month_bounds(month)
 sessions = store.sessions_frame(machine_id=machine["id"], date_from=first.isoformat(), date_to=last.isoformat())

@@ -13,10 +13,10 @@ import pandas as pd
 import streamlit as st
 
 from pages.common import T, allowed, get_store, lang, operator, require, tests
-from qc.logged import Derived, LoggedField, LoggedTest, save_custom_logged_test
+from qc.records.logged import Derived, LoggedField, LoggedTest, save_custom_logged_test
 from qc.registry import FREQUENCIES
 from qc.textsafe import md_escape
-from qc.tolerances import Tolerance
+from qc.records.tolerances import Tolerance
 
 store = get_store()
 st.title(T("nav.settings"))
@@ -187,7 +187,7 @@ with tab_l:
 
 # ------------------------------------------------------------------ users (admin)
 with tab_u:
-    from qc import auth
+    from qc.records import auth
 
     if not allowed("users"):
         st.info(T("auth.denied"))
@@ -241,7 +241,7 @@ with tab_g:
     if choice != current and st.button(T("set.save"), key="set_lang_save"):
         store.set_setting("default_lang", choice, user)
         st.rerun()
-    from qc import backup
+    from qc.records import backup
     from qc.config import data_dir
 
     st.caption(T("set.data_dir", path=md_escape(str(data_dir()))))

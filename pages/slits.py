@@ -6,6 +6,6 @@ ensure_navigation()
 
 
 from pages.common import charts_of, image_test_page
-from qc import slits
+from qc.mv import slits
 
 image_test_page("slits", extra=charts_of(slits), baseline=getattr(slits, "baseline_from_result", None))

@@ -35,7 +35,7 @@ def _lang(args) -> str:
 
 def cmd_tests(args) -> int:
     from qc.registry import all_tests
-    from qc.storage import open_store
+    from qc.records.storage import open_store
 
     lang = _lang(args)
     with open_store(args.data_dir) as store:
@@ -63,10 +63,10 @@ def _parse_values(pairs: list[str]) -> tuple[dict[str, str], dict[str, str]]:
 
 
 def cmd_analyse(args) -> int:
-    from qc import workflow
-    from qc.dicom_io import read_paths
+    from qc import pipeline
+    from qc.intake.dicom_io import read_paths
     from qc.registry import get_test
-    from qc.storage import open_store
+    from qc.records.storage import open_store
 
     lang = _lang(args)
     with open_store(args.data_dir) as store:
@@ -79,21 +79,21 @@ def cmd_analyse(args) -> int:
             when = dt.datetime.fromisoformat(args.date) if args.date else dt.datetime.now().replace(microsecond=0)
             if machine is None:
                 machine = store.resolve_machine(None)
-            analysis = workflow.record_logged(store, spec, machine, values, acquired_at=when, comments=comments, lang=lang)
+            analysis = pipeline.record_logged(store, spec, machine, values, acquired_at=when, comments=comments, lang=lang)
         else:
             if not args.files:
                 raise QCInputError("err.no_files")
             inputs = read_paths(args.files)
-            analysis = workflow.analyse(store, spec, inputs, machine, lang)
+            analysis = pipeline.analyse(store, spec, inputs, machine, lang)
             if machine is None:
                 # A machine known by the header's StationName/serial: analyse again with its calibration.
                 known = store.machine_for_identity(analysis.result.station_name, analysis.result.device_serial)
                 if known is not None:
-                    analysis = workflow.analyse(store, spec, inputs, known, lang)
+                    analysis = pipeline.analyse(store, spec, inputs, known, lang)
         session_id = None
         if args.store:
             try:
-                session_id = workflow.store_analysis(
+                session_id = pipeline.store_analysis(
                     store, analysis, operator=args.operator or os.environ.get("USER", ""), comment=args.comment or "", allow_duplicate=args.allow_duplicate
                 )
             except DuplicateUploadError as exc:
@@ -110,7 +110,7 @@ def cmd_analyse(args) -> int:
 
 
 def _print_human(analysis, out: dict, lang: str) -> None:
-    from qc.tolerances import format_bounds
+    from qc.records.tolerances import format_bounds
 
     spec = analysis.spec
     print(f"{spec.name(lang)} — {out['acquired_at'] or '?'} — {t('status.' + out['status'], lang)}")
@@ -135,7 +135,7 @@ def cmd_demo(args) -> int:
 
 
 def cmd_machines(args) -> int:
-    from qc.storage import open_store
+    from qc.records.storage import open_store
 
     with open_store(args.data_dir) as store:
         for m in store.machines():
@@ -146,7 +146,7 @@ def cmd_machines(args) -> int:
 
 
 def cmd_add_machine(args) -> int:
-    from qc.storage import open_store
+    from qc.records.storage import open_store
 
     with open_store(args.data_dir) as store:
         mid = store.add_machine(args.name, args.station or "", args.serial or "", args.model or "", user=os.environ.get("USER", ""))
@@ -157,8 +157,8 @@ def cmd_add_machine(args) -> int:
 
 
 def cmd_export(args) -> int:
-    from qc.export import export_metrics
-    from qc.storage import open_store
+    from qc.records.export import export_metrics
+    from qc.records.storage import open_store
 
     with open_store(args.data_dir) as store:
         machine_id = store.resolve_machine(args.machine)["id"] if args.machine else None
@@ -173,8 +173,8 @@ def cmd_export(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from qc.report import monthly_report_pdf
-    from qc.storage import open_store
+    from qc.reporting.report import monthly_report_pdf
+    from qc.records.storage import open_store
 
     lang = _lang(args)
     with open_store(args.data_dir) as store:
@@ -187,7 +187,7 @@ def cmd_report(args) -> int:
 
 
 def cmd_sign(args) -> int:
-    from qc.storage import open_store
+    from qc.records.storage import open_store
 
     with open_store(args.data_dir) as store:
         machine = store.resolve_machine(args.machine)
@@ -199,8 +199,8 @@ def cmd_sign(args) -> int:
 def cmd_add_user(args) -> int:
     import getpass
 
-    from qc import auth
-    from qc.storage import open_store
+    from qc.records import auth
+    from qc.records.storage import open_store
 
     if args.password_stdin:
         password = sys.stdin.readline().rstrip("\n")
@@ -215,7 +215,7 @@ def cmd_add_user(args) -> int:
 
 
 def cmd_backup(args) -> int:
-    from qc import backup
+    from qc.records import backup
     from qc.config import data_dir
 
     lang = _lang(args)
@@ -226,7 +226,7 @@ def cmd_backup(args) -> int:
 
 
 def cmd_backups(args) -> int:
-    from qc import backup
+    from qc.records import backup
 
     lang = _lang(args)
     items = backup.list_backups(args.data_dir)
@@ -240,7 +240,7 @@ def cmd_backups(args) -> int:
 def _backup_path(args):
     from pathlib import Path as P
 
-    from qc import backup
+    from qc.records import backup
 
     p = P(args.backup)
     if not p.exists():
@@ -249,7 +249,7 @@ def _backup_path(args):
 
 
 def cmd_verify(args) -> int:
-    from qc import backup
+    from qc.records import backup
 
     report = backup.verify(_backup_path(args))
     print(backup.verify_message(report, _lang(args)))
@@ -257,7 +257,7 @@ def cmd_verify(args) -> int:
 
 
 def cmd_restore(args) -> int:
-    from qc import backup
+    from qc.records import backup
 
     lang = _lang(args)
     report = backup.restore(_backup_path(args), args.data_dir, force=args.force, user=os.environ.get("USER", "cli"))

@@ -21,7 +21,7 @@ import numpy as np
 
 from qc.config import DB_FILENAME, data_dir as default_data_dir
 from qc.registry import all_tests, get_test
-from qc.storage import Store, open_store
+from qc.records.storage import Store, open_store
 
 DEMO_MACHINE = "Unity 1 (démo)"
 DEMO_STATION = "UNITY-DEMO"
@@ -128,15 +128,15 @@ def _operator(rng) -> str:
 
 
 def _record(store: Store, machine: dict, key: str, when: dt.datetime, values: dict, rng, comments: dict | None = None, comment: str = "") -> int:
-    from qc import workflow
+    from qc import pipeline
 
     spec = get_test(key, store)
-    analysis = workflow.record_logged(store, spec, machine, values, acquired_at=when, comments=comments)
-    return workflow.store_analysis(store, analysis, operator=_operator(rng), comment=comment, is_demo=True)
+    analysis = pipeline.record_logged(store, spec, machine, values, acquired_at=when, comments=comments)
+    return pipeline.store_analysis(store, analysis, operator=_operator(rng), comment=comment, is_demo=True)
 
 
 def _logged_history(store: Store, machine: dict, start: dt.date, end: dt.date, rng) -> None:
-    from qc.logged import SAFETY_ITEMS
+    from qc.records.logged import SAFETY_ITEMS
 
     # Daily safety checks; one door-interlock failure with its comment.
     days = list(_working_days(start, end))
@@ -272,7 +272,7 @@ def _image_history(store: Store, machine: dict, start: dt.date, end: dt.date, rn
     import sys
     from concurrent.futures import ProcessPoolExecutor
 
-    from qc import workflow
+    from qc import pipeline
     from qc.registry import _load_analysers
 
     plans = []
@@ -292,9 +292,9 @@ def _image_history(store: Store, machine: dict, start: dt.date, end: dt.date, rn
             module = importlib.import_module(spec.analyse.__module__)
             for i, (when, _, _, _, comment) in enumerate(sessions):
                 inputs = next(made)
-                analysis = workflow.analyse(store, spec, inputs, machine)
+                analysis = pipeline.analyse(store, spec, inputs, machine)
                 keep = i >= len(sessions) - 2
-                sid = workflow.store_analysis(store, analysis, operator=_operator(rng), comment=comment, is_demo=True, keep_files=keep)
+                sid = pipeline.store_analysis(store, analysis, operator=_operator(rng), comment=comment, is_demo=True, keep_files=keep)
                 if i == 0 and hasattr(module, "baseline_from_result"):
                     store.set_baseline(machine["id"], spec.key, module.baseline_from_result(analysis.result), sid, "démo", valid_from=str(when))
             if len(sessions) > 3:

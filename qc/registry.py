@@ -2,11 +2,11 @@
 
 Adding an image/report test = one `qc` module that defines `SPEC: TestSpec` (its analyser, metrics
 with default tolerances, demo input) + its name in `ANALYSER_MODULES` + one page in `pages/`.
-Logged tests (values typed in a form) are data, not code: see `qc.logged`; they join this list
+Logged tests (values typed in a form) are data, not code: see `qc.records.logged`; they join this list
 from the database, so one added in Settings is a test like any other.
 
 Analyser contract: `analyse(inputs, ctx) -> AnalysisResult`, where `inputs` is a list of
-(filename, bytes) (a .zip already allowed: use `qc.dicom_io.load_images`) and `ctx` an
+(filename, bytes) (a .zip already allowed: use `qc.intake.dicom_io.load_images`) and `ctx` an
 `AnalysisContext`. Bad input raises `qc.errors.QCInputError`; nothing else is expected.
 """
 
@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from qc.results import AnalysisResult
-from qc.tolerances import Tolerance
+from qc.records.tolerances import Tolerance
 
 FREQUENCIES = ("daily", "weekly", "monthly", "quarterly", "yearly")
 FREQUENCY_DAYS = {"daily": 1, "weekly": 7, "monthly": 31, "quarterly": 92, "yearly": 366}
@@ -42,7 +42,7 @@ class MetricSpec:
 
 @dataclass(frozen=True)
 class Calibration:
-    """The beam central-axis pixel of a machine's MV imager, valid from a date (see qc.storage)."""
+    """The beam central-axis pixel of a machine's MV imager, valid from a date (see qc.records.storage)."""
 
     u0: float
     v0: float
@@ -84,7 +84,7 @@ class TestSpec:
     description_fr: str = ""
     description_en: str = ""
     accepts: str = ".dcm"  # file types for the uploader, comma-separated
-    definition: Any = None  # logged tests: their qc.logged.LoggedTest
+    definition: Any = None  # logged tests: their qc.records.logged.LoggedTest
 
     def name(self, lang: str) -> str:
         return self.name_fr if lang == "fr" else self.name_en
@@ -100,7 +100,7 @@ class TestSpec:
 
 
 # Modules that define `SPEC`; order is the menu order.
-ANALYSER_MODULES: tuple[str, ...] = ("qc.field", "qc.leaves", "qc.slits", "qc.piqt")
+ANALYSER_MODULES: tuple[str, ...] = ("qc.mv.field", "qc.mv.leaves", "qc.mv.slits", "qc.mr.piqt")
 
 
 def _load_analysers() -> list[TestSpec]:
@@ -118,7 +118,7 @@ def _load_analysers() -> list[TestSpec]:
 
 def builtin_tests() -> list[TestSpec]:
     """Image/report analysers, then the logged tests shipped with the app."""
-    from qc.logged import BUILTIN_LOGGED
+    from qc.records.logged import BUILTIN_LOGGED
 
     return _load_analysers() + [lt.to_spec() for lt in BUILTIN_LOGGED]
 
@@ -127,7 +127,7 @@ def all_tests(db=None) -> list[TestSpec]:
     """Built-in tests plus the logged tests a physicist defined in Settings (stored in `db`)."""
     tests = builtin_tests()
     if db is not None:
-        from qc.logged import custom_logged_tests
+        from qc.records.logged import custom_logged_tests
 
         known = {t.key for t in tests}
         tests += [lt.to_spec() for lt in custom_logged_tests(db) if lt.key not in known]

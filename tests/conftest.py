@@ -36,7 +36,7 @@ def shared_file(*parts: str) -> Path:
 
 @pytest.fixture
 def store(qc_data_dir):
-    from qc.storage import open_store
+    from qc.records.storage import open_store
 
     s = open_store(qc_data_dir)
     yield s

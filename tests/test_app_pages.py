@@ -73,7 +73,7 @@ def test_demo_database_is_marked_as_demo(demo_db, qc_data_dir):
 
 
 def test_logged_entry_stores_one_session_and_home_shows_it_done(qc_data_dir):
-    from qc.storage import open_store
+    from qc.records.storage import open_store
 
     with open_store(qc_data_dir) as s:
         s.add_machine("Unity A")
@@ -97,7 +97,7 @@ def test_logged_entry_stores_one_session_and_home_shows_it_done(qc_data_dir):
 
 
 def test_impossible_value_is_refused_in_the_form_and_nothing_stored(qc_data_dir):
-    from qc.storage import open_store
+    from qc.records.storage import open_store
 
     with open_store(qc_data_dir) as s:
         s.add_machine("Unity A")
@@ -111,7 +111,7 @@ def test_impossible_value_is_refused_in_the_form_and_nothing_stored(qc_data_dir)
 
 
 def test_save_requires_an_operator(qc_data_dir):
-    from qc.storage import open_store
+    from qc.records.storage import open_store
 
     with open_store(qc_data_dir) as s:
         s.add_machine("Unity A")
@@ -124,17 +124,17 @@ def test_save_requires_an_operator(qc_data_dir):
 
 
 def test_voiding_a_session_in_history_hides_it_and_is_audited(qc_data_dir):
-    from qc import workflow
+    from qc import pipeline
     from qc.registry import get_test
-    from qc.storage import open_store
+    from qc.records.storage import open_store
 
     with open_store(qc_data_dir) as s:
         mid = s.add_machine("Unity A")
         m = s.machine(mid)
         for i, v in enumerate(("0,4", "2,6")):
-            a = workflow.record_logged(s, get_test("laser", s), m, {"laser_proximal_mm": v, "laser_central_mm": "0", "laser_distal_mm": "0"},
+            a = pipeline.record_logged(s, get_test("laser", s), m, {"laser_proximal_mm": v, "laser_central_mm": "0", "laser_distal_mm": "0"},
                                        acquired_at=dt.datetime.now() - dt.timedelta(days=10 - i))
-            workflow.store_analysis(s, a, operator="AG")
+            pipeline.store_analysis(s, a, operator="AG")
     at = start(operator="MB")
     at.switch_page("pages/history.py").run()
     at.selectbox(key="hist_test").set_value("laser").run()
@@ -181,7 +181,7 @@ def test_wrong_file_on_an_image_page_shows_an_error_and_the_app_keeps_working(qc
 
 
 def test_settings_new_tolerance_is_dated_and_audited(qc_data_dir):
-    from qc.storage import open_store
+    from qc.records.storage import open_store
 
     with open_store(qc_data_dir) as s:
         s.add_machine("Unity A")
@@ -211,7 +211,7 @@ def test_bad_inputs_on_the_field_page_each_get_their_own_message_and_nothing_is_
     import zipfile
 
     from conftest import shared_file
-    from qc.storage import open_store
+    from qc.records.storage import open_store
 
     with open_store(qc_data_dir) as s:
         s.add_machine("Unity A")

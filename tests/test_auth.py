@@ -7,8 +7,8 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import REPO
-from qc import auth
-from qc.storage import open_store
+from qc.records import auth
+from qc.records.storage import open_store
 
 APP = str(REPO / "app.py")
 

@@ -1,4 +1,4 @@
-"""Backups (qc.backup): a restored backup is the same record, a backup taken while another process
+"""Backups (qc.records.backup): a restored backup is the same record, a backup taken while another process
 writes is consistent, retention keeps the newest, restore refuses to lose newer work, and the
 scheduler runs once per process."""
 
@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from qc import backup
+from qc.records import backup
 from qc.errors import QCInputError
 
 COUCH = {"couch_readout_1_cm": "17,5", "couch_readout_2_cm": "21,52"}
@@ -35,16 +35,16 @@ def store_couch(
     store, machine, n: int, *, tag: str = "op", start: dt.datetime = dt.datetime(2026, 3, 2, 8, 0), files_every: int = 0, first: int = 0
 ) -> list[int]:
     """Store `n` couch sessions through the real path (record_logged → store_analysis), numbered from `first`."""
-    from qc import workflow
+    from qc import pipeline
     from qc.registry import get_test
 
     spec = get_test("couch", store)
     ids = []
     for i in range(first, first + n):
-        a = workflow.record_logged(store, spec, machine, {**COUCH, "couch_readout_2_cm": f"21,{50 + i % 7}"}, acquired_at=start + dt.timedelta(hours=i - first))
+        a = pipeline.record_logged(store, spec, machine, {**COUCH, "couch_readout_2_cm": f"21,{50 + i % 7}"}, acquired_at=start + dt.timedelta(hours=i - first))
         if files_every and i % files_every == 0:
             a.result.files = [_file(f"{tag}-{i}")]
-        ids.append(workflow.store_analysis(store, a, operator=tag, comment=f"{tag}#{i}"))
+        ids.append(pipeline.store_analysis(store, a, operator=tag, comment=f"{tag}#{i}"))
     return ids
 
 
@@ -95,7 +95,7 @@ def test_backup_holds_every_table_row_and_file(populated, qc_data_dir):
 
 
 def test_restore_into_empty_folder_gives_the_same_sessions_metrics_and_files(populated, qc_data_dir, tmp_path):
-    from qc.storage import Store
+    from qc.records.storage import Store
 
     store, machine, ids = populated
     original = dump(store.path)
@@ -126,7 +126,7 @@ def test_restore_into_empty_folder_gives_the_same_sessions_metrics_and_files(pop
 
 def _writer(data_dir: str, tag: str, seconds: float, started, out) -> None:
     os.environ["QC_DATA_DIR"] = data_dir
-    from qc.storage import open_store
+    from qc.records.storage import open_store
 
     ids, errors = [], []
     with open_store(data_dir) as s:
@@ -249,7 +249,7 @@ def test_restore_refuses_to_lose_newer_sessions_unless_forced(populated, qc_data
     assert kept.execute("select count(*) from sessions where id = ?", [late]).fetchone()[0] == 1  # never deleted
     assert kept.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
     kept.close()
-    from qc.storage import Store
+    from qc.records.storage import Store
 
     with Store(qc_data_dir) as s2:
         assert s2.db["sessions"].count == 12

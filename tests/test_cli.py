@@ -19,7 +19,7 @@ def qc(*args: str, env_dir=None) -> subprocess.CompletedProcess:
 
 
 def counts(data_dir) -> dict:
-    from qc.storage import Store
+    from qc.records.storage import Store
 
     with Store(data_dir) as s:
         return s.counts()

@@ -1,9 +1,9 @@
-"""Concurrency proofs of the shared database (qc.storage): many processes recording at once lose and
+"""Concurrency proofs of the shared database (qc.records.storage): many processes recording at once lose and
 duplicate nothing, and a writer killed in the middle of a transaction leaves no trace and no damage.
 
 Each child process is started with the spawn method (a fresh interpreter, like separate server
 workers or a CLI run beside the server) and records through the real path used by the pages:
-`workflow.record_logged` then `workflow.store_analysis` (session + metrics + files + audit in one
+`pipeline.record_logged` then `pipeline.store_analysis` (session + metrics + files + audit in one
 BEGIN IMMEDIATE transaction).
 """
 
@@ -42,9 +42,9 @@ def _input_file(tag: str, n: int):
 def _recorder(data_dir: str, tag: str, ready, go, seconds: float, out) -> None:
     """Record couch sessions as fast as possible for `seconds` after `go`; report what was stored."""
     os.environ["QC_DATA_DIR"] = data_dir
-    from qc import workflow
-    from qc.logged import COUCH
-    from qc.storage import Store
+    from qc import pipeline
+    from qc.records.logged import COUCH
+    from qc.records.storage import Store
 
     stored: list[tuple[int, int]] = []  # (n, session id)
     errors: list[str] = []
@@ -60,13 +60,13 @@ def _recorder(data_dir: str, tag: str, ready, go, seconds: float, out) -> None:
         t0 = dt.datetime(2026, 1, 5, 8, 0)
         while time.monotonic() < deadline:
             try:
-                a = workflow.record_logged(
+                a = pipeline.record_logged(
                     store, spec, machine, {"couch_readout_1_cm": "17,5", "couch_readout_2_cm": f"21,{40 + n % 20}"},
                     acquired_at=t0 + dt.timedelta(minutes=n),
                 )
                 if n % 10 == 0:  # some sessions carry a stored file, as image tests do
                     a.result.files = [_input_file(tag, n)]
-                sid = workflow.store_analysis(store, a, operator=tag, comment=f"{tag}#{n}")
+                sid = pipeline.store_analysis(store, a, operator=tag, comment=f"{tag}#{n}")
                 stored.append((n, sid))
             except Exception as exc:  # any lost write is a failure the parent reports
                 errors.append(f"{n}: {type(exc).__name__}: {exc}")
@@ -77,7 +77,7 @@ def _recorder(data_dir: str, tag: str, ready, go, seconds: float, out) -> None:
 def _killed_writer(data_dir: str, n_metrics: int, out) -> None:
     """Open a write transaction, insert a session and part of its metrics, tell the parent, and wait
     to be killed (the transaction is never committed nor rolled back)."""
-    from qc.storage import Store, now_iso
+    from qc.records.storage import Store, now_iso
 
     store = Store(data_dir)
     # A small page cache makes SQLite spill the uncommitted pages into the WAL file before the kill,
@@ -103,7 +103,7 @@ def _killed_writer(data_dir: str, n_metrics: int, out) -> None:
 
 @pytest.fixture
 def shared_db(qc_data_dir) -> Path:
-    from qc.storage import open_store
+    from qc.records.storage import open_store
 
     with open_store(qc_data_dir) as s:
         s.add_machine(MACHINE, "UNITY-C", "C-0001", user="test")
@@ -187,7 +187,7 @@ def test_many_processes_recording_at_once_lose_and_duplicate_nothing(shared_db):
 
 
 def test_writer_killed_mid_transaction_leaves_the_database_intact(shared_db):
-    from qc.storage import Store
+    from qc.records.storage import Store
 
     with Store(shared_db) as s:
         before_sessions = s.db["sessions"].count
@@ -219,14 +219,14 @@ def test_writer_killed_mid_transaction_leaves_the_database_intact(shared_db):
         assert conn.execute("select count(*) from metrics where session_id = ?", [info["sid"]]).fetchone()[0] == 0
         assert s.db["sessions"].count == before_sessions and s.db["metrics"].count == before_metrics
         # The lock died with the process: a new write goes through at once.
-        from qc import workflow
+        from qc import pipeline
         from qc.registry import get_test
 
         machine = s.machine_by_name(MACHINE)
         t0 = time.monotonic()
-        a = workflow.record_logged(s, get_test("couch", s), machine, {"couch_readout_1_cm": "17,5", "couch_readout_2_cm": "21,5"},
+        a = pipeline.record_logged(s, get_test("couch", s), machine, {"couch_readout_1_cm": "17,5", "couch_readout_2_cm": "21,5"},
                                    acquired_at=dt.datetime(2026, 2, 1, 9, 0))
-        sid = workflow.store_analysis(s, a, operator="after", comment="after the kill")
+        sid = pipeline.store_analysis(s, a, operator="after", comment="after the kill")
         assert time.monotonic() - t0 < 5
         stored = s.session(sid)
         assert stored["operator"] == "after" and len(stored["metrics"]) == COUCH_METRICS
@@ -239,18 +239,18 @@ def test_writer_killed_mid_transaction_leaves_the_database_intact(shared_db):
 def _same_file_uploader(data_dir: str, tag: str, rounds: int, allow_duplicate: bool, barrier, out) -> None:
     """Each round, every process stores a session holding the SAME 1 MB file at the same moment
     (two physicists uploading the same DICOM); reports per round: session id, "duplicate", or the error."""
-    from qc import workflow
+    from qc import pipeline
     from qc.errors import DuplicateUploadError
-    from qc.logged import COUCH
+    from qc.records.logged import COUCH
     from qc.results import InputFile
-    from qc.storage import Store
+    from qc.records.storage import Store
 
     outcome = []
     with Store(data_dir) as store:
         machine = store.machine_by_name(MACHINE)
         spec = COUCH.to_spec()
         for r in range(rounds):
-            a = workflow.record_logged(store, spec, machine, {"couch_readout_1_cm": "17,5", "couch_readout_2_cm": "21,5"},
+            a = pipeline.record_logged(store, spec, machine, {"couch_readout_1_cm": "17,5", "couch_readout_2_cm": "21,5"},
                                        acquired_at=dt.datetime(2026, 3, 1, 8, 0) + dt.timedelta(hours=r))
             data = hashlib.sha512(f"round {r}".encode()).digest() * (1 << 14)  # 1 MiB, like an MVIC image
             a.result.files = [InputFile(filename=f"{tag}.dcm", sha256=hashlib.sha256(data).hexdigest(), size=len(data), data=data)]
@@ -259,7 +259,7 @@ def _same_file_uploader(data_dir: str, tag: str, rounds: int, allow_duplicate: b
             except Exception:  # a sibling died: stop, the parent reports it
                 break
             try:
-                sid = workflow.store_analysis(store, a, operator=tag, comment=f"{tag}#{r}", allow_duplicate=allow_duplicate)
+                sid = pipeline.store_analysis(store, a, operator=tag, comment=f"{tag}#{r}", allow_duplicate=allow_duplicate)
                 outcome.append((r, sid))
             except DuplicateUploadError:
                 outcome.append((r, "duplicate"))

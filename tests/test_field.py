@@ -1,4 +1,4 @@
-"""MVIC-Champ analyser (qc.field): synthetic images with known truth, the real pylinac open fields,
+"""MVIC-Champ analyser (qc.mv.field): synthetic images with known truth, the real pylinac open fields,
 bad input, nominal matching, clipping, profile constancy, overlays and charts."""
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qc import field as F
+from qc.mv import field as F
 from qc.errors import QCInputError
 from qc.i18n import has
 from qc.registry import AnalysisContext, Calibration

@@ -1,4 +1,4 @@
-"""The MV toolkit's edge and line helpers (qc.geometry), against analytic profiles and lines."""
+"""The MV toolkit's edge and line helpers (qc.mv.geometry), against analytic profiles and lines."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy.special import erf
 
-from qc.geometry import fit_line_robust, inflection_edge, level_crossing_near, line_intersection
+from qc.mv.geometry import fit_line_robust, inflection_edge, level_crossing_near, line_intersection
 
 
 def _erf_edge(n: int, edge: float, sigma: float, rising: bool = True) -> np.ndarray:

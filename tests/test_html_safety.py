@@ -215,7 +215,7 @@ def test_field_page_shows_dicom_header_text_escaped(payload, qc_data_dir):
     """Fails while pages/common.py `show_analysis` writes the raw StationName into st.caption."""
     from streamlit.testing.v1 import AppTest
 
-    from qc.storage import open_store
+    from qc.records.storage import open_store
 
     with open_store(qc_data_dir) as s:
         s.add_machine("Unity T", "UNITY-T", "T-0001")
@@ -243,17 +243,17 @@ def test_field_page_shows_dicom_header_text_escaped(payload, qc_data_dir):
 
 @pytest.mark.parametrize("filename", ["../../x", "../../../etc/passwd", "/abs/path.dcm", "..\\..\\win.dcm", "a/../../b.dcm"])
 def test_stored_upload_name_cannot_leave_the_files_folder(filename, store, machine, qc_data_dir):
-    from qc import workflow
-    from qc.logged import COUCH
+    from qc import pipeline
+    from qc.records.logged import COUCH
     from qc.results import InputFile
 
     before = {p for p in qc_data_dir.parent.rglob("*")}
     data = f"fake dicom for {filename}".encode() * 20
-    a = workflow.record_logged(store, COUCH.to_spec(), machine, {"couch_readout_1_cm": "17,5", "couch_readout_2_cm": "21,5"},
+    a = pipeline.record_logged(store, COUCH.to_spec(), machine, {"couch_readout_1_cm": "17,5", "couch_readout_2_cm": "21,5"},
                                acquired_at=__import__("datetime").datetime(2026, 1, 2, 8, 0))
     sha = hashlib.sha256(data).hexdigest()
     a.result.files = [InputFile(filename=filename, sha256=sha, size=len(data), data=data)]
-    sid = workflow.store_analysis(store, a, operator="t")
+    sid = pipeline.store_analysis(store, a, operator="t")
     [row] = store.session(sid)["files"]
     assert row["filename"] == filename  # the name is kept as given, for the record
     assert row["stored_path"] == f"files/{sha[:2]}/{sha}"

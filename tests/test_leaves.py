@@ -1,4 +1,4 @@
-"""Position des lames (qc.leaves): synthetic AQUA sessions with known leaf tips (undisturbed,
+"""Position des lames (qc.mv.leaves): synthetic AQUA sessions with known leaf tips (undisturbed,
 single displaced leaves, the AQUA-ExactitudeErr staircase), conventions and options, the real
 picket fences of pylinac without hints (MANIFEST.md values), bad input, charts."""
 
@@ -12,12 +12,12 @@ import numpy as np
 import pydicom
 import pytest
 
-from qc import leaves as L
+from qc.mv import leaves as L
 from qc.errors import QCInputError
 from qc.registry import AnalysisContext, Calibration
 from qc.synthetic import UNITY_CAX_PX
 from qc.synthetic import mlc as sm
-from qc.tolerances import judge_measurements
+from qc.records.tolerances import judge_measurements
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 PF = DATA / "pylinac" / "picket_fence"

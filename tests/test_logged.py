@@ -6,12 +6,12 @@ import datetime as dt
 
 import pytest
 
-from qc import workflow
+from qc import pipeline
 from qc.errors import QCInputError
-from qc.logged import COUCH, HELIUM, SAFETY, Derived, LoggedField, LoggedTest, decline_rate, evaluate_formula, save_custom_logged_test
+from qc.records.logged import COUCH, HELIUM, SAFETY, Derived, LoggedField, LoggedTest, decline_rate, evaluate_formula, save_custom_logged_test
 from qc.registry import all_tests, get_test
-from qc.schedule import add_months, due_table, next_due
-from qc.tolerances import Tolerance
+from qc.records.schedule import add_months, due_table, next_due
+from qc.records.tolerances import Tolerance
 
 NOW = dt.datetime(2026, 10, 12, 9, 0)
 
@@ -60,9 +60,9 @@ def test_helium_rate_through_the_store(store, machine):
     spec = get_test("helium")
     start = dt.datetime(2026, 1, 5, 8)
     for i, v in enumerate([80.0, 79.0, 78.0]):
-        a = workflow.record_logged(store, spec, machine, {"helium_level_pct": str(v).replace(".", ",")}, acquired_at=start + dt.timedelta(weeks=i))
-        workflow.store_analysis(store, a, operator="AG")
-    a = workflow.record_logged(store, spec, machine, {"helium_level_pct": "77"}, acquired_at=start + dt.timedelta(weeks=3))
+        a = pipeline.record_logged(store, spec, machine, {"helium_level_pct": str(v).replace(".", ",")}, acquired_at=start + dt.timedelta(weeks=i))
+        pipeline.store_analysis(store, a, operator="AG")
+    a = pipeline.record_logged(store, spec, machine, {"helium_level_pct": "77"}, acquired_at=start + dt.timedelta(weeks=3))
     j = {x.name: x for x in a.judged}
     assert j["helium_decline_pct_per_week"].value == pytest.approx(-1.0)
     assert j["helium_decline_pct_per_week"].status == "warning"  # tol −0.5, action −1.0 %/week
@@ -92,14 +92,14 @@ def test_custom_logged_test_added_through_settings_code_path(store, machine):
     keys = [t.key for t in all_tests(store)]
     assert "output" in keys
     spec = get_test("output", store)
-    a = workflow.record_logged(store, spec, machine, {"reading_nc": "20,5", "reference_nc": "20"}, acquired_at=NOW)
+    a = pipeline.record_logged(store, spec, machine, {"reading_nc": "20,5", "reference_nc": "20"}, acquired_at=NOW)
     assert {j.name: j.status for j in a.judged}["output_dev_pct"] == "warning"  # +2.5 %
-    sid = workflow.store_analysis(store, a, operator="AG")
+    sid = pipeline.store_analysis(store, a, operator="AG")
     # in History data, in the due list and in the monthly report
     assert store.metrics_frame(test="output")["session_id"].tolist() == [sid, sid, sid]
     rows = {r.test: r for r in due_table(store, machine["id"], all_tests(store), NOW.date())}
     assert rows["output"].last_done == NOW.date() and rows["output"].next_due == dt.date(2026, 10, 13)
-    from qc.report import monthly_report_pdf
+    from qc.reporting.report import monthly_report_pdf
     from pypdf_text import pdf_text
 
     text = pdf_text(monthly_report_pdf(store, machine["id"], "2026-10"))
@@ -137,8 +137,8 @@ def test_due_dates_across_month_ends(last, freq, expected):
 
 def test_due_table_orders_overdue_first(store, machine):
     spec = get_test("couch")
-    a = workflow.record_logged(store, spec, machine, {"couch_readout_1_cm": "17,5", "couch_readout_2_cm": "21,5"}, acquired_at=dt.datetime(2026, 9, 1))
-    workflow.store_analysis(store, a, operator="AG")
+    a = pipeline.record_logged(store, spec, machine, {"couch_readout_1_cm": "17,5", "couch_readout_2_cm": "21,5"}, acquired_at=dt.datetime(2026, 9, 1))
+    pipeline.store_analysis(store, a, operator="AG")
     rows = due_table(store, machine["id"], all_tests(store), dt.date(2026, 9, 15))
     couch = next(r for r in rows if r.test == "couch")
     assert couch.next_due == dt.date(2026, 10, 1) and not couch.overdue

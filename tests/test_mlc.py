@@ -1,4 +1,4 @@
-"""Shared MLC engine (qc.mlc): leaf travel direction, leaf pairs found from the image, band edges,
+"""Shared MLC engine (qc.mv.mlc): leaf travel direction, leaf pairs found from the image, band edges,
 robust lines, the synthetic generator's truth; real picket fences in both orientations."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import numpy as np
 import pydicom
 import pytest
 
-from qc import mlc
-from qc.dicom_io import RT_IMAGE, load_images
-from qc.geometry import cax_pixel
+from qc.mv import mlc
+from qc.intake.dicom_io import RT_IMAGE, load_images
+from qc.mv.geometry import cax_pixel
 from qc.registry import AnalysisContext, Calibration
 from qc.synthetic import UNITY_CAX_PX, UNITY_PIXEL_ISO_MM
 from qc.synthetic import mlc as sm

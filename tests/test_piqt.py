@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from qc.errors import QCInputError
-from qc.piqt import SPEC, analyse, charts, parse_criterion, parse_value, section_table
+from qc.mr.piqt import SPEC, analyse, charts, parse_criterion, parse_value, section_table
 from qc.registry import AnalysisContext
 from qc.synthetic.piqt import synthetic_report, weekly_reports
-from qc.tolerances import judge_measurements
+from qc.records.tolerances import judge_measurements
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CTX = AnalysisContext(lang="fr")

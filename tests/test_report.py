@@ -12,8 +12,8 @@ import pytest
 
 from pypdf_text import pdf_text
 from qc.demo import DEMO_MACHINE, build_demo
-from qc.report import expected_sessions, month_bounds, monthly_report_pdf, session_report_pdf
-from qc.storage import open_store
+from qc.reporting.report import expected_sessions, month_bounds, monthly_report_pdf, session_report_pdf
+from qc.records.storage import open_store
 
 
 @pytest.fixture(scope="module")

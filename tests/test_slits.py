@@ -1,4 +1,4 @@
-"""MVIC Fente (qc.slits): slit centres and FWHM widths per leaf pair against the generator's truth,
+"""MVIC Fente (qc.mv.slits): slit centres and FWHM widths per leaf pair against the generator's truth,
 baseline round trip, displaced leaves, bad input, charts."""
 
 from __future__ import annotations
@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from qc import slits as S
+from qc.mv import slits as S
 from qc.errors import QCInputError
 from qc.registry import AnalysisContext, Calibration
 from qc.synthetic import UNITY_CAX_PX
 from qc.synthetic import mlc as sm
-from qc.tolerances import judge_measurements
+from qc.records.tolerances import judge_measurements
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 WHEN = dt.datetime(2026, 3, 3, 8, 0)

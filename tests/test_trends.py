@@ -7,10 +7,10 @@ import datetime as dt
 import pandas as pd
 import pytest
 
-from qc import workflow
+from qc import pipeline
 from qc.registry import get_test
-from qc.tolerances import Tolerance
-from qc.trends import drift_signal, small_multiples, trend_chart
+from qc.records.tolerances import Tolerance
+from qc.reporting.trends import drift_signal, small_multiples, trend_chart
 
 
 def _chart_rows(chart_dict: dict) -> pd.DataFrame:
@@ -21,8 +21,8 @@ def _chart_rows(chart_dict: dict) -> pd.DataFrame:
 def test_band_drawn_for_a_past_date_is_the_tolerance_in_force_that_day(store, machine):
     spec = get_test("couch")
     for day, r2 in ((dt.datetime(2026, 3, 2), "21,58"), (dt.datetime(2026, 4, 6), "21,59"), (dt.datetime(2026, 5, 4), "21,58")):
-        a = workflow.record_logged(store, spec, machine, {"couch_readout_1_cm": "17,5", "couch_readout_2_cm": r2}, acquired_at=day)
-        workflow.store_analysis(store, a, operator="AG")
+        a = pipeline.record_logged(store, spec, machine, {"couch_readout_1_cm": "17,5", "couch_readout_2_cm": r2}, acquired_at=day)
+        pipeline.store_analysis(store, a, operator="AG")
         if day.month == 3:
             # From April on, SBRT practice: ±1 mm.
             store.set_tolerance("couch", "couch_deviation_mm", Tolerance(act_low=-1, tol_low=-0.5, tol_high=0.5, act_high=1),
@@ -62,8 +62,8 @@ def test_drift_signal_flags_a_trend_towards_the_limit():
 def test_small_multiples_one_chart_per_series(store, machine):
     spec = get_test("laser")
     for i in range(3):
-        a = workflow.record_logged(store, spec, machine, {"laser_proximal_mm": "0,1", "laser_central_mm": "0,2", "laser_distal_mm": "0,3"},
+        a = pipeline.record_logged(store, spec, machine, {"laser_proximal_mm": "0,1", "laser_central_mm": "0,2", "laser_distal_mm": "0,3"},
                                    acquired_at=dt.datetime(2026, 1 + i, 5))
-        workflow.store_analysis(store, a, operator="AG")
+        pipeline.store_analysis(store, a, operator="AG")
     chart = small_multiples(store.metrics_frame(test="laser"), spec).to_dict()
     assert len(chart["concat"]) == 3

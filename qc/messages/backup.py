@@ -1,4 +1,4 @@
-"""Strings of backups and restores (`qc.backup`): refusals, CLI/page reports and labels."""
+"""Strings of backups and restores (`qc.records.backup`): refusals, CLI/page reports and labels."""
 
 MESSAGES = {
     "backup.err.invalid": {

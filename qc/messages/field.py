@@ -1,4 +1,4 @@
-"""Strings of the MVIC-Champ analyser (`qc.field`): refusals, warnings and chart labels."""
+"""Strings of the MVIC-Champ analyser (`qc.mv.field`): refusals, warnings and chart labels."""
 
 MESSAGES = {
     # reasons given inside err.wrong_image

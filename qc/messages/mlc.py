@@ -1,4 +1,4 @@
-"""Strings of the MLC analysers (`qc.mlc`, `qc.leaves`, `qc.slits`): refusals, warnings, chart labels."""
+"""Strings of the MLC analysers (`qc.mv.mlc`, `qc.mv.leaves`, `qc.mv.slits`): refusals, warnings, chart labels."""
 
 MESSAGES = {
     # reasons given inside err.wrong_image

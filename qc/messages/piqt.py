@@ -1,4 +1,4 @@
-"""Messages of the PIQT report import (qc.piqt): refusals, warnings, chart titles."""
+"""Messages of the PIQT report import (qc.mr.piqt): refusals, warnings, chart titles."""
 
 MESSAGES = {
     "piqt.err.not_piqt": {

@@ -22,7 +22,7 @@ from fpdf.fonts import FontFace
 from qc import __version__
 from qc.i18n import t
 from qc.registry import TestSpec, all_tests
-from qc.tolerances import format_bounds
+from qc.records.tolerances import format_bounds
 
 FONT_DIR = Path(__file__).parent / "fonts"
 STATUS_RGB = {"pass": (46, 125, 50), "warning": (200, 140, 0), "fail": (198, 40, 40), "none": (96, 125, 139)}
@@ -133,7 +133,7 @@ def _bounds(row) -> tuple:
 
 def monthly_report_pdf(store, machine_id: int, month: str, lang: str = "fr", generated_by: str = "", tests: list[TestSpec] | None = None) -> bytes:
     """The monthly QC report of one machine as PDF bytes."""
-    from qc.trends import series_label, trend_chart
+    from qc.reporting.trends import series_label, trend_chart
 
     first, last = month_bounds(month)
     machine = store.machine(machine_id)
@@ -160,7 +160,7 @@ def monthly_report_pdf(store, machine_id: int, month: str, lang: str = "fr", gen
     for spec in tests:
         s = active[active["test"] == spec.key]
         expected = expected_sessions(spec.frequency, first, last)
-        from qc.tolerances import worst
+        from qc.records.tolerances import worst
 
         status = worst(s["status"]) if len(s) else ("fail" if expected else "none")
         done = t("report.done", lang) if len(s) else (t("report.missed", lang) if expected else "—")
@@ -301,7 +301,7 @@ def _signature_block(pdf: QCPdf, store, machine_id: int, month: str, lang: str) 
 
 def session_rows(m: pd.DataFrame, spec: TestSpec, lang: str, max_values: int = 6) -> tuple[list[list[str]], list[str]]:
     """One row per session: its session-level values, every value out of tolerance, its status."""
-    from qc.tolerances import worst
+    from qc.records.tolerances import worst
 
     names = {n: (spec.metric(n).label(lang) if spec.metric(n) else n) for n in m["metric"].unique()}
     label = m["metric"].map(names) + m["item"].map(lambda i: f" [{i}]" if i else "")
@@ -370,7 +370,7 @@ def session_overlays(store, s: dict, spec: TestSpec, lang: str) -> list[tuple[st
         return []
     from PIL import Image
 
-    from qc import workflow
+    from qc import pipeline
 
     inputs = []
     for f in s["files"]:
@@ -380,7 +380,7 @@ def session_overlays(store, s: dict, spec: TestSpec, lang: str) -> list[tuple[st
         inputs.append((f["filename"], data))
     try:
         machine = store.machine(s["machine_id"])
-        analysis = workflow.analyse(store, spec, inputs, machine, lang)
+        analysis = pipeline.analyse(store, spec, inputs, machine, lang)
     except Exception:
         return []
     out = []

@@ -4,7 +4,7 @@ A value inside [tol_low, tol_high] passes; outside it but inside [act_low, act_h
 warning (QATrack+'s "tolerance"); outside the action levels it fails. A missing bound is open.
 `mode = "relative"` applies the bounds to value − nominal (the nominal of the measurement, e.g. the
 matched field size, else the tolerance's own nominal). Tolerances are dated and never edited in
-place: a change is a new row with a later `valid_from` (see `qc.storage`); the tolerance in force
+place: a change is a new row with a later `valid_from` (see `qc.records.storage`); the tolerance in force
 on the acquisition date judges a result and is stored with it.
 """
 

@@ -1,9 +1,9 @@
 """Position des lames: leaf-end positions on the AQUA "MLC exactitude" gaps, and picket fences.
 
 Owns the weekly "Position des lames" analyser (test key "leaves", domain.md §5). Each RT Image of
-the session is measured by the shared MLC engine (`qc.mlc.measure_mlc_image`), which finds the
+the session is measured by the shared MLC engine (`qc.mv.mlc.measure_mlc_image`), which finds the
 leaf travel direction, the leaf pairs (from the inter-leaf pattern) and the bright bands of each pair.
-One engine, two readings, chosen per image from the bands found (`qc.mlc.measure_mlc_image`): one
+One engine, two readings, chosen per image from the bands found (`qc.mv.mlc.measure_mlc_image`): one
 opening wider than 12 mm = a gap image, two or more openings or narrower bands = a picket fence:
 - **Gap images** (one wide band per pair, the AQUA plan: 20 mm gaps at [−40,−20] … [+20,+40] mm
   along v): each edge is one leaf tip. Measured tip (mm from the calibrated CAX along the leaf
@@ -35,13 +35,13 @@ from typing import Any
 
 import numpy as np
 
-from qc import mlc
-from qc.dicom_io import RT_IMAGE, load_images, session_identity
-from qc.geometry import cax_pixel
+from qc.mv import mlc
+from qc.intake.dicom_io import RT_IMAGE, load_images, session_identity
+from qc.mv.geometry import cax_pixel
 from qc.i18n import t
 from qc.registry import AnalysisContext, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
-from qc.tolerances import Tolerance
+from qc.records.tolerances import Tolerance
 
 KEY = "leaves"
 PRESETS: dict[str, tuple[tuple[float, float], ...]] = {
@@ -240,7 +240,7 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
         params={
             "edge_definition": mlc.EDGE_DEFINITION,
             "gap_tip_definition": "gaps: 50 % level between the blocked level and the open level at the edge (FFF plateau line); "
-            "tips of the erf edge model through the two crossings (qc.mlc.refine_gap_edges)",
+            "tips of the erf edge model through the two crossings (qc.mv.mlc.refine_gap_edges)",
             "picket_definition": "centre of the FWHM at 50 % between the band peak and the local background; error = distance to the picket's fitted line (pylinac)",
             "relative_error_definition": "distance to the least-squares line (position vs pair position) of that edge/picket, 3.5 MAD outlier rejection, floor 0.5 mm",
             "position_convention": "mm at isocentre from the calibrated CAX along the leaf travel, + towards increasing v (rows) or u",

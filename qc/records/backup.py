@@ -16,7 +16,7 @@ Layout: `<data_dir>/backups/<YYYYmmdd-HHMMSS>/` holds
     the folder is renamed into place afterwards: a folder without a manifest (a backup that was
     interrupted) is never listed nor restored.
 The database is copied before the files: a session's files are written before its database
-transaction commits (qc.storage.save_session), so every file the snapshot refers to is on disk.
+transaction commits (qc.records.storage.save_session), so every file the snapshot refers to is on disk.
 
 These backups sit on the same disk as the data: they protect against a bad restore, a mistaken
 deletion or a corrupt database, not against losing the disk. Copy `<data_dir>/backups/` to another

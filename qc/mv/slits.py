@@ -1,7 +1,7 @@
 """MVIC Fente: centre and width of narrow MLC slits per leaf pair, against a baseline or the plan.
 
 Owns the weekly "MVIC Fente" analyser (test key "slits", domain.md §4). Each RT Image is measured
-by the shared MLC engine (`qc.mlc.measure_mlc_image`, picket mode): leaf pairs found from the
+by the shared MLC engine (`qc.mv.mlc.measure_mlc_image`, picket mode): leaf pairs found from the
 image's inter-leaf pattern (not a fixed column step: the former tool stepped 29 px over a 33.2 px
 pitch), the mean profile over the central 40 % of each pair, and for each slit:
 - **centre** = middle of the FWHM, **width** = the FWHM, both at 50 % of the slit's own peak above
@@ -29,14 +29,14 @@ from typing import Any
 
 import numpy as np
 
-from qc import mlc
-from qc.dicom_io import RT_IMAGE, load_images, session_identity
+from qc.mv import mlc
+from qc.intake.dicom_io import RT_IMAGE, load_images, session_identity
 from qc.errors import QCInputError
-from qc.geometry import cax_pixel
+from qc.mv.geometry import cax_pixel
 from qc.i18n import t
 from qc.registry import AnalysisContext, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
-from qc.tolerances import Tolerance
+from qc.records.tolerances import Tolerance
 
 KEY = "slits"
 DEFAULT_SLITS_MM: tuple[tuple[float, float], ...] = ((-40.0, 5.0), (-20.0, 5.0), (0.0, 5.0), (20.0, 5.0), (40.0, 5.0))

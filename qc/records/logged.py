@@ -27,7 +27,7 @@ import numpy as np
 from qc.errors import QCInputError
 from qc.registry import FREQUENCIES, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
-from qc.tolerances import Tolerance
+from qc.records.tolerances import Tolerance
 
 FIELD_KINDS = ("number", "passfail", "text")
 

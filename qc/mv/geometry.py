@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qc.dicom_io import DicomImage
+from qc.intake.dicom_io import DicomImage
 from qc.i18n import t
 from qc.registry import AnalysisContext
 
@@ -88,7 +88,7 @@ def fit_line(points_u: np.ndarray, points_v: np.ndarray) -> tuple[np.ndarray, np
     return centre, direction
 
 
-# ---------------------------------------------------------------- edges and lines (added for qc.field)
+# ---------------------------------------------------------------- edges and lines (added for qc.mv.field)
 
 
 def inflection_edge(profile: np.ndarray, direction: int, smooth_px: float = 1.0) -> tuple[float, float]:

@@ -2,7 +2,7 @@
 
 Owns the weekly "MVIC-Champ" analyser (test key "field", domain.md §3): for each RT Image of the
 session, find the one rectangular field, fit its four edges and report, in mm at the isocentre
-relative to the beam axis (CAX pixel, `qc.geometry.cax_pixel`), the field sizes, centre offset, edge
+relative to the beam axis (CAX pixel, `qc.mv.geometry.cax_pixel`), the field sizes, centre offset, edge
 positions, corner angles, rotation and penumbrae, matched to the nearest nominal field; plus the
 central profiles for constancy against a stored baseline profile (FFF beam through the cryostat:
 no absolute flatness). Plotting helpers for the page are kept at the end of the module.
@@ -32,9 +32,9 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from qc.dicom_io import DicomImage, RT_IMAGE, load_images, session_identity
+from qc.intake.dicom_io import DicomImage, RT_IMAGE, load_images, session_identity
 from qc.errors import QCInputError
-from qc.geometry import (
+from qc.mv.geometry import (
     CaxPixel,
     RobustLine,
     cax_pixel,
@@ -45,7 +45,7 @@ from qc.geometry import (
 from qc.i18n import t
 from qc.registry import AnalysisContext, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
-from qc.tolerances import Tolerance
+from qc.records.tolerances import Tolerance
 
 KEY = "field"
 DEFAULT_NOMINAL_FIELDS_MM: tuple[tuple[float, float], ...] = ((150, 80), (85, 85), (50, 50))

@@ -32,7 +32,7 @@ from qc.config import db_path
 from qc.errors import QCInputError
 from qc.registry import Calibration, TestSpec
 from qc.results import AnalysisResult, InputFile
-from qc.tolerances import Judged, Tolerance, judge_measurements, worst
+from qc.records.tolerances import Judged, Tolerance, judge_measurements, worst
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 15000
@@ -204,7 +204,7 @@ def m002_signoffs(db: Database) -> None:
 
 @migrations()
 def m003_users(db: Database) -> None:
-    """Users and roles for the shared server (qc.auth)."""
+    """Users and roles for the shared server (qc.records.auth)."""
     db["users"].create(
         {
             "id": int,

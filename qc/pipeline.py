@@ -18,8 +18,8 @@ from typing import Any
 from qc.errors import QCInputError
 from qc.registry import AnalysisContext, TestSpec
 from qc.results import AnalysisResult
-from qc.storage import Store, _json_default
-from qc.tolerances import Judged, worst
+from qc.records.storage import Store, _json_default
+from qc.records.tolerances import Judged, worst
 
 log = logging.getLogger(__name__)
 
@@ -102,7 +102,7 @@ def analyse(
 
 
 def judge(store: Store | None, spec: TestSpec, result: AnalysisResult, machine: dict | None, lang: str = "fr") -> Analysis:
-    from qc.tolerances import judge_measurements
+    from qc.records.tolerances import judge_measurements
 
     warnings = list(result.warnings)
     if machine is not None and (result.station_name or result.device_serial):
@@ -154,7 +154,7 @@ def record_logged(
     lang: str = "fr",
 ) -> Analysis:
     """Check typed values of a logged test and judge them (rates use the machine's earlier readings)."""
-    from qc.logged import rate_history
+    from qc.records.logged import rate_history
 
     test = spec.definition
     history = rate_history(store, test, machine["id"], acquired_at)

@@ -1,0 +1,1 @@
+"""MR side: Philips PIQT reports and the MR image analysers."""

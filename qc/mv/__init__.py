@@ -1,0 +1,1 @@
+"""MV (linac) side: the MV imager toolkit (geometry, MLC) and the MV image analysers."""

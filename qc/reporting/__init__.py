@@ -1,0 +1,1 @@
+"""What is shown from the record: trend charts and PDF reports."""
