@@ -86,8 +86,9 @@ class RowTemplate:
 def templates_from_demo(store: Store, spec: TestSpec, machine: dict) -> tuple[list[RowTemplate], str]:
     """Rows (and the per-item JSON table) of one real analysis of the test's demo input."""
     from qc import pipeline
+    from qc.demo_inputs import demo_inputs_for
 
-    analysis = pipeline.analyse(store, spec, spec.demo_inputs(), machine)
+    analysis = pipeline.analyse(store, spec, demo_inputs_for(spec.key)(), machine)
     rows = [
         RowTemplate(j.name, j.item, j.unit, j.nominal, tuple(j.bounds) if j.bounds else None, j.tolerance_id, j.reference,
                     None if j.value is None else float(j.value))

@@ -393,9 +393,12 @@ def image_test_page(key: str, extra: Callable[[pipeline.Analysis], None] | None 
     machine = machine_selector(store, key=f"{key}_machine")
     types = [x.strip().lstrip(".") for x in spec.accepts.split(",") if x.strip()]
     uploads = st.file_uploader(T("ui.upload", types=", ".join(types)), accept_multiple_files=True, key=f"{key}_upload")
-    if st.button(T("ui.try_demo"), key=f"{key}_demo", icon=":material/science:", disabled=spec.demo_inputs is None):
+    from qc.demo_inputs import demo_inputs_for
+
+    make_demo = demo_inputs_for(spec.key)
+    if st.button(T("ui.try_demo"), key=f"{key}_demo", icon=":material/science:", disabled=make_demo is None):
         with st.spinner(T("ui.making_demo")):
-            st.session_state[f"{key}_demo_inputs"] = spec.demo_inputs()
+            st.session_state[f"{key}_demo_inputs"] = make_demo()
         st.session_state.pop(f"{key}_saved", None)
     inputs: list[tuple[str, bytes]] = []
     if uploads:

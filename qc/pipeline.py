@@ -61,18 +61,35 @@ def _num(v):
     return f if f == f else None
 
 
-def make_context(store: Store | None, spec: TestSpec, machine: dict | None, lang: str = "fr", options: dict | None = None) -> AnalysisContext:
+def make_context(
+    store: Store | None,
+    spec: TestSpec,
+    machine: dict | None,
+    lang: str = "fr",
+    options: dict | None = None,
+    acquired_at: dt.datetime | None = None,
+) -> AnalysisContext:
     opts = dict(options or {})
     if store is not None:
         saved = store.get_setting(f"options.{spec.key}")
         if saved:
             opts = {**json.loads(saved), **opts}
+
+    def default_tolerance(metric: str, _when: dt.datetime | None):
+        m = spec.metric(metric)
+        return m.tolerance if m is not None else None
+
     if store is None or machine is None:
-        return AnalysisContext(machine=machine["name"] if machine else None, options=opts, lang=lang)
+        return AnalysisContext(
+            machine=machine["name"] if machine else None, tolerance_for=default_tolerance, acquired_at=acquired_at, options=opts, lang=lang
+        )
     mid = machine["id"]
     return AnalysisContext(
         machine=machine["name"],
         cax_for=lambda when: store.calibration_for(mid, when),
+        tolerance_for=lambda metric, when: store.tolerance_for(spec.key, metric, mid, when) or default_tolerance(metric, when),
+        baseline_for=lambda when: store.baseline_for(mid, spec.key, when),
+        acquired_at=acquired_at,
         baseline=store.baseline_for(mid, spec.key),
         options=opts,
         lang=lang,

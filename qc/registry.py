@@ -53,17 +53,24 @@ class Calibration:
 
 @dataclass
 class AnalysisContext:
-    """What an analyser may know besides its input files.
+    """What an analyser may know besides its input files; every lookup is by the acquisition date.
 
-    `cax_for(date)` returns the machine's calibration in force on that date, or None (then the
-    analyser uses the imager centre and says so in `warnings`). `baseline` is stored constancy
-    data (e.g. a profile) for the machine, when the test keeps one. `options` are analyser options
-    (nominal fields, presets...). `lang` is for messages.
+    - `cax_for(date)`: the machine's beam-axis calibration in force on that date, or None.
+    - `tolerance_for(metric, date)`: the tolerance in force for this test's metric on that date (the
+      dated tolerance table, else the metric's default), or None. Analysers take every threshold that
+      decides a status from here (e.g. the per-leaf limit), never from `options`.
+    - `baseline_for(date)`: the machine's stored constancy data for this test in force on that date.
+    - `acquired_at`: the acquisition date given by the user when the header has none (the analyser
+      uses the header's date when present and this one otherwise; with neither it raises).
+    - `options`: analyser options (nominal fields, presets...), never tolerances. `lang`: for messages.
     """
 
     machine: str | None = None
     cax_for: Callable[[dt.datetime | None], Calibration | None] = lambda _d: None
-    baseline: dict[str, Any] | None = None
+    tolerance_for: Callable[[str, dt.datetime | None], Tolerance | None] = lambda _m, _d: None
+    baseline_for: Callable[[dt.datetime | None], dict[str, Any] | None] = lambda _d: None
+    acquired_at: dt.datetime | None = None
+    baseline: dict[str, Any] | None = None  # deprecated: use baseline_for(date)
     options: dict[str, Any] = field(default_factory=dict)
     lang: str = "fr"
 
@@ -79,7 +86,6 @@ class TestSpec:
     kind: str  # "dicom", "report" or "logged"
     metrics: tuple[MetricSpec, ...]
     analyse: Callable[[list[tuple[str, bytes]], AnalysisContext], AnalysisResult] | None = None
-    demo_inputs: Callable[[], list[tuple[str, bytes]]] | None = None
     page: str | None = None
     description_fr: str = ""
     description_en: str = ""

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qc.demo_inputs import demo_inputs_for
 from qc.mv import field as F
 from qc.errors import QCInputError
 from qc.i18n import has
@@ -133,7 +134,7 @@ def test_demo_session_labels_and_truth(demo):
     assert result.measurement("n_images").value == 5
     assert result.acquired_at == dt.datetime(2025, 3, 3, 8, 0)
     assert len(result.overlays) == 5
-    assert F.SPEC.demo_inputs is not None
+    assert demo_inputs_for("field") is not None
 
 
 def test_overlay_and_charts(demo):

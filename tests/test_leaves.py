@@ -12,6 +12,7 @@ import numpy as np
 import pydicom
 import pytest
 
+from qc.demo_inputs import leaves_demo
 from qc.mv import leaves as L
 from qc.errors import QCInputError
 from qc.registry import AnalysisContext, Calibration
@@ -224,7 +225,7 @@ def test_spec_and_demo():
     names = {m.name for m in L.SPEC.metrics}
     assert {"max_abs_error_mm", "mean_error_bank_a_mm", "mean_error_bank_b_mm", "sd_error_mm", "n_leaves_out_of_tolerance",
             "n_leaf_pairs", "n_images", "max_abs_relative_error_mm", "n_pickets"} <= names
-    files = L.SPEC.demo_inputs()
+    files = leaves_demo()
     assert len(files) == 6
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from qc.errors import QCInputError
+from qc.demo_inputs import piqt_demo
 from qc.mr.piqt import SPEC, analyse, charts, parse_criterion, parse_value, section_table
 from qc.registry import AnalysisContext
 from qc.synthetic.piqt import synthetic_report, weekly_reports
@@ -329,7 +330,7 @@ def test_spec_and_metrics():
     assert nu.better == "lower" and "NON-uniformit" in nu.label_fr and "NON-uniformity" in nu.label_en
     assert SPEC.metric("Nema S/N (B)").better == "higher"
     assert all(m.tolerance is None for m in SPEC.metrics)
-    res = analyse(SPEC.demo_inputs(), CTX)
+    res = analyse(piqt_demo(), CTX)
     assert res.metrics["n_failing"] == 1
     names = {m.name for m in SPEC.metrics}
     assert {m.name for m in res.measurements} <= names  # every parameter of a real-structure report is listed

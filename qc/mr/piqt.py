@@ -855,13 +855,6 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
     )
 
 
-def demo_inputs() -> list[tuple[str, bytes]]:
-    """One synthetic weekly report (with one value outside its criterion) for the demo button."""
-    from qc.synthetic.piqt import demo_report
-
-    when = dt.datetime.now().replace(second=0, microsecond=0)
-    return [(f"PIQT_{when:%Y%m%d}.htm", demo_report(when, seed=7))]
-
 
 SPEC = TestSpec(
     key=TEST_KEY,
@@ -871,7 +864,6 @@ SPEC = TestSpec(
     kind="report",
     metrics=METRICS,
     analyse=analyse,
-    demo_inputs=demo_inputs,
     page="pages/piqt.py",
     description_fr="Import du rapport HTML du PIQT Philips (contrôle périodique de la qualité image IRM) : "
     "chaque valeur est gardée avec son propre critère « C » du rapport (rapport S/B, non-uniformité, "

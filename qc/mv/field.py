@@ -729,14 +729,6 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
     )
 
 
-def demo_inputs() -> list[tuple[str, bytes]]:
-    """The 5-image demo session (qc.synthetic.field.demo_session), acquired now."""
-    from qc.synthetic import demo_moment
-    from qc.synthetic.field import demo_session
-
-    now, seed = demo_moment()
-    return demo_session(now, rng_seed=seed)
-
 
 # ---------------------------------------------------------------- spec
 
@@ -787,7 +779,6 @@ SPEC = TestSpec(
     kind="dicom",
     metrics=_METRICS,
     analyse=analyse,
-    demo_inputs=demo_inputs,
     page="pages/field.py",
     description_fr=(
         "Champs rectangulaires (150×80, 85×85, 50×50 mm) sur l'imageur MV (MVIC) : taille, position par rapport à l'axe, "

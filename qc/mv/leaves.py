@@ -277,14 +277,6 @@ def worst_leaves(result: AnalysisResult, n: int = 10) -> list[dict[str, Any]]:
     return sorted((it for it in result.items if it.get("error_mm") is not None), key=key)[:n]
 
 
-def demo_inputs() -> list[tuple[str, bytes]]:
-    """A 6-image AQUA session (qc.synthetic.mlc), acquired now."""
-    from qc.synthetic import demo_moment
-    from qc.synthetic.mlc import demo_session_leaves
-
-    now, seed = demo_moment()
-    return demo_session_leaves(now, seed=seed)
-
 
 # ---------------------------------------------------------------- spec
 
@@ -320,7 +312,6 @@ SPEC = TestSpec(
     kind="dicom",
     metrics=_METRICS,
     analyse=analyse,
-    demo_inputs=demo_inputs,
     page="pages/leaves.py",
     description_fr=(
         "Test AQUA « MLC exactitude » : 6 ouvertures de 20 mm de −40 à +40 mm ; position de chaque extrémité de lame "

@@ -221,14 +221,6 @@ def errors_frame(items: list[dict[str, Any]]):
     return pd.DataFrame([{c: it.get(c) for c in cols} for it in items], columns=cols)
 
 
-def demo_inputs() -> list[tuple[str, bytes]]:
-    """One slit image with the default plan (qc.synthetic.mlc), acquired now."""
-    from qc.synthetic import demo_moment
-    from qc.synthetic.mlc import demo_session_slits
-
-    now, seed = demo_moment()
-    return demo_session_slits(now, seed=seed)
-
 
 # ---------------------------------------------------------------- spec
 
@@ -260,7 +252,6 @@ SPEC = TestSpec(
     kind="dicom",
     metrics=_METRICS,
     analyse=analyse,
-    demo_inputs=demo_inputs,
     page="pages/slits.py",
     description_fr=(
         "Fentes MLC étroites sur l'imageur MV : pour chaque paire de lames (trouvée sur l'image) et chaque fente, centre et "
