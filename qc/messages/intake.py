@@ -70,6 +70,10 @@ MESSAGES = {
     "intake.state.waiting": {"fr": "En attente des autres images", "en": "Waiting for the other images"},
     "intake.state.unassigned": {"fr": "Non attribué", "en": "Unassigned"},
     "intake.state.failed": {"fr": "Analyse impossible", "en": "Analysis failed"},
+    "intake.assign.objects": {"fr": "Objets à attribuer", "en": "Objects to assign"},
+    "intake.assign.test": {"fr": "Test", "en": "Test"},
+    "intake.assign.button": {"fr": "Attribuer et analyser", "en": "Assign and analyse"},
+    "nav.review": {"fr": "À valider", "en": "To review"},
     "cli.receive.listening": {
         "fr": "Réception DICOM {aet} à l'écoute sur {address}:{port} (Ctrl-C pour arrêter).",
         "en": "DICOM receiver {aet} listening on {address}:{port} (Ctrl-C to stop).",
