@@ -58,3 +58,24 @@ def test_home_says_what_waits_and_review_confirms_and_rejects(store, qc_data_dir
     frame = store.sessions_frame(include_voided=True)
     assert sorted(frame["voided"].tolist()) == [0, 1]
     assert store.session(sids[0])["reviewed_by"] == "Dr Physicienne"
+
+
+def test_viewer_shows_a_received_image_with_its_header_escaped_and_measures_in_mm(store, qc_data_dir):
+    from qc.intake import viewer
+
+    received_sessions(store)
+    at = start("pages/viewer.py")
+    assert not at.exception, [e.value for e in at.exception]
+    assert at.title[0].value == "Visionneuse"
+    assert at.dataframe  # the header table
+    # the numbers behind the page
+    path = next(store.db.query("select path from inbox limit 1"))["path"]
+    view = viewer.view_image("x.dcm", (qc_data_dir / path).read_bytes())
+    assert view.plane == "iso" and abs(view.pixel_mm[0] - 0.4 * 1435 / 2657.8) < 1e-6
+    assert viewer.distance_mm(0, 0, 3, 4) == 5.0
+    img = viewer.windowed(view.pixels, *viewer.auto_window(view.pixels))
+    assert img.dtype.name == "uint8" and img.min() == 0 and img.max() == 255
+    at.radio(key="viewer_mode").set_value("measure").run()
+    assert not at.exception
+    at.toggle(key="viewer_overlay").set_value(True).run()
+    assert not at.exception

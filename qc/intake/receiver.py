@@ -170,3 +170,41 @@ def start_in_background(data_dir, config: ReceiverConfig) -> tuple[threading.Thr
     thread.start()
     time.sleep(0.1)
     return thread, stop
+
+
+_started: dict[str, tuple[threading.Thread, threading.Event]] = {}
+_started_lock = threading.Lock()
+
+
+def config_from_env(env=None) -> ReceiverConfig | None:
+    """The receiver the server starts with: QC_RECEIVER_PORT (unset = none), QC_RECEIVER_AET,
+    QC_RECEIVER_ALLOW_AET and QC_RECEIVER_ALLOW_ADDRESS (comma-separated), QC_RECEIVER_ADDRESS."""
+    import os
+
+    env = os.environ if env is None else env
+    port = env.get("QC_RECEIVER_PORT", "").strip()
+    if not port:
+        return None
+
+    def listed(name: str) -> list[str]:
+        return [x.strip() for x in env.get(name, "").split(",") if x.strip()]
+
+    return ReceiverConfig(
+        ae_title=env.get("QC_RECEIVER_AET", DEFAULT_AE_TITLE).strip() or DEFAULT_AE_TITLE,
+        port=int(port),
+        address=env.get("QC_RECEIVER_ADDRESS", "0.0.0.0"),
+        allowed_ae_titles=listed("QC_RECEIVER_ALLOW_AET"),
+        allowed_addresses=listed("QC_RECEIVER_ALLOW_ADDRESS"),
+    )
+
+
+def start_configured_receiver(data_dir) -> bool:
+    """Start the receiver once per server process when it is configured; True when one runs."""
+    config = config_from_env()
+    if config is None:
+        return False
+    with _started_lock:
+        key = str(data_dir)
+        if key not in _started:
+            _started[key] = start_in_background(data_dir, config)
+    return True
