@@ -26,7 +26,7 @@ st.caption(T("intake.review.caption"))
 
 def session_inputs(session_id: int) -> list[tuple[str, bytes]]:
     rows = store.db.query("select path from inbox where session_id = ? order by id", [session_id])
-    return [(Path(r["path"]).name, (Path(store.data_dir) / r["path"]).read_bytes()) for r in rows]
+    return [(f"image_{i:02d}.dcm", (Path(store.data_dir) / r["path"]).read_bytes()) for i, r in enumerate(rows, start=1)]
 
 
 def result_view(spec):
@@ -51,7 +51,7 @@ else:
         p["id"]: f"{p['acquired_at'][:16]} — {get_test(p['test'], store).name(lang())} — {p['machine']} — {T('status.' + p['status'])}"
         for p in pending
     }
-    chosen = st.selectbox(T("intake.review.title"), list(labels), format_func=lambda i: md_escape(labels[i]), key="review_session")
+    chosen = st.selectbox(T("intake.review.title"), list(labels), format_func=lambda i: labels[i], key="review_session")
     row = next(p for p in pending if p["id"] == chosen)
     spec = get_test(row["test"], store)
     cache = st.session_state.get("review_analysis")
@@ -106,10 +106,10 @@ else:
         with st.form("assign"):
             ids = st.multiselect(
                 T("intake.assign.objects"), [r["id"] for r in rows],
-                format_func=lambda i: md_escape(next(f"{r['received_at']} {r['label'] or ''}"[:80] for r in rows if r["id"] == i)),
+                format_func=lambda i: next(f"{r['received_at']} {r['label'] or ''}"[:80] for r in rows if r["id"] == i),
             )
             machines = store.machines()
-            mid = st.selectbox(T("ui.machine"), [m["id"] for m in machines], format_func=lambda i: md_escape(store.machine(i)["name"]))
+            mid = st.selectbox(T("ui.machine"), [m["id"] for m in machines], format_func=lambda i: store.machine(i)["name"])
             image_tests = [s for s in tests(store) if s.kind == "dicom"]
             test = st.selectbox(T("intake.assign.test"), [s.key for s in image_tests],
                                 format_func=lambda k: next(s.name(lang()) for s in image_tests if s.key == k))

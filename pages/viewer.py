@@ -39,7 +39,7 @@ if not sources:
 wanted = st.query_params.get("session")
 labels = list(sources)
 default = next((i for i, k in enumerate(labels) if wanted and sources[k][1] == int(wanted) if str(wanted).isdigit()), 0)
-choice = st.selectbox(T("viewer.image"), labels, index=default, format_func=md_escape, key="viewer_choice")
+choice = st.selectbox(T("viewer.image"), labels, index=default, key="viewer_choice")
 path, session_id, test_key = sources[choice]
 full = Path(path) if Path(path).is_absolute() else Path(store.data_dir) / path
 try:
@@ -58,6 +58,7 @@ width = c1.slider(T("viewer.window"), min_value=max((hi - lo) / 500, 1e-3), max_
                   value=min(auto_w, max(hi - lo, 1e-3) * 1.5), key="viewer_w")
 level = c2.slider(T("viewer.level"), min_value=lo, max_value=max(hi, lo + 1e-3), value=min(max(auto_l, lo), max(hi, lo + 1e-3)), key="viewer_l")
 mode = c3.radio(T("viewer.mode"), ["zoom", "measure"], format_func=lambda m: T(f"viewer.mode.{m}"), horizontal=True, key="viewer_mode")
+invert = st.toggle(T("viewer.invert"), key="viewer_invert")
 show_overlay = False
 overlay = None
 if session_id and test_key:
@@ -81,10 +82,12 @@ if session_id and test_key:
             st.session_state["viewer_overlay_cache"] = cache
         if cache[1]:
             names = [title for title, _ in cache[1]]
-            pick = st.selectbox(T("viewer.overlay_image"), range(len(names)), format_func=lambda i: md_escape(names[i]), key="viewer_ov_pick")
+            pick = st.selectbox(T("viewer.overlay_image"), range(len(names)), format_func=lambda i: names[i], key="viewer_ov_pick")
             overlay = cache[1][pick][1]
 
 img = overlay if overlay is not None else viewer.windowed(view.pixels, width, level)
+if invert and overlay is None:
+    img = 255 - img
 axis = T("viewer.axis_iso") if view.plane == "iso" else T("viewer.axis_image")
 event = st.altair_chart(
     viewer.image_chart(img, view, measure=(mode == "measure"), axis_x=f"x ({axis})", axis_y=f"y ({axis})"),

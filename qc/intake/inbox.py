@@ -344,7 +344,8 @@ def process_inbox(store, now: dt.datetime | None = None, lang: str = "fr", force
         ids = [r["id"] for r in g.rows]
         try:
             spec = get_test(g.test, store)
-            inputs = [(Path(r["path"]).name, (Path(store.data_dir) / r["path"]).read_bytes()) for r in g.rows]
+            # received objects have no file name: they are named by their order in the session
+            inputs = [(f"image_{i:02d}.dcm", (Path(store.data_dir) / r["path"]).read_bytes()) for i, r in enumerate(g.rows, start=1)]
             analysis = pipeline.analyse(store, spec, inputs, store.machine(g.machine_id), lang=lang)
             sid = pipeline.store_analysis(store, analysis, operator=RECEIVER_OPERATOR, review_state="pending")
         except QCInputError as exc:

@@ -89,6 +89,7 @@ MESSAGES = {
     "viewer.mode": {"fr": "Souris", "en": "Mouse"},
     "viewer.mode.zoom": {"fr": "Zoom / déplacement", "en": "Zoom / pan"},
     "viewer.mode.measure": {"fr": "Mesure", "en": "Measure"},
+    "viewer.invert": {"fr": "Inverser les niveaux de gris", "en": "Invert grey levels"},
     "viewer.overlay": {"fr": "Afficher ce que l'analyse a trouvé", "en": "Show what the analysis found"},
     "viewer.overlay_image": {"fr": "Image analysée", "en": "Analysed image"},
     "viewer.axis_iso": {"fr": "mm à l'isocentre", "en": "mm at isocentre"},
