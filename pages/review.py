@@ -117,3 +117,41 @@ else:
                 inbox.assign(store, ids, mid, test, operator() or "?")
                 inbox.process_inbox(store, lang=lang(), force=True)
                 st.rerun()
+        with st.form("aside"):
+            aside = st.multiselect(
+                T("intake.assign.objects"), [r["id"] for r in rows],
+                format_func=lambda i: next(f"{r['received_at']} {r['label'] or ''}"[:80] for r in rows if r["id"] == i),
+            )
+            why = st.text_input(T("intake.aside.reason"))
+            sure = st.checkbox(T("intake.aside.confirm"))
+            if st.form_submit_button(T("intake.aside.button")) and aside:
+                try:
+                    if not sure:
+                        raise QCInputError("err.confirm_required")
+                    inbox.set_aside(store, aside, why, operator() or "?")
+                except QCInputError as exc:
+                    st.error(md_escape(exc.message(lang())))
+                else:
+                    st.rerun()
+
+if allowed("general_settings"):
+    import json
+
+    with st.expander(T("intake.settings.title")):
+        with st.form("intake_settings"):
+            rules_text = st.text_area(T("intake.settings.rules"), json.dumps(inbox.routing_rules(store), ensure_ascii=False, indent=1), height=220)
+            expected_text = st.text_input(T("intake.settings.expected"), json.dumps(inbox.expected_counts(store)))
+            c1, c2 = st.columns(2)
+            window = c1.number_input(T("intake.settings.window"), min_value=1.0, value=float(store.get_setting("intake.window_minutes") or inbox.DEFAULT_WINDOW_MINUTES))
+            quiet = c2.number_input(T("intake.settings.quiet"), min_value=1.0, value=float(store.get_setting("intake.quiet_minutes") or inbox.DEFAULT_QUIET_MINUTES))
+            if st.form_submit_button(T("intake.settings.save")):
+                try:
+                    try:
+                        rules, expected = json.loads(rules_text), json.loads(expected_text)
+                    except json.JSONDecodeError as exc:
+                        raise QCInputError("intake.err.json", error=str(exc)) from exc
+                    inbox.save_settings(store, rules=rules, expected=expected, window_minutes=window, quiet_minutes=quiet, user=operator() or "?")
+                except QCInputError as exc:
+                    st.error(md_escape(exc.message(lang())))
+                else:
+                    st.success(T("intake.settings.saved"))

@@ -278,3 +278,26 @@ def test_unknown_machine_and_unrecognised_test_wait_as_unassigned_with_why(store
     out = inbox.process_inbox(store, force=True)
     assert out and out[0]["session_id"] is None and out[0]["error"]
     assert store.pending_reviews() == []
+
+
+def test_routing_settings_are_checked_and_a_wrong_object_is_set_aside_audited(store, unity):
+    import numpy as np
+
+    from qc.errors import QCInputError
+    from qc.intake import inbox
+    from qc.synthetic import rt_image_bytes, unity_raw_from_signal
+
+    with pytest.raises(QCInputError):
+        inbox.save_settings(store, rules=[{"test": "field", "pattern": "(("}], expected={}, window_minutes=60, quiet_minutes=10, user="x")
+    inbox.save_settings(store, rules=[{"test": "field", "field": "text", "pattern": "CONTROLE", "modality": "RTIMAGE"}],
+                        expected={"field": 1}, window_minutes=30, quiet_minutes=5, user="admin")
+    raw = unity_raw_from_signal(np.zeros((64, 64)))
+    iid = inbox.accept_object(store, rt_image_bytes(raw, acquired_at=WHEN, patient_name="CONTROLE^QUOTIDIEN"), "test")
+    inbox.route_waiting(store)
+    assert store.db["inbox"].get(iid)["test"] == "field"
+    with pytest.raises(QCInputError):
+        inbox.set_aside(store, [iid], "", "physicien")
+    inbox.set_aside(store, [iid], "Patient envoyé par erreur", "physicien")
+    assert store.db["inbox"].get(iid)["state"] == "ignored"
+    assert (store.data_dir / store.db["inbox"].get(iid)["path"]).exists()  # never erased
+    assert any(r["action"] == "set_aside_inbox" for r in store.db.query("select action from audit"))

@@ -287,6 +287,34 @@ def assign(store, inbox_ids: list[int], machine_id: int, test: str, user: str) -
         store._audit(user, "assign_inbox", "inbox", ",".join(map(str, inbox_ids)), {"machine_id": machine_id, "test": test})
 
 
+def set_aside(store, inbox_ids: list[int], reason: str, user: str) -> None:
+    """A wrongly received object is set aside with a reason (state 'ignored'): kept on disk, audited, never erased."""
+    if not reason.strip():
+        raise QCInputError("err.review_reason")
+    with store.write() as db:
+        for i in inbox_ids:
+            db["inbox"].update(i, {"state": "ignored", "reason": reason.strip()})
+        store._audit(user, "set_aside_inbox", "inbox", ",".join(map(str, inbox_ids)), {"reason": reason.strip()})
+
+
+def save_settings(store, *, rules: list[dict[str, str]], expected: dict[str, int], window_minutes: float,
+                  quiet_minutes: float, user: str) -> None:
+    """Routing rules, expected image counts and timing, checked before they are kept (each change audited)."""
+    for rule in rules:
+        if not {"test", "pattern"} <= set(rule):
+            raise QCInputError("intake.err.rule", rule=json.dumps(rule, ensure_ascii=False))
+        try:
+            re.compile(rule["pattern"])
+        except re.error as exc:
+            raise QCInputError("intake.err.pattern", pattern=rule["pattern"], error=str(exc)) from exc
+    if window_minutes <= 0 or quiet_minutes <= 0 or any(int(v) < 1 for v in expected.values()):
+        raise QCInputError("intake.err.numbers")
+    store.set_setting("intake.rules", json.dumps(rules, ensure_ascii=False), user=user)
+    store.set_setting("intake.expected", json.dumps({k: int(v) for k, v in expected.items()}), user=user)
+    store.set_setting("intake.window_minutes", str(window_minutes), user=user)
+    store.set_setting("intake.quiet_minutes", str(quiet_minutes), user=user)
+
+
 # ------------------------------------------------------------------ grouping and analysis
 
 

@@ -74,6 +74,42 @@ MESSAGES = {
     "intake.assign.test": {"fr": "Test", "en": "Test"},
     "intake.assign.button": {"fr": "Attribuer et analyser", "en": "Assign and analyse"},
     "nav.review": {"fr": "À valider", "en": "To review"},
+    "intake.err.rule": {
+        "fr": "Règle d'orientation incomplète : {rule} (il faut au moins « test » et « pattern »).",
+        "en": "Incomplete routing rule: {rule} (it needs at least \"test\" and \"pattern\").",
+    },
+    "intake.err.pattern": {
+        "fr": "Motif de règle invalide « {pattern} » : {error}.",
+        "en": "Invalid rule pattern \"{pattern}\": {error}.",
+    },
+    "intake.err.numbers": {
+        "fr": "La fenêtre, le délai de silence et les nombres d'images attendus doivent être positifs.",
+        "en": "The window, the quiet delay and the expected image counts must be positive.",
+    },
+    "intake.err.json": {
+        "fr": "Le texte des règles ou des nombres d'images n'est pas du JSON valide : {error}.",
+        "en": "The rules or image counts text is not valid JSON: {error}.",
+    },
+    "intake.settings.title": {"fr": "Réglages de la réception automatique", "en": "Automatic intake settings"},
+    "intake.settings.rules": {
+        "fr": "Règles d'orientation (JSON : test, champ « text » ou « image_type », motif, modalité)",
+        "en": "Routing rules (JSON: test, field \"text\" or \"image_type\", pattern, modality)",
+    },
+    "intake.settings.expected": {"fr": "Images attendues par séance (JSON)", "en": "Images expected per session (JSON)"},
+    "intake.settings.window": {"fr": "Fenêtre de regroupement (min)", "en": "Grouping window (min)"},
+    "intake.settings.quiet": {"fr": "Analyse après silence de (min)", "en": "Analyse after quiet of (min)"},
+    "intake.settings.save": {"fr": "Enregistrer les réglages", "en": "Save settings"},
+    "intake.settings.saved": {"fr": "Réglages enregistrés.", "en": "Settings saved."},
+    "intake.aside.reason": {"fr": "Motif pour écarter", "en": "Reason for setting aside"},
+    "intake.aside.button": {"fr": "Écarter (reçu par erreur)", "en": "Set aside (received by mistake)"},
+    "intake.aside.confirm": {
+        "fr": "Je confirme : ces objets sont écartés (gardés sur disque, tracés dans le journal).",
+        "en": "I confirm: these objects are set aside (kept on disk, recorded in the audit log).",
+    },
+    "err.confirm_required": {
+        "fr": "Cochez la case de confirmation avant d'écarter.",
+        "en": "Tick the confirmation box before setting aside.",
+    },
     "nav.viewer": {"fr": "Visionneuse", "en": "Viewer"},
     "viewer.title": {"fr": "Visionneuse", "en": "Viewer"},
     "viewer.caption": {
