@@ -121,8 +121,10 @@ def test_storescu_sessions_wait_for_review_with_the_numbers_of_an_upload(store, 
     print(f"12 objects received and 2 sessions waiting for review in {elapsed:.1f} s")
     by_test = {p["test"]: p for p in pending}
     assert set(by_test) == {"field", "leaves"}
-    # nothing in the record until a physicist confirms
+    # nothing in the record (History, trends, monthly report) until a physicist confirms
     assert store.sessions_frame().empty
+    assert store.metrics_frame().empty
+    assert store.last_sessions(unity["id"]) == {}
     for test, files in (("field", field_files), ("leaves", leaves_files)):
         spec = get_test(test, store)
         upload = pipeline.analyse(store, spec, files, unity)
