@@ -47,9 +47,10 @@ DEFAULT_RULES: list[dict[str, str]] = [
     {"test": "slits", "field": "text", "pattern": r"FENTE|SLIT", "modality": "RTIMAGE"},
     {"test": "leaves", "field": "text", "pattern": r"AQUA|LAMES?\b|LEAF|MLC", "modality": "RTIMAGE"},
     {"test": "field", "field": "text", "pattern": r"MVIC|CHAMP|FIELD", "modality": "RTIMAGE"},
-    {"test": "mr-b0-gantry", "field": "image_type", "pattern": r"PHASE MAP", "modality": "MR"},
-    {"test": "mr-b0", "field": "image_type", "pattern": r"B0 MAP", "modality": "MR"},
+    # MR objects are not routed one by one: a whole MR study is split by series content at analysis time
+    # (`MR_STUDY`, qc.mr.linac_series.route: B0 map, B0 vs gantry, B1, 3-D geometry).
 ]
+MR_STUDY = "mr-study"
 # Images a complete session has (a department changes them in Settings: "intake.expected", JSON).
 DEFAULT_EXPECTED: dict[str, int] = {"field": 5, "leaves": 6, "slits": 1}
 DEFAULT_WINDOW_MINUTES = 60
@@ -63,6 +64,7 @@ class Header:
     sop_instance_uid: str
     sop_class_uid: str
     modality: str
+    study_uid: str
     station_name: str
     device_serial: str
     manufacturer: str
@@ -97,6 +99,7 @@ def read_header(data: bytes) -> Header:
         sop_instance_uid=uid,
         sop_class_uid=str(ds.get("SOPClassUID", "") or getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", "") or ""),
         modality=str(ds.get("Modality", "") or ""),
+        study_uid=str(ds.get("StudyInstanceUID", "") or ""),
         station_name=str(ds.get("StationName", "") or ""),
         device_serial=str(ds.get("DeviceSerialNumber", "") or ""),
         manufacturer=str(ds.get("Manufacturer", "") or ""),
@@ -183,6 +186,8 @@ def _record(store, header: Header, sha: str, path: Path, size: int, source: str)
                 "device_serial": header.device_serial,
                 "acquired_at": header.acquired_at.isoformat(sep=" ") if header.acquired_at else None,
                 "label": header.label,
+                "modality": header.modality,
+                "study_uid": header.study_uid,
                 "state": "waiting",
                 "reason": "",
             }
@@ -245,6 +250,9 @@ def route_test(header: Header, rules: list[dict[str, str]], known_tests: set[str
     return None
 
 
+MR_STUDY_TESTS = {"mr-b0", "mr-b0-gantry", "mr-b1", "mr-geometry-3d"}
+
+
 def route_waiting(store, lang: str = "fr") -> None:
     """Give every newly received object its machine and test, or set it aside as unassigned with why."""
     from qc.i18n import t
@@ -261,7 +269,7 @@ def route_waiting(store, lang: str = "fr") -> None:
         except QCInputError as exc:
             _set(store, r["id"], state="unassigned", reason=exc.message(lang))
             continue
-        test = route_test(header, rules, known)
+        test = MR_STUDY if header.modality == "MR" and known & MR_STUDY_TESTS else route_test(header, rules, known)
         if machine is None:
             reason = t("intake.unassigned.machine", lang, station=r["station_name"] or "—", serial=r["device_serial"] or "—")
             _set(store, r["id"], state="unassigned", reason=reason, test=test)
@@ -342,7 +350,12 @@ def waiting_groups(store) -> list[Group]:
     for r in rows:
         when = dt.datetime.fromisoformat(r["acquired_at"])
         g = groups[-1] if groups else None
-        if g and g.machine_id == r["machine_id"] and g.test == r["test"] and when - dt.datetime.fromisoformat(g.rows[0]["acquired_at"]) <= window:
+        same = g and g.machine_id == r["machine_id"] and g.test == r["test"]
+        if same and r["test"] == MR_STUDY:
+            same = g.rows[0]["study_uid"] == r["study_uid"]  # an MR study is one group, however long it took
+        elif same:
+            same = when - dt.datetime.fromisoformat(g.rows[0]["acquired_at"]) <= window
+        if same:
             g.rows.append(r)
         else:
             groups.append(Group(r["machine_id"], r["test"], [r]))
@@ -370,6 +383,9 @@ def process_inbox(store, now: dt.datetime | None = None, lang: str = "fr", force
         if not complete:
             continue
         ids = [r["id"] for r in g.rows]
+        if g.test == MR_STUDY:
+            done += _process_mr_study(store, g, lang)
+            continue
         try:
             spec = get_test(g.test, store)
             # received objects have no file name: they are named by their order in the session
@@ -388,6 +404,41 @@ def process_inbox(store, now: dt.datetime | None = None, lang: str = "fr", force
                 db["inbox"].update(i, {"state": "analysed", "session_id": sid, "group_id": sid})
         done.append({"test": g.test, "machine_id": g.machine_id, "images": len(ids), "session_id": sid, "status": analysis.status})
     return done
+
+
+def _process_mr_study(store, g: Group, lang: str) -> list[dict]:
+    """An MR study split by series content into the MR-Linac tests; each test's series analysed and stored
+    *à valider*; series that belong to no test are said (the rows stay unassigned with the reason)."""
+    from qc import pipeline
+    from qc.mr.linac_series import route, series_inputs
+    from qc.registry import get_test
+
+    ids = [r["id"] for r in g.rows]
+    inputs = [(f"image_{i:03d}.dcm", (Path(store.data_dir) / r["path"]).read_bytes()) for i, r in enumerate(g.rows, start=1)]
+    out: list[dict] = []
+    try:
+        routed, notes = route(inputs, lang)
+    except QCInputError as exc:
+        routed, notes = {}, [exc.message(lang)]
+    first_sid = None
+    for test, series in routed.items():
+        files = series_inputs(series)
+        try:
+            analysis = pipeline.analyse(store, get_test(test, store), files, store.machine(g.machine_id), lang=lang)
+            sid = pipeline.store_analysis(store, analysis, operator=RECEIVER_OPERATOR, review_state="pending")
+        except QCInputError as exc:
+            notes.append(f"{get_test(test, store).name(lang)} : {exc.message(lang)}")
+            out.append({"test": test, "machine_id": g.machine_id, "images": len(files), "session_id": None, "error": exc.message(lang)})
+            continue
+        first_sid = first_sid or sid
+        out.append({"test": test, "machine_id": g.machine_id, "images": len(files), "session_id": sid, "status": analysis.status})
+    with store.write() as db:
+        for i in ids:
+            if first_sid is not None:
+                db["inbox"].update(i, {"state": "analysed", "session_id": first_sid, "group_id": first_sid, "reason": " ; ".join(notes)})
+            else:
+                db["inbox"].update(i, {"state": "unassigned", "reason": " ; ".join(notes) or "—"})
+    return out
 
 
 def inbox_rows(store, states: tuple[str, ...] = ("waiting", "unassigned", "failed")) -> list[dict]:

@@ -244,6 +244,8 @@ def m007_intake(db: Database) -> None:
             "device_serial": str,
             "acquired_at": str,
             "label": str,  # what routing read (patient/study/label/series text)
+            "modality": str,
+            "study_uid": str,
             "machine_id": int,
             "test": str,
             "group_id": int,
