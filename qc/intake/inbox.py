@@ -343,7 +343,8 @@ def waiting_groups(store) -> list[Group]:
     rows = [
         dict(r)
         for r in store.db.query(
-            "select * from inbox where state = 'waiting' and test is not null and machine_id is not null order by machine_id, test, acquired_at, id"
+            "select * from inbox where state = 'waiting' and test is not null and machine_id is not null "
+            f"order by machine_id, test, case when test = '{MR_STUDY}' then study_uid else '' end, acquired_at, id"
         )
     ]
     groups: list[Group] = []
