@@ -30,6 +30,8 @@ nav = st.navigation(
         T("nav.section.images"): image_pages,
         T("nav.section.logged"): logged_pages,
         T("nav.section.records"): [
+            st.Page("pages/review.py", title=T("nav.review"), icon=":material/inbox:", url_path="review"),
+            st.Page("pages/viewer.py", title=T("nav.viewer"), icon=":material/image_search:", url_path="viewer"),
             st.Page("pages/history.py", title=T("nav.history"), icon=":material/timeline:", url_path="history"),
             st.Page("pages/reports.py", title=T("nav.reports"), icon=":material/picture_as_pdf:", url_path="reports"),
         ]

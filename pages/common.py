@@ -123,6 +123,10 @@ def get_store() -> Store:
         st.session_state["_store"] = store
         # One backup thread per server process (idempotent), per QC_BACKUP_INTERVAL_HOURS.
         start_scheduled_backups(store.data_dir)
+        # The DICOM receiver beside the server when QC_RECEIVER_PORT is set (idempotent).
+        from qc.intake.receiver import start_configured_receiver
+
+        start_configured_receiver(store.data_dir)
     return store
 
 

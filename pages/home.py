@@ -19,6 +19,11 @@ from qc.textsafe import md_escape
 store = get_store()
 st.title(T("home.title"))
 st.caption(T("home.subtitle"))
+# Sessions received automatically wait for a physicist before anything else.
+n_pending = len(store.pending_reviews())
+if n_pending:
+    st.warning(T("intake.review.pending_home", n=n_pending), icon=":material/inbox:")
+    st.page_link("pages/review.py", label=T("nav.review"), icon=":material/inbox:")
 machines = store.machines()
 if not machines:
     st.warning(T("ui.no_machine"))

@@ -10,6 +10,8 @@
     python -m qc backup | backups | verify NAME | restore NAME [--force]
     python -m qc sign --machine NAME --month 2026-10 --by NAME [--comment TEXT]
     python -m qc add-user NAME --role admin|physicist|operator [--name "Display"] [--password-stdin | --sso --email E]
+    python -m qc receive [--aet A --port P --allow-aet UNITY1 --allow-address IP]   DICOM receiver
+    python -m qc watch FOLDER [--once] | inbox [--process] | retrieve --orthanc URL --from D --to D | review ID --by NAME
 
 Bad input: one sentence on stderr, exit code 2. Nothing is stored for a failed analysis.
 """
@@ -347,6 +349,10 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--by", required=True, help="signer's name")
     s.add_argument("--comment")
     s.set_defaults(func=cmd_sign)
+
+    from qc.intake.commands import add_intake_commands
+
+    add_intake_commands(sub)
     return p
 
 

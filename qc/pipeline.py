@@ -144,7 +144,9 @@ def store_analysis(
     allow_duplicate: bool = False,
     is_demo: bool = False,
     keep_files: bool = True,
+    review_state: str = "",
 ) -> int:
+    """Store a judged analysis; `review_state="pending"` for automatic intake (waits for a physicist)."""
     if analysis.machine is None:
         raise QCInputError("err.unknown_machine", machine="", known=", ".join(m["name"] for m in store.machines()) or "—")
     analysis.result.warnings = analysis.warnings
@@ -157,6 +159,7 @@ def store_analysis(
         allow_duplicate=allow_duplicate,
         is_demo=is_demo,
         keep_files=keep_files,
+        review_state=review_state,
     )
 
 

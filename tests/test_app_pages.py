@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 from conftest import REPO, blank_rt_image
 
 APP = str(REPO / "app.py")
-STATIC_PAGES = ["pages/home.py", "pages/history.py", "pages/reports.py", "pages/settings.py", "pages/logged.py"]
+STATIC_PAGES = ["pages/home.py", "pages/history.py", "pages/reports.py", "pages/settings.py", "pages/logged.py", "pages/review.py", "pages/viewer.py"]
 
 
 @pytest.fixture(scope="session")

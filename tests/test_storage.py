@@ -27,7 +27,7 @@ def test_database_created_with_wal_and_schema(store, qc_data_dir):
     assert (qc_data_dir / "qc.sqlite").exists()
     assert store.db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     assert {"machines", "sessions", "metrics", "files", "audit", "tolerances", "calibrations"} <= set(store.db.table_names())
-    assert [m.name for m in migrations.applied(store.db)] == ["m001_initial", "m002_signoffs", "m003_users"]
+    assert [m.name for m in migrations.applied(store.db)] == ["m001_initial", "m002_signoffs", "m003_users", "m007_intake"]
     assert store.db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
 
 

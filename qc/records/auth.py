@@ -30,6 +30,7 @@ PERMISSIONS = {
     "record": "operator",
     "view": "operator",
     "void": "physicist",
+    "review": "physicist",  # confirm or reject a session received automatically
     "comment": "operator",
     "sign": "physicist",
     "tolerances": "physicist",

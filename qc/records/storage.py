@@ -224,6 +224,47 @@ def m003_users(db: Database) -> None:
     db["users"].create_index(["username"], unique=True)
 
 
+@migrations()
+def m007_intake(db: Database) -> None:
+    """Automatic intake (qc.intake): objects received over DICOM or from a watched folder wait in `inbox`
+    until their session is complete; sessions analysed automatically wait for a physicist's review
+    (`review_state` 'pending' → 'confirmed' or 'rejected'). Sessions stored before this migration, and every
+    upload, are '' (stored by a person: nothing to review)."""
+    db["inbox"].create(
+        {
+            "id": int,
+            "sha256": str,
+            "path": str,
+            "size": int,
+            "sop_instance_uid": str,
+            "sop_class_uid": str,
+            "received_at": str,
+            "source": str,  # "dicom AE@address", "dossier", "orthanc URL"
+            "station_name": str,
+            "device_serial": str,
+            "acquired_at": str,
+            "label": str,  # what routing read (patient/study/label/series text)
+            "modality": str,
+            "study_uid": str,
+            "machine_id": int,
+            "test": str,
+            "group_id": int,
+            "state": str,  # waiting, analysed, unassigned, failed, ignored
+            "reason": str,
+            "session_id": int,
+        },
+        pk="id",
+        defaults={"state": "waiting", "reason": ""},
+    )
+    db["inbox"].create_index(["sop_instance_uid"])
+    db["inbox"].create_index(["state"])
+    db["inbox"].create_index(["sha256"])
+    db["sessions"].add_column("review_state", str, not_null_default="")
+    db["sessions"].add_column("reviewed_by", str)
+    db["sessions"].add_column("reviewed_at", str)
+    db["sessions"].add_column("review_reason", str)
+
+
 def now_iso() -> str:
     return dt.datetime.now().replace(microsecond=0).isoformat(sep=" ")
 
@@ -557,8 +598,12 @@ class Store:
         keep_files: bool = True,
         is_demo: bool = False,
         cax_calibration_id: int | None = None,
+        review_state: str = "",
     ) -> int:
         """Store a judged session whole (session, metrics, files, audit) or nothing.
+
+        `review_state="pending"` for a session analysed automatically (qc.intake): it stays out of
+        History, trends and reports until a physicist confirms it (`review_session`).
 
         A file already stored in a non-voided session raises `DuplicateUploadError` unless
         `allow_duplicate` (the user was asked and confirmed).
@@ -593,6 +638,7 @@ class Store:
                     "cax_calibration_id": cax_calibration_id,
                     "voided": 0,
                     "is_demo": 1 if is_demo else 0,
+                    "review_state": review_state,
                 }
             ).last_pk
             db["metrics"].insert_all(
@@ -633,9 +679,39 @@ class Store:
                 "store_session",
                 "sessions",
                 sid,
-                {"test": spec.key, "machine_id": machine_id, "n_metrics": len(judged), "duplicate_confirmed": allow_duplicate},
+                {"test": spec.key, "machine_id": machine_id, "n_metrics": len(judged), "duplicate_confirmed": allow_duplicate,
+                 "review_state": review_state},
             )
         return int(sid)
+
+    def pending_reviews(self) -> list[dict]:
+        """Sessions analysed automatically that wait for a physicist (oldest first)."""
+        return [
+            dict(r)
+            for r in self.db.query(
+                "select s.id, s.test, s.machine_id, m.name as machine, s.acquired_at, s.stored_at, s.status, s.operator "
+                "from sessions s join machines m on m.id = s.machine_id where s.review_state = 'pending' and s.voided = 0 "
+                "order by s.acquired_at, s.id"
+            )
+        ]
+
+    def review_session(self, session_id: int, *, confirm: bool, user: str, reason: str = "") -> None:
+        """A physicist confirms an automatically analysed session (it joins the record as it was judged), or
+        rejects it with a reason (it is voided, never erased). Both are audited."""
+        if not user.strip():
+            raise QCInputError("err.review_user")
+        if not confirm and not reason.strip():
+            raise QCInputError("err.review_reason")
+        with self.write() as db:
+            row = db["sessions"].get(session_id)
+            if row["review_state"] != "pending":
+                raise QCInputError("err.review_not_pending", session=session_id)
+            changes = {"review_state": "confirmed" if confirm else "rejected", "reviewed_by": user.strip(), "reviewed_at": now_iso(),
+                       "review_reason": reason.strip()}
+            if not confirm:
+                changes.update({"voided": 1, "void_reason": reason.strip(), "voided_by": user.strip(), "voided_at": now_iso()})
+            db["sessions"].update(session_id, changes)
+            self._audit(user, "confirm_session" if confirm else "reject_session", "sessions", session_id, {"reason": reason.strip()})
 
     # ------------------------------------------------------------ corrections
 
@@ -812,6 +888,8 @@ class Store:
             params.append(_next_day(str(date_to)))
         if not include_voided:
             clauses.append(f"{alias}.voided = 0")
+        # An automatically analysed session joins the record only once a physicist confirmed it.
+        clauses.append(f"{alias}.review_state != 'pending'")
         if status:
             clauses.append(f"{alias}.status in ({','.join('?' * len(status))})")
             params.extend(status)
@@ -830,8 +908,9 @@ class Store:
         """Per test, the most recent non-voided session of a machine."""
         rows = self.db.query(
             "select s.* from sessions s join (select test, max(acquired_at) as last from sessions "
-            "where machine_id = ? and voided = 0 group by test) l on l.test = s.test and l.last = s.acquired_at "
-            "where s.machine_id = ? and s.voided = 0 order by s.id",
+            "where machine_id = ? and voided = 0 and review_state != 'pending' group by test) l "
+            "on l.test = s.test and l.last = s.acquired_at "
+            "where s.machine_id = ? and s.voided = 0 and s.review_state != 'pending' order by s.id",
             [machine_id, machine_id],
         )
         return {r["test"]: dict(r) for r in rows}

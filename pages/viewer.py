@@ -1,0 +1,109 @@
+"""Visionneuse: any stored or received image with window/level, zoom/pan (mouse wheel and drag), a distance
+tool in mm (at the isocentre for MV images, in the image plane for MR), the analyser's overlay toggled on and
+off, and the DICOM header. Opened from History (?session=ID) or the review queue (?inbox=1)."""
+
+from pages.common import ensure_navigation
+
+ensure_navigation()
+
+import importlib  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import pandas as pd  # noqa: E402
+import streamlit as st  # noqa: E402
+
+from pages.common import T, get_store, lang  # noqa: E402
+from qc import pipeline  # noqa: E402
+from qc.errors import QCInputError  # noqa: E402
+from qc.intake import viewer  # noqa: E402
+from qc.registry import get_test  # noqa: E402
+from qc.textsafe import md_escape  # noqa: E402
+
+store = get_store()
+st.title(T("viewer.title"))
+st.caption(T("viewer.caption"))
+
+# ---- what to look at: a stored session's files, or objects received automatically
+sources: dict[str, tuple[str, int | None, str]] = {}  # label -> (path in the data folder, session id, test)
+for r in store.db.query(
+    "select f.stored_path, f.filename, s.id as sid, s.test, s.acquired_at from files f join sessions s on s.id = f.session_id "
+    "where f.stored_path != '' order by s.acquired_at desc, f.id limit 500"
+):
+    sources[f"{T('viewer.session')} {r['sid']} — {r['acquired_at'][:16]} — {r['filename']}"] = (r["stored_path"], r["sid"], r["test"])
+for r in store.db.query("select path, session_id, test, received_at, label from inbox order by received_at desc, id limit 500"):
+    sources[f"{T('viewer.received')} {r['received_at'][:16]} — {(r['label'] or '')[:60]}"] = (r["path"], r["session_id"], r["test"] or "")
+if not sources:
+    st.info(T("viewer.none"))
+    st.stop()
+
+wanted = st.query_params.get("session")
+labels = list(sources)
+default = next((i for i, k in enumerate(labels) if wanted and sources[k][1] == int(wanted) if str(wanted).isdigit()), 0)
+choice = st.selectbox(T("viewer.image"), labels, index=default, key="viewer_choice")
+path, session_id, test_key = sources[choice]
+full = Path(path) if Path(path).is_absolute() else Path(store.data_dir) / path
+try:
+    if store.data_dir.resolve() not in full.resolve().parents:
+        raise QCInputError("viewer.err.no_image", file=full.name)
+    view = viewer.view_image(full.name, full.read_bytes())
+except (QCInputError, OSError) as exc:
+    st.error(md_escape(exc.message(lang()) if isinstance(exc, QCInputError) else str(exc)))
+    st.stop()
+
+# ---- display controls
+auto_w, auto_l = viewer.auto_window(view.pixels)
+lo, hi = float(view.pixels.min()), float(view.pixels.max())
+c1, c2, c3 = st.columns(3)
+width = c1.slider(T("viewer.window"), min_value=max((hi - lo) / 500, 1e-3), max_value=max(hi - lo, 1e-3) * 1.5,
+                  value=min(auto_w, max(hi - lo, 1e-3) * 1.5), key="viewer_w")
+level = c2.slider(T("viewer.level"), min_value=lo, max_value=max(hi, lo + 1e-3), value=min(max(auto_l, lo), max(hi, lo + 1e-3)), key="viewer_l")
+mode = c3.radio(T("viewer.mode"), ["zoom", "measure"], format_func=lambda m: T(f"viewer.mode.{m}"), horizontal=True, key="viewer_mode")
+invert = st.toggle(T("viewer.invert"), key="viewer_invert")
+show_overlay = False
+overlay = None
+if session_id and test_key:
+    show_overlay = st.toggle(T("viewer.overlay"), key="viewer_overlay")
+    if show_overlay:
+        cache = st.session_state.get("viewer_overlay_cache")
+        if cache is None or cache[0] != session_id:
+            try:
+                spec = get_test(test_key, store)
+                s = store.session(session_id)
+                inputs = [(Path(f["stored_path"]).name, store.file_bytes(f["stored_path"]) or b"") for f in s["files"]]
+                if not inputs or not all(d for _n, d in inputs):
+                    rows = store.db.query("select path from inbox where session_id = ? order by id", [session_id])
+                    inputs = [(Path(r["path"]).name, (Path(store.data_dir) / r["path"]).read_bytes()) for r in rows]
+                with st.spinner(T("ui.analysing")):
+                    result = pipeline.analyse(store, spec, inputs, store.machine(s["machine_id"]), lang()).result
+                cache = (session_id, result.overlays)
+            except QCInputError as exc:
+                st.warning(md_escape(exc.message(lang())))
+                cache = (session_id, [])
+            st.session_state["viewer_overlay_cache"] = cache
+        if cache[1]:
+            names = [title for title, _ in cache[1]]
+            pick = st.selectbox(T("viewer.overlay_image"), range(len(names)), format_func=lambda i: names[i], key="viewer_ov_pick")
+            overlay = cache[1][pick][1]
+
+img = overlay if overlay is not None else viewer.windowed(view.pixels, width, level)
+if invert and overlay is None:
+    img = 255 - img
+axis = T("viewer.axis_iso") if view.plane == "iso" else T("viewer.axis_image")
+event = st.altair_chart(
+    viewer.image_chart(img, view, measure=(mode == "measure"), axis_x=f"x ({axis})", axis_y=f"y ({axis})"),
+    on_select="rerun" if mode == "measure" else "ignore",
+    key="viewer_chart",
+)
+if mode == "measure":
+    sel = (getattr(event, "selection", None) or {}).get("mesure") or {}
+    if sel.get("x") and sel.get("y"):
+        (x0, x1), (y0, y1) = sel["x"], sel["y"]
+        d = viewer.distance_mm(x0, y0, x1, y1)
+        st.success(T("viewer.distance", d=f"{d:.2f}", dx=f"{abs(x1 - x0):.2f}", dy=f"{abs(y1 - y0):.2f}", plane=axis))
+    else:
+        st.caption(T("viewer.measure_help"))
+st.caption(T("viewer.pixel", row=f"{view.pixel_mm[0]:.4f}", col=f"{view.pixel_mm[1]:.4f}", plane=axis))
+
+with st.expander(T("viewer.header")):
+    header = pd.DataFrame(view.header, columns=[T("viewer.col.tag"), T("viewer.col.name"), T("viewer.col.value")])
+    st.dataframe(header, hide_index=True, width="stretch")

@@ -1,0 +1,166 @@
+"""Automatic intake: DICOM receiver, watch folder, PACS/Orthanc retrieval, review queue."""
+
+MESSAGES = {
+    "intake.err.not_dicom": {
+        "fr": "Objet reçu illisible comme DICOM ({error}) : il n'a pas été gardé.",
+        "en": "Received object is not readable as DICOM ({error}): it was not kept.",
+    },
+    "intake.err.no_uid": {
+        "fr": "Objet DICOM sans SOP Instance UID : il n'a pas été gardé (l'envoi doit venir d'une console DICOM).",
+        "en": "DICOM object without a SOP Instance UID: it was not kept (send it from a DICOM console).",
+    },
+    "intake.err.orthanc_http": {
+        "fr": "Le serveur Orthanc {url} a répondu par l'erreur HTTP {code} : vérifiez l'adresse et les droits du compte.",
+        "en": "The Orthanc server {url} answered with HTTP error {code}: check the address and the account's rights.",
+    },
+    "intake.err.orthanc_unreachable": {
+        "fr": "Le serveur Orthanc {url} ne répond pas ({error}) : vérifiez l'adresse et qu'il est démarré.",
+        "en": "The Orthanc server {url} does not answer ({error}): check the address and that it is running.",
+    },
+    "intake.err.pacs_unreachable": {
+        "fr": "Le PACS {aet} ({host}:{port}) refuse l'association : vérifiez son titre AE, son adresse et qu'il nous connaît.",
+        "en": "The PACS {aet} ({host}:{port}) refused the association: check its AE title, address and that it knows us.",
+    },
+    "intake.unassigned.machine": {
+        "fr": "Machine inconnue (station {station}, n° de série {serial}) : ajoutez-la ou renseignez son identité dans Paramètres.",
+        "en": "Unknown machine (station {station}, serial {serial}): add it or fill in its identity in Settings.",
+    },
+    "intake.unassigned.test": {
+        "fr": "Test non reconnu ({modality} « {label} ») : aucune règle d'orientation ne correspond ; attribuez-le à la main.",
+        "en": "Test not recognised ({modality} \"{label}\"): no routing rule matches; assign it by hand.",
+    },
+    "intake.unassigned.date": {
+        "fr": "Date d'acquisition absente de l'en-tête : attribuez l'image à la main en indiquant sa date.",
+        "en": "No acquisition date in the header: assign the image by hand with its date.",
+    },
+    "err.review_user": {
+        "fr": "Indiquez qui valide la séance.",
+        "en": "Say who reviews the session.",
+    },
+    "err.review_reason": {
+        "fr": "Un rejet demande un motif : indiquez pourquoi la séance est rejetée.",
+        "en": "A rejection needs a reason: say why the session is rejected.",
+    },
+    "err.review_not_pending": {
+        "fr": "La séance {session} n'est pas en attente de validation.",
+        "en": "Session {session} is not waiting for review.",
+    },
+    "intake.review.title": {"fr": "À valider", "en": "To review"},
+    "intake.review.caption": {
+        "fr": "Séances reçues automatiquement et analysées : elles n'entrent dans l'historique et le rapport mensuel qu'une fois validées.",
+        "en": "Sessions received and analysed automatically: they join History and the monthly report only once confirmed.",
+    },
+    "intake.review.none": {"fr": "Aucune séance en attente de validation.", "en": "No session waiting for review."},
+    "intake.review.confirm": {"fr": "Valider", "en": "Confirm"},
+    "intake.review.reject": {"fr": "Rejeter", "en": "Reject"},
+    "intake.review.reason": {"fr": "Motif du rejet", "en": "Reason for rejection"},
+    "intake.review.confirmed": {"fr": "Séance {session} validée.", "en": "Session {session} confirmed."},
+    "intake.review.rejected": {"fr": "Séance {session} rejetée.", "en": "Session {session} rejected."},
+    "intake.review.pending_home": {
+        "fr": "{n} séance(s) reçue(s) automatiquement attendent votre validation.",
+        "en": "{n} automatically received session(s) wait for your review.",
+    },
+    "intake.unassigned.title": {"fr": "Non attribué ou en échec", "en": "Unassigned or failed"},
+    "intake.col.received": {"fr": "Reçu le", "en": "Received"},
+    "intake.col.source": {"fr": "Origine", "en": "Source"},
+    "intake.col.station": {"fr": "Station", "en": "Station"},
+    "intake.col.label": {"fr": "Libellé", "en": "Label"},
+    "intake.col.state": {"fr": "État", "en": "State"},
+    "intake.col.reason": {"fr": "Pourquoi", "en": "Why"},
+    "intake.state.waiting": {"fr": "En attente des autres images", "en": "Waiting for the other images"},
+    "intake.state.unassigned": {"fr": "Non attribué", "en": "Unassigned"},
+    "intake.state.failed": {"fr": "Analyse impossible", "en": "Analysis failed"},
+    "intake.assign.objects": {"fr": "Objets à attribuer", "en": "Objects to assign"},
+    "intake.assign.test": {"fr": "Test", "en": "Test"},
+    "intake.assign.button": {"fr": "Attribuer et analyser", "en": "Assign and analyse"},
+    "nav.review": {"fr": "À valider", "en": "To review"},
+    "intake.err.rule": {
+        "fr": "Règle d'orientation incomplète : {rule} (il faut au moins « test » et « pattern »).",
+        "en": "Incomplete routing rule: {rule} (it needs at least \"test\" and \"pattern\").",
+    },
+    "intake.err.pattern": {
+        "fr": "Motif de règle invalide « {pattern} » : {error}.",
+        "en": "Invalid rule pattern \"{pattern}\": {error}.",
+    },
+    "intake.err.numbers": {
+        "fr": "La fenêtre, le délai de silence et les nombres d'images attendus doivent être positifs.",
+        "en": "The window, the quiet delay and the expected image counts must be positive.",
+    },
+    "intake.err.json": {
+        "fr": "Le texte des règles ou des nombres d'images n'est pas du JSON valide : {error}.",
+        "en": "The rules or image counts text is not valid JSON: {error}.",
+    },
+    "intake.settings.title": {"fr": "Réglages de la réception automatique", "en": "Automatic intake settings"},
+    "intake.settings.rules": {
+        "fr": "Règles d'orientation (JSON : test, champ « text » ou « image_type », motif, modalité)",
+        "en": "Routing rules (JSON: test, field \"text\" or \"image_type\", pattern, modality)",
+    },
+    "intake.settings.expected": {"fr": "Images attendues par séance (JSON)", "en": "Images expected per session (JSON)"},
+    "intake.settings.window": {"fr": "Fenêtre de regroupement (min)", "en": "Grouping window (min)"},
+    "intake.settings.quiet": {"fr": "Analyse après silence de (min)", "en": "Analyse after quiet of (min)"},
+    "intake.settings.save": {"fr": "Enregistrer les réglages", "en": "Save settings"},
+    "intake.settings.saved": {"fr": "Réglages enregistrés.", "en": "Settings saved."},
+    "intake.aside.reason": {"fr": "Motif pour écarter", "en": "Reason for setting aside"},
+    "intake.aside.button": {"fr": "Écarter (reçu par erreur)", "en": "Set aside (received by mistake)"},
+    "intake.aside.confirm": {
+        "fr": "Je confirme : ces objets sont écartés (gardés sur disque, tracés dans le journal).",
+        "en": "I confirm: these objects are set aside (kept on disk, recorded in the audit log).",
+    },
+    "err.confirm_required": {
+        "fr": "Cochez la case de confirmation avant d'écarter.",
+        "en": "Tick the confirmation box before setting aside.",
+    },
+    "nav.viewer": {"fr": "Visionneuse", "en": "Viewer"},
+    "viewer.title": {"fr": "Visionneuse", "en": "Viewer"},
+    "viewer.caption": {
+        "fr": "Toute image enregistrée ou reçue : fenêtrage, zoom et déplacement (molette et glisser), mesure de distance, superposition de l'analyse, en-tête DICOM.",
+        "en": "Any stored or received image: window/level, zoom and pan (wheel and drag), distance measurement, the analysis overlay, DICOM header.",
+    },
+    "viewer.none": {"fr": "Aucune image enregistrée ni reçue pour l'instant.", "en": "No image stored or received yet."},
+    "viewer.session": {"fr": "Séance", "en": "Session"},
+    "viewer.received": {"fr": "Reçu", "en": "Received"},
+    "viewer.image": {"fr": "Image", "en": "Image"},
+    "viewer.window": {"fr": "Largeur de fenêtre", "en": "Window width"},
+    "viewer.level": {"fr": "Niveau (centre de fenêtre)", "en": "Window level"},
+    "viewer.mode": {"fr": "Souris", "en": "Mouse"},
+    "viewer.mode.zoom": {"fr": "Zoom / déplacement", "en": "Zoom / pan"},
+    "viewer.mode.measure": {"fr": "Mesure", "en": "Measure"},
+    "viewer.invert": {"fr": "Inverser les niveaux de gris", "en": "Invert grey levels"},
+    "viewer.overlay": {"fr": "Afficher ce que l'analyse a trouvé", "en": "Show what the analysis found"},
+    "viewer.overlay_image": {"fr": "Image analysée", "en": "Analysed image"},
+    "viewer.axis_iso": {"fr": "mm à l'isocentre", "en": "mm at isocentre"},
+    "viewer.axis_image": {"fr": "mm dans le plan image", "en": "mm in the image plane"},
+    "viewer.distance": {
+        "fr": "Distance A–B : {d} mm ({plane}) — Δx {dx} mm, Δy {dy} mm",
+        "en": "Distance A–B: {d} mm ({plane}) — Δx {dx} mm, Δy {dy} mm",
+    },
+    "viewer.measure_help": {
+        "fr": "Tracez un rectangle du point A au point B : la distance A–B (sa diagonale) s'affiche.",
+        "en": "Draw a rectangle from point A to point B: the distance A–B (its diagonal) is shown.",
+    },
+    "viewer.pixel": {"fr": "Pixel : {row} × {col} mm ({plane})", "en": "Pixel: {row} × {col} mm ({plane})"},
+    "viewer.header": {"fr": "En-tête DICOM", "en": "DICOM header"},
+    "viewer.col.tag": {"fr": "Étiquette", "en": "Tag"},
+    "viewer.col.name": {"fr": "Nom", "en": "Name"},
+    "viewer.col.value": {"fr": "Valeur", "en": "Value"},
+    "viewer.err.no_image": {
+        "fr": "{file} : aucune image dans ce fichier (pas de données de pixels).",
+        "en": "{file}: no image in this file (no pixel data).",
+    },
+    "cli.receive.listening": {
+        "fr": "Réception DICOM {aet} à l'écoute sur {address}:{port} (Ctrl-C pour arrêter).",
+        "en": "DICOM receiver {aet} listening on {address}:{port} (Ctrl-C to stop).",
+    },
+    "cli.inbox.processed": {
+        "fr": "{test} : {images} image(s) → séance {session} à valider ({status}).",
+        "en": "{test}: {images} image(s) → session {session} to review ({status}).",
+    },
+    "cli.inbox.failed": {
+        "fr": "{test} : {images} image(s) non analysées : {error}",
+        "en": "{test}: {images} image(s) not analysed: {error}",
+    },
+    "cli.retrieve.done": {
+        "fr": "{n} objet(s) récupéré(s) dans la file de réception.",
+        "en": "{n} object(s) retrieved into the intake queue.",
+    },
+}
