@@ -60,9 +60,6 @@ MESSAGES = {
         "en": "Too few markers found near the isocentre in the central plane ({n} markers in all): the phantom set-up cannot be fitted. Check the phantom (central plane at the isocentre, within ±5 mm and ±4°).",
     },
     # files or series left out
-    "mrl.skip.not_dicom": {"fr": "{file} : pas un fichier DICOM, ignoré.", "en": "{file}: not a DICOM file, left out."},
-    "mrl.skip.not_mr": {"fr": "{file} : modalité {modality}, pas une image IRM, ignoré.", "en": "{file}: modality {modality}, not an MR image, left out."},
-    "mrl.skip.twice": {"fr": "{file} : même contenu que {other}, compté une fois.", "en": "{file}: same content as {other}, counted once."},
     "mrl.skip.series_unknown": {
         "fr": "Série {series} ({n} images) : ni carte B0, ni phase dynamique, ni paire 60°/120°, ni volume 3D ; ignorée.",
         "en": "Series {series} ({n} images): neither a B0 map, a dynamic phase series, a 60°/120° pair nor a 3-D volume; left out.",

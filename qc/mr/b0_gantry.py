@@ -73,6 +73,14 @@ def gantry_angles(series: SeriesHeaders, n: int, options: dict) -> tuple[list[fl
     return [start + k * step for k in range(n)], "default"
 
 
+def phase_radians(sh, pixels: np.ndarray) -> np.ndarray:
+    """Phase in radians: RescaleType "mrad" (Philips) or values beyond ±2π are milliradians."""
+    kind = (sh.rescale_type or "").lower()
+    if "mrad" in kind or "milli" in kind or float(np.nanmax(np.abs(pixels))) > 2 * math.pi * 1.05:
+        return pixels / 1000.0
+    return pixels
+
+
 def reference_index(angles: list[float]) -> int:
     return int(np.argmin([abs((a + 180.0) % 360.0 - 180.0) for a in angles]))
 
@@ -128,7 +136,7 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
         ph = phases.get((temporal[ref], pos))
         if ph is None:
             continue
-        ref_phase[pos] = slice_pixels(ph, np.float64) / 1000.0  # mrad → rad
+        ref_phase[pos] = phase_radians(ph, slice_pixels(ph, np.float64))
         mag = mags.get((temporal[ref], pos))
         masks[pos] = phantom_mask(slice_pixels(mag, np.float64)) if mag is not None else np.ones(ref_phase[pos].shape, bool)
         geo[pos] = ph
@@ -147,7 +155,7 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
             if ph is None or pos not in ref_phase:
                 warnings.append(t("mrl.warn.missing_phase", lang, angle=label, pos=pos))
                 continue
-            ppm = phase_difference_ppm(slice_pixels(ph, np.float64) / 1000.0, ref_phase[pos], masks[pos], te, f0)
+            ppm = phase_difference_ppm(phase_radians(ph, slice_pixels(ph, np.float64)), ref_phase[pos], masks[pos], te, f0)
             sm, valid = smooth3(np.nan_to_num(ppm), masks[pos] & np.isfinite(ppm))
             maps.append((sm, valid, geo[pos]))
         row: dict[str, Any] = {t("mrl.col.angle", lang): angles[k], t("mrl.col.temporal", lang): tp}

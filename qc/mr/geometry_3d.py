@@ -95,8 +95,22 @@ class Volume:
         return float(np.median(np.linalg.norm(np.diff(self.positions_mm, axis=0), axis=1)))
 
 
+def _stored_scale(ds: pydicom.Dataset) -> tuple[float, float]:
+    """(slope, intercept) of a file: Real World Value Mapping first, then RescaleSlope/Intercept."""
+    rwv = ds.get("RealWorldValueMappingSequence")
+    if rwv:
+        item = rwv[0]
+        if float(item.get("RealWorldValueSlope", 0) or 0) != 0:
+            return float(item.RealWorldValueSlope), float(item.get("RealWorldValueIntercept", 0) or 0)
+    return float(ds.get("RescaleSlope", 1) or 1), float(ds.get("RescaleIntercept", 0) or 0)
+
+
 def read_volume(slices: list[SliceHeader], lang: str = "fr", progress: Callable[[float, str], None] | None = None) -> Volume:
-    """Decode the slices one by one into one preallocated array (see the module docstring)."""
+    """Decode the slices one by one into one preallocated array of the stored type (see the module
+    docstring). When the files do not share one rescale, the volume is rebuilt in float32 from the
+    reader's rescaled pixels (twice the memory; not seen in Philips exports)."""
+    from pydicom.pixels import pixel_array
+
     first = slices[0]
     for s in slices:
         if (s.rows, s.cols) != (first.rows, first.cols) or not np.allclose(s.orientation, first.orientation, atol=1e-3) or not np.allclose(s.pixel_spacing_mm, first.pixel_spacing_mm, atol=1e-4):
@@ -106,29 +120,43 @@ def read_volume(slices: list[SliceHeader], lang: str = "fr", progress: Callable[
     if np.any(np.diff(pos) < 1e-3):
         dup = order[int(np.argmin(np.diff(pos)))]
         raise QCInputError("mrl.err.volume_duplicate", file=dup.file.filename, pos=dup.along_normal_mm)
-    same_scale = len({(s.slope, s.intercept) for s in order}) == 1
     data = None
     n = len(order)
+    scales: set[tuple[float, float]] = set()
+    cached: tuple[str, pydicom.Dataset] | None = None  # one Enhanced MR file holds many frames
     for k, s in enumerate(order):
         try:
-            arr = np.asarray(pydicom.dcmread(io.BytesIO(s.data)).pixel_array)
+            if cached is None or cached[0] != s.file.sha256:
+                cached = (s.file.sha256, pydicom.dcmread(io.BytesIO(s.data)))
+            ds = cached[1]
+            arr = np.asarray(pixel_array(ds, index=s.frame_index) if s.frame_index is not None else ds.pixel_array)
         except Exception:
             raise QCInputError("err.decode", file=s.file.filename, syntax="?") from None
         if arr.ndim == 3:
             arr = arr[0]
+        scales.add(_stored_scale(ds))
         if data is None:
-            data = np.empty((n, first.rows, first.cols), dtype=arr.dtype if same_scale else np.float32)
-        data[k] = arr if same_scale else arr.astype(np.float32) * s.slope + s.intercept
+            data = np.empty((n, first.rows, first.cols), dtype=arr.dtype)
+        data[k] = arr
         if progress is not None and (k % 20 == 0 or k == n - 1):
             progress(0.6 * (k + 1) / n, t("mrl.geo.progress_read", lang, k=k + 1, n=n))
+    cached = None
+    if len(scales) == 1:
+        slope, intercept = scales.pop()
+    else:
+        data = None
+        data = np.empty((n, first.rows, first.cols), dtype=np.float32)
+        for k, s in enumerate(order):
+            data[k] = s.source.pixels
+        slope, intercept = 1.0, 0.0
     return Volume(
         data=data,
         positions_mm=np.array([s.position_mm for s in order]),
         row_dir=first.orientation[:3],
         col_dir=first.orientation[3:],
         spacing_mm=first.pixel_spacing_mm,
-        slope=first.slope if same_scale else 1.0,
-        intercept=first.intercept if same_scale else 0.0,
+        slope=slope if slope != 0 else 1.0,
+        intercept=intercept,
     )
 
 

@@ -1,36 +1,32 @@
-"""MR-Linac MRI QA intake: read Philips MR exports, group them into series, route each series to its test.
+"""MR-Linac MRI QA intake: group an MR export into series, route each series to its test, stream pixels.
 
 Owns what the four MR-Linac MRI QA analysers (`qc.mr.b0`, `qc.mr.b0_gantry`, `qc.mr.b1`,
-`qc.mr.geometry_3d`) share:
-- `scan_headers`: every file's header (pixels not decoded), grouped by SeriesInstanceUID, each slice
-  with its geometry (ImagePositionPatient, ImageOrientationPatient, PixelSpacing), rescale
-  (RescaleSlope/Intercept/Type), ImageType, temporal position, echo time, flip angle and f0;
+`qc.mr.geometry_3d`) share, on top of the MR series reader `qc.intake.mr_series.load_mr_series`
+(read lazily: headers only, pixels decoded when asked; it splits Enhanced MR frames, applies the
+Real World Value Mapping or RescaleSlope/Intercept, and lists localisers and non-images with a reason):
+- `scan_headers`: the series with, per slice, the geometry as arrays (ImagePositionPatient,
+  ImageOrientationPatient, PixelSpacing), ImageType, temporal position, echo time, flip angle, f0;
 - `series_test`: which test a series belongs to, from its headers alone (an uploaded study is routed);
 - `slice_pixels`: one slice decoded and rescaled (float32), so that a caller can stream a volume;
 - geometry helpers: patient coordinates (mm) of every pixel of a slice, the DSV sphere mask;
 - `acquisition_of`: the acquisition date from the header, else the user's (never the upload time).
 
-Why not `qc.intake.mr_series.load_mr_series`: that reader decodes every slice into memory; the 3-D
-geometry volume (400 × 512², ≈ 200 MB of DICOM) must be read slice by slice into one preallocated
-array, and routing needs headers only. Files that are not MR images are listed, never silently dropped.
+The 3-D geometry volume (400 × 512², ≈ 200 MB of DICOM) is not built with `MRSeries.volume()` (float32,
+≈ 420 MB): `qc.mr.geometry_3d.read_volume` streams the stored values slice by slice into one uint16
+array. Files that are not MR images are listed, never silently dropped.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import io
 import re
 from dataclasses import dataclass, field
 
 import numpy as np
-import pydicom
 
 from qc.errors import QCInputError
 from qc.i18n import t
-from qc.intake.dicom_io import acquisition_datetime, expand_inputs, sha256_of
 from qc.results import InputFile
-
-MR_SOP_CLASSES = {"1.2.840.10008.5.1.4.1.1.4", "1.2.840.10008.5.1.4.1.1.4.1"}
 
 B0, GANTRY, B1, GEOMETRY = "mr-b0", "mr-b0-gantry", "mr-b1", "mr-geometry-3d"
 
@@ -65,6 +61,8 @@ class SliceHeader:
     device_serial: str
     manufacturer: str
     sequence: str = ""
+    frame_index: int | None = None
+    source: object = field(default=None, repr=False)  # the reader's MRSlice (lazy pixels)
 
     @property
     def normal(self) -> np.ndarray:
@@ -108,14 +106,6 @@ class SeriesHeaders:
         return f"{num}{self.description}".strip() or self.uid[-12:]
 
 
-def _f(value, default: float | None = None) -> float | None:
-    try:
-        v = float(value)
-        return v if np.isfinite(v) else default
-    except (TypeError, ValueError):
-        return default
-
-
 def _i(value) -> int | None:
     try:
         return int(value)
@@ -123,91 +113,68 @@ def _i(value) -> int | None:
         return None
 
 
-def _header(name: str, data: bytes) -> pydicom.Dataset | None:
-    try:
-        return pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
-    except Exception:
-        try:
-            ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, force=True)
-        except Exception:
-            return None
-        return ds if "SOPClassUID" in ds else None
-
-
-def slice_header(name: str, data: bytes, ds: pydicom.Dataset) -> SliceHeader:
-    acquired, _ = acquisition_datetime(ds)
-    spacing = ds.get("PixelSpacing")
-    ipp = ds.get("ImagePositionPatient")
-    iop = ds.get("ImageOrientationPatient")
-    if spacing is None or ipp is None or iop is None or "Rows" not in ds:
-        missing = [k for k, v in (("PixelSpacing", spacing), ("ImagePositionPatient", ipp), ("ImageOrientationPatient", iop)) if v is None]
-        raise QCInputError("err.missing_tags", file=name, tags=", ".join(missing) or "Rows")
+def _from_reader(sl) -> SliceHeader | None:
+    """The analysers' view of one `qc.intake.mr_series.MRSlice` (None without geometry)."""
+    if sl.position_mm is None or sl.orientation is None:
+        return None
+    rows, cols = sl.shape
     return SliceHeader(
-        file=InputFile(filename=name, sha256=sha256_of(data), size=len(data), sop_instance_uid=str(ds.get("SOPInstanceUID", "")), data=data),
-        data=data,
-        series_uid=str(ds.get("SeriesInstanceUID", "")),
-        series_number=_i(ds.get("SeriesNumber")),
-        description=str(ds.get("SeriesDescription", "") or ""),
-        image_type=tuple(str(s).upper() for s in (ds.get("ImageType") or ())),
-        rows=int(ds.Rows),
-        cols=int(ds.Columns),
-        pixel_spacing_mm=(float(spacing[0]), float(spacing[1])),
-        slice_thickness_mm=_f(ds.get("SliceThickness")),
-        position_mm=np.array([float(v) for v in ipp]),
-        orientation=np.array([float(v) for v in iop]),
-        temporal_position=_i(ds.get("TemporalPositionIdentifier")),
-        n_temporal_positions=_i(ds.get("NumberOfTemporalPositions")),
-        instance_number=_i(ds.get("InstanceNumber")),
-        echo_time_ms=_f(ds.get("EchoTime")),
-        flip_angle_deg=_f(ds.get("FlipAngle")),
-        imaging_frequency_mhz=_f(ds.get("ImagingFrequency")),
-        slope=_f(ds.get("RescaleSlope"), 1.0) or 1.0,
-        intercept=_f(ds.get("RescaleIntercept"), 0.0) or 0.0,
-        rescale_type=str(ds.get("RescaleType", "") or ""),
-        acquired_at=acquired,
-        station_name=str(ds.get("StationName", "") or ""),
-        device_serial=str(ds.get("DeviceSerialNumber", "") or ""),
-        manufacturer=str(ds.get("Manufacturer", "") or ""),
-        sequence=str(ds.get("ScanningSequence", "") or ""),
+        file=sl.file,
+        data=sl.file.data,
+        series_uid=sl.series_uid,
+        series_number=sl.series_number,
+        description=sl.series_description,
+        image_type=tuple(str(v).upper() for v in sl.image_type),
+        rows=rows,
+        cols=cols,
+        pixel_spacing_mm=tuple(float(v) for v in sl.pixel_spacing_mm),
+        slice_thickness_mm=sl.slice_thickness_mm,
+        position_mm=np.array(sl.position_mm, float),
+        orientation=np.array(sl.orientation, float),
+        temporal_position=sl.temporal_position,
+        n_temporal_positions=_i(sl.header.get("NumberOfTemporalPositions")),
+        instance_number=sl.instance_number,
+        echo_time_ms=sl.echo_time_ms,
+        flip_angle_deg=sl.flip_angle_deg,
+        imaging_frequency_mhz=sl.imaging_frequency_mhz,
+        slope=1.0,
+        intercept=0.0,
+        rescale_type=str(sl.rescale_type or ""),
+        acquired_at=sl.acquired_at,
+        station_name=sl.station_name,
+        device_serial=sl.device_serial,
+        manufacturer=sl.manufacturer,
+        sequence=sl.header.get("ScanningSequence", ""),
+        frame_index=sl.frame_index,
+        source=sl,
     )
 
 
 def scan_headers(inputs: list[tuple[str, bytes]], lang: str = "fr") -> tuple[list[SeriesHeaders], list[str]]:
-    """Group the MR images of an upload (files and zips) by series; (series, skipped-file sentences).
+    """The MR series of an upload (files and zips), headers only; (series, set-aside sentences).
 
-    Files that are not DICOM, not MR, or have no pixels are skipped with a reason; the same file
-    twice is kept once (and said). Raises `QCInputError` when no MR image remains.
+    Reads with `load_mr_series(lazy=True)`; an image without ImagePositionPatient or
+    ImageOrientationPatient is set aside with a sentence (nothing here works without geometry).
+    Raises `QCInputError` when no MR image remains.
     """
-    files = expand_inputs(inputs)
-    skipped: list[str] = []
-    seen: dict[str, str] = {}
-    groups: dict[str, list[SliceHeader]] = {}
-    for name, data in files:
-        ds = _header(name, data)
-        if ds is None:
-            skipped.append(t("mrl.skip.not_dicom", lang, file=name))
+    from qc.intake.mr_series import load_mr_series
+
+    mr, skipped = load_mr_series(inputs, lang, lazy=True)
+    series: list[SeriesHeaders] = []
+    for ser in mr:
+        slices = []
+        for sl in ser.slices:
+            sh = _from_reader(sl)
+            if sh is None:
+                skipped.append(t("err.missing_tags", lang, file=sl.label, tags="ImagePositionPatient, ImageOrientationPatient"))
+                continue
+            slices.append(sh)
+        if not slices:
             continue
-        if str(ds.get("SOPClassUID", "")) not in MR_SOP_CLASSES and str(ds.get("Modality", "")).upper() != "MR":
-            skipped.append(t("mrl.skip.not_mr", lang, file=name, modality=str(ds.get("Modality", "?"))))
-            continue
-        digest = sha256_of(data)
-        if digest in seen:
-            skipped.append(t("mrl.skip.twice", lang, file=name, other=seen[digest]))
-            continue
-        seen[digest] = name
-        try:
-            sh = slice_header(name, data, ds)
-        except QCInputError as exc:
-            skipped.append(exc.message(lang))
-            continue
-        groups.setdefault(sh.series_uid, []).append(sh)
-    if not groups:
-        raise QCInputError("mrl.err.no_mr", n=len(files))
-    series = []
-    for uid, slices in groups.items():
-        slices.sort(key=lambda s: (s.temporal_position or 0, s.along_normal_mm, s.instance_number or 0))
-        series.append(SeriesHeaders(uid, slices[0].series_number, slices[0].description, slices))
-    series.sort(key=lambda s: (s.number if s.number is not None else 10**9, s.uid))
+        slices.sort(key=lambda x: (x.temporal_position or 0, x.along_normal_mm, x.instance_number or 0, x.frame_index or 0))
+        series.append(SeriesHeaders(ser.uid, ser.number, ser.description, slices))
+    if not series:
+        raise QCInputError("mrl.err.no_mr", n=len(inputs))
     return series, skipped
 
 
@@ -254,20 +221,12 @@ def series_inputs(series: list[SeriesHeaders]) -> list[tuple[str, bytes]]:
 # ---------------------------------------------------------------- pixels and geometry
 
 
-def slice_pixels(sh: SliceHeader, dtype=np.float32, rescale: bool = True) -> np.ndarray:
-    """One slice's stored pixels, rescaled (slope·SV + intercept) to `dtype` (first frame only)."""
-    try:
-        ds = pydicom.dcmread(io.BytesIO(sh.data))
-        arr = np.asarray(ds.pixel_array)
-    except Exception:
-        raise QCInputError("err.decode", file=sh.file.filename, syntax="?") from None
-    if arr.ndim == 3:
-        arr = arr[0]
+def slice_pixels(sh: SliceHeader, dtype=np.float32) -> np.ndarray:
+    """One slice's pixels, rescaled by the reader (Real World Value Mapping or RescaleSlope/Intercept)."""
+    arr = sh.source.pixels
     if arr.shape != (sh.rows, sh.cols):
         raise QCInputError("err.not_2d", file=sh.file.filename, shape="×".join(map(str, arr.shape)))
-    if not rescale:
-        return arr
-    return (arr.astype(dtype) * dtype(sh.slope) + dtype(sh.intercept)).astype(dtype, copy=False)
+    return arr.astype(dtype, copy=False)
 
 
 def pixel_coordinates_mm(sh: SliceHeader) -> np.ndarray:
