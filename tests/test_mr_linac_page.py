@@ -43,7 +43,7 @@ def test_a_study_is_routed_to_the_four_tests_and_each_saved_on_its_own(qc_data_d
     at.switch_page("pages/mr_linac.py").run()
     assert not at.exception, [e.value for e in at.exception]
     headers = [h.value for h in at.header]
-    assert headers == ["IRM MR-Linac : homogénéité B0", "IRM MR-Linac : B0 selon l'angle du bras", "IRM MR-Linac : B1 (double angle)", "IRM MR-Linac : géométrie 3D (grand champ)"]
+    assert headers == ["IRM MR-Linac : homogénéité B0", "IRM MR-Linac : B0 et angle du bras", "IRM MR-Linac : B1 (double angle)", "IRM MR-Linac : géométrie 3D"]
     # each verdict is shown (the reduced volume crops the phantom: its outer markers are listed, not judged)
     verdicts = [x.value for x in at.success] + [x.value for x in at.error]
     assert sum("Résultat global" in v for v in verdicts) == 4

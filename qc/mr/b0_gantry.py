@@ -257,8 +257,8 @@ SPEC_METRICS = {m.name: m for m in _METRICS}
 
 SPEC = TestSpec(
     key=KEY,
-    name_fr="IRM MR-Linac : B0 selon l'angle du bras",
-    name_en="MR-Linac MRI: B0 versus gantry angle",
+    name_fr="IRM MR-Linac : B0 et angle du bras",
+    name_en="MR-Linac MRI: B0 and gantry angle",
     frequency="monthly",
     kind="dicom",
     metrics=tuple(_METRICS),

@@ -514,13 +514,14 @@ def _pos_list(p: np.ndarray, limit: int = 12) -> str:
 
 
 def plane_maps(nodes: np.ndarray, dev: np.ndarray, found: np.ndarray, planes, semi, lang: str, colour_max_mm: float = 2.0) -> np.ndarray:
-    """Seven per-plane deviation maps (arrows ×10, colour = |deviation|) and a colour bar."""
+    """Seven per-plane deviation maps (in-plane arrows ×20, colour = |deviation|) and a colour bar."""
     tiles = []
-    extent = max(semi) + 15.0
+    shown = nodes[found] if found.any() else nodes
+    extent = float(np.max(np.abs(shown[:, :2]))) + 15.0
     for z in planes:
         sel = found & (np.abs(nodes[:, 2] - z) < 1e-6)
         cap = t("mrl.geo.plane_caption", lang, z=f"{z:+g}", n=int(sel.sum()), max=float(np.nanmax(np.linalg.norm(dev[sel], axis=1))) if sel.any() else 0.0)
-        tiles.append(draw.deviation_plane_map(nodes[sel, :2], dev[sel], extent_mm=extent, colour_max_mm=colour_max_mm, caption=cap, size_px=300))
+        tiles.append(draw.deviation_plane_map(nodes[sel, :2], dev[sel], extent_mm=extent, colour_max_mm=colour_max_mm, caption=cap, size_px=330, sides=tuple(t(f"mrl.geo.side_{k}", lang) for k in ("right", "left", "ant", "post"))))
     rows = [draw.side_by_side(tiles[i : i + 4]) for i in range(0, len(tiles), 4)]
     return draw.stack(rows + [draw.colour_bar(0.0, colour_max_mm, "mm", 360)])
 
@@ -576,8 +577,8 @@ SPEC_METRICS = {m.name: m for m in _METRICS}
 
 SPEC = TestSpec(
     key=KEY,
-    name_fr="IRM MR-Linac : géométrie 3D (grand champ)",
-    name_en="MR-Linac MRI: 3-D geometric fidelity (large FOV)",
+    name_fr="IRM MR-Linac : géométrie 3D",
+    name_en="MR-Linac MRI: 3-D geometry",
     frequency="monthly",
     kind="dicom",
     metrics=tuple(_METRICS),
