@@ -19,17 +19,13 @@ blurred spherical markers of varying brightness, isolated bright voxels that are
 from __future__ import annotations
 
 import datetime as dt
-import io
 import math
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 import numpy as np
-import pydicom
-from pydicom.dataset import FileDataset, FileMetaDataset
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import generate_uid
 
-MR_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
 F0_MHZ = 63.8784
 STATION = "UNITY-DEMO"
 SERIAL = "DEMO-0001"
@@ -69,64 +65,41 @@ def mr_image_bytes(
     sequence: str = "GR",
     temporal: tuple[int, int] | None = None,
     study_uid: str | None = None,
-    signed: bool = False,
 ) -> bytes:
-    """One MR Image Storage file with a Philips Marlin-like header holding `stored` (uint16/int16)."""
-    stored = np.ascontiguousarray(stored.astype(np.int16 if signed else np.uint16))
-    meta = FileMetaDataset()
-    meta.MediaStorageSOPClassUID = MR_STORAGE
-    meta.MediaStorageSOPInstanceUID = generate_uid()
-    meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.ImplementationClassUID = generate_uid()
-    ds = FileDataset("mr.dcm", {}, file_meta=meta, preamble=b"\0" * 128)
-    ds.SOPClassUID = MR_STORAGE
-    ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.StudyInstanceUID = study_uid or generate_uid()
-    ds.SeriesInstanceUID = series_uid
-    ds.Modality = "MR"
-    ds.Manufacturer = "Philips Medical Systems"
-    ds.ManufacturerModelName = "Marlin"
-    ds.MagneticFieldStrength = "1.5"
-    ds.ImagingFrequency = f"{F0_MHZ:.6f}"
-    ds.StationName = STATION
-    ds.DeviceSerialNumber = SERIAL
-    ds.PatientName = "QC^MRL"
-    ds.PatientID = "QC-MRL"
-    ds.PatientPosition = "HFS"
-    day, tod = acquired_at.strftime("%Y%m%d"), acquired_at.strftime("%H%M%S")
-    ds.StudyDate = ds.SeriesDate = ds.AcquisitionDate = ds.ContentDate = day
-    ds.StudyTime = ds.SeriesTime = ds.AcquisitionTime = ds.ContentTime = tod
-    ds.SeriesNumber = series_number
-    ds.InstanceNumber = instance
-    ds.SeriesDescription = description
-    ds.ImageType = list(image_type)
-    ds.ScanningSequence = sequence
-    ds.EchoTime = f"{echo_time_ms:g}"
-    ds.RepetitionTime = f"{repetition_time_ms:g}"
-    ds.FlipAngle = f"{flip_angle_deg:g}"
-    if temporal is not None:
-        ds.TemporalPositionIdentifier = temporal[0]
-        ds.NumberOfTemporalPositions = temporal[1]
-    ds.ImagePositionPatient = [f"{v:.4f}" for v in position_mm]
-    ds.ImageOrientationPatient = [f"{v:.6f}" for v in (*row_dir, *col_dir)]
-    ds.PixelSpacing = [f"{spacing_mm[0]:.4f}", f"{spacing_mm[1]:.4f}"]
-    ds.SliceThickness = f"{slice_thickness_mm:g}"
-    ds.SliceLocation = f"{float(np.dot(position_mm, np.cross(row_dir, col_dir))):.3f}"
-    ds.RescaleSlope = f"{slope:g}"
-    ds.RescaleIntercept = f"{intercept:g}"
+    """One MR Image Storage file holding the stored values `stored` (uint16), through the shared MR
+    writer `qc.synthetic.mr.mr_image_bytes` (Philips Marlin-like header), with this test's tags:
+    RescaleType (Hz, mrad), ScanningSequence, TemporalPositionIdentifier / NumberOfTemporalPositions."""
+    from qc.synthetic.mr import mr_image_bytes as write
+
+    extra: dict = {"ScanningSequence": sequence}
     if rescale_type:
-        ds.RescaleType = rescale_type
-    ds.SamplesPerPixel = 1
-    ds.PhotometricInterpretation = "MONOCHROME2"
-    ds.Rows, ds.Columns = stored.shape
-    ds.BitsAllocated = 16
-    ds.BitsStored = 16
-    ds.HighBit = 15
-    ds.PixelRepresentation = 1 if signed else 0
-    ds.PixelData = stored.tobytes()
-    buf = io.BytesIO()
-    ds.save_as(buf, enforce_file_format=True)
-    return buf.getvalue()
+        extra["RescaleType"] = rescale_type
+    if temporal is not None:
+        extra["NumberOfTemporalPositions"] = temporal[1]
+    return write(
+        np.asarray(stored, np.float64) * slope + intercept,
+        pixel_spacing_mm=tuple(spacing_mm),
+        slice_thickness_mm=slice_thickness_mm,
+        position_mm=[float(v) for v in position_mm],
+        orientation=(*row_dir, *col_dir),
+        series_uid=series_uid,
+        series_number=series_number,
+        series_description=description,
+        instance_number=instance,
+        image_type=tuple(image_type),
+        acquired_at=acquired_at,
+        echo_time_ms=echo_time_ms,
+        repetition_time_ms=repetition_time_ms,
+        flip_angle_deg=flip_angle_deg,
+        imaging_frequency_mhz=F0_MHZ,
+        temporal_position=None if temporal is None else temporal[0],
+        station_name=STATION,
+        device_serial=SERIAL,
+        rescale_slope=slope,
+        rescale_intercept=intercept,
+        study_uid=study_uid,
+        **extra,
+    )
 
 
 # ---------------------------------------------------------------- shared geometry
