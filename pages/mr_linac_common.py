@@ -13,9 +13,11 @@ import streamlit as st
 from pages.common import (
     T,
     _inputs_key,
+    allowed,
     get_store,
     lang,
     machine_selector,
+    operator,
     save_block,
     show_analysis,
 )
@@ -69,6 +71,71 @@ def charts_extra(module) -> Callable[[pipeline.Analysis], None] | None:
     return show
 
 
+def _numbers(text: str) -> list[float]:
+    """Numbers separated by ";" or spaces; a comma is a decimal comma (French)."""
+    import re
+
+    return [float(p.replace(",", ".")) for p in re.split(r"[;\s]+", text.strip()) if p]
+
+
+def options_form(store, key: str, prefix: str) -> None:
+    """The analysis settings of a test (isocentre; gantry angles; phantom layout), stored as the
+    setting `options.<test>` (audited) and used by every later analysis, for physicists only."""
+    import json
+
+    if not allowed("tolerances"):
+        return
+    saved = json.loads(store.get_setting(f"options.{key}") or "{}")
+    with st.expander(T("mrl.opt.title")):
+        with st.form(f"{prefix}_options"):
+            iso = st.text_input(T("mrl.opt.isocentre"), value=" ; ".join(f"{v:g}" for v in saved.get("isocentre_mm", (0.0, 0.0, 0.0))), key=f"{prefix}_opt_iso")
+            fields = {}
+            if key == "mr-b0-gantry":
+                fields["gantry_angles_deg"] = st.text_input(T("mrl.opt.angles"), value=" ; ".join(f"{v:g}" for v in saved.get("gantry_angles_deg", [])), key=f"{prefix}_opt_angles", help=T("mrl.opt.angles_help"))
+            if key == "mr-geometry-3d":
+                fields["marker_diameter_mm"] = st.text_input(T("mrl.opt.marker"), value=f"{saved.get('marker_diameter_mm', 5.0):g}", key=f"{prefix}_opt_marker")
+                fields["phantom_semi_axes_mm"] = st.text_input(T("mrl.opt.semi"), value=" ; ".join(f"{v:g}" for v in saved.get("phantom_semi_axes_mm", (250.0, 200.0))), key=f"{prefix}_opt_semi")
+                fields["planes_hf_mm"] = st.text_input(T("mrl.opt.planes"), value=" ; ".join(f"{v:g}" for v in saved.get("planes_hf_mm", (-165, -110, -55, 0, 55, 110, 165))), key=f"{prefix}_opt_planes")
+                fields["grid_pitch_mm"] = st.text_input(T("mrl.opt.pitch"), value=f"{saved.get('grid_pitch_mm', 25.0):g}", key=f"{prefix}_opt_pitch")
+            submitted = st.form_submit_button(T("mrl.opt.save"))
+        if not submitted:
+            return
+        try:
+            new = dict(saved)
+            xyz = _numbers(iso)
+            if len(xyz) != 3:
+                raise ValueError(T("mrl.opt.err_iso"))
+            new["isocentre_mm"] = xyz
+            for name, text in fields.items():
+                values = _numbers(text)
+                if name in ("marker_diameter_mm", "grid_pitch_mm"):
+                    if len(values) != 1 or values[0] <= 0:
+                        raise ValueError(T("mrl.opt.err_positive"))
+                    new[name] = values[0]
+                elif name == "phantom_semi_axes_mm":
+                    if len(values) != 2 or min(values) <= 0:
+                        raise ValueError(T("mrl.opt.err_semi"))
+                    new[name] = values
+                elif name == "gantry_angles_deg":
+                    if values and len(values) < 2:
+                        raise ValueError(T("mrl.opt.err_angles"))
+                    if values:
+                        new[name] = values
+                    else:
+                        new.pop(name, None)
+                else:
+                    if not values:
+                        raise ValueError(T("mrl.opt.err_planes"))
+                    new[name] = values
+        except ValueError as exc:
+            st.error(str(exc) if str(exc) and not str(exc).startswith("could not") else T("mrl.opt.err_number"))
+            return
+        store.set_setting(f"options.{key}", json.dumps(new), user=operator())
+        st.session_state.pop(f"{prefix}_analysis", None)
+        st.session_state.pop(f"mrl_{prefix}_analysis", None)
+        st.success(T("mrl.opt.saved"))
+
+
 def mr_test_page(key: str, module) -> None:
     """Upload (or demo) → analyse with progress → show → save, for one MR-Linac MRI QA test."""
     from qc.demo_inputs import demo_inputs_for
@@ -81,6 +148,7 @@ def mr_test_page(key: str, module) -> None:
     st.caption(f"{T('freq.' + spec.frequency)} — {spec.description(lang())}")
     st.page_link("pages/mr_linac.py", label=T("mrl.page.title"), icon=":material/folder_open:")
     machine = machine_selector(store, key=f"{prefix}_machine")
+    options_form(store, key, prefix)
     types = [x.strip().lstrip(".") for x in spec.accepts.split(",") if x.strip()]
     uploads = st.file_uploader(T("ui.upload", types=", ".join(types)), accept_multiple_files=True, key=f"{prefix}_upload")
     make_demo = demo_inputs_for(spec.key)

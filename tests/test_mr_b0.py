@@ -126,3 +126,13 @@ def test_no_b0_map_and_no_date_are_refused_with_a_sentence(gantry_series, b0_stu
     assert "date" in e.value.message("fr")
     user_date = dt.datetime(2026, 11, 1, 8, 0)
     assert b0.analyse(undated, AnalysisContext(acquired_at=user_date)).acquired_at == user_date
+
+
+def test_stored_settings_reach_the_analysis(store, machine):
+    import json
+
+    files, _ = S.gantry_phase_series(WHEN, seed=2, n=64, spacing_mm=7.0)
+    store.set_setting("options.mr-b0-gantry", json.dumps({"gantry_angles_deg": [180 - 30 * k for k in range(13)]}), user="PH")
+    a = pipeline.analyse(store, b0_gantry.SPEC, files, machine, "fr")
+    assert a.result.params["angles_from"] == "option" and a.result.params["angles_deg"][0] == 180
+    assert "-150°" in {m.item for m in a.result.measurements}

@@ -78,3 +78,25 @@ def test_a_wrong_file_gets_a_sentence_and_nothing_to_save(qc_data_dir):
     assert not at.exception
     assert len(at.error) == 1 and "portal.dcm" in at.error[0].value.replace("\\", "")
     assert not [b for b in at.button if b.key == "mr_b0_save"]
+
+
+def test_a_physicist_sets_the_gantry_angles_and_they_are_stored_and_audited(qc_data_dir):
+    import json
+
+    from qc.records.storage import open_store
+
+    at = start()
+    at.switch_page("pages/mr_b0_gantry.py").run()
+    angles = " ; ".join(str(180 - 30 * k) for k in range(13))
+    at.text_input(key="mr_b0_gantry_opt_angles").input(angles)
+    at.text_input(key="mr_b0_gantry_opt_iso").input("0 ; 0 ; 2,5")
+    [b for b in at.button if "mr_b0_gantry_options" in (b.key or "")][0].click().run()
+    assert not at.exception and not at.error
+    with open_store(qc_data_dir) as s:
+        saved = json.loads(s.get_setting("options.mr-b0-gantry"))
+        assert saved["gantry_angles_deg"][0] == 180 and len(saved["gantry_angles_deg"]) == 13
+        assert saved["isocentre_mm"] == [0.0, 0.0, 2.5]
+        assert s.audit_frame().iloc[0]["action"] == "set_setting"
+    at.text_input(key="mr_b0_gantry_opt_iso").input("0 ; 0")
+    [b for b in at.button if "mr_b0_gantry_options" in (b.key or "")][0].click().run()
+    assert any("trois nombres" in e.value for e in at.error)

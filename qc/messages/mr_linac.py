@@ -184,4 +184,27 @@ MESSAGES = {
     },
     "mrl.page.analysing": {"fr": "Analyse : {test}…", "en": "Analysing: {test}…"},
     "mrl.page.per_test": {"fr": "Pages des tests", "en": "Test pages"},
+    # analysis settings (physicists)
+    "mrl.opt.title": {"fr": "Réglages de l'analyse", "en": "Analysis settings"},
+    "mrl.opt.isocentre": {
+        "fr": "Isocentre en coordonnées patient : gauche-droite ; antéro-postérieur ; tête-pieds (mm)",
+        "en": "Isocentre in patient coordinates: left-right; anterior-posterior; head-foot (mm)",
+    },
+    "mrl.opt.angles": {"fr": "Angles du bras par position temporelle (°), séparés par « ; »", "en": "Gantry angle of each temporal position (°), separated by \";\""},
+    "mrl.opt.angles_help": {
+        "fr": "Vide : d'après la description de la série (ex. « 30_deg_fwd (start at 181) »), sinon −180 à +180° par pas de 30°.",
+        "en": "Empty: from the series description (e.g. \"30_deg_fwd (start at 181)\"), else −180 to +180° in 30° steps.",
+    },
+    "mrl.opt.marker": {"fr": "Diamètre des marqueurs (mm)", "en": "Marker diameter (mm)"},
+    "mrl.opt.semi": {"fr": "Demi-axes de la grille de marqueurs : gauche-droite ; antéro-postérieur (mm)", "en": "Semi-axes of the marker grid: left-right; anterior-posterior (mm)"},
+    "mrl.opt.planes": {"fr": "Plans de marqueurs, position tête-pieds (mm)", "en": "Marker planes, head-foot position (mm)"},
+    "mrl.opt.pitch": {"fr": "Pas de la grille (mm)", "en": "Grid pitch (mm)"},
+    "mrl.opt.save": {"fr": "Enregistrer les réglages", "en": "Save the settings"},
+    "mrl.opt.saved": {"fr": "Réglages enregistrés : ils s'appliquent aux analyses suivantes.", "en": "Settings saved: they apply to the next analyses."},
+    "mrl.opt.err_iso": {"fr": "L'isocentre demande trois nombres.", "en": "The isocentre needs three numbers."},
+    "mrl.opt.err_positive": {"fr": "Le diamètre et le pas doivent être des nombres positifs.", "en": "The diameter and the pitch must be positive numbers."},
+    "mrl.opt.err_semi": {"fr": "Les demi-axes demandent deux nombres positifs.", "en": "The semi-axes need two positive numbers."},
+    "mrl.opt.err_angles": {"fr": "Donnez un angle par position temporelle (ou laissez vide).", "en": "Give one angle per temporal position (or leave empty)."},
+    "mrl.opt.err_planes": {"fr": "Donnez au moins un plan.", "en": "Give at least one plane."},
+    "mrl.opt.err_number": {"fr": "Un des champs n'est pas un nombre.", "en": "One of the fields is not a number."},
 }
