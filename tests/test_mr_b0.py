@@ -136,3 +136,16 @@ def test_stored_settings_reach_the_analysis(store, machine):
     a = pipeline.analyse(store, b0_gantry.SPEC, files, machine, "fr")
     assert a.result.params["angles_from"] == "option" and a.result.params["angles_deg"][0] == 180
     assert "-150°" in {m.item for m in a.result.measurements}
+
+
+def test_real_diagnostic_mr_images_are_not_taken_for_mr_linac_qa_series():
+    """Real Philips/Siemens QA images (../shared/data, hazen): read, listed as not used, never routed."""
+    from conftest import shared_file
+
+    files = [(p.name, p.read_bytes()) for p in sorted(shared_file("hazen", "acr", "PhilipsAchieva").iterdir())[:4]]
+    files.append(("axial_oil.IMA", shared_file("hazen", "uniformity", "axial_oil.IMA").read_bytes()))
+    routed, left = route(files)
+    assert routed == {}
+    assert left and all(isinstance(x, str) and x for x in left)
+    with pytest.raises(QCInputError):
+        b0.analyse(files, AnalysisContext())
