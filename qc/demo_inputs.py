@@ -45,11 +45,32 @@ def piqt_demo() -> list[tuple[str, bytes]]:
     return [(f"PIQT_{when:%Y%m%d}.htm", demo_report(when, seed=7))]
 
 
+def mr_linac_demo(test_key: str) -> Callable[[], list[tuple[str, bytes]]]:
+    """The synthetic series of one MR-Linac MRI QA test (qc.synthetic.mr_linac), acquired now."""
+
+    def make() -> list[tuple[str, bytes]]:
+        from qc.synthetic import demo_moment
+        from qc.synthetic import mr_linac
+
+        now, seed = demo_moment()
+        if test_key == "mr-b0":
+            return mr_linac.b0_map_study(now, seed=seed)[0]
+        if test_key == "mr-b0-gantry":
+            return mr_linac.gantry_phase_series(now, seed=seed)[0]
+        if test_key == "mr-b1":
+            return mr_linac.b1_study(now, seed=seed)[0]
+        files, _ = mr_linac.marker_phantom_series(now, volume=mr_linac.SMALL_VOLUME, seed=seed)
+        return list(files)
+
+    return make
+
+
 DEMO_INPUTS: dict[str, Callable[[], list[tuple[str, bytes]]]] = {
     "field": field_demo,
     "leaves": leaves_demo,
     "slits": slits_demo,
     "piqt": piqt_demo,
+    **{k: mr_linac_demo(k) for k in ("mr-b0", "mr-b0-gantry", "mr-b1", "mr-geometry-3d")},
 }
 
 

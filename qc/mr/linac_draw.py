@@ -1,0 +1,128 @@
+"""Pictures of the MR-Linac MRI QA results (numpy/PIL only): colour maps with the DSV outline, and
+per-plane marker deviation maps (arrows coloured by |deviation|). Each returns an RGB uint8 array that
+the page shows and the PDF embeds (`AnalysisResult.overlays`)."""
+
+from __future__ import annotations
+
+import numpy as np
+from functools import lru_cache
+from pathlib import Path
+
+from PIL import Image, ImageDraw, ImageFont
+
+FONT_PATH = Path(__file__).resolve().parent.parent / "reporting" / "fonts" / "DejaVuSans.ttf"
+
+
+@lru_cache(maxsize=8)
+def font(size: int = 13):
+    """DejaVu Sans shipped with the app (Δ, ±, °, é all drawn), else PIL's default font."""
+    try:
+        return ImageFont.truetype(str(FONT_PATH), size)
+    except OSError:
+        return ImageFont.load_default()
+
+
+def diverging(values: np.ndarray, limit: float) -> np.ndarray:
+    """Blue (−limit) → white (0) → red (+limit), NaN grey: RGB uint8."""
+    v = np.clip(np.nan_to_num(values / (limit if limit > 0 else 1.0)), -1, 1)
+    r = np.where(v > 0, 1.0, 1.0 + v)
+    g = 1.0 - np.abs(v)
+    b = np.where(v < 0, 1.0, 1.0 - v)
+    rgb = (np.stack([r, g, b], -1) * 255).astype(np.uint8)
+    rgb[~np.isfinite(values)] = (90, 90, 90)
+    return rgb
+
+
+def sequential(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
+    """Dark blue (lo) → green → yellow (hi), NaN grey: RGB uint8 (a viridis-like ramp)."""
+    stops = np.array([[68, 1, 84], [59, 82, 139], [33, 145, 140], [94, 201, 98], [253, 231, 37]], float)
+    f = np.clip(np.nan_to_num((values - lo) / (hi - lo if hi > lo else 1.0)), 0, 1) * (len(stops) - 1)
+    i = np.minimum(f.astype(int), len(stops) - 2)
+    w = (f - i)[..., None]
+    rgb = ((1 - w) * stops[i] + w * stops[i + 1]).astype(np.uint8)
+    rgb[~np.isfinite(values)] = (90, 90, 90)
+    return rgb
+
+
+def map_with_circle(rgb: np.ndarray, centre_px: tuple[float, float] | None, radius_px: float | None, scale: int = 2, caption: str = "") -> np.ndarray:
+    """Enlarge a map, draw the DSV circle (black) and a caption strip."""
+    im = Image.fromarray(rgb).resize((rgb.shape[1] * scale, rgb.shape[0] * scale), Image.NEAREST)
+    d = ImageDraw.Draw(im)
+    if centre_px is not None and radius_px:
+        cx, cy = (centre_px[0] + 0.5) * scale, (centre_px[1] + 0.5) * scale
+        r = radius_px * scale
+        d.ellipse([cx - r, cy - r, cx + r, cy + r], outline=(0, 0, 0), width=2)
+    if caption:
+        d.rectangle([0, 0, im.width, 20], fill=(255, 255, 255))
+        d.text((4, 2), caption, fill=(0, 0, 0), font=font(13))
+    return np.asarray(im)
+
+
+def deviation_plane_map(
+    xy_mm: np.ndarray, dev_mm: np.ndarray, *, extent_mm: float, colour_max_mm: float, arrow_gain: float = 20.0, size_px: int = 360, caption: str = "",
+    sides: tuple[str, str, str, str] = ("R", "L", "A", "P"),
+) -> np.ndarray:
+    """One phantom plane seen from the feet: each marker a dot coloured by |deviation| (0 → colour_max)
+    and an arrow of its in-plane deviation (LR, AP) magnified `arrow_gain` times. x → right = patient
+    left (LR +), y → down = posterior (AP +), as radiology displays a transverse slice."""
+    im = Image.new("RGB", (size_px, size_px + 22), (255, 255, 255))
+    d = ImageDraw.Draw(im)
+    s = (size_px - 20) / (2 * extent_mm)
+
+    def px(x, y):
+        return 10 + (x + extent_mm) * s, 22 + 10 + (y + extent_mm) * s
+
+    d.line([px(-extent_mm, 0), px(extent_mm, 0)], fill=(220, 220, 220))
+    d.line([px(0, -extent_mm), px(0, extent_mm)], fill=(220, 220, 220))
+    f = font(12)
+    left, right, top, bottom = sides  # patient directions at the tile's left, right, top and bottom
+    d.text((2, 22 + size_px / 2 - 6), left, fill=(120, 120, 120), font=f)
+    d.text((size_px - 10, 22 + size_px / 2 - 6), right, fill=(120, 120, 120), font=f)
+    d.text((size_px / 2 + 4, 24), top, fill=(120, 120, 120), font=f)
+    d.text((size_px / 2 + 4, size_px + 6), bottom, fill=(120, 120, 120), font=f)
+    mag = np.linalg.norm(dev_mm, axis=1) if len(dev_mm) else np.zeros(0)
+    colours = sequential(mag, 0.0, colour_max_mm) if len(mag) else np.zeros((0, 3), np.uint8)
+    for (x, y), (ddx, ddy, _), c in zip(xy_mm, dev_mm, colours):
+        a = px(x, y)
+        b = px(x + arrow_gain * ddx, y + arrow_gain * ddy)
+        d.line([a, b], fill=(30, 30, 30), width=1)
+        d.ellipse([a[0] - 3, a[1] - 3, a[0] + 3, a[1] + 3], fill=tuple(int(v) for v in c))
+    d.rectangle([0, 0, size_px, 20], fill=(255, 255, 255))
+    d.text((4, 2), caption, fill=(0, 0, 0), font=font(12))
+    return np.asarray(im)
+
+
+def colour_bar(lo: float, hi: float, unit: str, width: int = 360, diverge: bool = False) -> np.ndarray:
+    """A horizontal colour bar with its end values."""
+    ramp = np.linspace(lo, hi, width - 20)[None, :].repeat(14, 0)
+    rgb = diverging(ramp, max(abs(lo), abs(hi))) if diverge else sequential(ramp, lo, hi)
+    im = Image.new("RGB", (width, 34), (255, 255, 255))
+    im.paste(Image.fromarray(rgb), (10, 0))
+    d = ImageDraw.Draw(im)
+    d.text((10, 16), f"{lo:g} {unit}".replace("-", "−"), fill=(0, 0, 0), font=font(13))
+    d.text((width // 2 - 4, 16), f"{(lo + hi) / 2:g}".replace("-", "−"), fill=(0, 0, 0), font=font(13))
+    d.text((width - 80, 16), f"{hi:+g} {unit}" if diverge else f"{hi:g} {unit}", fill=(0, 0, 0), font=font(13))
+    return np.asarray(im)
+
+
+def stack(images: list[np.ndarray], gap: int = 4) -> np.ndarray:
+    """Images one under the other on a white background (widths padded)."""
+    w = max(i.shape[1] for i in images)
+    h = sum(i.shape[0] for i in images) + gap * (len(images) - 1)
+    out = np.full((h, w, 3), 255, np.uint8)
+    y = 0
+    for i in images:
+        out[y : y + i.shape[0], : i.shape[1]] = i
+        y += i.shape[0] + gap
+    return out
+
+
+def side_by_side(images: list[np.ndarray], gap: int = 4) -> np.ndarray:
+    h = max(i.shape[0] for i in images)
+    w = sum(i.shape[1] for i in images) + gap * (len(images) - 1)
+    out = np.full((h, w, 3), 255, np.uint8)
+    x = 0
+    for i in images:
+        out[: i.shape[0], x : x + i.shape[1]] = i
+        x += i.shape[1] + gap
+    return out

@@ -1,0 +1,116 @@
+"""3-D geometric fidelity of the marker phantom on synthetic volumes of known distortion and set-up.
+
+README accuracy (these tolerances): every marker found, no spurious one, marker deviations within
+0.1 mm of the truth, set-up within 0.1 mm / 0.05°. The unit test uses the reduced volume (300² × 248
+slices, 1.09 mm pixels, 1.5 mm slices, field of view cropping the phantom's outer markers); the
+full-size 512² × 400 case is in bench/bench_mr_linac.py.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pytest
+
+from qc import pipeline
+from qc.errors import QCInputError
+from qc.mr import geometry_3d as G
+from qc.mr.linac_series import scan_headers
+from qc.registry import AnalysisContext
+from qc.synthetic import mr_linac as S
+
+WHEN = dt.datetime(2026, 11, 20, 9, 0)
+
+
+@pytest.fixture(scope="module")
+def phantom():
+    gen, truth = S.marker_phantom_series(WHEN, volume=S.SMALL_VOLUME, seed=41)
+    files = list(gen)
+    seen = []
+    result = G.analyse(files, AnalysisContext(options={"progress": lambda f, text: seen.append(f)}))
+    return files, truth, result, seen
+
+
+def _inside(points, margin):
+    v = S.SMALL_VOLUME
+    half = np.array([(v.cols - 1) / 2 * v.pixel_mm, (v.rows - 1) / 2 * v.pixel_mm, (v.n_slices - 1) / 2 * v.slice_mm]) - margin
+    return np.all(np.abs(points) <= half, axis=1)
+
+
+def test_every_marker_is_found_and_no_spurious_one(phantom):
+    files, truth, r, _ = phantom
+    expected = _inside(truth.physical_mm, 2.5 + 2.0 + 1.5)
+    assert r.metrics["markers_expected"] == expected.sum() > 1000
+    assert r.metrics["markers_found_pct"] == 100.0
+    assert r.metrics["markers_spurious"] == 0
+    # the isolated bright voxels are seen, and refused as too small for a marker
+    assert len(r.params["rejected_blobs"]) == len(truth.spikes_mm)
+    assert any("trop petites" in w for w in r.warnings)
+
+
+def test_marker_deviations_are_within_0_1_mm_of_the_truth(phantom):
+    _, truth, r, _ = phantom
+    tmap = {(round(n[0]), round(n[1]), round(n[2])): d for n, d in zip(truth.nodes_mm, truth.deviation_mm)}
+    errs = np.array([np.array(m["dev"]) - tmap[(round(m["lr_mm"]), round(m["ap_mm"]), round(m["plane_mm"]))] for m in r.extra["markers"]])
+    assert np.linalg.norm(errs, axis=1).max() <= 0.1
+    # the DSV metrics from the true deviations of the same markers
+    for dsv in G.DSVS_MM:
+        true = [np.linalg.norm(tmap[(round(m["lr_mm"]), round(m["ap_mm"]), round(m["plane_mm"]))]) for m in r.extra["markers"] if m["distance_mm"] <= dsv / 2]
+        assert r.metrics[f"max_dev_mm_dsv{dsv:g}"] == pytest.approx(max(true), abs=0.1)
+        assert r.metrics[f"p98_dev_mm_dsv{dsv:g}"] == pytest.approx(np.percentile(true, 98), abs=0.1)
+
+
+def test_the_set_up_is_recovered_within_0_1_mm_and_0_05_degree(phantom):
+    _, truth, r, _ = phantom
+    for i, axis in enumerate(("lr", "ap", "hf")):
+        assert r.metrics[f"setup_translation_{axis}_mm"] == pytest.approx(truth.translation_mm[i], abs=0.1)
+        assert r.metrics[f"setup_rotation_{axis}_deg"] == pytest.approx(truth.rotation_deg[i], abs=0.05)
+
+
+def test_the_session_passes_reports_progress_and_draws_the_plane_maps(phantom):
+    _, _, r, seen = phantom
+    assert pipeline.judge(None, G.SPEC, r, None).status == "pass"
+    assert seen and seen[-1] == 1.0 and seen == sorted(seen)
+    title, rgb = r.overlays[0]
+    assert rgb.ndim == 3 and rgb.shape[2] == 3 and rgb.shape[0] > 300
+
+
+def test_the_volume_is_kept_in_its_stored_type(phantom):
+    files, *_ = phantom
+    series, _ = scan_headers(files[:120])
+    vol = G.read_volume(series[0].slices)
+    assert vol.data.dtype == np.uint16 and vol.data.shape == (120, 300, 300)
+
+
+def test_a_strongly_distorted_scanner_fails():
+    vol = S.VolumeSpec(rows=200, cols=200, n_slices=248, pixel_mm=1.09, slice_mm=1.5)
+    gen, truth = S.marker_phantom_series(WHEN, volume=vol, seed=5, n_spikes=0, distortion=lambda p: 25.0 * S.distortion_mm(p))
+    r = G.analyse(list(gen), AnalysisContext())
+    judged = pipeline.judge(None, G.SPEC, r, None)
+    assert judged.status == "fail"
+    assert any(j.name == "max_dev_mm_dsv200" and j.status == "fail" for j in judged.judged)
+
+
+def test_the_set_up_fit_recovers_a_known_transform_and_respects_its_bounds():
+    nodes = G.grid_nodes((100.0, 100.0), (0.0,))
+    iso = np.zeros(3)
+    R = G.rotation_matrix((1.0, -2.0, 3.0))
+    measured = nodes @ R.T + np.array([2.0, -1.0, 0.5])
+    fit = G.fit_setup(nodes, measured, iso)
+    assert np.allclose(fit.rotation_deg, (1.0, -2.0, 3.0), atol=1e-6) and np.allclose(fit.translation_mm, (2.0, -1.0, 0.5), atol=1e-6)
+    assert not fit.at_bound
+    far = G.fit_setup(nodes, nodes + np.array([9.0, 0.0, 0.0]), iso)
+    assert far.at_bound and far.translation_mm[0] == pytest.approx(5.0)
+
+
+def test_a_volume_without_central_markers_is_refused():
+    vol = S.VolumeSpec(rows=64, cols=64, n_slices=160, pixel_mm=4.0, slice_mm=1.0, semi_lr_mm=1.0, semi_ap_mm=1.0)
+    gen, _ = S.marker_phantom_series(WHEN, volume=vol, seed=1, n_spikes=0)
+    files = list(gen)
+    # one marker per plane (at LR = AP = 0); the slices around the central plane (index 80) left out
+    kept = [f for f in files if abs(int(f[0][6:10]) - 80) > 20]
+    assert len(kept) >= 100
+    with pytest.raises(QCInputError) as e:
+        G.analyse(kept, AnalysisContext())
+    assert e.value.key == "mrl.err.no_central_markers"
