@@ -303,3 +303,22 @@ def test_routing_settings_are_checked_and_a_wrong_object_is_set_aside_audited(st
     assert store.db["inbox"].get(iid)["state"] == "ignored"
     assert (store.data_dir / store.db["inbox"].get(iid)["path"]).exists()  # never erased
     assert any(r["action"] == "set_aside_inbox" for r in store.db.query("select action from audit"))
+
+
+def test_a_received_mr_study_is_split_into_the_mr_linac_tests(store):
+    """A whole MR export (B0 maps and the B1 double-angle pair, one study) received object by object becomes
+    one session per MR-Linac test, each waiting for review."""
+    from qc.intake import inbox
+    from qc.synthetic import mr_linac as S
+
+    mid = store.add_machine("Unity MR", S.STATION, S.SERIAL, user="test")
+    when = dt.datetime(2026, 10, 7, 18, 0)
+    b0, _ = S.b0_map_study(when, n=64, spacing_mm=7.0, orientations=("transverse",), seed=1)
+    b1, _ = S.b1_study(when + dt.timedelta(minutes=10), n=64, spacing_mm=7.0, orientations=("transverse",), seed=1)
+    for _n, data in b0 + b1:
+        inbox.accept_object(store, data, "test")
+    assert inbox.process_inbox(store) == []  # not complete until quiet or forced
+    done = inbox.process_inbox(store, force=True)
+    assert sorted(d["test"] for d in done if d.get("session_id")) == ["mr-b0", "mr-b1"]
+    assert sorted(p["test"] for p in store.pending_reviews()) == ["mr-b0", "mr-b1"]
+    assert all(p["machine_id"] == mid for p in store.pending_reviews())
