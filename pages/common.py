@@ -161,14 +161,40 @@ def require(permission: str) -> None:
         st.stop()
 
 
+def _revalidate_session(store: Store) -> None:
+    """Re-read the logged-in user from the database (every page run): deactivated, deleted or
+    password changed → logged out now; role or name changed → applied now."""
+    from qc.records import auth
+
+    if auth.auth_mode() == "off" or not st.session_state.get("auth_user"):
+        return
+    fresh = auth.revalidate(store, st.session_state["auth_user"])
+    if fresh is None:
+        st.session_state.pop("auth_user", None)
+        st.session_state["_auth_ended"] = True
+    else:
+        st.session_state["auth_user"] = fresh
+
+
+def client_address() -> str:
+    """The browser's network address as the server sees it ("" for localhost or AppTest)."""
+    try:
+        return str(st.context.ip_address or "")
+    except Exception:  # no client context (AppTest, bare script run)
+        return ""
+
+
 def login_gate(store: Store) -> None:
     """With authentication on, nothing but the login shows until the user is known."""
     from qc.records import auth
 
     mode = auth.auth_mode()
+    _revalidate_session(store)
     if mode == "off" or st.session_state.get("auth_user"):
         return
     st.title("MR-Linac QC")
+    if st.session_state.pop("_auth_ended", False):
+        st.warning(T("auth.session_ended"))
     if mode == "oidc":
         if not getattr(st.user, "is_logged_in", False):
             st.button(T("auth.login_sso"), on_click=st.login, key="auth_sso", type="primary")
@@ -185,9 +211,12 @@ def login_gate(store: Store) -> None:
         password = st.text_input(T("auth.password"), type="password", key="auth_password")
         submitted = st.form_submit_button(T("auth.login"), type="primary")
     if submitted:
-        user, reason = auth.authenticate(store, username, password)
+        user, reason = auth.authenticate(store, username, password, client_address())
         if user is None:
-            st.error(T("auth.locked") if reason == "locked" else T("auth.wrong"))
+            if reason == "throttled":
+                st.error(T("auth.throttled", seconds=max(1, auth.retry_after(store, username, client_address()))))
+            else:
+                st.error(T("auth.wrong"))
         else:
             st.session_state["auth_user"] = user
             st.rerun()
@@ -209,6 +238,7 @@ def sidebar(store: Store) -> None:
         if auth_mode() == "off":
             st.text_input(T("ui.operator"), key="operator", placeholder=T("ui.operator_placeholder"))
             return
+        _revalidate_session(store)
         user = current_user()
         if user:
             # st.text, never markdown: names come from users and are shown as typed.

@@ -224,6 +224,20 @@ def m003_users(db: Database) -> None:
     db["users"].create_index(["username"], unique=True)
 
 
+@migrations()
+def m006_login_attempts(db: Database) -> None:
+    """Every login attempt with the client address (qc.records.auth): the throttling per account,
+    per address and per account-and-address is counted from these rows inside the write
+    transaction that records the attempt."""
+    db["login_attempts"].create(
+        {"id": int, "at": float, "username": str, "address": str, "outcome": str},
+        pk="id",
+        not_null={"at", "username", "address", "outcome"},
+    )
+    db["login_attempts"].create_index(["username", "at"])
+    db["login_attempts"].create_index(["address", "at"])
+
+
 def now_iso() -> str:
     return dt.datetime.now().replace(microsecond=0).isoformat(sep=" ")
 
