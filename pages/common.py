@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import io
 import os
+import sqlite3
 import threading
 import traceback
 from pathlib import Path
@@ -275,6 +276,10 @@ def run_guarded(fn: Callable[[], None]) -> None:
         fn()
     except QCInputError as exc:
         st.error(md_escape(exc.message(lang())))
+    except (OSError, sqlite3.OperationalError) as exc:  # disk full, read-only folder, database busy
+        from qc.records.storage import database_error, disk_error
+
+        st.error(md_escape((disk_error(exc) if isinstance(exc, OSError) else database_error(exc)).message(lang())))
     except Exception as exc:  # a page bug must not take the app down (st.stop/st.rerun are BaseException)
         st.error(T("ui.page_error", error=md_escape(f"{type(exc).__name__}: {exc}")))
         with st.expander(T("ui.details")):

@@ -11,7 +11,8 @@
     python -m qc sign --machine NAME --month 2026-10 --by NAME [--comment TEXT]
     python -m qc add-user NAME --role admin|physicist|operator [--name "Display"] [--password-stdin | --sso --email E]
 
-Bad input: one sentence on stderr, exit code 2. Nothing is stored for a failed analysis.
+Bad input, and disk or database errors: one sentence on stderr, exit code 2. Nothing is stored for a failed
+analysis.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -361,4 +363,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (OSError, sqlite3.OperationalError, sqlite3.DatabaseError) as exc:
+        # Disk full, read-only folder, database busy: one sentence, no traceback (issue 18).
+        from qc.records.storage import database_error, disk_error
+
+        if isinstance(exc, sqlite3.IntegrityError):
+            raise
+        err = disk_error(exc) if isinstance(exc, OSError) else database_error(exc)
+        print(err.message(lang), file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -100,7 +100,9 @@ def test_failed_write_leaves_nothing(store, machine, monkeypatch):
         raise sqlite3.OperationalError("disk I/O error")
 
     monkeypatch.setattr(store, "_audit", broken)
-    with pytest.raises(sqlite3.OperationalError):
+    from qc.records.storage import StorageError
+
+    with pytest.raises(StorageError):  # a disk error is one sentence for the user (issue 18)
         store.save_session(spec, couch_result(0.1, dt.datetime(2026, 1, 1)), machine["id"])
     monkeypatch.setattr(store, "_audit", real_audit)
     assert store.counts() == before

@@ -54,6 +54,8 @@ MESSAGES = {
     "err.disk_full": {"fr": "disque plein", "en": "disk full"},
     "err.disk_readonly": {"fr": "accès en écriture refusé", "en": "write access denied"},
     "err.disk_io": {"fr": "erreur d'entrée-sortie", "en": "input/output error"},
+    "err.disk_missing": {"fr": "dossier introuvable", "en": "folder not found"},
+    "err.db_busy": {"fr": "base occupée par une autre écriture", "en": "database busy with another write"},
     "err.database": {
         "fr": "La base de données n'a pas pu être modifiée ({reason}). Rien n'a été enregistré ; réessayez dans "
         "un instant, et prévenez l'administrateur si cela se répète.",
