@@ -25,6 +25,7 @@ from qc.errors import DuplicateUploadError, QCInputError
 from qc.i18n import DEFAULT_LANG, LANGUAGES, t
 from qc.registry import TestSpec, all_tests
 from qc.records.storage import Store
+from qc.slots import analysis_slot
 from qc.textsafe import md_escape
 from qc.records.tolerances import format_bounds
 
@@ -450,7 +451,7 @@ def image_test_page(key: str, extra: Callable[[pipeline.Analysis], None] | None 
     if cached is None or cached[0] != cache_key:
         st.session_state.pop(f"{key}_saved", None)
         try:
-            with st.spinner(T("ui.analysing")):
+            with st.spinner(T("ui.analysing")), analysis_slot((current_user() or {}).get("username") or client_address()):
                 analysis = pipeline.analyse(store, spec, inputs, machine, lang())
         except QCInputError as exc:
             st.session_state.pop(f"{key}_analysis", None)
