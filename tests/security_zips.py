@@ -68,9 +68,9 @@ def liar(path: Path) -> Path:
 
 
 def liar_big_declared_small(path: Path) -> Path:
-    """A member declared as 100 MiB (under the member limit) whose data inflate to 1.9 GiB: read
+    """A member declared as 60 MiB (under the member limit) whose data inflate to 1.9 GiB: read
     until the declared size, then refused (CRC), never inflated further."""
-    path.write_bytes(zip_bytes([zeros_member("image.dcm", int(1.9 * 1024) * _CHUNK, declared=100 * _CHUNK)]))
+    path.write_bytes(zip_bytes([zeros_member("image.dcm", int(1.9 * 1024) * _CHUNK, declared=60 * _CHUNK)]))
     return path
 
 
@@ -82,8 +82,8 @@ def three_nested_gib(path: Path) -> Path:
 
 
 def three_nested_gib_lying(path: Path) -> Path:
-    """The same, but each inner member declares 1 MiB: caught while inflating, not from headers."""
-    inner = zip_bytes([zeros_member("image.dcm", GIB, declared=120 * _CHUNK)])
+    """The same, but each inner member declares 60 MiB: caught while inflating, not from headers."""
+    inner = zip_bytes([zeros_member("image.dcm", GIB, declared=60 * _CHUNK)])
     path.write_bytes(zip_bytes([stored_member(f"part{i}.zip", inner) for i in range(3)]))
     return path
 

@@ -37,10 +37,10 @@ ENHANCED_MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4.1"
 # Limits of one upload (UI) or one command line (CLI), checked while reading, never from declared sizes.
 MAX_ZIP_MEMBERS = 2000  # files kept from the archives of one upload
 MAX_ZIP_ENTRIES = 5000  # entries of one archive's directory (folders and system junk included)
-MAX_FILE_BYTES = 128 * 1024**2  # one file, plain or inflated from an archive (a Unity RT Image is 2 MB)
-MAX_TOTAL_BYTES = 512 * 1024**2  # every file of one upload, inflated
+MAX_FILE_BYTES = 64 * 1024**2  # one file, plain or inflated from an archive (a Unity RT Image is 2 MB)
+MAX_TOTAL_BYTES = 256 * 1024**2  # every file of one upload, inflated (the memory one upload may hold)
 MAX_ZIP_DEPTH = 1  # a zip inside a zip is opened; a zip inside that one is refused
-MAX_DECODED_BYTES = 256 * 1024**2  # the pixel data of one image once decoded (rows × columns × frames × bits)
+MAX_DECODED_BYTES = 128 * 1024**2  # the pixel data of one image once decoded (rows × columns × frames × bits)
 _CHUNK_BYTES = 1024**2
 _ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # bzip2/lzma inflate without an output bound
 _CD_BYTES_PER_ENTRY = 46 + 1024  # fixed part of a central-directory record + a generous name and extras
