@@ -187,3 +187,35 @@ def test_absurd_declared_image_size_refused_before_decoding():
     buf = io.BytesIO()
     ds.save_as(buf)
     assert error_key(lambda: load_image("frames.dcm", buf.getvalue(), RT_IMAGE, "t")) == "err.image_too_large"
+
+
+def _deflated_dicom(extra_zeros: int) -> bytes:
+    """A Deflated Explicit VR Little Endian RT Image whose data set inflates to `extra_zeros` more bytes."""
+    import struct
+    import zlib
+
+    import pydicom
+
+    ds = pydicom.dcmread(io.BytesIO(_rt(8)))
+    ds.file_meta.TransferSyntaxUID = pydicom.uid.DeflatedExplicitVRLittleEndian
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    data = buf.getvalue()
+    start = 144 + struct.unpack("<I", data[140:144])[0]
+    body = zlib.decompress(data[start:], -15)
+    comp = zlib.compressobj(9, zlib.DEFLATED, -15)
+    # A private tag of zeros after the pixels (OB, 4-byte length), as a hostile file would carry.
+    tail = struct.pack("<HH2sHI", 0x7FE1, 0x0010, b"OB", 0, extra_zeros)
+    out = comp.compress(body + tail)
+    zeros = bytes(1024**2)
+    for _ in range(extra_zeros // len(zeros)):
+        out += comp.compress(zeros)
+    return data[:start] + out + comp.flush()
+
+
+def test_deflated_dicom_inflating_past_the_limit_refused_before_pydicom():
+    small = _deflated_dicom(0)
+    assert load_image("ok.dcm", small, RT_IMAGE, "t").shape == (64, 64)
+    bomb = _deflated_dicom(200 * 1024**2)
+    assert len(bomb) < 1024**2
+    assert error_key(lambda: load_image("bomb.dcm", bomb, RT_IMAGE, "t")) == "err.file_too_large"

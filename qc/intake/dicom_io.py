@@ -297,6 +297,7 @@ def read_dataset(name: str, data: bytes) -> pydicom.Dataset:
     """
     if len(data) == 0:
         raise QCInputError("err.empty_file", file=name)
+    _check_deflated_size(name, data)
     try:
         ds = pydicom.dcmread(io.BytesIO(data))
     except InvalidDicomError:
@@ -306,6 +307,28 @@ def read_dataset(name: str, data: bytes) -> pydicom.Dataset:
     if _cut_short(ds, len(data)):
         raise QCInputError("err.truncated", file=name)
     return ds
+
+
+def _check_deflated_size(name: str, data: bytes) -> None:
+    """A "Deflated Explicit VR Little Endian" file is inflated whole by pydicom (no output bound):
+    inflate it here first, chunk by chunk, and refuse it past the per-file limit (a 2 MB file
+    could otherwise become gigabytes)."""
+    if data[128:132] != b"DICM" or pydicom.uid.DeflatedExplicitVRLittleEndian.encode() not in data[:4096]:
+        return
+    if data[132:136] != b"\x02\x00\x00\x00" or len(data) < 144:
+        return  # no group length: pydicom reads it (and refuses it) without inflating
+    start = 144 + struct.unpack("<I", data[140:144])[0]
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    produced = 0
+    pending = data[start:]
+    try:
+        while pending and not inflater.eof:
+            produced += len(inflater.decompress(pending, _CHUNK_BYTES))
+            pending = inflater.unconsumed_tail
+            if produced > MAX_FILE_BYTES:
+                raise QCInputError("err.file_too_large", file=name, limit_mb=MAX_FILE_BYTES // 1024**2)
+    except zlib.error:
+        raise QCInputError("err.truncated", file=name) from None
 
 
 def _cut_short(ds: pydicom.Dataset, size: int) -> bool:
