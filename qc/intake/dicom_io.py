@@ -7,6 +7,12 @@ non-GPL pixel-data plugins (pylibjpeg-openjpeg, pyjpegls, python-gdcm, pylibjpeg
 what the analysers and storage need: acquisition date/time (not upload time), machine identity,
 geometry (pixel spacing; RTImageSID and RadiationMachineSAD for RT Images) and image polarity
 detected from the pixels (real EPID files disagree with their PhotometricInterpretation).
+
+Hostile input (issue 18): uploads (UI) and paths (CLI) go through ONE reader, `expand_inputs` /
+`read_paths`, which opens a zip once, inflates members chunk by chunk under per-file, per-upload,
+member-count and nesting limits (declared sizes only ever refuse, never accept), and marks what it
+expanded (`InputBlob`) so that a second pass does not open it again. Image sizes are checked against
+the header before decoding, and a file cut anywhere says "truncated".
 """
 
 from __future__ import annotations
