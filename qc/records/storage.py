@@ -980,7 +980,8 @@ def sweep_partial_files(data_dir: Path) -> int:
             pid = -1
         try:
             age = now - part.stat().st_mtime
-            if age > PART_STALE_S or (not sys.platform.startswith("win") and not _writer_alive(pid)):
+            dead = pid > 0 and not sys.platform.startswith("win") and not _writer_alive(pid)
+            if age > PART_STALE_S or dead:  # a .part without a process id (backup restore): age only
                 part.unlink()
                 removed += 1
         except OSError:
