@@ -219,3 +219,26 @@ def test_deflated_dicom_inflating_past_the_limit_refused_before_pydicom():
     bomb = _deflated_dicom(200 * 1024**2)
     assert len(bomb) < 1024**2
     assert error_key(lambda: load_image("bomb.dcm", bomb, RT_IMAGE, "t")) == "err.file_too_large"
+
+
+_CLI_PEAK = r"""
+import resource, subprocess, sys, time
+t0 = time.perf_counter()
+out = subprocess.run([sys.executable, "-m", "qc", "--data-dir", sys.argv[1], "analyse", "field", sys.argv[2]],
+                     capture_output=True, text=True, cwd={repo!r})
+print(repr((out.returncode, out.stderr, time.perf_counter() - t0, resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024)))
+"""
+
+
+@pytest.mark.parametrize("build", [hostile.bomb, hostile.three_nested_gib], ids=["bomb", "three_nested"])
+def test_cli_refuses_the_bomb_in_one_sentence_with_bounded_memory(tmp_path, build):
+    """Issue 18 §3-4 end to end: the CLI reached 3.7 GB and ran past 300 s on the bomb."""
+    import ast
+
+    path = build(tmp_path / "bomb.zip")
+    out = subprocess.run([sys.executable, "-c", _CLI_PEAK.format(repo=str(REPO)), str(tmp_path / "d"), str(path)],
+                         capture_output=True, text=True, timeout=300)
+    code, stderr, seconds, peak_mb = ast.literal_eval(out.stdout.strip())
+    assert code == 2 and len(stderr.strip().splitlines()) == 1 and "trop volumineux" in stderr, stderr
+    assert peak_mb < MAX_PEAK_MB, peak_mb  # the whole CLI process, imports included
+    assert seconds < 60  # interpreter start and imports included (about 2-4 s on the loaded 2-core machine)
