@@ -1,7 +1,7 @@
 """Hostile uploads (issue 18 §3, §4, §9): zip bombs, lying members, nested archives and cut DICOM
 files are refused quickly with bounded memory, by one reader shared by the UI and the CLI.
 
-Memory and time are measured in a fresh subprocess (peak RSS from resource.getrusage), so the
+Memory and time are measured in a fresh subprocess (peak RSS: VmHWM of /proc/self/status), so the
 figures do not include pytest's own memory.
 """
 
@@ -35,6 +35,7 @@ from qc.errors import QCInputError
 from qc.intake.dicom_io import expand_inputs, read_paths
 path, how = sys.argv[1], sys.argv[2]
 t0 = time.perf_counter()
+cpu_before = time.process_time()
 key = "accepted"
 try:
     if how == "cli":
@@ -44,7 +45,15 @@ try:
 except QCInputError as exc:
     key = exc.key
 elapsed = time.perf_counter() - t0
-print(json.dumps({{"key": key, "seconds": elapsed, "peak_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}}))
+cpu_after = time.process_time()
+cpu = resource.getrusage(resource.RUSAGE_SELF)
+# Peak RSS of this process's own memory (VmHWM): getrusage's ru_maxrss would also count the memory
+# of the parent (pytest) that Linux records when the child is started with vfork + exec.
+try:
+    peak_kb = next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith("VmHWM:"))
+except (OSError, StopIteration):
+    peak_kb = cpu.ru_maxrss
+print(json.dumps({{"key": key, "seconds": elapsed, "cpu_seconds": cpu_after - cpu_before, "peak_mb": peak_kb / 1024}}))
 """
 
 
@@ -79,7 +88,10 @@ def test_hostile_zip_refused_fast_with_bounded_memory(tmp_path, build, expected,
     assert path.stat().st_size < 8 * 1024**2  # a few MB on disk
     got = probe(path, how)
     assert got["key"] in expected, got
-    assert got["seconds"] < MAX_SECONDS, got
+    # CPU time: 8 developers share 2 cores, so wall time here measures the queue more than the reader
+    # (wall time is kept loose; on an idle machine it equals the CPU time, see README Security).
+    assert got["cpu_seconds"] < MAX_SECONDS, got
+    assert got["seconds"] < 10 * MAX_SECONDS, got
     assert got["peak_mb"] < MAX_PEAK_MB, got
 
 
