@@ -254,3 +254,18 @@ def test_cli_refuses_the_bomb_in_one_sentence_with_bounded_memory(tmp_path, buil
     assert code == 2 and len(stderr.strip().splitlines()) == 1 and "trop volumineux" in stderr, stderr
     assert peak_mb < MAX_PEAK_MB, peak_mb  # the whole CLI process, imports included
     assert seconds < 60  # interpreter start and imports included (about 2-4 s on the loaded 2-core machine)
+
+
+def test_decoded_session_size_is_capped(monkeypatch):
+    """Images of zeros compress to almost nothing: the upload limit alone would let thousands be
+    decoded (16 MB of float64 each for a 1024 × 1024 panel)."""
+    from qc.synthetic import rt_image_bytes, unity_raw_from_signal
+
+    files = [(f"z{i}.dcm", rt_image_bytes(unity_raw_from_signal(np.full((64, 64), float(i))), acquired_at=dt.datetime(2026, 1, 1, 8, i)))
+             for i in range(5)]
+    per_image = 64 * 64 * 8 * 2
+    monkeypatch.setattr(dicom_io, "MAX_SESSION_DECODED_BYTES", 3 * per_image)
+    with pytest.raises(QCInputError) as exc:
+        load_images(files, RT_IMAGE, "t")
+    assert exc.value.key == "err.session_too_large" and exc.value.params["n"] == 4
+    assert len(load_images(files[:3], RT_IMAGE, "t")) == 3

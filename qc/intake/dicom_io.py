@@ -47,6 +47,7 @@ MAX_FILE_BYTES = 64 * 1024**2  # one file, plain or inflated from an archive (a 
 MAX_TOTAL_BYTES = 256 * 1024**2  # every file of one upload, inflated (the memory one upload may hold)
 MAX_ZIP_DEPTH = 1  # a zip inside a zip is opened; a zip inside that one is refused
 MAX_DECODED_BYTES = 128 * 1024**2  # the pixel data of one image once decoded (rows × columns × frames × bits)
+MAX_SESSION_DECODED_BYTES = 1024**3  # every decoded image of one session (raw + signal, float64)
 _CHUNK_BYTES = 1024**2
 _ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # bzip2/lzma inflate without an output bound
 _CD_BYTES_PER_ENTRY = 46 + 1024  # fixed part of a central-directory record + a generous name and extras
@@ -596,7 +597,16 @@ def load_images(
 ) -> list[DicomImage]:
     """Load every file of one session, in acquisition order; the same file twice is refused."""
     files = expand_inputs(named)
-    images = [load_image(n, d, req, test_label, lang) for n, d in files]
+    images: list[DicomImage] = []
+    decoded = 0
+    for n, d in files:
+        im = load_image(n, d, req, test_label, lang)
+        # Decoding multiplies memory (2 MB of 16-bit pixels → 16 MB of float64 raw + signal), and
+        # highly compressible images pass the upload limit: the session's decoded total is capped too.
+        decoded += im.raw.nbytes + im.signal.nbytes
+        if decoded > MAX_SESSION_DECODED_BYTES:
+            raise QCInputError("err.session_too_large", n=len(images) + 1, limit_mb=MAX_SESSION_DECODED_BYTES // 1024**2)
+        images.append(im)
     seen: dict[str, str] = {}
     for im in images:
         key = im.file.sha256

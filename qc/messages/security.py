@@ -33,6 +33,12 @@ MESSAGES = {
         "en": "{file}: image declared as {rows} × {cols} pixels × {frames} frames ({mb} MB once decoded), over the "
         "{limit_mb} MB limit. Check the export.",
     },
+    "err.session_too_large": {
+        "fr": "Trop d'images pour une séance : les {n} premières dépassent déjà {limit_mb} Mo une fois décodées. "
+        "Envoyez uniquement les images de la séance.",
+        "en": "Too many images for one session: the first {n} already exceed {limit_mb} MB once decoded. Upload "
+        "only the images of this session.",
+    },
     "piqt.err.too_large": {
         "fr": "{file} : fichier de {mb} Mo, trop volumineux pour un rapport PIQT (un rapport fait quelques dizaines "
         "de ko ; limite {limit_mb} Mo). Vérifiez que c'est bien le rapport HTML exporté par la console.",
