@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import io
 import os
+import sqlite3
 import threading
 import traceback
 from pathlib import Path
@@ -24,6 +25,7 @@ from qc.errors import DuplicateUploadError, QCInputError
 from qc.i18n import DEFAULT_LANG, LANGUAGES, t
 from qc.registry import TestSpec, all_tests
 from qc.records.storage import Store
+from qc.slots import analysis_slot
 from qc.textsafe import md_escape
 from qc.records.tolerances import format_bounds
 
@@ -165,14 +167,40 @@ def require(permission: str) -> None:
         st.stop()
 
 
+def _revalidate_session(store: Store) -> None:
+    """Re-read the logged-in user from the database (every page run): deactivated, deleted or
+    password changed → logged out now; role or name changed → applied now."""
+    from qc.records import auth
+
+    if auth.auth_mode() == "off" or not st.session_state.get("auth_user"):
+        return
+    fresh = auth.revalidate(store, st.session_state["auth_user"])
+    if fresh is None:
+        st.session_state.pop("auth_user", None)
+        st.session_state["_auth_ended"] = True
+    else:
+        st.session_state["auth_user"] = fresh
+
+
+def client_address() -> str:
+    """The browser's network address as the server sees it ("" for localhost or AppTest)."""
+    try:
+        return str(st.context.ip_address or "")
+    except Exception:  # no client context (AppTest, bare script run)
+        return ""
+
+
 def login_gate(store: Store) -> None:
     """With authentication on, nothing but the login shows until the user is known."""
     from qc.records import auth
 
     mode = auth.auth_mode()
+    _revalidate_session(store)
     if mode == "off" or st.session_state.get("auth_user"):
         return
     st.title("MR-Linac QC")
+    if st.session_state.pop("_auth_ended", False):
+        st.warning(T("auth.session_ended"))
     if mode == "oidc":
         if not getattr(st.user, "is_logged_in", False):
             st.button(T("auth.login_sso"), on_click=st.login, key="auth_sso", type="primary")
@@ -189,9 +217,12 @@ def login_gate(store: Store) -> None:
         password = st.text_input(T("auth.password"), type="password", key="auth_password")
         submitted = st.form_submit_button(T("auth.login"), type="primary")
     if submitted:
-        user, reason = auth.authenticate(store, username, password)
+        user, reason = auth.authenticate(store, username, password, client_address())
         if user is None:
-            st.error(T("auth.locked") if reason == "locked" else T("auth.wrong"))
+            if reason == "throttled":
+                st.error(T("auth.throttled", seconds=max(1, auth.retry_after(store, username, client_address()))))
+            else:
+                st.error(T("auth.wrong"))
         else:
             st.session_state["auth_user"] = user
             st.rerun()
@@ -213,6 +244,7 @@ def sidebar(store: Store) -> None:
         if auth_mode() == "off":
             st.text_input(T("ui.operator"), key="operator", placeholder=T("ui.operator_placeholder"))
             return
+        _revalidate_session(store)
         user = current_user()
         if user:
             # st.text, never markdown: names come from users and are shown as typed.
@@ -249,6 +281,10 @@ def run_guarded(fn: Callable[[], None]) -> None:
         fn()
     except QCInputError as exc:
         st.error(md_escape(exc.message(lang())))
+    except (OSError, sqlite3.OperationalError) as exc:  # disk full, read-only folder, database busy
+        from qc.records.storage import database_error, disk_error
+
+        st.error(md_escape((disk_error(exc) if isinstance(exc, OSError) else database_error(exc)).message(lang())))
     except Exception as exc:  # a page bug must not take the app down (st.stop/st.rerun are BaseException)
         st.error(T("ui.page_error", error=md_escape(f"{type(exc).__name__}: {exc}")))
         with st.expander(T("ui.details")):
@@ -419,7 +455,7 @@ def image_test_page(key: str, extra: Callable[[pipeline.Analysis], None] | None 
     if cached is None or cached[0] != cache_key:
         st.session_state.pop(f"{key}_saved", None)
         try:
-            with st.spinner(T("ui.analysing")):
+            with st.spinner(T("ui.analysing")), analysis_slot((current_user() or {}).get("username") or client_address()):
                 analysis = pipeline.analyse(store, spec, inputs, machine, lang())
         except QCInputError as exc:
             st.session_state.pop(f"{key}_analysis", None)

@@ -13,7 +13,8 @@
     python -m qc receive [--aet A --port P --allow-aet UNITY1 --allow-address IP]   DICOM receiver
     python -m qc watch FOLDER [--once] | inbox [--process] | retrieve --orthanc URL --from D --to D | review ID --by NAME
 
-Bad input: one sentence on stderr, exit code 2. Nothing is stored for a failed analysis.
+Bad input, and disk or database errors: one sentence on stderr, exit code 2. Nothing is stored for a failed
+analysis.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import argparse
 import datetime as dt
 import json
 import os
+import sqlite3
 import sys
 from pathlib import Path
 
@@ -367,4 +369,13 @@ def main(argv: list[str] | None = None) -> int:
         return EXIT_BAD_INPUT
     except ValueError as exc:
         print(str(exc), file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except (OSError, sqlite3.OperationalError, sqlite3.DatabaseError) as exc:
+        # Disk full, read-only folder, database busy: one sentence, no traceback (issue 18).
+        from qc.records.storage import database_error, disk_error
+
+        if isinstance(exc, sqlite3.IntegrityError):
+            raise
+        err = disk_error(exc) if isinstance(exc, OSError) else database_error(exc)
+        print(err.message(lang), file=sys.stderr)
         return EXIT_BAD_INPUT

@@ -7,6 +7,12 @@ non-GPL pixel-data plugins (pylibjpeg-openjpeg, pyjpegls, python-gdcm, pylibjpeg
 what the analysers and storage need: acquisition date/time (not upload time), machine identity,
 geometry (pixel spacing; RTImageSID and RadiationMachineSAD for RT Images) and image polarity
 detected from the pixels (real EPID files disagree with their PhotometricInterpretation).
+
+Hostile input (issue 18): uploads (UI) and paths (CLI) go through ONE reader, `expand_inputs` /
+`read_paths`, which opens a zip once, inflates members chunk by chunk under per-file, per-upload,
+member-count and nesting limits (declared sizes only ever refuse, never accept), and marks what it
+expanded (`InputBlob`) so that a second pass does not open it again. Image sizes are checked against
+the header before decoding, and a file cut anywhere says "truncated".
 """
 
 from __future__ import annotations
@@ -14,10 +20,13 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import io
+import os
+import struct
 import zipfile
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable
+from typing import BinaryIO, Iterable
 
 import numpy as np
 import pydicom
@@ -31,8 +40,17 @@ RT_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.481.1"
 MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4"
 ENHANCED_MR_IMAGE_STORAGE = "1.2.840.10008.5.1.4.1.1.4.1"
 
-MAX_ZIP_MEMBERS = 2000
-MAX_ZIP_TOTAL_BYTES = 2 * 1024**3
+# Limits of one upload (UI) or one command line (CLI), checked while reading, never from declared sizes.
+MAX_ZIP_MEMBERS = 2000  # files kept from the archives of one upload
+MAX_ZIP_ENTRIES = 5000  # entries of one archive's directory (folders and system junk included)
+MAX_FILE_BYTES = 64 * 1024**2  # one file, plain or inflated from an archive (a Unity RT Image is 2 MB)
+MAX_TOTAL_BYTES = 256 * 1024**2  # every file of one upload, inflated (the memory one upload may hold)
+MAX_ZIP_DEPTH = 1  # a zip inside a zip is opened; a zip inside that one is refused
+MAX_DECODED_BYTES = 128 * 1024**2  # the pixel data of one image once decoded (rows × columns × frames × bits)
+MAX_SESSION_DECODED_BYTES = 1024**3  # every decoded image of one session (raw + signal, float64)
+_CHUNK_BYTES = 1024**2
+_ZIP_METHODS = (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED)  # bzip2/lzma inflate without an output bound
+_CD_BYTES_PER_ENTRY = 46 + 1024  # fixed part of a central-directory record + a generous name and extras
 
 
 @dataclass(frozen=True)
@@ -108,53 +126,166 @@ def sha256_of(data: bytes) -> str:
 # ---------------------------------------------------------------- inputs
 
 
-def expand_inputs(named: Iterable[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
-    """Turn uploads into (name, bytes) files: a .zip is opened (nested folders kept in the name).
+class InputBlob(tuple):
+    """One input file as `(name, bytes)`, already taken out of its archive by this module.
 
-    Raises `QCInputError` for an empty upload, an empty or corrupt zip, or one too large to open safely.
+    Expanding it again is a no-op, so a zip is opened once whoever reads the list next (the CLI reads
+    paths, then the analyser calls `load_images`): the nesting and size limits are those of one pass,
+    the same in the UI and the CLI.
     """
+
+    __slots__ = ()
+
+
+class _Budget:
+    """What one upload may cost: files kept and bytes read (inflated), counted as they are read."""
+
+    def __init__(self) -> None:
+        self.files = 0
+        self.bytes = 0
+
+    def check_declared(self, name: str, size: int) -> None:
+        """Refuse at once a size declared over the limit (a declared size is never trusted to accept)."""
+        if size > MAX_FILE_BYTES:
+            raise QCInputError("err.file_too_large", file=name, limit_mb=MAX_FILE_BYTES // 1024**2)
+
+    def check_growing(self, name: str, read_bytes: int) -> None:
+        """Called after every chunk: the file and the whole upload stay under their limits."""
+        if read_bytes > MAX_FILE_BYTES:
+            raise QCInputError("err.file_too_large", file=name, limit_mb=MAX_FILE_BYTES // 1024**2)
+        if self.bytes + read_bytes > MAX_TOTAL_BYTES:
+            raise QCInputError("err.upload_too_large", file=name, limit_mb=MAX_TOTAL_BYTES // 1024**2)
+
+    def add_file(self, name: str, size: int, archive: str) -> None:
+        self.check_growing(name, size)
+        self.bytes += size
+        self.files += 1
+        if self.files > MAX_ZIP_MEMBERS:
+            raise QCInputError("err.zip_too_large", file=archive, n=f"> {MAX_ZIP_MEMBERS}")
+
+
+def expand_inputs(named: Iterable[tuple[str, bytes]]) -> list[tuple[str, bytes]]:
+    """Turn uploads into (name, bytes) files: a .zip is opened (nested folders kept in the name), one
+    level of zip in a zip too; members are inflated chunk by chunk under the limits above.
+
+    Raises `QCInputError` for an empty upload, an empty or corrupt zip, or one too large or too deep.
+    Files already expanded (`InputBlob`) pass through unchanged.
+    """
+    budget = _Budget()
     out: list[tuple[str, bytes]] = []
-    for name, data in named:
-        if _is_zip(name, data):
-            out.extend(_zip_members(name, data))
-        else:
-            out.append((name, data))
+    for item in named:
+        if isinstance(item, InputBlob):
+            out.append(item)
+            continue
+        name, data = item
+        _expand_blob(name, data, 0, budget, out)
     if not out:
         raise QCInputError("err.no_files")
     return out
 
 
 def read_paths(paths: Iterable[str | Path]) -> list[tuple[str, bytes]]:
-    """Read files, folders (recursively, hidden files skipped) and zips given on the command line."""
-    named: list[tuple[str, bytes]] = []
+    """Read files, folders (recursively, hidden files skipped) and zips given on the command line,
+    through the same reader and limits as uploads; a zip is read from disk, never loaded whole."""
+    budget = _Budget()
+    out: list[tuple[str, bytes]] = []
     for p in map(Path, paths):
         if p.is_dir():
             for f in sorted(p.rglob("*")):
                 if f.is_file() and not any(part.startswith(".") for part in f.relative_to(p).parts):
-                    named.append((str(f), f.read_bytes()))
+                    _read_path(f, budget, out)
         elif p.is_file():
-            named.append((str(p), p.read_bytes()))
+            _read_path(p, budget, out)
         else:
             raise QCInputError("err.no_such_file", file=str(p))
-    return expand_inputs(named)
+    if not out:
+        raise QCInputError("err.no_files")
+    return out
 
 
-def _is_zip(name: str, data: bytes) -> bool:
-    return name.lower().endswith(".zip") or data[:4] == b"PK\x03\x04"
+def _read_path(path: Path, budget: _Budget, out: list) -> None:
+    name = str(path)
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+        fh.seek(0)
+        if _is_zip(name, head):
+            _zip_members(name, fh, 0, budget, out)
+            return
+        budget.check_declared(name, os.fstat(fh.fileno()).st_size)
+        data = _read_chunked(fh, name, budget)
+    budget.add_file(name, len(data), name)
+    out.append(InputBlob((name, data)))
 
 
-def _zip_members(name: str, data: bytes) -> list[tuple[str, bytes]]:
+def _expand_blob(name: str, data: bytes, depth: int, budget: _Budget, out: list) -> None:
+    """A file of the upload (depth 0) or of an archive (depth 1, 2): kept, or opened if it is a zip."""
+    if _is_zip(name, data[:4]):
+        if depth > MAX_ZIP_DEPTH:
+            raise QCInputError("err.zip_nested", file=name, depth=MAX_ZIP_DEPTH)
+        _zip_members(name, io.BytesIO(data), depth, budget, out)
+        return
+    budget.add_file(name, len(data), name.split("/", 1)[0])
+    out.append(InputBlob((name, data)))
+
+
+def _is_zip(name: str, head: bytes) -> bool:
+    return name.lower().endswith(".zip") or head[:4] == b"PK\x03\x04"
+
+
+def _check_zip_directory(name: str, fh: BinaryIO) -> None:
+    """Read the entry count and directory size from the end record before `zipfile` parses the
+    directory: a crafted archive with millions of entries is refused without building them."""
+    fh.seek(0, io.SEEK_END)
+    size = fh.tell()
+    tail_len = min(size, 22 + 65535 + 20 + 56)
+    fh.seek(size - tail_len)
+    tail = fh.read(tail_len)
+    fh.seek(0)
+    at = tail.rfind(b"PK\x05\x06")
+    if at < 0 or at + 22 > len(tail):
+        raise QCInputError("err.zip_corrupt", file=name)
+    entries, cd_bytes = struct.unpack("<H", tail[at + 10 : at + 12])[0], struct.unpack("<I", tail[at + 12 : at + 16])[0]
+    z64 = tail.rfind(b"PK\x06\x06", 0, at)
+    if (entries == 0xFFFF or cd_bytes == 0xFFFFFFFF) and z64 >= 0 and z64 + 56 <= len(tail):
+        entries, cd_bytes = struct.unpack("<QQ", tail[z64 + 32 : z64 + 48])
+    if entries > MAX_ZIP_ENTRIES or cd_bytes > MAX_ZIP_ENTRIES * _CD_BYTES_PER_ENTRY:
+        raise QCInputError("err.zip_too_large", file=name, n=entries)
+
+
+def _zip_members(name: str, fh: BinaryIO, depth: int, budget: _Budget, out: list) -> None:
+    _check_zip_directory(name, fh)
+    n_before = len(out)
     try:
-        zf = zipfile.ZipFile(io.BytesIO(data))
-        infos = [i for i in zf.infolist() if not i.is_dir() and not _junk_member(i.filename)]
-        if len(infos) > MAX_ZIP_MEMBERS or sum(i.file_size for i in infos) > MAX_ZIP_TOTAL_BYTES:
+        zf = zipfile.ZipFile(fh)
+        infos = zf.infolist()
+        if len(infos) > MAX_ZIP_ENTRIES:
             raise QCInputError("err.zip_too_large", file=name, n=len(infos))
-        members = [(f"{name}/{i.filename}", zf.read(i)) for i in infos]
-    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, RuntimeError, OSError):
+        for info in infos:
+            if info.is_dir() or _junk_member(info.filename):
+                continue
+            member = f"{name}/{info.filename}"
+            if info.compress_type not in _ZIP_METHODS:
+                raise QCInputError("err.zip_method", file=member)
+            budget.check_declared(member, info.file_size)
+            with zf.open(info) as src:
+                data = _read_chunked(src, member, budget)
+            _expand_blob(member, data, depth + 1, budget, out)
+    except (zipfile.BadZipFile, EOFError, zipfile.LargeZipFile, RuntimeError, OSError, NotImplementedError, zlib.error):
         raise QCInputError("err.zip_corrupt", file=name) from None
-    if not members:
+    if len(out) == n_before:
         raise QCInputError("err.zip_empty", file=name)
-    return members
+
+
+def _read_chunked(src: BinaryIO, name: str, budget: _Budget) -> bytes:
+    """Read (inflate) a file chunk by chunk, refusing it as soon as it passes a limit: memory never
+    holds more than the limit, whatever size the archive declares."""
+    buf = io.BytesIO()
+    read = 0
+    while chunk := src.read(_CHUNK_BYTES):
+        read += len(chunk)
+        budget.check_growing(name, read)
+        buf.write(chunk)
+    return buf.getvalue()
 
 
 def _junk_member(path: str) -> bool:
@@ -173,13 +304,84 @@ def read_dataset(name: str, data: bytes) -> pydicom.Dataset:
     """
     if len(data) == 0:
         raise QCInputError("err.empty_file", file=name)
+    _check_deflated_size(name, data)
     try:
         ds = pydicom.dcmread(io.BytesIO(data))
     except InvalidDicomError:
         ds = _read_forced(name, data)
     except Exception:  # pydicom raises many types on a file cut short
         raise QCInputError("err.truncated", file=name) from None
+    if _cut_short(ds, len(data)):
+        raise QCInputError("err.truncated", file=name)
     return ds
+
+
+def _check_deflated_size(name: str, data: bytes) -> None:
+    """A "Deflated Explicit VR Little Endian" file is inflated whole by pydicom (no output bound):
+    inflate it here first, chunk by chunk, and refuse it past the per-file limit (a 2 MB file
+    could otherwise become gigabytes)."""
+    if data[128:132] != b"DICM" or pydicom.uid.DeflatedExplicitVRLittleEndian.encode() not in data[:4096]:
+        return
+    if data[132:136] != b"\x02\x00\x00\x00" or len(data) < 144:
+        return  # no group length: pydicom reads it (and refuses it) without inflating
+    start = 144 + struct.unpack("<I", data[140:144])[0]
+    inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+    produced = 0
+    pending = data[start:]
+    try:
+        while pending and not inflater.eof:
+            produced += len(inflater.decompress(pending, _CHUNK_BYTES))
+            pending = inflater.unconsumed_tail
+            if produced > MAX_FILE_BYTES:
+                raise QCInputError("err.file_too_large", file=name, limit_mb=MAX_FILE_BYTES // 1024**2)
+    except zlib.error:
+        raise QCInputError("err.truncated", file=name) from None
+
+
+def _cut_short(ds: pydicom.Dataset, size: int) -> bool:
+    """True when the file ends inside an element: pydicom stops silently at the end of the bytes,
+    so a file cut at 200 B would read as "no modality" and one cut at 1000 B as "no PixelData".
+
+    The last element read (of the data set, else of the file meta) must end exactly at the end of
+    the file: a value shorter than its declared length, or bytes left over that pydicom could not
+    read as an element header, mean the file was cut. Undefined lengths (sequences, encapsulated
+    pixel data) are left to the decoder.
+    """
+    for part in (ds, getattr(ds, "file_meta", None)):
+        if part is None or not len(part):
+            continue
+        last = part.get_item(list(part.keys())[-1])
+        if not isinstance(last, pydicom.dataelem.RawDataElement) or last.value_tell is None:
+            return False
+        if last.length == 0xFFFFFFFF:
+            return False
+        value_len = len(last.value) if last.value is not None else 0
+        return value_len < last.length or last.value_tell + last.length < size
+    return size > 0
+
+
+def check_pixel_size(name: str, ds: pydicom.Dataset) -> None:
+    """Refuse, before decoding, an image whose declared size is absurd or whose pixel data is
+    shorter than rows × columns × frames × samples × bits (a cut file): decoding must not allocate
+    gigabytes for a few header bytes."""
+    def num(tag: str, default: int) -> int:
+        try:
+            return int(ds.get(tag, default) or default)
+        except (TypeError, ValueError):
+            return default
+
+    rows, cols, frames = num("Rows", 0), num("Columns", 0), max(1, num("NumberOfFrames", 1))
+    samples, bits = max(1, num("SamplesPerPixel", 1)), max(1, num("BitsAllocated", 16))
+    expected = (rows * cols * frames * samples * bits + 7) // 8
+    if expected > MAX_DECODED_BYTES:
+        raise QCInputError(
+            "err.image_too_large", file=name, rows=rows, cols=cols, frames=frames,
+            mb=expected // 1024**2, limit_mb=MAX_DECODED_BYTES // 1024**2,
+        )
+    ts = ds.file_meta.get("TransferSyntaxUID", "") if getattr(ds, "file_meta", None) else ""
+    if "PixelData" in ds and not getattr(ts, "is_compressed", False):
+        if len(ds.PixelData or b"") < expected:
+            raise QCInputError("err.truncated", file=name)
 
 
 def _read_forced(name: str, data: bytes) -> pydicom.Dataset:
@@ -200,7 +402,9 @@ def _read_forced(name: str, data: bytes) -> pydicom.Dataset:
 def decode_pixels(name: str, ds: pydicom.Dataset) -> np.ndarray:
     """The pixel array as float64 (first frame of a multi-frame), through pydicom's plugins."""
     if "PixelData" not in ds:
-        raise QCInputError("err.no_pixels", file=name)
+        # An image header (rows, columns) without its pixels is a file cut before them.
+        raise QCInputError("err.truncated" if "Rows" in ds or "Columns" in ds else "err.no_pixels", file=name)
+    check_pixel_size(name, ds)
     ts = ds.file_meta.get("TransferSyntaxUID", "")
     try:
         arr = ds.pixel_array
@@ -223,6 +427,9 @@ def decode_pixels(name: str, ds: pydicom.Dataset) -> np.ndarray:
 
 def check_requirements(name: str, ds: pydicom.Dataset, req: DicomRequirements, test_label: str) -> None:
     modality = str(ds.get("Modality", "")).upper()
+    if not modality and "PixelData" not in ds:
+        # Neither a modality nor pixels: a file cut inside its header (seen as "modality ?" before).
+        raise QCInputError("err.truncated", file=name)
     if req.modalities and modality not in req.modalities:
         raise QCInputError(
             "err.wrong_modality",
@@ -390,7 +597,16 @@ def load_images(
 ) -> list[DicomImage]:
     """Load every file of one session, in acquisition order; the same file twice is refused."""
     files = expand_inputs(named)
-    images = [load_image(n, d, req, test_label, lang) for n, d in files]
+    images: list[DicomImage] = []
+    decoded = 0
+    for n, d in files:
+        im = load_image(n, d, req, test_label, lang)
+        # Decoding multiplies memory (2 MB of 16-bit pixels → 16 MB of float64 raw + signal), and
+        # highly compressible images pass the upload limit: the session's decoded total is capped too.
+        decoded += im.raw.nbytes + im.signal.nbytes
+        if decoded > MAX_SESSION_DECODED_BYTES:
+            raise QCInputError("err.session_too_large", n=len(images) + 1, limit_mb=MAX_SESSION_DECODED_BYTES // 1024**2)
+        images.append(im)
     seen: dict[str, str] = {}
     for im in images:
         key = im.file.sha256

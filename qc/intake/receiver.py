@@ -97,9 +97,14 @@ class Receiver:
         """Keep the object durably, then (only then) say success."""
         assoc = event.assoc
         source = f"DICOM {assoc.requestor.ae_title}@{assoc.requestor.address}"
+        from qc.records.storage import StorageError
+
         try:
             data = file_bytes(event.dataset, event.file_meta)
             inbox.accept_object(self._store(), data, source)
+        except StorageError:  # disk full, database unavailable: the sender may retry later
+            log.exception("object from %s could not be kept", source)
+            return STATUS_OUT_OF_RESOURCES
         except QCInputError as exc:
             log.warning("object refused from %s: %s", source, exc)
             return STATUS_CANNOT_UNDERSTAND

@@ -67,6 +67,10 @@ _RE_CRIT_LOWER = re.compile(rf"^C\s*(?:>=?|≥)\s*({_NUM})$")
 _RE_CRIT_UPPER = re.compile(rf"^C\s*(?:<=?|≤)\s*({_NUM})$")
 _RE_CRIT_RANGE = re.compile(rf"^C\s*({_NUM})\s*(?:-|–|to)\s*({_NUM})$")
 
+# A real PIQT report is a few tens of kB (the demo report is 52 kB); 100 times that is refused at
+# once, before decoding or parsing (a 150 MB "report" took minutes and 1.6 GB, issue 18).
+MAX_REPORT_BYTES = 5 * 1024**2
+
 _MONTHS = {m: i for i, m in enumerate(("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"), 1)}
 
 
@@ -612,6 +616,7 @@ def parse_report(name: str, data: bytes) -> PiqtReport:
     (including a DICOM file), a truncated report, a report without values or a layout it cannot map."""
     if len(data) == 0:
         raise QCInputError("err.empty_file", file=name)
+    check_report_size(name, len(data))
     if data[128:132] == b"DICM" or data[:4] == b"DICM":
         raise QCInputError("piqt.err.dicom", file=name)
     text, encoding = decode_report(data)
@@ -753,7 +758,16 @@ METRICS: tuple[MetricSpec, ...] = (
 # ================================================================ analyser
 
 
+def check_report_size(name: str, size: int) -> None:
+    """Refuse a file too large to be a PIQT report, before any decoding or parsing."""
+    if size > MAX_REPORT_BYTES:
+        raise QCInputError("piqt.err.too_large", file=name, mb=f"{size / 1024**2:.0f}", limit_mb=MAX_REPORT_BYTES // 1024**2)
+
+
 def _one_report(inputs: list[tuple[str, bytes]]) -> tuple[str, bytes]:
+    for name, data in inputs:
+        if not name.lower().endswith(".zip"):
+            check_report_size(name, len(data))
     files = expand_inputs(inputs)
     if len(files) != 1:
         names = ", ".join(n for n, _ in files[:5]) + (", …" if len(files) > 5 else "")

@@ -13,7 +13,22 @@ definitions, voiding, sign-off), admin (also users and general settings).
 
 Passwords are hashed with scrypt from Python's standard library (hashlib.scrypt, RFC 7914;
 OWASP's recommended parameters N=2^17, r=8, p=1), with a random 16-byte salt, compared in
-constant time. After 5 failed attempts a user is locked for 5 minutes.
+constant time.
+
+Guessing is slowed, never turned into a lock an outsider could set off (OWASP Authentication
+Cheat Sheet, "Login throttling"; NIST SP 800-63B §5.2.2 rate limiting). Each attempt is recorded
+with the client address (table `login_attempts`) and counted BEFORE the password is checked, in
+the same `BEGIN IMMEDIATE` transaction that decides whether it may be checked, so parallel
+guesses cannot all slip through. Three counters, each over the last 24 hours and reset by a
+success, give growing delays (2 s, 4 s, 8 s … up to 15 min) once past their free attempts:
+- account × address: 3 free failures (one person mistyping, or one machine guessing one account);
+- address: 10 free failures over any usernames (one machine trying many accounts);
+- account over every address, each address counting at most 3: 10 free failures (a guess spread
+  over many machines); it does not apply to an address where this account logged in within
+  90 days, so outsiders cannot keep the real user out of their usual workstation.
+Unknown or deactivated usernames take the same path (a scrypt on a dummy hash, the same
+counters, the same message), so the answers do not tell which usernames exist. Every attempt,
+throttled ones included, is in the audit log with its address.
 """
 
 from __future__ import annotations
@@ -24,6 +39,7 @@ import hashlib
 import hmac
 import os
 import secrets
+import time
 
 ROLES = ("operator", "physicist", "admin")
 PERMISSIONS = {
@@ -42,8 +58,15 @@ PERMISSIONS = {
     "general_settings": "admin",
 }
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**17, 8, 1
-MAX_FAILURES = 5
-LOCK_MINUTES = 5
+# Login throttling (see the module docstring): free failures per counter, then 2**k seconds.
+FREE_FAILURES_PAIR = 3
+FREE_FAILURES_ADDRESS = 10
+FREE_FAILURES_ACCOUNT = 10
+MAX_DELAY_S = 15 * 60
+WINDOW_S = 24 * 3600
+KNOWN_ADDRESS_S = 90 * 24 * 3600
+# scrypt of a random password with the real parameters: unknown users cost one real hash too.
+_DUMMY_HASH = "scrypt${}${}${}$c2VjLWR1bW15LXNhbHQhIQ==${}".format(SCRYPT_N, SCRYPT_R, SCRYPT_P, base64.b64encode(bytes(32)).decode())
 
 
 def auth_mode() -> str:
@@ -129,6 +152,9 @@ def update_user(store, username: str, by: str, *, role: str | None = None, activ
         if not rows:
             raise ValueError(f"no user {username!r}")
         db["users"].update(rows[0]["id"], changes)
+        if password is not None:
+            # A new password ends the delays of this account (its failures no longer count).
+            db["login_attempts"].insert({"at": time.time(), "username": username, "address": "", "outcome": "reset"})
         store._audit(by, "update_user", "users", rows[0]["id"], {k: v for k, v in changes.items() if k != "password_hash"}
                      | ({"password": "changed"} if password else {}))
 
@@ -137,31 +163,118 @@ def users(store) -> list[dict]:
     return [{k: v for k, v in r.items() if k != "password_hash"} for r in store.db.query("select * from users order by username")]
 
 
-def authenticate(store, username: str, password: str) -> tuple[dict | None, str]:
-    """(user, "") when the password is right; (None, reason) otherwise: "unknown", "locked", "wrong"."""
-    username = username.strip().lower()
-    rows = list(store.db.query("select * from users where username = ? and active = 1", [username]))
-    if not rows:
-        hash_password("timing-equaliser")  # an unknown user costs the same time as a wrong password
-        return None, "unknown"
-    user = rows[0]
-    if user["locked_until"] and user["locked_until"] > _now():
-        return None, "locked"
-    ok = bool(user["password_hash"]) and verify_password(password, user["password_hash"])
+def authenticate(store, username: str, password: str, address: str = "") -> tuple[dict | None, str]:
+    """(user, "") when the password is right; (None, reason) otherwise: "wrong" (wrong password,
+    unknown or deactivated user: one answer) or "throttled" (too many recent failures: the
+    password was not checked; `retry_after` says for how long).
+
+    `address` is the client's network address as the web server saw it ("" when unknown).
+    """
+    username = username.strip().lower()[:128]
+    address = (address or "").strip()[:64]
+    now = time.time()
+    with store.write() as db:
+        # Decided and counted in one write transaction: a parallel guess sees this one.
+        wait = _wait_seconds(db, username, address, now)
+        rows = list(db.query("select * from users where username = ? and active = 1", [username]))
+        user = rows[0] if rows else None
+        if wait > 0:
+            db["login_attempts"].insert({"at": now, "username": username, "address": address, "outcome": "throttled"})
+            store._audit(username, "login_throttled", "users", user["id"] if user else "", {"address": address, "wait_s": round(wait)})
+            return None, "throttled"
+        attempt = db["login_attempts"].insert({"at": now, "username": username, "address": address, "outcome": "wrong"}).last_pk
+    # The slow hash outside the lock; the attempt already counts as a failure until proven right.
+    stored = user["password_hash"] if user is not None and user["password_hash"] else _DUMMY_HASH
+    ok = verify_password(password, stored) and stored is not _DUMMY_HASH
     with store.write() as db:
         if ok:
-            db["users"].update(user["id"], {"failed": 0, "locked_until": ""})
-            store._audit(user["username"], "login", "users", user["id"], {})
+            db["login_attempts"].update(attempt, {"outcome": "ok"})
+            store._audit(username, "login", "users", user["id"], {"address": address})
         else:
-            failed = (user["failed"] or 0) + 1
-            lock = (dt.datetime.now() + dt.timedelta(minutes=LOCK_MINUTES)).replace(microsecond=0).isoformat(sep=" ") if failed >= MAX_FAILURES else ""
-            db["users"].update(user["id"], {"failed": 0 if lock else failed, "locked_until": lock})
-            store._audit(user["username"], "login_failed", "users", user["id"], {"locked": bool(lock)})
+            # The delay runs from the end of the failed check, not from its start.
+            db["login_attempts"].update(attempt, {"at": time.time()})
+            store._audit(username, "login_failed", "users", user["id"] if user else "", {"address": address})
+        db.execute("delete from login_attempts where at < ? and outcome != 'ok'", [now - WINDOW_S])
+        db.execute("delete from login_attempts where at < ?", [now - KNOWN_ADDRESS_S])
     if not ok:
         return None, "wrong"
-    return {k: v for k, v in user.items() if k != "password_hash"}, ""
+    return session_user(user), ""
+
+
+def session_user(row: dict) -> dict:
+    """What a browser session keeps of a user: the row without its hash, plus a tag of the
+    password hash so that a password change ends the sessions opened with the old one."""
+    out = {k: v for k, v in row.items() if k != "password_hash"}
+    out["session_tag"] = hashlib.sha256(f"{row['id']}|{row.get('password_hash') or ''}".encode()).hexdigest()[:32]
+    return out
+
+
+def revalidate(store, user: dict | None) -> dict | None:
+    """The session's user as the database has it now, or None when the account was deactivated,
+    deleted or its password changed since the login (checked on every page run: the next click of
+    a deactivated user shows the login form; a role change applies at once)."""
+    if not user or "id" not in user:
+        return None
+    rows = list(store.db.query("select * from users where id = ? and active = 1", [user["id"]]))
+    if not rows:
+        return None
+    fresh = session_user(rows[0])
+    if fresh["session_tag"] != user.get("session_tag"):
+        return None
+    return fresh
+
+
+def retry_after(store, username: str, address: str = "") -> int:
+    """Seconds before the next attempt for this username from this address will be checked."""
+    import math
+
+    return math.ceil(_wait_seconds(store.db, username.strip().lower()[:128], (address or "").strip()[:64], time.time()))
+
+
+def _delay_s(failures: int, free: int) -> float:
+    """Growing delay: none for the first `free` failures, then 2 s, 4 s, 8 s … up to MAX_DELAY_S."""
+    if failures < free:
+        return 0.0
+    return float(min(2 ** min(failures - free + 1, 30), MAX_DELAY_S))
+
+
+def _failures_since_success(rows: list[dict]) -> list[dict]:
+    """The failed attempts after the last success (or password reset) of these rows (time order)."""
+    out: list[dict] = []
+    for r in rows:
+        if r["outcome"] in ("ok", "reset"):
+            out = []
+        elif r["outcome"] == "wrong":
+            out.append(r)
+    return out
+
+
+def _wait_seconds(db, username: str, address: str, now: float) -> float:
+    """How long this (username, address) must still wait, from the three counters."""
+    since = now - WINDOW_S
+    by_user = list(db.query("select at, address, outcome from login_attempts where username = ? and at >= ? order by at, id", [username, since]))
+    by_addr = list(db.query("select at, outcome from login_attempts where address = ? and at >= ? order by at, id", [address, since]))
+    pair = _failures_since_success([r for r in by_user if r["address"] == address or r["outcome"] == "reset"])
+    from_addr = _failures_since_success([r for r in by_addr if r["outcome"] != "reset"])
+    account = _failures_since_success(by_user)
+    per_address: dict[str, int] = {}
+    for r in account:
+        per_address[r["address"]] = per_address.get(r["address"], 0) + 1
+    account_n = sum(min(n, FREE_FAILURES_PAIR) for n in per_address.values())
+    known = bool(list(db.query(
+        "select 1 from login_attempts where username = ? and address = ? and outcome = 'ok' and at >= ? limit 1",
+        [username, address, now - KNOWN_ADDRESS_S],
+    )))
+    waits = [0.0]
+    if pair:
+        waits.append(pair[-1]["at"] + _delay_s(len(pair), FREE_FAILURES_PAIR) - now)
+    if from_addr:
+        waits.append(from_addr[-1]["at"] + _delay_s(len(from_addr), FREE_FAILURES_ADDRESS) - now)
+    if account and not known:
+        waits.append(account[-1]["at"] + _delay_s(account_n, FREE_FAILURES_ACCOUNT) - now)
+    return max(waits)
 
 
 def user_by_email(store, email: str) -> dict | None:
     rows = list(store.db.query("select * from users where email = ? and active = 1", [email.strip().lower()]))
-    return {k: v for k, v in rows[0].items() if k != "password_hash"} if rows else None
+    return session_user(rows[0]) if rows else None

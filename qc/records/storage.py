@@ -10,16 +10,24 @@ Concurrency: WAL, a busy timeout, one connection per `Store` (open one per Strea
 and every multi-row write inside `BEGIN IMMEDIATE` (a deferred transaction can fail at once with
 "database is locked" even with a busy timeout; see stack-notes §7). A failed write rolls back
 entirely: a session is stored whole or not at all.
+
+Disk and database errors (disk full, read-only folder, I/O error, database busy too long) become a
+`StorageError`: one sentence for the page's error box and the CLI's exit 2, never a traceback.
+Stored files are written under a temporary `.part` name then renamed; a failed write removes its
+`.part`, and the `.part` files of writers that died (kill -9, power cut) are swept when a store
+is opened.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
+import errno
 import json
 import os
 import secrets
 import sqlite3
+import sys
 import time
 from pathlib import Path
 from typing import Any, Iterator
@@ -39,6 +47,53 @@ BUSY_TIMEOUT_MS = 15000
 EPOCH = "2000-01-01"
 
 migrations = Migrations("mrlinac-qc")
+PART_STALE_S = 600  # a .part file older than this is a dead writer's, whatever its process id says
+
+
+class StorageError(QCInputError):
+    """A write the data folder or the database refused: one sentence, with the reason in the
+    reader's language (disk full, write access denied, input/output error, database busy)."""
+
+    def __init__(self, key: str, reason_key: str) -> None:
+        self.reason_key = reason_key
+        super().__init__(key, reason=reason_key)
+
+    def message(self, lang: str = "fr") -> str:
+        from qc.i18n import t
+
+        return t(self.key, lang, reason=t(self.reason_key, lang))
+
+
+def disk_error(exc: OSError) -> StorageError:
+    """The sentence for a failed file write."""
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", -1)):
+        reason = "err.disk_full"
+    elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        reason = "err.disk_readonly"
+    elif exc.errno in (errno.ENOENT, errno.ENOTDIR):
+        reason = "err.disk_missing"
+    else:
+        reason = "err.disk_io"
+    return StorageError("err.disk", reason)
+
+
+def database_error(exc: sqlite3.Error) -> StorageError:
+    """The sentence for a failed database write (SQLite's own wording mapped to a reason)."""
+    text = str(exc).lower()
+    if "full" in text:
+        reason = "err.disk_full"
+    elif "readonly" in text or "read-only" in text:
+        reason = "err.disk_readonly"
+    elif "locked" in text or "busy" in text:
+        reason = "err.db_busy"
+    else:
+        reason = "err.disk_io"
+    return StorageError("err.database", reason)
+
+
+def _converts(exc: BaseException) -> bool:
+    """SQLite errors that come from the disk or from other writers, not from a bug in a query."""
+    return isinstance(exc, sqlite3.OperationalError) or type(exc) is sqlite3.DatabaseError
 
 
 @migrations()
@@ -225,6 +280,20 @@ def m003_users(db: Database) -> None:
 
 
 @migrations()
+def m006_login_attempts(db: Database) -> None:
+    """Every login attempt with the client address (qc.records.auth): the throttling per account,
+    per address and per account-and-address is counted from these rows inside the write
+    transaction that records the attempt."""
+    db["login_attempts"].create(
+        {"id": int, "at": float, "username": str, "address": str, "outcome": str},
+        pk="id",
+        not_null={"at", "username", "address", "outcome"},
+    )
+    db["login_attempts"].create_index(["username", "at"])
+    db["login_attempts"].create_index(["address", "at"])
+
+
+@migrations()
 def m007_intake(db: Database) -> None:
     """Automatic intake (qc.intake): objects received over DICOM or from a watched folder wait in `inbox`
     until their session is complete; sessions analysed automatically wait for a physicist's review
@@ -295,6 +364,7 @@ class Store:
         if self.db.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
             self._retry(self.db.enable_wal)
         self._retry(lambda: migrations.apply(self.db))
+        sweep_partial_files(self.data_dir)
 
     def close(self) -> None:
         self.db.conn.close()
@@ -327,15 +397,25 @@ class Store:
                 break
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc) and "busy" not in str(exc) or i == 4:
-                    raise
+                    raise database_error(exc) from exc
                 time.sleep(0.2 * (i + 1))
         try:
             yield self.db
-        except BaseException:
-            conn.rollback()
+        except BaseException as exc:
+            with contextlib.suppress(sqlite3.Error):
+                conn.rollback()
+            if _converts(exc):
+                raise database_error(exc) from exc  # type: ignore[arg-type]
             raise
         else:
-            conn.commit()
+            try:
+                conn.commit()
+            except sqlite3.Error as exc:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.rollback()
+                if _converts(exc):
+                    raise database_error(exc) from exc
+                raise
 
     def _audit(self, user: str, action: str, entity: str, entity_id: Any, details: dict | None = None) -> None:
         self.db["audit"].insert(
@@ -572,12 +652,17 @@ class Store:
             target.parent.mkdir(parents=True, exist_ok=True)
             # A temporary name of its own: two users storing the same file at once never share it.
             tmp = target.with_name(f"{target.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
-            with open(tmp, "wb") as fh:
-                fh.write(f.data)
-                fh.flush()
-                # On disk before the session that refers to it commits (a power cut leaves no dangling row).
-                os.fsync(fh.fileno())
-            os.replace(tmp, target)
+            try:
+                with open(tmp, "wb") as fh:
+                    fh.write(f.data)
+                    fh.flush()
+                    # On disk before the session that refers to it commits (a power cut leaves no dangling row).
+                    os.fsync(fh.fileno())
+                os.replace(tmp, target)
+            except OSError as exc:
+                with contextlib.suppress(OSError):
+                    tmp.unlink()
+                raise disk_error(exc) from exc
         return rel.as_posix()
 
     def file_bytes(self, stored_path: str) -> bytes | None:
@@ -946,6 +1031,41 @@ def _json_default(obj: Any):
     if isinstance(obj, (dt.datetime, dt.date)):
         return obj.isoformat()
     return str(obj)
+
+
+def _writer_alive(pid: int) -> bool:
+    """Whether the process that named a .part file still runs (POSIX only: on Windows os.kill
+    would end the process, so there age alone decides)."""
+    if sys.platform.startswith("win") or pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
+
+
+def sweep_partial_files(data_dir: Path) -> int:
+    """Remove the `.part` files of writers that died (kill -9, power cut, full disk): a `.part`
+    whose process is gone, or older than PART_STALE_S. Returns how many were removed."""
+    removed = 0
+    now = time.time()
+    for part in (Path(data_dir) / "files").glob("*/*.part"):
+        try:
+            pid = int(part.name.split(".")[-3])
+        except (IndexError, ValueError):
+            pid = -1
+        try:
+            age = now - part.stat().st_mtime
+            dead = pid > 0 and not sys.platform.startswith("win") and not _writer_alive(pid)
+            if age > PART_STALE_S or dead:  # a .part without a process id (backup restore): age only
+                part.unlink()
+                removed += 1
+        except OSError:
+            continue  # gone meanwhile, or not ours to remove: the next start tries again
+    return removed
 
 
 def open_store(data_dir: Path | str | None = None) -> Store:
