@@ -45,11 +45,27 @@ def piqt_demo() -> list[tuple[str, bytes]]:
     return [(f"PIQT_{when:%Y%m%d}.htm", demo_report(when, seed=7))]
 
 
+def _mr_demo(maker_name: str) -> Callable[[], list[tuple[str, bytes]]]:
+    """A flood-phantom demo of qc.synthetic.mr, acquired now."""
+
+    def make() -> list[tuple[str, bytes]]:
+        from qc.synthetic import demo_moment
+        from qc.synthetic import mr
+
+        now, seed = demo_moment()
+        return getattr(mr, maker_name)(now, seed=seed)
+
+    return make
+
+
 DEMO_INPUTS: dict[str, Callable[[], list[tuple[str, bytes]]]] = {
     "field": field_demo,
     "leaves": leaves_demo,
     "slits": slits_demo,
     "piqt": piqt_demo,
+    "mr-snr": _mr_demo("demo_snr"),
+    "mr-uniformity": _mr_demo("demo_uniformity"),
+    "mr-ghosting": _mr_demo("demo_ghosting"),
 }
 
 
