@@ -184,7 +184,7 @@ def load_mr_series(
             set_aside.append(t("mrs.aside.duplicate", lang, file=name, other=seen[digest]))
             continue
         seen[digest] = name
-        ds, why = _read_header(name, data, lang)
+        ds, why = _read_header(name, data, lang, headers_only=lazy)
         if ds is None:
             set_aside.append(why)
             continue
@@ -211,15 +211,16 @@ def load_mr_series(
 # ---------------------------------------------------------------- header reading
 
 
-def _read_header(name: str, data: bytes, lang: str) -> tuple[pydicom.Dataset | None, str]:
-    """The dataset without its pixel data (decoded later from the bytes), or None and why."""
+def _read_header(name: str, data: bytes, lang: str, headers_only: bool = True) -> tuple[pydicom.Dataset | None, str]:
+    """The dataset (without its pixel data when `headers_only`: decoded later from the bytes), or None
+    and why."""
     if len(data) == 0:
         return None, t("mrs.aside.empty", lang, file=name)
     try:
-        ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
+        ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=headers_only)
     except InvalidDicomError:
         try:
-            ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, force=True)
+            ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=headers_only, force=True)
         except Exception:
             return None, t("mrs.aside.not_dicom", lang, file=name)
         if "SOPClassUID" not in ds and "Modality" not in ds:
@@ -377,29 +378,29 @@ def _header_text(ds: pydicom.Dataset, extra: dict[str, Any]) -> dict[str, str]:
 
 
 def _slices_of(name: str, data: bytes, ds: pydicom.Dataset, file: InputFile, lazy: bool) -> list[MRSlice]:
-    if not _has_pixel_data(data):
+    if ("PixelData" not in ds) if not lazy else not _has_pixel_data(data):
         raise QCInputError("mrs.aside.no_pixels", file=name)
     n_frames = _int(ds.get("NumberOfFrames")) or 1
     enhanced = str(ds.get("SOPClassUID", "")) == ENHANCED_MR_IMAGE_STORAGE or "PerFrameFunctionalGroupsSequence" in ds
-    full: list[pydicom.Dataset | None] = [None]
+    # Eager reading parsed the whole file once already; lazy reading parses it again on each access.
+    full: list[pydicom.Dataset | None] = [None if lazy else ds]
 
     def dataset() -> pydicom.Dataset:
-        if full[0] is None:
-            try:
-                full[0] = pydicom.dcmread(io.BytesIO(data), force=True)
-            except Exception:
-                raise QCInputError("err.truncated", file=name) from None
-        return full[0]
+        if full[0] is not None:
+            return full[0]
+        try:  # not kept: the bytes are already in memory, a parsed copy would double them
+            return pydicom.dcmread(io.BytesIO(data), force=True)
+        except Exception:
+            raise QCInputError("err.truncated", file=name) from None
 
     def decode(index: int | None, slope: float, intercept: float) -> np.ndarray:
+        src = dataset()
         try:
             from pydicom.pixels import pixel_array
 
-            arr = pixel_array(dataset(), index=index) if index is not None else dataset().pixel_array
-        except QCInputError:
-            raise
+            arr = pixel_array(src, index=index) if index is not None else src.pixel_array
         except Exception:
-            ts = dataset().file_meta.get("TransferSyntaxUID", "") if getattr(dataset(), "file_meta", None) else ""
+            ts = src.file_meta.get("TransferSyntaxUID", "") if getattr(src, "file_meta", None) else ""
             raise QCInputError("err.decode", file=name, syntax=getattr(ts, "name", str(ts))) from None
         arr = np.asarray(arr)
         if arr.ndim == 3 and index is None:
