@@ -47,3 +47,16 @@ def test_real_hazen_ipem_within_3_points(name, horizontal, vertical):
     r = uniformity.analyse([(p.name, p.read_bytes())], AnalysisContext(lang="en"))
     assert r.metrics["fractional_uniformity_horizontal_pct"] == pytest.approx(horizontal, abs=3.0)
     assert r.metrics["fractional_uniformity_vertical_pct"] == pytest.approx(vertical, abs=3.0)
+
+
+# ACR large phantom, slice 7 (index 6 of the series sorted along its normal, as hazen's slice_stack[6]):
+# hazen's asserted PIU. Margin ±3 points (same definition; ROI centre and disc rasterisation differ).
+@pytest.mark.parametrize("folder, expected", [("Siemens", 67.49), ("PhilipsAchieva", 80.66), ("GE", 83.78)])
+def test_real_acr_slice7_piu_within_3_points(folder, expected):
+    from qc.intake.mr_series import load_mr_series
+
+    files = [(p.name, p.read_bytes()) for p in sorted(shared_file("hazen", "acr", folder).iterdir())]
+    (series,), _ = load_mr_series(files)
+    s = series.slices[6]
+    m = uniformity.measure_uniformity(s.signal, s.pixel_spacing_mm)
+    assert m.piu_pct == pytest.approx(expected, abs=3.0)

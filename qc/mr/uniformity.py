@@ -6,7 +6,7 @@ Owns the uniformity analyser. Every region is placed from the phantom found in t
 
 - NEMA integral uniformity (NEMA MS 3-2008), `integral_uniformity_pct`: the image is smoothed by a 3 × 3
   mean (NEMA's 9-point low-pass filter); inside a disc centred on the phantom covering 75 % of its area
-  (radius √0.75·R), Smax and Smin are the extreme smoothed pixels;
+  (radius √0.75·R_eq, R_eq the radius of the disc of the phantom's area, at most R), Smax and Smin are the extreme smoothed pixels;
   U = 100 · (1 − (Smax − Smin)/(Smax + Smin)) %, 100 % = perfectly uniform. Residual noise after smoothing
   biases U low by about 100 · 1.2σ/S points (σ/S = 1/SNR; 0.4 points at SNR 300).
 - IPEM fractional uniformity (IPEM Report 112, MagNET method, as hazen): reference = median of a central
@@ -15,7 +15,7 @@ Owns the uniformity analyser. Every region is placed from the phantom found in t
   (averaged across); fraction of profile points within ±10 % of the reference, in %
   (`fractional_uniformity_horizontal_pct`, `fractional_uniformity_vertical_pct`; hazen reports the fraction).
 - ACR percent integral uniformity (ACR Large Phantom Test Guidance 2022 / ACR MRI QC Manual), `piu_pct`:
-  inside a disc of 200 cm² (or 75 % of the phantom's area when smaller) centred on the phantom, the mean
+  inside a disc of 200 cm² (or 75 % of the phantom's area when smaller; at most R) centred on the phantom, the mean
   of a 1 cm² disc is taken at every position fully inside it; high = largest, low = smallest such mean;
   PIU = 100 · (1 − (high − low)/(high + low)) %. The 1 cm² discs are drawn at their positions.
 
@@ -78,7 +78,8 @@ def _disc_mask(shape: tuple[int, int], centre: tuple[float, float], radius_px: f
 def nema_integral_uniformity(image: np.ndarray, phantom: Phantom, spacing: tuple[float, float]
                              ) -> tuple[float | None, list[Roi], dict[str, Any]]:
     """NEMA MS 3 integral uniformity (module docstring) with the measured disc and the extreme pixels."""
-    radius = math.sqrt(NEMA_AREA_FRACTION) * phantom.inscribed_radius_px
+    # 75 % of the phantom's area, kept inside the phantom (a notch makes the inscribed radius the limit).
+    radius = min(math.sqrt(NEMA_AREA_FRACTION) * phantom.equivalent_radius_px, phantom.inscribed_radius_px)
     # Work on the bounding box of the disc only (speed on 512² images).
     r0 = max(0, int(phantom.centre_rc[0] - radius) - 2)
     r1 = min(image.shape[0], int(phantom.centre_rc[0] + radius) + 3)
@@ -131,9 +132,10 @@ def percent_integral_uniformity(image: np.ndarray, phantom: Phantom, spacing: tu
                                 ) -> tuple[float | None, list[Roi], dict[str, Any]]:
     """ACR PIU (module docstring): 1 cm² disc means over every position inside the large disc."""
     px_area = spacing[0] * spacing[1]
-    phantom_area_mm2 = phantom.inscribed_radius_px ** 2 * math.pi * px_area
+    phantom_area_mm2 = phantom.area_px * px_area
     large_area = min(PIU_LARGE_AREA_MM2, NEMA_AREA_FRACTION * phantom_area_mm2)
-    large_r = math.sqrt(large_area / math.pi / px_area)
+    large_r = min(math.sqrt(large_area / math.pi / px_area), phantom.inscribed_radius_px)
+    large_area = math.pi * large_r ** 2 * px_area
     small_r = math.sqrt(PIU_SMALL_AREA_MM2 / math.pi / px_area)
     if large_r <= small_r + 1:
         return None, [], {}
