@@ -349,6 +349,8 @@ def overlay(image: np.ndarray, rois: list[Roi], phantom: Phantom | None = None, 
                 rr = np.clip(np.round(cr + (hr - dr) * np.sin(a)).astype(int), 0, H - 1)
                 cc2 = np.clip(np.round(cc + (hr - dr) * np.cos(a)).astype(int), 0, W - 1)
                 rgb[rr, cc2] = colour
+    if max(H, W) < 384:  # small matrices (256²): doubled with nearest neighbour so the browser keeps lines sharp
+        rgb = rgb.repeat(2, axis=0).repeat(2, axis=1)
     return rgb
 
 
