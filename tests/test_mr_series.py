@@ -128,3 +128,35 @@ def test_real_hazen_snr_pair_and_acr_series():
     locs = [s.slice_location_mm for s in acr.slices]
     assert locs == sorted(locs)
     assert acr.slices[0].phase_encoding_direction in ("ROW", "COL")
+
+
+def test_dicom_without_image_set_aside_with_its_kind():
+    import io as _io
+
+    import pydicom
+
+    ds = pydicom.dcmread(_io.BytesIO(mr_image_bytes(_img())))
+    for kw in ("PixelData", "Rows", "Columns"):
+        delattr(ds, kw)
+    ds.SOPClassUID = "1.2.840.10008.5.1.4.1.1.11.1"  # Grayscale Softcopy Presentation State
+    buf = _io.BytesIO()
+    ds.save_as(buf)
+    series, aside = load_mr_series([("pr.dcm", buf.getvalue()), ("g.dcm", mr_image_bytes(_img()))], lang="en")
+    assert len(series) == 1 and len(aside) == 1
+    assert aside[0].startswith("pr.dcm: this DICOM holds no image") and "Presentation State" in aside[0]
+
+
+def test_lazy_volume_memory_is_one_volume():
+    """A lazy series keeps no decoded slice: building the volume holds the float32 volume plus about one slice."""
+    import tracemalloc
+
+    files = [(f"s{i}.dcm", mr_image_bytes(_img(float(i + 1), shape=(128, 128)), position_mm=[-63.5, -63.5, 2.0 * i],
+                                          instance_number=i + 1, series_uid="1.2.3.4")) for i in range(40)]
+    (s,), _ = load_mr_series(files, lazy=True)
+    tracemalloc.start()
+    vol = s.volume()
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert vol.shape == (40, 128, 128) and vol[:, 0, 0].tolist() == [float(i + 1) for i in range(40)]
+    assert peak < vol.nbytes + 6 * 128 * 128 * 8 + 2_000_000
+    assert all(sl.__dict__.get("_pixels") is None for sl in s.slices)
