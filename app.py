@@ -22,6 +22,7 @@ T = common.T
 
 tests = common.tests(store)
 image_pages = [common.page_for(spec) for spec in tests if spec.kind in ("dicom", "report")]
+image_pages.append(st.Page("pages/mr_image.py", title=T("mrq.nav.image_quality"), icon=":material/view_in_ar:", url_path="mr-image"))
 logged_pages = [common.page_for(spec) for spec in tests if spec.kind == "logged"]
 
 nav = st.navigation(

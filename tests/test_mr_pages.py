@@ -71,3 +71,39 @@ def test_bad_file_gives_one_sentence(qc_data_dir):
     assert not at.exception
     errors = [e.value.replace("\\", "") for e in at.error]
     assert len(errors) == 1 and "notes.txt" in errors[0] and "Aucune image IRM" in errors[0]
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_image_quality_page_runs_every_measure_with_rois(lang, qc_data_dir):
+    at = start(lang)
+    at.switch_page("pages/mr_image.py").run()
+    clean(at, "mr_image")
+    at.button(key="mr_image_demo").click().run()
+    clean(at, "mr_image demo")
+    assert len(at.tabs) >= 3
+    assert len(at.dataframe) >= 3 and len(at.get("image")) >= 3
+
+
+def test_image_quality_page_real_series_saves_each_measure_as_its_test(qc_data_dir):
+    from qc.records.storage import open_store
+
+    with open_store(qc_data_dir) as s:
+        s.add_machine("Unity A")
+    at = start(operator="AG")
+    at.switch_page("pages/mr_image.py").run()
+    p = shared_file("hazen", "uniformity", "axial_oil.IMA")
+    at.file_uploader(key="mr_image_upload").set_value([(p.name, p.read_bytes(), "application/dicom")]).run()
+    clean(at, "upload")
+    at.button(key="mr_image_mr-uniformity_save").click().run()
+    clean(at, "save")
+    with open_store(qc_data_dir) as s:
+        assert s.counts()["sessions"] == 1
+
+
+def test_image_quality_page_bad_upload_one_sentence_per_measure(qc_data_dir):
+    at = start()
+    at.switch_page("pages/mr_image.py").run()
+    at.file_uploader(key="mr_image_upload").set_value(("notes.txt", b"hello", "text/plain")).run()
+    assert not at.exception
+    errors = [e.value.replace("\\", "") for e in at.error]
+    assert errors and all("notes.txt" in e for e in errors)

@@ -13,6 +13,13 @@ MESSAGES = {
         "fr": "{n} images reçues : seules les {max} premières sont analysées ; non analysées : {files}.",
         "en": "{n} images received: only the first {max} are analysed; not analysed: {files}.",
     },
+    "mrq.page.title": {"fr": "Qualité image IRM", "en": "MR image quality"},
+    "mrq.page.caption": {
+        "fr": "Déposez une série (fichiers ou dossier en .zip) : chaque mesure qui s'applique est faite, avec ses ROI dessinées, jugée et enregistrée comme son propre test ({measures}).",
+        "en": "Upload a series (files or a zipped folder): every measure that applies is made, with its ROIs drawn, judged and saved as its own test ({measures}).",
+    },
+    "mrq.nav.image_quality": {"fr": "Qualité image IRM", "en": "MR image quality"},
+    "mrq.page.not_applicable": {"fr": "{measure} : ne s'applique pas à ces images. {why}", "en": "{measure}: does not apply to these images. {why}"},
     "mrq.label.series": {"fr": "série {n}", "en": "series {n}"},
     "snr.err.method": {
         "fr": "Méthode de bruit « {method} » inconnue. Méthodes possibles : {known}.",
