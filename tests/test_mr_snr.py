@@ -113,3 +113,16 @@ def test_real_hazen_snr_within_5pct(folder, files, single, difference):
     assert first["snr_normalised"] == pytest.approx(single, rel=0.05)
     assert r.metrics["snr_difference_normalised"] == pytest.approx(difference, rel=0.05)
     assert first["normalisation_factor"] == pytest.approx({"Siemens": 9.761711312090041, "Philips": 14.35183536242098}[folder], rel=1e-6)
+
+
+def test_options_body_kernel_thickness_and_no_normalisation():
+    files = [("a.dcm", flood_dicom(WHEN, sigma=5.0, ramp=0.1, seed=1)[0]), ("b.dcm", flood_dicom(WHEN, sigma=5.0, ramp=0.1, seed=2)[0])]
+    body = snr.analyse(files, AnalysisContext(options={"coil": "body"}))
+    assert body.metrics["snr"] == pytest.approx(200.0, rel=0.03) and body.params["smoothing_kernel_px"] == 25
+    thick = snr.analyse(files, AnalysisContext(options={"slice_thickness_mm": 10.0}))
+    base = snr.analyse(files, AnalysisContext())
+    assert thick.metrics["snr_normalised"] == pytest.approx(base.metrics["snr_normalised"] / 2, rel=1e-6)
+    raw = snr.analyse(files, AnalysisContext(options={"normalise": False}))
+    assert "snr_normalised" not in raw.metrics and "snr_difference_normalised" not in raw.metrics
+    with pytest.raises(QCInputError):
+        snr.analyse(files, AnalysisContext(options={"coil": "knee"}))

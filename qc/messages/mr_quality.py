@@ -25,6 +25,10 @@ MESSAGES = {
         "fr": "Méthode de bruit « {method} » inconnue. Méthodes possibles : {known}.",
         "en": "Unknown noise method “{method}”. Known methods: {known}.",
     },
+    "snr.err.coil": {
+        "fr": "Antenne « {coil} » inconnue pour le lissage du bruit. Valeurs possibles : {known}.",
+        "en": "Unknown coil “{coil}” for the noise smoothing. Known values: {known}.",
+    },
     "snr.method.smoothed": {"fr": "image seule, résidu lissé (McCann 2013)", "en": "single image, smoothed residual (McCann 2013)"},
     "snr.method.background": {"fr": "image seule, bruit du fond (NEMA MS 1)", "en": "single image, background noise (NEMA MS 1)"},
     "snr.method.difference": {"fr": "différence de deux images (NEMA MS 1)", "en": "difference of two images (NEMA MS 1)"},

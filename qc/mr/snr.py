@@ -9,9 +9,10 @@ the central square is used).
 Definitions (SNR = mean over the ROIs of signal / noise):
 - signal S = mean pixel value of the ROI.
 - Single image, "smoothed residual" (default; McCann et al. 2013, Phys. Med. Biol. 58:3775, as hazen):
-  noise σ = SD(image − 9×9 boxcar-smoothed image) in the ROI × √(81/80). The √(81/80) corrects for the
-  pixel's own weight in the boxcar mean (residual variance = σ²·(1 − 1/81)); hazen does not apply it, so
-  our value is 0.6 % below hazen's on the same ROIs.
+  noise σ = SD(image − k×k boxcar-smoothed image) in the ROI × √(k²/(k² − 1)), k = 9 (option coil="head",
+  default) or 25 (coil="body"), McCann's kernels. The factor corrects for the pixel's own weight in the
+  boxcar mean (residual variance = σ²·(1 − 1/k²)); hazen does not apply it, so our value is 0.6 % below
+  hazen's on the same ROIs.
 - Single image, "background" (NEMA MS 1-2008 method 4): σ = SD(background) / 0.655, the mean SD of the
   background strips beyond the phantom along the frequency direction (10 mm from the phantom, clear of
   the phase-encoding band where ghosts fall); 0.655 = √(2 − π/2) is the Rayleigh SD of magnitude noise
@@ -23,6 +24,7 @@ Definitions (SNR = mean over the ROIs of signal / noise):
   SNR_norm = SNR × √(BW·Nc/2/1000)/√30 × 1/(0.001·dx·dy·Δz) × 1/√(NEX·Nr·TR/1000), with BW the pixel
   bandwidth (Hz/pixel), Nc/Nr columns/rows, dx·dy the pixel size and Δz the slice thickness (mm), NEX the
   number of averages, TR in ms: SNR per cm³ of voxel, per √(s of sampling) at 30 kHz total bandwidth.
+  Options: normalise=False skips it; slice_thickness_mm=<measured> replaces the header's Δz (as hazen).
 
 Judgement: SNR depends on the coil, the sequence and the phantom, so no absolute limit is universal. When a
 reference session is set (baseline), `snr_change_pct` (and `snr_difference_change_pct`) = 100·(SNR / SNR_ref
@@ -60,6 +62,7 @@ KEY = "mr-snr"
 ROI_SIDE_MM = 20.0
 ROI_OFFSET_MM = 40.0
 SMOOTHING_KERNEL_PX = 9
+KERNEL_BY_COIL = {"head": 9, "body": 25}  # McCann et al. 2013: 9×9 for head coils, 25×25 for body coils
 RAYLEIGH_SD_FACTOR = math.sqrt(2.0 - math.pi / 2.0)  # 0.655
 METHODS = ("smoothed", "background")
 
@@ -132,7 +135,7 @@ def smoothed_residual(image: np.ndarray, kernel_px: int = SMOOTHING_KERNEL_PX) -
 
 def snr_single(image: np.ndarray, spacing: tuple[float, float], method: str = "smoothed",
                phase_direction: str | None = None, phantom: Phantom | None = None, lang: str = "fr",
-               file: str = "?") -> SnrMeasurement:
+               file: str = "?", kernel_px: int = SMOOTHING_KERNEL_PX) -> SnrMeasurement:
     """Single-image SNR by the smoothed-residual or the background method (module docstring)."""
     phantom = phantom or find_phantom(image, file)
     rois = signal_rois(phantom, spacing)
@@ -154,8 +157,8 @@ def snr_single(image: np.ndarray, spacing: tuple[float, float], method: str = "s
             per.append(r.value / sigma if sigma > 0 else float("nan"))
         signal = float(np.mean([r.value for r in rois]))
         return SnrMeasurement(_finite_mean(per), signal, sigma, method, rois + noise_rois, per)
-    residual = smoothed_residual(_crop_around(image, rois))
-    offset = _crop_offset(image, rois)
+    residual = smoothed_residual(_crop_around(image, rois, kernel_px), kernel_px)
+    offset = _crop_offset(image, rois, kernel_px)
     per, noises = [], []
     for r in rois:
         s = float(np.mean(r.values(image)))
@@ -185,10 +188,11 @@ def snr_difference(image1: np.ndarray, image2: np.ndarray, spacing: tuple[float,
     return SnrMeasurement(_finite_mean(per), float(np.mean(signals)), float(np.mean(noises)), "difference", rois, per)
 
 
-def normalisation_factor(s: MRSlice) -> float | None:
-    """hazen/MagNET normalisation factor (module docstring), or None when a header value is missing."""
+def normalisation_factor(s: MRSlice, slice_thickness_mm: float | None = None) -> float | None:
+    """hazen/MagNET normalisation factor (module docstring), or None when a header value is missing.
+    `slice_thickness_mm`: a measured slice thickness to use instead of the header's (as hazen's option)."""
     rows, cols = s.shape
-    bw, tr, thk = s.pixel_bandwidth_hz, s.repetition_time_ms, s.slice_thickness_mm
+    bw, tr, thk = s.pixel_bandwidth_hz, s.repetition_time_ms, slice_thickness_mm or s.slice_thickness_mm
     nex = s.number_of_averages or 1.0
     if not bw or not tr or not thk:
         return None
@@ -203,8 +207,8 @@ def _finite_mean(values: list[float]) -> float | None:
     return float(np.mean(v)) if v else None
 
 
-def _crop_bounds(image: np.ndarray, rois: list[Roi]) -> tuple[int, int, int, int]:
-    pad = SMOOTHING_KERNEL_PX + 2
+def _crop_bounds(image: np.ndarray, rois: list[Roi], kernel_px: int = SMOOTHING_KERNEL_PX) -> tuple[int, int, int, int]:
+    pad = kernel_px + 2
     r0 = min(int(r.centre_rc[0] - r.half_rc[0]) for r in rois) - pad
     r1 = max(int(r.centre_rc[0] + r.half_rc[0]) for r in rois) + pad
     c0 = min(int(r.centre_rc[1] - r.half_rc[1]) for r in rois) - pad
@@ -212,13 +216,13 @@ def _crop_bounds(image: np.ndarray, rois: list[Roi]) -> tuple[int, int, int, int
     return max(0, r0), min(image.shape[0], r1), max(0, c0), min(image.shape[1], c1)
 
 
-def _crop_around(image: np.ndarray, rois: list[Roi]) -> np.ndarray:
-    r0, r1, c0, c1 = _crop_bounds(image, rois)
+def _crop_around(image: np.ndarray, rois: list[Roi], kernel_px: int = SMOOTHING_KERNEL_PX) -> np.ndarray:
+    r0, r1, c0, c1 = _crop_bounds(image, rois, kernel_px)
     return image[r0:r1, c0:c1]
 
 
-def _crop_offset(image: np.ndarray, rois: list[Roi]) -> tuple[int, int]:
-    r0, _, c0, _ = _crop_bounds(image, rois)
+def _crop_offset(image: np.ndarray, rois: list[Roi], kernel_px: int = SMOOTHING_KERNEL_PX) -> tuple[int, int]:
+    r0, _, c0, _ = _crop_bounds(image, rois, kernel_px)
     return r0, c0
 
 
@@ -252,6 +256,13 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
     method = str(ctx.options.get("noise_method", "smoothed"))
     if method not in METHODS:
         raise QCInputError("snr.err.method", method=method, known=", ".join(METHODS))
+    coil = str(ctx.options.get("coil", "head"))
+    if coil not in KERNEL_BY_COIL:
+        raise QCInputError("snr.err.coil", coil=coil, known=", ".join(KERNEL_BY_COIL))
+    kernel = KERNEL_BY_COIL[coil]
+    normalise = bool(ctx.options.get("normalise", True))
+    thickness = ctx.options.get("slice_thickness_mm")
+    thickness = float(thickness) if thickness else None
     slices, warnings = images_for_test(inputs, lang)
     items: list[dict[str, Any]] = []
     overlays: list[tuple[str, np.ndarray]] = []
@@ -261,10 +272,10 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
         img = s.signal
         ph = find_phantom(img, s.label)
         phantoms[id(s)] = ph
-        m = snr_single(img, s.pixel_spacing_mm, method, s.phase_encoding_direction, ph, lang, s.label)
+        m = snr_single(img, s.pixel_spacing_mm, method, s.phase_encoding_direction, ph, lang, s.label, kernel)
         if m.warning:
             warnings.append(m.warning)
-        factor = normalisation_factor(s)
+        factor = normalisation_factor(s, thickness) if normalise else None
         if m.snr is not None:
             singles.append(m.snr)
             if factor is not None:
@@ -280,7 +291,7 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
     diffs, norm_diffs = [], []
     for a, b in pairs_of(slices):
         m = snr_difference(a.signal, b.signal, a.pixel_spacing_mm, phantoms.get(id(a)), a.label)
-        factor = normalisation_factor(a)
+        factor = normalisation_factor(a, thickness) if normalise else None
         if m.snr is not None:
             diffs.append(m.snr)
             if factor is not None:
@@ -326,7 +337,10 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
             "noise_method": method,
             "roi_side_mm": ROI_SIDE_MM,
             "roi_offset_mm": ROI_OFFSET_MM,
-            "smoothing_kernel_px": SMOOTHING_KERNEL_PX,
+            "smoothing_kernel_px": kernel,
+            "coil": coil,
+            "normalised": normalise,
+            "slice_thickness_mm_for_normalisation": thickness,
             "definition": "SNR = mean over 5 ROIs of mean(ROI) / noise; smoothed: SD(image - 9x9 boxcar)*sqrt(81/80); "
                           "background: SD(corners)/0.655; difference: SD(image1 - image2)/sqrt(2)",
             "normalisation": "SNR * sqrt(BW*Ncols/2/1000)/sqrt(30) / (0.001*dx*dy*thickness) / sqrt(NEX*Nrows*TR/1000)",
