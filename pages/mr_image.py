@@ -16,13 +16,12 @@ from pages.common import (
     lang,
     machine_selector,
     md_escape,
-    save_block,
+    operator,
     show_analysis,
-    show_status,
     tests,
 )
 from qc import pipeline
-from qc.errors import QCInputError
+from qc.errors import DuplicateUploadError, QCInputError
 
 # The image-quality measures this page runs, in this order, when they are registered.
 MEASURES = ("mr-snr", "mr-uniformity", "mr-ghosting", "mr-slice-thickness", "mr-geometry", "mr-resolution", "mr-acr")
@@ -34,6 +33,37 @@ def _demo() -> list[tuple[str, bytes]]:
 
     make = demo_inputs_for("mr-snr")
     return make() if make else []
+
+
+def save_measure(store, analysis: pipeline.Analysis, key: str) -> int | None:
+    """The page's save button for one measure. As the common one, but the same files saved for ANOTHER
+    measure of this page are not duplicates (one series feeds several tests); the same test twice is."""
+    if analysis.machine is None:
+        st.warning(T("ui.no_machine"))
+        return None
+    test = analysis.spec.key
+    dups = [d for d in store.find_duplicates(analysis.result.files) if d.get("test") == test]
+    allow = False
+    if dups:
+        d = dups[0]
+        st.warning(T("ui.duplicate", file=md_escape(d["upload"].rsplit("/", 1)[-1]), session=d["session_id"], date=d["acquired_at"]))
+        allow = st.checkbox(T("ui.duplicate_confirm"), key=f"{key}_dup_ok")
+    comment = st.text_area(T("ui.comment"), key=f"{key}_comment", height=80)
+    if st.button(T("ui.save"), key=f"{key}_save", type="primary", disabled=bool(dups) and not allow):
+        if not operator():
+            st.error(T("ui.operator_required"))
+            return None
+        try:
+            sid = pipeline.store_analysis(store, analysis, operator=operator(), comment=comment, allow_duplicate=True)
+        except DuplicateUploadError as exc:  # stored meanwhile by someone else
+            st.error(md_escape(exc.message(lang())))
+            return None
+        st.session_state[f"{key}_saved"] = sid
+    sid = st.session_state.get(f"{key}_saved")
+    if sid:
+        st.success(T("ui.saved", session=sid))
+        st.page_link("pages/history.py", label=T("ui.see_history"), icon=":material/timeline:", query_params={"session": str(sid)})
+    return sid
 
 
 def main() -> None:
@@ -85,7 +115,7 @@ def main() -> None:
             analysis = results[spec.key]
             show_analysis(analysis)
             st.divider()
-            save_block(store, analysis, f"{KEY}_{spec.key}")
+            save_measure(store, analysis, f"{KEY}_{spec.key}")
 
 
 main()

@@ -96,8 +96,16 @@ def test_image_quality_page_real_series_saves_each_measure_as_its_test(qc_data_d
     clean(at, "upload")
     at.button(key="mr_image_mr-uniformity_save").click().run()
     clean(at, "save")
+    # The same file feeds the other measures: saving ghosting too is not blocked as a duplicate...
+    at.button(key="mr_image_mr-ghosting_save").click().run()
+    clean(at, "save ghosting")
     with open_store(qc_data_dir) as s:
-        assert s.counts()["sessions"] == 1
+        assert s.counts()["sessions"] == 2
+    # ...but the same measure of the same file again is.
+    at2 = start(operator="AG")
+    at2.switch_page("pages/mr_image.py").run()
+    at2.file_uploader(key="mr_image_upload").set_value([(p.name, p.read_bytes(), "application/dicom")]).run()
+    assert [b for b in at2.button if b.key == "mr_image_mr-uniformity_save"][0].disabled
 
 
 def test_image_quality_page_bad_upload_one_sentence_per_measure(qc_data_dir):

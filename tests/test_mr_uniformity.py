@@ -60,3 +60,20 @@ def test_real_acr_slice7_piu_within_3_points(folder, expected):
     s = series.slices[6]
     m = uniformity.measure_uniformity(s.signal, s.pixel_spacing_mm)
     assert m.piu_pct == pytest.approx(expected, abs=3.0)
+
+
+def test_acr_series_only_uniform_sections_are_measured_the_rest_listed():
+    files = [(p.name, p.read_bytes()) for p in sorted(shared_file("hazen", "acr", "PhilipsAchieva").iterdir())]
+    r = uniformity.analyse(files, AnalysisContext(lang="en"))
+    assert r.metrics["n_images"] == 2  # ACR slices 6 and 7 (the uniform ones); grids, ramps, discs set aside
+    assert sum("not uniform" in w for w in r.warnings) == 9
+    assert r.metrics["piu_pct"] == pytest.approx(80.66, abs=3.0)
+
+
+def test_only_structured_images_refused_with_one_sentence():
+    from qc.errors import QCInputError
+
+    files = [(p.name, p.read_bytes()) for p in sorted(shared_file("hazen", "acr", "GE").iterdir())][:2]
+    with pytest.raises(QCInputError) as exc:
+        uniformity.analyse(files, AnalysisContext(lang="en"))
+    assert exc.value.key == "mrq.err.no_uniform"

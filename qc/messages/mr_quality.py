@@ -9,6 +9,14 @@ MESSAGES = {
         "fr": "{file} : l'en-tête ne donne pas la date d'acquisition. Indiquez la date de l'acquisition puis relancez l'analyse.",
         "en": "{file}: the header gives no acquisition date. Enter the acquisition date and run the analysis again.",
     },
+    "mrq.warn.not_uniform": {
+        "fr": "{file} : la section du fantôme n'est pas uniforme ({pct} % de structures : grille, tiges, rampes…) ; image non analysée pour cette mesure.",
+        "en": "{file}: the phantom section is not uniform ({pct} % structures: grid, rods, ramps…); image not analysed for this measure.",
+    },
+    "mrq.err.no_uniform": {
+        "fr": "Aucune des {n} images ne montre une section uniforme du fantôme (grilles, tiges ou rampes dans toutes). Envoyez l'image d'un fantôme uniforme ou la coupe uniforme de la série.",
+        "en": "None of the {n} images shows a uniform section of the phantom (grids, rods or ramps in all). Upload an image of a uniform phantom or the uniform slice of the series.",
+    },
     "mrq.warn.too_many": {
         "fr": "{n} images reçues : seules les {max} premières sont analysées ; non analysées : {files}.",
         "en": "{n} images received: only the first {max} are analysed; not analysed: {files}.",

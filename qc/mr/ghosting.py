@@ -38,6 +38,7 @@ from qc.mr.image_rois import (
     image_label,
     images_for_test,
     overlay,
+    uniform_images,
     rounded,
 )
 from qc.records.tolerances import Tolerance
@@ -116,12 +117,12 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
     """Ghosting of every image; the session value is the largest."""
     lang = ctx.lang
     slices, warnings = images_for_test(inputs, lang)
+    analysed = uniform_images(slices, lang, warnings)  # sections with grids, rods, ramps... are listed and skipped
+    slices = [a[0] for a in analysed]
     items: list[dict[str, Any]] = []
     overlays: list[tuple[str, np.ndarray]] = []
     values: list[float | None] = []
-    for s in slices:
-        img = s.signal
-        ph = find_phantom(img, s.label)
+    for s, img, ph in analysed:
         pe = s.phase_encoding_direction
         if pe in ("ROW", "COL"):
             m = measure_ghosting(img, s.pixel_spacing_mm, pe, ph, s.label)

@@ -248,6 +248,54 @@ def _ring(shape: tuple[int, int], centre: tuple[float, float], radius: float) ->
     return (rr - centre[0]) ** 2 + (cc - centre[1]) ** 2 > max(radius, 0.0) ** 2
 
 
+STRUCTURE_FRACTION = 0.05  # more than 5 % structured pixels: not a uniform section (ACR insert slices: 16-55 %)
+
+
+def structured_fraction(image: np.ndarray, phantom: Phantom) -> float:
+    """Fraction of the pixels of the central disc (the NEMA region: 75 % of the phantom's area, at most its
+    inscribed radius) that depart from their
+    15-pixel neighbourhood mean by more than both 10 % of the phantom's level and 5 noise SDs (noise from
+    the median absolute deviation of neighbouring-pixel differences). Grids, rods, wedges and holes give several %; coil shading and noise
+    give ~0 (shading varies over far more than 15 pixels)."""
+    r = min(math.sqrt(0.75) * phantom.equivalent_radius_px, phantom.inscribed_radius_px) - 1.0
+    cr, cc = phantom.centre_rc
+    r0, r1 = max(0, int(cr - r)), min(image.shape[0], int(cr + r) + 1)
+    c0, c1 = max(0, int(cc - r)), min(image.shape[1], int(cc + r) + 1)
+    sub = np.asarray(image[r0:r1, c0:c1], dtype=np.float32)
+    if sub.size < 100:
+        return 0.0
+    # Local mean over phantom pixels only (normalised convolution): the phantom's own edge is no structure.
+    inside = phantom.mask[r0:r1, c0:c1].astype(np.float32)
+    weight = ndimage.uniform_filter(inside, 15, mode="constant")
+    local = ndimage.uniform_filter(sub * inside, 15, mode="constant") / np.maximum(weight, 1e-6)
+    resid = sub - local
+    rr, cc2 = np.ogrid[r0:r1, c0:c1]
+    disc = (rr - cr) ** 2 + (cc2 - cc) ** 2 <= r * r
+    vals = resid[disc]
+    # Noise from neighbouring-pixel differences (MAD / √2): edges of structures are too few to move it.
+    diffs = (sub[:, 1:] - sub[:, :-1])[disc[:, 1:] & disc[:, :-1]]
+    sigma = 1.4826 * float(np.median(np.abs(diffs - np.median(diffs)))) / math.sqrt(2.0) if diffs.size else 0.0
+    limit = max(0.1 * phantom.signal_level, 5.0 * sigma)
+    return float(np.mean(np.abs(vals) > limit))
+
+
+def uniform_images(slices: list[MRSlice], lang: str, warnings: list[str]) -> list[tuple[MRSlice, np.ndarray, Phantom]]:
+    """The images that show a uniform section of a phantom, with their signal and phantom; the others are
+    listed in `warnings` (one sentence each). Raises `QCInputError` when none is uniform."""
+    out = []
+    for s in slices:
+        img = s.signal
+        ph = find_phantom(img, s.label)
+        frac = structured_fraction(img, ph)
+        if frac > STRUCTURE_FRACTION:
+            warnings.append(t("mrq.warn.not_uniform", lang, file=s.label, pct=f"{100 * frac:.0f}"))
+            continue
+        out.append((s, img, ph))
+    if not out:
+        raise QCInputError("mrq.err.no_uniform", n=len(slices))
+    return out
+
+
 # ---------------------------------------------------------------- images of an upload
 
 

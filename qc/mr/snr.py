@@ -51,6 +51,7 @@ from qc.mr.image_rois import (
     image_label,
     images_for_test,
     overlay,
+    uniform_images,
     rect_mm,
     rounded,
 )
@@ -264,13 +265,13 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
     thickness = ctx.options.get("slice_thickness_mm")
     thickness = float(thickness) if thickness else None
     slices, warnings = images_for_test(inputs, lang)
+    analysed = uniform_images(slices, lang, warnings)  # sections with grids, rods, ramps... are listed and skipped
+    slices = [a[0] for a in analysed]
     items: list[dict[str, Any]] = []
     overlays: list[tuple[str, np.ndarray]] = []
     singles, norm_singles = [], []
     phantoms: dict[int, Phantom] = {}
-    for s in slices:
-        img = s.signal
-        ph = find_phantom(img, s.label)
+    for s, img, ph in analysed:
         phantoms[id(s)] = ph
         m = snr_single(img, s.pixel_spacing_mm, method, s.phase_encoding_direction, ph, lang, s.label, kernel)
         if m.warning:

@@ -43,6 +43,7 @@ from qc.mr.image_rois import (
     image_label,
     images_for_test,
     overlay,
+    uniform_images,
     rect_mm,
     rounded,
 )
@@ -198,13 +199,13 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
     """Uniformity of every image; the session value of each figure is its worst (lowest) image."""
     lang = ctx.lang
     slices, warnings = images_for_test(inputs, lang)
+    analysed = uniform_images(slices, lang, warnings)  # sections with grids, rods, ramps... are listed and skipped
+    slices = [a[0] for a in analysed]
     items: list[dict[str, Any]] = []
     overlays: list[tuple[str, np.ndarray]] = []
     per: dict[str, list[float]] = {k: [] for k in ("integral_uniformity_pct", "fractional_uniformity_horizontal_pct",
                                                    "fractional_uniformity_vertical_pct", "piu_pct")}
-    for s in slices:
-        img = s.signal
-        ph = find_phantom(img, s.label)
+    for s, img, ph in analysed:
         m = measure_uniformity(img, s.pixel_spacing_mm, ph, s.label)
         values = {"integral_uniformity_pct": m.integral_uniformity_pct,
                   "fractional_uniformity_horizontal_pct": m.fractional_horizontal_pct,
