@@ -261,20 +261,22 @@ def structured_fraction(image: np.ndarray, phantom: Phantom) -> float:
     cr, cc = phantom.centre_rc
     r0, r1 = max(0, int(cr - r)), min(image.shape[0], int(cr + r) + 1)
     c0, c1 = max(0, int(cc - r)), min(image.shape[1], int(cc + r) + 1)
-    sub = np.asarray(image[r0:r1, c0:c1], dtype=np.float32)
+    step = 2 if r > 40 else 1  # every other pixel on large phantoms: 4 times faster, same verdict
+    sub = np.asarray(image[r0:r1:step, c0:c1:step], dtype=np.float32)
     if sub.size < 100:
         return 0.0
+    size = max(3, int(round(15 / step)) | 1)
     # Local mean over phantom pixels only (normalised convolution): the phantom's own edge is no structure.
-    inside = phantom.mask[r0:r1, c0:c1].astype(np.float32)
-    weight = ndimage.uniform_filter(inside, 15, mode="constant")
-    local = ndimage.uniform_filter(sub * inside, 15, mode="constant") / np.maximum(weight, 1e-6)
+    inside = phantom.mask[r0:r1:step, c0:c1:step].astype(np.float32)
+    weight = ndimage.uniform_filter(inside, size, mode="constant")
+    local = ndimage.uniform_filter(sub * inside, size, mode="constant") / np.maximum(weight, 1e-6)
     resid = sub - local
-    rr, cc2 = np.ogrid[r0:r1, c0:c1]
+    rr, cc2 = np.ogrid[r0:r1:step, c0:c1:step]
     disc = (rr - cr) ** 2 + (cc2 - cc) ** 2 <= r * r
     vals = resid[disc]
     # Noise from neighbouring-pixel differences (MAD / √2): edges of structures are too few to move it.
     diffs = (sub[:, 1:] - sub[:, :-1])[disc[:, 1:] & disc[:, :-1]]
-    sigma = 1.4826 * float(np.median(np.abs(diffs - np.median(diffs)))) / math.sqrt(2.0) if diffs.size else 0.0
+    sigma = 1.4826 * float(np.median(np.abs(diffs))) / math.sqrt(2.0) if diffs.size else 0.0
     limit = max(0.1 * phantom.signal_level, 5.0 * sigma)
     return float(np.mean(np.abs(vals) > limit))
 
@@ -397,8 +399,6 @@ def overlay(image: np.ndarray, rois: list[Roi], phantom: Phantom | None = None, 
                 rr = np.clip(np.round(cr + (hr - dr) * np.sin(a)).astype(int), 0, H - 1)
                 cc2 = np.clip(np.round(cc + (hr - dr) * np.cos(a)).astype(int), 0, W - 1)
                 rgb[rr, cc2] = colour
-    if max(H, W) < 384:  # small matrices (256²): doubled with nearest neighbour so the browser keeps lines sharp
-        rgb = rgb.repeat(2, axis=0).repeat(2, axis=1)
     return rgb
 
 
