@@ -126,3 +126,17 @@ def test_options_body_kernel_thickness_and_no_normalisation():
     assert "snr_normalised" not in raw.metrics and "snr_difference_normalised" not in raw.metrics
     with pytest.raises(QCInputError):
         snr.analyse(files, AnalysisContext(options={"coil": "knee"}))
+
+
+def test_large_upload_is_read_headers_first(monkeypatch):
+    from qc.mr import image_rois
+
+    monkeypatch.setattr(image_rois, "EAGER_BYTES", 1000)
+    monkeypatch.setattr(image_rois, "MAX_IMAGES", 2)
+    files = [(f"f{k}.dcm", flood_dicom(WHEN + dt.timedelta(minutes=k), series_number=300 + k, sigma=5.0, seed=k)[0])
+             for k in range(3)]
+    slices, warnings = image_rois.images_for_test(files, "en")
+    assert len(slices) == 2 and "only the first 2" in warnings[-1]
+    assert all(s.__dict__.get("_pixels") is not None for s in slices)
+    r = snr.analyse(files, AnalysisContext(lang="en"))
+    assert r.metrics["snr"] == pytest.approx(200, rel=0.05) and r.metrics["n_images"] == 2

@@ -18,6 +18,7 @@ from scipy import ndimage
 
 from qc.errors import QCInputError
 from qc.i18n import t
+from qc.intake.dicom_io import expand_inputs
 from qc.intake.mr_series import MRSeries, MRSlice, load_mr_series
 
 MAX_IMAGES = 60  # images analysed per session (bounded time); the rest are listed in a warning
@@ -301,10 +302,16 @@ def uniform_images(slices: list[MRSlice], lang: str, warnings: list[str]) -> lis
 # ---------------------------------------------------------------- images of an upload
 
 
+EAGER_BYTES = 64 * 1024**2  # above this upload size, headers first and pixels of the analysed images only
+
+
 def images_for_test(inputs: list[tuple[str, bytes]], lang: str) -> tuple[list[MRSlice], list[str]]:
     """Every MR image of the upload in series order, and the warnings (what was set aside, what is beyond
-    `MAX_IMAGES`)."""
-    series, set_aside = load_mr_series(inputs, lang=lang)
+    `MAX_IMAGES`). A large upload (a 400-slice volume) is read headers-first and only the analysed images
+    are decoded, so memory stays bounded."""
+    files = expand_inputs(inputs)
+    lazy = sum(len(d) for _, d in files) > EAGER_BYTES
+    series, set_aside = load_mr_series(files, lang=lang, lazy=lazy)
     slices = [s for ser in series for s in ser.slices]
     warnings = list(set_aside)
     if len(slices) > MAX_IMAGES:
@@ -312,6 +319,9 @@ def images_for_test(inputs: list[tuple[str, bytes]], lang: str) -> tuple[list[MR
         warnings.append(t("mrq.warn.too_many", lang, n=len(slices), max=MAX_IMAGES,
                           files=", ".join(s.label for s in extra[:5]) + (" …" if len(extra) > 5 else "")))
         slices = slices[:MAX_IMAGES]
+    if lazy:
+        for s in slices:  # decoded once here, kept for the measures
+            s.pixels = s.pixels
     return slices, warnings
 
 
