@@ -77,3 +77,12 @@ def test_only_structured_images_refused_with_one_sentence():
     with pytest.raises(QCInputError) as exc:
         uniformity.analyse(files, AnalysisContext(lang="en"))
     assert exc.value.key == "mrq.err.no_uniform"
+
+
+def test_magnet_slice_width_object_is_not_a_uniform_section():
+    from qc.errors import QCInputError
+
+    p = shared_file("hazen", "slicewidth", "SLICEWIDTH", "ANNUALQA.MR.HEAD_GENERAL.tra.slice_width.IMA")
+    with pytest.raises(QCInputError) as exc:
+        uniformity.analyse([(p.name, p.read_bytes())], AnalysisContext(lang="en"))
+    assert exc.value.key == "mrq.err.no_uniform"
