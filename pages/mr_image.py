@@ -7,11 +7,12 @@ from pages.common import ensure_navigation
 ensure_navigation()
 
 
+import hashlib
+
 import streamlit as st
 
 from pages.common import (
     T,
-    _inputs_key,
     get_store,
     lang,
     machine_selector,
@@ -26,6 +27,17 @@ from qc.errors import DuplicateUploadError, QCInputError
 # The image-quality measures this page runs, in this order, when they are registered.
 MEASURES = ("mr-snr", "mr-uniformity", "mr-ghosting", "mr-slice-thickness", "mr-geometry", "mr-resolution", "mr-acr")
 KEY = "mr_image"
+
+
+def _inputs_key(inputs: list[tuple[str, bytes]], machine: dict | None) -> str:
+    """Identity of an upload for this machine and language (the analyses are redone only when it changes)."""
+    h = hashlib.sha256()
+    for name, data in inputs:
+        h.update(name.encode())
+        h.update(hashlib.sha256(data).digest())
+    h.update(str(machine["id"] if machine else "-").encode())
+    h.update(lang().encode())
+    return h.hexdigest()
 
 
 def _demo() -> list[tuple[str, bytes]]:
