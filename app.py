@@ -22,6 +22,7 @@ T = common.T
 
 tests = common.tests(store)
 image_pages = [common.page_for(spec) for spec in tests if spec.kind in ("dicom", "report")]
+image_pages.append(st.Page("pages/mr_image.py", title=T("mrq.nav.image_quality"), icon=":material/view_in_ar:", url_path="mr-image"))
 image_pages.append(st.Page("pages/mr_linac.py", title=T("mrl.page.title"), icon=":material/folder_open:", url_path="mr-linac"))  # routes a whole MR-Linac MRI QA study
 logged_pages = [common.page_for(spec) for spec in tests if spec.kind == "logged"]
 

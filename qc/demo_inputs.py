@@ -65,12 +65,28 @@ def mr_linac_demo(test_key: str) -> Callable[[], list[tuple[str, bytes]]]:
     return make
 
 
+def _mr_demo(maker_name: str) -> Callable[[], list[tuple[str, bytes]]]:
+    """A flood-phantom demo of qc.synthetic.mr, acquired now."""
+
+    def make() -> list[tuple[str, bytes]]:
+        from qc.synthetic import demo_moment
+        from qc.synthetic import mr
+
+        now, seed = demo_moment()
+        return getattr(mr, maker_name)(now, seed=seed)
+
+    return make
+
+
 DEMO_INPUTS: dict[str, Callable[[], list[tuple[str, bytes]]]] = {
     "field": field_demo,
     "leaves": leaves_demo,
     "slits": slits_demo,
     "piqt": piqt_demo,
     **{k: mr_linac_demo(k) for k in ("mr-b0", "mr-b0-gantry", "mr-b1", "mr-geometry-3d")},
+    "mr-snr": _mr_demo("demo_snr"),
+    "mr-uniformity": _mr_demo("demo_uniformity"),
+    "mr-ghosting": _mr_demo("demo_ghosting"),
 }
 
 

@@ -106,7 +106,10 @@ class TestSpec:
 
 
 # Modules that define `SPEC`; order is the menu order.
-ANALYSER_MODULES: tuple[str, ...] = ("qc.mv.field", "qc.mv.leaves", "qc.mv.slits", "qc.mr.piqt")
+ANALYSER_MODULES: tuple[str, ...] = (
+    "qc.mv.field", "qc.mv.leaves", "qc.mv.slits", "qc.mr.piqt",
+    "qc.mr.snr", "qc.mr.uniformity", "qc.mr.ghosting",
+)
 ANALYSER_MODULES += ("qc.mr.b0", "qc.mr.b0_gantry", "qc.mr.b1", "qc.mr.geometry_3d")  # MR-Linac MRI QA
 
 

@@ -1,0 +1,117 @@
+"""MR image-quality pages (mr-snr, mr-uniformity, mr-ghosting) through Streamlit's AppTest: render in FR/EN,
+demo and real uploads show values and ROI images, a bad file gives one sentence, saving stores a session."""
+
+from __future__ import annotations
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from conftest import REPO, shared_file
+
+APP = str(REPO / "app.py")
+PAGES = {"mr-snr": "pages/mr_snr.py", "mr-uniformity": "pages/mr_uniformity.py", "mr-ghosting": "pages/mr_ghosting.py"}
+
+
+def start(lang: str = "fr", operator: str = "") -> AppTest:
+    at = AppTest.from_file(APP, default_timeout=120)
+    at.session_state["lang"] = lang
+    if operator:
+        at.session_state["operator"] = operator
+    return at.run()
+
+
+def clean(at: AppTest, where: str) -> None:
+    assert not at.exception, f"{where}: {[e.value for e in at.exception]}"
+    assert not [e.value for e in at.error], f"{where}: {[e.value for e in at.error]}"
+
+
+def test_pages_are_in_the_registry():
+    from qc.registry import builtin_tests
+
+    pages = {s.key: s.page for s in builtin_tests()}
+    for key, page in PAGES.items():
+        assert pages[key] == page
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_demo_on_each_page_shows_values_and_roi_images(lang, qc_data_dir):
+    at = start(lang)
+    for key, page in PAGES.items():
+        at.switch_page(page).run()
+        clean(at, page)
+        at.button(key=f"{key}_demo").click().run()
+        clean(at, f"{page} demo")
+        assert at.dataframe, page
+        assert len(at.get("image")) >= 1, page
+
+
+def test_real_snr_pair_upload_and_save(qc_data_dir):
+    from qc.records.storage import open_store
+
+    with open_store(qc_data_dir) as s:
+        s.add_machine("Unity A")
+    at = start(operator="AG")
+    at.switch_page(PAGES["mr-snr"]).run()
+    files = [shared_file("hazen", "snr", "Philips", n) for n in ("Philips_IM-0011-0005.dcm", "Philips_IM-0011-0006.dcm")]
+    at.file_uploader(key="mr-snr_upload").set_value([(p.name, p.read_bytes(), "application/dicom") for p in files]).run()
+    clean(at, "upload")
+    table = at.dataframe[0].value
+    assert any("différence" in str(v) for v in table.iloc[:, 0]) or len(table) >= 2
+    at.button(key="mr-snr_save").click().run()
+    clean(at, "save")
+    assert at.success
+    with open_store(qc_data_dir) as s:
+        assert s.counts()["sessions"] >= 1
+
+
+def test_bad_file_gives_one_sentence(qc_data_dir):
+    at = start()
+    at.switch_page(PAGES["mr-ghosting"]).run()
+    at.file_uploader(key="mr-ghosting_upload").set_value(("notes.txt", b"hello", "text/plain")).run()
+    assert not at.exception
+    errors = [e.value.replace("\\", "") for e in at.error]
+    assert len(errors) == 1 and "notes.txt" in errors[0] and "Aucune image IRM" in errors[0]
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_image_quality_page_runs_every_measure_with_rois(lang, qc_data_dir):
+    at = start(lang)
+    at.switch_page("pages/mr_image.py").run()
+    clean(at, "mr_image")
+    at.button(key="mr_image_demo").click().run()
+    clean(at, "mr_image demo")
+    assert len(at.tabs) >= 3
+    assert len(at.dataframe) >= 3 and len(at.get("image")) >= 3
+
+
+def test_image_quality_page_real_series_saves_each_measure_as_its_test(qc_data_dir):
+    from qc.records.storage import open_store
+
+    with open_store(qc_data_dir) as s:
+        s.add_machine("Unity A")
+    at = start(operator="AG")
+    at.switch_page("pages/mr_image.py").run()
+    p = shared_file("hazen", "uniformity", "axial_oil.IMA")
+    at.file_uploader(key="mr_image_upload").set_value([(p.name, p.read_bytes(), "application/dicom")]).run()
+    clean(at, "upload")
+    at.button(key="mr_image_mr-uniformity_save").click().run()
+    clean(at, "save")
+    # The same file feeds the other measures: saving ghosting too is not blocked as a duplicate...
+    at.button(key="mr_image_mr-ghosting_save").click().run()
+    clean(at, "save ghosting")
+    with open_store(qc_data_dir) as s:
+        assert s.counts()["sessions"] == 2
+    # ...but the same measure of the same file again is.
+    at2 = start(operator="AG")
+    at2.switch_page("pages/mr_image.py").run()
+    at2.file_uploader(key="mr_image_upload").set_value([(p.name, p.read_bytes(), "application/dicom")]).run()
+    assert [b for b in at2.button if b.key == "mr_image_mr-uniformity_save"][0].disabled
+
+
+def test_image_quality_page_bad_upload_one_sentence_per_measure(qc_data_dir):
+    at = start()
+    at.switch_page("pages/mr_image.py").run()
+    at.file_uploader(key="mr_image_upload").set_value(("notes.txt", b"hello", "text/plain")).run()
+    assert not at.exception
+    errors = [e.value.replace("\\", "") for e in at.error]
+    assert errors and all("notes.txt" in e for e in errors)
