@@ -380,7 +380,8 @@ def session_overlays(store, s: dict, spec: TestSpec, lang: str) -> list[tuple[st
         inputs.append((f["filename"], data))
     try:
         machine = store.machine(s["machine_id"])
-        analysis = pipeline.analyse(store, spec, inputs, machine, lang)
+        # The stored date: a session dated by the user is analysed again with that same date.
+        analysis = pipeline.analyse(store, spec, inputs, machine, lang, acquired_at=dt.datetime.fromisoformat(s["acquired_at"]))
     except Exception:
         return []
     out = []
