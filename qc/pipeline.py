@@ -262,6 +262,8 @@ def judge(store: Store | None, spec: TestSpec, result: AnalysisResult, machine: 
         judged = store.judge(spec, result, machine["id"] if machine else None)
     else:
         judged = judge_measurements(result.measurements, lambda name: (spec.metric(name).tolerance if spec.metric(name) else None))
+    # The limits that judged each metric, for the charts of this result (band in force on its date).
+    result.extra["bounds_in_force"] = {(j.name, j.item): j.bounds for j in judged if j.bounds is not None}
     for j in judged:
         if j.not_measured:
             m = spec.metric(j.name)
