@@ -282,3 +282,22 @@ def test_registry_and_logged_do_not_import_each_other():
     tree = ast.parse(Path(REPO / "qc/records/logged.py").read_text())
     imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
     assert "qc.registry" not in imported
+
+
+# ------------------------------------------------------------------ CI: real images fail, not skip
+
+
+def test_missing_shared_data_fails_in_ci_and_skips_elsewhere(monkeypatch, tmp_path):
+    import conftest
+
+    monkeypatch.setattr(conftest, "SHARED_DATA", tmp_path / "absent")
+    monkeypatch.delenv("CI", raising=False)
+    monkeypatch.delenv("QC_REQUIRE_SHARED_DATA", raising=False)
+    with pytest.raises(pytest.skip.Exception):
+        conftest.shared_file("pylinac", "x.dcm")
+    for var, value in (("CI", "true"), ("QC_REQUIRE_SHARED_DATA", "1")):
+        monkeypatch.setenv(var, value)
+        with pytest.raises(pytest.fail.Exception):
+            conftest.shared_file("pylinac", "x.dcm")
+        monkeypatch.delenv(var)
+    assert "QC_REQUIRE_SHARED_DATA=1" in (REPO / ".ci" / "run").read_text()
