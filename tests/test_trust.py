@@ -301,3 +301,33 @@ def test_missing_shared_data_fails_in_ci_and_skips_elsewhere(monkeypatch, tmp_pa
             conftest.shared_file("pylinac", "x.dcm")
         monkeypatch.delenv(var)
     assert "QC_REQUIRE_SHARED_DATA=1" in (REPO / ".ci" / "run").read_text()
+
+
+# ------------------------------------------------------------------ the page asks for the date
+
+
+def test_field_page_asks_for_the_date_of_an_undated_image_and_stores_it(qc_data_dir):
+    from streamlit.testing.v1 import AppTest
+
+    with open_store(qc_data_dir) as s:
+        s.add_calibration(s.add_machine("Unity A"), 511.03, 652.75, "2020-01-01")
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
+    at.session_state["lang"] = "fr"
+    at.session_state["operator"] = "AG"
+    at.run()
+    at.switch_page("pages/field.py").run()
+    at.file_uploader(key="field_upload").set_value(("sans_date.dcm", field_file(keep=()), "application/dicom")).run()
+    assert not at.exception and not at.error
+    assert any("date d'acquisition" in w.value.lower() for w in at.warning)
+    assert not [b for b in at.button if b.key == "field_save"]  # nothing to save before the date is given
+    at.date_input(key="field_date_day").set_value(dt.date(2026, 3, 9))
+    at.time_input(key="field_date_time").set_value(dt.time(14, 30))
+    at.button[[b.proto.label for b in at.button].index("Analyser avec cette date")].click().run()
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    assert any("saisie" in w.value for w in at.warning)
+    at.button(key="field_save").click().run()
+    assert not at.exception
+    with open_store(qc_data_dir) as s:
+        row = s.sessions_frame().iloc[0]
+        assert row["acquired_at"] == "2026-03-09 14:30:00"
+        assert s.session(int(row["id"]))["acquired_at_source"] == "user"
