@@ -277,7 +277,7 @@ def judged_frame(analysis: pipeline.Analysis) -> pd.DataFrame:
             {
                 T("ui.col_item"): j.item,
                 T("ui.col_metric"): m.label(lang()) if m else j.name,
-                T("ui.col_value"): T("status.not_measured") if j.not_measured else (None if j.value is None else round(float(j.value), 4)),
+                T("ui.col_value"): None if j.value is None else round(float(j.value), 4),  # status column says "Non mesuré"
                 T("ui.col_unit"): j.unit,
                 T("ui.col_nominal"): j.nominal,
                 T("ui.col_limits"): format_bounds(j.bounds, j.unit),

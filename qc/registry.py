@@ -8,6 +8,10 @@ from the database, so one added in Settings is a test like any other.
 Analyser contract: `analyse(inputs, ctx) -> AnalysisResult`, where `inputs` is a list of
 (filename, bytes) (a .zip already allowed: use `qc.intake.dicom_io.load_images`) and `ctx` an
 `AnalysisContext`. Bad input raises `qc.errors.QCInputError`; nothing else is expected.
+
+A module listed here that cannot be imported (or has no `SPEC`) raises `AnalyserModuleError`: a test never
+vanishes from the menu. The types live in `qc.spec` (re-exported here), so `qc.records.logged` builds its
+specs without importing this list; this module imports `qc.records.logged` only inside the functions.
 """
 
 from __future__ import annotations

@@ -238,6 +238,16 @@ def test_chart_band_is_the_tolerance_in_force(store, machine):
     a = pipeline.analyse(store, get_test("field"), [("f.dcm", field_file())], machine)
     band = band_in_force(a.result, "field_size_error_x_mm")
     assert band == (-1.0, -0.75, 0.75, 1.0)
+    # The MVIC-Champ size-error chart draws exactly these bands (action, tolerance), not a literal ±1 mm.
+    from qc.mv import field as F
+
+    store.set_tolerance("field", "field_size_error_x_mm", Tolerance(act_low=-0.6, tol_low=-0.4, tol_high=0.4, act_high=0.6),
+                        unit="mm", valid_from="2026-03-01", user="AG")
+    b = pipeline.analyse(store, get_test("field"), [("f2.dcm", field_file(when=dt.datetime(2026, 3, 11, 9, 0)))], machine)
+    chart = F.charts(b.result, "fr")[0][1].to_dict()
+    rects = [layer for layer in chart["layer"] if layer["mark"]["type"] == "rect"]
+    spans = sorted((d["lo"], d["hi"]) for layer in rects for d in chart["datasets"][layer["data"]["name"]])
+    assert spans == [(-0.6, 0.6), (-0.4, 0.4)]
 
 
 # ------------------------------------------------------------------ m004 on an m003 database
@@ -331,3 +341,17 @@ def test_field_page_asks_for_the_date_of_an_undated_image_and_stores_it(qc_data_
         row = s.sessions_frame().iloc[0]
         assert row["acquired_at"] == "2026-03-09 14:30:00"
         assert s.session(int(row["id"]))["acquired_at_source"] == "user"
+
+
+def test_leaves_session_matching_no_planned_gap_fails_not_passes(store, machine):
+    """Issue 12's first case: images that match no planned gap leave the absolute errors unmeasured;
+    the session is Non conforme with the reason, never Conforme with a warning."""
+    from qc.demo_inputs import demo_inputs_for
+
+    spec = get_test("leaves")
+    a = pipeline.analyse(store, spec, demo_inputs_for("leaves")(), machine, options={"nominal_gaps_mm": [[150.0, 170.0]] * 6})
+    assert a.status == FAIL
+    assert {j.name for j in a.not_measured} >= {"mean_error_bank_a_mm", "mean_error_bank_b_mm"}
+    assert any("non mesuré" in w for w in a.warnings)
+    sid = pipeline.store_analysis(store, a, operator="AG")
+    assert store.session(sid)["status"] == FAIL
