@@ -349,7 +349,7 @@ def test_leaves_session_matching_no_planned_gap_fails_not_passes(store, machine)
     from qc.demo_inputs import demo_inputs_for
 
     spec = get_test("leaves")
-    a = pipeline.analyse(store, spec, demo_inputs_for("leaves")(), machine, options={"nominal_gaps_mm": [[150.0, 170.0]] * 6})
+    a = pipeline.analyse(store, spec, demo_inputs_for("leaves")(), machine, options={"nominal_gaps_mm": [[150.0, 170.0]]})
     assert a.status == FAIL
     assert {j.name for j in a.not_measured} >= {"mean_error_bank_a_mm", "mean_error_bank_b_mm"}
     assert any("non mesuré" in w for w in a.warnings)
