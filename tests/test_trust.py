@@ -355,3 +355,25 @@ def test_leaves_session_matching_no_planned_gap_fails_not_passes(store, machine)
     assert any("non mesuré" in w for w in a.warnings)
     sid = pipeline.store_analysis(store, a, operator="AG")
     assert store.session(sid)["status"] == FAIL
+
+
+def test_settings_add_machine_with_its_beam_axis_dated_from_the_earliest_session(qc_data_dir):
+    from streamlit.testing.v1 import AppTest
+
+    with open_store(qc_data_dir) as s:
+        m = s.machine(s.add_machine("Unity A"))
+        pipeline.store_analysis(s, pipeline.judge(s, get_test("couch"), couch(0.1, when=dt.datetime(2025, 9, 2, 8, 0)), m), operator="AG")
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
+    at.session_state["lang"] = "fr"
+    at.session_state["operator"] = "PH"
+    at.run()
+    at.switch_page("pages/settings.py").run()
+    assert at.date_input(key="set_m_cax_from").value == dt.date(2025, 9, 2)  # not today
+    at.text_input(key="set_m_name").input("Unity B")
+    at.number_input(key="set_m_cax_u").set_value(511.03)
+    at.number_input(key="set_m_cax_v").set_value(652.75)
+    [b for b in at.button if "set_add_machine" in (b.key or "")][0].click().run()
+    assert not at.exception and not at.error
+    with open_store(qc_data_dir) as s:
+        cals = s.calibrations(s.machine_by_name("Unity B")["id"])
+        assert [(c["u0"], c["v0"], c["valid_from"][:10]) for c in cals] == [(511.03, 652.75, "2025-09-02")]
