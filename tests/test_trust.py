@@ -377,3 +377,12 @@ def test_settings_add_machine_with_its_beam_axis_dated_from_the_earliest_session
     with open_store(qc_data_dir) as s:
         cals = s.calibrations(s.machine_by_name("Unity B")["id"])
         assert [(c["u0"], c["v0"], c["valid_from"][:10]) for c in cals] == [(511.03, 652.75, "2025-09-02")]
+
+
+def test_session_pdf_says_non_mesure_for_a_missing_value(store, machine):
+    from pypdf_text import pdf_text
+    from qc.reporting.report import session_report_pdf
+
+    a = pipeline.judge(store, get_test("couch"), couch(None), machine)
+    text = pdf_text(session_report_pdf(store, pipeline.store_analysis(store, a, operator="AG")))
+    assert "Non mesuré" in text and "Non conforme" in text
