@@ -102,7 +102,7 @@ def templates_from_spec(store: Store, spec: TestSpec) -> list[RowTemplate]:
     """One session-level row per metric of the spec, with its default tolerance as stored."""
     out = []
     for m in spec.metrics:
-        tol = store.tolerance_for(spec.key, m.name, None, None)
+        tol = store.tolerance_for(spec.key, m.name, None, dt.datetime.now())
         bounds = tol.bounds_for(tol.nominal) if tol is not None else None
         nominal = tol.nominal if tol is not None else None
         out.append(RowTemplate(m.name, "", m.unit, nominal, bounds, tol.id if tol else None, tol.reference if tol else "", None))

@@ -30,7 +30,7 @@ from qc.textsafe import md_escape
 from qc.records.tolerances import format_bounds
 
 STATUS_BG = {"pass": "#e8f5e9", "warning": "#fff8e1", "fail": "#ffebee", "none": "#eceff1"}
-STATUS_ICON = {"pass": "✔", "warning": "⚠", "fail": "✖", "none": "–"}
+STATUS_ICON = {"pass": "✔", "warning": "⚠", "fail": "✖", "none": "–", "not_measured": "✖"}
 PAGE_ICONS = {"dicom": ":material/image:", "report": ":material/description:", "logged": ":material/edit_note:"}
 
 
@@ -317,11 +317,11 @@ def judged_frame(analysis: pipeline.Analysis) -> pd.DataFrame:
             {
                 T("ui.col_item"): j.item,
                 T("ui.col_metric"): m.label(lang()) if m else j.name,
-                T("ui.col_value"): None if j.value is None else round(float(j.value), 4),
+                T("ui.col_value"): None if j.value is None else round(float(j.value), 4),  # status column says "Non mesuré"
                 T("ui.col_unit"): j.unit,
                 T("ui.col_nominal"): j.nominal,
                 T("ui.col_limits"): format_bounds(j.bounds, j.unit),
-                T("ui.col_status"): f"{STATUS_ICON[j.status]} {T('status.' + j.status)}",
+                T("ui.col_status"): f"{STATUS_ICON[j.display_status]} {T('status.' + j.display_status)}",
                 "_status": j.status,
             }
         )
@@ -380,11 +380,11 @@ def show_analysis(analysis: pipeline.Analysis, extra: Callable[[pipeline.Analysi
 
 
 def save_block(store: Store, analysis: pipeline.Analysis, key: str) -> int | None:
-    """Duplicate check, comment, and the save button; returns the stored session id."""
+    """Asks the pipeline's duplicate question, takes the comment and the save button; returns the stored session id."""
     if analysis.machine is None:
         st.warning(T("ui.no_machine"))
         return None
-    dups = store.find_duplicates(analysis.result.files)
+    dups = pipeline.duplicates(store, analysis)
     allow = False
     if dups:
         d = dups[0]
@@ -444,22 +444,30 @@ def image_test_page(key: str, extra: Callable[[pipeline.Analysis], None] | None 
     if uploads:
         inputs = [(u.name, u.getvalue()) for u in uploads]
         st.session_state.pop(f"{key}_demo_inputs", None)
+        if st.session_state.get(f"{key}_given_for") != _inputs_key(inputs, None):
+            # A date given for other files is not this upload's date.
+            st.session_state.pop(f"{key}_given_date", None)
+            st.session_state[f"{key}_given_for"] = _inputs_key(inputs, None)
     elif st.session_state.get(f"{key}_demo_inputs"):
         inputs = st.session_state[f"{key}_demo_inputs"]
         st.caption(T("ui.using_demo", n=len(inputs)))
     if not inputs:
         st.info(T("ui.waiting_upload"))
         return
-    cache_key = _inputs_key(inputs, machine)
+    given = st.session_state.get(f"{key}_given_date")
+    cache_key = _inputs_key(inputs, machine) + (given.isoformat() if given else "")
     cached = st.session_state.get(f"{key}_analysis")
     if cached is None or cached[0] != cache_key:
         st.session_state.pop(f"{key}_saved", None)
         try:
             with st.spinner(T("ui.analysing")), analysis_slot((current_user() or {}).get("username") or client_address()):
-                analysis = pipeline.analyse(store, spec, inputs, machine, lang())
+                analysis = pipeline.analyse(store, spec, inputs, machine, lang(), acquired_at=given)
         except QCInputError as exc:
             st.session_state.pop(f"{key}_analysis", None)
-            st.error(md_escape(exc.message(lang())), icon=":material/error:")
+            if pipeline.needs_date(exc):
+                acquisition_date_form(key)
+            else:
+                st.error(md_escape(exc.message(lang())), icon=":material/error:")
             return
         st.session_state[f"{key}_analysis"] = (cache_key, analysis)
     else:
@@ -469,8 +477,24 @@ def image_test_page(key: str, extra: Callable[[pipeline.Analysis], None] | None 
     sid = save_block(store, analysis, key)
     if baseline is not None and sid and machine is not None and allowed("baseline"):
         if st.button(T("ui.set_baseline"), key=f"{key}_baseline"):
-            store.set_baseline(machine["id"], key, baseline(analysis.result), sid, operator())
+            pipeline.set_baseline(store, analysis, sid, baseline, operator())
             st.success(T("ui.baseline_set"))
+
+
+def acquisition_date_form(key: str) -> None:
+    """The files carry no acquisition date (the pipeline said so): ask for it, required; the
+    analysis runs again with it. The page only gathers the date; `qc.pipeline` decides its use."""
+    st.warning(T("ui.acquisition_date_needed"), icon=":material/event:")
+    with st.form(f"{key}_date_form"):
+        c1, c2 = st.columns(2)
+        day = c1.date_input(T("ui.acquisition_date"), value=None, format="YYYY-MM-DD", key=f"{key}_date_day")
+        at = c2.time_input(T("ui.acquisition_time"), value=dt.time(8, 0), key=f"{key}_date_time")
+        if st.form_submit_button(T("ui.acquisition_date_use"), type="primary"):
+            if day is None:
+                st.error(T("err.no_acquisition_date"))
+            else:
+                st.session_state[f"{key}_given_date"] = dt.datetime.combine(day, at or dt.time(0, 0))
+                st.rerun()
 
 
 def charts_of(module) -> Callable[[pipeline.Analysis], None]:

@@ -41,13 +41,22 @@ with tab_m:
             name = c1.text_input(T("set.machine_name"), key="set_m_name")
             station = c2.text_input("StationName", key="set_m_station")
             serial = c3.text_input("DeviceSerialNumber", key="set_m_serial")
+            # First beam-axis calibration, valid from the earliest stored session by default (never today).
+            first_date = store.earliest_acquisition()
+            c4, c5, c6 = st.columns(3)
+            new_u = c4.number_input(T("settings.cax_u"), value=None, format="%.2f", key="set_m_cax_u", help=T("settings.cax_help"))
+            new_v = c5.number_input(T("settings.cax_v"), value=None, format="%.2f", key="set_m_cax_v")
+            new_from = c6.date_input(T("settings.cax_valid_from"), value=dt.date.fromisoformat(first_date[:10]) if first_date else dt.date.today(),
+                                     key="set_m_cax_from")
             if st.form_submit_button(T("set.add")):
                 if not user:
                     st.error(T("ui.operator_required"))
                 elif not name.strip():
                     st.error(T("set.name_required"))
                 else:
-                    store.add_machine(name, station, serial, user=user)
+                    new_id = store.add_machine(name, station, serial, user=user)
+                    if new_u is not None and new_v is not None and not store.calibrations(new_id):
+                        store.add_calibration(new_id, new_u, new_v, new_from.isoformat(), user=user)
                     st.rerun()
     if machines:
         st.markdown("**" + T("set.cax_title") + "**")
@@ -62,7 +71,8 @@ with tab_m:
             c1, c2, c3 = st.columns(3)
             u0 = c1.number_input("u0 (px)", value=511.03, format="%.2f", key="set_cax_u0")
             v0 = c2.number_input("v0 (px)", value=652.75, format="%.2f", key="set_cax_v0")
-            valid = c3.date_input(T("set.valid_from"), value=dt.date.today(), key="set_cax_from")
+            first_date = None if cals else store.earliest_acquisition(m["id"])  # a first calibration covers the past
+            valid = c3.date_input(T("set.valid_from"), value=dt.date.fromisoformat(first_date[:10]) if first_date else dt.date.today(), key="set_cax_from")
             comment = st.text_input(T("set.reason"), key="set_cax_comment")
             if st.form_submit_button(T("set.add_cax")):
                 if not user:
@@ -89,7 +99,7 @@ with tab_t:
         st.markdown("**" + T("set.new_tolerance") + "**")
         metric = st.selectbox(T("hist.metric"), metrics, format_func=lambda m: f"{m.label(lang())} ({m.unit})" if m.unit else m.label(lang()), key="set_tol_metric")
         with st.form(f"set_tol_form_{test}_{metric.name}"):
-            current = store.tolerance_for(test, metric.name, None, None) or metric.tolerance or Tolerance()
+            current = store.tolerance_for(test, metric.name, None, dt.datetime.now()) or metric.tolerance or Tolerance()
             c1, c2, c3, c4 = st.columns(4)
 
             def num(col, label, value, key):

@@ -1,10 +1,10 @@
 """`python -m qc ...`: the command-line face of the same analysers, storage and reports.
 
     python -m qc tests                                   list the tests
-    python -m qc analyse TEST FILE... [--machine NAME] [--json] [--store]
+    python -m qc analyse TEST FILE... [--machine NAME] [--json] [--store] [--date "YYYY-MM-DD[ HH:MM]"]
     python -m qc analyse helium --value helium_level_pct=72,5 --machine "Unity 1" --store
     python -m qc demo [--force]                          build the demo database
-    python -m qc machines | add-machine NAME [--station S --serial N --cax U V --from DATE]
+    python -m qc machines | add-machine NAME [--station S --serial N --cax U V --valid-from DATE]
     python -m qc export --test field --from 2026-01-01 --to 2026-12-31 --format csv [-o FILE]
     python -m qc report --machine NAME --month 2026-10 [-o FILE] [--lang en]
     python -m qc backup | backups | verify NAME | restore NAME [--force]
@@ -14,7 +14,7 @@
     python -m qc watch FOLDER [--once] | inbox [--process] | retrieve --orthanc URL --from D --to D | review ID --by NAME
 
 Bad input, and disk or database errors: one sentence on stderr, exit code 2. Nothing is stored for a failed
-analysis.
+analysis. Image tests take the acquisition date from the files; files without one need --date (else exit 2).
 """
 
 from __future__ import annotations
@@ -66,6 +66,16 @@ def _parse_values(pairs: list[str]) -> tuple[dict[str, str], dict[str, str]]:
     return values, comments
 
 
+def parse_date(text: str | None) -> dt.datetime | None:
+    """`--date`: "YYYY-MM-DD" or "YYYY-MM-DD HH:MM" (ISO); anything else is one sentence, exit 2."""
+    if not text:
+        return None
+    try:
+        return dt.datetime.fromisoformat(text.strip()).replace(microsecond=0)
+    except ValueError:
+        raise QCInputError("cli.err.date_syntax", value=text) from None
+
+
 def cmd_analyse(args) -> int:
     from qc import pipeline
     from qc.intake.dicom_io import read_paths
@@ -80,7 +90,7 @@ def cmd_analyse(args) -> int:
             if args.files:
                 raise QCInputError("cli.err.logged_files", test=spec.key)
             values, comments = _parse_values(args.value or [])
-            when = dt.datetime.fromisoformat(args.date) if args.date else dt.datetime.now().replace(microsecond=0)
+            when = parse_date(args.date) or dt.datetime.now().replace(microsecond=0)
             if machine is None:
                 machine = store.resolve_machine(None)
             analysis = pipeline.record_logged(store, spec, machine, values, acquired_at=when, comments=comments, lang=lang)
@@ -88,12 +98,13 @@ def cmd_analyse(args) -> int:
             if not args.files:
                 raise QCInputError("err.no_files")
             inputs = read_paths(args.files)
-            analysis = pipeline.analyse(store, spec, inputs, machine, lang)
+            given = parse_date(args.date)
+            analysis = pipeline.analyse(store, spec, inputs, machine, lang, acquired_at=given)
             if machine is None:
                 # A machine known by the header's StationName/serial: analyse again with its calibration.
                 known = store.machine_for_identity(analysis.result.station_name, analysis.result.device_serial)
                 if known is not None:
-                    analysis = pipeline.analyse(store, spec, inputs, known, lang)
+                    analysis = pipeline.analyse(store, spec, inputs, known, lang, acquired_at=given)
         session_id = None
         if args.store:
             try:
@@ -121,8 +132,8 @@ def _print_human(analysis, out: dict, lang: str) -> None:
     for j in analysis.judged:
         label = spec.metric(j.name).label(lang) if spec.metric(j.name) else j.name
         item = f" [{j.item}]" if j.item else ""
-        value = "—" if j.value is None else f"{j.value:.4g}"
-        print(f"  {label}{item}: {value} {j.unit}  ({format_bounds(j.bounds, j.unit)})  {t('status.' + j.status, lang)}")
+        value = t("status.not_measured", lang) if j.value is None else f"{j.value:.4g} {j.unit}"
+        print(f"  {label}{item}: {value}  ({format_bounds(j.bounds, j.unit)})  {t('status.' + j.display_status, lang)}")
     for w in out["warnings"]:
         print(f"  ! {w}")
     if "session_id" in out:
@@ -143,20 +154,25 @@ def cmd_machines(args) -> int:
 
     with open_store(args.data_dir) as store:
         for m in store.machines():
-            cal = store.calibration_for(m["id"], None)
+            cal = store.latest_calibration(m["id"])
             cax = f"CAX ({cal.u0:g}, {cal.v0:g}) px depuis {cal.valid_from[:10]}" if cal else "CAX: —"
             print(f"{m['name']}\tStationName={m['station_name']}\tSerial={m['device_serial']}\t{cax}")
     return 0
 
 
 def cmd_add_machine(args) -> int:
-    from qc.records.storage import open_store
+    from qc.records.storage import EPOCH, open_store
 
     with open_store(args.data_dir) as store:
         mid = store.add_machine(args.name, args.station or "", args.serial or "", args.model or "", user=os.environ.get("USER", ""))
+        valid_from = None
         if args.cax:
-            store.add_calibration(mid, args.cax[0], args.cax[1], args.valid_from or dt.date.today().isoformat(), user=os.environ.get("USER", ""))
-    print(args.name)
+            # A machine's first beam axis applies to its past images too: by default from the earliest
+            # stored session (else from the start of the records), never from today.
+            valid_from = parse_date(args.valid_from) if args.valid_from else None
+            valid_from = valid_from or store.earliest_acquisition() or EPOCH
+            store.add_calibration(mid, args.cax[0], args.cax[1], str(valid_from), user=os.environ.get("USER", ""))
+    print(args.name if valid_from is None else f"{args.name}\tCAX ({args.cax[0]:g}, {args.cax[1]:g}) px ≥ {str(valid_from)[:10]}")
     return 0
 
 
@@ -289,7 +305,11 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--comment")
     s.add_argument("--allow-duplicate", action="store_true", help="store even if a file is already stored")
     s.add_argument("--value", action="append", help="logged tests: FIELD=VALUE (FIELD.comment=TEXT for a failed item)")
-    s.add_argument("--date", help="logged tests: date/time of the check (ISO), default now")
+    s.add_argument(
+        "--date",
+        help="acquisition date 'YYYY-MM-DD[ HH:MM]': image tests use it only when the files carry none "
+        "(required then); logged tests: date of the check, default now",
+    )
     s.set_defaults(func=cmd_analyse)
 
     s = sub.add_parser("demo", help="build the demo database (with demo images)")
@@ -304,7 +324,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--serial")
     s.add_argument("--model")
     s.add_argument("--cax", nargs=2, type=float, metavar=("U0", "V0"))
-    s.add_argument("--valid-from")
+    s.add_argument("--valid-from", help="date the --cax calibration applies from (default: the earliest stored session)")
     s.set_defaults(func=cmd_add_machine)
 
     s = sub.add_parser("export", help="export stored results (CSV or Excel)")

@@ -1,10 +1,18 @@
-"""One analysis from input to judged (and optionally stored) result: the path the pages and the CLI share.
+"""One analysis from input to judged (and optionally stored) result: the path the pages, the CLI and
+(next) the DICOM receiver share — intake → analyse → judge → store.
 
-Owns: building the `AnalysisContext` for a machine (its CAX calibration by date, its baseline, the
-test options), running the analyser, judging every measurement with the tolerance in force on the
-acquisition date, and turning any unexpected exception into a `QCInputError` so that the user sees
-a sentence and nothing is stored. Because both faces call this, the numbers on the CLI, the page,
-the database and the PDF are the same numbers.
+Owns:
+- intake: the session's acquisition date (the header's, see `qc.intake.dicom_io.DATE_TAGS`, else the
+  one the user gave; with neither, `QCInputError("err.no_acquisition_date")`), and which source gave it;
+- the `AnalysisContext` of a machine whose every lookup (tolerance, CAX calibration, baseline) is by
+  that date, recording the calibration and baseline it returned;
+- running the analyser, turning any unexpected exception into a `QCInputError` (the user sees a
+  sentence and nothing is stored);
+- judging every measurement with the tolerance in force on the acquisition date; the session's status
+  is the worst of its metrics and items (`qc.records.tolerances.session_status`);
+- the store call: the duplicate question (`duplicates`), the session with the ids of the calibration
+  and baseline used (`store_analysis`), a baseline dated by its session (`set_baseline`).
+Because every face calls this, the numbers on the CLI, the page, the database and the PDF are the same.
 """
 
 from __future__ import annotations
@@ -13,15 +21,20 @@ import datetime as dt
 import json
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 from qc.errors import QCInputError
+from qc.i18n import t
 from qc.registry import AnalysisContext, TestSpec
 from qc.results import AnalysisResult
 from qc.records.storage import Store, _json_default
-from qc.records.tolerances import Judged, worst
+from qc.records.tolerances import FAIL, Judged, item_status, judge_measurements, session_status
 
 log = logging.getLogger(__name__)
+
+USER_DATE = "user"
+# Header tags whose date needs no remark (the image's own acquisition time, or a report's own date).
+_PLAIN_SOURCES = ("AcquisitionDate", "AcquisitionDateTime", "report")
 
 
 @dataclass
@@ -31,10 +44,17 @@ class Analysis:
     judged: list[Judged]
     machine: dict | None
     warnings: list[str] = field(default_factory=list)
+    cax_calibration_id: int | None = None
+    baseline_id: int | None = None
 
     @property
     def status(self) -> str:
-        return worst(j.status for j in self.judged)
+        """The session's verdict: the worst of its judged metrics and of its items that carry one."""
+        return session_status(self.judged, self.result.items)
+
+    @property
+    def not_measured(self) -> list[Judged]:
+        return [j for j in self.judged if j.not_measured]
 
     def to_json_dict(self) -> dict[str, Any]:
         from qc.results import metric_key
@@ -43,12 +63,15 @@ class Analysis:
             "test": self.spec.key,
             "machine": self.machine["name"] if self.machine else None,
             "acquired_at": self.result.acquired_at.isoformat(sep=" ") if self.result.acquired_at else None,
+            "acquired_at_source": self.result.acquired_at_source,
             "metrics": {metric_key(j.name, j.item): _num(j.value) for j in self.judged},
             "units": {metric_key(j.name, j.item): j.unit for j in self.judged},
-            "statuses": {metric_key(j.name, j.item): j.status for j in self.judged},
+            "statuses": {metric_key(j.name, j.item): j.display_status for j in self.judged},
             "status": self.status,
             "items": json.loads(json.dumps(self.result.items, default=_json_default)),
             "warnings": self.warnings,
+            "cax_calibration_id": self.cax_calibration_id,
+            "baseline_id": self.baseline_id,
             "files": [{"filename": f.filename, "sha256": f.sha256, "sop_instance_uid": f.sop_instance_uid} for f in self.result.files],
             "analyser_version": self.result.analyser_version,
         }
@@ -61,6 +84,14 @@ def _num(v):
     return f if f == f else None
 
 
+def _required(when: dt.datetime | None, fallback: dt.datetime | None) -> dt.datetime:
+    """The date a lookup is made for: the one asked, else the session's; never "the newest rules"."""
+    w = when or fallback
+    if w is None:
+        raise QCInputError("err.no_acquisition_date")
+    return w
+
+
 def make_context(
     store: Store | None,
     spec: TestSpec,
@@ -69,6 +100,7 @@ def make_context(
     options: dict | None = None,
     acquired_at: dt.datetime | None = None,
 ) -> AnalysisContext:
+    """The context of one analysis; every lookup is by date (`acquired_at` when the analyser gives none)."""
     opts = dict(options or {})
     if store is not None:
         saved = store.get_setting(f"options.{spec.key}")
@@ -84,16 +116,66 @@ def make_context(
             machine=machine["name"] if machine else None, tolerance_for=default_tolerance, acquired_at=acquired_at, options=opts, lang=lang
         )
     mid = machine["id"]
+    used: dict[str, Any] = {"calibrations": [], "cax_missing": False, "baseline_id": None}
+
+    def cax_for(when):
+        cal = store.calibration_for(mid, _required(when, acquired_at))
+        if cal is None:
+            used["cax_missing"] = True
+        elif cal.id not in used["calibrations"]:
+            used["calibrations"].append(cal.id)
+        return cal
+
+    def tolerance_for(metric, when):
+        return store.tolerance_for(spec.key, metric, mid, _required(when, acquired_at)) or default_tolerance(metric, when)
+
+    def baseline_for(when):
+        rec = store.baseline_record_for(mid, spec.key, _required(when, acquired_at))
+        if rec is not None:
+            used["baseline_id"] = rec["id"]
+        return rec["data"] if rec else None
+
+    # Deprecated `ctx.baseline` (still read by qc.mv.field and qc.mv.slits): the one in force on the
+    # acquisition date, never today's.
+    baseline = baseline_for(acquired_at) if acquired_at is not None else None
     return AnalysisContext(
         machine=machine["name"],
-        cax_for=lambda when: store.calibration_for(mid, when),
-        tolerance_for=lambda metric, when: store.tolerance_for(spec.key, metric, mid, when) or default_tolerance(metric, when),
-        baseline_for=lambda when: store.baseline_for(mid, spec.key, when),
+        cax_for=cax_for,
+        tolerance_for=tolerance_for,
+        baseline_for=baseline_for,
         acquired_at=acquired_at,
-        baseline=store.baseline_for(mid, spec.key),
+        baseline=baseline,
         options=opts,
         lang=lang,
+        used=used,
     )
+
+
+def session_date(spec: TestSpec, inputs: list[tuple[str, bytes]], given: dt.datetime | None) -> tuple[dt.datetime | None, str]:
+    """Intake: the session's acquisition date and its source, before any analysis.
+
+    DICOM tests: the earliest header date of the files (AcquisitionDate/Time, then ContentDate/Time,
+    then InstanceCreationDate/Time); none → the user's `given` date ("user"); none either → raises
+    `QCInputError("err.no_acquisition_date")`. Files nobody can read are left to the analyser's own
+    refusal. Other tests (reports) date themselves; their date is settled after the analysis.
+    """
+    if spec.kind != "dicom":
+        return given, USER_DATE if given else ""
+    from qc.intake.dicom_io import header_date
+
+    when, source, undated = header_date(inputs)
+    if when is not None:
+        return when, source
+    if given is not None:
+        return given, USER_DATE
+    if undated:
+        raise QCInputError("err.no_acquisition_date")
+    return None, ""
+
+
+def needs_date(exc: Exception) -> bool:
+    """True when an analysis was refused only for want of an acquisition date (the page then asks for it)."""
+    return isinstance(exc, QCInputError) and exc.key == "err.no_acquisition_date"
 
 
 def analyse(
@@ -103,11 +185,16 @@ def analyse(
     machine: dict | None,
     lang: str = "fr",
     options: dict | None = None,
+    acquired_at: dt.datetime | None = None,
 ) -> Analysis:
-    """Run the test's analyser on uploaded files and judge the result. Raises only QCInputError."""
+    """Run the test's analyser on uploaded files and judge the result. Raises only QCInputError.
+
+    `acquired_at` is the date the user gave; it is used only when the files carry none (the header wins).
+    """
     if spec.analyse is None:
         raise QCInputError("err.unknown_test", test=spec.key, known="")
-    ctx = make_context(store, spec, machine, lang, options)
+    when, source = session_date(spec, inputs, acquired_at)
+    ctx = make_context(store, spec, machine, lang, options, acquired_at=when)
     try:
         result = spec.analyse(inputs, ctx)
     except QCInputError:
@@ -115,24 +202,83 @@ def analyse(
     except Exception as exc:  # an analyser bug must not show a traceback nor store anything
         log.exception("analyser %s failed", spec.key)
         raise QCInputError("err.internal", error=f"{type(exc).__name__}: {exc}") from exc
-    return judge(store, spec, result, machine, lang)
+    _settle_date(result, source, acquired_at, lang)
+    analysis = judge(store, spec, result, machine, lang)
+    _record_usage(store, analysis, ctx, lang)
+    return analysis
+
+
+def _settle_date(result: AnalysisResult, source: str, given: dt.datetime | None, lang: str) -> None:
+    """The result's acquisition date: the analyser's (from the files), else the user's, else refuse;
+    which source gave it goes to `params` and, when it is not the image's own acquisition time, to a warning."""
+    if result.acquired_at is None:
+        if given is None:
+            raise QCInputError("err.no_acquisition_date")
+        result.acquired_at = given
+        result.acquired_at_source = USER_DATE
+    elif not result.acquired_at_source:
+        result.acquired_at_source = source if source and source != USER_DATE else "report"
+    if result.acquired_at_source == USER_DATE:
+        result.warnings.append(t("warn.date_from_user", lang, date=result.acquired_at.strftime("%Y-%m-%d %H:%M")))
+    elif result.acquired_at_source not in _PLAIN_SOURCES:
+        result.warnings.append(t("warn.date_source", lang, source=t(f"date_source.{result.acquired_at_source}", lang)))
+    if given is not None and result.acquired_at_source != USER_DATE and given.date() != result.acquired_at.date():
+        result.warnings.append(
+            t("warn.date_given_ignored", lang, given=given.strftime("%Y-%m-%d"), date=result.acquired_at.strftime("%Y-%m-%d"))
+        )
+    result.params["acquired_at_source"] = result.acquired_at_source
+
+
+def _record_usage(store: Store | None, analysis: Analysis, ctx: AnalysisContext, lang: str) -> None:
+    """The calibration and baseline the analysis used (stored with the session) and, when the files
+    are older than every calibration of the machine, a warning shown before anything is saved."""
+    used = ctx.used or {}
+    cals = used.get("calibrations") or []
+    if cals:
+        analysis.cax_calibration_id = cals[-1]
+        analysis.result.params["cax_calibration_ids"] = list(cals)
+    analysis.baseline_id = used.get("baseline_id")
+    analysis.result.params["cax_calibration_id"] = analysis.cax_calibration_id
+    analysis.result.params["baseline_id"] = analysis.baseline_id
+    if store is not None and analysis.machine is not None and used.get("cax_missing"):
+        first = store.first_calibration(analysis.machine["id"])
+        if first is not None:
+            analysis.warnings.append(
+                t("warn.older_than_calibrations", lang, date=analysis.result.acquired_at.strftime("%Y-%m-%d"), first=first.valid_from[:10])
+            )
 
 
 def judge(store: Store | None, spec: TestSpec, result: AnalysisResult, machine: dict | None, lang: str = "fr") -> Analysis:
-    from qc.records.tolerances import judge_measurements
-
+    """Judge each measurement with the tolerance in force on the acquisition date; say why the session
+    fails when a value is missing ("Non mesuré") or when items are out of tolerance."""
+    if result.acquired_at is None:
+        raise QCInputError("err.no_acquisition_date")
     warnings = list(result.warnings)
     if machine is not None and (result.station_name or result.device_serial):
         other = store.machine_for_identity(result.station_name, result.device_serial) if store else None
         if other is not None and other["id"] != machine["id"]:
-            from qc.i18n import t
-
             warnings.append(t("warn.machine_mismatch", lang, chosen=machine["name"], header=other["name"]))
     if store is not None:
         judged = store.judge(spec, result, machine["id"] if machine else None)
     else:
         judged = judge_measurements(result.measurements, lambda name: (spec.metric(name).tolerance if spec.metric(name) else None))
+    # The limits that judged each metric, for the charts of this result (band in force on its date).
+    result.extra["bounds_in_force"] = {(j.name, j.item): j.bounds for j in judged if j.bounds is not None}
+    for j in judged:
+        if j.not_measured:
+            m = spec.metric(j.name)
+            label = (m.label(lang) if m else j.name) + (f" [{j.item}]" if j.item else "")
+            reason = j.reason if j.reason and j.reason != label else t("reason.not_measured", lang)
+            warnings.append(t("warn.not_measured", lang, metric=label, reason=reason))
+    n_bad_items = sum(1 for it in result.items if item_status(it) == FAIL)
+    if n_bad_items:
+        warnings.append(t("warn.items_failed", lang, n=n_bad_items, total=len(result.items)))
     return Analysis(spec=spec, result=result, judged=judged, machine=machine, warnings=warnings)
+
+
+def duplicates(store: Store, analysis: Analysis) -> list[dict]:
+    """Files of this analysis already stored in a non-voided session: the question to ask before saving."""
+    return store.find_duplicates(analysis.result.files)
 
 
 def store_analysis(
@@ -146,7 +292,11 @@ def store_analysis(
     keep_files: bool = True,
     review_state: str = "",
 ) -> int:
-    """Store a judged analysis; `review_state="pending"` for automatic intake (waits for a physicist)."""
+    """Store a judged analysis whole (with the calibration and baseline it used), or nothing.
+
+    `allow_duplicate` is the user's answer to `duplicates` (re-checked inside the write transaction);
+    `review_state="pending"` for automatic intake (the session waits for a physicist).
+    """
     if analysis.machine is None:
         raise QCInputError("err.unknown_machine", machine="", known=", ".join(m["name"] for m in store.machines()) or "—")
     analysis.result.warnings = analysis.warnings
@@ -160,6 +310,18 @@ def store_analysis(
         is_demo=is_demo,
         keep_files=keep_files,
         review_state=review_state,
+        cax_calibration_id=analysis.cax_calibration_id,
+        baseline_id=analysis.baseline_id,
+    )
+
+
+def set_baseline(store: Store, analysis: Analysis, session_id: int, make: Callable[[AnalysisResult], dict], user: str) -> int:
+    """Make a stored session the machine's baseline for this test, valid from its acquisition date
+    (so that a session acquired before it is never judged against it)."""
+    if analysis.machine is None:
+        raise QCInputError("err.unknown_machine", machine="", known="—")
+    return store.set_baseline(
+        analysis.machine["id"], analysis.spec.key, make(analysis.result), session_id, user, valid_from=analysis.result.acquired_at
     )
 
 
@@ -176,7 +338,10 @@ def record_logged(
     """Check typed values of a logged test and judge them (rates use the machine's earlier readings)."""
     from qc.records.logged import rate_history
 
+    if acquired_at is None:
+        raise QCInputError("err.no_acquisition_date")
     test = spec.definition
     history = rate_history(store, test, machine["id"], acquired_at)
     result = test.evaluate(values, acquired_at=acquired_at, comments=comments, history=history, lang=lang)
+    result.acquired_at_source = result.acquired_at_source or USER_DATE
     return judge(store, spec, result, machine, lang)

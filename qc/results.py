@@ -37,6 +37,7 @@ class Measurement:
     nominal: float | None = None
     limits: tuple[float | None, float | None, float | None, float | None] | None = None
     reference: str = ""
+    reason: str = ""  # why the value is missing (shown with "Non mesuré")
 
 
 @dataclass
@@ -59,6 +60,9 @@ class AnalysisResult:
     items: list[dict[str, Any]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     acquired_at: dt.datetime | None = None
+    # Where acquired_at came from: a header tag ("AcquisitionDate", "ContentDate", "InstanceCreationDate"...),
+    # "user" (typed: the header had none), "report" (a PIQT report's own date).
+    acquired_at_source: str = ""
     station_name: str = ""
     device_serial: str = ""
     files: list[InputFile] = field(default_factory=list)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import sys
 from pathlib import Path
 
@@ -26,11 +27,20 @@ def qc_data_dir(tmp_path, monkeypatch) -> Path:
     return d
 
 
+def shared_data_required() -> bool:
+    """In CI (CI=true) or with QC_REQUIRE_SHARED_DATA=1 the real images must be there: a missing
+    file fails the test instead of skipping it (as QC_REQUIRE_BROWSER does for the browser)."""
+    return os.environ.get("CI", "").lower() in ("true", "1") or os.environ.get("QC_REQUIRE_SHARED_DATA", "") == "1"
+
+
 def shared_file(*parts: str) -> Path:
-    """A file of ../shared/data, or skip the test with a clear reason when it is absent."""
+    """A file of ../shared/data; absent, the test skips with a clear reason, or fails in CI."""
     path = SHARED_DATA.joinpath(*parts)
     if not path.exists():
-        pytest.skip(f"needs the shared real-image data ({path}); it sits beside the repository in CI as ../shared/data")
+        reason = f"needs the shared real-image data ({path}); it sits beside the repository in CI as ../shared/data"
+        if shared_data_required():
+            pytest.fail(reason + " (required here: CI or QC_REQUIRE_SHARED_DATA=1)", pytrace=False)
+        pytest.skip(reason)
     return path
 
 

@@ -456,24 +456,65 @@ def _sop_name(uid: str) -> str:
 # ---------------------------------------------------------------- description
 
 
+# The acquisition date, in order of preference (product rule): when the image was acquired, else when
+# its pixel content was created, else when the instance was created. Series and study dates are not
+# used: they say when a series or visit began, not when this image was taken.
+DATE_TAGS: tuple[tuple[str, str], ...] = (
+    ("AcquisitionDate", "AcquisitionTime"),
+    ("ContentDate", "ContentTime"),
+    ("InstanceCreationDate", "InstanceCreationTime"),
+)
+
+
 def acquisition_datetime(ds: pydicom.Dataset) -> tuple[dt.datetime | None, str]:
-    """Acquisition date/time from the header, in order of preference; also says which tag gave it."""
+    """Acquisition date/time from the header and the tag that gave it (see `DATE_TAGS`); (None, "")
+    when the header has none (the user then gives it: `AnalysisContext.acquired_at`)."""
     if ds.get("AcquisitionDateTime"):
         parsed = _parse_dt(str(ds.AcquisitionDateTime)[:8], str(ds.AcquisitionDateTime)[8:])
         if parsed:
             return parsed, "AcquisitionDateTime"
-    for date_tag, time_tag in (
-        ("AcquisitionDate", "AcquisitionTime"),
-        ("ContentDate", "ContentTime"),
-        ("SeriesDate", "SeriesTime"),
-        ("StudyDate", "StudyTime"),
-        ("InstanceCreationDate", "InstanceCreationTime"),
-    ):
+    for date_tag, time_tag in DATE_TAGS:
         if ds.get(date_tag):
             parsed = _parse_dt(str(ds.get(date_tag)), str(ds.get(time_tag, "") or ""))
             if parsed:
                 return parsed, date_tag
     return None, ""
+
+
+def _header_only(data: bytes) -> pydicom.Dataset | None:
+    """The header of a DICOM file without its pixels; None for what is not a DICOM image (same rule as
+    `read_dataset`: files without preamble must still carry a SOP Class)."""
+    try:
+        return pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
+    except InvalidDicomError:
+        try:
+            ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, force=True)
+        except Exception:
+            return None
+        return ds if "SOPClassUID" in ds else None
+    except Exception:
+        return None
+
+
+def header_date(named: Iterable[tuple[str, bytes]]) -> tuple[dt.datetime | None, str, list[str]]:
+    """The session's acquisition date read from the headers only (no pixel decoding): the earliest
+    dated file, the tag it came from, and the files without any date. Unreadable files are left to
+    the analyser, which refuses them with its own sentence."""
+    dates: list[tuple[dt.datetime, str]] = []
+    undated: list[str] = []
+    for name, data in expand_inputs(named):
+        ds = _header_only(data)
+        if ds is None:
+            continue
+        when, source = acquisition_datetime(ds)
+        if when is None:
+            undated.append(name)
+        else:
+            dates.append((when, source))
+    if not dates:
+        return None, "", undated
+    when, source = min(dates)
+    return when, source, undated
 
 
 def _parse_dt(date: str, time: str) -> dt.datetime | None:
@@ -619,10 +660,14 @@ def load_images(
 
 def session_identity(images: list[DicomImage]) -> dict:
     """What an AnalysisResult takes from a session's images: the earliest acquisition date, the
-    machine identity of the first image, and every file (keyword arguments of AnalysisResult)."""
+    machine identity of the first image, and every file (keyword arguments of AnalysisResult).
+    Without any dated image, acquired_at is None: the pipeline takes the user's date or refuses."""
     first = images[0]
+    dated = [(im.acquired_at, im.acquired_at_source) for im in images if im.acquired_at]
+    earliest = min(dated) if dated else (None, "")
     return {
-        "acquired_at": min((im.acquired_at for im in images if im.acquired_at), default=None),
+        "acquired_at": earliest[0],
+        "acquired_at_source": earliest[1],
         "station_name": first.station_name,
         "device_serial": first.device_serial,
         "files": [im.file for im in images],

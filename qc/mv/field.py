@@ -810,8 +810,9 @@ def charts(result: AnalysisResult, lang: str = "fr") -> list[tuple[str, Any]]:
                 rows.append({"item": it["item"], "axis": ax.upper(), "error_mm": e})
     if rows:
         df = pd.DataFrame(rows)
-        band = pd.DataFrame({"lo": [-1.0], "hi": [1.0]})
-        base = alt.Chart(band).mark_rect(opacity=0.15, color="green").encode(y="lo:Q", y2="hi:Q")
+        from qc.reporting.trends import band_layers  # the limits in force on the acquisition date (tolerance table)
+
+        bands = band_layers(result, "field_size_error_x_mm")
         pts = (
             alt.Chart(df)
             .mark_point(filled=True, size=80)
@@ -823,7 +824,7 @@ def charts(result: AnalysisResult, lang: str = "fr") -> list[tuple[str, Any]]:
             )
         )
         title = t("field.chart.size_errors", lang)
-        out.append((title, (base + pts).properties(title=title)))
+        out.append((title, alt.layer(*bands, pts).properties(title=title)))
     cur, ref = t("field.chart.current", lang), t("field.chart.baseline", lang)
     for item, prof in result.extra.get("profiles", {}).items():
         frames = []

@@ -25,7 +25,7 @@ from typing import Any
 import numpy as np
 
 from qc.errors import QCInputError
-from qc.registry import FREQUENCIES, MetricSpec, TestSpec
+from qc.spec import FREQUENCIES, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
 from qc.records.tolerances import Tolerance
 

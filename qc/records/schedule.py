@@ -12,7 +12,7 @@ import calendar
 import datetime as dt
 from dataclasses import dataclass
 
-from qc.registry import TestSpec
+from qc.spec import TestSpec
 
 
 def add_months(day: dt.date, months: int) -> dt.date:

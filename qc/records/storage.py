@@ -38,9 +38,9 @@ from sqlite_utils import Database, Migrations
 from qc.config import data_dir as default_data_dir
 from qc.config import db_path
 from qc.errors import QCInputError
-from qc.registry import Calibration, TestSpec
+from qc.spec import Calibration, TestSpec
 from qc.results import AnalysisResult, InputFile
-from qc.records.tolerances import Judged, Tolerance, judge_measurements, worst
+from qc.records.tolerances import Judged, Tolerance, judge_measurements, session_status
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 15000
@@ -280,6 +280,18 @@ def m003_users(db: Database) -> None:
 
 
 @migrations()
+def m004_provenance(db: Database) -> None:
+    """What judged a session: the baseline used (`baseline_id`; `cax_calibration_id` exists since
+    m001 and is now written) and where its acquisition date came from (`acquired_at_source`: a header
+    tag, "user" or "report"). Added in place: existing sessions keep every row, their new columns empty."""
+    cols = db["sessions"].columns_dict
+    if "baseline_id" not in cols:
+        db["sessions"].add_column("baseline_id", int)
+    if "acquired_at_source" not in cols:
+        db["sessions"].add_column("acquired_at_source", str)
+
+
+@migrations()
 def m006_login_attempts(db: Database) -> None:
     """Every login attempt with the client address (qc.records.auth): the throttling per account,
     per address and per account-and-address is counted from these rows inside the write
@@ -339,8 +351,9 @@ def now_iso() -> str:
 
 
 def _date_iso(value: dt.datetime | dt.date | str | None) -> str:
-    if value is None:
-        return now_iso()
+    """A date as stored (ISO, seconds). A missing date is an error, never "now" nor "the newest rules"."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        raise QCInputError("err.no_acquisition_date")
     if isinstance(value, str):
         return value
     if isinstance(value, dt.datetime):
@@ -512,9 +525,9 @@ class Store:
             self._audit(user, "add_calibration", "calibrations", cid, {"machine_id": machine_id, "u0": u0, "v0": v0, "valid_from": valid_from})
         return int(cid)
 
-    def calibration_for(self, machine_id: int, when: dt.datetime | None) -> Calibration | None:
-        """The CAX calibration in force on `when` (the latest valid_from not after it)."""
-        at = _date_iso(when) if when else "9999-12-31"
+    def calibration_for(self, machine_id: int, when: dt.datetime | dt.date | str) -> Calibration | None:
+        """The CAX calibration in force on `when` (the latest valid_from not after it); a date is required."""
+        at = _date_iso(when)
         rows = list(
             self.db.query(
                 "select * from calibrations where machine_id = ? and kind = 'cax' and valid_from <= ? "
@@ -527,6 +540,36 @@ class Store:
         r = rows[0]
         return Calibration(u0=r["u0"], v0=r["v0"], valid_from=r["valid_from"], id=r["id"], comment=r["comment"] or "")
 
+    def first_calibration(self, machine_id: int) -> Calibration | None:
+        """The machine's earliest CAX calibration (None when it has none)."""
+        rows = list(
+            self.db.query(
+                "select * from calibrations where machine_id = ? and kind = 'cax' order by valid_from, id limit 1", [machine_id]
+            )
+        )
+        if not rows:
+            return None
+        r = rows[0]
+        return Calibration(u0=r["u0"], v0=r["v0"], valid_from=r["valid_from"], id=r["id"], comment=r["comment"] or "")
+
+    def latest_calibration(self, machine_id: int) -> Calibration | None:
+        """The machine's most recent CAX calibration, whatever the date (for listing machines)."""
+        rows = self.calibrations(machine_id)
+        if not rows:
+            return None
+        r = rows[0]
+        return Calibration(u0=r["u0"], v0=r["v0"], valid_from=r["valid_from"], id=r["id"], comment=r["comment"] or "")
+
+    def earliest_acquisition(self, machine_id: int | None = None) -> str | None:
+        """The earliest stored session date (of a machine, else of any), e.g. to date a first calibration."""
+        sql = "select min(acquired_at) as first from sessions where voided = 0"
+        params: list = []
+        if machine_id is not None:
+            sql += " and machine_id = ?"
+            params.append(machine_id)
+        rows = list(self.db.query(sql, params))
+        return rows[0]["first"] if rows and rows[0]["first"] else None
+
     def calibrations(self, machine_id: int) -> list[dict]:
         return list(self.db.query("select * from calibrations where machine_id = ? order by valid_from desc, id desc", [machine_id]))
 
@@ -534,14 +577,17 @@ class Store:
 
     def seed_default_tolerances(self, tests: list[TestSpec]) -> int:
         """Insert each metric's default tolerance once (valid since 2000), so that it can be dated and changed."""
+        from qc.limits import limit_specs
+
         n = 0
         with self.write() as db:
             have = {(r["test"], r["metric"]) for r in self.db.query("select distinct test, metric from tolerances")}
             for spec in tests:
-                for m in spec.metrics:
+                for m in (*spec.metrics, *limit_specs(spec.key)):
                     if m.tolerance is None or (spec.key, m.name) in have:
                         continue
                     db["tolerances"].insert(self._tolerance_row(spec.key, m.name, m.unit, m.tolerance, None, EPOCH, "système", "défaut"))
+                    have.add((spec.key, m.name))
                     n += 1
             if n:
                 self._audit("système", "seed_tolerances", "tolerances", "", {"count": n})
@@ -574,11 +620,11 @@ class Store:
         comment: str = "",
     ) -> int:
         """Record a new tolerance from `valid_from` on (the old one stays, for past results)."""
+        if valid_from is None:
+            valid_from = dt.date.today().isoformat()  # a change made now applies from today on, never to the past
         with self.write() as db:
-            old = self.tolerance_for(test, metric, machine_id, None)
-            tid = db["tolerances"].insert(
-                self._tolerance_row(test, metric, unit, tol, machine_id, valid_from or dt.date.today().isoformat(), user, comment)
-            ).last_pk
+            old = self.tolerance_for(test, metric, machine_id, valid_from)
+            tid = db["tolerances"].insert(self._tolerance_row(test, metric, unit, tol, machine_id, valid_from, user, comment)).last_pk
             self._audit(
                 user,
                 "set_tolerance",
@@ -588,9 +634,10 @@ class Store:
             )
         return int(tid)
 
-    def tolerance_for(self, test: str, metric: str, machine_id: int | None, when: dt.datetime | dt.date | None) -> Tolerance | None:
-        """The tolerance in force on `when`: the machine's own if any, else the one for every machine."""
-        at = _date_iso(when) if when else "9999-12-31"
+    def tolerance_for(self, test: str, metric: str, machine_id: int | None, when: dt.datetime | dt.date | str) -> Tolerance | None:
+        """The tolerance in force on `when`: the machine's own if any, else the one for every machine.
+        A date is required: a tolerance dated after it is never applied."""
+        at = _date_iso(when)
         rows = list(
             self.db.query(
                 "select * from tolerances where test = ? and metric = ? and (machine_id = ? or machine_id is null) "
@@ -625,6 +672,8 @@ class Store:
     def judge(self, spec: TestSpec, result: AnalysisResult, machine_id: int | None) -> list[Judged]:
         """Each measurement against the tolerance in force on the acquisition date (same numbers everywhere)."""
         when = result.acquired_at
+        if when is None:
+            raise QCInputError("err.no_acquisition_date")
         return judge_measurements(result.measurements, lambda name: self.tolerance_for(spec.key, name, machine_id, when))
 
     def find_duplicates(self, files: list[InputFile]) -> list[dict]:
@@ -683,6 +732,7 @@ class Store:
         keep_files: bool = True,
         is_demo: bool = False,
         cax_calibration_id: int | None = None,
+        baseline_id: int | None = None,
         review_state: str = "",
     ) -> int:
         """Store a judged session whole (session, metrics, files, audit) or nothing.
@@ -695,10 +745,13 @@ class Store:
         """
         from qc.errors import DuplicateUploadError
 
+        acquired_at = _date_iso(result.acquired_at)  # required: raises before anything is written
         judged = self.judge(spec, result, machine_id)
         stored_paths = [self._store_file(f) if keep_files else "" for f in result.files]
         if cax_calibration_id is None:
             cax_calibration_id = result.params.get("cax_calibration_id")
+        if baseline_id is None:
+            baseline_id = result.params.get("baseline_id")
         with self.write() as db:
             # Checked inside the write transaction: two users uploading the same file at once
             # cannot both pass the check.
@@ -711,16 +764,18 @@ class Store:
                 {
                     "test": spec.key,
                     "machine_id": machine_id,
-                    "acquired_at": _date_iso(result.acquired_at),
+                    "acquired_at": acquired_at,
+                    "acquired_at_source": result.acquired_at_source or result.params.get("acquired_at_source", ""),
                     "stored_at": now_iso(),
                     "operator": operator.strip(),
                     "comment": comment.strip(),
-                    "status": worst(j.status for j in judged),
+                    "status": session_status(judged, result.items),
                     "analyser_version": result.analyser_version,
                     "warnings": json.dumps(result.warnings, ensure_ascii=False),
                     "params": json.dumps(result.params, ensure_ascii=False, default=str),
                     "items": json.dumps(result.items, ensure_ascii=False, default=_json_default),
                     "cax_calibration_id": cax_calibration_id,
+                    "baseline_id": baseline_id,
                     "voided": 0,
                     "is_demo": 1 if is_demo else 0,
                     "review_state": review_state,
@@ -820,7 +875,11 @@ class Store:
 
     # ------------------------------------------------------------ baselines
 
-    def set_baseline(self, machine_id: int, test: str, data: dict, session_id: int | None, user: str, valid_from: str | None = None) -> int:
+    def set_baseline(self, machine_id: int, test: str, data: dict, session_id: int | None, user: str, valid_from: str | dt.datetime | None = None) -> int:
+        """A new baseline valid from `valid_from` (default: the acquisition date of `session_id`)."""
+        if valid_from is None and session_id is not None:
+            valid_from = self.db["sessions"].get(session_id)["acquired_at"]
+        valid_from = _date_iso(valid_from)
         with self.write() as db:
             bid = db["baselines"].insert(
                 {
@@ -828,7 +887,7 @@ class Store:
                     "test": test,
                     "data": json.dumps(data, default=_json_default),
                     "session_id": session_id,
-                    "valid_from": _date_iso(valid_from) if valid_from else now_iso(),
+                    "valid_from": valid_from,
                     "created_by": user,
                     "created_at": now_iso(),
                 }
@@ -836,15 +895,24 @@ class Store:
             self._audit(user, "set_baseline", "baselines", bid, {"machine_id": machine_id, "test": test, "session_id": session_id})
         return int(bid)
 
-    def baseline_for(self, machine_id: int, test: str, when: dt.datetime | None = None) -> dict | None:
-        at = _date_iso(when) if when else "9999-12-31"
+    def baseline_record_for(self, machine_id: int, test: str, when: dt.datetime | dt.date | str) -> dict | None:
+        """The baseline in force on `when` as {id, valid_from, session_id, data}; a date is required."""
+        at = _date_iso(when)
         rows = list(
             self.db.query(
-                "select data from baselines where machine_id = ? and test = ? and valid_from <= ? order by valid_from desc, id desc limit 1",
+                "select id, valid_from, session_id, data from baselines where machine_id = ? and test = ? and valid_from <= ? "
+                "order by valid_from desc, id desc limit 1",
                 [machine_id, test, at],
             )
         )
-        return json.loads(rows[0]["data"]) if rows else None
+        if not rows:
+            return None
+        return {**dict(rows[0]), "data": json.loads(rows[0]["data"])}
+
+    def baseline_for(self, machine_id: int, test: str, when: dt.datetime | dt.date | str) -> dict | None:
+        """The baseline data in force on `when` (a date is required), or None."""
+        rec = self.baseline_record_for(machine_id, test, when)
+        return rec["data"] if rec else None
 
     # ------------------------------------------------------------ monthly sign-off
 

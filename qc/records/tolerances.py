@@ -6,6 +6,14 @@ warning (QATrack+'s "tolerance"); outside the action levels it fails. A missing 
 matched field size, else the tolerance's own nominal). Tolerances are dated and never edited in
 place: a change is a new row with a later `valid_from` (see `qc.records.storage`); the tolerance in force
 on the acquisition date judges a result and is stored with it.
+
+One judging rule for every face (page, CLI, storage, PDF):
+- a metric that has limits and no value (not measured) FAILS: it is shown "Non mesuré"
+  (`status.not_measured`) with its reason. Limits given with the value (`Measurement.limits`, e.g. a
+  PIQT criterion) judge it; an empty `limits` never hides a missing value when the tolerance table
+  has limits for that metric;
+- a session's status is the worst of its metrics AND of its items that carry a verdict (a per-leaf
+  row with "status" or "out_of_tolerance"), see `session_status`.
 """
 
 from __future__ import annotations
@@ -18,6 +26,8 @@ WARNING = "warning"
 FAIL = "fail"
 NO_TOLERANCE = "none"
 STATUS_ORDER = {NO_TOLERANCE: 0, PASS: 1, WARNING: 2, FAIL: 3}
+# Display-only status of a FAIL whose value is missing (catalogue key "status.not_measured").
+NOT_MEASURED = "not_measured"
 
 
 @dataclass(frozen=True)
@@ -96,7 +106,7 @@ def judge_value(
     """
     if bounds is None or all(b is None for b in bounds):
         return NO_TOLERANCE
-    if value is None or value != value:  # NaN
+    if is_missing(value):
         return FAIL
     act_low, tol_low, tol_high, act_high = bounds
     eps = 1e-9
@@ -147,14 +157,56 @@ class Judged:
     status: str
     tolerance_id: int | None
     reference: str
+    reason: str = ""
+
+    @property
+    def not_measured(self) -> bool:
+        """True when the metric has limits but no value: it fails and is shown "Non mesuré"."""
+        return is_not_measured(self.status, self.value)
+
+    @property
+    def display_status(self) -> str:
+        """The status to show: "not_measured" for a failed missing value, else the stored status."""
+        return display_status(self.status, self.value)
+
+
+def is_missing(value) -> bool:
+    """None or NaN (of any float type: Python, numpy, pandas)."""
+    if value is None:
+        return True
+    try:
+        return bool(value != value)
+    except Exception:
+        return False
+
+
+def is_not_measured(status: str, value) -> bool:
+    return status == FAIL and is_missing(value)
+
+
+def display_status(status: str, value) -> str:
+    """Key suffix of the label to show for a stored (status, value): `t("status." + display_status(...))`.
+
+    A failed metric without a value reads "Non mesuré" (`status.not_measured`), never a number or "None".
+    """
+    return NOT_MEASURED if is_not_measured(status, value) else status
+
+
+def _empty(limits) -> bool:
+    return limits is None or all(b is None for b in limits)
 
 
 def judge_measurements(measurements, tolerance_for) -> list[Judged]:
     """Judge each `qc.results.Measurement`: its own `limits` when it carries them (e.g. a PIQT
-    criterion), else `tolerance_for(name)` (the tolerance in force for that metric, or None)."""
+    criterion), else `tolerance_for(name)` (the tolerance in force for that metric, or None).
+
+    A missing value is never let through by empty own limits: when the tolerance table has limits
+    for that metric, they judge it and it fails ("Non mesuré").
+    """
     out = []
     for m in measurements:
-        if m.limits is not None:
+        missing = is_missing(m.value)
+        if m.limits is not None and not (missing and _empty(m.limits)):
             bounds, tol_id, ref = tuple(m.limits), None, m.reference
         else:
             tol = tolerance_for(m.name)
@@ -172,6 +224,24 @@ def judge_measurements(measurements, tolerance_for) -> list[Judged]:
                 status=judge_value(m.value, bounds),  # type: ignore[arg-type]
                 tolerance_id=tol_id,
                 reference=ref,
+                reason=(getattr(m, "reason", "") or m.description) if missing else "",
             )
         )
     return out
+
+
+def item_status(item: dict) -> str:
+    """The verdict an item row carries: its "status" (pass/warning/fail), else "out_of_tolerance"
+    (True = fail, False = pass), else "none" (the row is only informative)."""
+    s = item.get("status") if isinstance(item, dict) else None
+    if isinstance(s, str) and s in STATUS_ORDER:
+        return s
+    oot = item.get("out_of_tolerance") if isinstance(item, dict) else None
+    if oot is True or oot is False or type(oot).__name__ == "bool_":
+        return FAIL if bool(oot) else PASS
+    return NO_TOLERANCE
+
+
+def session_status(judged: Iterable[Judged], items: Iterable[dict] = ()) -> str:
+    """A session's status: the worst of its judged metrics and of its items that carry a verdict."""
+    return worst([j.status for j in judged] + [item_status(it) for it in items or ()])

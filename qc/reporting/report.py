@@ -22,7 +22,7 @@ from fpdf.fonts import FontFace
 from qc import __version__
 from qc.i18n import t
 from qc.registry import TestSpec, all_tests
-from qc.records.tolerances import format_bounds
+from qc.records.tolerances import display_status, format_bounds
 
 FONT_DIR = Path(__file__).parent / "fonts"
 STATUS_RGB = {"pass": (46, 125, 50), "warning": (200, 140, 0), "fail": (198, 40, 40), "none": (96, 125, 139)}
@@ -184,7 +184,7 @@ def monthly_report_pdf(store, machine_id: int, month: str, lang: str = "fr", gen
             spec = spec_by_key.get(r["test"])
             label, unit = series_label(spec, r["metric"], r["item"], lang)
             rows.append([str(r["acquired_at"])[:16], spec.name(lang) if spec else r["test"], label, f"{_fmt(r['value'])} {r['unit'] or ''}",
-                         format_bounds(_bounds(r), ""), t("status." + r["status"], lang),
+                         format_bounds(_bounds(r), ""), t("status." + display_status(r["status"], r["value"]), lang),
                          " ".join(x for x in (f"#{r['session_id']}", r["comment"] or "", later.get(int(r["session_id"]), "")) if x)])
             statuses.append(r["status"])
         pdf.table([t("report.col_date", lang), t("report.col_test", lang), t("report.col_metric", lang), t("report.col_value", lang),
@@ -349,7 +349,7 @@ def session_report_pdf(store, session_id: int, lang: str = "fr") -> bytes:
     for r in s["metrics"]:
         m = spec.metric(r["name"])
         label = (m.label(lang) if m else r["name"]) + (f" — {r['item']}" if r["item"] else "")
-        rows.append([label, f"{_fmt(r['value'])} {r['unit'] or ''}", format_bounds(_bounds(r), ""), t("status." + r["status"], lang), r["reference"] or ""])
+        rows.append([label, f"{_fmt(r['value'])} {r['unit'] or ''}", format_bounds(_bounds(r), ""), t("status." + display_status(r["status"], r["value"]), lang), r["reference"] or ""])
         statuses.append(r["status"])
     pdf.table([t("report.col_metric", lang), t("report.col_value", lang), t("report.col_limits", lang), t("report.col_status", lang), t("report.col_reference", lang)],
               rows, [60, 26, 36, 22, 46], status_col=3, statuses=statuses)
@@ -380,7 +380,8 @@ def session_overlays(store, s: dict, spec: TestSpec, lang: str) -> list[tuple[st
         inputs.append((f["filename"], data))
     try:
         machine = store.machine(s["machine_id"])
-        analysis = pipeline.analyse(store, spec, inputs, machine, lang)
+        # The stored date: a session dated by the user is analysed again with that same date.
+        analysis = pipeline.analyse(store, spec, inputs, machine, lang, acquired_at=dt.datetime.fromisoformat(s["acquired_at"]))
     except Exception:
         return []
     out = []

@@ -59,6 +59,31 @@ def drift_signal(df: pd.DataFrame, last_n: int = 8, horizon_days: int = 30) -> D
     return DriftSignal(len(s), float(slope * 30.0), projected, horizon_days, reaches, limit, days_to)
 
 
+def band_in_force(result, metric: str) -> tuple[float | None, float | None, float | None, float | None] | None:
+    """The limits (act_low, tol_low, tol_high, act_high) that judged `metric` in this analysed result:
+    the tolerance in force on its acquisition date, as the pipeline judged it (None when not judged)."""
+    bounds = (getattr(result, "extra", None) or {}).get("bounds_in_force", {})
+    for (name, _item), b in bounds.items():
+        if name == metric and b is not None:
+            return tuple(b)  # type: ignore[return-value]
+    return None
+
+
+def band_layers(result, metric: str) -> list[alt.Chart]:
+    """Horizontal bands for one analysed result: tolerance (green) inside action (amber), from the
+    limits in force on its acquisition date (`band_in_force`); none when the metric was not judged."""
+    b = band_in_force(result, metric)
+    layers: list[alt.Chart] = []
+    if b is None:
+        return layers
+    act_low, tol_low, tol_high, act_high = b
+    for lo, hi, colour, opacity in ((act_low, act_high, "#f9a825", 0.15), (tol_low, tol_high, "#66bb6a", 0.2)):
+        if lo is not None and hi is not None:
+            band = pd.DataFrame({"lo": [lo], "hi": [hi]})
+            layers.append(alt.Chart(band).mark_rect(opacity=opacity, color=colour).encode(y=alt.Y("lo:Q"), y2=alt.Y2("hi:Q")))
+    return layers
+
+
 def trend_chart(
     df: pd.DataFrame,
     title: str,

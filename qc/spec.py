@@ -1,0 +1,109 @@
+"""The types every test is made of: `MetricSpec`, `TestSpec`, `AnalysisContext`, `Calibration`.
+
+Owns the contract between the app and an analyser (kept apart from `qc.registry`, which lists the
+tests, so that a test source such as `qc.records.logged` can build specs without importing the list
+that includes it).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from qc.results import AnalysisResult
+from qc.records.tolerances import Tolerance
+
+FREQUENCIES = ("daily", "weekly", "monthly", "quarterly", "yearly")
+FREQUENCY_DAYS = {"daily": 1, "weekly": 7, "monthly": 31, "quarterly": 92, "yearly": 366}
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """A metric a test produces: unit, labels, default tolerance, and which way is better."""
+
+    name: str
+    unit: str
+    label_fr: str
+    label_en: str
+    tolerance: Tolerance | None = None
+    trend: bool = True
+    better: str | None = None  # "lower", "higher" or None (closer to nominal)
+
+    def label(self, lang: str) -> str:
+        return self.label_fr if lang == "fr" else self.label_en
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """The beam central-axis pixel of a machine's MV imager, valid from a date (see qc.records.storage)."""
+
+    u0: float
+    v0: float
+    valid_from: str
+    id: int | None = None
+    comment: str = ""
+
+
+@dataclass
+class AnalysisContext:
+    """What an analyser may know besides its input files; every lookup is by the acquisition date.
+
+    - `cax_for(date)`: the machine's beam-axis calibration in force on that date, or None.
+    - `tolerance_for(metric, date)`: the tolerance in force for this test's metric on that date (the
+      dated tolerance table, else the metric's default), or None. Analysers take every threshold that
+      decides a status from here (e.g. the per-leaf limit), never from `options`.
+    - `baseline_for(date)`: the machine's stored constancy data for this test in force on that date.
+    - `acquired_at`: the session's acquisition date as the pipeline found it (the header's, else the
+      one the user gave). An image without a header date uses it; the lookups above given `None`
+      use it too, and with no date at all they raise `QCInputError` (never "the newest rules").
+    - `options`: analyser options (nominal fields, presets...), never tolerances. `lang`: for messages.
+    """
+
+    machine: str | None = None
+    cax_for: Callable[[dt.datetime | None], Calibration | None] = lambda _d: None
+    tolerance_for: Callable[[str, dt.datetime | None], Tolerance | None] = lambda _m, _d: None
+    baseline_for: Callable[[dt.datetime | None], dict[str, Any] | None] = lambda _d: None
+    acquired_at: dt.datetime | None = None
+    baseline: dict[str, Any] | None = None  # deprecated: use baseline_for(date); the one in force on acquired_at
+    options: dict[str, Any] = field(default_factory=dict)
+    lang: str = "fr"
+    # What the lookups returned (calibration and baseline ids...), filled by the pipeline's lookups and
+    # stored with the session; analysers do not touch it.
+    used: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class TestSpec:
+    """One QC test as the app knows it."""
+
+    key: str
+    name_fr: str
+    name_en: str
+    frequency: str
+    kind: str  # "dicom", "report" or "logged"
+    metrics: tuple[MetricSpec, ...]
+    analyse: Callable[[list[tuple[str, bytes]], AnalysisContext], AnalysisResult] | None = None
+    page: str | None = None
+    description_fr: str = ""
+    description_en: str = ""
+    accepts: str = ".dcm"  # file types for the uploader, comma-separated
+    definition: Any = None  # logged tests: their qc.records.logged.LoggedTest
+
+    def name(self, lang: str) -> str:
+        return self.name_fr if lang == "fr" else self.name_en
+
+    def description(self, lang: str) -> str:
+        return self.description_fr if lang == "fr" else self.description_en
+
+    def metric(self, name: str) -> MetricSpec | None:
+        """The test's metric `name`, else one of its default limits (`qc.limits`), else None."""
+        for m in self.metrics:
+            if m.name == name:
+                return m
+        from qc.limits import limit_specs
+
+        for m in limit_specs(self.key):
+            if m.name == name:
+                return m
+        return None
