@@ -106,7 +106,7 @@ def test_measurements_carry_nominal_and_units(synthetic_results):
     assert result.params["edge_definition"].startswith("inflection")
     assert result.params["cax"]["150x80 centred FFF.dcm"]["calibration_id"] == 7
     assert result.items[0]["cax_source"] == "calibration"
-    assert not result.warnings  # calibrated, matched, nothing clipped
+    assert result.warnings == ["No stored baseline: profile constancy and FFF quantities not measured (Not measured). Store a baseline session."]
     # every metric produced is declared in the SPEC
     declared = {m.name for m in F.SPEC.metrics}
     assert {m.name for m in result.measurements} <= declared
@@ -224,14 +224,23 @@ def test_match_nominal_function():
     assert F.match_nominal(None, 49.5) == (50.0, 50.0, True)
 
 
-def test_no_calibration_uses_image_centre_with_warning():
+def test_without_calibration_the_centre_offset_is_not_measured_and_fails():
+    """No calibration in force: the imager centre is never a reference. Centre offset and edges are
+    Non mesuré (fail); sizes and angles are still judged (and pass here)."""
+    from qc import pipeline
+
     data, truth = field_image(85, 85, rng=8)
     result = F.analyse([("nocal.dcm", data)], AnalysisContext(lang="fr"))
     it = result.items[0]
     assert it["cax_source"] == "image centre" and it["cax_calibration_id"] is None
-    assert any("calibration" in w and "centre de l'imageur" in w for w in result.warnings)
-    # the field is centred on the real CAX (511.03, 652.75), i.e. 141 px below the image centre
-    assert it["centre_offset_y_mm"] == pytest.approx((652.75 - 511.5) * 0.4 * 1435 / 2657.8, abs=0.1)
+    assert it["centre_offset_x_mm"] is None and it["centre_offset_y_mm"] is None and it["edge_y1_mm"] is None
+    assert any("Pas d'étalonnage de l'axe faisceau" in w for w in result.warnings)
+    assert abs(it["field_size_y_mm"] - truth.size_y_mm) <= 0.1
+    a = pipeline.analyse(None, F.SPEC, [("nocal.dcm", data)], None)
+    st = {(j.name, j.item): j.status for j in a.judged}
+    assert st[("centre_offset_y_mm", "85x85")] == "fail" and st[("max_abs_centre_offset_mm", "")] == "fail"
+    assert st[("field_size_x_mm", "85x85")] == "pass" and st[("corner_angle_max_dev_deg", "85x85")] == "pass"
+    assert a.status == "fail"
 
 
 # ---------------------------------------------------------------- bad input
@@ -298,7 +307,13 @@ def test_real_truebeam_open_fields(name):
     path = OPEN_FIELD / name
     if not path.exists():
         pytest.skip(f"shared data not found at {path} (expected ../shared beside the repo)")
-    result = F.analyse([(name, path.read_bytes())], AnalysisContext(lang="en"))
+    import pydicom
+
+    data = path.read_bytes()
+    ds = pydicom.dcmread(path, stop_before_pixels=True)
+    # pylinac's axis on these machines is the imager centre: given here as their calibration
+    centre = Calibration((ds.Columns - 1) / 2, (ds.Rows - 1) / 2, "2000-01-01", 1)
+    result = F.analyse([(name, data)], AnalysisContext(cax_for=lambda _d: centre, lang="en"))
     it = result.items[0]
     exp = REAL[name]
     assert abs(it["field_size_y_mm"] - exp["y"]) <= SIZE_MARGIN_MM
@@ -307,8 +322,7 @@ def test_real_truebeam_open_fields(name):
     assert abs(it["edge_y2_mm"] - exp["bottom"]) <= EDGE_MARGIN_MM
     assert abs(-it["edge_x1_mm"] - exp["left"]) <= EDGE_MARGIN_MM
     assert abs(it["edge_x2_mm"] - exp["right"]) <= EDGE_MARGIN_MM
-    assert it["cax_source"] == "image centre"
-    assert any("CAX" in w for w in result.warnings)
+    assert it["cax_source"] == "calibration"
     assert it["corner_angle_max_dev_deg"] < 0.5  # jaw fields are square-cornered
     for side in ("x1", "x2", "y1", "y2"):
         assert 1.5 < it[f"penumbra_{side}_mm"] < 4.5

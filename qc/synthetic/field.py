@@ -162,6 +162,7 @@ def field_signal(
     tilt_x2_deg: float = 0.0,
     penumbra_sigma_mm: float = 2.5,
     fff_r0_mm: float | None = 300.0,
+    cone_centre_mm: tuple[float, float] = (0.0, 0.0),
     transmission: float = 0.01,
     noise_rel: float = 0.005,
     cax_px: tuple[float, float] = UNITY_CAX_PX,
@@ -173,7 +174,8 @@ def field_signal(
 
     `centre_*` place the field centre relative to the beam axis (CAX pixel `cax_px` = (u0, v0)),
     `rotation_deg` turns the whole field (positive = clockwise as displayed), `tilt_x2_deg` turns
-    only the right edge (x2) about its midpoint to make two corners non-square.
+    only the right edge (x2) about its midpoint to make two corners non-square, `cone_centre_mm`
+    moves the apex of the FFF cone off the beam axis (a steered beam: the FFF peak moves).
     """
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     rows, cols = shape
@@ -188,7 +190,7 @@ def field_signal(
         dist = (n @ p) - np.add.outer(n[1] * y, n[0] * x)
         aperture *= 0.5 * (1 + erf(dist / aa))
     if fff_r0_mm:
-        r = np.hypot.outer(y, x)
+        r = np.hypot.outer(y - cone_centre_mm[1], x - cone_centre_mm[0])
         cone = np.exp(-((r / fff_r0_mm) ** 1.3))
     else:
         cone = 1.0
@@ -205,6 +207,7 @@ def field_signal(
         tilt_x2_deg=tilt_x2_deg,
         penumbra_sigma_mm=penumbra_sigma_mm,
         fff_r0_mm=fff_r0_mm,
+        cone_centre_mm=cone_centre_mm,
         transmission=transmission,
         noise_rel=noise_rel,
     )
