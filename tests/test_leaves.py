@@ -340,3 +340,36 @@ def test_charts_from_stored_items_only(sessions):
     assert len(charts) == 3
     values = charts[0][1].to_dict()
     assert values  # a valid Vega-Lite spec
+
+
+def test_cli_json_without_then_with_a_calibration(tmp_path, capsys, store):
+    """Must show (issue "Trust"): `python -m qc analyse leaves SESSION --machine M --json` on a machine
+    without a calibration in force: no absolute error against the imager centre, the axis measured;
+    with a calibration, the axis shift within 0.05 mm on a session whose true axis is known."""
+    import json
+
+    from qc.cli import main
+    from qc.synthetic import UNITY_PIXEL_ISO_MM as PX
+
+    true = (UNITY_CAX_PX[0] + 3.0, UNITY_CAX_PX[1] - 2.0)
+    files, _ = sm.aqua_session(WHEN, rng_seed=60, model=sm.MLCModel(cax_px=true))
+    paths = []
+    for name, data in files:
+        (tmp_path / name).write_bytes(data)
+        paths.append(str(tmp_path / name))
+    mid = store.add_machine("Unity N", "", "", user="test")
+
+    def run() -> dict:
+        capsys.readouterr()
+        main(["analyse", "leaves", *paths, "--machine", "Unity N", "--json"])
+        return json.loads(capsys.readouterr().out)
+
+    out = run()
+    met = out["metrics"]
+    assert abs(met["mean_error_bank_a_mm"]) < 0.05 and met["max_abs_error_mm"] < 0.05  # not 30 mm
+    assert met["beam_axis_u_px"] == pytest.approx(true[0], abs=0.2) and met["beam_axis_v_px"] == pytest.approx(true[1], abs=0.2)
+    assert out["statuses"]["beam_axis_shift_v_mm"] == "fail" and out["status"] == "fail"
+    store.add_calibration(mid, UNITY_CAX_PX[0], UNITY_CAX_PX[1], "2020-01-01", user="test")
+    met = run()["metrics"]
+    assert met["beam_axis_shift_u_mm"] == pytest.approx(3.0 * PX, abs=0.05)
+    assert met["beam_axis_shift_v_mm"] == pytest.approx(-2.0 * PX, abs=0.05)
