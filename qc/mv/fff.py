@@ -46,7 +46,7 @@ class FFFProfile:
     unflatness: float
     slope_left_pct_per_mm: float
     slope_right_pct_per_mm: float
-    peak_position_mm: float  # from the field centre
+    peak_position_mm: float | None  # from the field centre; None when the top has no maximum (flattened beam, horns)
     symmetry_pct: float
     centre_value_pct: float  # N at the field centre
 
@@ -100,7 +100,6 @@ def fff_profile(pos_mm: np.ndarray, value: np.ndarray) -> FFFProfile | None:
             peak = float(np.clip(-a1 / (2 * a2), -half, half))
     xs = np.linspace(step, FIELD_FRACTION * w / 2, max(3, int(FIELD_FRACTION * w / 2 / step)))
     sym = float(np.max(np.abs(np.interp(c + xs, x, n) - np.interp(c - xs, x, n))))
-    vals = (unflat, s_left, s_right, peak, sym)
-    if not all(math.isfinite(v) for v in vals):
+    if not all(math.isfinite(v) for v in (unflat, s_left, s_right, sym)):
         return None
-    return FFFProfile(xl, xr, c, w, *vals, at(c))
+    return FFFProfile(xl, xr, c, w, unflat, s_left, s_right, peak if math.isfinite(peak) else None, sym, at(c))

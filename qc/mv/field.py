@@ -639,7 +639,8 @@ def _fff_changes(fi: FieldImage, bl: dict | None) -> dict[str, dict[str, float |
     for ax in ("x", "y"):
         cur = fi.fff.get(ax)
         ref = ((bl or {}).get("fff") or {}).get(ax) or {}
-        out[ax] = {q: (getattr(cur, q) - ref[q]) if cur is not None and ref.get(q) is not None else None for q in FFF_QUANTITIES}
+        out[ax] = {q: (getattr(cur, q) - ref[q]) if cur is not None and getattr(cur, q) is not None and ref.get(q) is not None else None
+                   for q in FFF_QUANTITIES}
     return out
 
 
