@@ -48,12 +48,16 @@ def _true_error(it: dict, truth: list[np.ndarray]) -> float:
     return float(truth[it["image"] - 1][it["pair"] - 1, 0, lo_hi] - nominal[it["image"] - 1][lo_hi])
 
 
+# README "Accuracy (measured)": each figure is the tolerance here (bench/bench_accuracy_mv.py prints them)
+LEAF_MM = {"clean": 0.03, "single": 0.04, "staircase": 0.05}
+
+
 @pytest.mark.parametrize("key", ["clean", "single", "staircase"])
-def test_every_leaf_error_within_0_1_mm_of_truth(sessions, key):
+def test_every_leaf_error_within_readme_figure_of_truth(sessions, key):
     result, truth, _ = sessions[key]
     assert len(result.items) == 6 * 30 * 2  # 6 images × pairs 26–55 × 2 banks
     diffs = np.array([it["error_mm"] - _true_error(it, truth) for it in result.items])
-    assert np.max(np.abs(diffs)) < 0.1
+    assert np.max(np.abs(diffs)) <= LEAF_MM[key]
 
 
 def test_no_false_alarm_on_undisturbed_session(sessions):
@@ -75,8 +79,8 @@ def test_single_displaced_leaves_found(sessions):
         rows = [it for it in result.items if it["pair"] == pair and it["bank"] == bank]
         assert len(rows) == 6
         for it in rows:
-            assert it["error_mm"] == pytest.approx(d, abs=0.1)
-            assert it["relative_error_mm"] == pytest.approx(d, abs=0.1)  # the line ignores them
+            assert it["error_mm"] == pytest.approx(d, abs=LEAF_MM["single"])
+            assert it["relative_error_mm"] == pytest.approx(d, abs=0.1)  # the line ignores them (README: 0.1 mm)
             assert it["out_of_tolerance"] == (abs(d) > 1.0)
     others = [it for it in result.items if (it["pair"], it["bank"]) not in SINGLE]
     assert max(abs(it["error_mm"]) for it in others) < 0.1
@@ -90,7 +94,7 @@ def test_staircase_reported_in_5_mm_steps(sessions):
     expected = sm.STAIRCASE
     for it in result.items:
         d = expected.get((it["pair"], it["bank"]), 0.0)
-        assert it["error_mm"] == pytest.approx(d, abs=0.1), it
+        assert it["error_mm"] == pytest.approx(d, abs=LEAF_MM["staircase"]), it
     first = [it for it in result.items if it["image"] == 1 and it["bank"] == "A"]
     lower_edge = {it["pair"]: it["measured_mm"] for it in first}
     assert lower_edge[28] == pytest.approx(-25, abs=0.1) and lower_edge[32] == pytest.approx(-30, abs=0.1)
@@ -103,6 +107,32 @@ def test_staircase_reported_in_5_mm_steps(sessions):
     assert all(abs(abs(it["error_mm"]) - 15.0) < 0.1 for it in worst)
     judged = {j.name: j.status for j in judge_measurements(result.measurements, lambda n: L.SPEC_METRICS[n].tolerance)}
     assert judged["max_abs_error_mm"] == "fail" and judged["n_leaves_out_of_tolerance"] == "fail"
+
+
+# README bias table (+ = tip found outside the opening): (model, mean bias per bank, max |error|)
+NON_MODEL = {
+    "asymmetric leaf-end penumbra": (dict(sigma_t_mm=2.0, sigma_t_out_mm=3.5), 0.0, 0.05),
+    "scatter tail": (dict(tail_weight=0.10, tail_sigma_mm=15.0), 0.04, 0.14),
+    "steep FFF cone": (dict(fff_r0_mm=150.0), -0.01, 0.05),
+}
+
+
+@pytest.mark.parametrize("case", list(NON_MODEL))
+def test_bias_on_leaf_ends_that_are_not_the_model(case):
+    """Leaf ends of shapes the analyser does not assume: the README's bias within 0.02 mm, its max |error|,
+    and the beam axis unmoved (a bias common to both banks cancels in the gap centres)."""
+    kw, bias, worst = NON_MODEL[case]
+    files, truth = sm.aqua_session(WHEN, rng_seed=70, model=sm.MLCModel(**kw))
+    r = L.analyse(files, _ctx())
+    out = {"A": [], "B": []}
+    for it in r.items:
+        lo_hi = 0 if it["bank"] == "A" else 1
+        e = it["measured_mm"] - float(truth[it["image"] - 1][it["pair"] - 1, 0, lo_hi])
+        out[it["bank"]].append(-e if lo_hi == 0 else e)
+    for bank in "AB":
+        assert float(np.mean(out[bank])) == pytest.approx(bias, abs=0.02)
+    assert max(abs(v) for v in out["A"] + out["B"]) <= worst
+    assert abs(r.metrics["beam_axis_shift_v_mm"]) <= 0.01
 
 
 def test_heatmap_data_and_charts(sessions):
