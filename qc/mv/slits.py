@@ -319,29 +319,38 @@ SPEC = TestSpec(
 
 
 def heatmap_chart(result: AnalysisResult, lang: str = "fr"):
-    """Altair heat map pair × slit of the centre deviations (mm), diverging around 0."""
+    """Altair heat map pair × slit of the centre deviations (mm), diverging around 0; pairs that could
+    not be measured in black, with their own legend."""
     import altair as alt
 
     df = result.extra.get("errors")
     if df is None:  # a stored session: rebuilt from its item rows
         df = errors_frame(result.items)
-    if len(df) == 0:
+    if len(df) == 0 or not df["centre_dev_mm"].notna().any():
         return None
-    d = df.dropna(subset=["centre_dev_mm"])
-    if len(d) == 0:
-        return None
-    lim = max(1.0, float(np.nanmax(np.abs(d["centre_dev_mm"]))))
-    return (
-        alt.Chart(d)
+    d = df.copy()
+    lim = max(1.0, float(np.nanmax(np.abs(d["centre_dev_mm"].astype(float)))))
+    pairs = sorted({int(p) for p in d["pair"].dropna()})
+    x = alt.X("pair:O", title=t("mlc.chart.pair", lang), scale=alt.Scale(domain=pairs))
+    y = alt.Y("slit:N", title=t("slits.chart.slit", lang), sort=None)
+    measured = (
+        alt.Chart(d[d["centre_dev_mm"].notna()])
         .mark_rect()
         .encode(
-            x=alt.X("pair:O", title=t("mlc.chart.pair", lang)),
-            y=alt.Y("slit:N", title=t("slits.chart.slit", lang), sort=None),
+            x=x, y=y,
             color=alt.Color("centre_dev_mm:Q", title=t("slits.chart.dev_mm", lang), scale=alt.Scale(scheme="redblue", domain=[-lim, lim], reverse=True)),
             tooltip=["slit", "pair", alt.Tooltip("centre_dev_mm:Q", format=".2f"), alt.Tooltip("width_mm:Q", format=".2f")],
         )
-        .properties(title=t("slits.chart.centres", lang))
     )
+    label = t("mlc.chart.not_measured", lang)
+    gone = d[d["centre_dev_mm"].isna()].assign(state=label)
+    if len(gone) == 0:
+        return measured.properties(title=t("slits.chart.centres", lang))
+    unmeasured = alt.Chart(gone).mark_rect().encode(
+        x=x, y=y, color=alt.Color("state:N", title=t("mlc.chart.status", lang), scale=alt.Scale(domain=[label], range=["#000000"])),
+        tooltip=["slit", "pair", "state"],
+    )
+    return alt.layer(measured, unmeasured).resolve_scale(color="independent").properties(title=t("slits.chart.centres", lang))
 
 
 def charts(result: AnalysisResult, lang: str = "fr") -> list[tuple[str, Any]]:
