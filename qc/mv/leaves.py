@@ -575,7 +575,7 @@ def charts(result: AnalysisResult, lang: str = "fr") -> list[tuple[str, Any]]:
             alt.Chart(d)
             .mark_point(filled=True)
             .encode(
-                x=alt.X("pair:Q", title=t("mlc.chart.pair", lang), scale=alt.Scale(domain=[pairs[0] - 0.5, pairs[-1] + 0.5], nice=False)),
+                x=alt.X("pair:Q", title=t("mlc.chart.pair", lang), scale=alt.Scale(domain=[pairs[0] - 0.5, pairs[-1] + 0.5], nice=False, zero=False)),
                 y=alt.Y("error_mm:Q", title=t("mlc.chart.error_mm", lang)),
                 color=alt.Color("bank:N", title=t("mlc.chart.bank", lang)),
                 tooltip=["image", "position", "pair", "bank", alt.Tooltip("error_mm:Q", format=".2f")],
