@@ -202,6 +202,70 @@ def _expected_pairs(images: list[LeafImage]) -> list[int]:
     return sorted(seen)
 
 
+Points = list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (position, pair position, error) per edge/picket, for the overlay
+
+
+def gap_rows(
+    li: LeafImage, nom: tuple[float, float] | None, label: str, ref_t: float | None, pairs: list[int], tol: Tolerance | None, bank_a_low: bool
+) -> tuple[list[dict[str, Any]], Points]:
+    """One row per expected pair and bank of a gap image: its tip (mm from the reference axis: the
+    calibration, or the axis measured from the plan), error to the nominal tip, error to the fitted line,
+    gap width and status. `ref_t` None: no reference axis, no absolute error (not measured)."""
+    m = li.mlc
+    row_of = {int(p): i for i, p in enumerate(m.pairs.numbers)}
+    rows: list[dict[str, Any]] = []
+    pts: Points = []
+    for j in range(m.n_groups):
+        lo, hi = m.lo_mm[:, j], m.hi_mm[:, j]
+        for edge, pos, nominal in (("lo", lo, nom[0] if nom else None), ("hi", hi, nom[1] if nom else None)):
+            rel, _ = mlc.relative_errors(m.p_mm, pos)
+            bank = ("A" if edge == "lo" else "B") if bank_a_low else ("B" if edge == "lo" else "A")
+            err = pos - ref_t - nominal if (nominal is not None and ref_t is not None) else np.full_like(pos, np.nan)
+            pts.append((pos, m.p_mm, np.where(np.isfinite(err), err, rel)))
+            for pair in pairs:
+                i = row_of.get(pair)
+                ok = i is not None and bool(np.isfinite(pos[i]))
+                gap_w = float(hi[i] - lo[i]) if i is not None else float("nan")
+                e = float(err[i]) if ok else None
+                status = _judge_leaf(e, tol)
+                rows.append({
+                    "image": li.index, "file": li.filename, "kind": "gap", "position": label, "pair": pair, "bank": bank, "picket": None,
+                    "p_mm": rounded(m.p_mm[i]) if i is not None else None,
+                    "measured_mm": rounded(pos[i] - (ref_t or 0.0)) if ok else None, "nominal_mm": nominal,
+                    "error_mm": rounded(e), "relative_error_mm": rounded(rel[i]) if ok else None,
+                    "gap_mm": rounded(gap_w), "gap_error_mm": rounded(gap_w - (nom[1] - nom[0])) if nom else None,
+                    "status": status, "out_of_tolerance": status == FAIL,
+                })
+    return rows, pts
+
+
+def picket_rows(li: LeafImage, pairs: list[int], tol: Tolerance | None) -> tuple[list[dict[str, Any]], Points]:
+    """One row per expected pair and picket: the FWHM centre and its error to the picket's fitted line
+    (pylinac's reading); a pair not seen in every picket is listed as not measured, not dropped."""
+    m = li.mlc
+    row_of = {int(p): i for i, p in enumerate(m.pairs.numbers)}
+    full = np.all(np.isfinite(m.centre_mm), axis=1)
+    rows: list[dict[str, Any]] = []
+    pts: Points = []
+    for j in range(m.n_groups):
+        pos = np.where(full, m.centre_mm[:, j], np.nan)
+        rel, _ = mlc.relative_errors(m.p_mm, pos)
+        pts.append((pos, m.p_mm, rel))
+        for pair in pairs:
+            i = row_of.get(pair)
+            ok = i is not None and bool(np.isfinite(pos[i])) and bool(np.isfinite(rel[i]))
+            e = float(rel[i]) if ok else None
+            status = _judge_leaf(e, tol)
+            rows.append({
+                "image": li.index, "file": li.filename, "kind": "picket", "position": f"picket {j + 1}", "pair": pair, "bank": "",
+                "picket": j + 1, "p_mm": rounded(m.p_mm[i]) if i is not None else None, "measured_mm": rounded(pos[i]) if ok else None,
+                "nominal_mm": None, "error_mm": rounded(e), "relative_error_mm": rounded(e),
+                "gap_mm": rounded(m.width_mm[i, j]) if ok else None, "gap_error_mm": None,
+                "status": status, "out_of_tolerance": status == FAIL,
+            })
+    return rows, pts
+
+
 def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisResult:
     """Analyse a 'Position des lames' session: each image measured, then the session summarised."""
     prepared = prepare_images(inputs, ctx, SPEC_NAME, "mlc.warn.gantry")
@@ -263,58 +327,17 @@ def summarise_session(measured: list[LeafImage], ctx: AnalysisContext, when) -> 
     gap_pairs, picket_pairs = _expected_pairs(gaps), _expected_pairs(pickets)
     n_pickets = 0
     for li in measured:
-        m = li.mlc
-        row_of = {int(p): i for i, p in enumerate(m.pairs.numbers)}
-        pts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        base = {"image": li.index, "file": li.filename}
         if li.mode == "gap":
             k = match_of.get(id(li))
             nom = nominals[k] if k is not None else None
             label = gap_label(*nom) if nom else gap_label(*edges_of[id(li)])
-            for j in range(m.n_groups):
-                lo, hi = m.lo_mm[:, j], m.hi_mm[:, j]
-                rel_lo, _ = mlc.relative_errors(m.p_mm, lo)
-                rel_hi, _ = mlc.relative_errors(m.p_mm, hi)
-                for edge, pos, rel, nominal in (("lo", lo, rel_lo, nom[0] if nom else None), ("hi", hi, rel_hi, nom[1] if nom else None)):
-                    bank = ("A" if edge == "lo" else "B") if bank_a_low else ("B" if edge == "lo" else "A")
-                    err = pos - ref_t - nominal if (nominal is not None and ref_t is not None) else np.full_like(pos, np.nan)
-                    pts.append((pos, m.p_mm, np.where(np.isfinite(err), err, rel)))
-                    for pair in gap_pairs:
-                        i = row_of.get(pair)
-                        ok = i is not None and bool(np.isfinite(pos[i]))
-                        gap_w = float(hi[i] - lo[i]) if i is not None else float("nan")
-                        e = float(err[i]) if ok else None
-                        status = _judge_leaf(e, leaf_tol)
-                        items.append({
-                            **base, "kind": "gap", "position": label, "pair": pair, "bank": bank, "picket": None,
-                            "p_mm": rounded(m.p_mm[i]) if i is not None else None,
-                            "measured_mm": rounded(pos[i] - (ref_t or 0.0)) if ok else None, "nominal_mm": nominal,
-                            "error_mm": rounded(e), "relative_error_mm": rounded(rel[i]) if ok else None,
-                            "gap_mm": rounded(gap_w), "gap_error_mm": rounded(gap_w - (nom[1] - nom[0])) if nom else None,
-                            "status": status, "out_of_tolerance": status == FAIL,
-                        })
+            rows, pts = gap_rows(li, nom, label, ref_t, gap_pairs, leaf_tol, bank_a_low)
         else:
-            c = m.centre_mm
-            full = np.all(np.isfinite(c), axis=1)
-            warnings.append(t("mlc.warn.picket_mode", lang, file=li.filename, n=m.n_groups))
-            n_pickets += m.n_groups
-            for j in range(m.n_groups):
-                pos = np.where(full, c[:, j], np.nan)
-                rel, _ = mlc.relative_errors(m.p_mm, pos)
-                pts.append((pos, m.p_mm, rel))
-                for pair in picket_pairs:
-                    i = row_of.get(pair)
-                    ok = i is not None and bool(np.isfinite(pos[i])) and bool(np.isfinite(rel[i]))
-                    e = float(rel[i]) if ok else None
-                    status = _judge_leaf(e, leaf_tol)
-                    items.append({
-                        **base, "kind": "picket", "position": f"picket {j + 1}", "pair": pair, "bank": "", "picket": j + 1,
-                        "p_mm": rounded(m.p_mm[i]) if i is not None else None, "measured_mm": rounded(pos[i]) if ok else None,
-                        "nominal_mm": None, "error_mm": rounded(e), "relative_error_mm": rounded(e),
-                        "gap_mm": rounded(m.width_mm[i, j]) if ok else None, "gap_error_mm": None,
-                        "status": status, "out_of_tolerance": status == FAIL,
-                    })
-        overlays.append((t("mlc.overlay.title", lang, label=f"{li.index}", file=li.filename), mlc.overlay_rgb(li.prepared.image, m, pts, scale_mm=scale_mm)))
+            warnings.append(t("mlc.warn.picket_mode", lang, file=li.filename, n=li.mlc.n_groups))
+            n_pickets += li.mlc.n_groups
+            rows, pts = picket_rows(li, picket_pairs, leaf_tol)
+        items += rows
+        overlays.append((t("mlc.overlay.title", lang, label=f"{li.index}", file=li.filename), mlc.overlay_rgb(li.prepared.image, li.mlc, pts, scale_mm=scale_mm)))
 
     not_measured = sorted({(it["image"], it["pair"]) for it in items if it["status"] == NOT_MEASURED})
     by_image: dict[int, list[int]] = {}
