@@ -644,6 +644,64 @@ def _fff_changes(fi: FieldImage, bl: dict | None) -> dict[str, dict[str, float |
     return out
 
 
+def image_measurements(fi: FieldImage, item: str, centre: tuple[float | None, float | None], constancy: dict, lang: str) -> list[Measurement]:
+    """The stored rows of one image (item = its nominal field label); positions only with a calibration."""
+    fm, (nx, ny) = fi.fm, fi.nominal_mm
+    err_x, err_y = fi.size_errors_mm
+    out: list[Measurement] = []
+
+    def m(metric: str, value, nominal=None):
+        out.append(measurement(SPEC_METRICS[metric], value, lang, item=item, nominal=nominal))
+
+    m("field_size_x_mm", fm.size_x_mm, nx)
+    m("field_size_y_mm", fm.size_y_mm, ny)
+    m("field_size_error_x_mm", err_x)
+    m("field_size_error_y_mm", err_y)
+    m("nominal_x_mm", nx)
+    m("nominal_y_mm", ny)
+    m("centre_offset_x_mm", centre[0])
+    m("centre_offset_y_mm", centre[1])
+    m("edge_x1_mm", fi.position_mm(fm.edge_mm("x1")), -nx / 2)
+    m("edge_x2_mm", fi.position_mm(fm.edge_mm("x2")), nx / 2)
+    m("edge_y1_mm", fi.position_mm(fm.edge_mm("y1")), -ny / 2)
+    m("edge_y2_mm", fi.position_mm(fm.edge_mm("y2")), ny / 2)
+    m("corner_angle_max_dev_deg", fm.corner_angle_max_dev_deg)
+    m("rotation_deg", fm.rotation_deg)
+    for s in SIDES:
+        m(f"penumbra_{s}_mm", fm.penumbra_mm(s))
+    for ax in ("x", "y"):
+        m(f"profile_constancy_{ax}_pct", constancy[ax])
+    for ax in ("x", "y"):
+        cur = fi.fff.get(ax)
+        for q in FFF_QUANTITIES:
+            m(fff_metric_name(q, ax), None if cur is None else getattr(cur, q))
+    return out
+
+
+def item_row(fi: FieldImage, item: str, base: str, centre: tuple[float | None, float | None], constancy: dict, changes: dict) -> dict[str, Any]:
+    """The image's row of the session table (everything measured on it, rounded for storage)."""
+    fm, (nx, ny) = fi.fm, fi.nominal_mm
+    err_x, err_y = fi.size_errors_mm
+    return {
+        "file": fi.filename, "item": item, "nominal": base, "nominal_x_mm": nx, "nominal_y_mm": ny, "matched_nominal": fi.matched,
+        "field_size_x_mm": rounded(fm.size_x_mm), "field_size_y_mm": rounded(fm.size_y_mm),
+        "field_size_error_x_mm": rounded(err_x), "field_size_error_y_mm": rounded(err_y),
+        "centre_offset_x_mm": rounded(centre[0]), "centre_offset_y_mm": rounded(centre[1]),
+        **{f"edge_{s}_mm": rounded(fi.position_mm(fm.edge_mm(s))) for s in SIDES},
+        **{f"corner_{k}_deg": rounded(fm.corner_angles_deg.get(k)) for k in ("tl", "tr", "br", "bl")},
+        "corner_angle_max_dev_deg": rounded(fm.corner_angle_max_dev_deg),
+        "rotation_deg": rounded(fm.rotation_deg),
+        **{f"penumbra_{s}_mm": rounded(fm.penumbra_mm(s)) for s in SIDES},
+        "profile_constancy_x_pct": rounded(constancy.get("x")), "profile_constancy_y_pct": rounded(constancy.get("y")),
+        **{f"fff_{q}_{ax}": rounded(getattr(fi.fff[ax], q), 4) if fi.fff.get(ax) else None for ax in ("x", "y") for q in FFF_QUANTITIES},
+        **{f"fff_{q}_{ax}_change": rounded(changes[ax][q], 4) for ax in ("x", "y") for q in FFF_QUANTITIES},
+        "clipped_sides": ",".join(fm.clipped), "cax_source": fi.prepared.cax.source, "cax_calibration_id": fi.prepared.cax.calibration_id,
+        "cax_u_px": round(fi.prepared.cax.u0, 2), "cax_v_px": round(fi.prepared.cax.v0, 2),
+        "gantry_deg": fi.prepared.image.gantry_angle_deg,
+        "acquired_at": fi.prepared.image.acquired_at.isoformat() if fi.prepared.image.acquired_at else None,
+    }
+
+
 def summarise_session(measured: list[FieldImage], ctx: AnalysisContext, nominals: list[tuple[float, float]], when) -> AnalysisResult:
     """Item labels, baseline comparisons, one row per image and the session's metrics."""
     lang = ctx.lang
@@ -666,7 +724,6 @@ def summarise_session(measured: list[FieldImage], ctx: AnalysisContext, nominals
     angle_devs: list[float] = []
     offsets: list[float | None] = []
     fff_worst: dict[str, list[float | None]] = {q: [] for q in FFF_QUANTITIES}
-    constancy_all: list[float | None] = []
 
     for fi in measured:
         fm, name = fi.fm, fi.filename
@@ -686,60 +743,18 @@ def summarise_session(measured: list[FieldImage], ctx: AnalysisContext, nominals
         centre = (fi.position_mm(fm.centre_mm[0]), fi.position_mm(fm.centre_mm[1]))
         offsets += [None if c is None else abs(c) for c in centre]
 
-        def m(metric: str, value, nominal=None):
-            measurements.append(measurement(SPEC_METRICS[metric], value, lang, item=item, nominal=nominal))
-
-        m("field_size_x_mm", fm.size_x_mm, nx)
-        m("field_size_y_mm", fm.size_y_mm, ny)
-        m("field_size_error_x_mm", err_x)
-        m("field_size_error_y_mm", err_y)
-        m("nominal_x_mm", nx)
-        m("nominal_y_mm", ny)
-        m("centre_offset_x_mm", centre[0])
-        m("centre_offset_y_mm", centre[1])
-        m("edge_x1_mm", fi.position_mm(fm.edge_mm("x1")), -nx / 2)
-        m("edge_x2_mm", fi.position_mm(fm.edge_mm("x2")), nx / 2)
-        m("edge_y1_mm", fi.position_mm(fm.edge_mm("y1")), -ny / 2)
-        m("edge_y2_mm", fi.position_mm(fm.edge_mm("y2")), ny / 2)
-        m("corner_angle_max_dev_deg", fm.corner_angle_max_dev_deg)
-        m("rotation_deg", fm.rotation_deg)
-        for s in SIDES:
-            m(f"penumbra_{s}_mm", fm.penumbra_mm(s))
-
-        profiles[item] = fi.profiles
         bl = baseline_profiles.get(item) or baseline_profiles.get(base)
         if bl:
             used_baseline[item] = bl
-        constancy: dict[str, float | None] = {}
-        for ax, c, nom in (("x", fm.centre_mm[0] or 0.0, nx), ("y", fm.centre_mm[1] or 0.0, ny)):
-            constancy[ax] = profile_constancy_pct(fi.profiles[ax], bl[ax], c, nom) if bl and ax in bl else None
-            m(f"profile_constancy_{ax}_pct", constancy[ax])  # no baseline: Non mesuré
-            constancy_all.append(constancy[ax])
+        profiles[item] = fi.profiles
+        constancy = {ax: profile_constancy_pct(fi.profiles[ax], bl[ax], c, nom) if bl and ax in bl else None  # no baseline: Non mesuré
+                     for ax, c, nom in (("x", fm.centre_mm[0] or 0.0, nx), ("y", fm.centre_mm[1] or 0.0, ny))}
         changes = _fff_changes(fi, bl)
         for ax in ("x", "y"):
-            cur = fi.fff.get(ax)
             for q in FFF_QUANTITIES:
-                m(fff_metric_name(q, ax), None if cur is None else getattr(cur, q))
                 fff_worst[q].append(changes[ax][q])
-
-        items.append({
-            "file": name, "item": item, "nominal": base, "nominal_x_mm": nx, "nominal_y_mm": ny, "matched_nominal": fi.matched,
-            "field_size_x_mm": rounded(fm.size_x_mm), "field_size_y_mm": rounded(fm.size_y_mm),
-            "field_size_error_x_mm": rounded(err_x), "field_size_error_y_mm": rounded(err_y),
-            "centre_offset_x_mm": rounded(centre[0]), "centre_offset_y_mm": rounded(centre[1]),
-            **{f"edge_{s}_mm": rounded(fi.position_mm(fm.edge_mm(s))) for s in SIDES},
-            **{f"corner_{k}_deg": rounded(fm.corner_angles_deg.get(k)) for k in ("tl", "tr", "br", "bl")},
-            "corner_angle_max_dev_deg": rounded(fm.corner_angle_max_dev_deg),
-            "rotation_deg": rounded(fm.rotation_deg),
-            **{f"penumbra_{s}_mm": rounded(fm.penumbra_mm(s)) for s in SIDES},
-            "profile_constancy_x_pct": rounded(constancy.get("x")), "profile_constancy_y_pct": rounded(constancy.get("y")),
-            **{f"fff_{q}_{ax}": rounded(getattr(fi.fff[ax], q), 4) if fi.fff.get(ax) else None for ax in ("x", "y") for q in FFF_QUANTITIES},
-            **{f"fff_{q}_{ax}_change": rounded(changes[ax][q], 4) for ax in ("x", "y") for q in FFF_QUANTITIES},
-            "clipped_sides": ",".join(fm.clipped), "cax_source": fi.prepared.cax.source, "cax_calibration_id": fi.prepared.cax.calibration_id,
-            "cax_u_px": round(fi.prepared.cax.u0, 2), "cax_v_px": round(fi.prepared.cax.v0, 2),
-            "gantry_deg": fi.prepared.image.gantry_angle_deg,
-            "acquired_at": fi.prepared.image.acquired_at.isoformat() if fi.prepared.image.acquired_at else None,
-        })
+        measurements += image_measurements(fi, item, centre, constancy, lang)
+        items.append(item_row(fi, item, base, centre, constancy, changes))
         overlays.append((t("field.overlay.title", lang, item=item, file=name), overlay_image(fi.prepared.image, fm)))
 
     def summary(metric: str, value):
