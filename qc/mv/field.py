@@ -4,8 +4,13 @@ Owns the weekly "MVIC-Champ" analyser (test key "field", domain.md §3): for eac
 session, find the one rectangular field, fit its four edges and report, in mm at the isocentre
 relative to the beam axis (CAX pixel, `qc.mv.geometry.cax_pixel`), the field sizes, centre offset, edge
 positions, corner angles, rotation and penumbrae, matched to the nearest nominal field; plus the
-central profiles for constancy against a stored baseline profile (FFF beam through the cryostat:
-no absolute flatness). Plotting helpers for the page are kept at the end of the module.
+central profiles for constancy against a stored baseline profile and their FFF quantities (NCS
+report 33, `qc.mv.fff`), judged as changes from the baseline in force on the acquisition date (FFF
+beam through the cryostat: no absolute flatness). Each image is measured on its own
+(`measure_field_image` → `FieldImage`), then the session is summarised (`summarise_session`).
+Without a beam-axis calibration in force the positions relative to the axis (centre offset, edges)
+are Non mesuré, never taken from the imager centre. Plotting helpers for the page are kept at the
+end of the module.
 
 Conventions (documented in `params`):
 - x along u (columns, left → right), y along v (rows, top → bottom); origin at the CAX pixel.
@@ -873,11 +878,13 @@ SPEC = TestSpec(
     page="pages/field.py",
     description_fr=(
         "Champs rectangulaires (150×80, 85×85, 50×50 mm) sur l'imageur MV (MVIC) : taille, position par rapport à l'axe, "
-        "bords, angles des coins, rotation, pénombre et constance des profils. Bords au point d'inflexion (faisceau FFF)."
+        "bords, angles des coins, rotation, pénombre, constance des profils et grandeurs FFF du rapport NCS-33 (non-planéité, "
+        "pentes, position du pic, symétrie) par rapport à la référence. Bords au point d'inflexion (faisceau FFF)."
     ),
     description_en=(
         "Rectangular fields (150×80, 85×85, 50×50 mm) on the MV imager (MVIC): size, position relative to the axis, edges, "
-        "corner angles, rotation, penumbra and profile constancy. Edges at the inflection point (FFF beam)."
+        "corner angles, rotation, penumbra, profile constancy and the NCS-33 FFF quantities (unflatness, slopes, peak position, "
+        "symmetry) against the baseline. Edges at the inflection point (FFF beam)."
     ),
     accepts=".dcm,.zip",
 )

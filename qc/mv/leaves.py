@@ -14,7 +14,7 @@ opening wider than 12 mm = a gap image, two or more openings or narrower bands =
 - **Picket-fence / slit images** (two or more narrow bands per pair; e.g. other linacs' picket
   fences): each band's FWHM centre is one leaf-pair "kiss"; its error is the distance to the
   picket's fitted line (pylinac's definition: relative only, no nominal). Pairs not seen in every
-  picket are dropped, as pylinac does.
+  picket are listed as not measured (pylinac drops them).
 
 Conventions (assumptions, domain.md §13 Q5; configurable through `ctx.options`):
 - Positions along the leaf travel are + towards increasing row index v (down the displayed
@@ -503,11 +503,12 @@ SPEC = TestSpec(
     page="pages/leaves.py",
     description_fr=(
         "Test AQUA « MLC exactitude » : 6 ouvertures de 20 mm de −40 à +40 mm ; position de chaque extrémité de lame "
-        "par rapport à l'axe, écart au nominal (±1 mm), écarts par banc et carte des écarts. Lit aussi les picket fences."
+        "par rapport à l'axe, écart au nominal (±1 mm), écarts par banc, carte des écarts et axe faisceau mesuré sur le plan. "
+        "Lit aussi les picket fences."
     ),
     description_en=(
         "AQUA \"MLC exactitude\" test: 6 gaps of 20 mm from −40 to +40 mm; each leaf tip's position from the axis, error "
-        "from nominal (±1 mm), per-bank errors and an error heat map. Also reads picket fences."
+        "from nominal (±1 mm), per-bank errors, an error heat map and the beam axis measured from the plan. Also reads picket fences."
     ),
     accepts=".dcm,.zip",
 )
