@@ -193,3 +193,17 @@ def test_charts_from_stored_items_only(displaced):
     result, _ = displaced
     stored = AnalysisResult(test="slits", measurements=result.measurements, items=result.items)
     assert len(S.charts(stored, "en")) == 2
+
+
+def test_baseline_chosen_by_the_acquisition_date(store, machine, reference):
+    """A baseline valid from a later date is not in force for an earlier session (its widths are then
+    Non mesuré); a session after that date is compared with it."""
+    from qc import pipeline
+
+    store.set_baseline(machine["id"], "slits", S.baseline_from_result(reference[0]), None, "test", valid_from="2026-03-10")
+    early, _ = sm.slit_session(dt.datetime(2026, 3, 9, 8), rng_seed=26)
+    late, _ = sm.slit_session(dt.datetime(2026, 3, 11, 8), rng_seed=27)
+    a = pipeline.analyse(store, S.SPEC, early, machine, lang="en")
+    assert a.result.params["reference"].startswith("nominal") and a.status == "fail"
+    b = pipeline.analyse(store, S.SPEC, late, machine, lang="en")
+    assert b.result.params["reference"] == "baseline" and b.status == "pass"

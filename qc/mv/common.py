@@ -79,6 +79,16 @@ def session_date(prepared: list[PreparedImage], ctx: AnalysisContext) -> dt.date
     return min(dates) if dates else ctx.acquired_at
 
 
+def baseline_in_force(ctx: AnalysisContext, when: dt.datetime | None) -> dict[str, Any] | None:
+    """The stored baseline in force on the acquisition date (`ctx.baseline_for`). A context that is not
+    tied to a machine (tests, scripts) may carry one baseline in `ctx.baseline`: used as given. A
+    machine's newer baseline is never used for an older session."""
+    dated = ctx.baseline_for(when)
+    if dated is not None:
+        return dated
+    return ctx.baseline if ctx.machine is None and isinstance(ctx.baseline, dict) else None
+
+
 def item_tolerance(ctx: AnalysisContext, spec: MetricSpec, when: dt.datetime | None) -> Tolerance | None:
     """The dated tolerance of a per-item quantity (per leaf, per slit): the table's row in force, else the default."""
     tol = ctx.tolerance_for(spec.name, when)

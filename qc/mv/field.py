@@ -39,7 +39,7 @@ from scipy import ndimage
 
 from qc.errors import QCInputError
 from qc.intake.dicom_io import DicomImage, session_identity
-from qc.mv.common import PreparedImage, block_mean, measurement, prepare_images, rounded, session_date
+from qc.mv.common import PreparedImage, baseline_in_force, block_mean, measurement, prepare_images, rounded, session_date
 from qc.mv.fff import QUANTITIES as FFF_QUANTITIES
 from qc.mv.fff import FFFProfile, fff_profile
 from qc.mv.geometry import (
@@ -710,7 +710,7 @@ def item_row(fi: FieldImage, item: str, base: str, centre: tuple[float | None, f
 def summarise_session(measured: list[FieldImage], ctx: AnalysisContext, nominals: list[tuple[float, float]], when) -> AnalysisResult:
     """Item labels, baseline comparisons, one row per image and the session's metrics."""
     lang = ctx.lang
-    stored = ctx.baseline_for(when) or ctx.baseline
+    stored = baseline_in_force(ctx, when)
     baseline_profiles = stored.get("profiles", {}) if isinstance(stored, dict) else {}
     warnings: list[str] = [w for fi in measured for w in fi.prepared.warnings]
     calibrated = all(fi.calibrated for fi in measured)

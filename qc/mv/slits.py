@@ -36,7 +36,7 @@ from qc.errors import QCInputError
 from qc.i18n import t
 from qc.intake.dicom_io import session_identity
 from qc.mv import mlc
-from qc.mv.common import PreparedImage, item_tolerance, measurement, prepare_images, rounded, session_date, tolerance_record
+from qc.mv.common import PreparedImage, baseline_in_force, item_tolerance, measurement, prepare_images, rounded, session_date, tolerance_record
 from qc.records.tolerances import FAIL, Tolerance, judge_value
 from qc.registry import AnalysisContext, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
@@ -136,7 +136,7 @@ def summarise_session(measured: list[SlitImage], ctx: AnalysisContext, when) -> 
     lang = ctx.lang
     pair1_low = str(ctx.options.get("pair1_side", "-")) != "+"
     nominal = nominal_slits(ctx)
-    stored = ctx.baseline_for(when) or ctx.baseline
+    stored = baseline_in_force(ctx, when)
     baseline = stored.get("slits") if isinstance(stored, dict) else None
     slit_tol = item_tolerance(ctx, SPEC_METRICS["slit_error_mm"], when)
     warnings: list[str] = [w for si in measured for w in si.prepared.warnings + si.mlc.warnings]
