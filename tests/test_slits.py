@@ -207,3 +207,17 @@ def test_baseline_chosen_by_the_acquisition_date(store, machine, reference):
     assert a.result.params["reference"].startswith("nominal") and a.status == "fail"
     b = pipeline.analyse(store, S.SPEC, late, machine, lang="en")
     assert b.result.params["reference"] == "baseline" and b.status == "pass"
+
+
+def test_without_calibration_slit_centres_are_not_measured(reference):
+    """No calibration in force: the imager centre (30 mm off on the Unity) is never a reference, so the
+    centres are Non mesuré and the session fails with the reason; widths against the baseline still pass."""
+    from qc import pipeline
+
+    files, _ = sm.slit_session(WHEN, rng_seed=28)
+    r = S.analyse(files, AnalysisContext(lang="en", baseline=S.baseline_from_result(reference[0])))
+    assert any("No beam-axis calibration" in w for w in r.warnings)
+    assert not any("has no nominal or baseline slit" in w for w in r.warnings)
+    j = {(x.name, x.item): (x.value, x.status) for x in pipeline.judge(None, S.SPEC, r, None).judged}
+    assert j[("slit_centre_mean_mm", "slit 3")] == (None, "fail") and j[("max_abs_centre_dev_mm", "")][1] == "fail"
+    assert j[("slit_width_mean_mm", "slit 3")][1] == "pass" and j[("max_abs_width_dev_mm", "")][1] == "pass"

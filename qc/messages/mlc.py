@@ -71,6 +71,10 @@ MESSAGES = {
         "fr": "{file} : fente à {centre:.1f} mm sans fente nominale ni de référence à moins de {limit:g} mm : position non mesurable (Non mesuré).",
         "en": "{file}: slit at {centre:.1f} mm has no nominal or baseline slit within {limit:g} mm: its position cannot be measured (Not measured).",
     },
+    "slits.warn.no_calibration": {
+        "fr": "Pas d'étalonnage de l'axe faisceau en vigueur à cette date : centres des fentes non mesurés (Non mesuré), jamais rapportés au centre de l'imageur ; largeurs et écarts à la droite ajustée restent jugés. Enregistrez l'étalonnage de l'axe dans Paramètres.",
+        "en": "No beam-axis calibration in force on this date: slit centres not measured (Not measured), never taken from the imager centre; widths and errors to the fitted line are still judged. Record the beam-axis calibration in Settings.",
+    },
     "slits.warn.count": {
         "fr": "{n} fentes trouvées, {expected} attendues.",
         "en": "{n} slits found, {expected} expected.",

@@ -140,7 +140,10 @@ def summarise_session(measured: list[SlitImage], ctx: AnalysisContext, when) -> 
     baseline = stored.get("slits") if isinstance(stored, dict) else None
     slit_tol = item_tolerance(ctx, SPEC_METRICS["slit_error_mm"], when)
     warnings: list[str] = [w for si in measured for w in si.prepared.warnings + si.mlc.warnings]
-    warnings += [si.prepared.cax_warning for si in measured if si.prepared.cax_warning]
+    calibrated = all(si.prepared.calibrated for si in measured)
+    warnings += [si.prepared.cax_warning for si in measured if si.prepared.calibration_outside and si.prepared.cax_warning]
+    if not calibrated:
+        warnings.append(t("slits.warn.no_calibration", lang))
     if not baseline:
         warnings.append(t("slits.warn.no_baseline", lang))
     expected_pairs = sorted({int(p) for si in measured for p, ok in zip(si.mlc.pairs.numbers, np.isfinite(si.mlc.centre_mm).any(axis=1)) if ok})
@@ -158,11 +161,14 @@ def summarise_session(measured: list[SlitImage], ctx: AnalysisContext, when) -> 
             c, wd = m.centre_mm[:, j], m.width_mm[:, j]
             good = np.isfinite(c)
             c_med = float(np.median(c[good]))
-            bl, k_nom = _reference_of(label, c_med, nominal, baseline)
-            if bl is None and k_nom is None:
-                warnings.append(t("slits.warn.unmatched", lang, file=name, centre=c_med, limit=MATCH_LIMIT_MM))
+            if calibrated:
+                bl, k_nom = _reference_of(label, c_med, nominal, baseline)
+                if bl is None and k_nom is None:
+                    warnings.append(t("slits.warn.unmatched", lang, file=name, centre=c_med, limit=MATCH_LIMIT_MM))
+            else:  # positions unknown without the axis: the baseline slit of the same rank, for its widths only
+                bl, k_nom = (baseline or {}).get(label), None
             rel, _ = mlc.relative_errors(m.p_mm, c)
-            ref_c_slit = bl["centre_mean_mm"] if bl else (nominal[k_nom][0] if k_nom is not None else None)
+            ref_c_slit = None if not calibrated else bl["centre_mean_mm"] if bl else (nominal[k_nom][0] if k_nom is not None else None)
             ref_w_slit = bl["width_mean_mm"] if bl else None  # widths are judged against a baseline only
             c_dev = np.full(len(c), np.nan)
             w_dev = np.full(len(c), np.nan)
@@ -171,7 +177,7 @@ def summarise_session(measured: list[SlitImage], ctx: AnalysisContext, when) -> 
                 i = row_of.get(pair)
                 ok = i is not None and bool(good[i])
                 bp = (bl or {}).get("pairs", {}).get(str(pair)) if bl else None
-                ref_c = bp["centre_mm"] if bp else ref_c_slit
+                ref_c = (bp["centre_mm"] if bp else ref_c_slit) if calibrated else None
                 ref_w = bp["width_mm"] if bp else ref_w_slit
                 if ok:
                     c_dev[i] = c[i] - ref_c if ref_c is not None else np.nan
