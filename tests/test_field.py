@@ -51,19 +51,25 @@ def synthetic_results():
     return out
 
 
+# README "Accuracy (measured)": each figure there is the tolerance here (bench/bench_accuracy_mv.py prints them).
+SIZE_MM, CENTRE_MM, EDGE_MM, PENUMBRA_MM = 0.06, 0.015, 0.04, 0.075
+ANGLE_DEG, ROTATION_DEG = 0.05, 0.01
+SMALL_ANGLE_DEG, SMALL_ROTATION_DEG = 0.15, 0.08  # 20 × 30 mm: 12–16 mm of edge to fit
+
+
 @pytest.mark.parametrize("case", list(CASES))
 def test_synthetic_sizes_offsets_edges(synthetic_results, case):
     result, truth = synthetic_results[case]
     it = result.items[0]
-    assert abs(it["field_size_x_mm"] - truth.size_x_mm) <= 0.1
-    assert abs(it["field_size_y_mm"] - truth.size_y_mm) <= 0.1
-    assert abs(it["centre_offset_x_mm"] - truth.centre_x_mm) <= 0.1
-    assert abs(it["centre_offset_y_mm"] - truth.centre_y_mm) <= 0.1
+    assert abs(it["field_size_x_mm"] - truth.size_x_mm) <= SIZE_MM
+    assert abs(it["field_size_y_mm"] - truth.size_y_mm) <= SIZE_MM
+    assert abs(it["centre_offset_x_mm"] - truth.centre_x_mm) <= CENTRE_MM
+    assert abs(it["centre_offset_y_mm"] - truth.centre_y_mm) <= CENTRE_MM
     for side in ("x1", "x2", "y1", "y2"):
-        assert abs(it[f"edge_{side}_mm"] - getattr(truth, f"edge_{side}_mm")) <= 0.1, side
+        assert abs(it[f"edge_{side}_mm"] - getattr(truth, f"edge_{side}_mm")) <= EDGE_MM, side
     # penumbra of an error-function edge: 80–20 % = 1.683 σ (convolution with the FFF cone adds little)
     for side in ("x1", "x2", "y1", "y2"):
-        assert abs(it[f"penumbra_{side}_mm"] - truth.penumbra_mm) <= 0.15, side
+        assert abs(it[f"penumbra_{side}_mm"] - truth.penumbra_mm) <= PENUMBRA_MM, side
 
 
 @pytest.mark.parametrize("case", [c for c in CASES if not c.startswith("20x30")])
@@ -71,9 +77,9 @@ def test_synthetic_angles(synthetic_results, case):
     result, truth = synthetic_results[case]
     it = result.items[0]
     for corner in ("tl", "tr", "br", "bl"):
-        assert abs(it[f"corner_{corner}_deg"] - truth.corner_angles_deg[corner]) <= 0.1, corner
-    assert abs(it["corner_angle_max_dev_deg"] - truth.corner_angle_max_dev_deg) <= 0.1
-    assert abs(it["rotation_deg"] - truth.rotation_deg) <= 0.05
+        assert abs(it[f"corner_{corner}_deg"] - truth.corner_angles_deg[corner]) <= ANGLE_DEG, corner
+    assert abs(it["corner_angle_max_dev_deg"] - truth.corner_angle_max_dev_deg) <= ANGLE_DEG
+    assert abs(it["rotation_deg"] - truth.rotation_deg) <= ROTATION_DEG
 
 
 def test_synthetic_angles_small_field(synthetic_results):
@@ -81,15 +87,15 @@ def test_synthetic_angles_small_field(synthetic_results):
     result, truth = synthetic_results["20x30 small rot 0.6"]
     it = result.items[0]
     for corner in ("tl", "tr", "br", "bl"):
-        assert abs(it[f"corner_{corner}_deg"] - truth.corner_angles_deg[corner]) <= 0.25, corner
-    assert abs(it["rotation_deg"] - truth.rotation_deg) <= 0.1
+        assert abs(it[f"corner_{corner}_deg"] - truth.corner_angles_deg[corner]) <= SMALL_ANGLE_DEG, corner
+    assert abs(it["rotation_deg"] - truth.rotation_deg) <= SMALL_ROTATION_DEG
 
 
 def test_tilted_edge_is_caught(synthetic_results):
     result, truth = synthetic_results["100x60 tilted x2 1.5deg"]
     assert truth.corner_angle_max_dev_deg == pytest.approx(1.5)
     m = result.measurement("corner_angle_max_dev_deg", "100x60")
-    assert abs(m.value - 1.5) <= 0.1
+    assert abs(m.value - 1.5) <= ANGLE_DEG
     assert result.measurement("max_corner_angle_dev_deg").value == pytest.approx(m.value)
 
 
@@ -106,7 +112,7 @@ def test_measurements_carry_nominal_and_units(synthetic_results):
     assert result.params["edge_definition"].startswith("inflection")
     assert result.params["cax"]["150x80 centred FFF.dcm"]["calibration_id"] == 7
     assert result.items[0]["cax_source"] == "calibration"
-    assert not result.warnings  # calibrated, matched, nothing clipped
+    assert result.warnings == ["No stored baseline: profile constancy and FFF quantities not measured (Not measured). Store a baseline session."]
     # every metric produced is declared in the SPEC
     declared = {m.name for m in F.SPEC.metrics}
     assert {m.name for m in result.measurements} <= declared
@@ -224,14 +230,49 @@ def test_match_nominal_function():
     assert F.match_nominal(None, 49.5) == (50.0, 50.0, True)
 
 
-def test_no_calibration_uses_image_centre_with_warning():
+def test_without_calibration_the_centre_offset_is_not_measured_and_fails():
+    """No calibration in force: the imager centre is never a reference. Centre offset and edges are
+    Non mesuré (fail); sizes and angles are still judged (and pass here)."""
+    from qc import pipeline
+
     data, truth = field_image(85, 85, rng=8)
     result = F.analyse([("nocal.dcm", data)], AnalysisContext(lang="fr"))
     it = result.items[0]
     assert it["cax_source"] == "image centre" and it["cax_calibration_id"] is None
-    assert any("calibration" in w and "centre de l'imageur" in w for w in result.warnings)
-    # the field is centred on the real CAX (511.03, 652.75), i.e. 141 px below the image centre
-    assert it["centre_offset_y_mm"] == pytest.approx((652.75 - 511.5) * 0.4 * 1435 / 2657.8, abs=0.1)
+    assert it["centre_offset_x_mm"] is None and it["centre_offset_y_mm"] is None and it["edge_y1_mm"] is None
+    assert any("Pas d'étalonnage de l'axe faisceau" in w for w in result.warnings)
+    assert abs(it["field_size_y_mm"] - truth.size_y_mm) <= 0.1
+    a = pipeline.analyse(None, F.SPEC, [("nocal.dcm", data)], None)
+    st = {(j.name, j.item): j.status for j in a.judged}
+    assert st[("centre_offset_y_mm", "85x85")] == "fail" and st[("max_abs_centre_offset_mm", "")] == "fail"
+    assert st[("field_size_x_mm", "85x85")] == "pass" and st[("corner_angle_max_dev_deg", "85x85")] == "pass"
+    assert a.status == "fail"
+
+
+# ---------------------------------------------------------------- edges that are not the analyser's model
+
+# README bias table: outward edge bias (+ = field found larger) and max size error, with their tolerance.
+NON_MODEL = {
+    "asymmetric penumbra": (dict(penumbra_sigma_mm=2.0, penumbra_sigma_out_mm=3.5), -0.50, 1.05),
+    "scatter tail": (dict(tail_weight=0.10, tail_sigma_mm=15.0), -0.02, 0.07),
+    "steep FFF cone": (dict(fff_r0_mm=150.0), -0.05, 0.15),
+}
+BIAS_TOLERANCE_MM = 0.05
+
+
+@pytest.mark.parametrize("case", list(NON_MODEL))
+def test_bias_on_edges_that_are_not_the_model(case):
+    """The inflection edge on edge shapes it does not assume: the README's bias, within 0.05 mm."""
+    kw, bias, size_max = NON_MODEL[case]
+    biases, sizes = [], []
+    for seed, (sx, sy, cx, cy) in ((7, (85, 85, 0, 0)), (8, (150, 80, 7, -9))):
+        data, truth = field_image(sx, sy, centre_x_mm=cx, centre_y_mm=cy, rng=seed, **kw)
+        it = F.analyse([("b.dcm", data)], _ctx()).items[0]
+        biases += [(-1 if s in ("x1", "y1") else 1) * (it[f"edge_{s}_mm"] - getattr(truth, f"edge_{s}_mm")) for s in ("x1", "x2", "y1", "y2")]
+        sizes += [abs(it["field_size_x_mm"] - truth.size_x_mm), abs(it["field_size_y_mm"] - truth.size_y_mm)]
+        assert abs(it["centre_offset_x_mm"] - truth.centre_x_mm) <= 0.01  # a symmetric bias leaves the centre
+    assert float(np.mean(biases)) == pytest.approx(bias, abs=BIAS_TOLERANCE_MM)
+    assert max(sizes) <= size_max
 
 
 # ---------------------------------------------------------------- bad input
@@ -286,8 +327,10 @@ def test_message_keys_exist():
 # MANIFEST.md (pylinac FieldAnalysis, inflection-derivative edges): vertical = along rows (y),
 # horizontal = along columns (x); CAX = image centre (no calibration for these machines).
 REAL = {
-    "flatsym_demo.dcm": dict(y=200.2, x=141.0, top=99.8, bottom=100.5, left=60.4, right=80.5),
-    "6x auto bulb 2.dcm": dict(y=99.5, x=99.5, top=49.9, bottom=49.6, left=49.2, right=50.3),
+    "flatsym_demo.dcm": dict(y=200.2, x=141.0, top=99.8, bottom=100.5, left=60.4, right=80.5,
+                             pen_top=3.9, pen_bottom=2.8, pen_left=2.7, pen_right=3.0),
+    "6x auto bulb 2.dcm": dict(y=99.5, x=99.5, top=49.9, bottom=49.6, left=49.2, right=50.3,
+                               pen_top=3.0, pen_bottom=3.0, pen_left=2.8, pen_right=2.5),
 }
 SIZE_MARGIN_MM = 0.5  # brief: sizes within 0.5 mm of pylinac
 EDGE_MARGIN_MM = 0.3  # pylinac's own test delta for CAX-to-edge distances
@@ -298,7 +341,13 @@ def test_real_truebeam_open_fields(name):
     path = OPEN_FIELD / name
     if not path.exists():
         pytest.skip(f"shared data not found at {path} (expected ../shared beside the repo)")
-    result = F.analyse([(name, path.read_bytes())], AnalysisContext(lang="en"))
+    import pydicom
+
+    data = path.read_bytes()
+    ds = pydicom.dcmread(path, stop_before_pixels=True)
+    # pylinac's axis on these machines is the imager centre: given here as their calibration
+    centre = Calibration((ds.Columns - 1) / 2, (ds.Rows - 1) / 2, "2000-01-01", 1)
+    result = F.analyse([(name, data)], AnalysisContext(cax_for=lambda _d: centre, lang="en"))
     it = result.items[0]
     exp = REAL[name]
     assert abs(it["field_size_y_mm"] - exp["y"]) <= SIZE_MARGIN_MM
@@ -307,8 +356,9 @@ def test_real_truebeam_open_fields(name):
     assert abs(it["edge_y2_mm"] - exp["bottom"]) <= EDGE_MARGIN_MM
     assert abs(-it["edge_x1_mm"] - exp["left"]) <= EDGE_MARGIN_MM
     assert abs(it["edge_x2_mm"] - exp["right"]) <= EDGE_MARGIN_MM
-    assert it["cax_source"] == "image centre"
-    assert any("CAX" in w for w in result.warnings)
+    assert it["cax_source"] == "calibration"
     assert it["corner_angle_max_dev_deg"] < 0.5  # jaw fields are square-cornered
-    for side in ("x1", "x2", "y1", "y2"):
-        assert 1.5 < it[f"penumbra_{side}_mm"] < 4.5
+    # pylinac's 20/80 % of the central value (flattened beams) vs our 20/50–80/50 of the inflection height (FFF):
+    # ours are 0.15–1.2 mm narrower on these two files (README), never wider
+    for side, key in (("y1", "top"), ("y2", "bottom"), ("x1", "left"), ("x2", "right")):
+        assert -1.25 <= it[f"penumbra_{side}_mm"] - exp[f"pen_{key}"] <= 0.0, side

@@ -48,12 +48,16 @@ def _true_error(it: dict, truth: list[np.ndarray]) -> float:
     return float(truth[it["image"] - 1][it["pair"] - 1, 0, lo_hi] - nominal[it["image"] - 1][lo_hi])
 
 
+# README "Accuracy (measured)": each figure is the tolerance here (bench/bench_accuracy_mv.py prints them)
+LEAF_MM = {"clean": 0.03, "single": 0.04, "staircase": 0.05}
+
+
 @pytest.mark.parametrize("key", ["clean", "single", "staircase"])
-def test_every_leaf_error_within_0_1_mm_of_truth(sessions, key):
+def test_every_leaf_error_within_readme_figure_of_truth(sessions, key):
     result, truth, _ = sessions[key]
     assert len(result.items) == 6 * 30 * 2  # 6 images × pairs 26–55 × 2 banks
     diffs = np.array([it["error_mm"] - _true_error(it, truth) for it in result.items])
-    assert np.max(np.abs(diffs)) < 0.1
+    assert np.max(np.abs(diffs)) <= LEAF_MM[key]
 
 
 def test_no_false_alarm_on_undisturbed_session(sessions):
@@ -75,8 +79,8 @@ def test_single_displaced_leaves_found(sessions):
         rows = [it for it in result.items if it["pair"] == pair and it["bank"] == bank]
         assert len(rows) == 6
         for it in rows:
-            assert it["error_mm"] == pytest.approx(d, abs=0.1)
-            assert it["relative_error_mm"] == pytest.approx(d, abs=0.1)  # the line ignores them
+            assert it["error_mm"] == pytest.approx(d, abs=LEAF_MM["single"])
+            assert it["relative_error_mm"] == pytest.approx(d, abs=0.1)  # the line ignores them (README: 0.1 mm)
             assert it["out_of_tolerance"] == (abs(d) > 1.0)
     others = [it for it in result.items if (it["pair"], it["bank"]) not in SINGLE]
     assert max(abs(it["error_mm"]) for it in others) < 0.1
@@ -90,7 +94,7 @@ def test_staircase_reported_in_5_mm_steps(sessions):
     expected = sm.STAIRCASE
     for it in result.items:
         d = expected.get((it["pair"], it["bank"]), 0.0)
-        assert it["error_mm"] == pytest.approx(d, abs=0.1), it
+        assert it["error_mm"] == pytest.approx(d, abs=LEAF_MM["staircase"]), it
     first = [it for it in result.items if it["image"] == 1 and it["bank"] == "A"]
     lower_edge = {it["pair"]: it["measured_mm"] for it in first}
     assert lower_edge[28] == pytest.approx(-25, abs=0.1) and lower_edge[32] == pytest.approx(-30, abs=0.1)
@@ -103,6 +107,32 @@ def test_staircase_reported_in_5_mm_steps(sessions):
     assert all(abs(abs(it["error_mm"]) - 15.0) < 0.1 for it in worst)
     judged = {j.name: j.status for j in judge_measurements(result.measurements, lambda n: L.SPEC_METRICS[n].tolerance)}
     assert judged["max_abs_error_mm"] == "fail" and judged["n_leaves_out_of_tolerance"] == "fail"
+
+
+# README bias table (+ = tip found outside the opening): (model, mean bias per bank, max |error|)
+NON_MODEL = {
+    "asymmetric leaf-end penumbra": (dict(sigma_t_mm=2.0, sigma_t_out_mm=3.5), 0.0, 0.05),
+    "scatter tail": (dict(tail_weight=0.10, tail_sigma_mm=15.0), 0.04, 0.14),
+    "steep FFF cone": (dict(fff_r0_mm=150.0), -0.01, 0.05),
+}
+
+
+@pytest.mark.parametrize("case", list(NON_MODEL))
+def test_bias_on_leaf_ends_that_are_not_the_model(case):
+    """Leaf ends of shapes the analyser does not assume: the README's bias within 0.02 mm, its max |error|,
+    and the beam axis unmoved (a bias common to both banks cancels in the gap centres)."""
+    kw, bias, worst = NON_MODEL[case]
+    files, truth = sm.aqua_session(WHEN, rng_seed=70, model=sm.MLCModel(**kw))
+    r = L.analyse(files, _ctx())
+    out = {"A": [], "B": []}
+    for it in r.items:
+        lo_hi = 0 if it["bank"] == "A" else 1
+        e = it["measured_mm"] - float(truth[it["image"] - 1][it["pair"] - 1, 0, lo_hi])
+        out[it["bank"]].append(-e if lo_hi == 0 else e)
+    for bank in "AB":
+        assert float(np.mean(out[bank])) == pytest.approx(bias, abs=0.02)
+    assert max(abs(v) for v in out["A"] + out["B"]) <= worst
+    assert abs(r.metrics["beam_axis_shift_v_mm"]) <= 0.01
 
 
 def test_heatmap_data_and_charts(sessions):
@@ -146,15 +176,117 @@ def test_unmatched_gap_warns_and_keeps_relative_errors():
     assert r.metrics["max_abs_relative_error_mm"] < 0.1
 
 
-def test_without_cax_calibration_warns_and_errors_show_the_offset(sessions):
-    """Imager centre instead of the CAX: v 511.5 instead of 652.75, i.e. every tip 30.5 mm off. The
-    full session is matched by plan order, so the offset shows instead of a wrong 10-mm-step match."""
+def test_without_calibration_positions_are_judged_against_the_measured_axis(sessions):
+    """No calibration in force: never the imager centre (v 511.5 instead of 652.75, i.e. 30.5 mm off).
+    The axis is measured from the plan; the leaves are judged against it and the axis shift, which
+    needs a calibration, is Non mesuré (the session fails with the reason)."""
+    from qc import pipeline
+
     _, _, files = sessions["clean"]
     r = L.analyse(files, AnalysisContext(lang="en"))
-    assert any("calibration" in w.lower() for w in r.warnings)
-    offset = (652.75 - 511.5) * 0.4 * 1435.0 / 2657.8
-    assert r.metrics["mean_error_bank_a_mm"] == pytest.approx(offset, abs=0.1)
-    assert r.metrics["max_abs_relative_error_mm"] < 0.1  # relative errors do not depend on the CAX
+    met = r.metrics
+    assert abs(met["mean_error_bank_a_mm"]) < 0.03 and abs(met["mean_error_bank_b_mm"]) < 0.03
+    assert met["max_abs_error_mm"] < 0.05 and met["n_leaves_out_of_tolerance"] == 0
+    assert met["beam_axis_u_px"] == pytest.approx(UNITY_CAX_PX[0], abs=0.2)
+    assert met["beam_axis_v_px"] == pytest.approx(UNITY_CAX_PX[1], abs=0.2)
+    assert met["beam_axis_shift_u_mm"] is None and met["beam_axis_shift_v_mm"] is None
+    assert any("never against the imager centre" in w for w in r.warnings)
+    assert "measured from this session's plan" in r.params["position_reference"]
+    a = pipeline.analyse(None, L.SPEC, files, None, lang="en")
+    statuses = {j.name: j.status for j in a.judged}
+    assert statuses["beam_axis_shift_u_mm"] == "fail" and statuses["max_abs_error_mm"] == "pass"
+    assert a.status == "fail"
+
+
+@pytest.mark.parametrize("du_px, dv_px", [(2.3, -3.1), (-4.0, 1.7)])
+def test_beam_axis_shift_measured_against_the_calibration(du_px, dv_px):
+    """A synthetic session whose true axis is (du, dv) px from the calibration: the shift is found within
+    0.05 mm (README), and the absolute leaf errors show the calibration's offset, as they must."""
+    from qc.synthetic import UNITY_PIXEL_ISO_MM as PX
+
+    true = (UNITY_CAX_PX[0] + du_px, UNITY_CAX_PX[1] + dv_px)
+    files, _ = sm.aqua_session(WHEN, rng_seed=31, model=sm.MLCModel(cax_px=true))
+    r = L.analyse(files, _ctx())
+    met = r.metrics
+    assert met["beam_axis_shift_u_mm"] == pytest.approx(du_px * PX, abs=0.05)
+    assert met["beam_axis_shift_v_mm"] == pytest.approx(dv_px * PX, abs=0.05)
+    assert met["beam_axis_u_px"] == pytest.approx(true[0], abs=0.05 / PX)
+    assert met["beam_axis_v_px"] == pytest.approx(true[1], abs=0.05 / PX)
+    assert met["mean_error_bank_a_mm"] == pytest.approx(dv_px * PX, abs=0.05)
+    judged = {j.name: j.status for j in judge_measurements(r.measurements, lambda n: L.SPEC_METRICS[n].tolerance)}
+    expect = "pass" if abs(dv_px * PX) <= 0.5 else "warning"
+    assert judged["beam_axis_shift_v_mm"] == expect
+
+
+def test_images_matching_no_planned_gap_fail_even_with_a_bank_off():
+    """Issue "Trust": a session whose images match no planned gap, with bank A 3 mm off, is Non conforme."""
+    from qc import pipeline
+
+    files = []
+    for i, gap in enumerate(((-20.0, 0.0), (0.0, 20.0))):
+        op = sm.openings_for([gap], {(k, "A"): 3.0 for k in range(1, 81)})
+        files.append((f"g{i}.dcm", sm.mlc_image_bytes(op, acquired_at=WHEN + dt.timedelta(minutes=i), rng=40 + i)))
+    opts = {"nominal_gaps_mm": [(30, 50), (50, 70)], "match_nominal": "position"}
+    r = L.analyse(files, _ctx(options=opts))
+    assert r.metrics["max_abs_error_mm"] is None and r.metrics["n_leaf_pairs_not_measured"] == 60
+    a = pipeline.judge(None, L.SPEC, r, None)
+    statuses = {j.name: j.status for j in a.judged}
+    assert statuses["max_abs_error_mm"] == "fail" and statuses["mean_error_bank_a_mm"] == "fail"
+    assert a.status == "fail"
+    assert any("no nominal opening matches" in w for w in a.warnings)
+    # and through the pipeline with no machine at all (no calibration either)
+    assert pipeline.analyse(None, L.SPEC, files, None, lang="en", options=opts).status == "fail"
+
+
+def test_a_pair_that_could_not_be_measured_is_listed_and_fails():
+    """Issue 13: a pair with no opening in one image (here pair 36 closed in image 2) has its rows
+    (status not measured), is counted, coloured black in the heat map, and the session fails."""
+    from qc import pipeline
+
+    files, _ = sm.aqua_session(WHEN, rng_seed=50)
+    op = sm.openings_for([sm.AQUA_GAPS_MM[1]])
+    op[35, 0, :] = op[35, 0, 1]  # pair 36: leaves closed
+    files[1] = (files[1][0], sm.mlc_image_bytes(op, acquired_at=WHEN + dt.timedelta(seconds=40), rng=51))
+    r = L.analyse(files, _ctx())
+    rows = [it for it in r.items if it["image"] == 2 and it["pair"] == 36]
+    assert len(rows) == 2 and all(it["status"] == L.NOT_MEASURED and it["error_mm"] is None for it in rows)
+    assert r.metrics["n_leaf_pairs_not_measured"] == 1
+    assert any("36" in w and "not measured" in w for w in r.warnings)
+    a = pipeline.judge(None, L.SPEC, r, None)
+    assert {j.name: j.status for j in a.judged}["n_leaf_pairs_not_measured"] == "fail" and a.status == "fail"
+    spec = L.heatmap_chart(r, "fr").to_dict()
+    layers = spec["layer"]
+    colours = [lay["encoding"]["color"] for lay in layers]
+    assert colours[1]["scale"]["range"] == [L.NOT_MEASURED_COLOUR] and colours[1]["scale"]["domain"] == ["Non mesurée"]
+    assert spec["resolve"]["scale"]["color"] == "independent"
+    # the charts span the pairs measured/expected (26–55 in the synthetic field of view), not 0–80
+    scatter = L.charts(r, "en")[-1][1].to_dict()
+    x = scatter["layer"][1]["encoding"]["x"]["scale"]["domain"]
+    assert x == [25.5, 55.5]
+
+
+def test_per_leaf_limit_comes_from_the_dated_tolerance_table(sessions):
+    """The per-leaf limit is `leaf_position_error_mm` in force on the acquisition date (not an option);
+    every leaf row carries its status and the session's counts follow it."""
+    from qc.records.tolerances import Tolerance
+
+    _, _, files = sessions["single"]
+    asked = []
+
+    def tolerance_for(metric, when):
+        asked.append((metric, when))
+        if metric == "leaf_position_error_mm":
+            return Tolerance(act_low=-0.5, tol_low=-0.3, tol_high=0.3, act_high=0.5, mode="relative", id=42)
+        return None
+
+    r = L.analyse(files, _ctx(tolerance_for=tolerance_for))
+    assert ("leaf_position_error_mm", WHEN + dt.timedelta(days=7)) in asked  # the "single" session's date
+    assert r.params["leaf_tolerance"]["id"] == 42 and r.params["leaf_tolerance"]["act_high"] == 0.5
+    status = {(it["pair"], it["bank"]): it["status"] for it in r.items if it["image"] == 1}
+    assert status[(52, "B")] == "warning"  # 0.4 mm
+    assert status[(30, "A")] == "fail" and status[(35, "B")] == "fail"  # 0.6, −0.8 mm
+    assert status[(40, "A")] == "pass"
+    assert r.metrics["n_leaves_out_of_tolerance"] == 5 * 6 and r.metrics["n_leaves_in_alert"] == 6
 
 
 def _real(name: str) -> bytes:
@@ -176,10 +308,8 @@ def test_real_picket_fences_as_manifest(name, n_pickets, max_error, median_error
     assert met["max_abs_relative_error_mm"] == pytest.approx(max_error, abs=0.1)
     assert met["median_abs_relative_error_mm"] == pytest.approx(median_error, abs=0.05)
     assert met["n_leaves_out_of_tolerance"] == 0
-    assert met["mean_error_bank_a_mm"] is None  # no nominal gaps on a picket fence: no absolute error
-    judged = {j.name: j.display_status for j in judge_measurements(r.measurements, lambda n: L.SPEC_METRICS[n].tolerance)}
-    # One judging rule (issue 12): a metric with limits and no value is "Non mesuré" and fails, never passes.
-    assert judged["mean_error_bank_a_mm"] == "not_measured"
+    assert "mean_error_bank_a_mm" not in met  # a picket fence has no nominal gaps: no absolute metric at all
+    assert all(it["status"] in ("pass", "warning", L.NOT_MEASURED) for it in r.items)
 
 
 def test_real_elekta_picket_fence_rotated_gives_same_errors():
@@ -240,3 +370,36 @@ def test_charts_from_stored_items_only(sessions):
     assert len(charts) == 3
     values = charts[0][1].to_dict()
     assert values  # a valid Vega-Lite spec
+
+
+def test_cli_json_without_then_with_a_calibration(tmp_path, capsys, store):
+    """Must show (issue "Trust"): `python -m qc analyse leaves SESSION --machine M --json` on a machine
+    without a calibration in force: no absolute error against the imager centre, the axis measured;
+    with a calibration, the axis shift within 0.05 mm on a session whose true axis is known."""
+    import json
+
+    from qc.cli import main
+    from qc.synthetic import UNITY_PIXEL_ISO_MM as PX
+
+    true = (UNITY_CAX_PX[0] + 3.0, UNITY_CAX_PX[1] - 2.0)
+    files, _ = sm.aqua_session(WHEN, rng_seed=60, model=sm.MLCModel(cax_px=true))
+    paths = []
+    for name, data in files:
+        (tmp_path / name).write_bytes(data)
+        paths.append(str(tmp_path / name))
+    mid = store.add_machine("Unity N", "", "", user="test")
+
+    def run() -> dict:
+        capsys.readouterr()
+        main(["analyse", "leaves", *paths, "--machine", "Unity N", "--json"])
+        return json.loads(capsys.readouterr().out)
+
+    out = run()
+    met = out["metrics"]
+    assert abs(met["mean_error_bank_a_mm"]) < 0.05 and met["max_abs_error_mm"] < 0.05  # not 30 mm
+    assert met["beam_axis_u_px"] == pytest.approx(true[0], abs=0.2) and met["beam_axis_v_px"] == pytest.approx(true[1], abs=0.2)
+    assert out["statuses"]["beam_axis_shift_v_mm"] == "fail" and out["status"] == "fail"
+    store.add_calibration(mid, UNITY_CAX_PX[0], UNITY_CAX_PX[1], "2020-01-01", user="test")
+    met = run()["metrics"]
+    assert met["beam_axis_shift_u_mm"] == pytest.approx(3.0 * PX, abs=0.05)
+    assert met["beam_axis_shift_v_mm"] == pytest.approx(-2.0 * PX, abs=0.05)

@@ -22,8 +22,8 @@ MESSAGES = {
         "en": "{file}: no beam-axis (CAX) calibration for this machine; the imager centre ({uc}, {vc}) px is used (set it in Settings).",
     },
     "geom.warn.cax_outside": {
-        "fr": "{file} : la calibration CAX ({u}, {v}) px est hors de cette image {cols}×{rows} ; le centre de l'imageur ({uc}, {vc}) px est utilisé.",
-        "en": "{file}: the CAX calibration ({u}, {v}) px lies outside this {cols}×{rows} image; the imager centre ({uc}, {vc}) px is used.",
+        "fr": "{file} : la calibration CAX ({u}, {v}) px est hors de cette image {cols}×{rows} : elle ne s'applique pas à cette image (positions par rapport à l'axe non mesurées).",
+        "en": "{file}: the CAX calibration ({u}, {v}) px lies outside this {cols}×{rows} image: it does not apply to this image (positions relative to the axis not measured).",
     },
     "cli.err.value_syntax": {
         "fr": "« {value} » : écrivez --value CHAMP=VALEUR (par ex. --value helium_level_pct=72,5).",

@@ -47,6 +47,14 @@ MESSAGES = {
         "fr": "{file} : champ mesuré {sx} × {sy} mm, à plus de {limit:g} mm de tout champ nominal ; nominal pris = taille mesurée arrondie ({nominal}).",
         "en": "{file}: measured field {sx} × {sy} mm is more than {limit:g} mm from every nominal field; nominal taken = measured size rounded ({nominal}).",
     },
+    "field.warn.no_calibration": {
+        "fr": "Pas d'étalonnage de l'axe faisceau en vigueur à cette date : décalage du centre et positions des bords non mesurés (Non mesuré), jamais rapportés au centre de l'imageur. Tailles, angles, pénombres et profils restent jugés. Enregistrez l'étalonnage de l'axe dans Paramètres.",
+        "en": "No beam-axis calibration in force on this date: centre offset and edge positions not measured (Not measured), never taken from the imager centre. Sizes, angles, penumbrae and profiles are still judged. Record the beam-axis calibration in Settings.",
+    },
+    "field.warn.no_baseline": {
+        "fr": "Pas de référence enregistrée : constance des profils et grandeurs FFF non mesurées (Non mesuré). Enregistrez une séance de référence.",
+        "en": "No stored baseline: profile constancy and FFF quantities not measured (Not measured). Store a baseline session.",
+    },
     "field.warn.gantry": {
         "fr": "{file} : angle du bras {angle:g}° (le test est fait à 0°).",
         "en": "{file}: gantry angle {angle:g}° (the test is done at 0°).",

@@ -68,12 +68,34 @@ MESSAGES = {
         "en": "No stored baseline: centres compared with the nominal plan, widths with each slit's median width in this session. Store a baseline session.",
     },
     "slits.warn.unmatched": {
-        "fr": "{file} : fente à {centre:.1f} mm sans fente nominale ni de référence à moins de {limit:g} mm ; non jugée.",
-        "en": "{file}: slit at {centre:.1f} mm has no nominal or baseline slit within {limit:g} mm; not judged.",
+        "fr": "{file} : fente à {centre:.1f} mm sans fente nominale ni de référence à moins de {limit:g} mm : position non mesurable (Non mesuré).",
+        "en": "{file}: slit at {centre:.1f} mm has no nominal or baseline slit within {limit:g} mm: its position cannot be measured (Not measured).",
+    },
+    "slits.warn.no_calibration": {
+        "fr": "Pas d'étalonnage de l'axe faisceau en vigueur à cette date : centres des fentes non mesurés (Non mesuré), jamais rapportés au centre de l'imageur ; largeurs et écarts à la droite ajustée restent jugés. Enregistrez l'étalonnage de l'axe dans Paramètres.",
+        "en": "No beam-axis calibration in force on this date: slit centres not measured (Not measured), never taken from the imager centre; widths and errors to the fitted line are still judged. Record the beam-axis calibration in Settings.",
     },
     "slits.warn.count": {
         "fr": "{n} fentes trouvées, {expected} attendues.",
         "en": "{n} slits found, {expected} expected.",
+    },
+    "leaves.warn.axis_from_plan": {
+        "fr": "Pas d'étalonnage de l'axe faisceau en vigueur à cette date : les positions absolues des lames sont jugées par rapport à l'axe mesuré sur le plan de cette séance (colonne {u}, ligne {v} px ; moyenne des centres des ouvertures et jonction 40|41), jamais par rapport au centre de l'imageur. Le décalage de l'axe ne peut pas être mesuré (Non mesuré) : enregistrez l'étalonnage de l'axe dans Paramètres.",
+        "en": "No beam-axis calibration in force on this date: absolute leaf positions are judged against the axis measured from this session's plan (column {u}, row {v} px; mean of the gap centres and the 40|41 junction), never against the imager centre. The axis shift cannot be measured (Not measured): record the beam-axis calibration in Settings.",
+    },
+    "leaves.warn.no_axis": {
+        "fr": "Pas d'étalonnage de l'axe faisceau en vigueur et aucune image appariée au plan : aucune position absolue ne peut être jugée (Non mesuré).",
+        "en": "No beam-axis calibration in force and no image matched to the plan: no absolute position can be judged (Not measured).",
+    },
+    "mlc.warn.pairs_not_measured": {
+        "fr": "{file} : {n} paire(s) de lames attendue(s) non mesurée(s) ({pairs}) : comptée(s) comme non conforme(s).",
+        "en": "{file}: {n} expected leaf pair(s) not measured ({pairs}): counted as failing.",
+    },
+    "mlc.chart.not_measured": {"fr": "Non mesurée", "en": "Not measured"},
+    "mlc.chart.status": {"fr": "État", "en": "Status"},
+    "slits.warn.pairs_not_measured": {
+        "fr": "{file}, {slit} : {n} paire(s) de lames attendue(s) non mesurée(s) ({pairs}) : comptée(s) comme non conforme(s).",
+        "en": "{file}, {slit}: {n} expected leaf pair(s) not measured ({pairs}): counted as failing.",
     },
     # overlay / charts / tables
     "mlc.overlay.title": {"fr": "{label} : {file}", "en": "{label}: {file}"},

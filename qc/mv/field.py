@@ -4,8 +4,13 @@ Owns the weekly "MVIC-Champ" analyser (test key "field", domain.md §3): for eac
 session, find the one rectangular field, fit its four edges and report, in mm at the isocentre
 relative to the beam axis (CAX pixel, `qc.mv.geometry.cax_pixel`), the field sizes, centre offset, edge
 positions, corner angles, rotation and penumbrae, matched to the nearest nominal field; plus the
-central profiles for constancy against a stored baseline profile (FFF beam through the cryostat:
-no absolute flatness). Plotting helpers for the page are kept at the end of the module.
+central profiles for constancy against a stored baseline profile and their FFF quantities (NCS
+report 33, `qc.mv.fff`), judged as changes from the baseline in force on the acquisition date (FFF
+beam through the cryostat: no absolute flatness). Each image is measured on its own
+(`measure_field_image` → `FieldImage`), then the session is summarised (`summarise_session`).
+Without a beam-axis calibration in force the positions relative to the axis (centre offset, edges)
+are Non mesuré, never taken from the imager centre. Plotting helpers for the page are kept at the
+end of the module.
 
 Conventions (documented in `params`):
 - x along u (columns, left → right), y along v (rows, top → bottom); origin at the CAX pixel.
@@ -32,12 +37,14 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from qc.intake.dicom_io import DicomImage, RT_IMAGE, load_images, session_identity
 from qc.errors import QCInputError
+from qc.intake.dicom_io import DicomImage, session_identity
+from qc.mv.common import PreparedImage, baseline_in_force, block_mean, measurement, prepare_images, rounded, session_date
+from qc.mv.fff import QUANTITIES as FFF_QUANTITIES
+from qc.mv.fff import FFFProfile, fff_profile
 from qc.mv.geometry import (
     CaxPixel,
     RobustLine,
-    cax_pixel,
     fit_line_robust,
     inflection_edges,
     level_crossing_near,
@@ -70,7 +77,7 @@ PENUMBRA_DEFINITION = (
     "distance between 20/50 and 80/50 of the inflection height on the grounded profile "
     "(pylinac's inflection-scaled 20-80 % for FFF beams), perpendicular to the edge"
 )
-REF_DEPT = "Département ±1 mm / 90° ± 1° (domain.md §3)"
+REF_DEPT = "Département ±1 mm / 90° ± 1°"
 
 
 # ---------------------------------------------------------------- data
@@ -151,19 +158,6 @@ class FieldMeasurement:
 # ---------------------------------------------------------------- field finding
 
 
-def _block_mean(a: np.ndarray, f: int) -> np.ndarray:
-    """Mean over f×f blocks (the image cropped to a multiple of f); strided sums are ~5x faster than
-    a 4-D reshape-mean on 1024² images."""
-    if f <= 1:
-        return a
-    r, c = (a.shape[0] // f) * f, (a.shape[1] // f) * f
-    out = np.zeros((r // f, c // f))
-    for i in range(f):
-        for j in range(f):
-            out += a[i:r:f, j:c:f]
-    return out / (f * f)
-
-
 def _wrong(name: str, lang: str, key: str, **params) -> QCInputError:
     return QCInputError("err.wrong_image", file=name, reason=t(key, lang, **params))
 
@@ -179,7 +173,7 @@ def rough_field_box(image: DicomImage, lang: str = "fr") -> tuple[tuple[float, f
     name = image.file.filename
     s = image.signal
     f = max(1, min(s.shape) // 256)
-    ds = _block_mean(s, f)
+    ds = block_mean(s, f)
     bg, hi = np.percentile(ds, [1.0, 99.9])
     if not np.isfinite(hi - bg) or hi - bg <= 1e-9 * max(abs(hi), 1.0):
         raise _wrong(name, lang, "field.reason.blank")
@@ -493,11 +487,17 @@ def profile_constancy_pct(profile: dict, baseline: dict, centre_mm: float, nomin
 
 
 def baseline_from_result(result: AnalysisResult) -> dict:
-    """The baseline structure `ctx.baseline` expects, built from a session ("use as baseline").
+    """The baseline structure `ctx.baseline_for` returns, built from a session ("use as baseline").
 
-    {"profiles": {item: {"x": {"pos_mm", "value"}, "y": {...}}}, "source": {...}}.
+    {"profiles": {item: {"x": {"pos_mm", "value"}, "y": {...}, "fff": {"x": {quantity: value}, "y": {...}}}}, "source": {...}}.
     """
-    profiles = {item: {ax: {"pos_mm": list(p[ax]["pos_mm"]), "value": list(p[ax]["value"])} for ax in ("x", "y")} for item, p in result.extra.get("profiles", {}).items()}
+    fff = result.extra.get("fff", {})
+    profiles = {}
+    for item, p in result.extra.get("profiles", {}).items():
+        entry: dict[str, Any] = {ax: {"pos_mm": list(p[ax]["pos_mm"]), "value": list(p[ax]["value"])} for ax in ("x", "y")}
+        q = fff.get(item) or {}
+        entry["fff"] = {ax: {k: q[ax][k] for k in FFF_QUANTITIES} for ax in ("x", "y") if q.get(ax)}
+        profiles[item] = entry
     return {
         "profiles": profiles,
         "source": {
@@ -518,7 +518,7 @@ def overlay_image(image: DicomImage, fm: FieldMeasurement, max_px: int = 512) ->
 
     s = image.signal
     f = max(1, int(math.ceil(max(s.shape) / max_px)))
-    ds = _block_mean(s, f) if f > 1 else s
+    ds = block_mean(s, f) if f > 1 else s
     lo, hi = np.percentile(ds[::2, ::2], [0.5, 99.5])
     g = np.clip((ds - lo) / (hi - lo if hi > lo else 1.0), 0, 1)
     rgb = np.repeat((g * 200).astype(np.uint8)[:, :, None], 3, axis=2)
@@ -571,160 +571,236 @@ def overlay_image(image: DicomImage, fm: FieldMeasurement, max_px: int = 512) ->
 # ---------------------------------------------------------------- analyser
 
 
-def _r(v: float | None, nd: int = 3) -> float | None:
-    return None if v is None else round(float(v), nd)
+_FFF_NAME = {
+    "unflatness": "fff_unflatness_{ax}",
+    "slope_left_pct_per_mm": "fff_slope_left_{ax}_pct_per_mm",
+    "slope_right_pct_per_mm": "fff_slope_right_{ax}_pct_per_mm",
+    "peak_position_mm": "fff_peak_position_{ax}_mm",
+    "symmetry_pct": "fff_symmetry_{ax}_pct",
+}
+FFF_DEFINITION = (
+    "NCS report 33 on the central profile of each axis: inflection points (max |derivative|), profile normalised so that "
+    "they are at 50 %; unflatness = N(centre)/N(±0.4 W); slopes = linear fit of N over [W/6, W/3] each side (%/mm); "
+    "peak = vertex of a parabola over the central 40 % of W (≤ ±25 mm), from the field centre; symmetry = max |N(c+x) − N(c−x)| "
+    "for |x| ≤ 0.4 W. Judged as changes from the stored baseline."
+)
+
+
+def fff_metric_name(quantity: str, axis: str) -> str:
+    """The stored metric of one FFF quantity on one axis (e.g. "fff_slope_left_x_pct_per_mm")."""
+    return _FFF_NAME[quantity].format(ax=axis)
+
+
+@dataclass
+class FieldImage:
+    """One MVIC-Champ image measured: the field, its nominal, its central profiles and their FFF quantities."""
+
+    prepared: PreparedImage
+    fm: FieldMeasurement
+    nominal_mm: tuple[float, float]
+    matched: bool
+    profiles: dict
+    fff: dict[str, FFFProfile | None]
+
+    @property
+    def filename(self) -> str:
+        return self.prepared.filename
+
+    @property
+    def calibrated(self) -> bool:
+        return self.prepared.calibrated
+
+    @property
+    def size_errors_mm(self) -> tuple[float | None, float | None]:
+        nx, ny = self.nominal_mm
+        return (None if self.fm.size_x_mm is None else self.fm.size_x_mm - nx, None if self.fm.size_y_mm is None else self.fm.size_y_mm - ny)
+
+    def position_mm(self, value: float | None) -> float | None:
+        """A position relative to the beam axis: only with a calibration in force (never the imager centre)."""
+        return value if self.calibrated else None
+
+
+def measure_field_image(p: PreparedImage, ctx: AnalysisContext, nominals: list[tuple[float, float]]) -> FieldImage:
+    """Find and measure the field of one image, match it to a nominal field, take its central
+    profiles and their FFF (NCS-33) quantities."""
+    fm = measure_field(p.image, p.cax, ctx.lang)
+    nx, ny, matched = match_nominal(fm.size_x_mm, fm.size_y_mm, nominals)
+    prof = central_profiles(p.image, p.cax, fm, (nx, ny))
+    fff = {ax: fff_profile(np.asarray(prof[ax]["pos_mm"]), np.asarray(prof[ax]["value"])) for ax in ("x", "y")}
+    return FieldImage(p, fm, (nx, ny), matched, prof, fff)
 
 
 def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisResult:
-    """Analyse an MVIC-Champ session: one rectangular field per RT Image (see the module docstring)."""
-    lang = ctx.lang
-    images = load_images(inputs, RT_IMAGE, SPEC_NAME.get(lang, SPEC_NAME["fr"]), lang)
+    """Analyse an MVIC-Champ session: each image measured, then the session summarised."""
+    prepared = prepare_images(inputs, ctx, SPEC_NAME, "field.warn.gantry")
     nominals = [tuple(map(float, p)) for p in ctx.options.get("nominal_fields_mm", DEFAULT_NOMINAL_FIELDS_MM)]
-    baseline_profiles = (ctx.baseline or {}).get("profiles", {}) if isinstance(ctx.baseline, dict) else {}
-    warnings: list[str] = []
+    measured = [measure_field_image(p, ctx, nominals) for p in prepared]
+    return summarise_session(measured, ctx, nominals, session_date(prepared, ctx))
+
+
+def _fff_changes(fi: FieldImage, bl: dict | None) -> dict[str, dict[str, float | None]]:
+    """Per axis and quantity: measured − baseline (None without a baseline value or a measurement)."""
+    out: dict[str, dict[str, float | None]] = {}
+    for ax in ("x", "y"):
+        cur = fi.fff.get(ax)
+        ref = ((bl or {}).get("fff") or {}).get(ax) or {}
+        out[ax] = {q: (getattr(cur, q) - ref[q]) if cur is not None and getattr(cur, q) is not None and ref.get(q) is not None else None
+                   for q in FFF_QUANTITIES}
+    return out
+
+
+def image_measurements(fi: FieldImage, item: str, centre: tuple[float | None, float | None], constancy: dict, lang: str) -> list[Measurement]:
+    """The stored rows of one image (item = its nominal field label); positions only with a calibration."""
+    fm, (nx, ny) = fi.fm, fi.nominal_mm
+    err_x, err_y = fi.size_errors_mm
+    out: list[Measurement] = []
+
+    def m(metric: str, value, nominal=None):
+        out.append(measurement(SPEC_METRICS[metric], value, lang, item=item, nominal=nominal))
+
+    m("field_size_x_mm", fm.size_x_mm, nx)
+    m("field_size_y_mm", fm.size_y_mm, ny)
+    m("field_size_error_x_mm", err_x)
+    m("field_size_error_y_mm", err_y)
+    m("nominal_x_mm", nx)
+    m("nominal_y_mm", ny)
+    m("centre_offset_x_mm", centre[0])
+    m("centre_offset_y_mm", centre[1])
+    m("edge_x1_mm", fi.position_mm(fm.edge_mm("x1")), -nx / 2)
+    m("edge_x2_mm", fi.position_mm(fm.edge_mm("x2")), nx / 2)
+    m("edge_y1_mm", fi.position_mm(fm.edge_mm("y1")), -ny / 2)
+    m("edge_y2_mm", fi.position_mm(fm.edge_mm("y2")), ny / 2)
+    m("corner_angle_max_dev_deg", fm.corner_angle_max_dev_deg)
+    m("rotation_deg", fm.rotation_deg)
+    for s in SIDES:
+        m(f"penumbra_{s}_mm", fm.penumbra_mm(s))
+    for ax in ("x", "y"):
+        m(f"profile_constancy_{ax}_pct", constancy[ax])
+    for ax in ("x", "y"):
+        cur = fi.fff.get(ax)
+        for q in FFF_QUANTITIES:
+            m(fff_metric_name(q, ax), None if cur is None else getattr(cur, q))
+    return out
+
+
+def item_row(fi: FieldImage, item: str, base: str, centre: tuple[float | None, float | None], constancy: dict, changes: dict) -> dict[str, Any]:
+    """The image's row of the session table (everything measured on it, rounded for storage)."""
+    fm, (nx, ny) = fi.fm, fi.nominal_mm
+    err_x, err_y = fi.size_errors_mm
+    return {
+        "file": fi.filename, "item": item, "nominal": base, "nominal_x_mm": nx, "nominal_y_mm": ny, "matched_nominal": fi.matched,
+        "field_size_x_mm": rounded(fm.size_x_mm), "field_size_y_mm": rounded(fm.size_y_mm),
+        "field_size_error_x_mm": rounded(err_x), "field_size_error_y_mm": rounded(err_y),
+        "centre_offset_x_mm": rounded(centre[0]), "centre_offset_y_mm": rounded(centre[1]),
+        **{f"edge_{s}_mm": rounded(fi.position_mm(fm.edge_mm(s))) for s in SIDES},
+        **{f"corner_{k}_deg": rounded(fm.corner_angles_deg.get(k)) for k in ("tl", "tr", "br", "bl")},
+        "corner_angle_max_dev_deg": rounded(fm.corner_angle_max_dev_deg),
+        "rotation_deg": rounded(fm.rotation_deg),
+        **{f"penumbra_{s}_mm": rounded(fm.penumbra_mm(s)) for s in SIDES},
+        "profile_constancy_x_pct": rounded(constancy.get("x")), "profile_constancy_y_pct": rounded(constancy.get("y")),
+        **{f"fff_{q}_{ax}": rounded(getattr(fi.fff[ax], q), 4) if fi.fff.get(ax) else None for ax in ("x", "y") for q in FFF_QUANTITIES},
+        **{f"fff_{q}_{ax}_change": rounded(changes[ax][q], 4) for ax in ("x", "y") for q in FFF_QUANTITIES},
+        "clipped_sides": ",".join(fm.clipped), "cax_source": fi.prepared.cax.source, "cax_calibration_id": fi.prepared.cax.calibration_id,
+        "cax_u_px": round(fi.prepared.cax.u0, 2), "cax_v_px": round(fi.prepared.cax.v0, 2),
+        "gantry_deg": fi.prepared.image.gantry_angle_deg,
+        "acquired_at": fi.prepared.image.acquired_at.isoformat() if fi.prepared.image.acquired_at else None,
+    }
+
+
+def summarise_session(measured: list[FieldImage], ctx: AnalysisContext, nominals: list[tuple[float, float]], when) -> AnalysisResult:
+    """Item labels, baseline comparisons, one row per image and the session's metrics."""
+    lang = ctx.lang
+    stored = baseline_in_force(ctx, when)
+    baseline_profiles = stored.get("profiles", {}) if isinstance(stored, dict) else {}
+    warnings: list[str] = [w for fi in measured for w in fi.prepared.warnings]
+    calibrated = all(fi.calibrated for fi in measured)
+    warnings += [fi.prepared.cax_warning for fi in measured if fi.prepared.calibration_outside and fi.prepared.cax_warning]
+    if not calibrated:
+        warnings.append(t("field.warn.no_calibration", lang))
+    if not baseline_profiles:
+        warnings.append(t("field.warn.no_baseline", lang))
     measurements: list[Measurement] = []
     items: list[dict[str, Any]] = []
     overlays: list[tuple[str, np.ndarray]] = []
     profiles: dict[str, dict] = {}
     used_baseline: dict[str, dict] = {}
-    cax_used: dict[str, dict] = {}
     label_counts: dict[str, int] = {}
     size_errors: list[float] = []
     angle_devs: list[float] = []
-    offsets: list[float] = []
+    offsets: list[float | None] = []
+    fff_worst: dict[str, list[float | None]] = {q: [] for q in FFF_QUANTITIES}
 
-    for im in images:
-        name = im.file.filename
-        warnings.extend(im.warnings)
-        cax, w = cax_pixel(im, ctx)
-        if w:
-            warnings.append(w)
-        if im.gantry_angle_deg is not None and min(abs(im.gantry_angle_deg), abs(im.gantry_angle_deg - 360)) > 1.0:
-            warnings.append(t("field.warn.gantry", lang, file=name, angle=im.gantry_angle_deg))
-        fm = measure_field(im, cax, lang)
+    for fi in measured:
+        fm, name = fi.fm, fi.filename
         warnings.extend(fm.warnings)
-        nx, ny, matched = match_nominal(fm.size_x_mm, fm.size_y_mm, nominals)
+        nx, ny = fi.nominal_mm
         base = nominal_label(nx, ny)
-        if not matched:
-            warnings.append(
-                t(
-                    "field.warn.no_nominal",
-                    lang,
-                    file=name,
-                    sx="?" if fm.size_x_mm is None else f"{fm.size_x_mm:.1f}",
-                    sy="?" if fm.size_y_mm is None else f"{fm.size_y_mm:.1f}",
-                    limit=MATCH_LIMIT_MM,
-                    nominal=base,
-                )
-            )
+        if not fi.matched:
+            warnings.append(t("field.warn.no_nominal", lang, file=name,
+                              sx="?" if fm.size_x_mm is None else f"{fm.size_x_mm:.1f}", sy="?" if fm.size_y_mm is None else f"{fm.size_y_mm:.1f}",
+                              limit=MATCH_LIMIT_MM, nominal=base))
         label_counts[base] = label_counts.get(base, 0) + 1
         item = base if label_counts[base] == 1 else f"{base}#{label_counts[base]}"
-
-        err_x = None if fm.size_x_mm is None else fm.size_x_mm - nx
-        err_y = None if fm.size_y_mm is None else fm.size_y_mm - ny
+        err_x, err_y = fi.size_errors_mm
         size_errors += [abs(e) for e in (err_x, err_y) if e is not None]
         if fm.corner_angle_max_dev_deg is not None:
             angle_devs.append(fm.corner_angle_max_dev_deg)
-        offsets += [abs(c) for c in fm.centre_mm if c is not None]
+        centre = (fi.position_mm(fm.centre_mm[0]), fi.position_mm(fm.centre_mm[1]))
+        offsets += [None if c is None else abs(c) for c in centre]
 
-        def m(metric: str, value, nominal=None):
-            spec = SPEC_METRICS[metric]
-            measurements.append(
-                Measurement(metric, None if value is None else float(value), spec.unit, item=item, description=spec.label(lang), nominal=nominal)
-            )
-
-        m("field_size_x_mm", fm.size_x_mm, nx)
-        m("field_size_y_mm", fm.size_y_mm, ny)
-        m("field_size_error_x_mm", err_x)
-        m("field_size_error_y_mm", err_y)
-        m("nominal_x_mm", nx)
-        m("nominal_y_mm", ny)
-        m("centre_offset_x_mm", fm.centre_mm[0])
-        m("centre_offset_y_mm", fm.centre_mm[1])
-        m("edge_x1_mm", fm.edge_mm("x1"), -nx / 2)
-        m("edge_x2_mm", fm.edge_mm("x2"), nx / 2)
-        m("edge_y1_mm", fm.edge_mm("y1"), -ny / 2)
-        m("edge_y2_mm", fm.edge_mm("y2"), ny / 2)
-        m("corner_angle_max_dev_deg", fm.corner_angle_max_dev_deg)
-        m("rotation_deg", fm.rotation_deg)
-        for s in SIDES:
-            m(f"penumbra_{s}_mm", fm.penumbra_mm(s))
-
-        prof = central_profiles(im, cax, fm, (nx, ny))
-        profiles[item] = prof
-        constancy: dict[str, float | None] = {}
         bl = baseline_profiles.get(item) or baseline_profiles.get(base)
         if bl:
             used_baseline[item] = bl
-            for ax, centre, nom in (("x", fm.centre_mm[0] or 0.0, nx), ("y", fm.centre_mm[1] or 0.0, ny)):
-                if ax in bl:
-                    constancy[ax] = profile_constancy_pct(prof[ax], bl[ax], centre, nom)
-                    m(f"profile_constancy_{ax}_pct", constancy[ax])
-
-        cax_used[name] = {"u0": cax.u0, "v0": cax.v0, "source": cax.source, "calibration_id": cax.calibration_id}
-        items.append(
-            {
-                "file": name,
-                "item": item,
-                "nominal": base,
-                "nominal_x_mm": nx,
-                "nominal_y_mm": ny,
-                "matched_nominal": matched,
-                "field_size_x_mm": _r(fm.size_x_mm),
-                "field_size_y_mm": _r(fm.size_y_mm),
-                "field_size_error_x_mm": _r(err_x),
-                "field_size_error_y_mm": _r(err_y),
-                "centre_offset_x_mm": _r(fm.centre_mm[0]),
-                "centre_offset_y_mm": _r(fm.centre_mm[1]),
-                "edge_x1_mm": _r(fm.edge_mm("x1")),
-                "edge_x2_mm": _r(fm.edge_mm("x2")),
-                "edge_y1_mm": _r(fm.edge_mm("y1")),
-                "edge_y2_mm": _r(fm.edge_mm("y2")),
-                **{f"corner_{k}_deg": _r(fm.corner_angles_deg.get(k)) for k in ("tl", "tr", "br", "bl")},
-                "corner_angle_max_dev_deg": _r(fm.corner_angle_max_dev_deg),
-                "rotation_deg": _r(fm.rotation_deg),
-                **{f"penumbra_{s}_mm": _r(fm.penumbra_mm(s)) for s in SIDES},
-                "profile_constancy_x_pct": _r(constancy.get("x")),
-                "profile_constancy_y_pct": _r(constancy.get("y")),
-                "clipped_sides": ",".join(fm.clipped),
-                "cax_source": cax.source,
-                "cax_calibration_id": cax.calibration_id,
-                "cax_u_px": round(cax.u0, 2),
-                "cax_v_px": round(cax.v0, 2),
-                "gantry_deg": im.gantry_angle_deg,
-                "acquired_at": im.acquired_at.isoformat() if im.acquired_at else None,
-            }
-        )
-        overlays.append((t("field.overlay.title", lang, item=item, file=name), overlay_image(im, fm)))
+        profiles[item] = fi.profiles
+        constancy = {ax: profile_constancy_pct(fi.profiles[ax], bl[ax], c, nom) if bl and ax in bl else None  # no baseline: Non mesuré
+                     for ax, c, nom in (("x", fm.centre_mm[0] or 0.0, nx), ("y", fm.centre_mm[1] or 0.0, ny))}
+        changes = _fff_changes(fi, bl)
+        for ax in ("x", "y"):
+            for q in FFF_QUANTITIES:
+                fff_worst[q].append(changes[ax][q])
+        measurements += image_measurements(fi, item, centre, constancy, lang)
+        items.append(item_row(fi, item, base, centre, constancy, changes))
+        overlays.append((t("field.overlay.title", lang, item=item, file=name), overlay_image(fi.prepared.image, fm)))
 
     def summary(metric: str, value):
-        spec = SPEC_METRICS[metric]
-        measurements.append(Measurement(metric, None if value is None else float(value), spec.unit, description=spec.label(lang)))
+        measurements.append(measurement(SPEC_METRICS[metric], value, lang))
 
-    summary("n_images", len(images))
+    def worst_abs(values: list[float | None]) -> float | None:
+        """The largest |value|, or None if any is missing (one unmeasured image is not hidden by the others)."""
+        return None if not values or any(v is None for v in values) else max(abs(v) for v in values)  # type: ignore[arg-type]
+
+    summary("n_images", len(measured))
     summary("max_abs_size_error_mm", max(size_errors) if size_errors else None)
     summary("max_corner_angle_dev_deg", max(angle_devs) if angle_devs else None)
-    summary("max_abs_centre_offset_mm", max(offsets) if offsets else None)
+    summary("max_abs_centre_offset_mm", worst_abs(offsets))
+    summary("fff_max_abs_unflatness_change", worst_abs(fff_worst["unflatness"]))
+    summary("fff_max_abs_slope_change_pct_per_mm", worst_abs(fff_worst["slope_left_pct_per_mm"] + fff_worst["slope_right_pct_per_mm"]))
+    summary("fff_max_abs_peak_shift_mm", worst_abs(fff_worst["peak_position_mm"]))
+    summary("fff_max_abs_symmetry_change_pct", worst_abs(fff_worst["symmetry_pct"]))
 
     return AnalysisResult(
         test=KEY,
         measurements=measurements,
         items=items,
         warnings=warnings,
-        **session_identity(images),
+        **session_identity([fi.prepared.image for fi in measured]),
         overlays=overlays,
-        extra={"profiles": profiles, "baseline_profiles": used_baseline},
+        extra={"profiles": profiles, "baseline_profiles": used_baseline,
+               "fff": {it: {ax: (fi.fff[ax].as_dict() if fi.fff[ax] else None) for ax in ("x", "y")} for it, fi in zip(profiles, measured)}},
         params={
             "edge_definition": EDGE_DEFINITION,
             "penumbra_definition": PENUMBRA_DEFINITION,
             "size_definition": "distance between opposite fitted edge lines along their mean normal through the field centre (mean of the corners)",
             "edge_convention": "X1 left (-u), X2 right (+u), Y1 top (-v), Y2 bottom (+v); signed perpendicular distance from the CAX, + towards +u / +v",
             "rotation_convention": "mean edge angle vs image axes, positive = clockwise as displayed (u right, v down)",
+            "position_reference": "the beam-axis calibration in force on the acquisition date" if calibrated else
+            "no calibration in force: centre offset and edge positions not measured (Non mesuré); sizes, angles, penumbrae and profiles do not depend on the axis",
+            "fff_definition": FFF_DEFINITION,
             "profiles_per_side": N_PROFILES_PER_SIDE,
             "side_fraction": SIDE_FRACTION,
             "nominal_fields_mm": [list(p) for p in nominals],
             "match_limit_mm": MATCH_LIMIT_MM,
-            "cax": cax_used,
+            "cax": {fi.filename: fi.prepared.cax_record() for fi in measured},
         },
     )
 
@@ -737,11 +813,14 @@ SPEC_NAME = {"fr": "MVIC-Champ", "en": "MVIC field"}
 # before it fails (README "Tolerances").
 _TOL_SIZE = Tolerance.symmetric(0.75, 1.0, reference=f"{REF_DEPT}; alerte à 0,75 mm")
 _TOL_SIZE_ERR = Tolerance(act_low=-1.0, tol_low=-0.75, tol_high=0.75, act_high=1.0, reference=f"{REF_DEPT}; alerte à 0,75 mm")
-_TOL_EDGE = Tolerance.symmetric(1.0, 2.0, reference="TG-142 mâchoires 2 mm (domain.md §3); alerte 1 mm")
-_TOL_ABS_1MM = Tolerance(act_low=-2.0, tol_low=-1.0, tol_high=1.0, act_high=2.0, reference="TG-142 2 mm (domain.md §3); alerte 1 mm")
+_TOL_EDGE = Tolerance.symmetric(1.0, 2.0, reference="AAPM TG-142 mâchoires 2 mm ; alerte 1 mm")
+_TOL_ABS_1MM = Tolerance(act_low=-2.0, tol_low=-1.0, tol_high=1.0, act_high=2.0, reference="AAPM TG-142 2 mm ; alerte 1 mm")
 _TOL_ANGLE = Tolerance.at_most(0.75, 1.0, reference=f"{REF_DEPT}; alerte à 0,75°")
-_TOL_ROT = Tolerance(act_low=-2.0, tol_low=-1.0, tol_high=1.0, act_high=2.0, reference="Proposed ±1° (as corner angles, domain.md §3); no published limit")
-_TOL_CONST = Tolerance.at_most(2.0, 3.0, reference="Proposed 2 %/3 %: TG-142 profile constancy 1 % [recalled] widened for the MV imager (domain.md §3)")
+_TOL_ROT = Tolerance(act_low=-2.0, tol_low=-1.0, tol_high=1.0, act_high=2.0, reference="Proposé ±1° (comme les angles des coins) ; pas de limite publiée")
+_TOL_CONST = Tolerance.at_most(2.0, 3.0, reference="Proposé 2 %/3 % : constance de profil AAPM TG-142 (1 %) élargie pour l'imageur MV")
+
+_REF_FFF = ("NCS report 33 (faisceaux sans filtre égalisateur) : grandeurs de constance ; limites proposées par le département "
+            "(≈ 2 %/3 % du profil, pic ±1 mm/2 mm), à confirmer à la mise en service")
 
 _METRICS = (
     MetricSpec("field_size_x_mm", "mm", "Taille de champ X", "Field size X", _TOL_SIZE),
@@ -764,6 +843,23 @@ _METRICS = (
     MetricSpec("penumbra_y2_mm", "mm", "Pénombre Y2", "Penumbra Y2", None, better="lower"),
     MetricSpec("profile_constancy_x_pct", "%", "Constance du profil X / référence", "Profile constancy X vs baseline", _TOL_CONST, better="lower"),
     MetricSpec("profile_constancy_y_pct", "%", "Constance du profil Y / référence", "Profile constancy Y vs baseline", _TOL_CONST, better="lower"),
+    *(MetricSpec(fff_metric_name(q, ax), unit, f"{fr} {ax.upper()}", f"{en} {ax.upper()}", None, trend=True)
+      for ax in ("x", "y")
+      for q, unit, fr, en in (
+          ("unflatness", "", "Non-planéité FFF (NCS-33)", "FFF unflatness (NCS-33)"),
+          ("slope_left_pct_per_mm", "%/mm", "Pente FFF côté 1", "FFF slope side 1"),
+          ("slope_right_pct_per_mm", "%/mm", "Pente FFF côté 2", "FFF slope side 2"),
+          ("peak_position_mm", "mm", "Position du pic FFF / centre du champ", "FFF peak position from field centre"),
+          ("symmetry_pct", "%", "Symétrie FFF (profil normalisé aux points d'inflexion)", "FFF symmetry (inflection-normalised profile)"),
+      )),
+    MetricSpec("fff_max_abs_unflatness_change", "", "Variation max. de la non-planéité / référence", "Max unflatness change vs baseline",
+               Tolerance.at_most(0.02, 0.03, reference=_REF_FFF), better="lower"),
+    MetricSpec("fff_max_abs_slope_change_pct_per_mm", "%/mm", "Variation max. des pentes / référence", "Max slope change vs baseline",
+               Tolerance.at_most(0.05, 0.1, reference=_REF_FFF), better="lower"),
+    MetricSpec("fff_max_abs_peak_shift_mm", "mm", "Déplacement max. du pic / référence", "Max peak shift vs baseline",
+               Tolerance.at_most(1.0, 2.0, reference=_REF_FFF), better="lower"),
+    MetricSpec("fff_max_abs_symmetry_change_pct", "%", "Variation max. de la symétrie / référence", "Max symmetry change vs baseline",
+               Tolerance.at_most(1.0, 2.0, reference=_REF_FFF), better="lower"),
     MetricSpec("n_images", "", "Nombre d'images", "Number of images", None, trend=False),
     MetricSpec("max_abs_size_error_mm", "mm", "Écart de taille max. |·|", "Max |field size error|", Tolerance.at_most(0.75, 1.0, reference=REF_DEPT), better="lower"),
     MetricSpec("max_corner_angle_dev_deg", "°", "Écart d'angle max.", "Max corner angle deviation", _TOL_ANGLE, better="lower"),
@@ -782,11 +878,13 @@ SPEC = TestSpec(
     page="pages/field.py",
     description_fr=(
         "Champs rectangulaires (150×80, 85×85, 50×50 mm) sur l'imageur MV (MVIC) : taille, position par rapport à l'axe, "
-        "bords, angles des coins, rotation, pénombre et constance des profils. Bords au point d'inflexion (faisceau FFF)."
+        "bords, angles des coins, rotation, pénombre, constance des profils et grandeurs FFF du rapport NCS-33 (non-planéité, "
+        "pentes, position du pic, symétrie) par rapport à la référence. Bords au point d'inflexion (faisceau FFF)."
     ),
     description_en=(
         "Rectangular fields (150×80, 85×85, 50×50 mm) on the MV imager (MVIC): size, position relative to the axis, edges, "
-        "corner angles, rotation, penumbra and profile constancy. Edges at the inflection point (FFF beam)."
+        "corner angles, rotation, penumbra, profile constancy and the NCS-33 FFF quantities (unflatness, slopes, peak position, "
+        "symmetry) against the baseline. Edges at the inflection point (FFF beam)."
     ),
     accepts=".dcm,.zip",
 )

@@ -10,6 +10,7 @@ integers. Distances are in mm at the isocentre: pixel index differences × `pixe
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 import numpy as np
@@ -29,13 +30,15 @@ class CaxPixel:
     calibration_id: int | None = None
 
 
-def cax_pixel(image: DicomImage, ctx: AnalysisContext) -> tuple[CaxPixel, str | None]:
-    """The calibrated CAX pixel in force on the image's date, else the imager centre plus a warning.
+def cax_pixel(image: DicomImage, ctx: AnalysisContext, when: dt.datetime | None = None) -> tuple[CaxPixel, str | None]:
+    """The calibrated CAX pixel in force on `when` (default: the image's date), else the imager centre
+    plus a warning. The imager centre is a placeholder for display only: an analyser never judges a
+    position against it (`CaxPixel.source` says which one this is).
 
     The Unity CAX is NOT the image centre (domain.md §0.5): (511.03, 652.75) on the real MVIC.
     A calibration is only used when it fits inside the image.
     """
-    cal = ctx.cax_for(image.acquired_at)
+    cal = ctx.cax_for(when if when is not None else image.acquired_at)
     rows, cols = image.shape
     if cal is not None and 0 <= cal.u0 <= cols - 1 and 0 <= cal.v0 <= rows - 1:
         return CaxPixel(cal.u0, cal.v0, "calibration", cal.id), None

@@ -14,7 +14,7 @@ opening wider than 12 mm = a gap image, two or more openings or narrower bands =
 - **Picket-fence / slit images** (two or more narrow bands per pair; e.g. other linacs' picket
   fences): each band's FWHM centre is one leaf-pair "kiss"; its error is the distance to the
   picket's fitted line (pylinac's definition: relative only, no nominal). Pairs not seen in every
-  picket are dropped, as pylinac does.
+  picket are listed as not measured (pylinac drops them).
 
 Conventions (assumptions, domain.md §13 Q5; configurable through `ctx.options`):
 - Positions along the leaf travel are + towards increasing row index v (down the displayed
@@ -24,24 +24,34 @@ Conventions (assumptions, domain.md §13 Q5; configurable through `ctx.options`)
 - Pair numbering (Unity, pitch 7.175 mm found in the image): the inter-leaf junction nearest the
   CAX is 40|41, pair 1 on the −u side (`pair1_side="+"` reverses); other MLCs: image order.
 Options: `preset` ("aqua"), `nominal_gaps_mm` [(lo, hi), ...], `match_nominal` ("auto", "position" or
-"order"), `leaf_tolerance_mm` (1.0), `leaf_pitch_mm` (7.175), `mode` ("auto", "gap", "picket").
+"order"), `leaf_pitch_mm` (7.175), `mode` ("auto", "gap", "picket"). No threshold is an option: each
+leaf is judged by the dated tolerance of `leaf_position_error_mm` in force on the acquisition date.
+
+Beam axis (`measure_beam_axis`): the six AQUA gaps are symmetric about the axis, so the mean of the
+gap centres locates it along the leaves, and the 40|41 junction of the inter-leaf pattern across.
+Reported as `beam_axis_shift_u_mm`/`_v_mm` (measured − calibration in force). Without a calibration
+in force the absolute positions are taken from that measured axis (said in a warning and in
+`params`), never from the imager centre; the shifts are then not measurable (Non mesuré).
+Nothing vanishes: every pair expected in an image (measured in at least one image of the same kind)
+has a row; one that could not be measured has status `not_measured` and counts in
+`n_leaf_pairs_not_measured`.
 Plotting helpers for the page are kept at the end of the module.
 """
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from qc.mv import mlc
-from qc.intake.dicom_io import RT_IMAGE, load_images, session_identity
-from qc.mv.geometry import cax_pixel
 from qc.i18n import t
+from qc.intake.dicom_io import session_identity
+from qc.mv import mlc
+from qc.mv.common import PreparedImage, item_tolerance, measurement, prepare_images, rounded, session_date, tolerance_record
+from qc.records.tolerances import FAIL, WARNING, Tolerance, judge_value
 from qc.registry import AnalysisContext, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
-from qc.records.tolerances import Tolerance
 
 KEY = "leaves"
 PRESETS: dict[str, tuple[tuple[float, float], ...]] = {
@@ -49,7 +59,6 @@ PRESETS: dict[str, tuple[tuple[float, float], ...]] = {
     "aqua": ((-40.0, -20.0), (-30.0, -10.0), (-20.0, 0.0), (0.0, 20.0), (10.0, 30.0), (20.0, 40.0)),
 }
 MATCH_LIMIT_MM = 6.0  # mean |edge − nominal| above this: the image matches no nominal gap
-NOT_JUDGED = (None, None, None, None)  # Measurement.limits for a value that does not apply
 
 
 def nominal_gaps(ctx: AnalysisContext) -> list[tuple[float, float]]:
@@ -93,148 +102,265 @@ def match_nominals(
     return out
 
 
-def _r(v: float | None, nd: int = 3) -> float | None:
-    return None if v is None or not np.isfinite(v) else round(float(v), nd)
+NOT_MEASURED = "not_measured"  # item status of a leaf or pair that could not be measured (counts as a failure)
+
+
+@dataclass
+class LeafImage:
+    """One image of the session measured by the MLC engine (positions in mm from the axis pixel used)."""
+
+    index: int  # 1-based, acquisition order
+    prepared: PreparedImage
+    mlc: mlc.MLCImage
+
+    @property
+    def filename(self) -> str:
+        return self.prepared.filename
+
+    @property
+    def mode(self) -> str:
+        return self.mlc.mode
+
+    def median_edges_mm(self) -> tuple[float, float]:
+        """Median low-t and high-t edges of the first opening over the pairs (a gap image's position)."""
+        return float(np.nanmedian(self.mlc.lo_mm[:, 0])), float(np.nanmedian(self.mlc.hi_mm[:, 0]))
+
+    def junction_offset_mm(self) -> float | None:
+        """Across the leaves: position of the 40|41 junction (the leaf-pair boundary nearest the axis
+        pixel used) in mm from that pixel; None when the pairs were not found as a Unity pattern."""
+        pairs = self.mlc.pairs
+        if pairs.numbering != "unity" or pairs.source != "image" or len(pairs.boundaries_px) == 0:
+            return None
+        b = np.asarray(pairs.boundaries_px, float)
+        j = int(np.argmin(np.abs(b - self.mlc.p0_px)))
+        return float((b[j] - self.mlc.p0_px) * self.mlc.px_p_mm)
+
+
+def measure_leaf_image(p: PreparedImage, index: int, ctx: AnalysisContext) -> LeafImage:
+    """The MLC engine on one image with the session's options (pitch, numbering side, mode)."""
+    pitch = float(ctx.options.get("leaf_pitch_mm", mlc.UNITY_LEAF_PITCH_MM))
+    pair1_low = str(ctx.options.get("pair1_side", "-")) != "+"
+    m = mlc.measure_mlc_image(p.image, p.cax, ctx.lang, pitch, pair1_low, str(ctx.options.get("mode", "auto")))
+    return LeafImage(index, p, m)
+
+
+@dataclass
+class BeamAxis:
+    """The beam axis located from the session's own plan, in mm from the axis pixel used.
+
+    Along the leaf travel (t): the mean over the matched gap images of (measured gap centre −
+    nominal gap centre), the AQUA gaps being placed symmetrically about the axis; across (p): the
+    median position of the 40|41 junction, which lies on the axis by design. `u_px`/`v_px`: the
+    measured axis as an imager pixel.
+    """
+
+    shift_t_mm: float | None
+    shift_p_mm: float | None
+    shift_u_mm: float | None
+    shift_v_mm: float | None
+    u_px: float | None
+    v_px: float | None
+    n_gap_images: int
+
+
+def measure_beam_axis(gaps: list[LeafImage], matches: list[int | None], nominals: list[tuple[float, float]]) -> BeamAxis:
+    """Locate the beam axis from the matched gap images (see `BeamAxis`)."""
+    centre_shifts = []
+    for li, k in zip(gaps, matches):
+        if k is None:
+            continue
+        c = (li.mlc.lo_mm[:, 0] + li.mlc.hi_mm[:, 0]) / 2
+        if np.isfinite(c).any():
+            centre_shifts.append(float(np.nanmedian(c)) - (nominals[k][0] + nominals[k][1]) / 2)
+    junctions = [j for j in (li.junction_offset_mm() for li in gaps) if j is not None]
+    st = float(np.mean(centre_shifts)) if centre_shifts else None
+    sp = float(np.median(junctions)) if junctions else None
+    if not gaps:
+        return BeamAxis(None, None, None, None, None, None, 0)
+    ref = gaps[0].mlc
+    along_v = ref.travel_axis == 0
+    su, sv = (sp, st) if along_v else (st, sp)
+    row_mm, col_mm = ref.px_t_mm if along_v else ref.px_p_mm, ref.px_p_mm if along_v else ref.px_t_mm
+    u_px = None if su is None else ref.cax.u0 + su / col_mm
+    v_px = None if sv is None else ref.cax.v0 + sv / row_mm
+    return BeamAxis(st, sp, su, sv, u_px, v_px, len(centre_shifts))
+
+
+def _judge_leaf(value: float | None, tol: Tolerance | None) -> str:
+    """A leaf's status against the dated per-leaf tolerance; not measured when there is no value."""
+    if value is None or not np.isfinite(value):
+        return NOT_MEASURED
+    return judge_value(float(value), tol.bounds_for(0.0) if tol is not None else None)
+
+
+def _expected_pairs(images: list[LeafImage]) -> list[int]:
+    """Pairs expected in every image of a kind: those measured in at least one of them."""
+    seen: set[int] = set()
+    for li in images:
+        ok = np.any(np.isfinite(li.mlc.lo_mm) | np.isfinite(li.mlc.hi_mm), axis=1)
+        seen.update(int(p) for p, o in zip(li.mlc.pairs.numbers, ok) if o)
+    return sorted(seen)
+
+
+Points = list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (position, pair position, error) per edge/picket, for the overlay
+
+
+def gap_rows(
+    li: LeafImage, nom: tuple[float, float] | None, label: str, ref_t: float | None, pairs: list[int], tol: Tolerance | None, bank_a_low: bool
+) -> tuple[list[dict[str, Any]], Points]:
+    """One row per expected pair and bank of a gap image: its tip (mm from the reference axis: the
+    calibration, or the axis measured from the plan), error to the nominal tip, error to the fitted line,
+    gap width and status. `ref_t` None: no reference axis, no absolute error (not measured)."""
+    m = li.mlc
+    row_of = {int(p): i for i, p in enumerate(m.pairs.numbers)}
+    rows: list[dict[str, Any]] = []
+    pts: Points = []
+    for j in range(m.n_groups):
+        lo, hi = m.lo_mm[:, j], m.hi_mm[:, j]
+        for edge, pos, nominal in (("lo", lo, nom[0] if nom else None), ("hi", hi, nom[1] if nom else None)):
+            rel, _ = mlc.relative_errors(m.p_mm, pos)
+            bank = ("A" if edge == "lo" else "B") if bank_a_low else ("B" if edge == "lo" else "A")
+            err = pos - ref_t - nominal if (nominal is not None and ref_t is not None) else np.full_like(pos, np.nan)
+            pts.append((pos, m.p_mm, np.where(np.isfinite(err), err, rel)))
+            for pair in pairs:
+                i = row_of.get(pair)
+                ok = i is not None and bool(np.isfinite(pos[i]))
+                gap_w = float(hi[i] - lo[i]) if i is not None else float("nan")
+                e = float(err[i]) if ok else None
+                status = _judge_leaf(e, tol)
+                rows.append({
+                    "image": li.index, "file": li.filename, "kind": "gap", "position": label, "pair": pair, "bank": bank, "picket": None,
+                    "p_mm": rounded(m.p_mm[i]) if i is not None else None,
+                    "measured_mm": rounded(pos[i] - (ref_t or 0.0)) if ok else None, "nominal_mm": nominal,
+                    "error_mm": rounded(e), "relative_error_mm": rounded(rel[i]) if ok else None,
+                    "gap_mm": rounded(gap_w), "gap_error_mm": rounded(gap_w - (nom[1] - nom[0])) if nom else None,
+                    "status": status, "out_of_tolerance": status == FAIL,
+                })
+    return rows, pts
+
+
+def picket_rows(li: LeafImage, pairs: list[int], tol: Tolerance | None) -> tuple[list[dict[str, Any]], Points]:
+    """One row per expected pair and picket: the FWHM centre and its error to the picket's fitted line
+    (pylinac's reading); a pair not seen in every picket is listed as not measured, not dropped."""
+    m = li.mlc
+    row_of = {int(p): i for i, p in enumerate(m.pairs.numbers)}
+    full = np.all(np.isfinite(m.centre_mm), axis=1)
+    rows: list[dict[str, Any]] = []
+    pts: Points = []
+    for j in range(m.n_groups):
+        pos = np.where(full, m.centre_mm[:, j], np.nan)
+        rel, _ = mlc.relative_errors(m.p_mm, pos)
+        pts.append((pos, m.p_mm, rel))
+        for pair in pairs:
+            i = row_of.get(pair)
+            ok = i is not None and bool(np.isfinite(pos[i])) and bool(np.isfinite(rel[i]))
+            e = float(rel[i]) if ok else None
+            status = _judge_leaf(e, tol)
+            rows.append({
+                "image": li.index, "file": li.filename, "kind": "picket", "position": f"picket {j + 1}", "pair": pair, "bank": "",
+                "picket": j + 1, "p_mm": rounded(m.p_mm[i]) if i is not None else None, "measured_mm": rounded(pos[i]) if ok else None,
+                "nominal_mm": None, "error_mm": rounded(e), "relative_error_mm": rounded(e),
+                "gap_mm": rounded(m.width_mm[i, j]) if ok else None, "gap_error_mm": None,
+                "status": status, "out_of_tolerance": status == FAIL,
+            })
+    return rows, pts
 
 
 def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisResult:
-    """Analyse a 'Position des lames' session (see the module docstring)."""
+    """Analyse a 'Position des lames' session: each image measured, then the session summarised."""
+    prepared = prepare_images(inputs, ctx, SPEC_NAME, "mlc.warn.gantry")
+    measured = [measure_leaf_image(p, i, ctx) for i, p in enumerate(prepared, start=1)]
+    return summarise_session(measured, ctx, session_date(prepared, ctx))
+
+
+def summarise_session(measured: list[LeafImage], ctx: AnalysisContext, when) -> AnalysisResult:
+    """Nominal matching, the beam axis, every leaf's row and status, and the session's metrics."""
     lang = ctx.lang
-    images = load_images(inputs, RT_IMAGE, SPEC_NAME.get(lang, SPEC_NAME["fr"]), lang)
-    tol_mm = float(ctx.options.get("leaf_tolerance_mm", 1.0))
-    pitch = float(ctx.options.get("leaf_pitch_mm", mlc.UNITY_LEAF_PITCH_MM))
     bank_a_low = str(ctx.options.get("bank_a_side", "-")) != "+"
     pair1_low = str(ctx.options.get("pair1_side", "-")) != "+"
-    mode_opt = str(ctx.options.get("mode", "auto"))
     nominals = nominal_gaps(ctx)
-    warnings: list[str] = []
-    measured: list[tuple[Any, mlc.MLCImage]] = []
-    cax_used: dict[str, dict] = {}
-    for im in images:
-        warnings.extend(im.warnings)
-        cax, w = cax_pixel(im, ctx)
-        if w:
-            warnings.append(w)
-        if im.gantry_angle_deg is not None and min(abs(im.gantry_angle_deg), abs(im.gantry_angle_deg - 360)) > 1.0:
-            warnings.append(t("mlc.warn.gantry", lang, file=im.file.filename, angle=im.gantry_angle_deg))
-        m = mlc.measure_mlc_image(im, cax, lang, pitch, pair1_low, mode_opt)
-        warnings.extend(m.warnings)
-        measured.append((im, m))
-        cax_used[im.file.filename] = {"u0": cax.u0, "v0": cax.v0, "source": cax.source, "calibration_id": cax.calibration_id}
+    leaf_tol = item_tolerance(ctx, SPEC_METRICS["leaf_position_error_mm"], when)
+    scale_mm = float((leaf_tol.act_high or leaf_tol.tol_high or 1.0) if leaf_tol is not None else 1.0)
+    warnings: list[str] = [w for li in measured for w in li.prepared.warnings + li.mlc.warnings]
+    # a calibration that does not fit the image is worth its own sentence; a missing one is said once below
+    warnings += [li.prepared.cax_warning for li in measured if li.prepared.calibration_outside and li.prepared.cax_warning]
 
     # nominal matching of the gap images
-    gap_ims = [(im, m) for im, m in measured if m.mode == "gap"]
-    med_edges = [(float(np.nanmedian(m.lo_mm[:, 0])), float(np.nanmedian(m.hi_mm[:, 0]))) for _, m in gap_ims]
+    gaps = [li for li in measured if li.mode == "gap"]
+    pickets = [li for li in measured if li.mode != "gap"]
+    med_edges = [li.median_edges_mm() for li in gaps]
     by = str(ctx.options.get("match_nominal", "auto"))
-    if by == "order" and len(gap_ims) != len(nominals):
-        warnings.append(t("mlc.warn.nominal_count", lang, n_images=len(gap_ims), n_nominal=len(nominals)))
+    if by == "order" and len(gaps) != len(nominals):
+        warnings.append(t("mlc.warn.nominal_count", lang, n_images=len(gaps), n_nominal=len(nominals)))
     matches = match_nominals(med_edges, nominals, by)
     used: dict[int, list[str]] = {}
-    for (im, _), k, (lo, hi) in zip(gap_ims, matches, med_edges):
+    for li, k, (lo, hi) in zip(gaps, matches, med_edges):
         if k is None:
-            warnings.append(t("mlc.warn.no_nominal", lang, file=im.file.filename, lo=lo, hi=hi))
+            warnings.append(t("mlc.warn.no_nominal", lang, file=li.filename, lo=lo, hi=hi))
         else:
-            used.setdefault(k, []).append(im.file.filename)
+            used.setdefault(k, []).append(li.filename)
     for k, files in used.items():
         if len(files) > 1:
             warnings.append(t("mlc.warn.nominal_reused", lang, nominal=gap_label(*nominals[k]), files=", ".join(files)))
-    match_of = {id(m): k for (_, m), k in zip(gap_ims, matches)}
+
+    # the beam axis, and the reference of the absolute positions
+    axis = measure_beam_axis(gaps, matches, nominals)
+    calibrated = bool(gaps) and all(li.prepared.calibrated for li in gaps)
+    if calibrated:
+        ref_t = 0.0  # positions stay relative to the calibrated axis
+        reference = "calibration"
+    elif axis.shift_t_mm is not None:
+        ref_t = axis.shift_t_mm  # no calibration in force: the axis measured from the plan
+        reference = "measured axis"
+        warnings.append(t("leaves.warn.axis_from_plan", lang, u=f"{axis.u_px:.1f}" if axis.u_px is not None else "?",
+                          v=f"{axis.v_px:.1f}" if axis.v_px is not None else "?"))
+    else:
+        ref_t = None  # neither: no absolute position can be judged
+        reference = "none"
+        if gaps:
+            warnings.append(t("leaves.warn.no_axis", lang))
 
     items: list[dict[str, Any]] = []
     overlays: list[tuple[str, np.ndarray]] = []
+    match_of = {id(li): k for li, k in zip(gaps, matches)}
+    edges_of = {id(li): e for li, e in zip(gaps, med_edges)}
+    gap_pairs, picket_pairs = _expected_pairs(gaps), _expected_pairs(pickets)
     n_pickets = 0
-    for idx, (im, m) in enumerate(measured, start=1):
-        name = im.file.filename
-        pts: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []
-        if m.mode == "gap":
-            k = match_of.get(id(m))
+    for li in measured:
+        if li.mode == "gap":
+            k = match_of.get(id(li))
             nom = nominals[k] if k is not None else None
-            label = gap_label(*nom) if nom else gap_label(*med_edges[gap_ims.index((im, m))])
-            for j in range(m.n_groups):
-                lo, hi = m.lo_mm[:, j], m.hi_mm[:, j]
-                rel_lo, _ = mlc.relative_errors(m.p_mm, lo)
-                rel_hi, _ = mlc.relative_errors(m.p_mm, hi)
-                for edge, pos, rel, nominal in (("lo", lo, rel_lo, nom[0] if nom else None), ("hi", hi, rel_hi, nom[1] if nom else None)):
-                    bank = ("A" if edge == "lo" else "B") if bank_a_low else ("B" if edge == "lo" else "A")
-                    err = pos - nominal if nominal is not None else np.full_like(pos, np.nan)
-                    pts.append((pos, m.p_mm, np.where(np.isfinite(err), err, rel)))
-                    for i, pair in enumerate(m.pairs.numbers):
-                        if not np.isfinite(pos[i]):
-                            continue
-                        gap_w = hi[i] - lo[i]
-                        items.append({
-                            "image": idx, "file": name, "kind": "gap", "position": label, "pair": int(pair), "bank": bank,
-                            "picket": None, "p_mm": _r(m.p_mm[i]), "measured_mm": _r(pos[i]), "nominal_mm": nominal,
-                            "error_mm": _r(err[i]), "relative_error_mm": _r(rel[i]),
-                            "gap_mm": _r(gap_w), "gap_error_mm": _r(gap_w - (nom[1] - nom[0])) if nom else None,
-                            "out_of_tolerance": bool(np.isfinite(err[i]) and abs(err[i]) > tol_mm),
-                        })
+            label = gap_label(*nom) if nom else gap_label(*edges_of[id(li)])
+            rows, pts = gap_rows(li, nom, label, ref_t, gap_pairs, leaf_tol, bank_a_low)
         else:
-            c = m.centre_mm
-            full = np.all(np.isfinite(c), axis=1)
-            dropped = [int(p) for p, f, a in zip(m.pairs.numbers, full, np.any(np.isfinite(c), axis=1)) if a and not f]
-            if dropped:
-                warnings.append(t("mlc.warn.dropped_pairs", lang, file=name, n=len(dropped), pairs=", ".join(map(str, dropped))))
-            warnings.append(t("mlc.warn.picket_mode", lang, file=name, n=m.n_groups))
-            n_pickets += m.n_groups
-            for j in range(m.n_groups):
-                pos = np.where(full, c[:, j], np.nan)
-                rel, _ = mlc.relative_errors(m.p_mm, pos)
-                pts.append((pos, m.p_mm, rel))
-                label = f"picket {j + 1}"
-                for i, pair in enumerate(m.pairs.numbers):
-                    if not np.isfinite(pos[i]):
-                        continue
-                    items.append({
-                        "image": idx, "file": name, "kind": "picket", "position": label, "pair": int(pair), "bank": "",
-                        "picket": j + 1, "p_mm": _r(m.p_mm[i]), "measured_mm": _r(pos[i]), "nominal_mm": None,
-                        "error_mm": _r(rel[i]), "relative_error_mm": _r(rel[i]),
-                        "gap_mm": _r(m.width_mm[i, j]), "gap_error_mm": None,
-                        "out_of_tolerance": bool(abs(rel[i]) > tol_mm),
-                    })
-        title = t("mlc.overlay.title", lang, label=f"{idx}", file=name)
-        overlays.append((title, mlc.overlay_rgb(im, m, pts, scale_mm=tol_mm)))
+            warnings.append(t("mlc.warn.picket_mode", lang, file=li.filename, n=li.mlc.n_groups))
+            n_pickets += li.mlc.n_groups
+            rows, pts = picket_rows(li, picket_pairs, leaf_tol)
+        items += rows
+        overlays.append((t("mlc.overlay.title", lang, label=f"{li.index}", file=li.filename), mlc.overlay_rgb(li.prepared.image, li.mlc, pts, scale_mm=scale_mm)))
 
-    errs = np.array([it["error_mm"] for it in items if it["error_mm"] is not None], dtype=float)
-    rels = np.array([it["relative_error_mm"] for it in items if it["relative_error_mm"] is not None], dtype=float)
-    bank_a = [it["error_mm"] for it in items if it["bank"] == "A" and it["error_mm"] is not None]
-    bank_b = [it["error_mm"] for it in items if it["bank"] == "B" and it["error_mm"] is not None]
-    gap_errs = [abs(it["gap_error_mm"]) for it in items if it["gap_error_mm"] is not None and it["bank"] == "A"]
-    pairs_seen = sorted({it["pair"] for it in items})
+    not_measured = sorted({(it["image"], it["pair"]) for it in items if it["status"] == NOT_MEASURED})
+    by_image: dict[int, list[int]] = {}
+    for img, pair in not_measured:
+        by_image.setdefault(img, []).append(pair)
+    for img, pairs in by_image.items():
+        warnings.append(t("mlc.warn.pairs_not_measured", lang, file=measured[img - 1].filename, n=len(pairs),
+                          pairs=", ".join(map(str, pairs))))
 
-    measurements: list[Measurement] = []
-
-    def metric(name: str, value: float | None, applies: bool = True) -> None:
-        spec = SPEC_METRICS[name]
-        v = None if value is None or (isinstance(value, float) and not math.isfinite(value)) else float(value)
-        measurements.append(Measurement(name, v, spec.unit, description=spec.label(lang), limits=None if applies and v is not None else NOT_JUDGED))
-
-    metric("max_abs_error_mm", float(np.max(np.abs(errs))) if len(errs) else None)
-    metric("mean_error_bank_a_mm", float(np.mean(bank_a)) if bank_a else None)
-    metric("mean_error_bank_b_mm", float(np.mean(bank_b)) if bank_b else None)
-    metric("sd_error_mm", float(np.std(errs, ddof=1)) if len(errs) > 1 else None)
-    metric("n_leaves_out_of_tolerance", float(sum(it["out_of_tolerance"] for it in items)))
-    metric("max_abs_relative_error_mm", float(np.max(np.abs(rels))) if len(rels) else None)
-    metric("median_abs_relative_error_mm", float(np.median(np.abs(rels))) if len(rels) else None)
-    metric("max_abs_gap_error_mm", max(gap_errs) if gap_errs else None)
-    metric("n_leaf_pairs", float(len(pairs_seen)))
-    metric("n_images", float(len(images)))
-    metric("n_pickets", float(n_pickets))
-
-    errors_df = errors_frame(items)
+    measurements = session_metrics(items, axis, calibrated, bool(gaps), bool(pickets), len(measured), n_pickets, len(not_measured), lang)
     return AnalysisResult(
         test=KEY,
         measurements=measurements,
         items=items,
         warnings=warnings,
-        **session_identity(images),
+        **session_identity([li.prepared.image for li in measured]),
         overlays=overlays,
         extra={
-            "errors": errors_df,
+            "errors": errors_frame(items),
             "images": [
-                {"image": i, "file": im.file.filename, "mode": m.mode, "n_bands": m.n_groups, "pitch_mm": round(m.pairs.pitch_mm, 4),
-                 "pairs_from": m.pairs.source, "numbering": m.pairs.numbering, "leaf_travel": "v" if m.travel_axis == 0 else "u"}
-                for i, (im, m) in enumerate(measured, start=1)
+                {"image": li.index, "file": li.filename, "mode": li.mode, "n_bands": li.mlc.n_groups, "pitch_mm": round(li.mlc.pairs.pitch_mm, 4),
+                 "pairs_from": li.mlc.pairs.source, "numbering": li.mlc.pairs.numbering, "leaf_travel": "v" if li.mlc.travel_axis == 0 else "u"}
+                for li in measured
             ],
         },
         params={
@@ -243,28 +369,78 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
             "tips of the erf edge model through the two crossings (qc.mv.mlc.refine_gap_edges)",
             "picket_definition": "centre of the FWHM at 50 % between the band peak and the local background; error = distance to the picket's fitted line (pylinac)",
             "relative_error_definition": "distance to the least-squares line (position vs pair position) of that edge/picket, 3.5 MAD outlier rejection, floor 0.5 mm",
-            "position_convention": "mm at isocentre from the calibrated CAX along the leaf travel, + towards increasing v (rows) or u",
-            "bank_convention": f"bank A = {'low' if bank_a_low else 'high'}-v edges of the gaps (assumption, domain.md §13 Q5)",
-            "pair_convention": f"Unity: junction nearest the CAX = 40|41, pair 1 on the {'-' if pair1_low else '+'}u side (assumption); other MLCs: image order",
+            "position_convention": "mm at isocentre from the beam axis along the leaf travel, + towards increasing v (rows) or u",
+            "position_reference": {
+                "calibration": "the beam-axis calibration in force on the acquisition date",
+                "measured axis": "no calibration in force: the beam axis measured from this session's plan (mean of the gap centres along the leaves, 40|41 junction across); the imager centre is never used",
+                "none": "no calibration in force and no gap image matched to the plan: no absolute position judged",
+            }[reference],
+            "beam_axis_definition": "along the leaves: mean over the gap images of (median gap centre − nominal centre), the AQUA gaps being symmetric "
+            "about the axis; across: the 40|41 leaf-pair junction found in the inter-leaf pattern; shift = measured − calibration in force",
+            "beam_axis_px": {"u": rounded(axis.u_px, 2), "v": rounded(axis.v_px, 2)},
+            "bank_convention": f"bank A = {'low' if bank_a_low else 'high'}-v edges of the gaps (assumption)",
+            "pair_convention": f"Unity: junction nearest the beam axis = 40|41, pair 1 on the {'-' if pair1_low else '+'}u side (assumption); other MLCs: image order",
             "leaf_width_ratio": mlc.LEAF_WIDTH_RATIO,
-            "leaf_tolerance_mm": tol_mm,
+            "leaf_tolerance": tolerance_record(leaf_tol),
+            "leaf_tolerance_mm": scale_mm,
             "nominal_gaps_mm": [list(g) for g in nominals],
             "preset": ctx.options.get("preset", "aqua") if not ctx.options.get("nominal_gaps_mm") else None,
             "match_nominal": by,
-            "cax": cax_used,
+            "cax": {li.filename: li.prepared.cax_record() for li in measured},
         },
     )
 
 
+def session_metrics(
+    items: list[dict[str, Any]], axis: BeamAxis, calibrated: bool, has_gaps: bool, has_pickets: bool,
+    n_images: int, n_pickets: int, n_not_measured: int, lang: str,
+) -> list[Measurement]:
+    """The session's metrics from its leaf rows. Gap-plan metrics (absolute errors, banks, gap widths,
+    beam axis) exist when the session holds gap images: then a value that could not be measured is
+    None and fails. A pure picket-fence session has relative errors only."""
+    errs = np.array([it["error_mm"] for it in items if it["kind"] == "gap" and it["error_mm"] is not None], dtype=float)
+    rels = np.array([it["relative_error_mm"] for it in items if it["relative_error_mm"] is not None], dtype=float)
+    bank_a = [it["error_mm"] for it in items if it["bank"] == "A" and it["error_mm"] is not None]
+    bank_b = [it["error_mm"] for it in items if it["bank"] == "B" and it["error_mm"] is not None]
+    gap_errs = [abs(it["gap_error_mm"]) for it in items if it["gap_error_mm"] is not None and it["bank"] == "A"]
+    out: list[Measurement] = []
+
+    def metric(name: str, value: float | None) -> None:
+        out.append(measurement(SPEC_METRICS[name], value, lang))
+
+    if has_gaps:
+        metric("max_abs_error_mm", float(np.max(np.abs(errs))) if len(errs) else None)
+        metric("mean_error_bank_a_mm", float(np.mean(bank_a)) if bank_a else None)
+        metric("mean_error_bank_b_mm", float(np.mean(bank_b)) if bank_b else None)
+        metric("sd_error_mm", float(np.std(errs, ddof=1)) if len(errs) > 1 else None)
+        metric("max_abs_gap_error_mm", max(gap_errs) if gap_errs else None)
+        # measured − calibration in force: not measurable without a calibration (Non mesuré)
+        metric("beam_axis_shift_u_mm", axis.shift_u_mm if calibrated else None)
+        metric("beam_axis_shift_v_mm", axis.shift_v_mm if calibrated else None)
+        metric("beam_axis_u_px", axis.u_px)
+        metric("beam_axis_v_px", axis.v_px)
+    metric("n_leaves_out_of_tolerance", float(sum(it["status"] == FAIL for it in items)))
+    metric("n_leaves_in_alert", float(sum(it["status"] == WARNING for it in items)))
+    metric("n_leaf_pairs_not_measured", float(n_not_measured))
+    metric("max_abs_relative_error_mm", float(np.max(np.abs(rels))) if len(rels) else None)
+    metric("median_abs_relative_error_mm", float(np.median(np.abs(rels))) if len(rels) else None)
+    metric("n_leaf_pairs", float(len({it["pair"] for it in items if it["measured_mm"] is not None})))
+    metric("n_images", float(n_images))
+    metric("n_pickets", float(n_pickets))
+    return out
+
+
 def errors_frame(items: list[dict[str, Any]]):
-    """The heat-map table (image, position, pair, bank, error_mm, relative_error_mm) from item rows;
+    """The heat-map table (image, position, pair, bank, error_mm, relative_error_mm, status) from item rows;
     pickets have their picket label as "bank"."""
     import pandas as pd
 
+    cols = ["image", "position", "pair", "bank", "error_mm", "relative_error_mm", "status"]
     return pd.DataFrame(
         [{"image": it["image"], "position": it["position"], "pair": it["pair"], "bank": it["bank"] or it["position"],
-          "error_mm": it["error_mm"], "relative_error_mm": it["relative_error_mm"]} for it in items],
-        columns=["image", "position", "pair", "bank", "error_mm", "relative_error_mm"],
+          "error_mm": it["error_mm"], "relative_error_mm": it["relative_error_mm"],
+          "status": it.get("status") or (NOT_MEASURED if it.get("measured_mm") is None else "")} for it in items],
+        columns=cols,
     )
 
 
@@ -281,7 +457,7 @@ def worst_leaves(result: AnalysisResult, n: int = 10) -> list[dict[str, Any]]:
 # ---------------------------------------------------------------- spec
 
 SPEC_NAME = {"fr": "Position des lames", "en": "Leaf position"}
-REF = "Département ±1 mm (domain.md §5); TG-142 1 mm; Unity ≤ 1 mm (PMC8504604)"
+REF = "Département ±1 mm ; AAPM TG-142 1 mm ; Unity ≤ 1 mm (PMC8504604)"
 _METRICS = (
     MetricSpec("max_abs_error_mm", "mm", "Écart max. |position − nominal|", "Max |position − nominal|",
                Tolerance.at_most(0.75, 1.0, reference=f"{REF}; alerte à 0,75 mm"), better="lower"),
@@ -290,14 +466,26 @@ _METRICS = (
     MetricSpec("mean_error_bank_b_mm", "mm", "Écart moyen banc B", "Mean error bank B",
                Tolerance(act_low=-1.0, tol_low=-0.5, tol_high=0.5, act_high=1.0, reference=f"{REF}; décalage d'étalonnage, alerte 0,5 mm (proposé)")),
     MetricSpec("sd_error_mm", "mm", "Écart-type des écarts", "SD of errors",
-               Tolerance.at_most(0.5, 1.0, reference="Proposé (domain.md §5, pas de limite publiée)"), better="lower"),
+               Tolerance.at_most(0.5, 1.0, reference="Proposé (pas de limite publiée)"), better="lower"),
     MetricSpec("n_leaves_out_of_tolerance", "", "Lames hors tolérance", "Leaves out of tolerance",
                Tolerance.at_most(0.0, 0.0, reference=REF), better="lower"),
+    MetricSpec("n_leaves_in_alert", "", "Lames en alerte", "Leaves in alert",
+               Tolerance(tol_high=0.0, reference=REF), better="lower"),
+    MetricSpec("n_leaf_pairs_not_measured", "", "Paires de lames non mesurées", "Leaf pairs not measured",
+               Tolerance.at_most(0.0, 0.0, reference="Une paire attendue doit être mesurée (procédure du département)"), better="lower"),
+    MetricSpec("leaf_position_error_mm", "mm", "Écart de position d'une lame", "Error of one leaf",
+               Tolerance.symmetric(0.75, 1.0, reference=f"{REF}; alerte à 0,75 mm"), trend=False),
+    MetricSpec("beam_axis_shift_u_mm", "mm", "Décalage de l'axe faisceau U (mesuré − étalonnage)", "Beam-axis shift U (measured − calibration)",
+               Tolerance.symmetric(0.5, 1.0, reference="Proposé : ±0,5 mm (alerte), 1 mm (action, une lame décalée d'autant)")),
+    MetricSpec("beam_axis_shift_v_mm", "mm", "Décalage de l'axe faisceau V (mesuré − étalonnage)", "Beam-axis shift V (measured − calibration)",
+               Tolerance.symmetric(0.5, 1.0, reference="Proposé : ±0,5 mm (alerte), 1 mm (action, une lame décalée d'autant)")),
+    MetricSpec("beam_axis_u_px", "px", "Axe faisceau mesuré, colonne", "Measured beam axis, column", None),
+    MetricSpec("beam_axis_v_px", "px", "Axe faisceau mesuré, ligne", "Measured beam axis, row", None),
     MetricSpec("max_abs_relative_error_mm", "mm", "Écart max. à la droite ajustée", "Max error to fitted line",
-               Tolerance.at_most(0.5, 1.0, reference="pylinac PicketFence 0,5 mm (domain.md §12.1); TG-142 1 mm"), better="lower"),
+               Tolerance.at_most(0.5, 1.0, reference="pylinac PicketFence 0,5 mm ; AAPM TG-142 1 mm"), better="lower"),
     MetricSpec("median_abs_relative_error_mm", "mm", "Écart médian à la droite ajustée", "Median error to fitted line", None, better="lower"),
     MetricSpec("max_abs_gap_error_mm", "mm", "Écart max. de largeur d'ouverture", "Max gap width error",
-               Tolerance.at_most(1.0, 2.0, reference="Département ±1 mm par paire (domain.md §5, appli précédente)"), better="lower"),
+               Tolerance.at_most(1.0, 2.0, reference="Département ±1 mm par paire (procédure du département)"), better="lower"),
     MetricSpec("n_leaf_pairs", "", "Paires de lames analysées", "Leaf pairs analysed", None, trend=False),
     MetricSpec("n_images", "", "Nombre d'images", "Number of images", None, trend=False),
     MetricSpec("n_pickets", "", "Nombre de pickets", "Number of pickets", None, trend=False),
@@ -315,11 +503,12 @@ SPEC = TestSpec(
     page="pages/leaves.py",
     description_fr=(
         "Test AQUA « MLC exactitude » : 6 ouvertures de 20 mm de −40 à +40 mm ; position de chaque extrémité de lame "
-        "par rapport à l'axe, écart au nominal (±1 mm), écarts par banc et carte des écarts. Lit aussi les picket fences."
+        "par rapport à l'axe, écart au nominal (±1 mm), écarts par banc, carte des écarts et axe faisceau mesuré sur le plan. "
+        "Lit aussi les picket fences."
     ),
     description_en=(
         "AQUA \"MLC exactitude\" test: 6 gaps of 20 mm from −40 to +40 mm; each leaf tip's position from the axis, error "
-        "from nominal (±1 mm), per-bank errors and an error heat map. Also reads picket fences."
+        "from nominal (±1 mm), per-bank errors, an error heat map and the beam axis measured from the plan. Also reads picket fences."
     ),
     accepts=".dcm,.zip",
 )
@@ -328,8 +517,17 @@ SPEC = TestSpec(
 # ---------------------------------------------------------------- plotting helpers (for the page)
 
 
+NOT_MEASURED_COLOUR = "#000000"  # black: far from the diverging map's white 0 and from its red/blue ends
+
+
+def _pair_domain(df) -> list[int]:
+    """The pairs the charts span: those with a row (measured or expected), not the whole MLC."""
+    return sorted({int(p) for p in df["pair"].dropna()})
+
+
 def heatmap_chart(result: AnalysisResult, lang: str = "fr", relative: bool = False):
-    """Altair heat map pair × (position, bank) of the leaf errors (mm), diverging around 0."""
+    """Altair heat map pair × (position, bank) of the leaf errors (mm), diverging around 0; leaves
+    that could not be measured in black, with their own legend."""
     import altair as alt
 
     df = result.extra.get("errors")
@@ -338,23 +536,40 @@ def heatmap_chart(result: AnalysisResult, lang: str = "fr", relative: bool = Fal
     if len(df) == 0:
         return None
     col = "relative_error_mm" if relative else "error_mm"
-    d = df.dropna(subset=[col]).copy()
-    if len(d) == 0:
+    d = df.copy()
+    if "status" not in d:
+        d["status"] = ""
+    missing = d["status"] == NOT_MEASURED
+    if not d[col].notna().any():
         return None
     d["row"] = d["image"].astype(str) + " " + d["position"].astype(str) + d["bank"].where(d["bank"] != d["position"], "").map(lambda b: f" {b}" if b else "")
-    lim = max(1.0, float(np.nanmax(np.abs(d[col]))))
+    lim = max(1.0, float(np.nanmax(np.abs(d[col].astype(float)))))
     title = t("mlc.chart.relative" if relative else "mlc.chart.heatmap", lang)
-    return (
-        alt.Chart(d)
+    x = alt.X("pair:O", title=t("mlc.chart.pair", lang), scale=alt.Scale(domain=_pair_domain(d)))
+    y = alt.Y("row:N", title=t("mlc.chart.position", lang), sort=list(dict.fromkeys(d["row"])))
+    measured = (
+        alt.Chart(d[d[col].notna()])
         .mark_rect()
         .encode(
-            x=alt.X("pair:O", title=t("mlc.chart.pair", lang)),
-            y=alt.Y("row:N", title=t("mlc.chart.position", lang), sort=None),
+            x=x, y=y,
             color=alt.Color(f"{col}:Q", title=t("mlc.chart.error_mm", lang), scale=alt.Scale(scheme="redblue", domain=[-lim, lim], reverse=True)),
             tooltip=["image", "position", "pair", "bank", alt.Tooltip(f"{col}:Q", format=".2f")],
         )
-        .properties(title=title)
     )
+    label = t("mlc.chart.not_measured", lang)
+    gone = d[missing | d[col].isna()].assign(state=label)
+    if len(gone) == 0:
+        return measured.properties(title=title)
+    unmeasured = (
+        alt.Chart(gone)
+        .mark_rect()
+        .encode(
+            x=x, y=y,
+            color=alt.Color("state:N", title=t("mlc.chart.status", lang), scale=alt.Scale(domain=[label], range=[NOT_MEASURED_COLOUR])),
+            tooltip=["image", "position", "pair", "bank", "state"],
+        )
+    )
+    return alt.layer(measured, unmeasured).resolve_scale(color="independent").properties(title=title)
 
 
 def charts(result: AnalysisResult, lang: str = "fr") -> list[tuple[str, Any]]:
@@ -377,13 +592,14 @@ def charts(result: AnalysisResult, lang: str = "fr") -> list[tuple[str, Any]]:
         out.append((t("mlc.chart.relative", lang), ch))
     d = df.dropna(subset=["error_mm"])
     if len(d):
+        pairs = _pair_domain(df)
         tol = float(result.params.get("leaf_tolerance_mm", 1.0))
         band = alt.Chart(__import__("pandas").DataFrame({"lo": [-tol], "hi": [tol]})).mark_rect(opacity=0.12, color="green").encode(y="lo:Q", y2="hi:Q")
         pts = (
             alt.Chart(d)
             .mark_point(filled=True)
             .encode(
-                x=alt.X("pair:Q", title=t("mlc.chart.pair", lang)),
+                x=alt.X("pair:Q", title=t("mlc.chart.pair", lang), scale=alt.Scale(domain=[pairs[0] - 0.5, pairs[-1] + 0.5], nice=False, zero=False)),
                 y=alt.Y("error_mm:Q", title=t("mlc.chart.error_mm", lang)),
                 color=alt.Color("bank:N", title=t("mlc.chart.bank", lang)),
                 tooltip=["image", "position", "pair", "bank", alt.Tooltip("error_mm:Q", format=".2f")],

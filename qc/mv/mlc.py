@@ -47,6 +47,7 @@ from scipy import ndimage
 
 from qc.intake.dicom_io import DicomImage
 from qc.errors import QCInputError
+from qc.mv.common import block_mean
 from qc.mv.geometry import CaxPixel, subpixel_crossings
 from qc.i18n import t as tr
 
@@ -145,11 +146,6 @@ def leaf_travel_axis(sig: np.ndarray) -> int:
     g_v = np.abs(np.diff(s, axis=0)).sum()
     g_u = np.abs(np.diff(s, axis=1)).sum()
     return 0 if g_v >= g_u else 1
-
-
-def _block_mean(a: np.ndarray, f: int) -> np.ndarray:
-    h, w = (a.shape[0] // f) * f, (a.shape[1] // f) * f
-    return a[:h, :w].reshape(h // f, f, w // f, f).mean(axis=(1, 3))
 
 
 def canonical(image: DicomImage, cax: CaxPixel, travel_axis: int) -> tuple[np.ndarray, float, float, float, float]:
@@ -657,7 +653,7 @@ def overlay_rgb(image: DicomImage, m: MLCImage, points: list[tuple[np.ndarray, n
     """
     s = image.signal
     f = max(1, int(math.ceil(max(s.shape) / max_px)))
-    ds = _block_mean(s, f) if f > 1 else s
+    ds = block_mean(s, f)
     lo, hi = np.percentile(ds[::2, ::2], [0.5, 99.5])
     g = np.clip((ds - lo) / (hi - lo if hi > lo else 1.0), 0, 1) ** 0.5  # γ 0.5 shows the leakage pattern
     rgb = np.repeat((g * 200).astype(np.uint8)[:, :, None], 3, axis=2)

@@ -99,7 +99,10 @@ def rt_image_bytes(
     for k, v in (extra or {}).items():
         setattr(ds, k, v)
     buf = io.BytesIO()
-    ds.save_as(buf, enforce_file_format=True)
+    try:
+        ds.save_as(buf, enforce_file_format=True)
+    except TypeError:  # pydicom 2 (the bench's peer venv, where pylinac pins it): same file, older keyword
+        ds.save_as(buf, write_like_original=False)
     return buf.getvalue()
 
 

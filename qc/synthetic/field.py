@@ -162,6 +162,10 @@ def field_signal(
     tilt_x2_deg: float = 0.0,
     penumbra_sigma_mm: float = 2.5,
     fff_r0_mm: float | None = 300.0,
+    cone_centre_mm: tuple[float, float] = (0.0, 0.0),
+    penumbra_sigma_out_mm: float | None = None,
+    tail_weight: float = 0.0,
+    tail_sigma_mm: float = 15.0,
     transmission: float = 0.01,
     noise_rel: float = 0.005,
     cax_px: tuple[float, float] = UNITY_CAX_PX,
@@ -173,7 +177,13 @@ def field_signal(
 
     `centre_*` place the field centre relative to the beam axis (CAX pixel `cax_px` = (u0, v0)),
     `rotation_deg` turns the whole field (positive = clockwise as displayed), `tilt_x2_deg` turns
-    only the right edge (x2) about its midpoint to make two corners non-square.
+    only the right edge (x2) about its midpoint to make two corners non-square, `cone_centre_mm`
+    moves the apex of the FFF cone off the beam axis (a steered beam: the FFF peak moves).
+
+    Edges that are NOT the analyser's model (for its bias table): `penumbra_sigma_out_mm` makes every
+    edge an asymmetric penumbra (split-normal: σ = `penumbra_sigma_mm` inside, this σ outside; the
+    50 % point and the steepest point stay on the geometric edge), and `tail_weight` mixes in a
+    long scatter tail (that fraction of the dose blurred by `tail_sigma_mm` instead).
     """
     rng = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
     rows, cols = shape
@@ -186,14 +196,20 @@ def field_signal(
     for p, n in lines.values():
         # signed distance inside = −n·(q − p) = n·p − n_x·x − n_y·y (separable outer sum)
         dist = (n @ p) - np.add.outer(n[1] * y, n[0] * x)
-        aperture *= 0.5 * (1 + erf(dist / aa))
+        if penumbra_sigma_out_mm is None:
+            aperture *= 0.5 * (1 + erf(dist / aa))
+        else:  # the penumbra itself, split-normal (no blur below)
+            sig = np.where(dist >= 0, penumbra_sigma_mm, penumbra_sigma_out_mm)
+            aperture *= 0.5 * (1 + erf(dist / (np.sqrt(2) * sig)))
     if fff_r0_mm:
-        r = np.hypot.outer(y, x)
+        r = np.hypot.outer(y - cone_centre_mm[1], x - cone_centre_mm[0])
         cone = np.exp(-((r / fff_r0_mm) ** 1.3))
     else:
         cone = 1.0
-    dose = cone * (transmission + (1 - transmission) * aperture)
-    dose = gaussian_filter(dose, penumbra_sigma_mm / pixel_mm, mode="nearest", truncate=4.0)
+    base = cone * (transmission + (1 - transmission) * aperture)
+    dose = base if penumbra_sigma_out_mm is not None else gaussian_filter(base, penumbra_sigma_mm / pixel_mm, mode="nearest", truncate=4.0)
+    if tail_weight:
+        dose = (1 - tail_weight) * dose + tail_weight * gaussian_filter(base, tail_sigma_mm / pixel_mm, mode="nearest", truncate=4.0)
     if noise_rel > 0:
         dose = dose + rng.normal(0.0, noise_rel, shape)
     params = dict(
@@ -205,6 +221,10 @@ def field_signal(
         tilt_x2_deg=tilt_x2_deg,
         penumbra_sigma_mm=penumbra_sigma_mm,
         fff_r0_mm=fff_r0_mm,
+        cone_centre_mm=cone_centre_mm,
+        penumbra_sigma_out_mm=penumbra_sigma_out_mm,
+        tail_weight=tail_weight,
+        tail_sigma_mm=tail_sigma_mm,
         transmission=transmission,
         noise_rel=noise_rel,
     )

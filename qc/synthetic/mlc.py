@@ -70,6 +70,11 @@ class MLCModel:
     diaphragm_sigma_mm: float = 2.5
     diaphragm_transmission: float = 0.002
     fff_r0_mm: float | None = 300.0
+    # edges that are NOT the analyser's model (bias table): an asymmetric leaf-end penumbra (σ outside
+    # the opening; None = σ_t both sides) and a long scatter tail (that fraction blurred by tail σ)
+    sigma_t_out_mm: float | None = None
+    tail_weight: float = 0.0
+    tail_sigma_mm: float = 15.0
     cax_px: tuple[float, float] = UNITY_CAX_PX
     pixel_mm: float = UNITY_PIXEL_ISO_MM
     pitch_mm: float = LEAF_PITCH_MM
@@ -93,12 +98,26 @@ def openings_for(
     return op
 
 
-def _profile_1d(t_mm: np.ndarray, openings: np.ndarray, sigma: float) -> np.ndarray:
-    """Aperture of one pair along t: Σ over openings of a box convolved with a Gaussian (clipped to 1)."""
+def _profile_1d(t_mm: np.ndarray, openings: np.ndarray, sigma: float, sigma_out: float | None = None) -> np.ndarray:
+    """Aperture of one pair along t: Σ over openings of a box convolved with a Gaussian (clipped to 1);
+    with `sigma_out`, each leaf end is a split-normal edge (σ inside the opening, `sigma_out` outside:
+    its 50 % point stays on the tip)."""
     a = np.zeros_like(t_mm)
     for lo, hi in openings:
-        a += ndtr((t_mm - lo) / sigma) - ndtr((t_mm - hi) / sigma)
+        if sigma_out is None:
+            a += ndtr((t_mm - lo) / sigma) - ndtr((t_mm - hi) / sigma)
+        else:
+            d_lo, d_hi = t_mm - lo, hi - t_mm  # distances inside the opening from each tip
+            a += ndtr(d_lo / np.where(d_lo >= 0, sigma, sigma_out)) + ndtr(d_hi / np.where(d_hi >= 0, sigma, sigma_out)) - 1
     return np.clip(a, 0, 1)
+
+
+def _aperture_1d(t_mm: np.ndarray, openings: np.ndarray, model: "MLCModel") -> np.ndarray:
+    """One pair's aperture with the model's edge shape, plus its long scatter tail when asked."""
+    a = _profile_1d(t_mm, openings, model.sigma_t_mm, model.sigma_t_out_mm)
+    if model.tail_weight:
+        a = (1 - model.tail_weight) * a + model.tail_weight * _profile_1d(t_mm, openings, model.tail_sigma_mm)
+    return a
 
 
 def _diaphragm(t_mm: np.ndarray, model: MLCModel) -> np.ndarray:
@@ -121,7 +140,7 @@ def mlc_signal(openings: np.ndarray, model: MLCModel = MLCModel(), shape: tuple[
     t_mm = (np.arange(rows) - v0) * px
     p_mm = (np.arange(cols) - u0) * px
     edges = pair_edges_mm(model)
-    ap = np.stack([_profile_1d(t_mm, openings[k], model.sigma_t_mm) for k in range(N_PAIRS)])  # (80, rows)
+    ap = np.stack([_aperture_1d(t_mm, openings[k], model) for k in range(N_PAIRS)])  # (80, rows)
     # each column: fraction of the pixel in the pair of its left half vs the next pair
     left = p_mm - px / 2
     k_left = np.clip(np.searchsorted(edges, left, side="right") - 1, 0, N_PAIRS - 1)
@@ -223,7 +242,7 @@ def slit_truth(openings: np.ndarray, pair: int, model: MLCModel = MLCModel(), st
     p_c = (edges[pair - 1] + edges[pair]) / 2
     t = np.arange(-60.0, 60.0, step_mm)
     tx = model.leaf_transmission
-    a = _profile_1d(t, openings[pair - 1], model.sigma_t_mm)
+    a = _aperture_1d(t, openings[pair - 1], model)
     prof = (tx + (1 - tx) * a) * _diaphragm(t, model) * _cone(np.hypot(t, p_c), model)
     out = []
     slits = openings[pair - 1]
