@@ -18,12 +18,11 @@ from __future__ import annotations
 
 import importlib
 
-from qc.limits import DEFAULT_LIMITS, limit_specs
 from qc.spec import FREQUENCIES, FREQUENCY_DAYS, AnalysisContext, Calibration, MetricSpec, TestSpec
 
 __all__ = [
     "FREQUENCIES", "FREQUENCY_DAYS", "AnalysisContext", "Calibration", "MetricSpec", "TestSpec",
-    "ANALYSER_MODULES", "DEFAULT_LIMITS", "limit_specs", "analyser_specs", "builtin_tests", "all_tests", "get_test",
+    "ANALYSER_MODULES", "analyser_specs", "builtin_tests", "all_tests", "get_test",
 ]
 
 

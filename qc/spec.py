@@ -97,13 +97,8 @@ class TestSpec:
         return self.description_fr if lang == "fr" else self.description_en
 
     def metric(self, name: str) -> MetricSpec | None:
-        """The test's metric `name`, else one of its default limits (`qc.limits`), else None."""
+        """The test's metric `name` (a trended metric or a per-item limit such as `leaf_position_error_mm`), or None."""
         for m in self.metrics:
-            if m.name == name:
-                return m
-        from qc.limits import limit_specs
-
-        for m in limit_specs(self.key):
             if m.name == name:
                 return m
         return None

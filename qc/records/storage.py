@@ -577,13 +577,11 @@ class Store:
 
     def seed_default_tolerances(self, tests: list[TestSpec]) -> int:
         """Insert each metric's default tolerance once (valid since 2000), so that it can be dated and changed."""
-        from qc.limits import limit_specs
-
         n = 0
         with self.write() as db:
             have = {(r["test"], r["metric"]) for r in self.db.query("select distinct test, metric from tolerances")}
             for spec in tests:
-                for m in (*spec.metrics, *limit_specs(spec.key)):
+                for m in spec.metrics:
                     if m.tolerance is None or (spec.key, m.name) in have:
                         continue
                     db["tolerances"].insert(self._tolerance_row(spec.key, m.name, m.unit, m.tolerance, None, EPOCH, "système", "défaut"))
