@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.common import T, allowed, get_store, lang, operator, require, tests
+from qc.display import display_frame
 from qc.records.logged import Derived, LoggedField, LoggedTest, save_custom_logged_test
 from qc.registry import FREQUENCIES
 from qc.textsafe import md_escape
@@ -33,7 +34,7 @@ tab_m, tab_t, tab_l, tab_g, tab_u = st.tabs(
 with tab_m:
     machines = store.machines()
     if machines:
-        st.dataframe(pd.DataFrame(machines)[["name", "station_name", "device_serial", "model", "created_at"]], hide_index=True, width="stretch")
+        st.dataframe(display_frame(pd.DataFrame(machines), lang(), ["name", "station_name", "device_serial", "model", "created_at"]), hide_index=True, width="stretch")
     if allowed("machines"):
         with st.form("set_add_machine", clear_on_submit=True):
             st.markdown("**" + T("set.add_machine") + "**")
@@ -55,7 +56,7 @@ with tab_m:
         m = st.selectbox(T("ui.machine"), machines, format_func=lambda x: x["name"], key="set_cax_machine")
         cals = store.calibrations(m["id"])
         if cals:
-            st.dataframe(pd.DataFrame(cals)[["u0", "v0", "valid_from", "created_by", "created_at", "comment"]], hide_index=True, width="stretch")
+            st.dataframe(display_frame(pd.DataFrame(cals), lang(), ["u0", "v0", "valid_from", "created_by", "created_at", "comment"]), hide_index=True, width="stretch")
         else:
             st.info(T("set.no_cax"))
         with st.form("set_cax_form"):
@@ -79,8 +80,9 @@ with tab_t:
     spec = spec_by_key[test]
     frame = store.tolerances_frame(test)
     if not frame.empty:
-        frame = frame.assign(label=frame["metric"].map(lambda n: spec.metric(n).label(lang()) if spec.metric(n) else n))
-        st.dataframe(frame[["label", "machine", "mode", "nominal", "act_low", "tol_low", "tol_high", "act_high", "unit", "valid_from", "reference", "created_by", "comment"]],
+        st.dataframe(display_frame(frame.assign(machine=frame["machine"].fillna(T("set.all_machines"))), lang(),
+                                   ["metric", "machine", "mode", "nominal", "act_low", "tol_low", "tol_high", "act_high", "unit", "valid_from",
+                                    "reference", "created_by", "comment"], spec=spec),
                      hide_index=True, width="stretch")
     else:
         st.info(T("set.no_tolerance"))
@@ -131,6 +133,17 @@ with tab_t:
                         st.rerun()
 
 # ------------------------------------------------------------------ logged tests defined by data
+
+
+def definition_columns() -> dict:
+    """Labels of the definition editors' columns (the stored keys stay the code's)."""
+    from qc.display import column_label
+
+    labels = {k: T(f"set.l_col_{k}") for k in ("key", "label_fr", "label_en", "unit", "min", "max", "required", "formula")}
+    labels.update({k: column_label(k, lang()) for k in ("act_low", "tol_low", "tol_high", "act_high")})
+    return {k: st.column_config.Column(v) for k, v in labels.items()}
+
+
 with tab_l:
     st.markdown(T("set.logged_intro"))
     c1, c2, c3 = st.columns(3)
@@ -145,12 +158,13 @@ with tab_l:
     )
     fields_df = st.data_editor(
         default_fields, num_rows="dynamic", key="set_l_fields", width="stretch",
-        column_config={"kind": st.column_config.SelectboxColumn(options=["number", "passfail", "text"], required=True)},
+        column_config={**definition_columns(), "kind": st.column_config.SelectboxColumn(T("set.l_col_kind"), options=["number", "passfail", "text"], required=True,
+                                                                                  help=T("set.l_col_kind_help"))},
     )
     st.caption(T("set.l_derived_help"))
     derived_df = st.data_editor(
         pd.DataFrame([{"key": "", "label_fr": "", "label_en": "", "unit": "", "formula": "", "act_low": None, "tol_low": None, "tol_high": None, "act_high": None}]),
-        num_rows="dynamic", key="set_l_derived", width="stretch",
+        num_rows="dynamic", key="set_l_derived", width="stretch", column_config=definition_columns(),
     )
     if st.button(T("set.l_save"), key="set_l_save", type="primary"):
         if not user:
@@ -195,7 +209,8 @@ with tab_u:
         st.caption(f"QC_AUTH = {auth.auth_mode()}")
         people = auth.users(store)
         if people:
-            st.dataframe(pd.DataFrame(people)[["username", "display_name", "email", "role", "active", "created_at"]], hide_index=True, width="stretch")
+            st.dataframe(display_frame(pd.DataFrame(people), lang(), ["username", "display_name", "email", "role", "active", "created_at"]),
+                         hide_index=True, width="stretch")
         with st.form("set_user_add", clear_on_submit=True):
             st.markdown("**" + T("set.user_add") + "**")
             c1, c2, c3 = st.columns(3)
@@ -260,4 +275,4 @@ with tab_g:
         st.dataframe(frame, hide_index=True, width="stretch")
     else:
         st.write(T("backup.none"))
-    st.dataframe(pd.DataFrame([store.counts()]), hide_index=True)
+    st.dataframe(display_frame(pd.DataFrame([store.counts()]), lang()), hide_index=True)

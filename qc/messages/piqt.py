@@ -93,7 +93,7 @@ MESSAGES = {
     "piqt.chart.value": {"fr": "Valeur", "en": "Value"},
     "piqt.chart.column": {"fr": "Séquence / écho", "en": "Scan / echo"},
     "piqt.chart.status": {"fr": "Statut", "en": "Status"},
-    "piqt.status.pass": {"fr": "conforme", "en": "pass"},
-    "piqt.status.fail": {"fr": "hors critère", "en": "fail"},
-    "piqt.status.none": {"fr": "sans critère", "en": "no criterion"},
+    "piqt.status.pass": {"fr": "Conforme", "en": "Pass"},
+    "piqt.status.fail": {"fr": "Hors critère", "en": "Fail"},
+    "piqt.status.none": {"fr": "Sans critère", "en": "No criterion"},
 }

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from qc.errors import QCInputError
+from qc.errors import QCInputError, QCInputErrors
 from qc.registry import FREQUENCIES, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
 from qc.records.tolerances import Tolerance
@@ -153,33 +153,41 @@ class LoggedTest:
         history: dict[str, list[tuple[dt.datetime, float]]] | None = None,
         lang: str = "fr",
     ) -> AnalysisResult:
-        """Check and convert the typed values, compute derived ones; raises QCInputError on bad input.
+        """Check and convert the typed values, compute derived ones.
 
+        Every problem of the form is reported at once: raises `QCInputErrors` listing each bad field
+        (required and empty, not a number, out of range, failed item without comment) in form order.
         `history` maps a field a rate is taken of to its earlier (date, value) readings (see `rate_history`).
         """
         comments = comments or {}
         values: dict[str, float | None] = {}
         texts: dict[str, str] = {}
+        errors: list[QCInputError] = []
         for f in self.fields:
             raw = raw_values.get(f.key)
-            if f.kind == "text":
-                texts[f.key] = "" if raw is None else str(raw).strip()
-                if f.required and not texts[f.key]:
-                    raise QCInputError("logged.err.required", field=f.label(lang))
-                continue
-            if f.kind == "passfail":
-                if raw is None or raw == "":
-                    if f.required:
+            try:
+                if f.kind == "text":
+                    texts[f.key] = "" if raw is None else str(raw).strip()
+                    if f.required and not texts[f.key]:
                         raise QCInputError("logged.err.required", field=f.label(lang))
-                    values[f.key] = None
                     continue
-                ok = _as_bool(raw)
-                values[f.key] = 1.0 if ok else 0.0
-                if not ok and not (comments.get(f.key) or "").strip():
-                    raise QCInputError("logged.err.comment_needed", field=f.label(lang))
-                continue
-            number = parse_number(raw, f, lang)
-            values[f.key] = number
+                if f.kind == "passfail":
+                    if raw is None or raw == "":
+                        values[f.key] = None
+                        if f.required:
+                            raise QCInputError("logged.err.required", field=f.label(lang))
+                        continue
+                    ok = _as_bool(raw)
+                    values[f.key] = 1.0 if ok else 0.0
+                    if not ok and not (comments.get(f.key) or "").strip():
+                        raise QCInputError("logged.err.comment_needed", field=f.label(lang))
+                    continue
+                values[f.key] = parse_number(raw, f, lang)
+            except QCInputError as exc:
+                values.setdefault(f.key, None)
+                errors.append(exc)
+        if errors:
+            raise errors[0] if len(errors) == 1 else QCInputErrors(errors)
         measurements: list[Measurement] = []
         for f in self.fields:
             if f.kind == "number" and values.get(f.key) is not None:
