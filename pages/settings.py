@@ -135,13 +135,24 @@ with tab_t:
 # ------------------------------------------------------------------ logged tests defined by data
 
 
-def definition_columns() -> dict:
-    """Labels of the definition editors' columns (the stored keys stay the code's)."""
+DEFINITION_KEYS = ("key", "label_fr", "label_en", "kind", "unit", "min", "max", "required", "formula", "act_low", "tol_low", "tol_high", "act_high")
+
+
+def definition_labels() -> dict[str, str]:
+    """Column labels of the definition editors (the editors show labels; the code reads keys back)."""
     from qc.display import column_label
 
-    labels = {k: T(f"set.l_col_{k}") for k in ("key", "label_fr", "label_en", "unit", "min", "max", "required", "formula")}
+    labels = {k: T(f"set.l_col_{k}") for k in ("key", "label_fr", "label_en", "kind", "unit", "min", "max", "required", "formula")}
     labels.update({k: column_label(k, lang()) for k in ("act_low", "tol_low", "tol_high", "act_high")})
-    return {k: st.column_config.Column(v) for k, v in labels.items()}
+    return labels
+
+
+def labelled(df: pd.DataFrame) -> pd.DataFrame:
+    return df.rename(columns=definition_labels())
+
+
+def keyed(df: pd.DataFrame) -> pd.DataFrame:
+    return df.rename(columns={v: k for k, v in definition_labels().items()})
 
 
 with tab_l:
@@ -156,16 +167,17 @@ with tab_l:
         [{"key": "", "label_fr": "", "label_en": "", "kind": "number", "unit": "", "min": None, "max": None, "required": True,
           "act_low": None, "tol_low": None, "tol_high": None, "act_high": None}]
     )
-    fields_df = st.data_editor(
-        default_fields, num_rows="dynamic", key="set_l_fields", width="stretch",
-        column_config={**definition_columns(), "kind": st.column_config.SelectboxColumn(T("set.l_col_kind"), options=["number", "passfail", "text"], required=True,
-                                                                                  help=T("set.l_col_kind_help"))},
-    )
+    fields_df = keyed(st.data_editor(
+        labelled(default_fields), num_rows="dynamic", key=f"set_l_fields_{lang()}", width="stretch",
+        column_config={T("set.l_col_kind"): st.column_config.SelectboxColumn(options=["number", "passfail", "text"], required=True,
+                                                                            help=T("set.l_col_kind_help"))},
+    ))
     st.caption(T("set.l_derived_help"))
-    derived_df = st.data_editor(
-        pd.DataFrame([{"key": "", "label_fr": "", "label_en": "", "unit": "", "formula": "", "act_low": None, "tol_low": None, "tol_high": None, "act_high": None}]),
-        num_rows="dynamic", key="set_l_derived", width="stretch", column_config=definition_columns(),
-    )
+    derived_df = keyed(st.data_editor(
+        labelled(pd.DataFrame([{"key": "", "label_fr": "", "label_en": "", "unit": "", "formula": "", "act_low": None, "tol_low": None, "tol_high": None,
+                                "act_high": None}])),
+        num_rows="dynamic", key=f"set_l_derived_{lang()}", width="stretch",
+    ))
     if st.button(T("set.l_save"), key="set_l_save", type="primary"):
         if not user:
             st.error(T("ui.operator_required"))

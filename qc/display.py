@@ -15,6 +15,7 @@ and `qc.reporting.report` call these; no page formats its own table.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import math
 import re
@@ -167,8 +168,28 @@ def audit_details(details: Any, lang: str = "fr") -> str:
     except ValueError:
         return str(details)
     if isinstance(data, dict):
-        return "; ".join(f"{column_label(str(k), lang)} : {fmt_cell(v, lang)}" for k, v in data.items() if k != "password_hash")
+        spec = _builtin_spec(data.get("test"))
+
+        def value(k: str, v: Any) -> str:
+            if k == "test" and spec is not None:
+                return spec.name(lang)
+            if k == "metric" and spec is not None and spec.metric(str(v)) is not None:
+                return spec.metric(str(v)).label(lang)
+            if k in ("role",) and has(f"role.{v}"):
+                return t(f"role.{v}", lang)
+            return fmt_cell(v, lang)
+
+        return "; ".join(f"{column_label(str(k), lang)} : {value(str(k), v)}" for k, v in data.items() if k != "password_hash")
     return fmt_cell(data, lang)
+
+
+@functools.lru_cache(maxsize=64)
+def _builtin_spec(key: Any):
+    if not key or not isinstance(key, str):
+        return None
+    from qc.registry import builtin_tests
+
+    return next((s for s in builtin_tests() if s.key == key), None)
 
 
 # ------------------------------------------------------------------ frames

@@ -82,7 +82,12 @@ def visible_problems(at: AppTest, where: str, lang: str) -> list[str]:
     texts: list[str] = []
     for node in at._tree:
         if isinstance(node, et.Dataframe):
-            out += problems_in_frame(node.value, where, lang)
+            # An editable table (Settings' definition editors) shows empty numeric cells blank.
+            editable = bool(getattr(getattr(node, "proto", None), "editing_mode", 0))
+            frame = node.value
+            if editable:  # blanks for empty numbers, check boxes for booleans
+                frame = frame.astype(object).map(lambda v: "" if v is None or isinstance(v, bool) or v != v else v)
+            out += problems_in_frame(frame, where, lang)
         elif isinstance(node, (et.Title, et.Header, et.Subheader, et.Markdown, et.Caption, et.Text, et.Info, et.Warning, et.Error, et.Success)):
             texts.append(str(node.value))
         elif isinstance(node, et.Metric):

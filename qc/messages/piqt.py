@@ -81,9 +81,9 @@ MESSAGES = {
         "one machine only.",
     },
     "piqt.warn.missing": {
-        "fr": "{n} valeur(s) absente(s) dans le rapport (« - » ou NaN) : {which}. Une valeur absente qui a un "
+        "fr": "{n} valeur(s) absente(s) dans le rapport (« - » ou valeur non numérique) : {which}. Une valeur absente qui a un "
         "critère compte comme non conforme.",
-        "en": "{n} value(s) missing from the report (\"-\" or NaN): {which}. A missing value that has a "
+        "en": "{n} value(s) missing from the report (\"-\" or not a number): {which}. A missing value that has a "
         "criterion counts as failing.",
     },
     "piqt.chart.section": {
