@@ -386,7 +386,7 @@ def image_test_page(key: str, extra: Callable[[pipeline.Analysis], None] | None 
     st.caption(f"{T('freq.' + spec.frequency)} — {spec.description(lang())}")
     machine = machine_selector(store, key=f"{key}_machine")
     types = [x.strip().lstrip(".") for x in spec.accepts.split(",") if x.strip()]
-    uploads = st.file_uploader(T("ui.upload", types=", ".join(types)), accept_multiple_files=True, key=f"{key}_upload")
+    uploads = st.file_uploader(T("ui.upload", types=", ".join(x for x in types if x != "zip") or "zip"), accept_multiple_files=True, key=f"{key}_upload")
     from qc.demo_inputs import demo_inputs_for
 
     make_demo = demo_inputs_for(spec.key)
