@@ -13,7 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.common import STATUS_ICON, T, allowed, get_store, lang, operator, tests
-from qc.display import display_frame, fmt_bounds, status_word
+from qc.display import display_frame, fmt_bounds, fmt_datetime as display_date, status_word
 from qc.records.export import DIALECTS, export_frame, to_bytes
 from qc.textsafe import md_escape
 from qc.reporting.trends import drift_signal, series_label, small_multiples, trend_chart
@@ -41,14 +41,15 @@ def session_detail(session_id: int) -> None:
     flag = store.session_signoff_flag(session_id)
     if flag:
         st.warning(T("hist.after_signature", at=flag["signed_at"], changes=", ".join(T("report.change_" + w) for w in flag["changes"])))
-    st.markdown(T("hist.session_info", machine=md_escape(s["machine"]), date=s["acquired_at"], operator=md_escape(s["operator"] or "—"),
+    st.markdown(T("hist.session_info", machine=md_escape(s["machine"]), date=display_date(s["acquired_at"]), operator=md_escape(s["operator"] or "—"),
                   status=status_word(s["status"], lang(), icon=True), comment=md_escape(s["comment"] or "—")))
     for w in s["warnings"]:
         st.warning(md_escape(w))
     rows = pd.DataFrame(s["metrics"])
     if not rows.empty:
         rows["limits"] = [fmt_bounds((r["act_low"], r["tol_low"], r["tol_high"], r["act_high"]), "", lang()) for _, r in rows.iterrows()]
-        st.dataframe(display_frame(rows, lang(), ["name", "item", "value", "unit", "nominal", "limits", "status", "reference"], spec=spec, icons=True),
+        st.dataframe(display_frame(rows.rename(columns={"name": "metric"}), lang(), ["metric", "item", "value", "unit", "nominal", "limits", "status", "reference"],
+                                   spec=spec, icons=True),
                      hide_index=True, width="stretch")
     if s["files"]:
         with st.expander(T("hist.files", n=len(s["files"]))):

@@ -40,8 +40,8 @@ with tab_m:
             st.markdown("**" + T("set.add_machine") + "**")
             c1, c2, c3 = st.columns(3)
             name = c1.text_input(T("set.machine_name"), key="set_m_name")
-            station = c2.text_input("StationName", key="set_m_station")
-            serial = c3.text_input("DeviceSerialNumber", key="set_m_serial")
+            station = c2.text_input(T("display.col.station_name"), key="set_m_station")
+            serial = c3.text_input(T("display.col.device_serial"), key="set_m_serial")
             if st.form_submit_button(T("set.add")):
                 if not user:
                     st.error(T("ui.operator_required"))
@@ -61,8 +61,8 @@ with tab_m:
             st.info(T("set.no_cax"))
         with st.form("set_cax_form"):
             c1, c2, c3 = st.columns(3)
-            u0 = c1.number_input("u0 (px)", value=511.03, format="%.2f", key="set_cax_u0")
-            v0 = c2.number_input("v0 (px)", value=652.75, format="%.2f", key="set_cax_v0")
+            u0 = c1.number_input(T("display.col.u0"), value=511.03, format="%.2f", key="set_cax_u0")
+            v0 = c2.number_input(T("display.col.v0"), value=652.75, format="%.2f", key="set_cax_v0")
             valid = c3.date_input(T("set.valid_from"), value=dt.date.today(), key="set_cax_from")
             comment = st.text_input(T("set.reason"), key="set_cax_comment")
             if st.form_submit_button(T("set.add_cax")):

@@ -34,6 +34,7 @@ _INTERNAL_REF = re.compile(
     r"domain\.md(?:\s*(?:,|et|and)?\s*(?:§\s*\d+(?:\.\d+)*|App(?:endix|\.)?\s*[A-Z]\b|Q\d+))*", re.IGNORECASE
 )
 DATE_COLUMNS = ("acquired_at", "created_at", "stored_at", "voided_at", "signed_at", "at", "valid_from")
+CATEGORY_COLUMNS = ("kind", "cax_source")  # analyser codes with a word in the catalogue (display.val.<column>.<code>)
 BOOL_COLUMNS = ("voided", "active", "out_of_tolerance", "matched_nominal", "is_demo")
 
 
@@ -239,6 +240,8 @@ def display_frame(
             vals = [clean_reference(v) for v in s]
         elif c == "action":
             vals = [audit_action(v, lang) for v in s]
+        elif c in CATEGORY_COLUMNS:
+            vals = [t(f"display.val.{c}.{v}", lang) if has(f"display.val.{c}.{v}") else fmt_cell(v, lang) for v in s]
         elif c == "entity":
             vals = [column_label(str(v), lang) if not is_missing(v) and v != "" else "" for v in s]
         elif c == "details":

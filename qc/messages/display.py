@@ -179,6 +179,11 @@ MESSAGES.update({
     "display.status.none": {"fr": "Sans tolérance", "en": "No tolerance"},
     "display.status.unmeasured": {"fr": "Non mesuré", "en": "Not measured"},
     "display.yes": {"fr": "Oui", "en": "Yes"},
+    "display.val.kind.gap": {"fr": "ouverture", "en": "gap"},
+    "display.val.kind.picket": {"fr": "piquet", "en": "picket"},
+    "display.val.kind.slit": {"fr": "fente", "en": "slit"},
+    "display.val.cax_source.calibration": {"fr": "calibration", "en": "calibration"},
+    "display.val.cax_source.image centre": {"fr": "centre de l'imageur", "en": "imager centre"},
     "display.no": {"fr": "Non", "en": "No"},
     # Home schedule states
     "display.due.today": {"fr": "à faire aujourd'hui", "en": "due today"},
