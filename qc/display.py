@@ -21,6 +21,7 @@ import math
 import re
 from typing import Any, Iterable
 
+import numpy as np
 import pandas as pd
 
 from qc.i18n import has, t
@@ -224,48 +225,70 @@ def display_frame(
     specs_by_key = {s.key: s for s in specs} if specs is not None else None
     cols = [c for c in (list(columns) if columns is not None else list(df.columns)) if c in df.columns and not str(c).startswith("_")]
     src = df.reset_index(drop=True)
-    out: dict[str, list] = {}
+    out: dict[str, Any] = {}
     metric_label = _metric_labeller(spec, specs_by_key, lang)
-    value_col = src["value"] if "value" in src.columns else None
+    missing_value = src["value"].isna().to_numpy() if "value" in src.columns else None
     for c in cols:
         s = src[c]
         if c == "status":
-            vals = [status_word(v, lang, value_col[i] if value_col is not None else 0.0, icon=icons) for i, v in enumerate(s)]
+            vals = _map_unique(s, lambda v: status_word(v, lang, 0.0, icon=icons))
+            if missing_value is not None:
+                unmeasured = (s.to_numpy(dtype=object) == "fail") & missing_value
+                vals[unmeasured] = status_word("unmeasured", lang, icon=icons)
         elif c == "test" and specs_by_key is not None:
-            vals = [specs_by_key[v].name(lang) if v in specs_by_key else fmt_cell(v, lang) for v in s]
+            vals = _map_unique(s, lambda v: specs_by_key[v].name(lang) if isinstance(v, str) and v in specs_by_key else fmt_cell(v, lang))
         elif c in ("metric", "name") and (spec is not None or specs_by_key is not None) and "unit" in src.columns:
-            tests_col = src["test"] if "test" in src.columns else [None] * len(s)
-            vals = [metric_label(v, tc) for v, tc in zip(s, tests_col)]
+            if "test" in src.columns and spec is None:
+                pairs = src["test"].astype(str) + "\x1f" + s.astype(str)
+                vals = _map_unique(pairs, lambda p: "" if p is None else metric_label(p.split("\x1f", 1)[1], p.split("\x1f", 1)[0]))
+            else:
+                vals = _map_unique(s, lambda v: "" if is_missing(v) else metric_label(v, None))
         elif c in ("reference", "comment", "void_reason"):
-            vals = [clean_reference(v) for v in s]
+            vals = _map_unique(s, clean_reference)
         elif c == "action":
-            vals = [audit_action(v, lang) for v in s]
+            vals = _map_unique(s, lambda v: audit_action(v, lang))
         elif c in CATEGORY_COLUMNS:
-            vals = [t(f"display.val.{c}.{v}", lang) if has(f"display.val.{c}.{v}") else fmt_cell(v, lang) for v in s]
+            vals = _map_unique(s, lambda v: t(f"display.val.{c}.{v}", lang) if has(f"display.val.{c}.{v}") else fmt_cell(v, lang))
         elif c == "entity":
-            vals = [column_label(str(v), lang) if not is_missing(v) and v != "" else "" for v in s]
+            vals = _map_unique(s, lambda v: column_label(str(v), lang) if not is_missing(v) and v != "" else "")
         elif c == "details":
-            vals = [audit_details(v, lang) for v in s]
+            vals = _map_unique(s, lambda v: audit_details(v, lang))
         elif c == "role":
-            vals = [t(f"role.{v}", lang) if has(f"role.{v}") else fmt_cell(v, lang) for v in s]
+            vals = _map_unique(s, lambda v: t(f"role.{v}", lang) if has(f"role.{v}") else fmt_cell(v, lang))
         elif c == "mode":
-            vals = [t(f"set.mode_{v}", lang) if has(f"set.mode_{v}") else fmt_cell(v, lang) for v in s]
+            vals = _map_unique(s, lambda v: t(f"set.mode_{v}", lang) if has(f"set.mode_{v}") else fmt_cell(v, lang))
         elif c == "frequency":
-            vals = [t(f"freq.{v}", lang) if has(f"freq.{v}") else fmt_cell(v, lang) for v in s]
+            vals = _map_unique(s, lambda v: t(f"freq.{v}", lang) if has(f"freq.{v}") else fmt_cell(v, lang))
         elif c in DATE_COLUMNS:
-            vals = [fmt_datetime(v) for v in s]
+            if pd.api.types.is_datetime64_any_dtype(s):
+                vals = s.dt.strftime("%Y-%m-%d %H:%M").fillna("").to_numpy(dtype=object)
+            else:
+                vals = _map_unique(s, fmt_datetime)
         elif c in BOOL_COLUMNS:
-            vals = [t("display.yes", lang) if (not is_missing(v) and bool(v)) else ("" if c == "voided" else t("display.no", lang)) for v in s]
+            vals = _map_unique(s, lambda v: t("display.yes", lang) if (not is_missing(v) and bool(v)) else ("" if c == "voided" else t("display.no", lang)))
         elif pd.api.types.is_integer_dtype(s) and not pd.api.types.is_bool_dtype(s):
             vals = pd.array(s, dtype="Int64")  # counts and numbers stay integers (sortable)
         elif numbers == "keep" and pd.api.types.is_numeric_dtype(s) and not pd.api.types.is_bool_dtype(s):
             vals = [None if is_missing(v) else (int(v) if float(v) == int(v) and c.endswith("id") else float(v)) for v in s]
         elif c == "value" and numbers == "text":
-            vals = ["—" if is_missing(v) else fmt_cell(v, lang) for v in s]
+            vals = _map_unique(s, lambda v: "—" if is_missing(v) else fmt_cell(v, lang))
         else:
-            vals = [fmt_cell(v, lang) for v in s]
+            vals = _map_unique(s, lambda v: fmt_cell(v, lang))
         out[column_label(c, lang, spec)] = vals
     return pd.DataFrame(out)
+
+
+def _map_unique(s: pd.Series, fn) -> np.ndarray:
+    """`fn` applied once per distinct value of `s` (missing values included), as an object array:
+    a History table of 20 000 rows has a few distinct machines, units, statuses, operators."""
+    arr = s.to_numpy(dtype=object)
+    try:
+        codes, uniques = pd.factorize(arr, use_na_sentinel=True)
+    except TypeError:  # unhashable cells (lists, dicts)
+        return np.array([fn(v) for v in arr] + [None], dtype=object)[:-1]
+    filler = fn(None) if (codes < 0).any() else ""
+    table = np.array([fn(u) for u in uniques] + [filler], dtype=object)
+    return table[codes]
 
 
 def items_frame(items: list[dict], lang: str = "fr", spec=None, drop: Iterable[str] = ("value_text", "key", "acquired_at")) -> pd.DataFrame:
