@@ -476,7 +476,7 @@ def session_report_pdf(store, session_id: int, lang: str = "fr") -> bytes:
     pdf.alias_nb_pages()
     pdf.add_page()
     pdf.h1(title)
-    pdf.para(t("report.session_cover", lang, machine=s["machine"], date=s["acquired_at"], operator=s["operator"] or "—",
+    pdf.para(t("report.session_cover", lang, machine=s["machine"], date=fmt_datetime(s["acquired_at"]), operator=s["operator"] or "—",
                comment=s["comment"] or "—", status=status_word(s["status"], lang), version=s["analyser_version"]))
     if s["voided"]:
         pdf.set_text_color(198, 40, 40)
