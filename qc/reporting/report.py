@@ -117,15 +117,25 @@ class QCPdf(FPDF):
         pad_x, pad_y = 1.0, 0.8
         ascent = size * 0.3528 * 0.8
 
+        widths_cache: dict[tuple[bool, str], float] = {}
+
+        def text_width(word: str, bold: bool) -> float:
+            # fpdf's get_string_width copies the graphics state on each call; words repeat a lot.
+            key = (bold, word)
+            w = widths_cache.get(key)
+            if w is None:
+                w = widths_cache[key] = self.get_string_width(word)
+            return w
+
         def wrap(text: str, width: float, bold: bool) -> list[str]:
             self.set_font("DejaVu", "B" if bold else "", size)
             room = width - 2 * pad_x
-            space = self.get_string_width(" ")
+            space = text_width(" ", bold)
             lines: list[str] = []
             for para in str(text).split("\n"):
                 cur, cur_w = "", 0.0
                 for word in para.split(" "):
-                    ww = self.get_string_width(word)
+                    ww = text_width(word, bold)
                     while ww > room and len(word) > 1:  # a word longer than the cell: cut it
                         cut = max(1, int(len(word) * room / ww))
                         head = word[:cut]
@@ -134,7 +144,7 @@ class QCPdf(FPDF):
                             cur, cur_w = "", 0.0
                         lines.append(head)
                         word = word[cut:]
-                        ww = self.get_string_width(word)
+                        ww = text_width(word, bold)
                     if cur and cur_w + space + ww > room:
                         lines.append(cur)
                         cur, cur_w = word, ww
