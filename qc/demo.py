@@ -122,7 +122,7 @@ def _populate(store: Store, today: dt.date, weeks: int) -> None:
     store.set_setting("demo", "1", "démo")
     mid = store.add_machine(DEMO_MACHINE, DEMO_STATION, DEMO_SERIAL, "Elekta Unity", user="démo")
     start, end = demo_period(today, weeks)
-    store.add_calibration(mid, *DEMO_CAX, (start - dt.timedelta(days=60)).isoformat(), user="démo", comment="Calibration département (domain.md §0.5)")
+    store.add_calibration(mid, *DEMO_CAX, (start - dt.timedelta(days=60)).isoformat(), user="démo", comment="Calibration du département (procédure MVIC)")
     rng = np.random.default_rng(20261121)
     machine = store.machine(mid)
     _logged_history(store, machine, start, end, rng)
