@@ -12,7 +12,7 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from pages.common import STATUS_ICON, T, allowed, get_store, lang, operator, tests
+from pages.common import T, allowed, get_store, lang, operator, tests
 from qc.display import display_frame, fmt_bounds, fmt_datetime as display_date, status_word
 from qc.records.export import DIALECTS, export_frame, to_bytes
 from qc.textsafe import md_escape

@@ -311,11 +311,6 @@ class _ItemSpec:
         return self._spec.metric(name)
 
 
-def sort_by_severity(df: pd.DataFrame, status_col: str = "_status") -> pd.DataFrame:
-    order = {"fail": 0, "unmeasured": 0, "warning": 1, "pass": 2, "none": 3}
-    return df.sort_values(status_col, key=lambda s: s.map(lambda x: order.get(x, 4)), kind="stable").reset_index(drop=True)
-
-
 def fmt_bounds(bounds, unit: str = "", lang: str = "fr") -> str:
     """Limits as shown: "[-1 ; 1] mm" or, with distinct action levels, "[-0,75 ; 0,75] / [-1 ; 1] mm";
     "—" when the value is not judged (decimal comma in French)."""
