@@ -27,10 +27,10 @@ from qc.registry import TestSpec, all_tests
 from qc.records.storage import Store
 from qc.slots import analysis_slot
 from qc.textsafe import md_escape
-from qc.records.tolerances import format_bounds
 
-STATUS_BG = {"pass": "#e8f5e9", "warning": "#fff8e1", "fail": "#ffebee", "none": "#eceff1"}
-STATUS_ICON = {"pass": "✔", "warning": "⚠", "fail": "✖", "none": "–", "not_measured": "✖"}
+STATUS_BG = {"pass": "#e8f5e9", "warning": "#fff8e1", "fail": "#ffebee", "none": "#eceff1", "unmeasured": "#ffebee"}
+# The status words and icons shown everywhere come from qc.display (one place for pages, CSV and PDF).
+from qc.display import STATUS_ICON, display_frame, fmt_bounds, fmt_cell, items_frame, status_word  # noqa: E402
 PAGE_ICONS = {"dicom": ":material/image:", "report": ":material/description:", "logged": ":material/edit_note:"}
 
 
@@ -309,48 +309,42 @@ def machine_selector(store: Store, key: str, default_identity: tuple[str, str] |
 
 
 def judged_frame(analysis: pipeline.Analysis) -> pd.DataFrame:
+    """The judged metrics of an analysis, labelled and formatted (qc.display); `_status` keeps the
+    code for the row colour ("unmeasured" when a judged value is missing)."""
     spec = analysis.spec
     rows = []
     for j in analysis.judged:
         m = spec.metric(j.name)
+        code = "unmeasured" if j.status == "fail" and j.value is None else j.status
         rows.append(
             {
-                T("ui.col_item"): j.item,
+                T("ui.col_item"): j.item or "",
                 T("ui.col_metric"): m.label(lang()) if m else j.name,
-                T("ui.col_value"): None if j.value is None else round(float(j.value), 4),  # status column says "Non mesuré"
-                T("ui.col_unit"): j.unit,
-                T("ui.col_nominal"): j.nominal,
-                T("ui.col_limits"): format_bounds(j.bounds, j.unit),
-                T("ui.col_status"): f"{STATUS_ICON[j.display_status]} {T('status.' + j.display_status)}",
-                "_status": j.status,
+                T("ui.col_value"): "—" if j.value is None else fmt_cell(j.value, lang()),
+                T("ui.col_unit"): j.unit or "",
+                T("ui.col_nominal"): fmt_cell(j.nominal, lang()),
+                T("ui.col_limits"): fmt_bounds(j.bounds, j.unit, lang()),
+                T("ui.col_status"): status_word(j.status, lang(), j.value, icon=True),
+                "_status": code,
             }
         )
     return pd.DataFrame(rows)
 
 
-SEVERITY = {"fail": 0, "warning": 1, "pass": 2, "none": 3}
+SEVERITY = {"fail": 0, "unmeasured": 0, "warning": 1, "pass": 2, "none": 3}
 
 
 def style_status(df: pd.DataFrame):
-    """Failing rows first, each row coloured by its status, numbers to 3 decimals."""
+    """Failing rows first, each row coloured by its status (cells are already text, see qc.display)."""
     df = df.sort_values("_status", key=lambda s: s.map(SEVERITY), kind="stable").reset_index(drop=True)
     statuses = df["_status"]
     shown = df.drop(columns=["_status"])
-    return shown.style.format(precision=3, na_rep="").apply(
-        lambda row: [f"background-color: {STATUS_BG[statuses[row.name]]}"] * len(row), axis=1
-    )
+    return shown.style.apply(lambda row: [f"background-color: {STATUS_BG.get(statuses[row.name], '#ffffff')}"] * len(row), axis=1)
 
 
 def arrow_safe(df: pd.DataFrame) -> pd.DataFrame:
-    """Columns that mix text and numbers (e.g. a PIQT value "RAMP" among numbers) shown as text,
-    which Arrow (st.dataframe) can serialise."""
-    out = df.copy()
-    for col in out.columns:
-        if out[col].dtype == object:
-            kinds = {type(v) for v in out[col] if v is not None and v == v}
-            if str in kinds and len(kinds) > 1:
-                out[col] = out[col].map(lambda v: "" if v is None or v != v else (f"{v:.4g}" if isinstance(v, float) else str(v)))
-    return out
+    """Every cell as display text (qc.display.fmt_cell): no `None`/`nan`, sensible decimals."""
+    return df.map(lambda v: fmt_cell(v, lang())) if not df.empty else df
 
 
 def show_status(status: str) -> None:
@@ -376,7 +370,7 @@ def show_analysis(analysis: pipeline.Analysis, extra: Callable[[pipeline.Analysi
         extra(analysis)
     if r.items:
         with st.expander(T("ui.items"), expanded=False):
-            st.dataframe(arrow_safe(pd.DataFrame(r.items)), hide_index=True, width="stretch")
+            st.dataframe(items_frame(r.items, lang(), analysis.spec), hide_index=True, width="stretch")
 
 
 def save_block(store: Store, analysis: pipeline.Analysis, key: str) -> int | None:
@@ -432,7 +426,7 @@ def image_test_page(key: str, extra: Callable[[pipeline.Analysis], None] | None 
     st.caption(f"{T('freq.' + spec.frequency)} — {spec.description(lang())}")
     machine = machine_selector(store, key=f"{key}_machine")
     types = [x.strip().lstrip(".") for x in spec.accepts.split(",") if x.strip()]
-    uploads = st.file_uploader(T("ui.upload", types=", ".join(types)), accept_multiple_files=True, key=f"{key}_upload")
+    uploads = st.file_uploader(T("ui.upload", types=", ".join(x for x in types if x != "zip") or "zip"), accept_multiple_files=True, key=f"{key}_upload")
     from qc.demo_inputs import demo_inputs_for
 
     make_demo = demo_inputs_for(spec.key)

@@ -12,8 +12,9 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from pages.common import STATUS_ICON, T, allowed, get_store, lang, operator, tests
-from qc.records.export import export_frame, to_bytes
+from pages.common import T, allowed, get_store, lang, operator, tests
+from qc.display import display_frame, fmt_bounds, fmt_datetime as display_date, status_word
+from qc.records.export import DIALECTS, export_frame, to_bytes
 from qc.textsafe import md_escape
 from qc.reporting.trends import drift_signal, series_label, small_multiples, trend_chart
 
@@ -40,18 +41,19 @@ def session_detail(session_id: int) -> None:
     flag = store.session_signoff_flag(session_id)
     if flag:
         st.warning(T("hist.after_signature", at=flag["signed_at"], changes=", ".join(T("report.change_" + w) for w in flag["changes"])))
-    st.markdown(T("hist.session_info", machine=md_escape(s["machine"]), date=s["acquired_at"], operator=md_escape(s["operator"] or "—"),
-                  status=f"{STATUS_ICON.get(s['status'], '')} {T('status.' + s['status'])}", comment=md_escape(s["comment"] or "—")))
+    st.markdown(T("hist.session_info", machine=md_escape(s["machine"]), date=display_date(s["acquired_at"]), operator=md_escape(s["operator"] or "—"),
+                  status=status_word(s["status"], lang(), icon=True), comment=md_escape(s["comment"] or "—")))
     for w in s["warnings"]:
         st.warning(md_escape(w))
     rows = pd.DataFrame(s["metrics"])
     if not rows.empty:
-        rows["label"] = rows["name"].map(lambda n: spec.metric(n).label(lang()) if spec and spec.metric(n) else n)
-        st.dataframe(rows[["label", "item", "value", "unit", "nominal", "tol_low", "tol_high", "act_low", "act_high", "status", "reference"]],
+        rows["limits"] = [fmt_bounds((r["act_low"], r["tol_low"], r["tol_high"], r["act_high"]), "", lang()) for _, r in rows.iterrows()]
+        st.dataframe(display_frame(rows.rename(columns={"name": "metric"}), lang(), ["metric", "item", "value", "unit", "nominal", "limits", "status", "reference"],
+                                   spec=spec, icons=True),
                      hide_index=True, width="stretch")
     if s["files"]:
         with st.expander(T("hist.files", n=len(s["files"]))):
-            st.dataframe(pd.DataFrame(s["files"])[["filename", "sop_instance_uid", "sha256", "size"]], hide_index=True, width="stretch")
+            st.dataframe(display_frame(pd.DataFrame(s["files"]), lang(), ["filename", "sop_instance_uid", "sha256", "size"]), hide_index=True, width="stretch")
             if spec is not None and spec.analyse is not None and st.button(T("hist.show_images"), key="hist_show_images"):
                 from qc.reporting.report import session_overlays
 
@@ -152,25 +154,22 @@ else:
             drift_warning(drift_signal(g), *series_label(spec, name, item, lang()))
     sessions = df.drop_duplicates("session_id")
     st.subheader(T("hist.table", n=len(sessions), m=len(df)))
-    shown = df.assign(
-        label=df["metric"].map(lambda n: spec.metric(n).label(lang()) if spec.metric(n) else n),
-        status=df["status"].map(lambda s: f"{STATUS_ICON.get(s, '')} {T('status.' + s)}"),
-    )
-    event = st.dataframe(
-        shown[["session_id", "acquired_at", "machine", "label", "item", "value", "unit", "status", "operator", "comment", "voided"]],
-        hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="hist_table",
-    )
+    shown = display_frame(df, lang(), ["session_id", "acquired_at", "machine", "metric", "item", "value", "unit", "status", "operator", "comment", "voided"],
+                          spec=spec, icons=True)
+    event = st.dataframe(shown, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="hist_table")
     selected = getattr(getattr(event, "selection", None), "rows", []) if event is not None else []
     if selected:
-        sid = int(shown.iloc[selected[0]]["session_id"])
+        sid = int(df["session_id"].iloc[selected[0]])
         if st.button(T("hist.open_session", session=sid), key="hist_open"):
             st.query_params["session"] = str(sid)
             st.rerun()
-    c1, c2 = st.columns(2)
-    export = export_frame(df)
-    c1.download_button(T("hist.export_csv"), to_bytes(export, "csv"), file_name=f"qc_{test}.csv", mime="text/csv", key="hist_csv")
-    c2.download_button(T("hist.export_xlsx"), to_bytes(export, "xlsx"), file_name=f"qc_{test}.xlsx",
+    c1, c2, c3 = st.columns([2, 1, 1])
+    dialect = c1.radio(T("display.csv_dialect"), list(DIALECTS), index=0 if lang() == "fr" else 1, horizontal=True,
+                       format_func=lambda d: T("display.csv_" + d), key="hist_csv_dialect")
+    c2.download_button(T("hist.export_csv"), to_bytes(export_frame(df, lang(), specs), "csv", dialect=dialect), file_name=f"qc_{test}.csv",
+                       mime="text/csv", key="hist_csv", help=T("display.csv_help"))
+    c3.download_button(T("hist.export_xlsx"), to_bytes(export_frame(df, lang(), specs, numbers="keep"), "xlsx"), file_name=f"qc_{test}.xlsx",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="hist_xlsx")
 
 with st.expander(T("hist.audit")):
-    st.dataframe(store.audit_frame(200), hide_index=True, width="stretch")
+    st.dataframe(display_frame(store.audit_frame(200), lang(), ["at", "user", "action", "entity", "entity_id", "details"]), hide_index=True, width="stretch")

@@ -12,7 +12,8 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
-from pages.common import STATUS_ICON, T, get_store, lang, page_for, tests
+from pages.common import STATUS_BG, STATUS_ICON, T, get_store, lang, page_for, tests
+from qc.display import display_frame, status_word
 from qc.records.schedule import due_table
 from qc.textsafe import md_escape
 
@@ -30,6 +31,37 @@ if not machines:
     st.page_link("pages/settings.py", label=T("nav.settings"), icon=":material/settings:")
     st.stop()
 
+STATE_BG = {"overdue": "#ffcdd2", "never": "#ffcdd2", "today": "#ffe0b2", "ok": "#e8f5e9"}
+
+
+def schedule_state(r, today: dt.date) -> tuple[str, str]:
+    """(code, words) of a schedule row: never done, overdue by n days, due today, or up to date."""
+    if r.last_done is None:
+        return "never", T("home.never_done")
+    if r.overdue:
+        return "overdue", T("home.overdue_by", days=r.days_overdue)
+    if r.next_due == today:
+        return "today", T("display.due.today")
+    days = (r.next_due - today).days
+    return "ok", (T("display.due.tomorrow") if days == 1 else T("display.due.in_days", days=days))
+
+
+def style_schedule(table: pd.DataFrame, rows, states):
+    """State cell coloured by urgency (red overdue or never done, orange due today, green up to
+    date); the result cell by the last status."""
+    state_col, result_col = T("home.col_state"), T("home.col_result")
+
+    def colour(row):
+        r, (code, _) = rows[row.name], states[row.name]
+        out = [""] * len(row)
+        out[list(row.index).index(state_col)] = f"background-color: {STATE_BG[code]}"
+        if r.last_status:
+            out[list(row.index).index(result_col)] = f"background-color: {STATUS_BG.get(r.last_status, '#ffffff')}"
+        return out
+
+    return table.style.apply(colour, axis=1)
+
+
 specs = tests(store)
 spec_by_key = {s.key: s for s in specs}
 today = dt.date.today()
@@ -45,22 +77,23 @@ for machine in machines:
     if failing:
         st.subheader(T("home.failing_list"))
         for r in failing:
-            st.markdown(f"{STATUS_ICON[r.last_status]} **{md_escape(r.name)}** — {r.last_done} — {T('status.' + r.last_status)}")
+            st.markdown(f"{STATUS_ICON[r.last_status]} **{md_escape(r.name)}** — {r.last_done} — {status_word(r.last_status, lang())}")
+    states = [schedule_state(r, today) for r in rows]
     table = pd.DataFrame(
         [
             {
                 T("home.col_test"): r.name,
                 T("home.col_freq"): T("freq." + r.frequency),
                 T("home.col_last"): r.last_done.isoformat() if r.last_done else T("home.never"),
-                T("home.col_result"): f"{STATUS_ICON[r.last_status]} {T('status.' + r.last_status)}" if r.last_status else "—",
+                T("home.col_result"): status_word(r.last_status, lang(), icon=True) if r.last_status else "—",
                 T("home.col_due"): r.next_due.isoformat(),
-                T("home.col_state"): (T("home.never_done") if r.last_done is None else T("home.overdue_by", days=r.days_overdue) if r.overdue else T("home.up_to_date")),
+                T("home.col_state"): text,
             }
-            for r in rows
+            for r, (_, text) in zip(rows, states)
         ]
     )
     st.subheader(T("home.due_list"))
-    st.dataframe(table, hide_index=True, width="stretch")
+    st.dataframe(style_schedule(table, rows, states), hide_index=True, width="stretch")
     st.subheader(T("home.go"))
     cols = st.columns(4)
     for i, r in enumerate(rows):
@@ -72,5 +105,5 @@ for machine in machines:
             st.write(T("home.no_values"))
         else:
             last = latest.sort_values("acquired_at").groupby(["test", "metric", "item"], sort=False).tail(1)
-            last = last.assign(test=last["test"].map(lambda k: spec_by_key[k].name(lang()) if k in spec_by_key else k))
-            st.dataframe(last[["test", "metric", "item", "value", "unit", "status", "acquired_at"]], hide_index=True, width="stretch")
+            st.dataframe(display_frame(last, lang(), ["test", "metric", "item", "value", "unit", "status", "acquired_at"], specs=specs, icons=True),
+                         hide_index=True, width="stretch")

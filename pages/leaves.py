@@ -5,10 +5,9 @@ from pages.common import ensure_navigation
 
 ensure_navigation()
 
-import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from pages.common import T, arrow_safe, charts_of, image_test_page  # noqa: E402
+from pages.common import T, charts_of, image_test_page, items_frame, lang  # noqa: E402
 from qc.mv import leaves  # noqa: E402
 from qc import pipeline  # noqa: E402
 
@@ -18,7 +17,7 @@ def leaves_view(analysis: pipeline.Analysis) -> None:
     worst = leaves.worst_leaves(analysis.result, 10)
     if worst:
         st.subheader(T("ui.worst_leaves"))
-        st.dataframe(arrow_safe(pd.DataFrame(worst)), hide_index=True, width="stretch")
+        st.dataframe(items_frame(worst, lang(), analysis.spec), hide_index=True, width="stretch")
 
 
 image_test_page("leaves", extra=leaves_view)

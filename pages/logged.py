@@ -13,6 +13,7 @@ import streamlit as st
 
 from pages.common import T, get_store, lang, machine_selector, operator, show_status, style_status, judged_frame
 from qc import pipeline
+from qc.display import display_frame
 from qc.errors import QCInputError
 from qc.registry import get_test
 from qc.textsafe import md_escape
@@ -64,7 +65,9 @@ if typed and machine is not None:
     try:
         analysis = pipeline.record_logged(store, spec, machine, values, acquired_at=acquired_at, comments=comments, lang=lang())
     except QCInputError as exc:
-        st.error(md_escape(exc.message(lang())), icon=":material/error:")
+        # Every problem of the form at once, one box each (QCInputErrors), in the form's order.
+        for problem in getattr(exc, "errors", [exc]):
+            st.error(md_escape(problem.message(lang())), icon=":material/error:")
 if analysis is not None:
     show_status(analysis.status)
     if "refill" in analysis.result.params.get("events", []):
@@ -88,4 +91,5 @@ elif not typed:
 recent = store.sessions_frame(machine_id=machine["id"] if machine else None, test=key).head(10)
 if not recent.empty:
     st.subheader(T("ui.recent"))
-    st.dataframe(recent[["id", "acquired_at", "status", "operator", "comment"]], hide_index=True, width="stretch")
+    st.dataframe(display_frame(recent.rename(columns={"id": "session_id"}), lang(), ["session_id", "acquired_at", "status", "operator", "comment"], icons=True),
+                 hide_index=True, width="stretch")

@@ -11,6 +11,8 @@ import datetime as dt
 import streamlit as st
 
 from pages.common import T, allowed, get_store, lang, operator
+from qc.display import fmt_datetime as display_date, status_word
+from qc.registry import all_tests
 from qc.reporting.report import monthly_report_pdf
 
 store = get_store()
@@ -47,8 +49,10 @@ for sg in store.signoffs(machine["id"], month):
 changes = store.changes_after_signoff(machine["id"], month)
 if changes:
     st.error(T("report.changed_after_signature", n=len(changes), at=changes[0]["signed_at"]))
-    st.dataframe([{"session": c["id"], "test": c["test"], "date": c["acquired_at"],
-                   "changes": ", ".join(T("report.change_" + w) for w in c["changes"])} for c in changes], hide_index=True)
+    spec_names = {s.key: s.name(lang()) for s in all_tests(store)}
+    st.dataframe([{T("display.col.session_id"): c["id"], T("display.col.test"): spec_names.get(c["test"], c["test"]),
+                   T("display.col.acquired_at"): display_date(c["acquired_at"]),
+                   T("display.col.changes"): ", ".join(T("report.change_" + w) for w in c["changes"])} for c in changes], hide_index=True)
 if not allowed("sign"):
     st.caption(T("auth.denied"))
 else:
@@ -64,7 +68,6 @@ else:
 
 st.subheader(T("rep.preview"))
 from qc.reporting.report import expected_sessions, month_bounds  # noqa: E402
-from qc.registry import all_tests  # noqa: E402
 from qc.records.tolerances import worst  # noqa: E402
 
 first, last = month_bounds(month)
@@ -76,6 +79,6 @@ for spec in all_tests(store):
         T("report.col_test"): spec.name(lang()),
         T("report.col_freq"): T("freq." + spec.frequency),
         T("report.col_sessions"): f"{len(s)} / {expected_sessions(spec.frequency, first, last)}",
-        T("report.col_worst"): T("status." + worst(s["status"])) if len(s) else "—",
+        T("report.col_worst"): status_word(worst(s["status"]), lang(), icon=True) if len(s) else "—",
     })
 st.dataframe(rows, hide_index=True, width="stretch")

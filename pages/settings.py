@@ -13,6 +13,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.common import T, allowed, get_store, lang, operator, require, tests
+from qc.display import display_frame
 from qc.records.logged import Derived, LoggedField, LoggedTest, save_custom_logged_test
 from qc.registry import FREQUENCIES
 from qc.textsafe import md_escape
@@ -33,14 +34,14 @@ tab_m, tab_t, tab_l, tab_g, tab_u = st.tabs(
 with tab_m:
     machines = store.machines()
     if machines:
-        st.dataframe(pd.DataFrame(machines)[["name", "station_name", "device_serial", "model", "created_at"]], hide_index=True, width="stretch")
+        st.dataframe(display_frame(pd.DataFrame(machines), lang(), ["name", "station_name", "device_serial", "model", "created_at"]), hide_index=True, width="stretch")
     if allowed("machines"):
         with st.form("set_add_machine", clear_on_submit=True):
             st.markdown("**" + T("set.add_machine") + "**")
             c1, c2, c3 = st.columns(3)
             name = c1.text_input(T("set.machine_name"), key="set_m_name")
-            station = c2.text_input("StationName", key="set_m_station")
-            serial = c3.text_input("DeviceSerialNumber", key="set_m_serial")
+            station = c2.text_input(T("display.col.station_name"), key="set_m_station")
+            serial = c3.text_input(T("display.col.device_serial"), key="set_m_serial")
             # First beam-axis calibration, valid from the earliest stored session by default (never today).
             first_date = store.earliest_acquisition()
             c4, c5, c6 = st.columns(3)
@@ -64,13 +65,13 @@ with tab_m:
         m = st.selectbox(T("ui.machine"), machines, format_func=lambda x: x["name"], key="set_cax_machine")
         cals = store.calibrations(m["id"])
         if cals:
-            st.dataframe(pd.DataFrame(cals)[["u0", "v0", "valid_from", "created_by", "created_at", "comment"]], hide_index=True, width="stretch")
+            st.dataframe(display_frame(pd.DataFrame(cals), lang(), ["u0", "v0", "valid_from", "created_by", "created_at", "comment"]), hide_index=True, width="stretch")
         else:
             st.info(T("set.no_cax"))
         with st.form("set_cax_form"):
             c1, c2, c3 = st.columns(3)
-            u0 = c1.number_input("u0 (px)", value=511.03, format="%.2f", key="set_cax_u0")
-            v0 = c2.number_input("v0 (px)", value=652.75, format="%.2f", key="set_cax_v0")
+            u0 = c1.number_input(T("display.col.u0"), value=511.03, format="%.2f", key="set_cax_u0")
+            v0 = c2.number_input(T("display.col.v0"), value=652.75, format="%.2f", key="set_cax_v0")
             first_date = None if cals else store.earliest_acquisition(m["id"])  # a first calibration covers the past
             valid = c3.date_input(T("set.valid_from"), value=dt.date.fromisoformat(first_date[:10]) if first_date else dt.date.today(), key="set_cax_from")
             comment = st.text_input(T("set.reason"), key="set_cax_comment")
@@ -89,8 +90,9 @@ with tab_t:
     spec = spec_by_key[test]
     frame = store.tolerances_frame(test)
     if not frame.empty:
-        frame = frame.assign(label=frame["metric"].map(lambda n: spec.metric(n).label(lang()) if spec.metric(n) else n))
-        st.dataframe(frame[["label", "machine", "mode", "nominal", "act_low", "tol_low", "tol_high", "act_high", "unit", "valid_from", "reference", "created_by", "comment"]],
+        st.dataframe(display_frame(frame.assign(machine=frame["machine"].fillna(T("set.all_machines"))), lang(),
+                                   ["metric", "machine", "mode", "nominal", "act_low", "tol_low", "tol_high", "act_high", "unit", "valid_from",
+                                    "reference", "created_by", "comment"], spec=spec),
                      hide_index=True, width="stretch")
     else:
         st.info(T("set.no_tolerance"))
@@ -141,6 +143,28 @@ with tab_t:
                         st.rerun()
 
 # ------------------------------------------------------------------ logged tests defined by data
+
+
+DEFINITION_KEYS = ("key", "label_fr", "label_en", "kind", "unit", "min", "max", "required", "formula", "act_low", "tol_low", "tol_high", "act_high")
+
+
+def definition_labels() -> dict[str, str]:
+    """Column labels of the definition editors (the editors show labels; the code reads keys back)."""
+    from qc.display import column_label
+
+    labels = {k: T(f"set.l_col_{k}") for k in ("key", "label_fr", "label_en", "kind", "unit", "min", "max", "required", "formula")}
+    labels.update({k: column_label(k, lang()) for k in ("act_low", "tol_low", "tol_high", "act_high")})
+    return labels
+
+
+def labelled(df: pd.DataFrame) -> pd.DataFrame:
+    return df.rename(columns=definition_labels())
+
+
+def keyed(df: pd.DataFrame) -> pd.DataFrame:
+    return df.rename(columns={v: k for k, v in definition_labels().items()})
+
+
 with tab_l:
     st.markdown(T("set.logged_intro"))
     c1, c2, c3 = st.columns(3)
@@ -153,15 +177,17 @@ with tab_l:
         [{"key": "", "label_fr": "", "label_en": "", "kind": "number", "unit": "", "min": None, "max": None, "required": True,
           "act_low": None, "tol_low": None, "tol_high": None, "act_high": None}]
     )
-    fields_df = st.data_editor(
-        default_fields, num_rows="dynamic", key="set_l_fields", width="stretch",
-        column_config={"kind": st.column_config.SelectboxColumn(options=["number", "passfail", "text"], required=True)},
-    )
+    fields_df = keyed(st.data_editor(
+        labelled(default_fields), num_rows="dynamic", key=f"set_l_fields_{lang()}", width="stretch",
+        column_config={T("set.l_col_kind"): st.column_config.SelectboxColumn(options=["number", "passfail", "text"], required=True,
+                                                                            help=T("set.l_col_kind_help"))},
+    ))
     st.caption(T("set.l_derived_help"))
-    derived_df = st.data_editor(
-        pd.DataFrame([{"key": "", "label_fr": "", "label_en": "", "unit": "", "formula": "", "act_low": None, "tol_low": None, "tol_high": None, "act_high": None}]),
-        num_rows="dynamic", key="set_l_derived", width="stretch",
-    )
+    derived_df = keyed(st.data_editor(
+        labelled(pd.DataFrame([{"key": "", "label_fr": "", "label_en": "", "unit": "", "formula": "", "act_low": None, "tol_low": None, "tol_high": None,
+                                "act_high": None}])),
+        num_rows="dynamic", key=f"set_l_derived_{lang()}", width="stretch",
+    ))
     if st.button(T("set.l_save"), key="set_l_save", type="primary"):
         if not user:
             st.error(T("ui.operator_required"))
@@ -205,7 +231,8 @@ with tab_u:
         st.caption(f"QC_AUTH = {auth.auth_mode()}")
         people = auth.users(store)
         if people:
-            st.dataframe(pd.DataFrame(people)[["username", "display_name", "email", "role", "active", "created_at"]], hide_index=True, width="stretch")
+            st.dataframe(display_frame(pd.DataFrame(people), lang(), ["username", "display_name", "email", "role", "active", "created_at"]),
+                         hide_index=True, width="stretch")
         with st.form("set_user_add", clear_on_submit=True):
             st.markdown("**" + T("set.user_add") + "**")
             c1, c2, c3 = st.columns(3)
@@ -270,4 +297,4 @@ with tab_g:
         st.dataframe(frame, hide_index=True, width="stretch")
     else:
         st.write(T("backup.none"))
-    st.dataframe(pd.DataFrame([store.counts()]), hide_index=True)
+    st.dataframe(display_frame(pd.DataFrame([store.counts()]), lang()), hide_index=True)

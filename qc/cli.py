@@ -5,7 +5,7 @@
     python -m qc analyse helium --value helium_level_pct=72,5 --machine "Unity 1" --store
     python -m qc demo [--force]                          build the demo database
     python -m qc machines | add-machine NAME [--station S --serial N --cax U V --valid-from DATE]
-    python -m qc export --test field --from 2026-01-01 --to 2026-12-31 --format csv [-o FILE]
+    python -m qc export --test field --from 2026-01-01 --to 2026-12-31 --format csv [--dialect fr|en] [-o FILE]
     python -m qc report --machine NAME --month 2026-10 [-o FILE] [--lang en]
     python -m qc backup | backups | verify NAME | restore NAME [--force]
     python -m qc sign --machine NAME --month 2026-10 --by NAME [--comment TEXT]
@@ -183,7 +183,8 @@ def cmd_export(args) -> int:
     with open_store(args.data_dir) as store:
         machine_id = store.resolve_machine(args.machine)["id"] if args.machine else None
         data = export_metrics(
-            store, test=args.test, machine_id=machine_id, date_from=args.date_from, date_to=args.date_to, fmt=args.format, include_voided=args.include_voided
+            store, test=args.test, machine_id=machine_id, date_from=args.date_from, date_to=args.date_to, fmt=args.format, include_voided=args.include_voided,
+            lang=_lang(args), dialect=args.dialect,
         )
     if args.output:
         Path(args.output).write_bytes(data)
@@ -334,6 +335,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--to", dest="date_to")
     s.add_argument("--format", choices=("csv", "xlsx"), default="csv")
     s.add_argument("--include-voided", action="store_true")
+    s.add_argument("--dialect", choices=("fr", "en"), help="CSV: fr = ';' and decimal comma (French Excel), en = ',' and decimal point; "
+                   "default: the language's")
     s.add_argument("-o", "--output")
     s.set_defaults(func=cmd_export)
 

@@ -32,3 +32,22 @@ class DuplicateUploadError(QCInputError):
     def __init__(self, filename: str, session_id: int, acquired_at: str) -> None:
         super().__init__("err.duplicate", file=filename, session=session_id, date=acquired_at)
         self.session_id = session_id
+
+
+class QCInputErrors(QCInputError):
+    """Several problems of one input at once (a form with three bad fields shows three messages).
+
+    `errors` are the individual `QCInputError`s in the form's order; `message()` joins them one per line.
+    """
+
+    def __init__(self, errors: list[QCInputError]) -> None:
+        self.errors = list(errors)
+        self.key = self.errors[0].key if self.errors else "err.unknown"
+        self.params = self.errors[0].params if self.errors else {}
+        Exception.__init__(self, self.message("en"))
+
+    def message(self, lang: str = "fr") -> str:
+        return "\n".join(e.message(lang) for e in self.errors)
+
+    def messages(self, lang: str = "fr") -> list[str]:
+        return [e.message(lang) for e in self.errors]

@@ -138,7 +138,7 @@ def test_voiding_a_session_in_history_hides_it_and_is_audited(qc_data_dir):
     at = start(operator="MB")
     at.switch_page("pages/history.py").run()
     at.selectbox(key="hist_test").set_value("laser").run()
-    assert at.dataframe[0].value["session_id"].nunique() == 2
+    assert at.dataframe[0].value["Séance"].nunique() == 2
     at.query_params["session"] = "2"
     at.run()
     at.text_input(key="hist_void_reason").input("marqueur mal placé")
@@ -150,9 +150,9 @@ def test_voiding_a_session_in_history_hides_it_and_is_audited(qc_data_dir):
         assert s.audit_frame().iloc[0]["action"] == "void_session"
     del at.query_params["session"]
     at.run()
-    assert at.dataframe[0].value["session_id"].nunique() == 1  # hidden from the default view
+    assert at.dataframe[0].value["Séance"].nunique() == 1  # hidden from the default view
     at.toggle(key="hist_voided").set_value(True).run()
-    assert at.dataframe[0].value["session_id"].nunique() == 2
+    assert at.dataframe[0].value["Séance"].nunique() == 2
 
 
 def test_history_filters_change_the_table(demo_db, qc_data_dir):

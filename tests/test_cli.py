@@ -133,8 +133,14 @@ def test_demo_export_and_report(tmp_path, qc_data_dir):
     assert out.returncode == 0, out.stderr
     import pandas as pd
 
-    df = pd.read_csv(csv_path, encoding="utf-8-sig")
-    assert set(df["test"]) == {"helium"} and {"value", "status", "tol_low", "operator"} <= set(df.columns)
+    # French Excel dialect by default: ";" and decimal comma, labelled columns, statuses as words.
+    df = pd.read_csv(csv_path, encoding="utf-8-sig", sep=";", decimal=",")
+    assert set(df["Test"]) == {"Niveau hélium"} and {"Valeur", "Statut", "Tolérance basse", "Opérateur"} <= set(df.columns)
+    assert df["Valeur"].dtype.kind == "f" and set(df["Statut"]) <= {"Conforme", "Alerte", "Non conforme", "Non mesuré", "Sans tolérance"}
+    out = qc("export", "--test", "helium", "--dialect", "en", "--format", "csv", "-o", str(csv_path))
+    assert out.returncode == 0, out.stderr
+    en = pd.read_csv(csv_path, encoding="utf-8-sig")
+    assert len(en) == len(df) and en["Valeur"].tolist() == df["Valeur"].tolist()
     month = (dt.date.today().replace(day=1) - dt.timedelta(days=1)).strftime("%Y-%m")
     pdf = tmp_path / "r.pdf"
     from qc.demo import DEMO_MACHINE

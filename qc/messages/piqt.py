@@ -81,9 +81,9 @@ MESSAGES = {
         "one machine only.",
     },
     "piqt.warn.missing": {
-        "fr": "{n} valeur(s) absente(s) dans le rapport (« - » ou NaN) : {which}. Une valeur absente qui a un "
+        "fr": "{n} valeur(s) absente(s) dans le rapport (« - » ou valeur non numérique) : {which}. Une valeur absente qui a un "
         "critère compte comme non conforme.",
-        "en": "{n} value(s) missing from the report (\"-\" or NaN): {which}. A missing value that has a "
+        "en": "{n} value(s) missing from the report (\"-\" or not a number): {which}. A missing value that has a "
         "criterion counts as failing.",
     },
     "piqt.chart.section": {
@@ -93,7 +93,7 @@ MESSAGES = {
     "piqt.chart.value": {"fr": "Valeur", "en": "Value"},
     "piqt.chart.column": {"fr": "Séquence / écho", "en": "Scan / echo"},
     "piqt.chart.status": {"fr": "Statut", "en": "Status"},
-    "piqt.status.pass": {"fr": "conforme", "en": "pass"},
-    "piqt.status.fail": {"fr": "hors critère", "en": "fail"},
-    "piqt.status.none": {"fr": "sans critère", "en": "no criterion"},
+    "piqt.status.pass": {"fr": "Conforme", "en": "Pass"},
+    "piqt.status.fail": {"fr": "Hors critère", "en": "Fail"},
+    "piqt.status.none": {"fr": "Sans critère", "en": "No criterion"},
 }

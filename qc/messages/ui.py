@@ -182,8 +182,8 @@ MESSAGES = {
     "set.l_name_fr": {"fr": "Nom (français)", "en": "Name (French)"},
     "set.l_name_en": {"fr": "Nom (anglais)", "en": "Name (English)"},
     "set.l_fields_help": {
-        "fr": "Champs : kind = number (nombre avec unité et plage admise), passfail (conforme / non conforme) ou text. Limites act/tol facultatives.",
-        "en": "Fields: kind = number (with unit and allowed range), passfail or text. act/tol limits optional.",
+        "fr": "Champs : colonne Type = number (nombre avec unité et plage admise), passfail (conforme / non conforme) ou text (texte libre). Limites de tolérance et d'action facultatives.",
+        "en": "Fields: Kind column = number (with unit and allowed range), passfail (pass / fail) or text (free text). Tolerance and action limits are optional.",
     },
     "set.l_derived_help": {
         "fr": "Valeurs dérivées : formule des identifiants de champs, par ex. (r2 - r1) * 10 - 40 ; fonctions abs, sqrt, min, max, round, hypot.",

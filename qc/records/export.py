@@ -1,7 +1,11 @@
 """Export of stored results (what the History filters show) as CSV or Excel.
 
 One row per stored metric, with its session, machine, date, operator, comment, limits and status;
-the same function serves the History page and `python -m qc export`.
+the same function serves the History page and `python -m qc export`. Columns are labelled and
+statuses written as words by `qc.display` (the same labels as the pages); numbers stay numbers.
+
+CSV dialects: "fr" (the default in French) is what a French Excel opens in columns on a
+double-click: `;` separator, decimal comma, UTF-8 with BOM (accents); "en" is `,` and decimal point.
 
 Every text cell is neutralised against formula injection (OWASP "CSV Injection"): a comment or a
 name typed as `=HYPERLINK(...)` must reach the spreadsheet as text, never as a live formula.
@@ -22,11 +26,18 @@ EXPORT_COLUMNS = [
     "act_low", "tol_low", "tol_high", "act_high", "status", "reference", "operator", "comment", "voided",
 ]
 
+#: CSV dialect → (separator, decimal mark).
+DIALECTS = {"fr": (";", ","), "en": (",", ".")}
 
-def export_frame(df: pd.DataFrame) -> pd.DataFrame:
+
+def export_frame(df: pd.DataFrame, lang: str = "fr", specs=None, numbers: str = "keep") -> pd.DataFrame:
+    """The stored rows with labelled columns, statuses as words, test and metric names (qc.display)."""
+    from qc.display import display_frame
+    from qc.registry import all_tests
+
     out = df.reindex(columns=EXPORT_COLUMNS).copy()
     out["acquired_at"] = pd.to_datetime(out["acquired_at"]).dt.strftime("%Y-%m-%d %H:%M:%S")
-    return out
+    return display_frame(out, lang, EXPORT_COLUMNS, specs=specs if specs is not None else all_tests(), numbers=numbers)
 
 
 def neutralise_cell(value):
@@ -56,11 +67,15 @@ def neutralise(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
-def to_bytes(df: pd.DataFrame, fmt: str) -> bytes:
-    """CSV (UTF-8 with BOM, so that Excel shows accents) or .xlsx bytes, text cells neutralised."""
+def to_bytes(df: pd.DataFrame, fmt: str, dialect: str = "fr") -> bytes:
+    """CSV (UTF-8 with BOM, so that Excel shows accents; `dialect` "fr" or "en") or .xlsx bytes, text cells
+    neutralised."""
     df = neutralise(df)
     if fmt == "csv":
-        return df.to_csv(index=False).encode("utf-8-sig")
+        if dialect not in DIALECTS:
+            raise ValueError(f"unknown CSV dialect {dialect!r} (fr or en)")
+        sep, decimal = DIALECTS[dialect]
+        return df.to_csv(index=False, sep=sep, decimal=decimal).encode("utf-8-sig")
     if fmt == "xlsx":
         buf = io.BytesIO()
         with pd.ExcelWriter(buf, engine="openpyxl") as writer:
@@ -69,6 +84,10 @@ def to_bytes(df: pd.DataFrame, fmt: str) -> bytes:
     raise ValueError(f"unknown export format {fmt!r} (csv or xlsx)")
 
 
-def export_metrics(store, *, test=None, machine_id=None, date_from=None, date_to=None, fmt="csv", include_voided=False) -> bytes:
+def export_metrics(store, *, test=None, machine_id=None, date_from=None, date_to=None, fmt="csv", include_voided=False,
+                   lang: str = "fr", dialect: str | None = None) -> bytes:
+    """Stored results as CSV/Excel bytes; the CSV dialect defaults to the language's ("fr" → `;` and decimal comma)."""
+    from qc.registry import all_tests
+
     df = store.metrics_frame(machine_id=machine_id, test=test, date_from=date_from, date_to=date_to, include_voided=include_voided)
-    return to_bytes(export_frame(df), fmt)
+    return to_bytes(export_frame(df, lang, all_tests(store)), fmt, dialect=dialect or ("fr" if lang == "fr" else "en"))

@@ -24,7 +24,7 @@ from typing import Any
 
 import numpy as np
 
-from qc.errors import QCInputError
+from qc.errors import QCInputError, QCInputErrors
 from qc.spec import FREQUENCIES, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
 from qc.records.tolerances import Tolerance
@@ -153,33 +153,41 @@ class LoggedTest:
         history: dict[str, list[tuple[dt.datetime, float]]] | None = None,
         lang: str = "fr",
     ) -> AnalysisResult:
-        """Check and convert the typed values, compute derived ones; raises QCInputError on bad input.
+        """Check and convert the typed values, compute derived ones.
 
+        Every problem of the form is reported at once: raises `QCInputErrors` listing each bad field
+        (required and empty, not a number, out of range, failed item without comment) in form order.
         `history` maps a field a rate is taken of to its earlier (date, value) readings (see `rate_history`).
         """
         comments = comments or {}
         values: dict[str, float | None] = {}
         texts: dict[str, str] = {}
+        errors: list[QCInputError] = []
         for f in self.fields:
             raw = raw_values.get(f.key)
-            if f.kind == "text":
-                texts[f.key] = "" if raw is None else str(raw).strip()
-                if f.required and not texts[f.key]:
-                    raise QCInputError("logged.err.required", field=f.label(lang))
-                continue
-            if f.kind == "passfail":
-                if raw is None or raw == "":
-                    if f.required:
+            try:
+                if f.kind == "text":
+                    texts[f.key] = "" if raw is None else str(raw).strip()
+                    if f.required and not texts[f.key]:
                         raise QCInputError("logged.err.required", field=f.label(lang))
-                    values[f.key] = None
                     continue
-                ok = _as_bool(raw)
-                values[f.key] = 1.0 if ok else 0.0
-                if not ok and not (comments.get(f.key) or "").strip():
-                    raise QCInputError("logged.err.comment_needed", field=f.label(lang))
-                continue
-            number = parse_number(raw, f, lang)
-            values[f.key] = number
+                if f.kind == "passfail":
+                    if raw is None or raw == "":
+                        values[f.key] = None
+                        if f.required:
+                            raise QCInputError("logged.err.required", field=f.label(lang))
+                        continue
+                    ok = _as_bool(raw)
+                    values[f.key] = 1.0 if ok else 0.0
+                    if not ok and not (comments.get(f.key) or "").strip():
+                        raise QCInputError("logged.err.comment_needed", field=f.label(lang))
+                    continue
+                values[f.key] = parse_number(raw, f, lang)
+            except QCInputError as exc:
+                values.setdefault(f.key, None)
+                errors.append(exc)
+        if errors:
+            raise errors[0] if len(errors) == 1 else QCInputErrors(errors)
         measurements: list[Measurement] = []
         for f in self.fields:
             if f.kind == "number" and values.get(f.key) is not None:
@@ -358,7 +366,7 @@ HELIUM = LoggedTest(
             unit="%",
             min=0,
             max=100,
-            tolerance=Tolerance(act_low=65.0, tol_low=70.0, reference="Département > 65 % (domain.md §7); alerte sous 70 %"),
+            tolerance=Tolerance(act_low=65.0, tol_low=70.0, reference="Procédure du département : > 65 % ; alerte sous 70 %"),
             help_fr="Lu sur la console IRM / écran de service.",
             help_en="Read on the MR console / service screen.",
         ),
@@ -373,7 +381,7 @@ HELIUM = LoggedTest(
             rate_per_days=7.0,
             rate_last_n=6,
             refill_rise=2.0,
-            tolerance=Tolerance(act_low=-1.0, tol_low=-0.5, reference="Pente sur 6 relevés ; seuils à confirmer avec le constructeur (domain.md §7, §13 Q7)"),
+            tolerance=Tolerance(act_low=-1.0, tol_low=-0.5, reference="Pente sur 6 relevés ; seuils à confirmer avec le constructeur (Philips)"),
         )
     ],
     description_fr="Niveau d'hélium de l'aimant (%) ; la vitesse de baisse est surveillée, un remplissage est un événement.",
@@ -396,7 +404,7 @@ COUCH = LoggedTest(
             "Travel deviation (signed)",
             unit="mm",
             formula="(couch_readout_2_cm - couch_readout_1_cm) * 10 - 40",
-            tolerance=_sym(1.5, 2.0, "Département ≤ 2 mm sur 4,0 cm (domain.md §8); TG-142 2 mm"),
+            tolerance=_sym(1.5, 2.0, "Procédure du département : ≤ 2 mm sur 4,0 cm ; AAPM TG-142 2 mm"),
         )
     ],
     description_fr="Déplacement longitudinal de 4,0 cm entre les marques 17,5 et 21,5 cm ; l'écart signé doit rester dans ±2 mm.",
@@ -410,7 +418,7 @@ LASER = LoggedTest(
     frequency="monthly",
     fields=[
         LoggedField(f"laser_{pos}_mm", f"Écart marqueur {fr}", f"{en} marker deviation", unit="mm", min=-50, max=50,
-                    tolerance=_sym(1.5, 2.0, "Département ≤ 2 mm (domain.md §8); TG-142 2 mm"))
+                    tolerance=_sym(1.5, 2.0, "Procédure du département : ≤ 2 mm ; AAPM TG-142 2 mm"))
         for pos, fr, en in (("proximal", "proximal", "Proximal"), ("central", "central", "Central"), ("distal", "distal", "Distal"))
     ],
     description_fr="Écarts des trois marqueurs (proximal, central, distal), chacun dans ±2 mm.",
@@ -426,10 +434,10 @@ QUASAR = LoggedTest(
         LoggedField("gating_latency_ok", "Latence du gating conforme", "Gating latency acceptable", kind="passfail"),
         LoggedField("gating_latency_reason", "Motif / observation latence", "Latency reason / remark", kind="text", required=False),
         LoggedField("gating_latency_ms", "Latence mesurée", "Measured latency", unit="ms", min=0, max=2000, required=False,
-                    tolerance=Tolerance(tol_high=100.0, act_high=100.0, reference="TG-142 gating 100 ms [à vérifier] (domain.md §9)")),
-        LoggedField("quasar_dx_mm", "Écart X", "X deviation", unit="mm", min=-50, max=50, tolerance=_sym(1.5, 2.0, "Département ±2 mm (domain.md §9)")),
-        LoggedField("quasar_dy_mm", "Écart Y", "Y deviation", unit="mm", min=-50, max=50, tolerance=_sym(1.5, 2.0, "Département ±2 mm (domain.md §9)")),
-        LoggedField("quasar_dz_mm", "Écart Z", "Z deviation", unit="mm", min=-50, max=50, tolerance=_sym(1.5, 2.0, "Département ±2 mm (domain.md §9)")),
+                    tolerance=Tolerance(tol_high=100.0, act_high=100.0, reference="AAPM TG-142 (gating) 100 ms [à vérifier]")),
+        LoggedField("quasar_dx_mm", "Écart X", "X deviation", unit="mm", min=-50, max=50, tolerance=_sym(1.5, 2.0, "Procédure du département : ±2 mm")),
+        LoggedField("quasar_dy_mm", "Écart Y", "Y deviation", unit="mm", min=-50, max=50, tolerance=_sym(1.5, 2.0, "Procédure du département : ±2 mm")),
+        LoggedField("quasar_dz_mm", "Écart Z", "Z deviation", unit="mm", min=-50, max=50, tolerance=_sym(1.5, 2.0, "Procédure du département : ±2 mm")),
     ],
     derived=[
         Derived("quasar_norm_3d_mm", "Écart 3D (norme)", "3-D deviation (norm)", unit="mm",
@@ -466,10 +474,10 @@ BEAM_QUALITY = LoggedTest(
     fields=[
         LoggedField("d20_d10", "Rapport D20/D10", "D20/D10 ratio", min=0.3, max=1.0,
                     tolerance=Tolerance(act_low=-0.01, tol_low=-0.0075, tol_high=0.0075, act_high=0.01, nominal=0.704, mode="relative",
-                                        reference="Référence département 0,704 ± 0,01 (domain.md §11)")),
+                                        reference="Référence du département 0,704 ± 0,01")),
         LoggedField("d15_d5", "Rapport D15/D5", "D15/D5 ratio", min=0.3, max=1.0, required=False,
                     tolerance=Tolerance(act_low=-0.01, tol_low=-0.0075, tol_high=0.0075, act_high=0.01, nominal=0.723, mode="relative",
-                                        reference="Référence département 0,723 ± 0,01 (domain.md §11)")),
+                                        reference="Référence du département 0,723 ± 0,01")),
     ],
     description_fr="Indice de qualité du faisceau 7 MV FFF : D20/D10 (0,704 ± 0,01) et D15/D5 (0,723 ± 0,01).",
     description_en="7 MV FFF beam quality index: D20/D10 (0.704 ± 0.01) and D15/D5 (0.723 ± 0.01).",

@@ -231,9 +231,11 @@ def judge_measurements(measurements, tolerance_for) -> list[Judged]:
 
 
 def item_status(item: dict) -> str:
-    """The verdict an item row carries: its "status" (pass/warning/fail), else "out_of_tolerance"
+    """The verdict an item row carries: its "status" (pass/warning/fail; "not_measured" fails), else "out_of_tolerance"
     (True = fail, False = pass), else "none" (the row is only informative)."""
     s = item.get("status") if isinstance(item, dict) else None
+    if s == NOT_MEASURED:  # an item that could not be measured fails, as a metric without a value does
+        return FAIL
     if isinstance(s, str) and s in STATUS_ORDER:
         return s
     oot = item.get("out_of_tolerance") if isinstance(item, dict) else None

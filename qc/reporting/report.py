@@ -12,20 +12,23 @@ from __future__ import annotations
 
 import calendar
 import datetime as dt
+import hashlib
 import io
+import os
+import threading
+from collections import OrderedDict
 from pathlib import Path
 
 import pandas as pd
 from fpdf import FPDF
-from fpdf.fonts import FontFace
 
 from qc import __version__
 from qc.i18n import t
 from qc.registry import TestSpec, all_tests
-from qc.records.tolerances import display_status, format_bounds
+from qc.display import clean_reference, fmt_bounds, fmt_datetime, fmt_number, status_word
 
 FONT_DIR = Path(__file__).parent / "fonts"
-STATUS_RGB = {"pass": (46, 125, 50), "warning": (200, 140, 0), "fail": (198, 40, 40), "none": (96, 125, 139)}
+STATUS_RGB = {"pass": (46, 125, 50), "warning": (200, 140, 0), "fail": (198, 40, 40), "none": (96, 125, 139), "unmeasured": (198, 40, 40)}
 
 
 class QCPdf(FPDF):
@@ -75,26 +78,113 @@ class QCPdf(FPDF):
         self.set_font("DejaVu", size=size)
         self.multi_cell(0, 5, text, new_x="LMARGIN", new_y="NEXT")
 
+    def chart_title(self, text: str) -> None:
+        """The title of a chart, in the PDF's own bold font (not drawn by Vega in the PNG, whose
+        fallback fonts rendered some characters of a title bold and others not)."""
+        self.set_font("DejaVu", "B", 9)
+        self.multi_cell(0, 5, text, new_x="LMARGIN", new_y="NEXT")
+        self.set_font("DejaVu", size=10)
+
+    def image_block(self, png: bytes, width: float, caption: str = "", caption_size: int = 9, bold: bool = False) -> None:
+        """An image with its caption above it, kept together: a new page first when both do not fit."""
+        from PIL import Image
+
+        with Image.open(io.BytesIO(png)) as im:
+            w_px, h_px = im.size
+        height = width * h_px / max(1, w_px)
+        needed = height + (6 if caption else 0) + 2
+        if self.get_y() + needed > self.page_break_trigger:
+            self.add_page()
+        if caption:
+            if bold:
+                self.chart_title(caption)
+            else:
+                self.para(caption, size=caption_size)
+        self.image(io.BytesIO(png), w=width, h=height)
+
     def table(self, headings: list[str], rows: list[list[str]], widths: list[float], status_col: int | None = None, statuses: list[str] | None = None,
               size: float = 8):
-        self.set_font("DejaVu", size=size)
-        with super().table(
-            col_widths=widths,
-            headings_style=FontFace(emphasis="BOLD", fill_color=(225, 232, 240)),
-            line_height=4.6,
-            text_align="LEFT",
-            repeat_headings=1,
-        ) as tbl:
-            head = tbl.row()
-            for h in headings:
-                head.cell(h)
-            for i, r in enumerate(rows):
-                row = tbl.row()
-                for j, c in enumerate(r):
-                    style = None
-                    if status_col is not None and j == status_col and statuses:
-                        style = FontFace(color=STATUS_RGB.get(statuses[i], (0, 0, 0)), emphasis="BOLD")
-                    row.cell(c, style=style)
+        """A bordered table with a shaded heading repeated on each page, cells wrapped at word
+        boundaries, the status column coloured by status.
+
+        Drawn here rather than with fpdf2's `table()`: its line breaking re-measures the whole line
+        at each character (quadratic in the cell's length) and took 2.2 s of CPU for the 13 tables
+        of a 300-session month (bench/bench_report.py); this wraps each word once.
+        """
+        scale = self.epw / float(sum(widths))
+        cols = [w * scale for w in widths]
+        line_h = size * 0.3528 * 1.35
+        pad_x, pad_y = 1.0, 0.8
+        ascent = size * 0.3528 * 0.8
+
+        widths_cache: dict[tuple[bool, str], float] = {}
+
+        def text_width(word: str, bold: bool) -> float:
+            # fpdf's get_string_width copies the graphics state on each call; words repeat a lot.
+            key = (bold, word)
+            w = widths_cache.get(key)
+            if w is None:
+                w = widths_cache[key] = self.get_string_width(word)
+            return w
+
+        def wrap(text: str, width: float, bold: bool) -> list[str]:
+            self.set_font("DejaVu", "B" if bold else "", size)
+            room = width - 2 * pad_x
+            space = text_width(" ", bold)
+            lines: list[str] = []
+            for para in str(text).split("\n"):
+                cur, cur_w = "", 0.0
+                for word in para.split(" "):
+                    ww = text_width(word, bold)
+                    while ww > room and len(word) > 1:  # a word longer than the cell: cut it
+                        cut = max(1, int(len(word) * room / ww))
+                        head = word[:cut]
+                        if cur:
+                            lines.append(cur)
+                            cur, cur_w = "", 0.0
+                        lines.append(head)
+                        word = word[cut:]
+                        ww = text_width(word, bold)
+                    if cur and cur_w + space + ww > room:
+                        lines.append(cur)
+                        cur, cur_w = word, ww
+                    else:
+                        cur, cur_w = (f"{cur} {word}", cur_w + space + ww) if cur else (word, ww)
+                lines.append(cur)
+            return lines
+
+        def draw(cells: list[str], bold: bool = False, fill: tuple[int, int, int] | None = None, colours: dict[int, tuple[int, int, int]] | None = None,
+                 heading: bool = False) -> None:
+            wrapped = [wrap(c, w, bold or (colours is not None and j in colours)) for j, (c, w) in enumerate(zip(cells, cols))]
+            height = max(len(lines) for lines in wrapped) * line_h + 2 * pad_y
+            if not heading and self.get_y() + height > self.page_break_trigger:
+                self.add_page()
+                draw(headings, bold=True, fill=(225, 232, 240), heading=True)
+            x, y = self.l_margin, self.get_y()
+            self.set_draw_color(0, 0, 0)
+            self.set_line_width(0.2)
+            for j, (lines, w) in enumerate(zip(wrapped, cols)):
+                if fill is not None:
+                    self.set_fill_color(*fill)
+                self.rect(x, y, w, height, style="DF" if fill is not None else "D")
+                colour = (colours or {}).get(j)
+                self.set_font("DejaVu", "B" if (bold or colour is not None) else "", size)
+                self.set_text_color(*(colour or (0, 0, 0)))
+                for i, line in enumerate(lines):
+                    if line:
+                        self.text(x + pad_x, y + pad_y + i * line_h + ascent, line)
+                x += w
+            self.set_text_color(0, 0, 0)
+            self.set_xy(self.l_margin, y + height)
+
+        if self.get_y() + 2 * (line_h + 2 * pad_y) > self.page_break_trigger:
+            self.add_page()
+        draw(headings, bold=True, fill=(225, 232, 240), heading=True)
+        for i, r in enumerate(rows):
+            colours = None
+            if status_col is not None and statuses:
+                colours = {status_col: STATUS_RGB.get(statuses[i], (0, 0, 0))}
+            draw([str(c) for c in r], colours=colours)
         self.set_font("DejaVu", size=10)
         self.ln(2)
 
@@ -121,10 +211,11 @@ def expected_sessions(frequency: str, first: dt.date, last: dt.date) -> int:
     return 0  # quarterly / yearly: not due every month; counted only when done
 
 
-def _fmt(v) -> str:
+def _fmt(v, lang: str = "fr") -> str:
+    """A value in a report cell (qc.display.fmt_number: sensible decimals, decimal comma in French)."""
     if v is None or (isinstance(v, float) and v != v):
         return "—"
-    return f"{v:.4g}"
+    return fmt_number(v, lang)
 
 
 def _bounds(row) -> tuple:
@@ -165,7 +256,7 @@ def monthly_report_pdf(store, machine_id: int, month: str, lang: str = "fr", gen
         status = worst(s["status"]) if len(s) else ("fail" if expected else "none")
         done = t("report.done", lang) if len(s) else (t("report.missed", lang) if expected else "—")
         rows.append([spec.name(lang), t("freq." + spec.frequency, lang), f"{len(s)} / {expected}", done,
-                     t("status." + status, lang) if len(s) else "—"])
+                     status_word(status, lang) if len(s) else "—"])
         statuses.append(status)
     pdf.table([t("report.col_test", lang), t("report.col_freq", lang), t("report.col_sessions", lang), t("report.col_done", lang), t("report.col_worst", lang)],
               rows, [55, 28, 30, 35, 32], status_col=4, statuses=statuses)
@@ -183,8 +274,8 @@ def monthly_report_pdf(store, machine_id: int, month: str, lang: str = "fr", gen
         for _, r in bad.iterrows():
             spec = spec_by_key.get(r["test"])
             label, unit = series_label(spec, r["metric"], r["item"], lang)
-            rows.append([str(r["acquired_at"])[:16], spec.name(lang) if spec else r["test"], label, f"{_fmt(r['value'])} {r['unit'] or ''}",
-                         format_bounds(_bounds(r), ""), t("status." + display_status(r["status"], r["value"]), lang),
+            rows.append([fmt_datetime(r["acquired_at"]), spec.name(lang) if spec else r["test"], label, f"{_fmt(r['value'], lang)} {r['unit'] or ''}",
+                         fmt_bounds(_bounds(r), "", lang), status_word(r["status"], lang, r["value"]),
                          " ".join(x for x in (f"#{r['session_id']}", r["comment"] or "", later.get(int(r["session_id"]), "")) if x)])
             statuses.append(r["status"])
         pdf.table([t("report.col_date", lang), t("report.col_test", lang), t("report.col_metric", lang), t("report.col_value", lang),
@@ -194,11 +285,13 @@ def monthly_report_pdf(store, machine_id: int, month: str, lang: str = "fr", gen
     # Voided sessions
     pdf.h2(t("report.voided", lang))
     voided = sessions[sessions["voided"] == 1]
+    names = {sp.key: sp.name(lang) for sp in tests}
     if voided.empty:
         pdf.para(t("report.none_voided", lang))
     else:
         pdf.table([t("report.col_session", lang), t("report.col_date", lang), t("report.col_test", lang), t("report.col_reason", lang)],
-                  [[f"#{r['id']}", str(r["acquired_at"])[:16], r["test"], r["void_reason"] or ""] for _, r in voided.iterrows()], [20, 30, 35, 105])
+                  [[f"#{r['id']}", fmt_datetime(r["acquired_at"]), names.get(r["test"], r["test"]), clean_reference(r["void_reason"])]
+                   for _, r in voided.iterrows()], [20, 30, 35, 105])
 
     # Per test: trend charts (the most telling few) and the table of every session's values.
     plans = []
@@ -207,21 +300,20 @@ def monthly_report_pdf(store, machine_id: int, month: str, lang: str = "fr", gen
         if m.empty:
             continue
         series = charted_series(m, spec)
+        # The title is printed by fpdf (chart_title), not drawn in the PNG.
+        titles = [series_label(spec, metric, item, lang)[0] for (metric, item), _ in series[:MAX_CHARTS_PER_TEST]]
         specs_json = [
-            trend_chart(g, *series_label(spec, metric, item, lang), lang, width=480, height=140, link_base=None, interactive=False).to_json(validate=False)
+            trend_chart(g, "", series_label(spec, metric, item, lang)[1], lang, width=480, height=130, link_base=None, interactive=False).to_json(validate=False)
             for (metric, item), g in series[:MAX_CHARTS_PER_TEST]
         ]
-        plans.append((spec, m, len(series), specs_json))
-    pngs = iter(render_pngs([j for *_, js in plans for j in js], scale=CHART_SCALE))
+        plans.append((spec, m, len(series), list(zip(titles, specs_json))))
+    pngs = iter(render_pngs([j for *_, js in plans for _, j in js], scale=CHART_SCALE, cache_dir=chart_cache_dir(store)))
     for spec, m, n_series, specs_json in plans:
         pdf.add_page()
         pdf.h1(spec.name(lang))
         pdf.para(spec.description(lang), size=9)
-        for _ in specs_json:
-            png = next(pngs)
-            if pdf.get_y() > pdf.h - 70:
-                pdf.add_page()
-            pdf.image(io.BytesIO(png), w=pdf.epw * 0.92)
+        for chart_title, _ in specs_json:
+            pdf.image_block(next(pngs), pdf.epw * 0.92, chart_title, bold=True)
         if n_series > len(specs_json):
             pdf.para(t("report.more_series", lang, n=n_series - len(specs_json)), size=8)
         rows, statuses = session_rows(m, spec, lang)
@@ -246,7 +338,7 @@ def corrective_comments(store, session_ids: list[int]) -> dict[int, str]:
 
 
 MAX_CHARTS_PER_TEST = 3
-CHART_SCALE = 1.4  # ≈ 110 dpi at the printed width: sharp on paper, fewer pixels to render
+CHART_SCALE = 1.25  # ≈ 100 dpi at the printed width: sharp on paper, fewer pixels to render
 
 
 def charted_series(m: pd.DataFrame, spec: TestSpec) -> list[tuple[tuple[str, str], pd.DataFrame]]:
@@ -272,10 +364,65 @@ def _png(spec_json: str, scale: float) -> bytes:
     return vlc.vegalite_to_png(spec_json, scale=scale)
 
 
-def render_pngs(specs_json: list[str], scale: float) -> list[bytes]:
-    """Vega-Lite specs to PNG with vl-convert (no browser). A pool of two processes was measured
+_PNG_CACHE: "OrderedDict[str, bytes]" = OrderedDict()
+_PNG_CACHE_LOCK = threading.Lock()
+PNG_CACHE_ENTRIES = 256  # in memory (≈ 30 kB each)
+PNG_CACHE_FILES = 2000  # on disk, newest kept
+
+
+def chart_cache_dir(store) -> Path | None:
+    """Where rendered charts are kept between runs: `<data folder>/cache/charts` (not backed up)."""
+    base = getattr(store, "data_dir", None)
+    return Path(base) / "cache" / "charts" if base else None
+
+
+def render_pngs(specs_json: list[str], scale: float, cache_dir: Path | None = None) -> list[bytes]:
+    """Vega-Lite specs to PNG with vl-convert (no browser), each rendered once: a chart's PNG is
+    kept under the hash of its spec (its series' data for the month, labels and scale), in memory
+    and in `cache_dir`, so a month's report made again (or in the other language, for the charts
+    that did not change) does not call vl-convert again. A pool of two processes was measured
     slower: each must start its own JS engine (bench/bench_report.py)."""
-    return [_png(j, scale) for j in specs_json]
+    out = []
+    wrote = False
+    for j in specs_json:
+        key = hashlib.sha256(f"{scale}|{j}".encode()).hexdigest()
+        with _PNG_CACHE_LOCK:
+            png = _PNG_CACHE.get(key)
+        path = cache_dir / f"{key[:40]}.png" if cache_dir is not None else None
+        if png is None and path is not None and path.exists():
+            try:
+                png = path.read_bytes()
+            except OSError:
+                png = None
+        if png is None:
+            png = _png(j, scale)
+            if path is not None:
+                try:
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    tmp = path.with_suffix(f".{threading.get_ident()}.tmp")
+                    tmp.write_bytes(png)
+                    os.replace(tmp, path)
+                    wrote = True
+                except OSError:
+                    pass  # a read-only or full disk only costs the cache
+        with _PNG_CACHE_LOCK:
+            _PNG_CACHE[key] = png
+            _PNG_CACHE.move_to_end(key)
+            while len(_PNG_CACHE) > PNG_CACHE_ENTRIES:
+                _PNG_CACHE.popitem(last=False)
+        out.append(png)
+    if wrote and cache_dir is not None:
+        _prune(cache_dir, PNG_CACHE_FILES)
+    return out
+
+
+def _prune(folder: Path, keep: int) -> None:
+    try:
+        files = sorted(folder.glob("*.png"), key=lambda p: p.stat().st_mtime, reverse=True)
+        for old in files[keep:]:
+            old.unlink(missing_ok=True)
+    except OSError:
+        pass
 
 
 def _signature_block(pdf: QCPdf, store, machine_id: int, month: str, lang: str) -> None:
@@ -295,27 +442,35 @@ def _signature_block(pdf: QCPdf, store, machine_id: int, month: str, lang: str) 
         pdf.para(t("report.changed_after_signature", lang, n=len(changes), at=changes[0]["signed_at"]))
         for c in changes:
             what = ", ".join(t("report.change_" + w, lang) for w in c["changes"])
-            pdf.para(f"  #{c['id']} {c['test']} {c['acquired_at'][:16]} : {what}", size=9)
+            name = next((sp.name(lang) for sp in all_tests(store) if sp.key == c["test"]), c["test"])
+            pdf.para(f"  #{c['id']} {name} {fmt_datetime(c['acquired_at'])} : {what}", size=9)
         pdf.set_text_color(0, 0, 0)
 
 
 def session_rows(m: pd.DataFrame, spec: TestSpec, lang: str, max_values: int = 6) -> tuple[list[list[str]], list[str]]:
     """One row per session: its session-level values, every value out of tolerance, its status."""
-    from qc.records.tolerances import worst
-
     names = {n: (spec.metric(n).label(lang) if spec.metric(n) else n) for n in m["metric"].unique()}
     label = m["metric"].map(names) + m["item"].map(lambda i: f" [{i}]" if i else "")
-    value = m["value"].map(_fmt)
+    value = m["value"].map(lambda v: _fmt(v, lang))
     shown = (label + " = " + value + " " + m["unit"].fillna("")).str.strip()
     frame = m.assign(_shown=shown, _short=label + " = " + value, _main=m["item"] == "", _bad=m["status"].isin(["warning", "fail"]))
+    # Grouped once per column (a Python loop over 300 sessions' sub-frames cost 0.5 s, bench_report).
+    by = frame.groupby("session_id", sort=False)
+    has_main = by["_main"].transform("any")
+    chosen = frame[frame["_main"] | ~has_main]
+    chosen_by = chosen.groupby("session_id", sort=False)
+    values = chosen_by.head(max_values).groupby("session_id", sort=False)["_shown"].agg("; ".join)
+    more = chosen_by.size() > max_values
+    out = frame[frame["_bad"]].groupby("session_id", sort=False)["_short"].agg("; ".join)
+    order = {"none": 0, "pass": 1, "warning": 2, "fail": 3}
+    worst_code = by["status"].agg(lambda st: max(st, key=lambda x: order.get(x, 0)) if len(st) else "none")
+    firsts = by[["acquired_at", "operator"]].first()
     rows, statuses = [], []
-    for sid, g in frame.groupby("session_id", sort=False):
-        main = g[g["_main"]] if g["_main"].any() else g
-        values = "; ".join(main["_shown"].head(max_values)) + (" …" if len(main) > max_values else "")
-        out = "; ".join(g.loc[g["_bad"], "_short"]) or "—"
-        status = worst(g["status"])
-        first = g.iloc[0]
-        rows.append([str(first["acquired_at"])[:16], f"#{sid}", values, out, t("status." + status, lang), first["operator"] or ""])
+    for sid in firsts.index:
+        status = worst_code[sid]
+        text = values.get(sid, "") + (" …" if more.get(sid, False) else "")
+        rows.append([fmt_datetime(firsts.at[sid, "acquired_at"]), f"#{sid}", text, out.get(sid, "—") or "—", status_word(status, lang),
+                     firsts.at[sid, "operator"] or ""])
         statuses.append(status)
     return rows, statuses
 
@@ -331,8 +486,8 @@ def session_report_pdf(store, session_id: int, lang: str = "fr") -> bytes:
     pdf.alias_nb_pages()
     pdf.add_page()
     pdf.h1(title)
-    pdf.para(t("report.session_cover", lang, machine=s["machine"], date=s["acquired_at"], operator=s["operator"] or "—",
-               comment=s["comment"] or "—", status=t("status." + s["status"], lang), version=s["analyser_version"]))
+    pdf.para(t("report.session_cover", lang, machine=s["machine"], date=fmt_datetime(s["acquired_at"]), operator=s["operator"] or "—",
+               comment=s["comment"] or "—", status=status_word(s["status"], lang), version=s["analyser_version"]))
     if s["voided"]:
         pdf.set_text_color(198, 40, 40)
         pdf.para(t("report.session_voided", lang, reason=s["void_reason"], by=s["voided_by"], at=s["voided_at"]))
@@ -340,17 +495,15 @@ def session_report_pdf(store, session_id: int, lang: str = "fr") -> bytes:
     for w in s["warnings"]:
         pdf.para("⚠ " + w, size=8)
     for title_png, png in session_overlays(store, s, spec, lang):
-        if pdf.get_y() > pdf.h - 90:
-            pdf.add_page()
-        pdf.para(title_png, size=9)
-        pdf.image(io.BytesIO(png), w=min(pdf.epw, 110))
+        pdf.image_block(png, min(pdf.epw, 110), title_png)
     pdf.h2(t("report.metrics", lang))
     rows, statuses = [], []
     for r in s["metrics"]:
         m = spec.metric(r["name"])
         label = (m.label(lang) if m else r["name"]) + (f" — {r['item']}" if r["item"] else "")
-        rows.append([label, f"{_fmt(r['value'])} {r['unit'] or ''}", format_bounds(_bounds(r), ""), t("status." + display_status(r["status"], r["value"]), lang), r["reference"] or ""])
-        statuses.append(r["status"])
+        rows.append([label, f"{_fmt(r['value'], lang)} {r['unit'] or ''}", fmt_bounds(_bounds(r), "", lang), status_word(r["status"], lang, r["value"]),
+                     clean_reference(r["reference"])])
+        statuses.append("unmeasured" if r["status"] == "fail" and r["value"] is None else r["status"])
     pdf.table([t("report.col_metric", lang), t("report.col_value", lang), t("report.col_limits", lang), t("report.col_status", lang), t("report.col_reference", lang)],
               rows, [60, 26, 36, 22, 46], status_col=3, statuses=statuses)
     if s["files"]:

@@ -101,6 +101,10 @@ def trend_chart(
     d = df.sort_values("acquired_at")
     vmin, vmax = d["value"].min(), d["value"].max()
     pad_low, pad_high = vmin - abs(vmin) * 0.1 - 1, vmax + abs(vmax) * 0.1 + 1
+    if not (vmin < 0) and d["act_low"].isna().all() and d["tol_low"].isna().all():
+        # A magnitude (|max|, SD, count: better lower, never negative) has no lower limit: its
+        # bands start at 0, not below it.
+        pad_low = 0.0
     labels = {s: t(f"status.{s}", lang) for s in d["status"].unique()}
     # One dataset with only the columns drawn, shared by every layer: Altair sanitises, inlines and
     # validates each layer's own DataFrame, so 3 frames of ~20 columns made to_dict/to_json 3-5x slower
