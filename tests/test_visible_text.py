@@ -140,6 +140,15 @@ def test_every_page_shows_no_internal_identifier(lang, small_demo, qc_data_dir):
         machine_id = s.machines()[0]["id"]
         last_session = {spec.key: int(g.iloc[0]["id"]) for spec in specs
                         for g in [s.sessions_frame(machine_id=machine_id, test=spec.key)] if len(g)}
+        # one session received automatically, waiting for review, and one object that could not be routed
+        import datetime as dt
+
+        from qc.intake import inbox
+        from qc.synthetic.mlc import demo_session_slits
+
+        for _n, data in demo_session_slits(dt.datetime.now().replace(microsecond=0), seed=3):
+            inbox.accept_object(s, data, "DICOM UNITY1@10.0.0.5")
+        inbox.process_inbox(s)
     problems: list[str] = []
     at = start(lang)
     assert not at.exception, [e.value for e in at.exception]
@@ -170,6 +179,11 @@ def test_every_page_shows_no_internal_identifier(lang, small_demo, qc_data_dir):
     for spec in specs:
         at.selectbox(key="set_tol_test").set_value(spec.key).run()
         problems += visible_problems(at, f"settings tolerances {spec.key}", lang)
+    # Pages outside the registry: the review queue, the viewer, the MR study pages.
+    for page in ("pages/review.py", "pages/viewer.py", "pages/mr_image.py", "pages/mr_linac.py"):
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        problems += visible_problems(at, page, lang)
     assert not problems, "\n".join(dict.fromkeys(problems))
 
 

@@ -92,8 +92,8 @@ MESSAGES = {
     },
     "intake.settings.title": {"fr": "Réglages de la réception automatique", "en": "Automatic intake settings"},
     "intake.settings.rules": {
-        "fr": "Règles d'orientation (JSON : test, champ « text » ou « image_type », motif, modalité)",
-        "en": "Routing rules (JSON: test, field \"text\" or \"image_type\", pattern, modality)",
+        "fr": "Règles d'orientation (JSON ; par règle : le test, le champ lu — texte de l'en-tête ou type d'image —, le motif, la modalité)",
+        "en": "Routing rules (JSON; per rule: the test, the field read — header text or image type —, the pattern, the modality)",
     },
     "intake.settings.expected": {"fr": "Images attendues par séance (JSON)", "en": "Images expected per session (JSON)"},
     "intake.settings.window": {"fr": "Fenêtre de regroupement (min)", "en": "Grouping window (min)"},
