@@ -32,7 +32,7 @@ from scipy import ndimage, optimize
 
 from qc.errors import QCInputError
 from qc.i18n import t
-from qc.mr.phantom_geometry import MRImage, Overlay, Phantom, crossing, find_phantom, identity_of, load_images_of
+from qc.mr.phantom_geometry import MRImage, Overlay, Phantom, crossing, find_phantom, fluid_background, identity_of, load_images_of
 from qc.records.tolerances import Tolerance
 from qc.registry import AnalysisContext, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
@@ -246,19 +246,6 @@ def acr_ramps(img: np.ndarray, ph: Phantom, spacing_rc: tuple[float, float], bar
 # ---------------------------------------------------------------- MagNET: two dips
 
 
-def _background(img: np.ndarray, ph: Phantom) -> np.ndarray:
-    """Smooth fluid signal without the inserts: median of ~4-px blocks over a 15-block window, zoomed back."""
-    f = max(1, int(round(min(img.shape) / 64)))
-    small = img[: img.shape[0] // f * f, : img.shape[1] // f * f].reshape(img.shape[0] // f, f, img.shape[1] // f, f).mean(axis=(1, 3))
-    med = ndimage.median_filter(small, size=15, mode="nearest")
-    big = ndimage.zoom(med, f, order=1)
-    out = np.empty_like(img)
-    out[:] = np.median(small)
-    h, w = min(big.shape[0], img.shape[0]), min(big.shape[1], img.shape[1])
-    out[:h, :w] = big[:h, :w]
-    return out
-
-
 def _edge_width(p: np.ndarray) -> float:
     """Mean 20–80 % rise distance (samples) of the two flanks of a dip profile (1 − normalised)."""
     d = p.max() - p
@@ -275,7 +262,7 @@ def _edge_width(p: np.ndarray) -> float:
 
 def magnet_ramps(img: np.ndarray, ph: Phantom, spacing_rc: tuple[float, float]) -> list[RampProfile]:
     """The two broad dips of the MagNET slice-width plates, each profiled along its soft (ramp) direction."""
-    bg = _background(img, ph)
+    bg = fluid_background(img)
     inner = ndimage.binary_erosion(ph.mask, iterations=max(1, int(0.1 * ph.radius_px)))
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = np.where(inner, img / np.maximum(bg, 1e-9), 1.0)
