@@ -106,7 +106,8 @@ class TestSpec:
 
 
 # Modules that define `SPEC`; order is the menu order.
-ANALYSER_MODULES: tuple[str, ...] = ("qc.mv.field", "qc.mv.leaves", "qc.mv.slits", "qc.mr.piqt")
+ANALYSER_MODULES: tuple[str, ...] = ("qc.mv.field", "qc.mv.leaves", "qc.mv.slits", "qc.mr.piqt",
+                                    "qc.mr.slice_thickness", "qc.mr.geometry", "qc.mr.resolution", "qc.mr.acr")
 
 
 def _load_analysers() -> list[TestSpec]:

@@ -39,7 +39,7 @@ N_PROFILE = 4001
 
 def _unit_profile() -> tuple[np.ndarray, np.ndarray, float]:
     """(z, profile, fwhm) of the modulus of the FT of a Hann-windowed sinc pulse (TBW 4), z in arbitrary units."""
-    t = np.linspace(-0.5, 0.5, 2049)
+    t = np.linspace(-0.5, 0.5, 513)
     rf = np.sinc(4 * 2 * t) * (0.5 + 0.5 * np.cos(2 * np.pi * t))
     z = np.linspace(-10.0, 10.0, N_PROFILE)
     prof = np.abs(np.exp(-2j * np.pi * np.outer(z, t)) @ rf)
@@ -185,14 +185,14 @@ def hann_edge_mtf50(fc_lp_mm: float, angle_deg: float) -> float:
 def _hann_esf(fc_lp_mm: float, angle_deg: float) -> tuple[np.ndarray, np.ndarray]:
     """Edge spread function along the normal for the Hann k-space filter (numerical inverse transform)."""
     a = math.radians(angle_deg)
-    f = np.linspace(0, fc_lp_mm / max(math.cos(a), 1e-6), 4000)
+    f = np.linspace(0, fc_lp_mm / max(math.cos(a), 1e-6), 1500)
 
     def h(v):
         v = np.abs(v)
         return np.where(v < fc_lp_mm, 0.5 * (1 + np.cos(np.pi * v / fc_lp_mm)), 0.0)
 
     m = h(f * math.cos(a)) * h(f * math.sin(a))
-    d = np.linspace(-30, 30, 6001)
+    d = np.linspace(-15, 15, 3001)
     df = f[1] - f[0]
     lsf = (m[None, :] * np.cos(2 * np.pi * np.outer(d, f))).sum(axis=1) * 2 * df - m[0] * df
     esf = np.cumsum(lsf) * (d[1] - d[0])
@@ -272,14 +272,27 @@ def acr_slice1(x: np.ndarray, y: np.ndarray, thickness_mm: float, tilt_deg: floa
     return sig * (1 - bar) + sig * bar * np.clip(1.5 * slots, 0, 1)
 
 
+def position_bars(x: np.ndarray, y: np.ndarray, radius_y_mm: float, difference_mm: float) -> np.ndarray:
+    """The two slice-position wedges of slices 1 and 11 as seen in the image: plastic bars 5 mm wide hanging
+    from the top wall, left one 20 − d/2 mm long, right one 20 + d/2 mm (d = right − left)."""
+    top = -radius_y_mm
+    out = np.zeros_like(x)
+    for (x0, x1), length in (((-5.0, 0.0), 20.0 - difference_mm / 2), ((0.0, 5.0), 20.0 + difference_mm / 2)):
+        inx = 0.5 * (special.erf((x - x0) / 0.4) - special.erf((x - x1) / 0.4))
+        iny = 0.5 * (special.erf((y - (top - 5.0)) / 0.4) - special.erf((y - (top + length)) / 0.4))
+        out = np.maximum(out, inx * iny)
+    return out
+
+
 def acr_series(
     *, thickness_mm: float = 5.0, tilt_deg: float = 0.0, diameter_mm: tuple[float, float] = (190.0, 190.0), n: int = 256,
     spacing_mm: float = 0.9765625, noise_sd: float = 0.01, ghost_fraction: float = 0.0, seed: int = 0,
-    when: dt.datetime | None = None, reverse: bool = False,
+    when: dt.datetime | None = None, reverse: bool = False, bar_difference_mm: float = 0.0,
 ) -> tuple[list[tuple[str, bytes]], AcrTruth]:
     """An 11-slice ACR-like axial series (slice gap 10 mm): slice 1 with the thickness bar, slice 5 with a
     grid-free uniform section, the others uniform; an optional ghost (copy shifted by half the FOV along the
-    phase direction = columns) of known fraction. Files named in acquisition order (reversed if asked)."""
+    phase direction = columns) of known fraction, slice-position bars on slices 1 and 11 whose lengths differ by
+    `bar_difference_mm` (right − left). Files named in acquisition order (reversed if asked)."""
     from pydicom.uid import generate_uid
 
     rng = np.random.default_rng(seed)
@@ -293,6 +306,8 @@ def acr_series(
             sig = acr_slice1(x, y, thickness_mm, tilt_deg, rad)
         else:
             sig = _disc(x / rad[0] * 95.0, y / rad[1] * 95.0, 95.0)
+        if k in (1, 11):
+            sig = sig * (1 - position_bars(x, y, rad[1], bar_difference_mm))
         if ghost_fraction:
             sig = sig + ghost_fraction * np.roll(sig, n // 2, axis=1)
         img = _finish(sig, x, y, noise_sd, rng, shading=0.06)
