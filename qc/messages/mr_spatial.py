@@ -40,8 +40,12 @@ MESSAGES = {
     },
     "mrge.warn.skipped": {"fr": "Image écartée : {reason}", "en": "Image set aside: {reason}"},
     "mrge.warn.diameter_missing": {
-        "fr": "{file} : un diamètre n'a pas pu être mesuré ({angle}°).",
-        "en": "{file}: one diameter could not be measured ({angle}°).",
+        "fr": "{file} : un diamètre n'a pas pu être mesuré ({angle}).",
+        "en": "{file}: one diameter could not be measured ({angle}).",
+    },
+    "mrge.reason.not_round": {
+        "fr": "ni grille de tiges ni fantôme rond dans l'image (un localisateur sagittal ?) : la géométrie se mesure sur la grille MagNET/IPEM ou une coupe axiale d'un fantôme cylindrique.",
+        "en": "neither a rod grid nor a round phantom in the image (a sagittal localiser?): geometry is measured on the MagNET/IPEM grid or an axial slice of a cylindrical phantom.",
     },
     "mrge.overlay.rods": {"fr": "{image} : tiges trouvées et distances mesurées", "en": "{image}: rods found and distances measured"},
     "mrge.overlay.diam": {"fr": "{image} : diamètres mesurés", "en": "{image}: measured diameters"},

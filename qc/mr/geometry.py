@@ -233,6 +233,11 @@ def measure_geometry(image: MRImage, lang: str = "fr", rod_pitch_mm: float = DEF
     rods = find_rods(img, ph, image.spacing_rc)
     if len(rods) >= min_rods and is_grid(rods, image.spacing_rc, rod_pitch_mm):
         return GeometryResult(image.label, "rods", rod_distances(rods, image.spacing_rc, rod_pitch_mm), rods)
+    radii = edge_radii_mm(img, ph, image.spacing_rc, np.arange(0.0, 360.0, 2.0))
+    ok = radii[np.isfinite(radii)]
+    # a round phantom: most edge points within 3 % of the median radius (a localiser's rectangle is not)
+    if ok.size < 90 or np.mean(np.abs(ok / np.median(ok) - 1) < 0.03) < 0.8:
+        raise QCInputError("err.wrong_image", file=image.label, reason=t("mrge.reason.not_round", lang))
     dists = diameters(img, ph, image.spacing_rc, diameter_mm)
     warnings = [t("mrge.warn.diameter_missing", lang, file=image.label, angle=d.label) for d in dists if d.length_mm is None]
     return GeometryResult(image.label, "diameters", dists, [], warnings)
