@@ -73,6 +73,8 @@ class MRSlice:
     file: InputFile
     frame_index: int | None
     header: dict[str, str] = field(default_factory=dict)
+    rescale_slope: float = 1.0  # applied to the stored values (Real World Value Mapping or Rescale Slope)
+    rescale_intercept: float = 0.0  # idem; Philips writes large ones (e.g. -5053), see `signal`
     _loader: Callable[[], np.ndarray] | None = field(default=None, repr=False, compare=False)
 
     @property
@@ -85,6 +87,14 @@ class MRSlice:
         """Short name for tables: file name, and frame number for an Enhanced MR frame."""
         name = self.file.filename.rsplit("/", 1)[-1]
         return name if self.frame_index is None else f"{name} [{self.frame_index + 1}]"
+
+    @property
+    def signal(self) -> np.ndarray:
+        """Pixels proportional to the MR signal (zero where there is none): `pixels` minus the rescale
+        intercept. Ratios (SNR, uniformity, ghosting) need this scale; an intercept shifts it (a Philips
+        flood image with intercept -5053 gives an SNR 4 times too low on `pixels`)."""
+        p = self.pixels
+        return p - np.float32(self.rescale_intercept) if self.rescale_intercept else p
 
     @property
     def normal(self) -> np.ndarray | None:
@@ -174,7 +184,7 @@ def load_mr_series(
             set_aside.append(t("mrs.aside.duplicate", lang, file=name, other=seen[digest]))
             continue
         seen[digest] = name
-        ds, why = _read_header(name, data, lang)
+        ds, why = _read_header(name, data, lang, headers_only=lazy)
         if ds is None:
             set_aside.append(why)
             continue
@@ -201,15 +211,16 @@ def load_mr_series(
 # ---------------------------------------------------------------- header reading
 
 
-def _read_header(name: str, data: bytes, lang: str) -> tuple[pydicom.Dataset | None, str]:
-    """The dataset without its pixel data (decoded later from the bytes), or None and why."""
+def _read_header(name: str, data: bytes, lang: str, headers_only: bool = True) -> tuple[pydicom.Dataset | None, str]:
+    """The dataset (without its pixel data when `headers_only`: decoded later from the bytes), or None
+    and why."""
     if len(data) == 0:
         return None, t("mrs.aside.empty", lang, file=name)
     try:
-        ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
+        ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=headers_only)
     except InvalidDicomError:
         try:
-            ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True, force=True)
+            ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=headers_only, force=True)
         except Exception:
             return None, t("mrs.aside.not_dicom", lang, file=name)
         if "SOPClassUID" not in ds and "Modality" not in ds:
@@ -367,29 +378,29 @@ def _header_text(ds: pydicom.Dataset, extra: dict[str, Any]) -> dict[str, str]:
 
 
 def _slices_of(name: str, data: bytes, ds: pydicom.Dataset, file: InputFile, lazy: bool) -> list[MRSlice]:
-    if not _has_pixel_data(data):
+    if ("PixelData" not in ds) if not lazy else not _has_pixel_data(data):
         raise QCInputError("mrs.aside.no_pixels", file=name)
     n_frames = _int(ds.get("NumberOfFrames")) or 1
     enhanced = str(ds.get("SOPClassUID", "")) == ENHANCED_MR_IMAGE_STORAGE or "PerFrameFunctionalGroupsSequence" in ds
-    full: list[pydicom.Dataset | None] = [None]
+    # Eager reading parsed the whole file once already; lazy reading parses it again on each access.
+    full: list[pydicom.Dataset | None] = [None if lazy else ds]
 
     def dataset() -> pydicom.Dataset:
-        if full[0] is None:
-            try:
-                full[0] = pydicom.dcmread(io.BytesIO(data), force=True)
-            except Exception:
-                raise QCInputError("err.truncated", file=name) from None
-        return full[0]
+        if full[0] is not None:
+            return full[0]
+        try:  # not kept: the bytes are already in memory, a parsed copy would double them
+            return pydicom.dcmread(io.BytesIO(data), force=True)
+        except Exception:
+            raise QCInputError("err.truncated", file=name) from None
 
     def decode(index: int | None, slope: float, intercept: float) -> np.ndarray:
+        src = dataset()
         try:
             from pydicom.pixels import pixel_array
 
-            arr = pixel_array(dataset(), index=index) if index is not None else dataset().pixel_array
-        except QCInputError:
-            raise
+            arr = pixel_array(src, index=index) if index is not None else src.pixel_array
         except Exception:
-            ts = dataset().file_meta.get("TransferSyntaxUID", "") if getattr(dataset(), "file_meta", None) else ""
+            ts = src.file_meta.get("TransferSyntaxUID", "") if getattr(src, "file_meta", None) else ""
             raise QCInputError("err.decode", file=name, syntax=getattr(ts, "name", str(ts))) from None
         arr = np.asarray(arr)
         if arr.ndim == 3 and index is None:
@@ -449,6 +460,8 @@ def _slices_of(name: str, data: bytes, ds: pydicom.Dataset, file: InputFile, laz
                 phase_encoding_direction=_norm_pe(ds.get("InPlanePhaseEncodingDirection")),
                 temporal_position=_int(ds.get("TemporalPositionIdentifier")),
                 rescale_type=rtype,
+                rescale_slope=slope,
+                rescale_intercept=intercept,
                 frame_index=index,
                 header=_header_text(ds, {**params, "PixelBandwidth": common["pixel_bandwidth_hz"]}),
                 **params,
@@ -503,6 +516,8 @@ def _slices_of(name: str, data: bytes, ds: pydicom.Dataset, file: InputFile, laz
             phase_encoding_direction=_phase_direction(ds, frame),
             temporal_position=temporal if temporal is not None else _int(ds.get("TemporalPositionIdentifier")),
             rescale_type=rtype,
+            rescale_slope=slope,
+            rescale_intercept=intercept,
             frame_index=index,
             header=_header_text(ds, {**params, "PixelBandwidth": common["pixel_bandwidth_hz"]}),
             **params,

@@ -48,7 +48,7 @@ RAYLEIGH_SD_FACTOR = 0.655
 
 
 def _image(s, series_label: str) -> MRImage:
-    return MRImage(s.label, np.asarray(s.pixels, dtype=np.float64), tuple(s.pixel_spacing_mm), s, series_label)
+    return MRImage(s.label, np.asarray(s.signal, dtype=np.float64), tuple(s.pixel_spacing_mm), s, series_label)
 
 
 # ---------------------------------------------------------------- series and slices
@@ -65,7 +65,7 @@ def pick_acr_series(series: list, lang: str) -> tuple[Any, list, list[str]]:
             continue
         ordered = None
         for cand in (list(se.slices), list(reversed(se.slices))):
-            img = np.asarray(cand[0].pixels, dtype=np.float64)
+            img = np.asarray(cand[0].signal, dtype=np.float64)
             try:
                 ph = find_phantom(img, cand[0].label, lang)
             except QCInputError:

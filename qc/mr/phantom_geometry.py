@@ -217,7 +217,8 @@ def load_images_of(inputs: list[tuple[str, bytes]], lang: str = "fr") -> tuple[l
     images: list[MRImage] = []
     for se in series:
         for s in se.slices:
-            images.append(MRImage(s.label, np.asarray(s.pixels, dtype=np.float64), tuple(s.pixel_spacing_mm), s, se.label(lang)))
+            # `signal` = pixels less the rescale intercept (a Philips intercept would shift every ratio)
+            images.append(MRImage(s.label, np.asarray(s.signal, dtype=np.float64), tuple(s.pixel_spacing_mm), s, se.label(lang)))
     return series, images, list(set_aside)
 
 

@@ -258,3 +258,124 @@ def enhanced_mr_bytes(
 def read_back(data: bytes) -> pydicom.Dataset:
     """Convenience for tests: parse bytes written here."""
     return pydicom.dcmread(io.BytesIO(data))
+
+
+# ---------------------------------------------------------------- uniform (flood) phantom with known truth
+
+
+@dataclass
+class FloodTruth:
+    """What a flood image was made with, and the figures that follow from it analytically."""
+
+    signal: float  # S at the phantom centre (before the ghost is added)
+    sigma: float  # noise SD per channel (magnitude noise SD inside the phantom)
+    radius_mm: float
+    ramp: float  # fractional left-right shading at the phantom edge: f = 1 + ramp · x / R
+    ghost: float  # ghost amplitude as a fraction of S, in the phase-encoding band
+    phase_direction: str
+    spacing_mm: float
+    extras: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def snr(self) -> float:
+        """Signal / noise inside the phantom (S/σ; the linear shading averages out over symmetric ROIs)."""
+        return self.signal / self.sigma
+
+    def integral_uniformity_pct(self) -> float:
+        """NEMA U over the 75 %-area disc: extremes 1 ± ramp·√0.75."""
+        return 100.0 * (1.0 - self.ramp * np.sqrt(0.75))
+
+    def piu_pct(self) -> float:
+        """ACR PIU: 1 cm² disc means of a linear shading are its value at their centre, at ±(r_L − r_s)."""
+        area = min(20000.0, 0.75 * np.pi * self.radius_mm ** 2)
+        r_large, r_small = np.sqrt(area / np.pi), np.sqrt(100.0 / np.pi)
+        return 100.0 * (1.0 - self.ramp * (r_large - r_small) / self.radius_mm)
+
+    def fractional_uniformity_pct(self, axis: str) -> float:
+        """IPEM fraction of the profile (160 mm, or 90 % of the diameter) within ±10 % of the centre value."""
+        length = min(160.0, 0.9 * 2 * self.radius_mm)
+        along_ramp = axis == "horizontal"
+        if not along_ramp or self.ramp == 0:
+            return 100.0
+        return 100.0 * min(1.0, 2 * 0.1 * self.radius_mm / self.ramp / length)
+
+    def ghosting_pct(self) -> float:
+        """Ghost / phantom: the band adds g·S outside and inside the phantom (phantom mean S(1 + g))."""
+        return 100.0 * self.ghost / (1.0 + self.ghost)
+
+
+def flood_image(
+    shape: tuple[int, int] = (256, 256),
+    spacing_mm: float = 0.9765625,
+    radius_mm: float = 95.0,
+    signal: float = 1000.0,
+    sigma: float = 5.0,
+    ramp: float = 0.0,
+    ghost: float = 0.0,
+    phase_direction: str = "ROW",
+    centre_offset_mm: tuple[float, float] = (0.0, 0.0),
+    seed: int = 0,
+) -> tuple[np.ndarray, FloodTruth]:
+    """Magnitude image of a uniform disc phantom.
+
+    Not the analysers' model: the disc edge is partial-volume blurred (4× supersampled), the noise is complex
+    Gaussian so the background is Rician/Rayleigh, and the ghost is a band of constant amplitude g·S along
+    the phase-encoding direction over the phantom's extent in the frequency direction, added to the complex
+    signal (inside the phantom too) before the magnitude is taken.
+    """
+    rng = np.random.default_rng(seed)
+    rows, cols = shape
+    ss = 4
+    yy = (np.arange(rows * ss) + 0.5) / ss - 0.5 - (rows - 1) / 2 - centre_offset_mm[0] / spacing_mm
+    xx = (np.arange(cols * ss) + 0.5) / ss - 0.5 - (cols - 1) / 2 - centre_offset_mm[1] / spacing_mm
+    r_px = radius_mm / spacing_mm
+    inside = ((yy[:, None] ** 2 + xx[None, :] ** 2) <= r_px ** 2).astype(np.float32)
+    coverage = inside.reshape(rows, ss, cols, ss).mean(axis=(1, 3))
+    y = (np.arange(rows) - (rows - 1) / 2) * spacing_mm - centre_offset_mm[0]
+    x = (np.arange(cols) - (cols - 1) / 2) * spacing_mm - centre_offset_mm[1]
+    shading = 1.0 + ramp * x[None, :] / radius_mm + 0.0 * y[:, None]
+    real = signal * coverage * shading
+    if ghost:
+        if phase_direction == "ROW":  # ghosts displaced along a row: the band is the phantom's rows
+            band = (np.abs(y) <= radius_mm)[:, None] * np.ones((1, cols))
+        else:
+            band = np.ones((rows, 1)) * (np.abs(x) <= radius_mm)[None, :]
+        real = real + ghost * signal * band
+    noisy = np.hypot(real + rng.normal(0.0, sigma, shape), rng.normal(0.0, sigma, shape))
+    truth = FloodTruth(signal, sigma, radius_mm, ramp, ghost, phase_direction, spacing_mm)
+    return noisy.astype(np.float32), truth
+
+
+def flood_dicom(when: dt.datetime | None = None, instance: int = 1, series_uid: str | None = None,
+                series_number: int = 301, description: str = "QA_FLOOD_SE", **kwargs: Any) -> tuple[bytes, FloodTruth]:
+    """`flood_image` written as an MR Image (stored ×4 so that the noise keeps its resolution in uint16)."""
+    pixels, truth = flood_image(**kwargs)
+    spacing = kwargs.get("spacing_mm", 0.9765625)
+    data = mr_image_bytes(
+        pixels, rescale_slope=0.25, pixel_spacing_mm=(spacing, spacing), acquired_at=when or _DEFAULTS["acquired_at"],
+        instance_number=instance, series_uid=series_uid, series_number=series_number, series_description=description,
+        phase_encoding_direction=kwargs.get("phase_direction", "ROW"),
+    )
+    return data, truth
+
+
+def demo_snr(when: dt.datetime, seed: int = 0) -> list[tuple[str, bytes]]:
+    """Two repeated flood acquisitions (one series each), SNR ≈ 200."""
+    out = []
+    for k in range(2):
+        data, _ = flood_dicom(when + dt.timedelta(minutes=2 * k), series_number=301 + k, sigma=5.0, ramp=0.05,
+                              seed=seed + k)
+        out.append((f"FLOOD_SNR_{k + 1}.dcm", data))
+    return out
+
+
+def demo_uniformity(when: dt.datetime, seed: int = 0) -> list[tuple[str, bytes]]:
+    """One flood image with 8 % left-right shading."""
+    data, _ = flood_dicom(when, sigma=4.0, ramp=0.08, seed=seed)
+    return [("FLOOD_UNIFORMITE.dcm", data)]
+
+
+def demo_ghosting(when: dt.datetime, seed: int = 0) -> list[tuple[str, bytes]]:
+    """One flood image with a 1.5 % ghost band along the phase direction."""
+    data, _ = flood_dicom(when, sigma=2.0, ghost=0.015, radius_mm=80.0, seed=seed)
+    return [("FLOOD_GHOSTING.dcm", data)]
