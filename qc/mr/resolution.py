@@ -208,13 +208,23 @@ def edge_mtf(img: np.ndarray, ph: Phantom, spacing_rc: tuple[float, float], cent
     nrm = np.array([math.sin(th), math.cos(th)])  # (row, col) components in mm space
     tang = np.array([math.cos(th), -math.sin(th)])
     H, W = img.shape
-    rr, cc = np.mgrid[0:H, 0:W]
+    px = max(spacing_rc)
+    # work inside the ROI's bounding box only (a full 512² grid per edge cost 0.2 s)
+    reach_r = (SIDE_FRACTION * half_side_mm * abs(tang[0]) + HALF_WIDTH_PX * px * abs(nrm[0])) / spacing_rc[0] + 2
+    reach_c = (SIDE_FRACTION * half_side_mm * abs(tang[1]) + HALF_WIDTH_PX * px * abs(nrm[1])) / spacing_rc[1] + 2
+    mid_r = centre[0] + dist_mm * nrm[0] / spacing_rc[0]
+    mid_c = centre[1] + dist_mm * nrm[1] / spacing_rc[1]
+    r0, r1 = max(0, int(mid_r - reach_r)), min(H, int(mid_r + reach_r) + 1)
+    c0, c1 = max(0, int(mid_c - reach_c)), min(W, int(mid_c + reach_c) + 1)
+    full_img = img
+    img = full_img[r0:r1, c0:c1]
+    mask = ph.mask[r0:r1, c0:c1]
+    rr, cc = np.mgrid[r0:r1, c0:c1]
     y = (rr - centre[0]) * spacing_rc[0]
     x = (cc - centre[1]) * spacing_rc[1]
     across = y * nrm[0] + x * nrm[1] - dist_mm
     along = y * tang[0] + x * tang[1]
-    px = max(spacing_rc)
-    roi = (np.abs(across) <= HALF_WIDTH_PX * px) & (np.abs(along) <= SIDE_FRACTION * half_side_mm) & ph.mask
+    roi = (np.abs(across) <= HALF_WIDTH_PX * px) & (np.abs(along) <= SIDE_FRACTION * half_side_mm) & mask
     if roi.sum() < 50:
         return None
     # levels: block inside (across < 0), fluid outside
@@ -230,6 +240,7 @@ def edge_mtf(img: np.ndarray, ph: Phantom, spacing_rc: tuple[float, float], cent
     if fit is None:
         return None
     i, p = fit
+    i, p = (i + r0, p + c0) if near_vertical_edge else (i + c0, p + r0)  # back to full-image pixels
     coef = np.polyfit(i, p, 1)
     res = p - np.polyval(coef, i)
     ok = np.abs(res) < max(0.5, 3 * 1.4826 * np.median(np.abs(res)))
