@@ -268,8 +268,8 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
     errs = []
     for sl, ds in (("1", d1), ("5", d5)):
         for d in ds:
-            items.append({"measure": "diameter", "slice": sl, "what": d.label, "value": _r(d.length_mm), "nominal": NOMINAL_DIAMETER_MM, "unit": "mm"})
-            add("acr_diameter_mm", d.length_mm, item=f"slice {sl} {d.label}", nominal=NOMINAL_DIAMETER_MM)
+            items.append({"measure": SPEC_METRICS["acr_diameter_mm"].label(lang), "slice": sl, "what": d.label, "value": _r(d.length_mm), "nominal": NOMINAL_DIAMETER_MM, "unit": "mm"})
+            add("acr_diameter_mm", d.length_mm, item=f"#{sl} {d.label}", nominal=NOMINAL_DIAMETER_MM)
             errs.append(None if d.length_mm is None else abs(d.length_mm - NOMINAL_DIAMETER_MM))
     add("acr_diameter_max_error_mm", None if any(e is None for e in errs) else max(errs))
     # slice thickness
@@ -283,28 +283,28 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
     nominal_th = getattr(s1.slice, "slice_thickness_mm", None)
     add("acr_slice_thickness_mm", thick, nominal=nominal_th)
     if st is not None:
-        items.append({"measure": "slice_thickness", "slice": "1", "what": "top/bottom ramp FWHM mm",
+        items.append({"measure": SPEC_METRICS["acr_slice_thickness_mm"].label(lang), "slice": "1", "what": t("mracr.what.ramps", lang),
                       "value": f"{_r(st.ramps[0].fwhm_mm, 2)} / {_r(st.ramps[1].fwhm_mm, 2)}", "nominal": nominal_th, "unit": "mm"})
     # slice position
     pos = {}
     for name, sl in (("1", s1), ("11", s11)):
         if sl is None:
-            add("acr_slice_position_mm", None, item=f"slice {name}")
+            add("acr_slice_position_mm", None, item=f"#{name}")
             continue
         ph = ph1 if sl is s1 else find_phantom(sl.pixels, sl.label, lang)
         pb = position_bars(sl.pixels, ph, sl.spacing_rc)
         pos[name] = pb
-        add("acr_slice_position_mm", pb.difference_mm, item=f"slice {name}")
-        items.append({"measure": "slice_position", "slice": name, "what": "bar length difference right - left", "value": _r(pb.difference_mm, 2), "nominal": 0.0, "unit": "mm"})
+        add("acr_slice_position_mm", pb.difference_mm, item=f"#{name}")
+        items.append({"measure": SPEC_METRICS["acr_slice_position_mm"].label(lang), "slice": name, "what": t("mracr.what.bars", lang), "value": _r(pb.difference_mm, 2), "nominal": 0.0, "unit": "mm"})
     # slice 7
     ph7 = find_phantom(s7.pixels, s7.label, lang)
     r7 = measure_slice7(s7.pixels, ph7, s7.spacing_rc)
     add("acr_piu_pct", r7.piu_pct)
     add("acr_ghosting_pct", r7.psg_pct)
     add("acr_snr", r7.snr)
-    items.append({"measure": "uniformity", "slice": "7", "what": "PIU", "value": _r(r7.piu_pct, 2), "nominal": None, "unit": "%"})
-    items.append({"measure": "ghosting", "slice": "7", "what": "PSG", "value": _r(r7.psg_pct, 3), "nominal": None, "unit": "%"})
-    items.append({"measure": "snr", "slice": "7", "what": "S / (SD background / 0.655)", "value": _r(r7.snr, 1), "nominal": None, "unit": ""})
+    items.append({"measure": SPEC_METRICS["acr_piu_pct"].label(lang), "slice": "7", "what": "PIU", "value": _r(r7.piu_pct, 2), "nominal": None, "unit": "%"})
+    items.append({"measure": SPEC_METRICS["acr_ghosting_pct"].label(lang), "slice": "7", "what": "PSG", "value": _r(r7.psg_pct, 3), "nominal": None, "unit": "%"})
+    items.append({"measure": SPEC_METRICS["acr_snr"].label(lang), "slice": "7", "what": t("mracr.what.snr", lang), "value": _r(r7.snr, 1), "nominal": None, "unit": ""})
 
     # overlays
     ov = Overlay(s1.pixels)
