@@ -170,8 +170,14 @@ def bar_columns(img: np.ndarray, ph: Phantom, spacing_rc: tuple[float, float], b
     left = crossing(prof, ph.level, cc, -1)
     right = crossing(prof, ph.level, cc, 1)
     margin = 3.0 / spacing_rc[1]
-    c0 = int(math.ceil((left if left is not None else 0) + margin))
-    c1 = int(math.floor((right if right is not None else img.shape[1] - 1) - margin))
+    # never beyond the phantom's outline (a bar that meets no bright wall, or runs out of the phantom)
+    chord = np.nonzero(ph.mask[int(round(0.5 * (top + bottom)))])[0]
+    lo_c = chord[0] if chord.size else 0
+    hi_c = chord[-1] if chord.size else img.shape[1] - 1
+    left = lo_c if left is None else max(left, lo_c)
+    right = hi_c if right is None else min(right, hi_c)
+    c0 = int(math.ceil(left + margin))
+    c1 = int(math.floor(right - margin))
     return c0, c1
 
 
