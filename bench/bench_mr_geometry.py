@@ -73,7 +73,7 @@ def ours_runner(key: str, paths: list[Path]):
         part = key.split(":")[1]
 
         def run():
-            series, _ = load_mr_series(inputs)
+            series, _ = load_mr_series(inputs, lazy=True)
             _se, ordered, _ = A.pick_acr_series(series, "fr")
             s = {k: A._image(ordered[k - 1], "") for k in (1, 5, 7, 11)}
             if part == "thickness":

@@ -241,7 +241,7 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
     from qc.intake.mr_series import load_mr_series
 
     lang = ctx.lang
-    series, set_aside = load_mr_series(inputs, lang=lang, keep_localisers=False)
+    series, set_aside = load_mr_series(inputs, lang=lang, lazy=True)  # only slices 1, 5, 7, 11 are decoded
     se, ordered, aside = pick_acr_series(series, lang)
     warnings = list(set_aside) + aside
     if len(ordered) != 11:
