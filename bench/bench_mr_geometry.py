@@ -32,6 +32,7 @@ ACR = {name: DATA / "acr" / name for name in ("Siemens", "PhilipsAchieva", "GE")
 CASES = [
     ("slice width MagNET 256²", "mr-slice-thickness", [SLICEWIDTH], 1, "slice_width.SliceWidth"),
     ("rod geometry MagNET 256²", "mr-geometry", [SLICEWIDTH], 1, "slice_width.SliceWidth"),
+    ("slice width MagNET resampled to 512²", "mr-slice-thickness", ["resampled_512"], 1, "slice_width.SliceWidth"),
     ("resolution Siemens 512²", "mr-resolution", [RES_SIEMENS], 1, "spatial_resolution.SpatialResolution"),
     ("resolution Philips 512²", "mr-resolution", [RES_PHILIPS], 1, "spatial_resolution.SpatialResolution"),
 ]
@@ -44,6 +45,28 @@ for _name, _folder in ACR.items():
         (f"ACR {_name} ghosting", "acr:ghosting", [_folder], 1, "acr_ghosting.ACRGhosting"),
         (f"ACR {_name} full set (ours: 4 slices, hazen: sum of the 5 tasks above)", "mr-acr", [_folder], 4, None),
     ]
+
+
+def resampled_512(src: Path = SLICEWIDTH) -> Path:
+    """The 256² MagNET slice-width image resampled to 512² (cubic, half the pixel spacing, same header
+    otherwise), written once to a temporary file: hazen's slice width is slow on 512² images."""
+    import tempfile
+
+    import numpy as np
+    import pydicom
+    from scipy import ndimage
+
+    out = Path(tempfile.gettempdir()) / "bench_mr_slicewidth_512.dcm"
+    if out.exists():
+        return out
+    ds = pydicom.dcmread(str(src))
+    a = ndimage.zoom(ds.pixel_array.astype(float), 2, order=3)
+    ds.PixelData = np.clip(np.rint(a), 0, 65535).astype(np.uint16).tobytes()
+    ds.Rows, ds.Columns = a.shape
+    ds.PixelSpacing = [float(ds.PixelSpacing[0]) / 2, float(ds.PixelSpacing[1]) / 2]
+    ds.SOPInstanceUID = pydicom.uid.generate_uid()
+    ds.save_as(str(out))
+    return out
 
 
 def _files(paths: list[Path]) -> list[Path]:
@@ -108,6 +131,7 @@ def time_side(side: str, repeat: int, slow_limit_s: float) -> dict:
     for label, key, paths, n_images, task in CASES:
         if side == "hazen" and task is None:
             continue
+        paths = [resampled_512() if p == "resampled_512" else p for p in paths]
         run = ours_runner(key, paths) if side == "ours" else hazen_runner(task, paths)
         c0, w0 = time.process_time(), time.perf_counter()
         run()  # warm-up (imports, caches)

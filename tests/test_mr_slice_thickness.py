@@ -100,3 +100,9 @@ def test_the_sagittal_localiser_is_refused_with_a_sentence():
     with pytest.raises(QCInputError) as exc:
         st.analyse(real_inputs("acr", "PhilipsAchievaLocalizer", "0.dcm"), ctx())
     assert "0.dcm" in exc.value.message("fr")
+
+
+def test_magnet_512_matrix_within_claim():
+    data, truth = magnet_dicom(5.0, tilt_deg=1.0, n=512, spacing_mm=0.5, seed=8)
+    r = st.analyse([("magnet512.dcm", data)], ctx())
+    assert abs(r.items[0]["slice_thickness_mm"] - truth.slice_thickness_mm) <= ACCURACY_MM, r.items[0]

@@ -385,6 +385,10 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
     if not used:
         raise QCInputError("mrre.err.none", detail=" ".join(errors[:3]))
     warnings.extend(t("mrre.warn.skipped", lang, reason=e) for e in errors)
+    ratios = [m.value for m in measurements if m.name == "effective_to_pixel_ratio"]
+    worst = None if any(v is None for v in ratios) else max(ratios)
+    measurements.append(Measurement("session_worst_effective_to_pixel_ratio", worst, "",
+                                    description=SPEC_METRICS["session_worst_effective_to_pixel_ratio"].label(lang)))
     return AnalysisResult(
         test=KEY, measurements=measurements, items=items, warnings=warnings, overlays=overlays, extra={"mtf": curves},
         **identity_of(used, ctx.acquired_at, lang),
@@ -397,6 +401,10 @@ _METRICS = (
     MetricSpec("mtf50_lp_per_mm", "lp/mm", "FTM à 50 % (direction la moins bonne)", "MTF50 (worst direction)", None, better="higher"),
     MetricSpec("effective_resolution_mm", "mm", "Résolution effective 1/(2·FTM50)", "Effective resolution 1/(2·MTF50)", None, better="lower"),
     MetricSpec("effective_to_pixel_ratio", "", "Résolution effective / taille du pixel", "Effective resolution / pixel size",
+               Tolerance.at_most(1.2, 1.5, reference="Proposé : résolution effective ≤ 1,2 × pixel (critère PIQT « pixel size ≤ 1,2 mm » pour 1 mm, UMCU) ; action à 1,5"),
+               better="lower"),
+    MetricSpec("session_worst_effective_to_pixel_ratio", "", "Rapport résolution / pixel le moins bon de la séance",
+               "Worst effective resolution / pixel ratio of the session",
                Tolerance.at_most(1.2, 1.5, reference="Proposé : résolution effective ≤ 1,2 × pixel (critère PIQT « pixel size ≤ 1,2 mm » pour 1 mm, UMCU) ; action à 1,5"),
                better="lower"),
 )

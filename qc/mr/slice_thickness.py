@@ -253,17 +253,13 @@ def acr_ramps(img: np.ndarray, ph: Phantom, spacing_rc: tuple[float, float], bar
 
 
 def _edge_width(p: np.ndarray) -> float:
-    """Mean 20–80 % rise distance (samples) of the two flanks of a dip profile (1 − normalised)."""
-    d = p.max() - p
-    d = d / (d.max() or 1.0)
-    k = int(np.argmax(ndimage.gaussian_filter1d(d, 1.0)))
-    widths = []
-    for step in (-1, 1):
-        a = crossing(d, 0.8, k, step)
-        b = crossing(d, 0.2, k, step)
-        if a is not None and b is not None:
-            widths.append(abs(b - a))
-    return float(np.mean(widths)) if widths else 0.0
+    """How soft the flanks of a dip profile are, in samples: its depth over its steepest slope (a sharp
+    band edge gives ~1–2 samples, a ramp's slice profile many). Robust to a sloping floor, unlike
+    20–80 % crossings."""
+    sm = ndimage.gaussian_filter1d(p, 1.0)
+    depth = float(sm.max() - sm.min())
+    slope = float(np.max(np.abs(np.diff(sm))))
+    return depth / slope if slope > 0 else 0.0
 
 
 def magnet_ramps(img: np.ndarray, ph: Phantom, spacing_rc: tuple[float, float]) -> list[RampProfile]:
@@ -297,9 +293,13 @@ def magnet_ramps(img: np.ndarray, ph: Phantom, spacing_rc: tuple[float, float]) 
         cc = slice(int(c0 + 0.2 * hc), int(c1 - 0.2 * hc) + 1)
         ext_c = slice(max(0, c0 - hc), min(img.shape[1], c1 + hc + 1))
         ext_r = slice(max(0, r0 - hr), min(img.shape[0], r1 + hr + 1))
-        clean = np.where(deep, 1.0, ratio)  # rods would spoil the direction test
-        along_cols = clean[rr, ext_c].mean(axis=0)
-        along_rows = clean[ext_r, cc].mean(axis=1)
+        # direction test on a window reaching half the blob's size around it (the other plate stays out),
+        # rods blanked
+        clean = np.where(deep, 1.0, ratio)
+        near_c = slice(max(0, c0 - hc // 2), min(img.shape[1], c1 + hc // 2 + 1))
+        near_r = slice(max(0, r0 - hr // 2), min(img.shape[0], r1 + hr // 2 + 1))
+        along_cols = clean[rr, near_c].mean(axis=0)
+        along_rows = clean[near_r, cc].mean(axis=1)
         soft_cols = _edge_width(along_cols) * spacing_rc[1]
         soft_rows = _edge_width(along_rows) * spacing_rc[0]
         if soft_cols >= soft_rows:  # ramp runs along the columns (profile left → right)
