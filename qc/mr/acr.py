@@ -24,7 +24,7 @@ High-contrast (hole array) resolution is not measured here (see `mr-resolution` 
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np

@@ -26,7 +26,7 @@ from scipy import ndimage
 
 from qc.errors import QCInputError
 from qc.i18n import t
-from qc.mr.phantom_geometry import MRImage, Overlay, Phantom, crossing, find_phantom, fluid_background, identity_of, load_images_of
+from qc.mr.phantom_geometry import MRImage, Overlay, Phantom, find_phantom, fluid_background, identity_of, load_images_of
 from qc.records.tolerances import Tolerance
 from qc.registry import AnalysisContext, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
