@@ -162,13 +162,15 @@ def main() -> None:
     for side, py in (("ours", sys.executable), ("hazen", args.hazen_python)):
         if not py:
             continue
-        proc = subprocess.run([py, __file__, "--side", side, "--repeat", str(args.repeat), "--slow-limit", str(args.slow_limit)],
-                              capture_output=True, text=True, check=True)
+        # hazen writes a log file in its working directory: run it in the temporary folder
+        import tempfile
+
+        proc = subprocess.run([py, str(Path(__file__).resolve()), "--side", side, "--repeat", str(args.repeat), "--slow-limit", str(args.slow_limit)],
+                              capture_output=True, text=True, check=True, cwd=tempfile.gettempdir())
         results[side] = json.loads(proc.stdout.strip().splitlines()[-1])
     load1 = os.getloadavg()
     print(f"load average before {load0[0]:.2f}, after {load1[0]:.2f} ({os.cpu_count()} CPUs)")
     print(f"{'measure':<62} {'ours wall/img':>13} {'ours cpu':>9} {'hazen wall':>11} {'hazen cpu':>10} {'ratio':>7}")
-    hz_sum: dict[str, float] = {}
     for label, _key, _paths, n_images, task in CASES:
         o = results["ours"][label]
         h = results.get("hazen", {}).get(label)
@@ -180,7 +182,6 @@ def main() -> None:
         hc = f"{h['cpu_s']:.3f}" if h else "-"
         ratio = f"{h['wall_s'] / o['wall_s']:.1f}x" if h else "-"
         print(f"{label:<62} {o['wall_s'] / n_images:>13.3f} {o['cpu_s']:>9.3f} {hw:>11} {hc:>10} {ratio:>7}")
-        hz_sum[label] = o["wall_s"] / n_images
 
 
 if __name__ == "__main__":

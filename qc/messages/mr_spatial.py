@@ -19,6 +19,10 @@ MESSAGES = {
         "fr": "pas de paire de rampes inclinées trouvée ({n} sur 2) : il faut la coupe 1 du fantôme ACR ou l'objet d'épaisseur de coupe MagNET/IPEM.",
         "en": "no pair of inclined ramps found ({n} of 2): slice 1 of the ACR phantom or the MagNET/IPEM slice-width object is needed.",
     },
+    "mrst.reason.inconsistent": {
+        "fr": "les deux rampes trouvées ne forment pas une paire (longueurs {l1:.1f} et {l2:.1f} mm, inclinaison du fantôme > 10°) : ce n'est pas une coupe de rampes.",
+        "en": "the two ramps found are not a pair (lengths {l1:.1f} and {l2:.1f} mm, phantom tilt > 10°): not a ramp slice.",
+    },
     "mrst.warn.no_fwhm": {
         "fr": "{file} : la largeur à mi-hauteur d'une rampe n'a pas pu être lue (profil sans retour au fond).",
         "en": "{file}: the FWHM of a ramp could not be read (profile does not return to the background).",

@@ -41,6 +41,7 @@ KEY = "mr-slice-thickness"
 TAN_ACR = 0.1  # ACR large phantom ramps: 10:1 (ACR MRI QC manual)
 TAN_MAGNET = math.tan(math.radians(11.3))  # MagNET slice-width object (hazen uses 11.3°)
 PLATEAU_FRACTION = 0.75
+MAX_TILT_DEG = 10.0  # a larger tilt means the two "ramps" found are not the phantom's ramp pair
 
 
 @dataclass
@@ -365,6 +366,10 @@ def measure_slice_thickness(image: MRImage, lang: str = "fr", tan_theta: float |
     l1, l2 = ramps[0].fwhm_mm, ramps[1].fwhm_mm
     if l1 and l2:
         thickness, tilt = opposed_ramps_thickness_mm(l1, l2, tan_t)
+        # a phantom tilted by more than 10° (possible in the solution only for the 11.3° MagNET ramps) means the
+        # two dips found are not its ramp pair
+        if abs(tilt) > MAX_TILT_DEG:
+            raise QCInputError("err.wrong_image", file=image.label, reason=t("mrst.reason.inconsistent", lang, l1=l1, l2=l2))
     else:
         warnings.append(t("mrst.warn.no_fwhm", lang, file=image.label))
     bar_box = None
