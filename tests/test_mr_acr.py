@@ -84,3 +84,30 @@ def test_session_verdicts():
 
 def test_page_demo_analyse_and_save(qc_data_dir):
     demo_page_round_trip("pages/mr_acr.py", "mr-acr", qc_data_dir)
+
+
+def test_enhanced_multiframe_series_shuffled_in_a_zip_with_a_non_image():
+    """One Enhanced MR object holding the 11 slices out of order, zipped with a text file: the reader splits
+    the frames, sorts them along the normal, the text file is listed as set aside, and the set is measured."""
+    import io
+    import zipfile
+
+    import numpy as np
+    import pydicom
+
+    from qc.synthetic.mr import enhanced_mr_bytes
+
+    files, _ = acr_series(thickness_mm=5.3, seed=9, bar_difference_mm=-2.0)
+    frames = [pydicom.dcmread(io.BytesIO(d)).pixel_array.astype(float) for _, d in files]
+    order = [3, 0, 10, 7, 1, 9, 4, 2, 8, 6, 5]
+    locs = [-50.0 + 10.0 * k for k in range(11)]
+    data = enhanced_mr_bytes(np.stack([frames[k] for k in order]), [locs[k] for k in order], pixel_spacing_mm=(0.9765625, 0.9765625))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("acr/series.dcm", data)
+        z.writestr("acr/notes.txt", b"weekly ACR run")
+    r = acr.analyse([("acr.zip", buf.getvalue())], ctx())
+    v = values(r)
+    assert v[("acr_slice_thickness_mm", "")] == pytest.approx(5.3, abs=0.2)
+    assert v[("acr_slice_position_mm", "#1")] == pytest.approx(-2.0, abs=0.3)
+    assert any("notes.txt" in w for w in r.warnings), r.warnings
