@@ -6,7 +6,7 @@ from pathlib import Path
 
 from streamlit.testing.v1 import AppTest
 
-from conftest import REPO, SHARED_DATA, shared_file
+from conftest import REPO, shared_file
 from qc.intake.dicom_io import read_paths
 from qc.registry import AnalysisContext
 
