@@ -109,3 +109,21 @@ def test_the_sagittal_localiser_is_refused_with_a_sentence():
     with pytest.raises(QCInputError) as exc:
         ge.analyse(real_inputs("acr", "PhilipsAchievaLocalizer", "0.dcm"), ctx())
     assert "0.dcm" in exc.value.message("fr")
+
+
+def test_acquisition_date_from_the_header_else_the_user_never_guessed():
+    import datetime as dt
+
+    from qc.registry import AnalysisContext
+    from qc.synthetic.mr_phantoms import magnet_image
+
+    img, _ = magnet_image(5.0, seed=1)
+    undated = mr_image_bytes(img * 3000, pixel_spacing_mm=(1.0, 1.0), acquired_at=None)
+    with pytest.raises(QCInputError) as exc:
+        ge.analyse([("undated.dcm", undated)], ctx())
+    assert "date" in exc.value.message("fr")
+    given = dt.datetime(2026, 10, 5, 9, 30)
+    r = ge.analyse([("undated.dcm", undated)], AnalysisContext(acquired_at=given))
+    assert r.acquired_at == given
+    dated = mr_image_bytes(img * 3000, pixel_spacing_mm=(1.0, 1.0), acquired_at=dt.datetime(2026, 11, 2, 7, 45))
+    assert ge.analyse([("dated.dcm", dated)], AnalysisContext(acquired_at=given)).acquired_at == dt.datetime(2026, 11, 2, 7, 45)
