@@ -77,6 +77,45 @@ def _mr_demo(maker_name: str) -> Callable[[], list[tuple[str, bytes]]]:
 
     return make
 
+def mr_slice_thickness_demo() -> list[tuple[str, bytes]]:
+    """A MagNET-like slice-width image, 5.3 mm true thickness for a 5 mm nominal, acquired now (qc.synthetic.mr_phantoms)."""
+    from qc.synthetic import demo_moment
+    from qc.synthetic.mr_phantoms import magnet_dicom
+
+    now, seed = demo_moment()
+    data, _truth = magnet_dicom(5.3, tilt_deg=1.5, nominal_mm=5.0, when=now, seed=seed)
+    return [("magnet_slice_width.dcm", data)]
+
+
+def mr_geometry_demo() -> list[tuple[str, bytes]]:
+    """A MagNET-like rod grid with a 0.4 % gradient scale error along x, acquired now."""
+    from qc.synthetic import demo_moment
+    from qc.synthetic.mr_phantoms import magnet_dicom
+
+    now, seed = demo_moment()
+    data, _truth = magnet_dicom(5.0, rod_scale=(1.004, 0.999), when=now, seed=seed)
+    return [("magnet_geometry.dcm", data)]
+
+
+def mr_resolution_demo() -> list[tuple[str, bytes]]:
+    """A square block turned by 10° in a fluid disc, blurred to an effective resolution of about 1.1 pixel, acquired now."""
+    from qc.synthetic import demo_moment
+    from qc.synthetic.mr_phantoms import edge_dicom
+
+    now, seed = demo_moment()
+    data, _truth = edge_dicom(sigma_mm=0.42, when=now, seed=seed)
+    return [("resolution_edge.dcm", data)]
+
+
+def mr_acr_demo() -> list[tuple[str, bytes]]:
+    """An 11-slice ACR-like axial series (5.2 mm thickness, 190 × 189 mm, a faint ghost), acquired now."""
+    from qc.synthetic import demo_moment
+    from qc.synthetic.mr_phantoms import acr_series
+
+    now, seed = demo_moment()
+    files, _truth = acr_series(thickness_mm=5.2, diameter_mm=(190.0, 189.0), ghost_fraction=0.005, when=now, seed=seed)
+    return files
+
 
 DEMO_INPUTS: dict[str, Callable[[], list[tuple[str, bytes]]]] = {
     "field": field_demo,
@@ -87,6 +126,10 @@ DEMO_INPUTS: dict[str, Callable[[], list[tuple[str, bytes]]]] = {
     "mr-snr": _mr_demo("demo_snr"),
     "mr-uniformity": _mr_demo("demo_uniformity"),
     "mr-ghosting": _mr_demo("demo_ghosting"),
+    "mr-slice-thickness": mr_slice_thickness_demo,
+    "mr-geometry": mr_geometry_demo,
+    "mr-resolution": mr_resolution_demo,
+    "mr-acr": mr_acr_demo,
 }
 
 

@@ -29,9 +29,12 @@ __all__ = [
 # Modules that define `SPEC`; order is the menu order.
 ANALYSER_MODULES: tuple[str, ...] = (
     "qc.mv.field", "qc.mv.leaves", "qc.mv.slits", "qc.mr.piqt",
+    # MR image quality (phantoms)
     "qc.mr.snr", "qc.mr.uniformity", "qc.mr.ghosting",
+    "qc.mr.slice_thickness", "qc.mr.geometry", "qc.mr.resolution", "qc.mr.acr",
+    # MR-Linac MRI QA
+    "qc.mr.b0", "qc.mr.b0_gantry", "qc.mr.b1", "qc.mr.geometry_3d",
 )
-ANALYSER_MODULES += ("qc.mr.b0", "qc.mr.b0_gantry", "qc.mr.b1", "qc.mr.geometry_3d")  # MR-Linac MRI QA
 
 
 class AnalyserModuleError(RuntimeError):

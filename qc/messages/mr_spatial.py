@@ -1,0 +1,104 @@
+"""Strings of the MR spatial analysers: slice thickness, geometry, resolution and the ACR set
+(`qc.mr.slice_thickness`, `qc.mr.geometry`, `qc.mr.resolution`, `qc.mr.acr`, toolkit `qc.mr.phantom_geometry`)."""
+
+MESSAGES = {
+    "mrsp.reason.blank": {
+        "fr": "l'image ne contient aucun signal (image vide).",
+        "en": "the image holds no signal (blank image).",
+    },
+    "mrsp.reason.no_phantom": {
+        "fr": "aucun fantôme ne se détache du fond de l'image.",
+        "en": "no phantom stands out of the image background.",
+    },
+    "mrsp.err.no_date": {
+        "fr": "{file} : pas de date d'acquisition dans l'en-tête DICOM ; indiquez la date de la mesure.",
+        "en": "{file}: no acquisition date in the DICOM header; give the date of the measurement.",
+    },
+    # slice thickness
+    "mrst.reason.no_ramps": {
+        "fr": "pas de paire de rampes inclinées trouvée ({n} sur 2) : il faut la coupe 1 du fantôme ACR ou l'objet d'épaisseur de coupe MagNET/IPEM.",
+        "en": "no pair of inclined ramps found ({n} of 2): slice 1 of the ACR phantom or the MagNET/IPEM slice-width object is needed.",
+    },
+    "mrst.reason.inconsistent": {
+        "fr": "les deux rampes trouvées ne forment pas une paire (longueurs {l1:.1f} et {l2:.1f} mm, inclinaison du fantôme > 10°) : ce n'est pas une coupe de rampes.",
+        "en": "the two ramps found are not a pair (lengths {l1:.1f} and {l2:.1f} mm, phantom tilt > 10°): not a ramp slice.",
+    },
+    "mrst.warn.no_fwhm": {
+        "fr": "{file} : la largeur à mi-hauteur d'une rampe n'a pas pu être lue (profil sans retour au fond).",
+        "en": "{file}: the FWHM of a ramp could not be read (profile does not return to the background).",
+    },
+    "mrst.warn.skipped": {"fr": "Image écartée : {reason}", "en": "Image set aside: {reason}"},
+    "mrst.err.none": {
+        "fr": "Aucune image de l'envoi ne montre de rampes d'épaisseur de coupe. {detail}",
+        "en": "No image of the upload shows slice-thickness ramps. {detail}",
+    },
+    "mrst.overlay": {"fr": "{image} : rampes (profils moyennés dans les cadres)", "en": "{image}: ramps (profiles averaged in the boxes)"},
+    "mrst.chart.title": {"fr": "Profils de coupe — {image}", "en": "Slice profiles — {image}"},
+    "mrst.chart.z": {"fr": "Position dans l'épaisseur z (mm)", "en": "Position across the slice z (mm)"},
+    "mrst.chart.value": {"fr": "Signal normalisé", "en": "Normalised signal"},
+    "mrst.chart.ramp": {"fr": "Rampe", "en": "Ramp"},
+    # geometry
+    "mrge.err.none": {
+        "fr": "Aucune image de l'envoi ne permet une mesure géométrique (grille de tiges ou fantôme rond). {detail}",
+        "en": "No image of the upload allows a geometric measurement (rod grid or round phantom). {detail}",
+    },
+    "mrge.warn.skipped": {"fr": "Image écartée : {reason}", "en": "Image set aside: {reason}"},
+    "mrge.warn.diameter_missing": {
+        "fr": "{file} : un diamètre n'a pas pu être mesuré ({angle}).",
+        "en": "{file}: one diameter could not be measured ({angle}).",
+    },
+    "mrge.reason.not_round": {
+        "fr": "ni grille de tiges ni fantôme rond dans l'image (un localisateur sagittal ?) : la géométrie se mesure sur la grille MagNET/IPEM ou une coupe axiale d'un fantôme cylindrique.",
+        "en": "neither a rod grid nor a round phantom in the image (a sagittal localiser?): geometry is measured on the MagNET/IPEM grid or an axial slice of a cylindrical phantom.",
+    },
+    "mrge.overlay.rods": {"fr": "{image} : tiges trouvées et distances mesurées", "en": "{image}: rods found and distances measured"},
+    "mrge.overlay.diam": {"fr": "{image} : diamètres mesurés", "en": "{image}: measured diameters"},
+    # resolution
+    "mrre.reason.no_block": {
+        "fr": "pas de bloc à bords droits (carré sans signal) trouvé dans le fantôme.",
+        "en": "no straight-edged block (signal-free square) found in the phantom.",
+    },
+    "mrre.reason.no_edges": {
+        "fr": "aucun bord du bloc n'est assez incliné (1° à 30°) ni assez long pour la méthode du bord incliné.",
+        "en": "no edge of the block is tilted enough (1° to 30°) nor long enough for the slanted-edge method.",
+    },
+    "mrre.err.none": {
+        "fr": "Aucune image de l'envoi ne permet la mesure de résolution par un bord. {detail}",
+        "en": "No image of the upload allows the edge resolution measurement. {detail}",
+    },
+    "mrre.warn.skipped": {"fr": "Image écartée : {reason}", "en": "Image set aside: {reason}"},
+    "mrre.overlay": {"fr": "{image} : bords analysés (bloc incliné)", "en": "{image}: edges analysed (tilted block)"},
+    "mrre.chart.title": {"fr": "FTM — {image}", "en": "MTF — {image}"},
+    "mrre.chart.f": {"fr": "Fréquence spatiale (pl/mm)", "en": "Spatial frequency (lp/mm)"},
+    "mrre.chart.mtf": {"fr": "FTM", "en": "MTF"},
+    "mrre.chart.dir": {"fr": "Direction", "en": "Direction"},
+    # ACR
+    "mracr.err.no_series": {
+        "fr": "Aucune série axiale du fantôme ACR (11 coupes, coupe 1 avec la barre d'épaisseur) dans l'envoi. {detail}",
+        "en": "No axial ACR phantom series (11 slices, slice 1 with the thickness bar) in the upload. {detail}",
+    },
+    "mracr.aside.series": {
+        "fr": "{series} : écartée, ce n'est pas la série axiale ACR ({reason}).",
+        "en": "{series}: set aside, not the axial ACR series ({reason}).",
+    },
+    "mracr.reason.single": {
+        "fr": "une seule image (localisateur ou coupe isolée)",
+        "en": "a single image (localiser or isolated slice)",
+    },
+    "mracr.reason.no_bar": {
+        "fr": "aucune coupe d'extrémité ne montre la barre d'épaisseur",
+        "en": "no end slice shows the thickness bar",
+    },
+    "mracr.warn.count": {
+        "fr": "La série ACR a {n} coupes au lieu de 11 : les coupes sont prises dans l'ordre depuis la coupe 1.",
+        "en": "The ACR series has {n} slices instead of 11: slices are taken in order from slice 1.",
+    },
+    "mracr.warn.failed": {"fr": "{measure} : non mesuré ({reason})", "en": "{measure}: not measured ({reason})"},
+    "mracr.what.ramps": {"fr": "largeur à mi-hauteur des rampes haute / basse (mm)", "en": "top / bottom ramp FWHM (mm)"},
+    "mracr.what.bars": {"fr": "longueur de la barre droite − gauche", "en": "right − left bar length"},
+    "mracr.what.snr": {"fr": "signal / (écart type du fond / 0,655)", "en": "signal / (background SD / 0.655)"},
+    "mracr.overlay.s1": {"fr": "Coupe 1 : diamètres, rampes, barres de position", "en": "Slice 1: diameters, ramps, position bars"},
+    "mracr.overlay.s5": {"fr": "Coupe 5 : diamètres", "en": "Slice 5: diameters"},
+    "mracr.overlay.s7": {"fr": "Coupe 7 : ROI d'uniformité, de fantôme et de fantômes (ghosting)", "en": "Slice 7: uniformity, signal and ghost ROIs"},
+    "mracr.overlay.s11": {"fr": "Coupe 11 : barres de position", "en": "Slice 11: position bars"},
+}

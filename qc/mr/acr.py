@@ -1,0 +1,385 @@
+"""The ACR large-phantom set on one axial series (test key "mr-acr").
+
+Owns: finding the ACR axial series in an upload (≥ 5 slices; slice 1 = the end slice that shows the
+slice-thickness bar, so the series may come in either order; a single image such as the sagittal
+localiser, or a series without the bar, is set aside with a sentence), picking slices 1, 5, 7 and 11
+from it, and the measures of the ACR MRI QC manual (2015) on them, each ROI found from the phantom and
+returned for drawing:
+
+- geometric accuracy: diameters (`qc.mr.geometry.diameters`) left-right and top-bottom on slice 1, and
+  the four directions on slice 5, against 190 mm; `acr_diameter_max_error_mm` = largest |L − 190|;
+- slice thickness on slice 1 (`qc.mr.slice_thickness`, ACR ramps, tan θ = 0.1, tilt corrected);
+- slice position on slices 1 and 11: bar length difference (right − left) of the two wedges that hang
+  from the phantom's top wall: each bar's bottom = the half-level crossing walking down its columns,
+  median over the bar's inner columns; the difference is twice the slice displacement;
+- percent integral uniformity on slice 7: inside a centred 200 cm² circle, the 1 cm² moving mean;
+  PIU = 100·(1 − (max − min)/(max + min));
+- percent-signal ghosting on slice 7: four 10 cm² ellipses (4:1) in the background above, below, left and
+  right of the phantom; PSG = 100·|(T + B) − (L + R)| / (2·S), S the mean of the 200 cm² circle;
+- SNR on slice 7: S / σ, σ = SD of the four background ellipses / 0.655 (Rayleigh-distributed background
+  of a magnitude image, NEMA MS-1); trended without a limit (the ACR sets none).
+High-contrast (hole array) resolution is not measured here (see `mr-resolution` for the MTF).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import ndimage
+
+from qc.errors import QCInputError
+from qc.i18n import t
+from qc.mr.geometry import diameters
+from qc.mr.phantom_geometry import MRImage, Overlay, Phantom, crossing, find_phantom, identity_of
+from qc.mr.slice_thickness import find_acr_bar, measure_slice_thickness
+from qc.records.tolerances import Tolerance
+from qc.registry import AnalysisContext, MetricSpec, TestSpec
+from qc.results import AnalysisResult, Measurement
+
+KEY = "mr-acr"
+NOMINAL_DIAMETER_MM = 190.0
+LARGE_ROI_CM2 = 200.0
+SMALL_ROI_CM2 = 1.0
+GHOST_ROI_CM2 = 10.0
+RAYLEIGH_SD_FACTOR = 0.655
+
+
+def _image(s, series_label: str) -> MRImage:
+    return MRImage(s.label, np.asarray(s.signal, dtype=np.float64), tuple(s.pixel_spacing_mm), s, series_label)
+
+
+# ---------------------------------------------------------------- series and slices
+
+
+def pick_acr_series(series: list, lang: str) -> tuple[Any, list, list[str]]:
+    """(the ACR series, its slices ordered from slice 1, sentences for every series set aside)."""
+    aside: list[str] = []
+    chosen = None
+    for se in series:
+        label = se.label(lang)
+        if len(se.slices) < 5:
+            aside.append(t("mracr.aside.series", lang, series=label, reason=t("mracr.reason.single", lang)))
+            continue
+        ordered = None
+        for cand in (list(se.slices), list(reversed(se.slices))):
+            img = np.asarray(cand[0].signal, dtype=np.float64)
+            try:
+                ph = find_phantom(img, cand[0].label, lang)
+            except QCInputError:
+                continue
+            if find_acr_bar(img, ph, tuple(cand[0].pixel_spacing_mm)) is not None:
+                ordered = cand
+                break
+        if ordered is None:
+            aside.append(t("mracr.aside.series", lang, series=label, reason=t("mracr.reason.no_bar", lang)))
+            continue
+        if chosen is None:
+            chosen = (se, ordered)
+        else:
+            aside.append(t("mracr.aside.series", lang, series=label, reason="—"))
+    if chosen is None:
+        raise QCInputError("mracr.err.no_series", detail=" ".join(aside[:3]))
+    return chosen[0], chosen[1], aside
+
+
+# ---------------------------------------------------------------- ROIs
+
+
+def disc_mask(shape, centre_rc, radius_mm: float, spacing_rc) -> np.ndarray:
+    rr, cc = np.ogrid[: shape[0], : shape[1]]
+    return ((rr - centre_rc[0]) * spacing_rc[0]) ** 2 + ((cc - centre_rc[1]) * spacing_rc[1]) ** 2 <= radius_mm**2
+
+
+def ellipse_mask(shape, centre_rc, a_rows_mm: float, b_cols_mm: float, spacing_rc) -> np.ndarray:
+    rr, cc = np.ogrid[: shape[0], : shape[1]]
+    return (((rr - centre_rc[0]) * spacing_rc[0]) / a_rows_mm) ** 2 + (((cc - centre_rc[1]) * spacing_rc[1]) / b_cols_mm) ** 2 <= 1.0
+
+
+def large_roi_radius_mm() -> float:
+    return math.sqrt(LARGE_ROI_CM2 * 100.0 / math.pi)
+
+
+def piu(img: np.ndarray, ph: Phantom, spacing_rc) -> tuple[float, float, float, tuple, tuple]:
+    """(PIU %, low 1 cm² mean, high 1 cm² mean, low centre, high centre) inside the centred 200 cm² circle."""
+    r_small = math.sqrt(SMALL_ROI_CM2 * 100.0 / math.pi)
+    ry, rx = r_small / spacing_rc[0], r_small / spacing_rc[1]
+    ky, kx = int(math.ceil(ry)), int(math.ceil(rx))
+    yy, xx = np.ogrid[-ky : ky + 1, -kx : kx + 1]
+    kernel = ((yy / ry) ** 2 + (xx / rx) ** 2 <= 1.0).astype(float)
+    kernel /= kernel.sum()
+    from scipy.signal import fftconvolve
+
+    smooth = fftconvolve(img, kernel, mode="same")  # 10x faster than a direct 23x23 convolution on 512²
+    allowed = disc_mask(img.shape, ph.centre_rc, large_roi_radius_mm() - r_small, spacing_rc)
+    vals = np.where(allowed, smooth, np.nan)
+    hi_i = np.unravel_index(np.nanargmax(vals), vals.shape)
+    lo_i = np.unravel_index(np.nanargmin(vals), vals.shape)
+    hi, lo = float(vals[hi_i]), float(vals[lo_i])
+    return 100.0 * (1.0 - (hi - lo) / (hi + lo)), lo, hi, lo_i, hi_i
+
+
+def ghost_rois(shape, ph: Phantom, spacing_rc) -> dict[str, tuple[tuple[float, float], float, float]]:
+    """Centres and semi-axes (rows, cols, mm) of the four background ellipses: 10 cm², long axis along the
+    phantom edge, centred half-way between the phantom and the image border (shortened to fit)."""
+    area = GHOST_ROI_CM2 * 100.0
+    cy, cx = ph.centre_rc
+    r_mm_y = ph.radius_px * spacing_rc[0]
+    r_mm_x = ph.radius_px * spacing_rc[1]
+    out = {}
+    for name, (dy, dx) in {"top": (-1, 0), "bottom": (1, 0), "left": (0, -1), "right": (0, 1)}.items():
+        if dy:
+            edge = cy + dy * r_mm_y / spacing_rc[0]
+            border = 0 if dy < 0 else shape[0] - 1
+            gap_mm = abs(border - edge) * spacing_rc[0]
+            short = max(1.0, min(math.sqrt(area / (4 * math.pi)), 0.5 * gap_mm - 1.5))
+            long = area / (math.pi * short)
+            centre = (0.5 * (edge + border), cx)
+            out[name] = (centre, short, long)
+        else:
+            edge = cx + dx * r_mm_x / spacing_rc[1]
+            border = 0 if dx < 0 else shape[1] - 1
+            gap_mm = abs(border - edge) * spacing_rc[1]
+            short = max(1.0, min(math.sqrt(area / (4 * math.pi)), 0.5 * gap_mm - 1.5))
+            long = area / (math.pi * short)
+            centre = (cy, 0.5 * (edge + border))
+            out[name] = (centre, long, short)
+    return out
+
+
+@dataclass
+class Slice7:
+    piu_pct: float
+    psg_pct: float
+    snr: float
+    signal: float
+    low_rc: tuple
+    high_rc: tuple
+    ghosts: dict
+    ghost_means: dict
+    centre_rc: tuple
+    large_radius_mm: float
+
+
+def measure_slice7(img: np.ndarray, ph: Phantom, spacing_rc) -> Slice7:
+    big = disc_mask(img.shape, ph.centre_rc, large_roi_radius_mm(), spacing_rc)
+    s = float(img[big].mean())
+    p, lo, hi, lo_i, hi_i = piu(img, ph, spacing_rc)
+    rois = ghost_rois(img.shape, ph, spacing_rc)
+    means, sds = {}, []
+    for name, (c, a, b) in rois.items():
+        m = ellipse_mask(img.shape, c, a, b, spacing_rc)
+        means[name] = float(img[m].mean())
+        sds.append(float(img[m].std(ddof=1)))
+    psg = 100.0 * abs((means["top"] + means["bottom"]) - (means["left"] + means["right"])) / (2.0 * s)
+    sigma = float(np.mean(sds)) / RAYLEIGH_SD_FACTOR
+    return Slice7(p, psg, s / sigma if sigma > 0 else float("nan"), s, lo_i, hi_i, rois, means, ph.centre_rc, large_roi_radius_mm())
+
+
+# ---------------------------------------------------------------- slice position
+
+
+@dataclass
+class PositionBars:
+    difference_mm: float | None  # right bar length − left bar length (as displayed; hazen's sign)
+    left_cols: tuple[int, int] | None = None
+    right_cols: tuple[int, int] | None = None
+    left_bottom: float | None = None
+    right_bottom: float | None = None
+    top_row: float | None = None
+
+
+def position_bars(img: np.ndarray, ph: Phantom, spacing_rc) -> PositionBars:
+    """The two dark wedges hanging from the top wall near the centre column: each column's dark run is
+    followed down from the wall to the half-level crossing; columns whose run is ≥ 5 mm long form the bars;
+    the bars are split where their bottoms step (or at the middle), each bar's bottom is the median over
+    its inner columns; difference = right − left as displayed (mm; hazen's sign, the ACR limit is on |·|)."""
+    cy, cx = ph.centre_rc
+    half_w = int(round(12.0 / spacing_rc[1]))
+    c0, c1 = int(cx) - half_w, int(cx) + half_w
+    top = float(np.nonzero(ph.mask[:, int(cx)])[0][0])
+    start = int(top)
+    stop = int(cy)
+    entry = int(math.ceil(6.0 / spacing_rc[0]))  # a bar column turns dark within 6 mm of the wall (bright rim first)
+    bottoms = np.full(c1 - c0 + 1, np.nan)
+    for j, c in enumerate(range(c0, c1 + 1)):
+        col = ndimage.gaussian_filter1d(img[start:stop, c], 0.7)
+        dark = np.nonzero(col[:entry] < ph.level)[0]
+        if col.size < entry + 5 or dark.size == 0:
+            continue
+        k = crossing(col, ph.level, int(dark[0]), 1)
+        if k is not None:
+            bottoms[j] = start + k
+    run_mm = (bottoms - top) * spacing_rc[0]
+    bar = np.isfinite(run_mm) & (run_mm >= 5.0)
+    idx = np.nonzero(bar)[0]
+    if idx.size < 4:
+        return PositionBars(None)
+    # the largest connected run of bar columns
+    groups = np.split(idx, np.nonzero(np.diff(idx) > 1)[0] + 1)
+    g = max(groups, key=len)
+    if g.size < 4:
+        return PositionBars(None)
+    mid = g.size // 2
+    left, right = g[:mid], g[mid:]
+    trim = lambda a: a[1:-1] if a.size > 3 else a  # noqa: E731 - drop the edge columns (partial volume)
+    lb = float(np.median(bottoms[trim(left)]))
+    rb = float(np.median(bottoms[trim(right)]))
+    return PositionBars((rb - lb) * spacing_rc[0], (c0 + int(left[0]), c0 + int(left[-1])), (c0 + int(right[0]), c0 + int(right[-1])), lb, rb, top)
+
+
+# ---------------------------------------------------------------- analyser
+
+
+def _r(v, nd=3):
+    return None if v is None else round(float(v), nd)
+
+
+def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisResult:
+    from qc.intake.mr_series import load_mr_series
+
+    lang = ctx.lang
+    series, set_aside = load_mr_series(inputs, lang=lang, lazy=True)  # only slices 1, 5, 7, 11 are decoded
+    se, ordered, aside = pick_acr_series(series, lang)
+    warnings = list(set_aside) + aside
+    if len(ordered) != 11:
+        warnings.append(t("mracr.warn.count", lang, n=len(ordered)))
+    lab = se.label(lang)
+    s1 = _image(ordered[0], lab)
+    s5 = _image(ordered[min(4, len(ordered) - 1)], lab)
+    s7 = _image(ordered[min(6, len(ordered) - 1)], lab)
+    s11 = _image(ordered[-1], lab) if len(ordered) >= 11 else None
+    used = [x.slice for x in (s1, s5, s7, s11) if x is not None]
+    m: list[Measurement] = []
+    items: list[dict[str, Any]] = []
+    overlays = []
+
+    def add(name, value, item="", nominal=None):
+        spec = SPEC_METRICS[name]
+        m.append(Measurement(name, None if value is None else float(value), spec.unit, item=item, nominal=nominal, description=spec.label(lang)))
+
+    # geometry
+    ph1 = find_phantom(s1.pixels, s1.label, lang)
+    ph5 = find_phantom(s5.pixels, s5.label, lang)
+    d1 = diameters(s1.pixels, ph1, s1.spacing_rc, NOMINAL_DIAMETER_MM, angles_deg=(0.0, 90.0))
+    d5 = diameters(s5.pixels, ph5, s5.spacing_rc, NOMINAL_DIAMETER_MM)
+    errs = []
+    for sl, ds in (("1", d1), ("5", d5)):
+        for d in ds:
+            items.append({"measure": SPEC_METRICS["acr_diameter_mm"].label(lang), "slice": sl, "what": d.label, "value": _r(d.length_mm), "nominal": NOMINAL_DIAMETER_MM, "unit": "mm"})
+            add("acr_diameter_mm", d.length_mm, item=f"#{sl} {d.label}", nominal=NOMINAL_DIAMETER_MM)
+            errs.append(None if d.length_mm is None else abs(d.length_mm - NOMINAL_DIAMETER_MM))
+    add("acr_diameter_max_error_mm", None if any(e is None for e in errs) else max(errs))
+    # slice thickness
+    st = None
+    try:
+        st = measure_slice_thickness(s1, lang, phantom="acr")
+        thick = st.slice_thickness_mm
+    except QCInputError as exc:
+        thick = None
+        warnings.append(t("mracr.warn.failed", lang, measure=SPEC_METRICS["acr_slice_thickness_mm"].label(lang), reason=exc.message(lang)))
+    nominal_th = getattr(s1.slice, "slice_thickness_mm", None)
+    add("acr_slice_thickness_mm", thick, nominal=nominal_th)
+    if st is not None:
+        items.append({"measure": SPEC_METRICS["acr_slice_thickness_mm"].label(lang), "slice": "1", "what": t("mracr.what.ramps", lang),
+                      "value": f"{_r(st.ramps[0].fwhm_mm, 2)} / {_r(st.ramps[1].fwhm_mm, 2)}", "nominal": nominal_th, "unit": "mm"})
+    # slice position
+    pos = {}
+    for name, sl in (("1", s1), ("11", s11)):
+        if sl is None:
+            add("acr_slice_position_mm", None, item=f"#{name}")
+            continue
+        ph = ph1 if sl is s1 else find_phantom(sl.pixels, sl.label, lang)
+        pb = position_bars(sl.pixels, ph, sl.spacing_rc)
+        pos[name] = pb
+        add("acr_slice_position_mm", pb.difference_mm, item=f"#{name}")
+        items.append({"measure": SPEC_METRICS["acr_slice_position_mm"].label(lang), "slice": name, "what": t("mracr.what.bars", lang), "value": _r(pb.difference_mm, 2), "nominal": 0.0, "unit": "mm"})
+    # slice 7
+    ph7 = find_phantom(s7.pixels, s7.label, lang)
+    r7 = measure_slice7(s7.pixels, ph7, s7.spacing_rc)
+    add("acr_piu_pct", r7.piu_pct)
+    add("acr_ghosting_pct", r7.psg_pct)
+    add("acr_snr", r7.snr)
+    items.append({"measure": SPEC_METRICS["acr_piu_pct"].label(lang), "slice": "7", "what": "PIU", "value": _r(r7.piu_pct, 2), "nominal": None, "unit": "%"})
+    items.append({"measure": SPEC_METRICS["acr_ghosting_pct"].label(lang), "slice": "7", "what": "PSG", "value": _r(r7.psg_pct, 3), "nominal": None, "unit": "%"})
+    items.append({"measure": SPEC_METRICS["acr_snr"].label(lang), "slice": "7", "what": t("mracr.what.snr", lang), "value": _r(r7.snr, 1), "nominal": None, "unit": ""})
+
+    # overlays
+    ov = Overlay(s1.pixels)
+    for d in d1:
+        ov.line(d.a_rc, d.b_rc, (0, 230, 0))
+    if st is not None:
+        if st.bar_box:
+            ov.rect(*st.bar_box, colour=(0, 200, 255))
+        for r in st.ramps:
+            ov.rect(*r.box, colour=(255, 200, 0))
+    _draw_bars(ov, pos.get("1"))
+    overlays.append((t("mracr.overlay.s1", lang), ov.rgb))
+    ov = Overlay(s5.pixels)
+    for d in d5:
+        ov.line(d.a_rc, d.b_rc, (0, 230, 0))
+    overlays.append((t("mracr.overlay.s5", lang), ov.rgb))
+    ov = Overlay(s7.pixels)
+    ov.ellipse(r7.centre_rc, r7.large_radius_mm / s7.spacing_rc[0], r7.large_radius_mm / s7.spacing_rc[1], (0, 230, 0))
+    rs = math.sqrt(SMALL_ROI_CM2 * 100 / math.pi)
+    ov.ellipse(r7.low_rc, rs / s7.spacing_rc[0], rs / s7.spacing_rc[1], (0, 120, 255))
+    ov.ellipse(r7.high_rc, rs / s7.spacing_rc[0], rs / s7.spacing_rc[1], (255, 60, 60))
+    for c, a, b in r7.ghosts.values():
+        ov.ellipse(c, a / s7.spacing_rc[0], b / s7.spacing_rc[1], (255, 200, 0))
+    overlays.append((t("mracr.overlay.s7", lang), ov.rgb))
+    if s11 is not None:
+        ov = Overlay(s11.pixels)
+        _draw_bars(ov, pos.get("11"))
+        overlays.append((t("mracr.overlay.s11", lang), ov.rgb))
+
+    return AnalysisResult(
+        test=KEY, measurements=m, items=items, warnings=warnings, overlays=overlays,
+        **identity_of(used, ctx.acquired_at, lang),
+        params={"series": lab, "slices": {"1": s1.label, "5": s5.label, "7": s7.label, "11": s11.label if s11 else None},
+                "nominal_diameter_mm": NOMINAL_DIAMETER_MM, "large_roi_cm2": LARGE_ROI_CM2, "small_roi_cm2": SMALL_ROI_CM2,
+                "ghost_roi_cm2": GHOST_ROI_CM2, "snr_definition": "mean(200 cm2) / (mean SD of the 4 background ellipses / 0.655)"},
+    )
+
+
+def _draw_bars(ov: Overlay, pb: PositionBars | None) -> None:
+    if pb is None or pb.difference_mm is None:
+        return
+    for (a, b), bottom in ((pb.left_cols, pb.left_bottom), (pb.right_cols, pb.right_bottom)):
+        ov.rect(pb.top_row, a - 0.5, bottom, b + 0.5, colour=(255, 60, 255))
+
+
+_ACR = "ACR MRI QC manual (2015), grand fantôme"
+_METRICS = (
+    MetricSpec("acr_diameter_mm", "mm", "Diamètre (190 mm nominal)", "Diameter (190 mm nominal)",
+               Tolerance.symmetric(1.5, 2.0, reference=_ACR + " : 190 ± 2 mm ; alerte à 1,5 mm")),
+    MetricSpec("acr_diameter_max_error_mm", "mm", "Écart max. des diamètres à 190 mm", "Max diameter error to 190 mm",
+               Tolerance.at_most(1.5, 2.0, reference=_ACR + " : ± 2 mm ; alerte à 1,5 mm"), better="lower"),
+    MetricSpec("acr_slice_thickness_mm", "mm", "Épaisseur de coupe (coupe 1)", "Slice thickness (slice 1)",
+               Tolerance.symmetric(0.5, 0.7, reference=_ACR + " : 5,0 ± 0,7 mm ; alerte à 0,5 mm")),
+    MetricSpec("acr_slice_position_mm", "mm", "Position de coupe : différence de longueur des barres", "Slice position: bar length difference",
+               Tolerance(act_low=-5.0, tol_low=-4.0, tol_high=4.0, act_high=5.0, reference=_ACR + " : |différence| ≤ 5 mm ; alerte à 4 mm")),
+    MetricSpec("acr_piu_pct", "%", "Uniformité intégrale (PIU, coupe 7)", "Percent integral uniformity (PIU, slice 7)",
+               Tolerance.at_least(90.0, 87.5, reference=_ACR + " : PIU ≥ 87,5 % sous 3 T (≥ 82,0 % à 3 T) ; alerte à 90 %"), better="higher"),
+    MetricSpec("acr_ghosting_pct", "%", "Fantômes de signal (PSG, coupe 7)", "Percent-signal ghosting (PSG, slice 7)",
+               Tolerance.at_most(2.0, 2.5, reference=_ACR + " : PSG ≤ 2,5 % ; alerte à 2 %"), better="lower"),
+    MetricSpec("acr_snr", "", "RSB (coupe 7, fond de Rayleigh)", "SNR (slice 7, Rayleigh background)", None, better="higher"),
+)
+SPEC_METRICS = {m.name: m for m in _METRICS}
+
+SPEC = TestSpec(
+    key=KEY,
+    name_fr="IRM : fantôme ACR",
+    name_en="MR: ACR phantom",
+    frequency="quarterly",
+    kind="dicom",
+    metrics=_METRICS,
+    analyse=analyse,
+    page="pages/mr_acr.py",
+    description_fr=("Série axiale du grand fantôme ACR (11 coupes) : géométrie (coupes 1 et 5), épaisseur et position de coupe "
+                    "(coupes 1 et 11), uniformité PIU, fantômes de signal et RSB (coupe 7), selon le manuel de CQ IRM de l'ACR."),
+    description_en=("Axial series of the ACR large phantom (11 slices): geometry (slices 1 and 5), slice thickness and position "
+                    "(slices 1 and 11), PIU uniformity, percent-signal ghosting and SNR (slice 7), per the ACR MRI QC manual."),
+    accepts=".dcm,.ima,.zip",
+)

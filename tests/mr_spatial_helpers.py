@@ -1,0 +1,49 @@
+"""Helpers shared by the MR spatial analyser tests (slice thickness, geometry, resolution, ACR)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from streamlit.testing.v1 import AppTest
+
+from conftest import REPO, shared_file
+from qc.intake.dicom_io import read_paths
+from qc.registry import AnalysisContext
+
+HAZEN = ("hazen",)
+
+
+def real_inputs(*parts: str) -> list[tuple[str, bytes]]:
+    """Files (or a folder) of ../shared/data/hazen as (name, bytes), or skip when the data is absent."""
+    path: Path = shared_file(*HAZEN, *parts)
+    return read_paths([path])
+
+
+def ctx(**options) -> AnalysisContext:
+    return AnalysisContext(options=options)
+
+
+def demo_page_round_trip(page: str, key: str, qc_data_dir) -> AppTest:
+    """Open a test page, use its demo button, check the result shows (table, overlay) without any error,
+    save it and check one session is stored."""
+    from qc.records.storage import open_store
+
+    with open_store(qc_data_dir) as s:
+        s.add_machine("Unity A")
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.session_state["lang"] = "fr"
+    at.session_state["operator"] = "AG"
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, [e.value for e in at.exception]
+    at.button(key=f"{key}_demo").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    errors = [e.value for e in at.error if not e.value.startswith("✖ Résultat global")]  # the verdict box may be red
+    assert not errors, errors
+    assert len(at.dataframe) >= 1
+    at.button(key=f"{key}_save").click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert any("enregistr" in s.value.lower() for s in at.success), [s.value for s in at.success]
+    with open_store(qc_data_dir) as s:
+        assert len(s.sessions_frame(test=key)) == 1
+    return at

@@ -1,0 +1,113 @@
+"""mr-acr: the ACR set on a synthetic ACR-like series (known thickness, diameters, ghost) and on the real
+hazen ACR series against MANIFEST values; the localiser set aside; verdicts and the page."""
+
+from __future__ import annotations
+
+import pytest
+
+from mr_spatial_helpers import ctx, demo_page_round_trip, real_inputs
+from qc import pipeline
+from qc.errors import QCInputError
+from qc.mr import acr
+from qc.registry import get_test
+from qc.synthetic.mr_phantoms import acr_series
+
+
+def values(r):
+    return {(m.name, m.item): m.value for m in r.measurements}
+
+
+@pytest.mark.parametrize("reverse", [False, True])
+def test_synthetic_series_in_either_order(reverse):
+    files, truth = acr_series(thickness_mm=5.4, tilt_deg=1.5, diameter_mm=(190.8, 189.4), ghost_fraction=0.01, seed=3,
+                              reverse=reverse, bar_difference_mm=3.0)
+    r = acr.analyse(files, ctx())
+    v = values(r)
+    assert v[("acr_slice_thickness_mm", "")] == pytest.approx(5.4, abs=0.2)
+    assert v[("acr_diameter_mm", "#1 0°")] == pytest.approx(190.8, abs=0.3)
+    assert v[("acr_diameter_mm", "#5 90°")] == pytest.approx(189.4, abs=0.3)
+    assert v[("acr_slice_position_mm", "#1")] == pytest.approx(3.0, abs=0.3)
+    assert v[("acr_slice_position_mm", "#11")] == pytest.approx(3.0, abs=0.3)
+    assert v[("acr_piu_pct", "")] > 85.0  # 6 % shading only
+    # ghost copy shifted along x: left/right ellipses see the ghost, top/bottom do not → PSG > 0
+    assert v[("acr_ghosting_pct", "")] > 0.2
+    assert len(r.overlays) == 4
+    assert r.params["slices"]["1"] == ("acr_11.dcm" if reverse else "acr_01.dcm")
+
+
+def test_localiser_and_other_series_are_set_aside_with_a_sentence():
+    files, _ = acr_series(seed=1)
+    try:
+        loc = real_inputs("acr", "PhilipsAchievaLocalizer", "0.dcm")
+    except Exception:  # pragma: no cover - shared data absent: skipped by real_inputs
+        raise
+    r = acr.analyse(files + loc, ctx())
+    assert any("ACR SAG T1" in w and "écartée" in w for w in r.warnings), r.warnings
+    with pytest.raises(QCInputError) as exc:
+        acr.analyse(loc, ctx())
+    assert "ACR" in exc.value.message("fr")
+
+
+# Real ACR series (MANIFEST, hazen). Margins (README): PIU ±1.5 points; PSG ±0.1 point; diameters
+# left-right ±1 mm (hazen's pixel counting); slice position ±0.5 mm except GE slice 11 (hazen 4.47 mm,
+# both bars visibly end on the same row: ours 0.3 mm); slice thickness Philips ±0.5 mm.
+@pytest.mark.parametrize(
+    "folder, piu, psg, h1, pos1, pos11, thick",
+    [
+        ("Siemens", 67.49, 0.035, 191.41, -0.59, -1.56, None),
+        ("PhilipsAchieva", 80.66, None, 190.43, 1.37, -3.12, 5.36),
+        ("GE", 83.78, 0.485, 190.93, 0.51, None, None),
+    ],
+)
+def test_real_series_against_manifest(folder, piu, psg, h1, pos1, pos11, thick):
+    r = acr.analyse(real_inputs("acr", folder), ctx())
+    v = values(r)
+    assert abs(v[("acr_piu_pct", "")] - piu) <= 1.5
+    if psg is not None:
+        assert abs(v[("acr_ghosting_pct", "")] - psg) <= 0.1
+    assert abs(v[("acr_diameter_mm", "#1 0°")] - h1) <= 1.0
+    assert abs(v[("acr_slice_position_mm", "#1")] - pos1) <= 0.5
+    if pos11 is not None:
+        assert abs(v[("acr_slice_position_mm", "#11")] - pos11) <= 0.5
+    if thick is not None:
+        assert abs(v[("acr_slice_thickness_mm", "")] - thick) <= 0.5
+
+
+def test_session_verdicts():
+    spec = get_test("mr-acr")
+    files, _ = acr_series(thickness_mm=5.1, seed=4)
+    good = pipeline.analyse(None, spec, files, None)
+    assert good.status == "pass", [(j.name, j.item, j.value, j.status) for j in good.judged if j.status != "pass"]
+    files, _ = acr_series(thickness_mm=6.2, seed=4)  # out of 5.0 ± 0.7 mm
+    assert pipeline.analyse(None, spec, files, None).status == "fail"
+
+
+def test_page_demo_analyse_and_save(qc_data_dir):
+    demo_page_round_trip("pages/mr_acr.py", "mr-acr", qc_data_dir)
+
+
+def test_enhanced_multiframe_series_shuffled_in_a_zip_with_a_non_image():
+    """One Enhanced MR object holding the 11 slices out of order, zipped with a text file: the reader splits
+    the frames, sorts them along the normal, the text file is listed as set aside, and the set is measured."""
+    import io
+    import zipfile
+
+    import numpy as np
+    import pydicom
+
+    from qc.synthetic.mr import enhanced_mr_bytes
+
+    files, _ = acr_series(thickness_mm=5.3, seed=9, bar_difference_mm=-2.0)
+    frames = [pydicom.dcmread(io.BytesIO(d)).pixel_array.astype(float) for _, d in files]
+    order = [3, 0, 10, 7, 1, 9, 4, 2, 8, 6, 5]
+    locs = [-50.0 + 10.0 * k for k in range(11)]
+    data = enhanced_mr_bytes(np.stack([frames[k] for k in order]), [locs[k] for k in order], pixel_spacing_mm=(0.9765625, 0.9765625))
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("acr/series.dcm", data)
+        z.writestr("acr/notes.txt", b"weekly ACR run")
+    r = acr.analyse([("acr.zip", buf.getvalue())], ctx())
+    v = values(r)
+    assert v[("acr_slice_thickness_mm", "")] == pytest.approx(5.3, abs=0.2)
+    assert v[("acr_slice_position_mm", "#1")] == pytest.approx(-2.0, abs=0.3)
+    assert any("notes.txt" in w for w in r.warnings), r.warnings
