@@ -143,6 +143,7 @@ def make_context(
         cax_for=cax_for,
         tolerance_for=tolerance_for,
         baseline_for=baseline_for,
+        calibrations=lambda: store.calibrations(mid),
         acquired_at=acquired_at,
         baseline=baseline,
         options=opts,
@@ -264,12 +265,19 @@ def judge(store: Store | None, spec: TestSpec, result: AnalysisResult, machine: 
         judged = judge_measurements(result.measurements, lambda name: (spec.metric(name).tolerance if spec.metric(name) else None))
     # The limits that judged each metric, for the charts of this result (band in force on its date).
     result.extra["bounds_in_force"] = {(j.name, j.item): j.bounds for j in judged if j.bounds is not None}
+    # One sentence per metric not measured (with the items it concerns), not one per image: a list of
+    # thirty lines would hide the reason.
+    missing: dict[str, list] = {}
     for j in judged:
         if j.not_measured:
-            m = spec.metric(j.name)
-            label = (m.label(lang) if m else j.name) + (f" [{j.item}]" if j.item else "")
-            reason = j.reason if j.reason and j.reason != label else t("reason.not_measured", lang)
-            warnings.append(t("warn.not_measured", lang, metric=label, reason=reason))
+            missing.setdefault(j.name, []).append(j)
+    for name, js in missing.items():
+        m = spec.metric(name)
+        base = m.label(lang) if m else name
+        items = [j.item for j in js if j.item]
+        label = base + (f" [{', '.join(items[:6])}{', …' if len(items) > 6 else ''}]" if items else "")
+        explicit = next((j.reason for j in js if j.reason and j.reason not in (base, label)), "")
+        warnings.append(t("warn.not_measured", lang, metric=label, reason=explicit or t("reason.not_measured", lang)))
     n_bad_items = sum(1 for it in result.items if item_status(it) == FAIL)
     if n_bad_items:
         warnings.append(t("warn.items_failed", lang, n=n_bad_items, total=len(result.items)))

@@ -64,6 +64,7 @@ class AnalysisContext:
     cax_for: Callable[[dt.datetime | None], Calibration | None] = lambda _d: None
     tolerance_for: Callable[[str, dt.datetime | None], Tolerance | None] = lambda _m, _d: None
     baseline_for: Callable[[dt.datetime | None], dict[str, Any] | None] = lambda _d: None
+    calibrations: Callable[[], list[dict[str, Any]]] = lambda: []  # every beam-axis calibration of the machine (for messages)
     acquired_at: dt.datetime | None = None
     baseline: dict[str, Any] | None = None  # deprecated: use baseline_for(date); the one in force on acquired_at
     options: dict[str, Any] = field(default_factory=dict)

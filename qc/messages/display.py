@@ -206,12 +206,12 @@ MESSAGES.update({
     # Beam-axis warning that says which date has no calibration and which calibration exists
     # (for qc.mv.geometry.cax_pixel, via qc.display.no_cax_warning).
     "geom.warn.no_cax_on_date": {
-        "fr": "{file} : aucune calibration de l'axe faisceau (CAX) en vigueur le {date} pour cette machine ; la calibration existante ({u} ; {v}) px ne s'applique qu'à partir du {valid_from}. Le centre de l'imageur ({uc} ; {vc}) px est utilisé : ajoutez dans Paramètres une calibration valable à cette date.",
-        "en": "{file}: no beam-axis (CAX) calibration in force on {date} for this machine; the existing calibration ({u}, {v}) px only applies from {valid_from}. The imager centre ({uc}, {vc}) px is used: add a calibration valid on that date in Settings.",
+        "fr": "{file} : aucune calibration de l'axe faisceau (CAX) en vigueur le {date} pour cette machine ; la calibration existante ({u} ; {v}) px ne s'applique qu'à partir du {valid_from}. Sans axe calibré, les écarts à l'axe ne sont pas mesurés (jamais jugés contre le centre de l'imageur) : ajoutez dans Paramètres une calibration valable à cette date.",
+        "en": "{file}: no beam-axis (CAX) calibration in force on {date} for this machine; the existing calibration ({u}, {v}) px only applies from {valid_from}. Without a calibrated axis, offsets from the axis are not measured (never judged against the imager centre): add a calibration valid on that date in Settings.",
     },
     "geom.warn.no_cax_at_all": {
-        "fr": "{file} : cette machine n'a aucune calibration de l'axe faisceau (CAX) ; le centre de l'imageur ({uc} ; {vc}) px est utilisé, ce qui fausse les positions sur l'Unity. Saisissez la calibration dans Paramètres › Machines et axe faisceau.",
-        "en": "{file}: this machine has no beam-axis (CAX) calibration; the imager centre ({uc}, {vc}) px is used, which biases positions on the Unity. Enter the calibration in Settings › Machines and beam axis.",
+        "fr": "{file} : cette machine n'a aucune calibration de l'axe faisceau (CAX) ; sans elle, les écarts à l'axe ne sont pas mesurés (jamais jugés contre le centre de l'imageur, qui n'est pas l'axe sur l'Unity). Saisissez la calibration dans Paramètres › Machines et axe faisceau.",
+        "en": "{file}: this machine has no beam-axis (CAX) calibration; without it, offsets from the axis are not measured (never judged against the imager centre, which is not the axis on the Unity). Enter the calibration in Settings › Machines and beam axis.",
     },
     # CSV
     "display.csv_help": {

@@ -73,6 +73,17 @@ def prepare_images(
     return out
 
 
+def calibration_warnings(prepared: list[PreparedImage]) -> list[str]:
+    """What the physicist must know about the beam-axis calibration of a session: each image whose calibration
+    does not fit it, else (no calibration in force) one sentence naming the date without a calibration and the
+    calibration that exists, if any (said once, not per image)."""
+    outside = [p.cax_warning for p in prepared if p.calibration_outside and p.cax_warning]
+    if outside:
+        return outside
+    missing = next((p.cax_warning for p in prepared if p.cax.source != "calibration" and p.cax_warning), None)
+    return [missing] if missing else []
+
+
 def session_date(prepared: list[PreparedImage], ctx: AnalysisContext) -> dt.datetime | None:
     """The session's acquisition date for the dated lookups: the earliest image date, else the user's."""
     dates = [p.image.acquired_at for p in prepared if p.image.acquired_at is not None]

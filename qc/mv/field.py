@@ -39,7 +39,7 @@ from scipy import ndimage
 
 from qc.errors import QCInputError
 from qc.intake.dicom_io import DicomImage, session_identity
-from qc.mv.common import PreparedImage, baseline_in_force, block_mean, measurement, prepare_images, rounded, session_date
+from qc.mv.common import PreparedImage, calibration_warnings, baseline_in_force, block_mean, measurement, prepare_images, rounded, session_date
 from qc.mv.fff import QUANTITIES as FFF_QUANTITIES
 from qc.mv.fff import FFFProfile, fff_profile
 from qc.mv.geometry import (
@@ -714,7 +714,7 @@ def summarise_session(measured: list[FieldImage], ctx: AnalysisContext, nominals
     baseline_profiles = stored.get("profiles", {}) if isinstance(stored, dict) else {}
     warnings: list[str] = [w for fi in measured for w in fi.prepared.warnings]
     calibrated = all(fi.calibrated for fi in measured)
-    warnings += [fi.prepared.cax_warning for fi in measured if fi.prepared.calibration_outside and fi.prepared.cax_warning]
+    warnings += calibration_warnings([fi.prepared for fi in measured])
     if not calibrated:
         warnings.append(t("field.warn.no_calibration", lang))
     if not baseline_profiles:

@@ -47,7 +47,10 @@ def cax_pixel(image: DicomImage, ctx: AnalysisContext, when: dt.datetime | None 
         warning = t("geom.warn.cax_outside", ctx.lang, file=image.file.filename, u=f"{cal.u0:g}", v=f"{cal.v0:g}",
                     cols=cols, rows=rows, uc=f"{u0:g}", vc=f"{v0:g}")
     else:
-        warning = t("geom.warn.no_cax", ctx.lang, file=image.file.filename, uc=f"{u0:g}", vc=f"{v0:g}")
+        # say which date has no calibration and which calibration exists (it may only start later)
+        from qc.display import no_cax_warning
+
+        warning = no_cax_warning(ctx.lang, image.file.filename, when if when is not None else image.acquired_at, ctx.calibrations(), u0, v0)
     return CaxPixel(u0, v0, "image centre"), warning
 
 

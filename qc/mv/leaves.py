@@ -48,7 +48,7 @@ import numpy as np
 from qc.i18n import t
 from qc.intake.dicom_io import session_identity
 from qc.mv import mlc
-from qc.mv.common import PreparedImage, item_tolerance, measurement, prepare_images, rounded, session_date, tolerance_record
+from qc.mv.common import PreparedImage, calibration_warnings, item_tolerance, measurement, prepare_images, rounded, session_date, tolerance_record
 from qc.records.tolerances import FAIL, WARNING, Tolerance, judge_value
 from qc.registry import AnalysisContext, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
@@ -282,8 +282,8 @@ def summarise_session(measured: list[LeafImage], ctx: AnalysisContext, when) -> 
     leaf_tol = item_tolerance(ctx, SPEC_METRICS["leaf_position_error_mm"], when)
     scale_mm = float((leaf_tol.act_high or leaf_tol.tol_high or 1.0) if leaf_tol is not None else 1.0)
     warnings: list[str] = [w for li in measured for w in li.prepared.warnings + li.mlc.warnings]
-    # a calibration that does not fit the image is worth its own sentence; a missing one is said once below
-    warnings += [li.prepared.cax_warning for li in measured if li.prepared.calibration_outside and li.prepared.cax_warning]
+    # a calibration that does not fit an image, or the date without a calibration (and the one that exists)
+    warnings += calibration_warnings([li.prepared for li in measured])
 
     # nominal matching of the gap images
     gaps = [li for li in measured if li.mode == "gap"]

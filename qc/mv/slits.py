@@ -36,7 +36,7 @@ from qc.errors import QCInputError
 from qc.i18n import t
 from qc.intake.dicom_io import session_identity
 from qc.mv import mlc
-from qc.mv.common import PreparedImage, baseline_in_force, item_tolerance, measurement, prepare_images, rounded, session_date, tolerance_record
+from qc.mv.common import PreparedImage, calibration_warnings, baseline_in_force, item_tolerance, measurement, prepare_images, rounded, session_date, tolerance_record
 from qc.records.tolerances import FAIL, Tolerance, judge_value
 from qc.registry import AnalysisContext, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
@@ -141,7 +141,7 @@ def summarise_session(measured: list[SlitImage], ctx: AnalysisContext, when) -> 
     slit_tol = item_tolerance(ctx, SPEC_METRICS["slit_error_mm"], when)
     warnings: list[str] = [w for si in measured for w in si.prepared.warnings + si.mlc.warnings]
     calibrated = all(si.prepared.calibrated for si in measured)
-    warnings += [si.prepared.cax_warning for si in measured if si.prepared.calibration_outside and si.prepared.cax_warning]
+    warnings += calibration_warnings([si.prepared for si in measured])
     if not calibrated:
         warnings.append(t("slits.warn.no_calibration", lang))
     if not baseline:
