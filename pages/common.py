@@ -382,8 +382,10 @@ def _inputs_key(inputs: list[tuple[str, bytes]], machine: dict | None) -> str:
     return h.hexdigest()
 
 
-def image_test_page(key: str, extra: Callable[[pipeline.Analysis], None] | None = None, baseline: Callable | None = None) -> None:
-    """Upload (or demo) → analyse → show → save, for a test analysed from files."""
+def image_test_page(
+    key: str, extra: Callable[[pipeline.Analysis], None] | None = None, baseline: Callable | None = None, options: dict | None = None
+) -> None:
+    """Upload (or demo) → analyse → show → save, for a test analysed from files (`options`: analyser options the page asked for)."""
     store = get_store()
     from qc.registry import get_test
 
@@ -410,13 +412,13 @@ def image_test_page(key: str, extra: Callable[[pipeline.Analysis], None] | None 
     if not inputs:
         st.info(T("ui.waiting_upload"))
         return
-    cache_key = _inputs_key(inputs, machine)
+    cache_key = _inputs_key(inputs, machine) + repr(sorted((options or {}).items()))
     cached = st.session_state.get(f"{key}_analysis")
     if cached is None or cached[0] != cache_key:
         st.session_state.pop(f"{key}_saved", None)
         try:
             with st.spinner(T("ui.analysing")):
-                analysis = pipeline.analyse(store, spec, inputs, machine, lang())
+                analysis = pipeline.analyse(store, spec, inputs, machine, lang(), options=options)
         except QCInputError as exc:
             st.session_state.pop(f"{key}_analysis", None)
             st.error(md_escape(exc.message(lang())), icon=":material/error:")

@@ -106,7 +106,7 @@ class TestSpec:
 
 
 # Modules that define `SPEC`; order is the menu order.
-ANALYSER_MODULES: tuple[str, ...] = ("qc.mv.field", "qc.mv.leaves", "qc.mv.slits", "qc.mr.piqt")
+ANALYSER_MODULES: tuple[str, ...] = ("qc.mv.field", "qc.mv.leaves", "qc.mv.slits", "qc.mv.winston_lutz", "qc.mr.piqt")
 
 
 def _load_analysers() -> list[TestSpec]:
