@@ -44,7 +44,7 @@ from scipy import ndimage, optimize
 from qc.errors import QCInputError
 from qc.i18n import t
 from qc.intake.dicom_io import RT_IMAGE, DicomImage, load_images, session_identity
-from qc.mv.geometry import inflection_edges
+from qc.mv.geometry import inflection_edges, level_crossing_near
 from qc.records.tolerances import Tolerance
 from qc.registry import AnalysisContext, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
@@ -53,11 +53,15 @@ KEY = "wl"
 SPEC_NAME = {"fr": "Winston-Lutz", "en": "Winston-Lutz"}
 ANGLE_TOL_DEG = 1.0  # an axis within 1° of 0 counts as "not turned"
 EDGE_HALF_WINDOW_MM = 6.0  # each edge profile spans ±6 mm around the 50 % edge (Unity leaf penumbra 6–8 mm)
+FIELD_EDGE = "inflection"  # field edges at the inflection point (as MVIC-Champ); "50%" = at half the field maximum above background
+FIELD_CENTRE = "edges"  # "edges": mean edge mid-points (BB lines left out); "area": sub-pixel centroid of the 50 % area (pylinac-like)
+BB_CENTRE = "radial"  # "radial": free radial profile + ramps fit (robust to residual ramps); "centroid": attenuation-weighted centroid
 CENTRAL_FRACTION = 0.6  # field centre from the central 60 % of rows / columns
 BB_MIN_DIAMETER_MM = 2.0
 BB_MAX_DIAMETER_MM = 12.0
 BB_WINDOW_MARGIN_MM = 1.8  # disc radius = BB radius + this (blur of source and imager)
 FIT_LEVEL = 0.3  # the field model is fitted (and the BB weighed) where the signal exceeds 30 % of the field's plateau
+PROFILE_SMOOTH_PX = 0.0  # smoothing of the fitted row/column terms (penumbrae are ≥ 5 px wide on the Unity)
 FIT_RING_MM = 3.5  # width of the ring around the disc where the smooth correction is fitted
 DEFAULT_ORIENTATION = (1.0, 0.0, 0.0, 0.0, -1.0, 0.0)  # DICOM RTImageOrientation default
 AXES = ("reference", "gantry", "collimator", "couch", "combo")
@@ -176,16 +180,39 @@ def find_field(image: DicomImage, lang: str = "fr", exclude: tuple[float, float,
         eu, ev, er = exclude
         skip_rows = (ev - er, ev + er)
         skip_cols = (eu - er, eu + er)
-    u_mid, w_u = _centre_along(s, mask, axis=1, half_window=margin_c - 2, frac=CENTRAL_FRACTION, skip=skip_rows)
-    v_mid, w_v = _centre_along(s, mask, axis=0, half_window=margin_r - 2, frac=CENTRAL_FRACTION, skip=skip_cols)
+    half_level = lo + 0.5 * (hi - lo) if FIELD_EDGE == "50%" else None
+    u_mid, w_u = _centre_along(s, mask, axis=1, half_window=margin_c - 2, frac=CENTRAL_FRACTION, skip=skip_rows, level=half_level)
+    v_mid, w_v = _centre_along(s, mask, axis=0, half_window=margin_r - 2, frac=CENTRAL_FRACTION, skip=skip_cols, level=half_level)
     if u_mid is None or v_mid is None:
         raise _wrong(lang, "wl.err.no_field", file=name)
+    if FIELD_CENTRE == "area":
+        u_mid, v_mid = _area_centroid(s, mask, lo + 0.5 * (hi - lo), (r0, r1, c0, c1))
     roi = (max(0, r0 - margin_r), min(s.shape[0], r1 + margin_r + 1), max(0, c0 - margin_c), min(s.shape[1], c1 + margin_c + 1))
     return FieldCentre(u_mid, v_mid, w_u * col_mm, w_v * row_mm, mask, roi)
 
 
+def _area_centroid(s: np.ndarray, mask: np.ndarray, level: float, box: tuple[int, int, int, int]) -> tuple[float, float]:
+    """Centroid of the area above `level` (holes such as the BB filled), with each boundary pixel
+    counted for the fraction of it inside the contour (0.5 + signed distance to the level in pixels,
+    from the local gradient): the sub-pixel version of pylinac's field centroid."""
+    r0, r1, c0, c1 = box
+    r0, c0 = max(0, r0 - 3), max(0, c0 - 3)
+    sub = s[r0 : r1 + 4, c0 : c1 + 4]
+    m = mask[r0 : r1 + 4, c0 : c1 + 4]
+    gv, gu = np.gradient(sub)
+    grad = np.hypot(gu, gv)
+    frac = np.clip(0.5 + (sub - level) / np.maximum(grad, 1e-9), 0.0, 1.0)
+    inner = ndimage.binary_erosion(m, iterations=2)
+    outer = ndimage.binary_dilation(m, iterations=2)
+    w = np.where(inner, 1.0, np.where(outer, frac, 0.0))
+    vv, uu = np.mgrid[0 : sub.shape[0], 0 : sub.shape[1]]
+    total = w.sum()
+    return float((w * uu).sum() / total + c0), float((w * vv).sum() / total + r0)
+
+
 def _centre_along(
-    s: np.ndarray, mask: np.ndarray, axis: int, half_window: int, frac: float, skip: tuple[float, float] | None = None
+    s: np.ndarray, mask: np.ndarray, axis: int, half_window: int, frac: float, skip: tuple[float, float] | None = None,
+    level: float | None = None,
 ) -> tuple[float | None, float]:
     """Mean mid-point (and mean width) of the two inflection edges along `axis` (1 = along rows → u).
 
@@ -217,8 +244,12 @@ def _centre_along(
     idx_r = np.clip(last[:, None] + offs[None, :], 0, width - 1)
     prof_l = ndimage.gaussian_filter1d(img[keep[:, None], idx_l], 1.0, axis=1)
     prof_r = ndimage.gaussian_filter1d(img[keep[:, None], idx_r], 1.0, axis=1)
-    pos_l, _ = inflection_edges(prof_l, +1)
-    pos_r, _ = inflection_edges(prof_r, -1)
+    if level is None:
+        pos_l, _ = inflection_edges(prof_l, +1)
+        pos_r, _ = inflection_edges(prof_r, -1)
+    else:
+        pos_l = np.array([level_crossing_near(p, level, 0, +1) for p in prof_l])
+        pos_r = np.array([level_crossing_near(p, level, len(p) - 1, -1) for p in prof_r])
     left = first + pos_l - half_window
     right = last + pos_r - half_window
     mid = (left + right) / 2
@@ -287,7 +318,7 @@ def find_bb(image: DicomImage, fc: FieldCentre, bb_diameter_mm: float | None = N
         total = w.sum()
         if not np.isfinite(total) or total <= 0:
             raise _wrong(lang, "wl.err.no_bb", file=name)
-        fine = it >= 3 and (fine_rounds > 0 or coarse_moved < 0.1)
+        fine = BB_CENTRE == "radial" and it >= 3 and (fine_rounds > 0 or coarse_moved < 0.1)
         if not fine:  # coarse: attenuation-weighted centroid until it settles
             nu = float((w * uu).sum() / total)
             nv = float((w * vv).sum() / total)
@@ -307,6 +338,8 @@ def find_bb(image: DicomImage, fc: FieldCentre, bb_diameter_mm: float | None = N
         if moved > 3 * radius_px or not (0 <= ub < s.shape[1] and 0 <= vb < s.shape[0]):
             raise _wrong(lang, "wl.err.no_bb", file=name)
         if fine and (moved < 0.02 or fine_rounds >= 3):
+            break
+        if BB_CENTRE != "radial" and it >= 3 and moved < 0.005:
             break
     if contrast < 0.3:
         raise _wrong(lang, "wl.err.no_bb", file=name)
@@ -391,6 +424,9 @@ def _warped_separable_model(logs: np.ndarray, use: np.ndarray, row_a: np.ndarray
         logs_w[i] = np.interp(src[i], grid, logs[i])
         use_w[i] = np.interp(src[i], grid, uf[i], left=0.0, right=0.0)
     y, x = _separable_log_field(logs_w, use_w > 0.999)
+    # light smoothing: the row and column terms come from few pixels each, their noise would stripe the disc
+    if PROFILE_SMOOTH_PX > 0:
+        y, x = ndimage.gaussian_filter1d(y, PROFILE_SMOOTH_PX, mode="nearest"), ndimage.gaussian_filter1d(x, PROFILE_SMOOTH_PX, mode="nearest")
     mapped = row_a[:, None] + row_b[:, None] * grid[None, :]
     return y[:, None] + np.interp(mapped, grid, x)
 
