@@ -44,7 +44,7 @@ walls, cpus, out = [], [], {}
 for _ in range(repeat):
     w0, c0 = time.perf_counter(), time.process_time()
     try:
-        w = WinstonLutz(folder)
+        w = WinstonLutz(folder, missing_axis_value=0)  # Unity headers carry no collimator/couch angle
         w.analyze(bb_size_mm=bb)
         r = w.results_data()
         out = {"gantry_iso_size_mm": r.gantry_3d_iso_diameter_mm, "cax2bb_max_mm": r.max_2d_cax_to_bb_mm,

@@ -383,9 +383,13 @@ def _inputs_key(inputs: list[tuple[str, bytes]], machine: dict | None) -> str:
 
 
 def image_test_page(
-    key: str, extra: Callable[[pipeline.Analysis], None] | None = None, baseline: Callable | None = None, options: dict | None = None
+    key: str,
+    extra: Callable[[pipeline.Analysis], None] | None = None,
+    baseline: Callable | None = None,
+    options: Callable[[], dict] | None = None,
 ) -> None:
-    """Upload (or demo) → analyse → show → save, for a test analysed from files (`options`: analyser options the page asked for)."""
+    """Upload (or demo) → analyse → show → save, for a test analysed from files (`options`: draws the page's
+    analyser options under the uploader and returns them)."""
     store = get_store()
     from qc.registry import get_test
 
@@ -402,6 +406,7 @@ def image_test_page(
         with st.spinner(T("ui.making_demo")):
             st.session_state[f"{key}_demo_inputs"] = make_demo()
         st.session_state.pop(f"{key}_saved", None)
+    opts = options() if options is not None else None
     inputs: list[tuple[str, bytes]] = []
     if uploads:
         inputs = [(u.name, u.getvalue()) for u in uploads]
@@ -412,13 +417,13 @@ def image_test_page(
     if not inputs:
         st.info(T("ui.waiting_upload"))
         return
-    cache_key = _inputs_key(inputs, machine) + repr(sorted((options or {}).items()))
+    cache_key = _inputs_key(inputs, machine) + repr(sorted((opts or {}).items()))
     cached = st.session_state.get(f"{key}_analysis")
     if cached is None or cached[0] != cache_key:
         st.session_state.pop(f"{key}_saved", None)
         try:
             with st.spinner(T("ui.analysing")):
-                analysis = pipeline.analyse(store, spec, inputs, machine, lang(), options=options)
+                analysis = pipeline.analyse(store, spec, inputs, machine, lang(), options=opts)
         except QCInputError as exc:
             st.session_state.pop(f"{key}_analysis", None)
             st.error(md_escape(exc.message(lang())), icon=":material/error:")

@@ -6,7 +6,7 @@ ensure_navigation()
 
 import streamlit as st
 
-from pages.common import T, charts_of, image_test_page
+from pages.common import T, image_test_page, lang
 from qc.mv import winston_lutz as wl
 from qc.textsafe import md_escape
 
@@ -44,7 +44,9 @@ def _shift(analysis) -> None:
     st.subheader(T("wl.shift.title"))
     st.info(md_escape(r.extra.get("shift_words", "")), icon=":material/open_with:")
     st.caption(T("wl.shift.frame"))
-    charts_of(wl)(analysis)
+    for i, (_, chart) in enumerate(wl.charts(r, lang())):
+        # the polar plot keeps its square aspect (stretched, its circles would become ellipses)
+        st.altair_chart(chart, width="content" if i == 0 else "stretch")
 
 
-image_test_page("wl", extra=_shift, options=_options())
+image_test_page("wl", extra=_shift, options=_options)
