@@ -121,3 +121,28 @@ def test_cli_event_add_and_list(store, machine, capsys):
     assert cli.main(["event", "add", "--machine", machine["name"], "--kind", "upgrade"]) == 2  # no date: one sentence, exit 2
     assert "AAAA-MM-JJ" in capsys.readouterr().err
     assert len(store.events(machine["id"])) == 1
+
+
+def test_settings_form_records_an_event(qc_data_dir):
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import REPO
+    from qc.records.storage import open_store
+
+    with open_store(qc_data_dir) as s:
+        s.add_machine("Unity A")
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=300)
+    at.session_state["lang"] = "fr"
+    at.session_state["operator"] = "PH"
+    at.run()
+    at.switch_page("pages/settings.py").run()
+    at.date_input(key="set_event_date").set_value(dt.date.today() - dt.timedelta(days=3))
+    at.selectbox(key="set_event_kind").set_value("upgrade")
+    at.text_input(key="set_event_note").input("Mise à jour R5.1")
+    submit = [b for b in at.button if "set_event_form" in (b.key or "")][0]
+    submit.click().run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not [e.value for e in at.error]
+    with open_store(qc_data_dir) as s:
+        ev = s.events()
+        assert list(ev["kind"]) == ["upgrade"] and ev["note"].iloc[0] == "Mise à jour R5.1" and ev["created_by"].iloc[0] == "PH"
