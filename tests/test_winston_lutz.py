@@ -195,3 +195,13 @@ def test_wl_page_demo_shows_overlays_shift_and_polar_plot(qc_data_dir):
     infos = " ".join(i.value for i in at.info)
     assert "Déplacer la bille" in infos or "ne pas la déplacer" in infos
     assert any("CEI 61217" in c.value for c in at.caption)
+
+
+def test_cli_analyses_the_demo_folder(capsys):
+    import json
+
+    from qc import cli
+
+    assert cli.main(["analyse", "wl", str(shared_file("pylinac", "winston_lutz", "demo")), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["metrics"]["n_images"] == 17 and "gantry_iso_size_mm" in out["metrics"]
