@@ -416,8 +416,14 @@ def _inputs_key(inputs: list[tuple[str, bytes]], machine: dict | None) -> str:
     return h.hexdigest()
 
 
-def image_test_page(key: str, extra: Callable[[pipeline.Analysis], None] | None = None, baseline: Callable | None = None) -> None:
-    """Upload (or demo) → analyse → show → save, for a test analysed from files."""
+def image_test_page(
+    key: str,
+    extra: Callable[[pipeline.Analysis], None] | None = None,
+    baseline: Callable | None = None,
+    options: Callable[[], dict] | None = None,
+) -> None:
+    """Upload (or demo) → analyse → show → save, for a test analysed from files (`options`: draws the page's
+    analyser options under the uploader and returns them)."""
     store = get_store()
     from qc.registry import get_test
 
@@ -434,6 +440,7 @@ def image_test_page(key: str, extra: Callable[[pipeline.Analysis], None] | None 
         with st.spinner(T("ui.making_demo")):
             st.session_state[f"{key}_demo_inputs"] = make_demo()
         st.session_state.pop(f"{key}_saved", None)
+    opts = options() if options is not None else None
     inputs: list[tuple[str, bytes]] = []
     if uploads:
         inputs = [(u.name, u.getvalue()) for u in uploads]
@@ -449,13 +456,13 @@ def image_test_page(key: str, extra: Callable[[pipeline.Analysis], None] | None 
         st.info(T("ui.waiting_upload"))
         return
     given = st.session_state.get(f"{key}_given_date")
-    cache_key = _inputs_key(inputs, machine) + (given.isoformat() if given else "")
+    cache_key = _inputs_key(inputs, machine) + (given.isoformat() if given else "") + repr(sorted((opts or {}).items()))
     cached = st.session_state.get(f"{key}_analysis")
     if cached is None or cached[0] != cache_key:
         st.session_state.pop(f"{key}_saved", None)
         try:
             with st.spinner(T("ui.analysing")), analysis_slot((current_user() or {}).get("username") or client_address()):
-                analysis = pipeline.analyse(store, spec, inputs, machine, lang(), acquired_at=given)
+                analysis = pipeline.analyse(store, spec, inputs, machine, lang(), options=opts, acquired_at=given)
         except QCInputError as exc:
             st.session_state.pop(f"{key}_analysis", None)
             if pipeline.needs_date(exc):

@@ -140,18 +140,19 @@ if df.empty:
     st.info(T("hist.empty"))
 else:
     trended = df[df["metric"].map(lambda n: spec.metric(n) is None or spec.metric(n).trend)]
+    events = store.events(machine["id"]) if machine else None  # drawn on every chart; drift restarts after them
     series = list(trended.groupby(["metric", "item"], sort=False))
     if metric is not None and len(series) >= 1:
         for (name, item), g in series[:6]:
             title, unit = series_label(spec, name, item, lang())
-            st.altair_chart(trend_chart(g, title, unit, lang()), width="stretch")
-            drift_warning(drift_signal(g), title, unit)
+            st.altair_chart(trend_chart(g, title, unit, lang(), events=events), width="stretch")
+            drift_warning(drift_signal(g, events=events), title, unit)
     elif series:
-        chart = small_multiples(trended, spec, lang())
+        chart = small_multiples(trended, spec, lang(), events=events)
         if chart is not None:
             st.altair_chart(chart)
         for (name, item), g in series:
-            drift_warning(drift_signal(g), *series_label(spec, name, item, lang()))
+            drift_warning(drift_signal(g, events=events), *series_label(spec, name, item, lang()))
     sessions = df.drop_duplicates("session_id")
     st.subheader(T("hist.table", n=len(sessions), m=len(df)))
     shown = display_frame(df, lang(), ["session_id", "acquired_at", "machine", "metric", "item", "value", "unit", "status", "operator", "comment", "voided"],

@@ -19,6 +19,8 @@ from qc.registry import FREQUENCIES
 from qc.textsafe import md_escape
 from qc.records.tolerances import Tolerance
 
+from pages.events import render_events_form
+
 store = get_store()
 st.title(T("nav.settings"))
 require("tolerances")
@@ -81,6 +83,7 @@ with tab_m:
                 else:
                     store.add_calibration(m["id"], u0, v0, valid.isoformat(), user=user, comment=comment)
                     st.rerun()
+        render_events_form(store, m, user)
 
 # ------------------------------------------------------------------ tolerances
 with tab_t:

@@ -9,6 +9,8 @@
     python -m qc report --machine NAME --month 2026-10 [-o FILE] [--lang en]
     python -m qc backup | backups | verify NAME | restore NAME [--force]
     python -m qc sign --machine NAME --month 2026-10 --by NAME [--comment TEXT]
+    python -m qc event add --machine NAME --date 2026-10-03 --kind service|upgrade|recalibration|mlc_change|other [--note TEXT] [--by NAME]
+    python -m qc event list [--machine NAME]
     python -m qc add-user NAME --role admin|physicist|operator [--name "Display"] [--password-stdin | --sso --email E]
     python -m qc receive [--aet A --port P --allow-aet UNITY1 --allow-address IP]   DICOM receiver
     python -m qc watch FOLDER [--once] | inbox [--process] | retrieve --orthanc URL --from D --to D | review ID --by NAME
@@ -217,6 +219,26 @@ def cmd_sign(args) -> int:
     return 0
 
 
+def cmd_event(args) -> int:
+    """Record or list machine events (drawn on every trend; the drift signal restarts after them)."""
+    from qc.records.storage import open_store
+
+    lang = _lang(args)
+    with open_store(args.data_dir) as store:
+        machine = store.resolve_machine(args.machine) if args.machine else None
+        if args.action == "add":
+            if machine is None:
+                raise QCInputError("event.err.machine", machine="--machine")
+            if not args.date:
+                raise QCInputError("event.err.date", value="--date")
+            eid = store.add_event(machine["id"], args.date, args.kind, args.note or "", user=args.by or os.environ.get("USER", ""))
+            print(f"{eid}\t{machine['name']}\t{args.date}\t{t('event.kind.' + args.kind, lang)}")
+        else:
+            for _, e in store.events(machine["id"] if machine else None).iterrows():
+                print(f"{e['id']}\t{e['machine']}\t{e['occurred_at']:%Y-%m-%d}\t{t('event.kind.' + e['kind'], lang)}\t{e['note']}")
+    return 0
+
+
 def cmd_add_user(args) -> int:
     import getpass
 
@@ -374,6 +396,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--by", required=True, help="signer's name")
     s.add_argument("--comment")
     s.set_defaults(func=cmd_sign)
+
+    from qc.records.storage import EVENT_KINDS
+
+    s = sub.add_parser("event", help="record or list machine events (service, upgrade, recalibration, MLC change)")
+    s.add_argument("action", choices=["add", "list"])
+    s.add_argument("--machine")
+    s.add_argument("--date", help="YYYY-MM-DD (add)")
+    s.add_argument("--kind", choices=list(EVENT_KINDS), default="service")
+    s.add_argument("--note")
+    s.add_argument("--by", help="who records it")
+    s.set_defaults(func=cmd_event)
 
     from qc.intake.commands import add_intake_commands
 

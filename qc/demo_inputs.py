@@ -37,6 +37,15 @@ def leaves_demo() -> list[tuple[str, bytes]]:
     return demo_session_leaves(now, seed=seed)
 
 
+def wl_demo() -> list[tuple[str, bytes]]:
+    """An 8-angle Unity Winston-Lutz session (qc.synthetic.wl), acquired now."""
+    from qc.synthetic import demo_moment
+    from qc.synthetic.wl import demo_session
+
+    now, seed = demo_moment()
+    return demo_session(now, rng_seed=seed)
+
+
 def piqt_demo() -> list[tuple[str, bytes]]:
     """One synthetic weekly report (with one value outside its criterion) for the demo button."""
     from qc.synthetic.piqt import demo_report
@@ -121,6 +130,7 @@ DEMO_INPUTS: dict[str, Callable[[], list[tuple[str, bytes]]]] = {
     "field": field_demo,
     "leaves": leaves_demo,
     "slits": slits_demo,
+    "wl": wl_demo,
     "piqt": piqt_demo,
     **{k: mr_linac_demo(k) for k in ("mr-b0", "mr-b0-gantry", "mr-b1", "mr-geometry-3d")},
     "mr-snr": _mr_demo("demo_snr"),

@@ -28,7 +28,7 @@ __all__ = [
 
 # Modules that define `SPEC`; order is the menu order.
 ANALYSER_MODULES: tuple[str, ...] = (
-    "qc.mv.field", "qc.mv.leaves", "qc.mv.slits", "qc.mr.piqt",
+    "qc.mv.field", "qc.mv.leaves", "qc.mv.slits", "qc.mv.winston_lutz", "qc.mr.piqt",
     # MR image quality (phantoms)
     "qc.mr.snr", "qc.mr.uniformity", "qc.mr.ghosting",
     "qc.mr.slice_thickness", "qc.mr.geometry", "qc.mr.resolution", "qc.mr.acr",

@@ -78,7 +78,7 @@ def test_formula_evaluation_is_arithmetic_only():
 
 def test_custom_logged_test_added_through_settings_code_path(store, machine):
     test = LoggedTest(
-        key="output",
+        key="output_custom",
         name_fr="Constance du débit",
         name_en="Output constancy",
         frequency="daily",
@@ -90,15 +90,15 @@ def test_custom_logged_test_added_through_settings_code_path(store, machine):
     )
     save_custom_logged_test(store, test, "phys")
     keys = [t.key for t in all_tests(store)]
-    assert "output" in keys
-    spec = get_test("output", store)
+    assert "output_custom" in keys
+    spec = get_test("output_custom", store)
     a = pipeline.record_logged(store, spec, machine, {"reading_nc": "20,5", "reference_nc": "20"}, acquired_at=NOW)
     assert {j.name: j.status for j in a.judged}["output_dev_pct"] == "warning"  # +2.5 %
     sid = pipeline.store_analysis(store, a, operator="AG")
     # in History data, in the due list and in the monthly report
-    assert store.metrics_frame(test="output")["session_id"].tolist() == [sid, sid, sid]
+    assert store.metrics_frame(test="output_custom")["session_id"].tolist() == [sid, sid, sid]
     rows = {r.test: r for r in due_table(store, machine["id"], all_tests(store), NOW.date())}
-    assert rows["output"].last_done == NOW.date() and rows["output"].next_due == dt.date(2026, 10, 13)
+    assert rows["output_custom"].last_done == NOW.date() and rows["output_custom"].next_due == dt.date(2026, 10, 13)
     from qc.reporting.report import monthly_report_pdf
     from pypdf_text import pdf_text
 

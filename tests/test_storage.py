@@ -38,7 +38,8 @@ def test_reopen_keeps_history_and_applies_nothing_twice(qc_data_dir, machine):
         sid = s.save_session(spec, couch_result(0.5, dt.datetime(2026, 5, 1)), machine["id"], operator="AG")
     with open_store(qc_data_dir) as s:
         assert s.session(sid)["operator"] == "AG"
-        assert len(migrations.applied(s.db)) == len(migrations._migrations)
+        assert len(migrations.applied(s.db)) == len(migrations._migrations)  # each applied once
+        assert not migrations.pending(s.db)
 
 
 def test_tolerance_in_force_on_the_acquisition_date_judges_and_is_stored(store, machine):

@@ -47,6 +47,7 @@ class LoggedField:
     tolerance: Tolerance | None = None
     help_fr: str = ""
     help_en: str = ""
+    default: float | None = None  # number fields: the value used when left empty (e.g. T0 = 20 °C)
 
     def label(self, lang: str) -> str:
         return self.label_fr if lang == "fr" else self.label_en
@@ -263,6 +264,8 @@ _NUMBER = re.compile(r"^[+-−]?(\d+([.,]\d*)?|[.,]\d+)$")
 def parse_number(raw: Any, f: LoggedField, lang: str = "fr") -> float | None:
     """A typed number: "12,5" and "12.5" both give 12.5; outside [min, max] is refused."""
     if raw is None or (isinstance(raw, str) and not raw.strip()):
+        if f.default is not None:
+            return float(f.default)
         if f.required:
             raise QCInputError("logged.err.required", field=f.label(lang))
         return None
@@ -483,7 +486,77 @@ BEAM_QUALITY = LoggedTest(
     description_en="7 MV FFF beam quality index: D20/D10 (0.704 ± 0.01) and D15/D5 (0.723 ± 0.01).",
 )
 
-BUILTIN_LOGGED: list[LoggedTest] = [SAFETY, HELIUM, COUCH, LASER, QUASAR, BEAM_QUALITY]
+REF_OUTPUT = "TG-142 constance du débit quotidienne 3 % ; Unity : 2 % (PMC8504604)"
+
+OUTPUT = LoggedTest(
+    key="output",
+    name_fr="Débit (chambre)",
+    name_en="Output (chamber)",
+    frequency="daily",
+    fields=[
+        LoggedField("chamber_reading", "Lecture de la chambre", "Chamber reading", unit="nC", min=0, max=1e6,
+                    help_fr="Lecture brute (moyenne des lectures), dans l'unité de l'électromètre.",
+                    help_en="Raw reading (mean of the readings), in the electrometer's unit."),
+        LoggedField("temperature_c", "Température", "Temperature", unit="°C", min=10, max=40),
+        LoggedField("pressure_kpa", "Pression", "Pressure", unit="kPa", min=70, max=110,
+                    help_fr="En kPa : 1013 hPa = 101,3 kPa.", help_en="In kPa: 1013 hPa = 101.3 kPa."),
+        LoggedField("reference_reading", "Lecture de référence (corrigée)", "Reference reading (corrected)", unit="nC", min=1e-9, max=1e6,
+                    help_fr="Valeur de référence établie le jour de l'étalonnage, ramenée à T0 et P0.",
+                    help_en="Reference value set on the calibration day, corrected to T0 and P0."),
+        LoggedField("cross_calibration_factor", "Facteur d'intercomparaison", "Cross-calibration factor", min=0.5, max=2.0, required=False, default=1.0,
+                    help_fr="Facultatif (1 si vide) : facteur de la chambre de routine par rapport à la chambre de référence.",
+                    help_en="Optional (1 when empty): routine-to-reference chamber factor."),
+        LoggedField("t0_c", "Température de référence T0", "Reference temperature T0", unit="°C", min=0, max=40, required=False, default=20.0,
+                    help_fr="20 °C si vide.", help_en="20 °C when empty."),
+        LoggedField("p0_kpa", "Pression de référence P0", "Reference pressure P0", unit="kPa", min=70, max=110, required=False, default=101.325,
+                    help_fr="101,325 kPa si vide.", help_en="101.325 kPa when empty."),
+    ],
+    derived=[
+        Derived("k_tp", "Facteur k_TP", "k_TP factor", formula="(273.15 + temperature_c) / (273.15 + t0_c) * p0_kpa / pressure_kpa"),
+        Derived("corrected_reading", "Lecture corrigée", "Corrected reading", unit="nC",
+                formula="chamber_reading * (273.15 + temperature_c) / (273.15 + t0_c) * p0_kpa / pressure_kpa * cross_calibration_factor"),
+        Derived("output_deviation_pct", "Écart à la référence", "Deviation from reference", unit="%",
+                formula="(chamber_reading * (273.15 + temperature_c) / (273.15 + t0_c) * p0_kpa / pressure_kpa * cross_calibration_factor"
+                        " / reference_reading - 1) * 100",
+                tolerance=_sym(2.0, 3.0, REF_OUTPUT)),
+    ],
+    description_fr="Lecture de la chambre corrigée en température et pression (k_TP = (273,15 + T)/(273,15 + T0) · P0/P), "
+                   "facteur d'intercomparaison facultatif, écart en % à la référence (alerte 2 %, action 3 %).",
+    description_en="Chamber reading corrected for temperature and pressure (k_TP = (273.15 + T)/(273.15 + T0) · P0/P), "
+                   "optional cross-calibration factor, % deviation from the reference (warning 2 %, action 3 %).",
+)
+
+REF_MRMV = "Unity : distance isocentres IRM–MV ≤ 1 mm (PMC8504604) ; procédure constructeur ; alerte à 0,75 mm"
+
+MR_MV = LoggedTest(
+    key="mr_mv",
+    name_fr="Alignement IRM–MV",
+    name_en="MR-to-MV alignment",
+    frequency="monthly",
+    fields=[
+        LoggedField(f"mrmv_{ax}_mm", f"Translation {ax.upper()}", f"Translation {ax.upper()}", unit="mm", min=-20, max=20,
+                    tolerance=_sym(0.75, 1.0, REF_MRMV),
+                    help_fr="Résultat de la procédure d'étalonnage / vérification IRM–MV du constructeur.",
+                    help_en="Result of the vendor's MR-to-MV calibration / verification procedure.")
+        for ax in ("x", "y", "z")
+    ] + [
+        LoggedField("mrmv_rotation_deg", "Rotation (Phi)", "Rotation (Phi)", unit="°", min=-10, max=10, required=False,
+                    help_fr="Rotation rapportée par la procédure ; limite à fixer par le service (Réglages).",
+                    help_en="Rotation reported by the procedure; limit to be set by the department (Settings)."),
+        LoggedField("mrmv_last_calibration", "Date du dernier étalonnage IRM–MV", "Date of the last MR-to-MV calibration", kind="text", required=False,
+                    help_fr="AAAA-MM-JJ", help_en="YYYY-MM-DD"),
+    ],
+    derived=[
+        Derived("mrmv_distance_mm", "Distance 3D IRM–MV", "3-D MR-to-MV distance", unit="mm",
+                formula="sqrt(mrmv_x_mm**2 + mrmv_y_mm**2 + mrmv_z_mm**2)", tolerance=Tolerance.at_most(0.75, 1.0, reference=REF_MRMV)),
+    ],
+    description_fr="Résultat de la procédure constructeur d'alignement IRM–MV : translations X, Y, Z (±1 mm), distance 3D (≤ 1 mm), "
+                   "rotation et date du dernier étalonnage, suivis dans le temps.",
+    description_en="Result of the vendor's MR-to-MV alignment procedure: X, Y, Z translations (±1 mm), 3-D distance (≤ 1 mm), "
+                   "rotation and date of the last calibration, trended.",
+)
+
+BUILTIN_LOGGED: list[LoggedTest] = [SAFETY, HELIUM, COUCH, LASER, QUASAR, BEAM_QUALITY, OUTPUT, MR_MV]
 
 
 def custom_logged_tests(store) -> list[LoggedTest]:
@@ -501,7 +574,7 @@ def save_custom_logged_test(store, test: LoggedTest, user: str) -> None:
     """Validate and store a physicist's test definition (audited); its default tolerances are seeded."""
     test.builtin = False
     test.validate()
-    if test.key in {t.key for t in BUILTIN_LOGGED} or test.key in ("field", "leaves", "slits", "piqt"):
+    if test.key in {t.key for t in BUILTIN_LOGGED} or test.key in ("field", "leaves", "slits", "wl", "piqt"):
         raise ValueError(f"the key {test.key!r} is taken by a built-in test")
     with store.write() as db:
         existed = db["logged_tests"].count_where("key = ?", [test.key]) > 0

@@ -292,6 +292,21 @@ def m004_provenance(db: Database) -> None:
 
 
 @migrations()
+def m005_machine_events(db: Database) -> None:
+    """Machine events (service, upgrade, recalibration, MLC change) drawn on every trend; drift restarts after them."""
+    db["machine_events"].create(
+        {"id": int, "machine_id": int, "occurred_at": str, "kind": str, "note": str, "created_by": str, "created_at": str},
+        pk="id",
+        foreign_keys=[("machine_id", "machines", "id")],
+        defaults={"note": "", "created_by": ""},
+    )
+    db["machine_events"].create_index(["machine_id", "occurred_at"])
+
+
+EVENT_KINDS = ("service", "upgrade", "recalibration", "mlc_change", "other")
+
+
+@migrations()
 def m006_login_attempts(db: Database) -> None:
     """Every login attempt with the client address (qc.records.auth): the throttling per account,
     per address and per account-and-address is counted from these rows inside the write
@@ -870,6 +885,47 @@ class Store:
             cid = db["comments"].insert({"session_id": session_id, "at": now_iso(), "user": user, "text": text.strip()}).last_pk
             self._audit(user, "comment", "sessions", session_id, {"text": text.strip()})
         return int(cid)
+
+    # ------------------------------------------------------------ machine events
+
+    def add_event(self, machine_id: int, occurred_at: dt.datetime | dt.date | str, kind: str, note: str = "", user: str = "") -> int:
+        """Record a machine event (service, upgrade, recalibration, MLC change...), audited."""
+        if kind not in EVENT_KINDS:
+            raise QCInputError("event.err.kind", kind=kind, kinds=", ".join(EVENT_KINDS))
+        when = _date_iso(occurred_at)
+        try:
+            parsed = dt.datetime.fromisoformat(when)
+        except ValueError:
+            raise QCInputError("event.err.date", value=when) from None
+        if parsed > dt.datetime.now() + dt.timedelta(days=1):
+            raise QCInputError("event.err.future", value=when)
+        if not self.db["machines"].count_where("id = ?", [machine_id]):
+            raise QCInputError("event.err.machine", machine=str(machine_id))
+        row = {"machine_id": machine_id, "occurred_at": when, "kind": kind, "note": (note or "").strip(), "created_by": user or "",
+               "created_at": now_iso()}
+        with self.write() as db:
+            eid = db["machine_events"].insert(row).last_pk
+            self._audit(user, "add_event", "machine_events", eid, row)
+        return int(eid)
+
+    def events(self, machine_id: int | None = None, date_from: str | None = None, date_to: str | None = None) -> pd.DataFrame:
+        """Machine events (oldest first): id, machine_id, machine, occurred_at (datetime), kind, note, created_by."""
+        where, params = ["1 = 1"], []
+        if machine_id is not None:
+            where.append("e.machine_id = ?")
+            params.append(machine_id)
+        if date_from:
+            where.append("e.occurred_at >= ?")
+            params.append(date_from)
+        if date_to:
+            where.append("e.occurred_at < ?")
+            params.append(_next_day(date_to) if len(date_to) == 10 else date_to)
+        rows = list(self.db.query(
+            "select e.id, e.machine_id, m.name as machine, e.occurred_at, e.kind, e.note, e.created_by from machine_events e "
+            f"join machines m on m.id = e.machine_id where {' and '.join(where)} order by e.occurred_at, e.id", params))
+        df = pd.DataFrame(rows, columns=["id", "machine_id", "machine", "occurred_at", "kind", "note", "created_by"])
+        df["occurred_at"] = pd.to_datetime(df["occurred_at"])
+        return df
 
     # ------------------------------------------------------------ baselines
 

@@ -262,6 +262,16 @@ def monthly_report_pdf(store, machine_id: int, month: str, lang: str = "fr", gen
               rows, [55, 28, 30, 35, 32], status_col=4, statuses=statuses)
     pdf.para(t("report.session_count", lang, n=len(active), voided=int((sessions["voided"] == 1).sum())), size=9)
 
+    # Machine events of the month (also drawn on every trend chart below)
+    events = store.events(machine_id, first.isoformat(), last.isoformat())
+    pdf.h2(t("event.report.title", lang))
+    if events.empty:
+        pdf.para(t("event.report.none", lang))
+    else:
+        pdf.table([t("event.col.date", lang), t("event.col.kind", lang), t("event.col.note", lang), t("event.col.by", lang)],
+                  [[f"{e['occurred_at']:%Y-%m-%d}", t("event.kind." + e["kind"], lang), e["note"], e["created_by"]] for _, e in events.iterrows()],
+                  [25, 40, 90, 35])
+
     # Out of tolerance
     pdf.h2(t("report.out_of_tolerance", lang))
     bad = metrics[metrics["status"].isin(["warning", "fail"])]
@@ -303,7 +313,8 @@ def monthly_report_pdf(store, machine_id: int, month: str, lang: str = "fr", gen
         # The title is printed by fpdf (chart_title), not drawn in the PNG.
         titles = [series_label(spec, metric, item, lang)[0] for (metric, item), _ in series[:MAX_CHARTS_PER_TEST]]
         specs_json = [
-            trend_chart(g, "", series_label(spec, metric, item, lang)[1], lang, width=480, height=130, link_base=None, interactive=False).to_json(validate=False)
+            trend_chart(g, "", series_label(spec, metric, item, lang)[1], lang, width=480, height=130, link_base=None, interactive=False,
+                        events=events).to_json(validate=False)
             for (metric, item), g in series[:MAX_CHARTS_PER_TEST]
         ]
         plans.append((spec, m, len(series), list(zip(titles, specs_json))))

@@ -4,7 +4,10 @@ Owns: the per-metric trend chart (values over acquisition date, the tolerance an
 they were on each date drawn as steps from the limits stored with each result, points coloured by
 status, tooltips with operator, comment and session, zoom/pan on dates), small multiples of several
 metrics, and the drift signal: the least-squares slope over the last N results projected forward,
-flagged when it reaches a limit within the horizon.
+flagged when it reaches a limit within the horizon. Machine events (service, upgrade, recalibration,
+MLC change; `Store.events`) are drawn as dashed vertical lines on every chart, and the drift signal
+only uses the results after the latest event (an upgrade can shift a series: a one-year Unity SPC
+study saw the MR-to-MV offsets move after upgrades).
 """
 
 from __future__ import annotations
@@ -33,11 +36,16 @@ class DriftSignal:
     days_to_limit: float | None
 
 
-def drift_signal(df: pd.DataFrame, last_n: int = 8, horizon_days: int = 30) -> DriftSignal | None:
+def drift_signal(df: pd.DataFrame, last_n: int = 8, horizon_days: int = 30, events=None) -> DriftSignal | None:
     """Least-squares slope over the last `last_n` values of one series (columns acquired_at, value,
     tol_low, tol_high as stored); None with fewer than 4 points. The limit used is the latest
-    tolerance bound the line is heading to."""
-    s = df.dropna(subset=["value"]).sort_values("acquired_at").tail(last_n)
+    tolerance bound the line is heading to. With `events` (dates, or a frame with `occurred_at`),
+    only the results after the latest event are used: the signal restarts after a service."""
+    s = df.dropna(subset=["value"]).sort_values("acquired_at")
+    restart = last_event_before(events, s["acquired_at"].max() if len(s) else None)
+    if restart is not None:
+        s = s[pd.to_datetime(s["acquired_at"]) > restart]
+    s = s.tail(last_n)
     if len(s) < 4:
         return None
     days = (s["acquired_at"] - s["acquired_at"].iloc[0]).dt.total_seconds().to_numpy() / 86400.0
@@ -84,6 +92,54 @@ def band_layers(result, metric: str) -> list[alt.Chart]:
     return layers
 
 
+def event_dates(events) -> list[pd.Timestamp]:
+    """Event dates from a `Store.events` frame, a list of dates, or None."""
+    if events is None:
+        return []
+    if isinstance(events, pd.DataFrame):
+        if events.empty or "occurred_at" not in events:
+            return []
+        return sorted(pd.to_datetime(events["occurred_at"]).tolist())
+    return sorted(pd.Timestamp(e) for e in events)
+
+
+def last_event_before(events, when) -> pd.Timestamp | None:
+    """The latest event at or before `when` (None when there is none)."""
+    if when is None or pd.isna(when):
+        return None
+    before = [e for e in event_dates(events) if e <= pd.Timestamp(when)]
+    return before[-1] if before else None
+
+
+def _events_layer(events, lang: str, date_range: tuple | None):
+    """Dashed purple vertical rules with the event type in the tooltip (and a small marker on top)."""
+    if events is None or not isinstance(events, pd.DataFrame) or events.empty:
+        dates = event_dates(events)
+        if not dates:
+            return None
+        ev = pd.DataFrame({"occurred_at": dates, "kind": ["other"] * len(dates), "note": [""] * len(dates)})
+    else:
+        ev = events.copy()
+    ev["acquired_at"] = pd.to_datetime(ev["occurred_at"])
+    if date_range is not None:
+        lo, hi = date_range
+        ev = ev[(ev["acquired_at"] >= lo) & (ev["acquired_at"] <= hi)]
+    if ev.empty:
+        return None
+    data = pd.DataFrame({
+        "acquired_at": ev["acquired_at"],
+        "event": ev["kind"].map(lambda k: t(f"event.kind.{k}", lang)),
+        "note": ev["note"].fillna("").astype(str),
+    })
+    x = alt.X("acquired_at:T")
+    tip = [alt.Tooltip("acquired_at:T", title=t("chart.date", lang), format="%Y-%m-%d"),
+           alt.Tooltip("event:N", title=t("event.chart.label", lang)), alt.Tooltip("note:N", title=t("event.col.note", lang))]
+    rule = alt.Chart(data).mark_rule(color="#6a1b9a", strokeDash=[6, 3], strokeWidth=1.6).encode(x=x, tooltip=tip)
+    mark = alt.Chart(data).mark_point(shape="triangle-down", color="#6a1b9a", filled=True, size=70, opacity=1).encode(
+        x=x, y=alt.value(4), tooltip=tip)
+    return rule + mark
+
+
 def trend_chart(
     df: pd.DataFrame,
     title: str,
@@ -93,8 +149,10 @@ def trend_chart(
     height: int = 220,
     link_base: str | None = "history",
     interactive: bool = True,
+    events=None,
 ) -> alt.LayerChart:
-    """One metric series: tolerance band (green), action band (amber) as steps, line and status points.
+    """One metric series: tolerance band (green), action band (amber) as steps, line and status points,
+    and the machine events (`events`, a `Store.events` frame) inside the series' dates as dashed lines.
 
     `df` has the columns of `Store.metrics_frame` for a single (test, metric, item).
     """
@@ -165,6 +223,9 @@ def trend_chart(
     if link_base:
         point_enc["href"] = alt.Href("link:N")
     layers.append(base.mark_point(filled=True, size=60, opacity=1).encode(**point_enc))
+    ev_layer = _events_layer(events, lang, (data["acquired_at"].min() - pd.Timedelta(days=45), data["acquired_at"].max() + pd.Timedelta(days=1)))
+    if ev_layer is not None:
+        layers.insert(len(layers) - 1, ev_layer)  # under the points (the last layer stays the points)
     chart = alt.layer(*layers, data=data).properties(title=title, width=width, height=height)
     # Zoom/pan on dates; off in grids (one shared selection name per chart would clash).
     return chart.interactive(bind_y=False) if interactive else chart
@@ -181,12 +242,12 @@ def series_label(spec, metric: str, item: str, lang: str) -> tuple[str, str]:
     return label, (m.unit if m else "")
 
 
-def small_multiples(df: pd.DataFrame, spec, lang: str = "fr", columns: int = 2, max_series: int = 12, width: int = 330) -> alt.ConcatChart | None:
-    """Several (metric, item) series of one test, as a grid of trend charts."""
+def small_multiples(df: pd.DataFrame, spec, lang: str = "fr", columns: int = 2, max_series: int = 12, width: int = 330, events=None) -> alt.ConcatChart | None:
+    """Several (metric, item) series of one test, as a grid of trend charts (with the machine events)."""
     charts = []
     for (metric, item), g in list(df.groupby(["metric", "item"], sort=False))[:max_series]:
         title, unit = series_label(spec, metric, item, lang)
-        charts.append(trend_chart(g, title, unit, lang, width=width, height=160, interactive=False))
+        charts.append(trend_chart(g, title, unit, lang, width=width, height=160, interactive=False, events=events))
     if not charts:
         return None
     # One wrapped concat, not hconcat rows in a vconcat: each nesting level copies every subchart.

@@ -1,0 +1,32 @@
+"""Strings of machine events (service, upgrade, recalibration, MLC change) on trends and reports."""
+
+MESSAGES = {
+    "event.kind.service": {"fr": "Intervention de maintenance", "en": "Service"},
+    "event.kind.upgrade": {"fr": "Mise à jour", "en": "Upgrade"},
+    "event.kind.recalibration": {"fr": "Réétalonnage", "en": "Recalibration"},
+    "event.kind.mlc_change": {"fr": "Changement du MLC", "en": "MLC change"},
+    "event.kind.other": {"fr": "Autre événement", "en": "Other event"},
+    "event.err.kind": {"fr": "Type d'événement « {kind} » inconnu (types admis : {kinds}).", "en": "Unknown event type \"{kind}\" (allowed: {kinds})."},
+    "event.err.date": {"fr": "Date d'événement « {value} » non comprise : saisissez AAAA-MM-JJ.", "en": "Event date \"{value}\" not understood: type YYYY-MM-DD."},
+    "event.err.future": {"fr": "La date d'événement {value} est dans le futur.", "en": "The event date {value} is in the future."},
+    "event.err.machine": {"fr": "Machine inconnue ({machine}).", "en": "Unknown machine ({machine})."},
+    "event.saved": {"fr": "Événement enregistré : il apparaît sur toutes les courbes de tendance.", "en": "Event recorded: it is drawn on every trend chart."},
+    "event.form.title": {"fr": "Événements machine", "en": "Machine events"},
+    "event.form.help": {
+        "fr": "Maintenance, mise à jour, réétalonnage, changement du MLC : la date est tracée sur chaque courbe et la détection de dérive repart de cette date.",
+        "en": "Service, upgrade, recalibration, MLC change: the date is drawn on every trend and drift detection restarts from it.",
+    },
+    "event.form.date": {"fr": "Date de l'événement", "en": "Event date"},
+    "event.form.kind": {"fr": "Type", "en": "Type"},
+    "event.form.note": {"fr": "Note (ce qui a été fait)", "en": "Note (what was done)"},
+    "event.form.add": {"fr": "Enregistrer l'événement", "en": "Record the event"},
+    "event.form.none": {"fr": "Aucun événement enregistré pour cette machine.", "en": "No event recorded for this machine."},
+    "event.chart.label": {"fr": "Événement", "en": "Event"},
+    "event.report.title": {"fr": "Événements machine du mois", "en": "Machine events of the month"},
+    "event.report.none": {"fr": "Aucun événement machine ce mois-ci.", "en": "No machine event this month."},
+    "event.col.date": {"fr": "Date", "en": "Date"},
+    "event.col.kind": {"fr": "Type", "en": "Type"},
+    "event.col.note": {"fr": "Note", "en": "Note"},
+    "event.col.by": {"fr": "Saisi par", "en": "Recorded by"},
+    "event.drift_restart": {"fr": "dérive calculée depuis l'événement du {date}", "en": "drift computed since the event of {date}"},
+}

@@ -1,0 +1,931 @@
+"""Winston-Lutz: ball bearing (BB) versus radiation field on MV images at several gantry angles.
+
+Owns the "Winston-Lutz" analyser (test key "wl"): for each RT Image, the field centre and the BB
+centre (sub-pixel, found from the image, any polarity, low BB contrast through the Unity cryostat),
+the CAX→BB vector in mm at the isocentre; over the session, the gantry isocentre size, the BB shift
+to the radiation isocentre in the room frame, the max and median CAX→BB distance, and, for linacs
+whose collimator or couch turn, the collimator and couch isocentre sizes. Chart and wording helpers
+for the page are at the end of the module.
+
+Definitions (README "Winston-Lutz"):
+- Field centre = mean of the mid-points of the field's two inflection edges (maximum of the first
+  derivative, NCS-33 / pylinac INFLECTION_DERIVATIVE) over the central rows (u) and columns (v).
+- BB centre = attenuation-weighted centroid of the BB inside a disc around it, after dividing the
+  image by the BB-free field estimated around the BB: a separable field (row × column profile, in
+  log) fitted outside the disc, plus a quadratic surface for what is not separable (FFF cone,
+  cryostat). No penumbra or BB shape model is assumed.
+- CAX→BB vector ε = BB − field centre, in mm at the isocentre (pixel × ImagePlanePixelSpacing ×
+  SAD/SID, `DicomImage.pixel_size_iso_mm`), image axes u (columns, right) and v (rows, down).
+- Room frame = IEC 61217 fixed system: +X to the right when facing the gantry from the foot of the
+  couch, +Y towards the gantry, +Z up. Gantry angle θ turns the image receptor about Y:
+  X_r(θ) = (cos θ, 0, −sin θ), Y_r = (0, 1, 0). Image axes from RTImageOrientation (default
+  [1, 0, 0, 0, −1, 0]: u along +X_r, v along −Y_r). Couch angle φ (IEC, counter-clockwise seen from
+  above) turns the BB about Z.
+- Beam axis of an image: the line through BB − ε_u·U + … (the field centre back-projected) along
+  the beam direction; gantry isocentre size = diameter of the smallest sphere touching every beam
+  axis of the gantry images (minimax distance, as pylinac `gantry_iso_size`).
+- BB shift = the vector to move the BB by so that it sits on the radiation isocentre: −δ, δ being
+  the least-squares BB offset from the beam axes (Low et al. 1995, as pylinac `bb_shift_vector`), in
+  the room frame (mm). Positive X = move right (facing the gantry), +Y = towards the gantry, +Z = up.
+- Collimator / couch isocentre size (2-D, only when those axes turned) = the largest distance
+  between the CAX→BB vectors of the collimator (couch) images and the reference image (as pylinac).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+from scipy import ndimage, optimize
+
+from qc.errors import QCInputError
+from qc.i18n import t
+from qc.intake.dicom_io import RT_IMAGE, DicomImage, load_images, session_identity
+from qc.mv.geometry import inflection_edges, level_crossing_near
+from qc.records.tolerances import Tolerance
+from qc.registry import AnalysisContext, MetricSpec, TestSpec
+from qc.results import AnalysisResult, Measurement
+
+KEY = "wl"
+SPEC_NAME = {"fr": "Winston-Lutz", "en": "Winston-Lutz"}
+ANGLE_TOL_DEG = 1.0  # an axis within 1° of 0 counts as "not turned"
+EDGE_HALF_WINDOW_MM = 6.0  # each edge profile spans ±6 mm around the 50 % edge (Unity leaf penumbra 6–8 mm)
+FIELD_EDGE = "inflection"  # field edges at the inflection point (as MVIC-Champ); "50%" = at half the field maximum above background
+FIELD_CENTRE = "edges"  # "edges": mean edge mid-points (BB lines left out); "area": sub-pixel centroid of the 50 % area (pylinac-like)
+BB_CENTRE = "radial"  # "radial": free radial profile + ramps fit (robust to residual ramps); "centroid": attenuation-weighted centroid
+CENTRAL_FRACTION = 0.6  # field centre from the central 60 % of rows / columns
+BB_MIN_DIAMETER_MM = 2.0
+BB_MAX_DIAMETER_MM = 12.0
+BB_WINDOW_MARGIN_MM = 1.8  # disc radius = BB radius + this (blur of source and imager)
+FIT_LEVEL = 0.3  # the field model is fitted (and the BB weighed) where the signal exceeds 30 % of the field's plateau
+PROFILE_SMOOTH_PX = 0.0  # smoothing of the fitted row/column terms (penumbrae are ≥ 5 px wide on the Unity)
+FIT_RING_MM = 3.5  # width of the ring around the disc where the smooth correction is fitted
+DEFAULT_ORIENTATION = (1.0, 0.0, 0.0, 0.0, -1.0, 0.0)  # DICOM RTImageOrientation default
+AXES = ("reference", "gantry", "collimator", "couch", "combo")
+_ANGLE_PATTERNS = {
+    "gantry": re.compile(r"(?:gantry|gant|^g|[_\-\s]g)[_\-\s=]?(-?\d+(?:[.,]\d+)?)", re.I),
+    "collimator": re.compile(r"(?:collimator|coll|col|[_\-\s]c|^c)[_\-\s=]?(-?\d+(?:[.,]\d+)?)", re.I),
+    "couch": re.compile(r"(?:couch|table|[_\-\s]p|^p|[_\-\s]t)[_\-\s=]?(-?\d+(?:[.,]\d+)?)", re.I),
+}
+
+
+# ---------------------------------------------------------------- per image
+
+
+@dataclass
+class FieldCentre:
+    u_px: float
+    v_px: float
+    size_u_mm: float
+    size_v_mm: float
+    mask: np.ndarray = field(repr=False)
+    roi: tuple[int, int, int, int] = (0, 0, 0, 0)  # r0, r1, c0, c1 of the analysis window
+
+
+@dataclass
+class BBCentre:
+    u_px: float
+    v_px: float
+    diameter_mm: float
+    contrast_pct: float
+    window_px: float
+
+
+@dataclass
+class WLImage:
+    """One analysed image: angles, field and BB centres (pixels) and the CAX→BB vector (mm at iso)."""
+
+    file: str
+    gantry_deg: float
+    collimator_deg: float
+    couch_deg: float
+    angle_source: str
+    field: FieldCentre
+    bb: BBCentre
+    pixel_mm: tuple[float, float]  # (row, column) at the isocentre
+    orientation: tuple[float, ...]
+
+    @property
+    def cax2bb_u_mm(self) -> float:
+        return (self.bb.u_px - self.field.u_px) * self.pixel_mm[1]
+
+    @property
+    def cax2bb_v_mm(self) -> float:
+        return (self.bb.v_px - self.field.v_px) * self.pixel_mm[0]
+
+    @property
+    def cax2bb_mm(self) -> float:
+        return math.hypot(self.cax2bb_u_mm, self.cax2bb_v_mm)
+
+    @property
+    def axis(self) -> str:
+        return varying_axis(self.gantry_deg, self.collimator_deg, self.couch_deg)
+
+
+def _near_zero(angle: float) -> bool:
+    a = angle % 360.0
+    return min(a, 360.0 - a) <= ANGLE_TOL_DEG
+
+
+def varying_axis(gantry: float, collimator: float, couch: float) -> str:
+    """Which axis an image tests (pylinac's `variable_axis`): all at 0 = reference; one turned = that one."""
+    g0, c0, p0 = _near_zero(gantry), _near_zero(collimator), _near_zero(couch)
+    if g0 and c0 and p0:
+        return "reference"
+    if c0 and p0:
+        return "gantry"
+    if g0 and p0:
+        return "collimator"
+    if g0 and c0:
+        return "couch"
+    return "combo"
+
+
+def _wrong(lang: str, key: str, **params) -> QCInputError:
+    return QCInputError(key, **params)
+
+
+def find_field(image: DicomImage, lang: str = "fr", exclude: tuple[float, float, float] | None = None) -> FieldCentre:
+    """Field centre (sub-pixel) from the inflection edges of rows and columns across the field.
+
+    `exclude` = (u, v, radius) in pixels: rows and columns crossing that disc (the BB, once found)
+    are left out, because the BB's own flank near a field edge moves that line's inflection point.
+    """
+    s = image.signal
+    name = image.file.filename
+    row_mm, col_mm = image.pixel_size_iso_mm
+    lo, hi = np.percentile(s[::2, ::2], [5, 99.9])
+    if not hi > lo:
+        raise _wrong(lang, "wl.err.no_field", file=name)
+    mask = s > lo + 0.5 * (hi - lo)
+    labels, n = ndimage.label(mask)
+    if n == 0:
+        raise _wrong(lang, "wl.err.no_field", file=name)
+    sizes = ndimage.sum(mask, labels, index=np.arange(1, n + 1))
+    k = int(np.argmax(sizes)) + 1
+    mask = ndimage.binary_fill_holes(labels == k)
+    rows = np.nonzero(mask.any(axis=1))[0]
+    cols = np.nonzero(mask.any(axis=0))[0]
+    r0, r1, c0, c1 = rows[0], rows[-1], cols[0], cols[-1]
+    h_mm, w_mm = (r1 - r0 + 1) * row_mm, (c1 - c0 + 1) * col_mm
+    margin_r, margin_c = int(EDGE_HALF_WINDOW_MM / row_mm) + 2, int(EDGE_HALF_WINDOW_MM / col_mm) + 2
+    if (min(h_mm, w_mm) < 4.0 or max(h_mm, w_mm) > 120.0 or r0 < margin_r // 2 or c0 < margin_c // 2
+            or r1 > s.shape[0] - 1 - margin_r // 2 or c1 > s.shape[1] - 1 - margin_c // 2):
+        raise _wrong(lang, "wl.err.no_field", file=name)
+    skip_rows = skip_cols = None
+    if exclude is not None:
+        eu, ev, er = exclude
+        skip_rows = (ev - er, ev + er)
+        skip_cols = (eu - er, eu + er)
+    half_level = lo + 0.5 * (hi - lo) if FIELD_EDGE == "50%" else None
+    u_mid, w_u = _centre_along(s, mask, axis=1, half_window=margin_c - 2, frac=CENTRAL_FRACTION, skip=skip_rows, level=half_level)
+    v_mid, w_v = _centre_along(s, mask, axis=0, half_window=margin_r - 2, frac=CENTRAL_FRACTION, skip=skip_cols, level=half_level)
+    if u_mid is None or v_mid is None:
+        raise _wrong(lang, "wl.err.no_field", file=name)
+    if FIELD_CENTRE == "area":
+        u_mid, v_mid = _area_centroid(s, mask, lo + 0.5 * (hi - lo), (r0, r1, c0, c1))
+    roi = (max(0, r0 - margin_r), min(s.shape[0], r1 + margin_r + 1), max(0, c0 - margin_c), min(s.shape[1], c1 + margin_c + 1))
+    return FieldCentre(u_mid, v_mid, w_u * col_mm, w_v * row_mm, mask, roi)
+
+
+def _area_centroid(s: np.ndarray, mask: np.ndarray, level: float, box: tuple[int, int, int, int]) -> tuple[float, float]:
+    """Centroid of the area above `level` (holes such as the BB filled), with each boundary pixel
+    counted for the fraction of it inside the contour (0.5 + signed distance to the level in pixels,
+    from the local gradient): the sub-pixel version of pylinac's field centroid."""
+    r0, r1, c0, c1 = box
+    r0, c0 = max(0, r0 - 3), max(0, c0 - 3)
+    sub = s[r0 : r1 + 4, c0 : c1 + 4]
+    m = mask[r0 : r1 + 4, c0 : c1 + 4]
+    gv, gu = np.gradient(sub)
+    grad = np.hypot(gu, gv)
+    frac = np.clip(0.5 + (sub - level) / np.maximum(grad, 1e-9), 0.0, 1.0)
+    inner = ndimage.binary_erosion(m, iterations=2)
+    outer = ndimage.binary_dilation(m, iterations=2)
+    w = np.where(inner, 1.0, np.where(outer, frac, 0.0))
+    vv, uu = np.mgrid[0 : sub.shape[0], 0 : sub.shape[1]]
+    total = w.sum()
+    return float((w * uu).sum() / total + c0), float((w * vv).sum() / total + r0)
+
+
+def _centre_along(
+    s: np.ndarray, mask: np.ndarray, axis: int, half_window: int, frac: float, skip: tuple[float, float] | None = None,
+    level: float | None = None,
+) -> tuple[float | None, float]:
+    """Mean mid-point (and mean width) of the two inflection edges along `axis` (1 = along rows → u).
+
+    Profiles: the central `frac` of the lines crossing the field; each edge window is centred on the
+    line's own 50 % mask edge (so rotated fields, e.g. collimator 45°, are followed). Outlying
+    mid-points (robust 3.5 MAD) are dropped.
+    """
+    m = mask if axis == 1 else mask.T
+    img = s if axis == 1 else s.T
+    lines = np.nonzero(m.any(axis=1))[0]
+    n = len(lines)
+    if n < 4:
+        return None, float("nan")
+    keep = lines[int(round(n * (1 - frac) / 2)) : n - int(round(n * (1 - frac) / 2))]
+    if len(keep) < 3:
+        keep = lines
+    if skip is not None:
+        # keep the central band symmetric: drop the BB's lines and their mirror about the band's middle
+        mid = (keep[0] + keep[-1]) / 2.0
+        lo, hi = skip
+        away = ~(((keep >= lo) & (keep <= hi)) | ((2 * mid - keep >= lo) & (2 * mid - keep <= hi)))
+        if away.sum() >= 6:
+            keep = keep[away]
+    first = np.array([np.argmax(m[i]) for i in keep])
+    last = np.array([m.shape[1] - 1 - np.argmax(m[i][::-1]) for i in keep])
+    offs = np.arange(-half_window, half_window + 1)
+    width = img.shape[1]
+    idx_l = np.clip(first[:, None] + offs[None, :], 0, width - 1)
+    idx_r = np.clip(last[:, None] + offs[None, :], 0, width - 1)
+    prof_l = ndimage.gaussian_filter1d(img[keep[:, None], idx_l], 1.0, axis=1)
+    prof_r = ndimage.gaussian_filter1d(img[keep[:, None], idx_r], 1.0, axis=1)
+    if level is None:
+        pos_l, _ = inflection_edges(prof_l, +1)
+        pos_r, _ = inflection_edges(prof_r, -1)
+    else:
+        pos_l = np.array([level_crossing_near(p, level, 0, +1) for p in prof_l])
+        pos_r = np.array([level_crossing_near(p, level, len(p) - 1, -1) for p in prof_r])
+    left = first + pos_l - half_window
+    right = last + pos_r - half_window
+    mid = (left + right) / 2
+    ok = np.isfinite(mid)
+    if ok.sum() < 3:
+        return None, float("nan")
+    med = np.median(mid[ok])
+    mad = 1.4826 * np.median(np.abs(mid[ok] - med)) + 1e-6
+    good = ok & (np.abs(mid - med) <= max(3.5 * mad, 0.3))
+    return float(np.mean(mid[good])), float(np.mean((right - left)[good]))
+
+
+def find_bb(image: DicomImage, fc: FieldCentre, bb_diameter_mm: float | None = None, lang: str = "fr") -> BBCentre:
+    """BB centre: attenuation-weighted centroid inside a disc, on the image divided by the BB-free field.
+
+    1. Rough position: the deepest dip of a difference of Gaussians (σ 0.5 mm − σ 3 mm, relative)
+       inside the field shrunk by 2 mm (edges give the opposite sign inside the field).
+    2. BB-free field around it: log(signal) = x(u) + y(v) fitted (alternating means) on the pixels
+       outside the disc within the field, plus a quadratic surface fitted on a ring around the disc.
+    3. Centroid of the attenuation −log(signal / field) in the disc; repeated with the disc re-centred
+       and sized from the BB seen (unless the diameter is given) until it moves < 0.005 pixel.
+    """
+    name = image.file.filename
+    row_mm, col_mm = image.pixel_size_iso_mm
+    px = math.sqrt(row_mm * col_mm)
+    r0, r1, c0, c1 = fc.roi
+    s = image.signal[r0:r1, c0:c1]
+    mask = fc.mask[r0:r1, c0:c1]
+    # additive scatter (cryostat, imager glare) breaks the product model: the out-of-field level is removed first
+    outside_field = ~ndimage.binary_dilation(mask, iterations=max(1, int(round(4.0 / px))))
+    background = float(np.median(s[outside_field])) if outside_field.sum() > 20 else 0.0
+    s = s - background
+    plateau = float(np.percentile(s[mask], 90))
+    inner = ndimage.binary_erosion(mask, iterations=max(1, int(round(2.0 / px))))
+    if inner.sum() < 9:
+        raise _wrong(lang, "wl.err.no_bb", file=name)
+    g1 = ndimage.gaussian_filter(s, 0.5 / px)
+    g2 = ndimage.gaussian_filter(s, 3.0 / px)
+    dog = np.where(inner, (g1 - g2) / np.maximum(g2, 1e-9 * plateau + 1e-12), np.inf)
+    vb, ub = np.unravel_index(int(np.argmin(dog)), dog.shape)
+    ub, vb = float(ub), float(vb)
+    diameter = bb_diameter_mm if bb_diameter_mm else 6.0
+    vv, uu = np.mgrid[0 : s.shape[0], 0 : s.shape[1]].astype(float)
+    logs = np.log(np.clip(s, plateau * 1e-3, None))
+    row_a, row_b = _row_edge_mapping(s, mask, px)
+    fit_region = s > FIT_LEVEL * plateau
+    contrast = 0.0
+    fine_rounds = 0
+    coarse_moved = float("inf")
+    for it in range(10):
+        radius_px = (diameter / 2 + BB_WINDOW_MARGIN_MM) / px
+        rr = np.hypot(uu - ub, vv - vb)
+        disc = rr <= radius_px
+        local = (np.abs(uu - ub) <= radius_px + FIT_RING_MM / px) & (np.abs(vv - vb) <= radius_px + FIT_RING_MM / px)
+        outside = fit_region & ~disc & local
+        model = _warped_separable_model(logs, outside, row_a, row_b)
+        ring = outside & (rr <= radius_px + FIT_RING_MM / px)
+        resid = logs - model
+        if ring.sum() < 12:
+            raise _wrong(lang, "wl.err.no_bb", file=name)
+        corr = _quadratic_surface(uu[ring] - ub, vv[ring] - vb, resid[ring], uu - ub, vv - vb)
+        atten = -(resid - corr)  # > 0 where the BB attenuates
+        # only where the field model holds (pixels used for it, in rows and columns it was fitted on)
+        valid = fit_region & (outside.sum(axis=1) > 0)[:, None] & (outside.sum(axis=0) > 0)[None, :]
+        w = np.where(disc & valid, atten, 0.0)
+        total = w.sum()
+        if not np.isfinite(total) or total <= 0:
+            raise _wrong(lang, "wl.err.no_bb", file=name)
+        fine = BB_CENTRE == "radial" and it >= 3 and (fine_rounds > 0 or coarse_moved < 0.1)
+        if not fine:  # coarse: attenuation-weighted centroid until it settles
+            nu = float((w * uu).sum() / total)
+            nv = float((w * vv).sum() / total)
+        else:  # fine: radially symmetric profile + residual ramps (see _radial_fit_centre)
+            nu, nv = _radial_fit_centre(atten, disc & valid, uu, vv, ub, vb, radius_px)
+            fine_rounds += 1
+        peak = float(np.percentile(atten[disc], 99))
+        contrast = 100.0 * (1.0 - math.exp(-peak)) if peak > 0 else 0.0
+        if not bb_diameter_mm and it < 3:
+            sm = ndimage.gaussian_filter(np.where(disc, atten, 0.0), 0.4 / px)
+            area = float(np.sum(disc & (sm > 0.5 * sm[disc].max()))) * px * px
+            # a sphere's chord is above half its maximum inside 0.866 of its radius
+            diameter = float(np.clip(2 * math.sqrt(area / math.pi) / 0.866, BB_MIN_DIAMETER_MM, BB_MAX_DIAMETER_MM))
+        moved = math.hypot(nu - ub, nv - vb)
+        coarse_moved = moved if not fine else 0.0
+        ub, vb = nu, nv
+        if moved > 3 * radius_px or not (0 <= ub < s.shape[1] and 0 <= vb < s.shape[0]):
+            raise _wrong(lang, "wl.err.no_bb", file=name)
+        if fine and (moved < 0.02 or fine_rounds >= 3):
+            break
+        if BB_CENTRE != "radial" and it >= 3 and moved < 0.005:
+            break
+    if contrast < 0.3:
+        raise _wrong(lang, "wl.err.no_bb", file=name)
+    return BBCentre(ub + c0, vb + r0, diameter, contrast, radius_px)
+
+
+def _radial_fit_centre(atten: np.ndarray, use: np.ndarray, uu: np.ndarray, vv: np.ndarray, u0: float, v0: float, radius_px: float) -> tuple[float, float]:
+    """Centre of a radially symmetric dip: the (u, v) minimising the least-squares misfit of
+    atten ≈ P(r) + a·du + b·dv + c·(du² − dv²) + d·du·dv on the pixels `use`.
+
+    P is a free piecewise-linear radial profile (knots every ~1 pixel up to the disc radius): no BB
+    shape is assumed, only its circular symmetry; the non-radial terms absorb what the field model
+    left (a residual ramp of 0.3 % across the disc moves a plain centroid by ~0.1 mm).
+    """
+    uu_s, vv_s = uu[use], vv[use]
+    y = atten[use]
+    n_knots = int(max(6, min(20, radius_px / 1.5))) + 1
+    knots = np.linspace(0.0, radius_px * 1.05, n_knots)
+    h = knots[1] - knots[0]
+
+    def design(c):
+        du, dv = uu_s - c[0], vv_s - c[1]
+        r = np.hypot(du, dv)
+        hats = np.clip(1.0 - np.abs(r[:, None] - knots[None, :]) / h, 0.0, None)
+        return np.column_stack([hats, du, dv, du * du - dv * dv, du * dv])
+
+    def misfit(c):
+        a = design(c)
+        coef, *_ = np.linalg.lstsq(a, y, rcond=None)
+        r = y - a @ coef
+        return float(r @ r)
+
+    res = optimize.minimize(misfit, np.array([u0, v0]), method="Nelder-Mead",
+                            options={"xatol": 2e-3, "fatol": 1e-12, "initial_simplex": [[u0, v0], [u0 + 0.4, v0], [u0, v0 + 0.4]]})
+    return float(res.x[0]), float(res.x[1])
+
+
+def _row_edge_mapping(s: np.ndarray, mask: np.ndarray, px: float) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the affine map u' = a + b·u that puts the row's two field edges (inflection points,
+    median-filtered along v so a leaf pair's steps are kept and noise is not) on the median edges.
+
+    MLC leaf pairs end at slightly different positions (and a rotated field's rows differ in width):
+    in the mapped coordinate the field is separable again, which the BB's background model needs.
+    Rows without two edges keep the identity.
+    """
+    nr, nc = s.shape
+    a = np.zeros(nr)
+    b = np.ones(nr)
+    rows = np.nonzero(mask.sum(axis=1) >= 3)[0]
+    if len(rows) < 3:
+        return a, b
+    half = int(EDGE_HALF_WINDOW_MM / px)
+    first = np.array([np.argmax(mask[i]) for i in rows])
+    last = np.array([nc - 1 - np.argmax(mask[i][::-1]) for i in rows])
+    offs = np.arange(-half, half + 1)
+    prof_l = ndimage.gaussian_filter1d(s[rows[:, None], np.clip(first[:, None] + offs, 0, nc - 1)], 1.0, axis=1)
+    prof_r = ndimage.gaussian_filter1d(s[rows[:, None], np.clip(last[:, None] + offs, 0, nc - 1)], 1.0, axis=1)
+    left = first + inflection_edges(prof_l, +1)[0] - half
+    right = last + inflection_edges(prof_r, -1)[0] - half
+    ok = np.isfinite(left) & np.isfinite(right) & (right - left > 2)
+    if ok.sum() < 3:
+        return a, b
+    left = ndimage.median_filter(_fill_nan(np.where(ok, left, np.nan)), size=7, mode="nearest")
+    right = ndimage.median_filter(_fill_nan(np.where(ok, right, np.nan)), size=7, mode="nearest")
+    l_ref, r_ref = float(np.median(left)), float(np.median(right))
+    bb = (r_ref - l_ref) / (right - left)
+    a[rows] = l_ref - bb * left
+    b[rows] = bb
+    return a, b
+
+
+def _warped_separable_model(logs: np.ndarray, use: np.ndarray, row_a: np.ndarray, row_b: np.ndarray) -> np.ndarray:
+    """log field = x(a_v + b_v·u) + y(v): the separable fit done on rows resampled to the mapped
+    coordinate (`_row_edge_mapping`), evaluated back on the pixel grid."""
+    nr, nc = logs.shape
+    grid = np.arange(nc, dtype=float)
+    src = (grid[None, :] - row_a[:, None]) / row_b[:, None]  # original u of each mapped column
+    logs_w = np.empty_like(logs)
+    use_w = np.empty(logs.shape, dtype=float)
+    uf = use.astype(float)
+    for i in range(nr):
+        logs_w[i] = np.interp(src[i], grid, logs[i])
+        use_w[i] = np.interp(src[i], grid, uf[i], left=0.0, right=0.0)
+    y, x = _separable_log_field(logs_w, use_w > 0.999)
+    # light smoothing: the row and column terms come from few pixels each, their noise would stripe the disc
+    if PROFILE_SMOOTH_PX > 0:
+        y, x = ndimage.gaussian_filter1d(y, PROFILE_SMOOTH_PX, mode="nearest"), ndimage.gaussian_filter1d(x, PROFILE_SMOOTH_PX, mode="nearest")
+    mapped = row_a[:, None] + row_b[:, None] * grid[None, :]
+    return y[:, None] + np.interp(mapped, grid, x)
+
+
+def _separable_log_field(logs: np.ndarray, use: np.ndarray, robust_passes: int = 2) -> np.ndarray:
+    """x(u) + y(v) fitted to `logs` on the pixels `use` by weighted least squares (normal equations of
+    the two-way additive model, solved directly), made robust by Tukey biweights on the residuals:
+    what is not separable (e.g. leaf ends of unequal leaf pairs) is down-weighted instead of leaking
+    into a whole row or column. Rows/columns without any used pixel get the nearest fitted value."""
+    nr, nc = logs.shape
+    base = use.astype(float)
+    w = base.copy()
+    lz = np.where(use, logs, 0.0)
+    y = np.zeros(nr)
+    x = np.zeros(nc)
+    for rp in range(robust_passes + 1):
+        dr, dc = w.sum(axis=1), w.sum(axis=0)
+        a = np.zeros((nr + nc, nr + nc))
+        a[np.arange(nr), np.arange(nr)] = dr
+        a[nr + np.arange(nc), nr + np.arange(nc)] = dc
+        a[:nr, nr:] = w
+        a[nr:, :nr] = w.T
+        b = np.concatenate([(w * lz).sum(axis=1), (w * lz).sum(axis=0)])
+        a += 1e-9 * np.eye(nr + nc) * max(1.0, float(dr.max(initial=1.0)))  # fixes the additive gauge
+        sol = np.linalg.solve(a, b)
+        y = _fill_nan(np.where(dr > 0, sol[:nr], np.nan))
+        x = _fill_nan(np.where(dc > 0, sol[nr:], np.nan))
+        if rp == robust_passes:
+            break
+        resid = logs - y[:, None] - x[None, :]
+        r_used = resid[base > 0]
+        scale = 1.4826 * np.median(np.abs(r_used - np.median(r_used))) + 1e-9
+        z = resid / (4.685 * scale)
+        w = base * np.where(np.abs(z) < 1, (1 - z * z) ** 2, 0.0)
+    return y, x
+
+
+def _fill_nan(a: np.ndarray) -> np.ndarray:
+    ok = np.isfinite(a)
+    if ok.all() or not ok.any():
+        return np.nan_to_num(a)
+    idx = np.arange(len(a))
+    return np.interp(idx, idx[ok], a[ok])
+
+
+def _quadratic_surface(du: np.ndarray, dv: np.ndarray, z: np.ndarray, gu: np.ndarray, gv: np.ndarray, robust_passes: int = 3) -> np.ndarray:
+    """Quadratic surface z(du, dv) fitted by least squares with Tukey biweights, evaluated on (gu, gv)."""
+    a = np.column_stack([np.ones_like(du), du, dv, du * du, du * dv, dv * dv])
+    w = np.ones_like(z)
+    coef = np.zeros(6)
+    for rp in range(robust_passes + 1):
+        sw = np.sqrt(w)
+        coef, *_ = np.linalg.lstsq(a * sw[:, None], z * sw, rcond=None)
+        if rp == robust_passes:
+            break
+        r = z - a @ coef
+        scale = 1.4826 * np.median(np.abs(r - np.median(r))) + 1e-9
+        q = r / (4.685 * scale)
+        w = np.where(np.abs(q) < 1, (1 - q * q) ** 2, 0.0)
+    return coef[0] + coef[1] * gu + coef[2] * gv + coef[3] * gu * gu + coef[4] * gu * gv + coef[5] * gv * gv
+
+
+# ---------------------------------------------------------------- angles
+
+
+def angle_from_filename(name: str, axis: str) -> float | None:
+    """An axis angle written in the file name (pylinac's convention: "gantry90", "coll45", "couch270",
+    also "G090_C000_P000"), or None."""
+    base = re.split(r"[\\/]", name)[-1].rsplit(".", 1)[0]
+    m = _ANGLE_PATTERNS[axis].search(base)
+    if not m:
+        return None
+    try:
+        return float(m.group(1).replace(",", ".")) % 360.0
+    except ValueError:
+        return None
+
+
+def image_angles(im: DicomImage, options: dict[str, Any]) -> tuple[float, float, float, str] | None:
+    """(gantry, collimator, couch, source) from the header, else the file name, else the options
+    (`gantry_angles`: {file name: angle}); None when the gantry angle is known from none of them."""
+    ds = im.dataset
+    base = re.split(r"[\\/]", im.file.filename)[-1]
+    given = options.get("gantry_angles") or {}
+    gantry, source = None, ""
+    if im.gantry_angle_deg is not None:
+        gantry, source = im.gantry_angle_deg % 360.0, "header"
+    elif angle_from_filename(im.file.filename, "gantry") is not None:
+        gantry, source = angle_from_filename(im.file.filename, "gantry"), "file name"
+    elif base in given or im.file.filename in given:
+        gantry, source = float(given.get(base, given.get(im.file.filename))) % 360.0, "entered"
+    if gantry is None:
+        return None
+
+    def other(tag: str, axis: str) -> float:
+        if ds is not None and tag in ds:
+            try:
+                return float(ds.get(tag)) % 360.0
+            except (TypeError, ValueError):
+                pass
+        a = angle_from_filename(im.file.filename, axis) if source != "header" else None
+        return a if a is not None else 0.0
+
+    return gantry, other("BeamLimitingDeviceAngle", "collimator"), other("PatientSupportAngle", "couch"), source
+
+
+def image_orientation(im: DicomImage) -> tuple[float, ...]:
+    """RTImageOrientation (row and column directions in the image receptor frame), default when absent."""
+    ds = im.dataset
+    try:
+        vals = tuple(float(v) for v in ds.RTImageOrientation)  # type: ignore[union-attr]
+        if len(vals) == 6:
+            return vals
+    except Exception:
+        pass
+    return DEFAULT_ORIENTATION
+
+
+# ---------------------------------------------------------------- room geometry
+
+
+def receptor_axes(gantry_deg: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """X_r, Y_r and the beam direction (source → imager) in the IEC 61217 fixed frame."""
+    g = math.radians(gantry_deg)
+    xr = np.array([math.cos(g), 0.0, -math.sin(g)])
+    yr = np.array([0.0, 1.0, 0.0])
+    beam = np.array([-math.sin(g), 0.0, -math.cos(g)])
+    return xr, yr, beam
+
+
+def image_axes_in_room(gantry_deg: float, orientation: tuple[float, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """Room-frame directions of the image's +u (columns) and +v (rows) at this gantry angle."""
+    xr, yr, _ = receptor_axes(gantry_deg)
+    a, b, _, c, d, _ = orientation
+    return a * xr + b * yr, c * xr + d * yr
+
+
+def couch_rotation(couch_deg: float) -> np.ndarray:
+    """IEC 61217 couch rotation about the vertical axis (positive = counter-clockwise seen from above)."""
+    p = math.radians(couch_deg)
+    return np.array([[math.cos(p), -math.sin(p), 0.0], [math.sin(p), math.cos(p), 0.0], [0.0, 0.0, 1.0]])
+
+
+def beam_axis_line(img: WLImage) -> tuple[np.ndarray, np.ndarray]:
+    """(point, unit direction) of the image's beam axis, in the room frame with the BB at the origin.
+
+    The field centre sits at −ε from the BB in the image plane: point = −ε_u·U − ε_v·V.
+    """
+    uvec, vvec = image_axes_in_room(img.gantry_deg, img.orientation)
+    _, _, beam = receptor_axes(img.gantry_deg)
+    point = -img.cax2bb_u_mm * uvec - img.cax2bb_v_mm * vvec
+    return point, beam
+
+
+def minimax_sphere(points: list[np.ndarray], directions: list[np.ndarray]) -> tuple[np.ndarray, float]:
+    """Centre and radius of the smallest sphere touching every line (point, unit direction).
+
+    Minimises r² subject to dist²(c, line_k) ≤ r² (SLSQP on the epigraph form; smooth, so it
+    converges to the exact minimax point, unlike a gradient method on the max itself).
+    """
+    p = np.array(points, float)
+    d = np.array(directions, float)
+    d /= np.linalg.norm(d, axis=1)[:, None]
+    projs = np.eye(3)[None] - d[:, :, None] * d[:, None, :]  # projector orthogonal to each line
+
+    def dist2(c):
+        diff = c[None, :] - p
+        perp = np.einsum("kij,kj->ki", projs, diff)
+        return np.sum(perp * perp, axis=1)
+
+    c0 = least_squares_point(points, directions)
+    r0 = float(np.max(dist2(c0)))
+    x0 = np.concatenate([c0, [r0]])
+    cons = {"type": "ineq", "fun": lambda x: x[3] - dist2(x[:3])}
+    res = optimize.minimize(lambda x: x[3], x0, constraints=[cons], method="SLSQP", options={"ftol": 1e-14, "maxiter": 500})
+    x = res.x if res.success or np.all(np.isfinite(res.x)) else x0
+    centre = x[:3]
+    return centre, float(math.sqrt(max(0.0, float(np.max(dist2(centre))))))
+
+
+def least_squares_point(points: list[np.ndarray], directions: list[np.ndarray]) -> np.ndarray:
+    """The point minimising the sum of squared distances to the lines (minimum-norm when undetermined)."""
+    a = np.zeros((3, 3))
+    b = np.zeros(3)
+    for p, d in zip(points, directions):
+        d = np.asarray(d, float) / np.linalg.norm(d)
+        proj = np.eye(3) - np.outer(d, d)
+        a += proj
+        b += proj @ np.asarray(p, float)
+    return np.linalg.lstsq(a, b, rcond=None)[0]
+
+
+def bb_shift_vector(images: list[WLImage]) -> np.ndarray:
+    """Shift to apply to the BB to bring it to the radiation isocentre, room frame (X, Y, Z) mm.
+
+    Each image gives two equations ε_u = (R(φ)·δ)·U, ε_v = (R(φ)·δ)·V for the BB offset δ from
+    the isocentre (couch at 0); δ by least squares over every image (Low et al., Med Phys 1995),
+    shift = −δ.
+    """
+    rows, rhs = [], []
+    for img in images:
+        uvec, vvec = image_axes_in_room(img.gantry_deg, img.orientation)
+        rot = couch_rotation(img.couch_deg)
+        rows += [uvec @ rot, vvec @ rot]
+        rhs += [img.cax2bb_u_mm, img.cax2bb_v_mm]
+    delta, *_ = np.linalg.lstsq(np.array(rows), np.array(rhs), rcond=None)
+    return -delta
+
+
+def planar_iso_size(images: list[WLImage]) -> float | None:
+    """Largest distance between the CAX→BB vectors of these images (pylinac's 2-D collimator/couch size)."""
+    if len(images) < 2:
+        return None
+    pts = np.array([[i.cax2bb_u_mm, i.cax2bb_v_mm] for i in images])
+    diff = pts[:, None, :] - pts[None, :, :]
+    return float(np.sqrt((diff**2).sum(-1)).max())
+
+
+def shift_words(shift_mm: np.ndarray, lang: str = "fr") -> str:
+    """The BB shift as an instruction a therapist can apply ("déplacer la bille de 0,4 mm vers la gauche, …")."""
+    parts = []
+    for value, axis in zip(shift_mm, ("x", "y", "z")):
+        if abs(value) < 0.05:
+            continue
+        direction = t(f"wl.dir.{axis}.{'pos' if value > 0 else 'neg'}", lang)
+        amount = f"{abs(value):.1f}".replace(".", ",") if lang == "fr" else f"{abs(value):.1f}"
+        parts.append(t("wl.words.part", lang, mm=amount, direction=direction))
+    if not parts:
+        return t("wl.words.none", lang)
+    return t("wl.words.move", lang, parts=", ".join(parts))
+
+
+# ---------------------------------------------------------------- analyser
+
+
+def _gantry_item(img: WLImage, counts: dict[str, int]) -> str:
+    label = f"G{img.gantry_deg:05.1f}".replace(".0", "") if abs(img.gantry_deg - round(img.gantry_deg)) < 0.05 else f"G{img.gantry_deg:.1f}"
+    if img.axis == "collimator":
+        label += f" C{img.collimator_deg:.0f}"
+    elif img.axis == "couch":
+        label += f" T{img.couch_deg:.0f}"
+    elif img.axis == "combo":
+        label += f" C{img.collimator_deg:.0f} T{img.couch_deg:.0f}"
+    counts[label] = counts.get(label, 0) + 1
+    return label if counts[label] == 1 else f"{label}#{counts[label]}"
+
+
+def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisResult:
+    """Analyse a Winston-Lutz session (see the module docstring for the definitions)."""
+    lang = ctx.lang
+    images = load_images(inputs, RT_IMAGE, SPEC_NAME.get(lang, SPEC_NAME["fr"]), lang)
+    if len(images) < 2:
+        raise QCInputError("wl.err.too_few", n=len(images))
+    opts = ctx.options or {}
+    bb_d = opts.get("bb_diameter_mm")
+    warnings: list[str] = []
+    missing = []
+    analysed: list[WLImage] = []
+    for im in images:
+        warnings.extend(im.warnings)
+        angles = image_angles(im, opts)
+        if angles is None:
+            missing.append(im.file.filename)
+            continue
+        fc = find_field(im, lang)
+        bb = find_bb(im, fc, float(bb_d) if bb_d else None, lang)
+        fc_clean = find_field(im, lang, exclude=(bb.u_px, bb.v_px, bb.window_px))
+        fc.u_px, fc.v_px, fc.size_u_mm, fc.size_v_mm = fc_clean.u_px, fc_clean.v_px, fc_clean.size_u_mm, fc_clean.size_v_mm
+        g, c, p, src = angles
+        analysed.append(WLImage(im.file.filename, g, c, p, src, fc, bb, im.pixel_size_iso_mm, image_orientation(im)))
+    if missing:
+        raise QCInputError("wl.err.no_angle", files=", ".join(re.split(r"[\\/]", f)[-1] for f in missing))
+
+    measurements: list[Measurement] = []
+    items: list[dict[str, Any]] = []
+    overlays: list[tuple[str, np.ndarray]] = []
+    counts: dict[str, int] = {}
+
+    def add(metric: str, value, item: str = ""):
+        spec = SPEC_METRICS[metric]
+        measurements.append(Measurement(metric, None if value is None else float(value), spec.unit, item=item, description=spec.label(lang)))
+
+    by_image = {im.file.filename: im for im in images}
+    for img in analysed:
+        item = _gantry_item(img, counts)
+        add("cax2bb_mm", img.cax2bb_mm, item)
+        if img.bb.contrast_pct < 2.0:
+            warnings.append(t("wl.warn.low_contrast", lang, file=img.file, pct=f"{img.bb.contrast_pct:.1f}"))
+        items.append(
+            {
+                "item": item,
+                "file": img.file,
+                "gantry_deg": round(img.gantry_deg, 2),
+                "collimator_deg": round(img.collimator_deg, 2),
+                "couch_deg": round(img.couch_deg, 2),
+                "axis": img.axis,
+                "angle_source": img.angle_source,
+                "cax2bb_u_mm": round(img.cax2bb_u_mm, 3),
+                "cax2bb_v_mm": round(img.cax2bb_v_mm, 3),
+                "cax2bb_mm": round(img.cax2bb_mm, 3),
+                "field_u_px": round(img.field.u_px, 3),
+                "field_v_px": round(img.field.v_px, 3),
+                "bb_u_px": round(img.bb.u_px, 3),
+                "bb_v_px": round(img.bb.v_px, 3),
+                "field_size_u_mm": round(img.field.size_u_mm, 2),
+                "field_size_v_mm": round(img.field.size_v_mm, 2),
+                "bb_diameter_mm": round(img.bb.diameter_mm, 2),
+                "bb_contrast_pct": round(img.bb.contrast_pct, 2),
+            }
+        )
+        overlays.append((t("wl.overlay.title", lang, item=item, d=f"{img.cax2bb_mm:.2f}"), overlay_image(by_image[img.file], img)))
+
+    dists = [i.cax2bb_mm for i in analysed]
+    add("cax2bb_max_mm", max(dists))
+    add("cax2bb_median_mm", float(np.median(dists)))
+
+    gantry_imgs = [i for i in analysed if i.axis in ("gantry", "reference")]
+    distinct_g = {round(i.gantry_deg) % 360 for i in gantry_imgs}
+    iso_centre = None
+    if len(distinct_g) >= 2:
+        lines = [beam_axis_line(i) for i in gantry_imgs]
+        iso_centre, radius = minimax_sphere([p for p, _ in lines], [d for _, d in lines])
+        add("gantry_iso_size_mm", 2 * radius)
+    else:
+        add("gantry_iso_size_mm", None)
+        warnings.append(t("wl.warn.few_gantry", lang, n=len(distinct_g)))
+
+    shift = bb_shift_vector(analysed)
+    for axis, v in zip(("x", "y", "z"), shift):
+        add(f"bb_shift_{axis}_mm", v)
+    add("bb_shift_mm", float(np.linalg.norm(shift)))
+
+    not_applicable = []
+    for axis in ("collimator", "couch"):
+        imgs = [i for i in analysed if i.axis in (axis, "reference")]
+        if any(i.axis == axis for i in analysed):
+            add(f"{axis}_iso_size_mm", planar_iso_size(imgs))
+        else:
+            not_applicable.append(axis)
+    combos = [i.file for i in analysed if i.axis == "combo"]
+    if combos:
+        warnings.append(t("wl.warn.combo", lang, files=", ".join(re.split(r"[\\/]", f)[-1] for f in combos)))
+    add("n_images", len(analysed))
+
+    return AnalysisResult(
+        test=KEY,
+        measurements=measurements,
+        items=items,
+        warnings=warnings,
+        **session_identity(images),
+        overlays=overlays,
+        extra={
+            "shift_words": shift_words(shift, lang),
+            "shift_mm": [round(float(v), 3) for v in shift],
+            "iso_centre_from_bb_mm": None if iso_centre is None else [round(float(v), 3) for v in iso_centre],
+        },
+        params={
+            "field_centre": "mean mid-point of the two inflection edges over the central 60 % of rows and columns",
+            "bb_centre": "attenuation-weighted centroid in a disc, image divided by the BB-free field (separable log field + quadratic ring fit)",
+            "room_frame": "IEC 61217 fixed: +X right facing the gantry from the couch foot, +Y towards the gantry, +Z up",
+            "shift_sign": "shift = vector to move the BB by to reach the radiation isocentre (-delta of Low et al.)",
+            "gantry_iso_size": "diameter of the smallest sphere touching every back-projected beam axis (gantry and reference images)",
+            "planar_iso_size": "largest distance between the CAX->BB vectors of the collimator (couch) and reference images",
+            "not_applicable": not_applicable,
+            "bb_diameter_mm": bb_d,
+        },
+    )
+
+
+# ---------------------------------------------------------------- spec
+
+REF_ISO = "TG-142 (SRS/SBRT) 1 mm; Unity : diamètre isocentre ≤ 1 mm (PMC8504604); alerte à 0,75 mm"
+_TOL_1MM = Tolerance.at_most(0.75, 1.0, reference=REF_ISO)
+_METRICS = (
+    MetricSpec("cax2bb_mm", "mm", "Distance axe–bille", "CAX–BB distance", _TOL_1MM, better="lower"),
+    MetricSpec("cax2bb_max_mm", "mm", "Distance axe–bille max.", "Max CAX–BB distance", _TOL_1MM, better="lower"),
+    MetricSpec("cax2bb_median_mm", "mm", "Distance axe–bille médiane", "Median CAX–BB distance", None, better="lower"),
+    MetricSpec("gantry_iso_size_mm", "mm", "Diamètre de l'isocentre (bras)", "Gantry isocentre diameter", _TOL_1MM, better="lower"),
+    MetricSpec("collimator_iso_size_mm", "mm", "Diamètre de l'isocentre (collimateur)", "Collimator isocentre diameter", _TOL_1MM, better="lower"),
+    MetricSpec("couch_iso_size_mm", "mm", "Diamètre de l'isocentre (table)", "Couch isocentre diameter", _TOL_1MM, better="lower"),
+    MetricSpec("bb_shift_x_mm", "mm", "Déplacement de la bille X (droite +)", "BB shift X (right +)", None),
+    MetricSpec("bb_shift_y_mm", "mm", "Déplacement de la bille Y (vers le bras +)", "BB shift Y (towards gantry +)", None),
+    MetricSpec("bb_shift_z_mm", "mm", "Déplacement de la bille Z (haut +)", "BB shift Z (up +)", None),
+    MetricSpec("bb_shift_mm", "mm", "Déplacement de la bille (norme)", "BB shift (length)", None, better="lower"),
+    MetricSpec("n_images", "", "Nombre d'images", "Number of images", None, trend=False),
+)
+SPEC_METRICS = {m.name: m for m in _METRICS}
+
+SPEC = TestSpec(
+    key=KEY,
+    name_fr=SPEC_NAME["fr"],
+    name_en=SPEC_NAME["en"],
+    frequency="monthly",
+    kind="dicom",
+    metrics=_METRICS,
+    analyse=analyse,
+    page="pages/wl.py",
+    description_fr=(
+        "Bille à l'isocentre, petit champ MLC, images MV à plusieurs angles de bras : distance axe–bille par image, "
+        "diamètre de l'isocentre, déplacement de la bille vers l'isocentre de rayonnement (repère salle CEI 61217)."
+    ),
+    description_en=(
+        "BB at the isocentre, small MLC field, MV images at several gantry angles: CAX–BB distance per image, "
+        "isocentre diameter, BB shift to the radiation isocentre (IEC 61217 room frame)."
+    ),
+    accepts=".dcm,.zip",
+)
+
+
+# ---------------------------------------------------------------- page helpers
+
+
+def overlay_image(image: DicomImage, img: WLImage, size_px: int = 240) -> np.ndarray:
+    """RGB crop around the field: field centre (green cross), BB centre (red ring), BB disc (orange)."""
+    r0, r1, c0, c1 = img.field.roi
+    crop = image.signal[r0:r1, c0:c1]
+    lo, hi = np.percentile(crop, [1, 99.5])
+    g = np.clip((crop - lo) / max(hi - lo, 1e-9), 0, 1)
+    scale = max(1, int(size_px // max(crop.shape)))
+    g = np.kron(g, np.ones((scale, scale)))
+    rgb = np.stack([g, g, g], -1)
+    h, w = g.shape
+
+    def put(u, v, colour):
+        ui, vi = int(round(u)), int(round(v))
+        if 0 <= vi < h and 0 <= ui < w:
+            rgb[vi, ui] = colour
+
+    fu, fv = (img.field.u_px - c0 + 0.5) * scale - 0.5, (img.field.v_px - r0 + 0.5) * scale - 0.5
+    bu, bv = (img.bb.u_px - c0 + 0.5) * scale - 0.5, (img.bb.v_px - r0 + 0.5) * scale - 0.5
+    arm = 6 * scale
+    for k in range(-arm, arm + 1):
+        for dk in (-1, 0, 1):
+            put(fu + k, fv + dk, (0.1, 0.9, 0.2))
+            put(fu + dk, fv + k, (0.1, 0.9, 0.2))
+    for radius, colour in ((img.bb.diameter_mm / 2 / img.pixel_mm[1] * scale, (1.0, 0.1, 0.1)), (img.bb.window_px * scale, (1.0, 0.6, 0.0))):
+        for a in np.linspace(0, 2 * math.pi, int(8 * radius) + 16):
+            put(bu + radius * math.cos(a), bv + radius * math.sin(a), colour)
+    for k in range(-2, 3):
+        put(bu + k, bv, (1.0, 0.1, 0.1))
+        put(bu, bv + k, (1.0, 0.1, 0.1))
+    return (rgb * 255).astype(np.uint8)
+
+
+def charts(result: AnalysisResult, lang: str = "fr") -> list[tuple[str, Any]]:
+    """Polar plot of the CAX→BB vectors against gantry angle (radius = distance, angle = gantry
+    angle, 0° at the top, clockwise), with the 0.5 and 1 mm circles; then the u/v components."""
+    import altair as alt
+    import pandas as pd
+
+    rows = [it for it in result.items if it.get("cax2bb_mm") is not None]
+    if not rows:
+        return []
+    df = pd.DataFrame(rows)
+    theta = np.radians(df["gantry_deg"].astype(float))
+    df["px"] = df["cax2bb_mm"] * np.sin(theta)
+    df["py"] = df["cax2bb_mm"] * np.cos(theta)
+    rmax = max(1.2, float(df["cax2bb_mm"].max()) * 1.15)
+    circles = []
+    for r, name in ((0.5, "0,5 mm" if lang == "fr" else "0.5 mm"), (1.0, "1 mm")):
+        a = np.linspace(0, 2 * np.pi, 121)
+        circles.append(pd.DataFrame({"x": r * np.sin(a), "y": r * np.cos(a), "circle": name, "order": np.arange(121)}))
+    spokes = []
+    for ang in range(0, 360, 45):
+        a = math.radians(ang)
+        spokes.append({"x": 0, "y": 0, "spoke": ang, "order": 0})
+        spokes.append({"x": rmax * math.sin(a), "y": rmax * math.cos(a), "spoke": ang, "order": 1})
+    labels = pd.DataFrame([{"x": 1.07 * rmax * math.sin(math.radians(a)), "y": 1.07 * rmax * math.cos(math.radians(a)), "text": f"{a}°"} for a in range(0, 360, 45)])
+    scale = alt.Scale(domain=[-1.15 * rmax, 1.15 * rmax])
+    x = alt.X("x:Q", scale=scale, axis=None)
+    y = alt.Y("y:Q", scale=scale, axis=None)
+    circ = alt.Chart(pd.concat(circles)).mark_line(color="#66bb6a", strokeDash=[4, 3]).encode(x=x, y=y, detail="circle:N", order="order:Q")
+    spk = alt.Chart(pd.DataFrame(spokes)).mark_line(color="#b0bec5", strokeWidth=0.7).encode(x=x, y=y, detail="spoke:N", order="order:Q")
+    lab = alt.Chart(labels).mark_text(color="#455a64").encode(x=x, y=y, text="text:N")
+    pts = alt.Chart(df).mark_point(filled=True, size=90, color="#c62828").encode(
+        x=alt.X("px:Q", scale=scale, axis=None),
+        y=alt.Y("py:Q", scale=scale, axis=None),
+        tooltip=[
+            alt.Tooltip("item:N", title=t("wl.chart.image", lang)),
+            alt.Tooltip("gantry_deg:Q", title=t("wl.chart.gantry", lang)),
+            alt.Tooltip("cax2bb_mm:Q", title=t("wl.chart.distance", lang), format=".2f"),
+            alt.Tooltip("cax2bb_u_mm:Q", title="u (mm)", format=".2f"),
+            alt.Tooltip("cax2bb_v_mm:Q", title="v (mm)", format=".2f"),
+        ],
+    )
+    title = t("wl.chart.polar", lang)
+    polar = alt.layer(circ, spk, lab, pts).properties(title=title, width=360, height=360)
+    long = df.melt(id_vars=["item", "gantry_deg"], value_vars=["cax2bb_u_mm", "cax2bb_v_mm"], var_name="component", value_name="mm")
+    long["component"] = long["component"].map({"cax2bb_u_mm": t("wl.chart.u", lang), "cax2bb_v_mm": t("wl.chart.v", lang)})
+    title2 = t("wl.chart.components", lang)
+    comp = (
+        alt.Chart(long)
+        .mark_line(point=True)
+        .encode(
+            x=alt.X("gantry_deg:Q", title=t("wl.chart.gantry", lang), scale=alt.Scale(domain=[0, 360])),
+            y=alt.Y("mm:Q", title="mm"),
+            color=alt.Color("component:N", title=t("wl.chart.component", lang)),
+            tooltip=["item", "gantry_deg", alt.Tooltip("mm:Q", format=".2f")],
+        )
+        .properties(title=title2)
+    )
+    return [(title, polar), (title2, comp)]
