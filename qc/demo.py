@@ -127,6 +127,7 @@ def _populate(store: Store, today: dt.date, weeks: int) -> None:
     machine = store.machine(mid)
     _logged_history(store, machine, start, end, rng)
     _image_history(store, machine, start, end, rng)
+    _latest_only(store, machine)
 
 
 def _operator(rng) -> str:
@@ -191,6 +192,39 @@ def _logged_history(store: Store, machine: dict, start: dt.date, end: dt.date, r
         )
         _record(store, machine, "beam_quality", when, {"d20_d10": round(0.704 + 0.002 * i + rng.normal(0, 0.001), 4),
                                                         "d15_d5": round(0.723 + rng.normal(0, 0.001), 4)}, rng)
+        _record(store, machine, "mr_mv", when,
+                {"mrmv_x_mm": round(rng.normal(0.3, 0.15), 2), "mrmv_y_mm": round(rng.normal(-0.2, 0.15), 2),
+                 "mrmv_z_mm": round(rng.normal(0.4, 0.15), 2), "mrmv_rotation_deg": round(rng.normal(0.05, 0.03), 2),
+                 "mrmv_last_calibration": (start - dt.timedelta(days=60)).isoformat()}, rng)
+
+    # Daily output: a chamber reading corrected for temperature and pressure, a slow 1 % drift over the period.
+    for k, d in enumerate(days):
+        t_c, p_kpa = round(float(rng.normal(21.5, 0.8)), 1), round(float(rng.normal(101.3, 0.6)), 2)
+        k_tp = (273.15 + t_c) / 293.15 * 101.325 / p_kpa
+        corrected = 20.0 * (1 + 0.01 * k / max(len(days) - 1, 1) + rng.normal(0, 0.002))
+        _record(store, machine, "output", dt.datetime.combine(d, dt.time(7, 45)),
+                {"chamber_reading": round(corrected / k_tp, 3), "temperature_c": t_c, "pressure_kpa": p_kpa, "reference_reading": 20.0}, rng)
+
+
+# Tests with one demo session each (their latest), so that Home shows them done: the analyses are real, of
+# the test's own demo input (qc.demo_inputs), stored like an upload.
+LATEST_ONLY = ("wl", "mr-snr", "mr-uniformity", "mr-ghosting", "mr-slice-thickness", "mr-geometry", "mr-resolution", "mr-acr",
+               "mr-b0", "mr-b0-gantry", "mr-b1", "mr-geometry-3d")
+
+
+def _latest_only(store: Store, machine: dict) -> None:
+    from qc import pipeline
+    from qc.demo_inputs import demo_inputs_for
+    from qc.registry import get_test
+
+    rng = np.random.default_rng(7)
+    for key in LATEST_ONLY:
+        make = demo_inputs_for(key)
+        if make is None:
+            continue
+        spec = get_test(key, store)
+        analysis = pipeline.analyse(store, spec, make(), machine)
+        pipeline.store_analysis(store, analysis, operator=_operator(rng), is_demo=True, keep_files=False)
 
 
 # Each image/report test's demo history is a list of recipes (acquired_at, module, function, kwargs,

@@ -34,7 +34,7 @@ MESSAGES = {
     "ui.col_limits": {"fr": "Tolérance / action", "en": "Tolerance / action"},
     "ui.col_status": {"fr": "Statut", "en": "Status"},
     "ui.overall": {"fr": "Résultat global", "en": "Overall result"},
-    "ui.acquired": {"fr": "Acquisition : {date} — StationName : {station}", "en": "Acquired: {date} — StationName: {station}"},
+    "ui.acquired": {"fr": "Acquisition : {date} — station : {station}", "en": "Acquired: {date} — station: {station}"},
     "ui.items": {"fr": "Tableau détaillé", "en": "Detailed table"},
     "ui.duplicate": {
         "fr": "{file} est déjà enregistré (séance n° {session} du {date}). Voulez-vous vraiment l'enregistrer une seconde fois ?",
