@@ -6,6 +6,7 @@ Skipped with a reason when chromium or playwright is missing, except in CI (QC_R
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import socket
@@ -45,13 +46,9 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A real Streamlit server on loopback with the demo database, stopped after the module."""
-    _require()
-    data = tmp_path_factory.mktemp("e2e-data")
-    env = {**os.environ, "QC_DATA_DIR": str(data), "QC_NO_DEMO": "0"}
-    subprocess.run([sys.executable, "-m", "qc", "demo"], cwd=REPO, env=env, check=True, capture_output=True)
+@contextlib.contextmanager
+def streamlit_server(env: dict, timeout_s: float = 60.0):
+    """A real `streamlit run app.py` on a free loopback port with `env`; yields (url, seconds to health), then stops it."""
     port = _free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
@@ -67,17 +64,29 @@ def server(tmp_path_factory):
                     break
         except OSError:
             pass
-        if proc.poll() is not None or time.monotonic() - started > 30:
+        if proc.poll() is not None or time.monotonic() - started > timeout_s:
             proc.kill()
             raise RuntimeError("streamlit did not start: " + proc.stdout.read().decode(errors="replace")[-2000:])
         time.sleep(0.2)
-    health_s = time.monotonic() - started
-    yield {"url": url, "data": data, "health_s": health_s}
-    proc.terminate()
     try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+        yield url, time.monotonic() - started
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """A real Streamlit server on loopback with the demo database, stopped after the module."""
+    _require()
+    data = tmp_path_factory.mktemp("e2e-data")
+    env = {**os.environ, "QC_DATA_DIR": str(data), "QC_NO_DEMO": "0"}
+    subprocess.run([sys.executable, "-m", "qc", "demo"], cwd=REPO, env=env, check=True, capture_output=True)
+    with streamlit_server(env, timeout_s=30) as (url, health_s):
+        yield {"url": url, "data": data, "health_s": health_s}
 
 
 @pytest.fixture(scope="module")

@@ -10,13 +10,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
 from conftest import REPO
-from test_browser_e2e import ARGS, CHROMIUM, _free_port, _require, _wait_idle
+from test_browser_e2e import ARGS, CHROMIUM, _require, _wait_idle, streamlit_server
 
 pytestmark = pytest.mark.browser
 
@@ -28,31 +26,8 @@ def empty_server(tmp_path_factory):
     env = {**os.environ, "QC_DATA_DIR": str(data), "QC_NO_DEMO": "1", "QC_BACKUP_INTERVAL_HOURS": "0"}
     env.pop("QC_AUTH", None)
     subprocess.run([sys.executable, "-m", "qc", "add-machine", "Unity A"], cwd=REPO, env=env, check=True, capture_output=True)
-    port = _free_port()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    started = time.monotonic()
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as r:
-                if r.read() == b"ok":
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() - started > 60:
-            proc.kill()
-            raise RuntimeError("streamlit did not start: " + proc.stdout.read().decode(errors="replace")[-2000:])
-        time.sleep(0.2)
-    yield url
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with streamlit_server(env) as (url, _health_s):
+        yield url
 
 
 def test_three_bad_fields_show_three_messages_at_once(empty_server):

@@ -8,14 +8,11 @@ import datetime as dt
 import os
 import shutil
 import subprocess
-import sys
 import time
-import urllib.request
 
 import pytest
 
-from conftest import REPO
-from test_browser_e2e import ARGS, CHROMIUM, _free_port, _require, _wait_idle
+from test_browser_e2e import ARGS, CHROMIUM, _free_port, _require, _wait_idle, streamlit_server
 
 pytestmark = pytest.mark.browser
 
@@ -32,33 +29,11 @@ def intake_server(tmp_path_factory):
     with open_store(data) as s:
         mid = s.add_machine("Unity 1", UNITY_STATION, UNITY_SERIAL, user="test")
         s.add_calibration(mid, 511.03, 652.75, "2020-01-01", user="test")
-    port, dicom_port = _free_port(), _free_port()
+    dicom_port = _free_port()
     env = {**os.environ, "QC_DATA_DIR": str(data), "QC_NO_DEMO": "1", "QC_RECEIVER_PORT": str(dicom_port),
            "QC_RECEIVER_ADDRESS": "127.0.0.1", "QC_RECEIVER_ALLOW_AET": "UNITY1"}
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.port", str(port), "--server.headless", "true",
-         "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=REPO, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-    )
-    url = f"http://127.0.0.1:{port}"
-    started = time.monotonic()
-    while True:
-        try:
-            with urllib.request.urlopen(url + "/_stcore/health", timeout=1) as r:
-                if r.read() == b"ok":
-                    break
-        except OSError:
-            pass
-        if proc.poll() is not None or time.monotonic() - started > 30:
-            proc.kill()
-            raise RuntimeError("streamlit did not start: " + proc.stdout.read().decode(errors="replace")[-2000:])
-        time.sleep(0.2)
-    yield {"url": url, "data": data, "dicom_port": dicom_port}
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with streamlit_server(env, timeout_s=30) as (url, _health_s):
+        yield {"url": url, "data": data, "dicom_port": dicom_port}
 
 
 def test_received_session_is_reviewed_in_the_browser_and_measured_in_the_viewer(intake_server, tmp_path):
