@@ -228,14 +228,14 @@ def test_field_page_shows_dicom_header_text_escaped(payload, qc_data_dir):
     at.file_uploader(key="field_upload").set_value((name, _hostile_field_dicom(payload, payload), "application/dicom")).run()
     assert not at.exception, [e.value for e in at.exception]
     bodies = _markdown_bodies(at)
-    assert any("StationName" in body for _, body in bodies), "the acquisition caption is expected on the page"
+    assert any("station :" in body for _, body in bodies), "the acquisition caption is expected on the page"
     raw = [(kind, body) for kind, body in bodies if payload in body]
     assert raw == [], (
         f"DICOM header text reaches markdown unescaped in {[k for k, _ in raw]}: {raw[:1]} — "
         "wrap it with qc.textsafe.md_escape (pages/common.py show_analysis: station=md_escape(r.station_name))"
     )
     # Shown, escaped, where the station is named.
-    assert any(md_escape(payload) in body for kind, body in bodies if "StationName" in body)
+    assert any(md_escape(payload) in body for kind, body in bodies if "station :" in body)
 
 
 # ---------------------------------------------------------------- stored file names cannot escape the data folder
