@@ -29,15 +29,14 @@ from qc.i18n import t
 from qc.mr import linac_draw as draw
 from qc.mr.linac_series import (
     B0,
-    SeriesHeaders,
     acquisition_of,
     dsv_mask,
     identity_of,
     imaging_frequency_of,
     phantom_mask,
     pixel_coordinates_mm,
-    scan_headers,
-    series_test,
+    series_of_test,
+    SeriesHeaders,
     slice_pixels,
     smooth3,
 )
@@ -106,14 +105,7 @@ def _overlay(maps: list[dict[str, Any]], orientation: str, iso, lang: str) -> np
 def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisResult:
     """B0 homogeneity per orientation and DSV (see the module docstring)."""
     lang = ctx.lang
-    series, skipped = scan_headers(inputs, lang)
-    warnings = list(skipped)
-    b0_series = []
-    for s in series:
-        if series_test(s) == KEY:
-            b0_series.append(s)
-        else:
-            warnings.append(t("mrl.skip.series_other", lang, series=s.label(), test=t("mrl.test.b0", lang)))
+    b0_series, warnings = series_of_test(inputs, KEY, "b0", lang)
     if not b0_series:
         raise QCInputError("mrl.err.no_series", test=t("mrl.test.b0", lang), what=t("mrl.what.b0", lang))
     iso = tuple(float(v) for v in ctx.options.get("isocentre_mm", (0.0, 0.0, 0.0)))

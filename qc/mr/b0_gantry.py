@@ -33,14 +33,13 @@ from qc.i18n import t
 from qc.mr import linac_draw as draw
 from qc.mr.linac_series import (
     GANTRY,
-    SeriesHeaders,
     acquisition_of,
     dsv_mask,
     identity_of,
     imaging_frequency_of,
     phantom_mask,
-    scan_headers,
-    series_test,
+    series_of_test,
+    SeriesHeaders,
     slice_pixels,
     smooth3,
 )
@@ -103,12 +102,7 @@ def phase_difference_ppm(phi: np.ndarray, phi_ref: np.ndarray, mask: np.ndarray,
 def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisResult:
     """ΔB0 of each gantry angle against gantry 0 (see the module docstring)."""
     lang = ctx.lang
-    series, skipped = scan_headers(inputs, lang)
-    warnings = list(skipped)
-    chosen = [s for s in series if series_test(s) == KEY]
-    for s in series:
-        if s not in chosen:
-            warnings.append(t("mrl.skip.series_other", lang, series=s.label(), test=t("mrl.test.gantry", lang)))
+    chosen, warnings = series_of_test(inputs, KEY, "gantry", lang)
     if not chosen:
         raise QCInputError("mrl.err.no_series", test=t("mrl.test.gantry", lang), what=t("mrl.what.gantry", lang))
     if len(chosen) > 1:

@@ -25,15 +25,14 @@ from qc.i18n import t
 from qc.mr import linac_draw as draw
 from qc.mr.linac_series import (
     B1,
-    SliceHeader,
     acquisition_of,
     dsv_mask,
     identity_of,
     phantom_mask,
     pixel_coordinates_mm,
-    scan_headers,
-    series_test,
+    series_of_test,
     slice_pixels,
+    SliceHeader,
     smooth3,
 )
 from qc.records.tolerances import Tolerance
@@ -88,14 +87,8 @@ def pair_slices(slices: list[SliceHeader], lang: str) -> tuple[dict[str, list[tu
 def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisResult:
     """Relative B1 per orientation and DSV (see the module docstring)."""
     lang = ctx.lang
-    series, skipped = scan_headers(inputs, lang)
-    warnings = list(skipped)
-    slices: list[SliceHeader] = []
-    for s in series:
-        if series_test(s) == KEY:
-            slices += s.slices
-        else:
-            warnings.append(t("mrl.skip.series_other", lang, series=s.label(), test=t("mrl.test.b1", lang)))
+    chosen, warnings = series_of_test(inputs, KEY, "b1", lang)
+    slices: list[SliceHeader] = [x for s in chosen for x in s.slices]
     pairs, unpaired = pair_slices(slices, lang)
     warnings += unpaired
     if not pairs:

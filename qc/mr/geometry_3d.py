@@ -44,7 +44,7 @@ import pydicom
 from qc.errors import QCInputError
 from qc.i18n import t
 from qc.mr import linac_draw as draw
-from qc.mr.linac_series import GEOMETRY, SliceHeader, acquisition_of, identity_of, scan_headers, series_test
+from qc.mr.linac_series import GEOMETRY, SliceHeader, acquisition_of, identity_of, series_of_test
 from qc.records.tolerances import Tolerance
 from qc.registry import AnalysisContext, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
@@ -365,12 +365,7 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
     lang = ctx.lang
     progress = _progress(ctx)
     opts = ctx.options
-    series, skipped = scan_headers(inputs, lang)
-    warnings = list(skipped)
-    chosen = [s for s in series if series_test(s) == KEY]
-    for s in series:
-        if s not in chosen:
-            warnings.append(t("mrl.skip.series_other", lang, series=s.label(), test=t("mrl.test.geometry", lang)))
+    chosen, warnings = series_of_test(inputs, KEY, "geometry", lang)
     if not chosen:
         raise QCInputError("mrl.err.no_series", test=t("mrl.test.geometry", lang), what=t("mrl.what.geometry", lang))
     if len(chosen) > 1:

@@ -213,6 +213,15 @@ def route(inputs: list[tuple[str, bytes]], lang: str = "fr") -> tuple[dict[str, 
     return routed, skipped
 
 
+def series_of_test(inputs: list[tuple[str, bytes]], key: str, word: str, lang: str = "fr") -> tuple[list[SeriesHeaders], list[str]]:
+    """The series of an upload that test `key` reads (recognised by `series_test`), and one sentence for every
+    file and every other series it sets aside (`word` names the test in them: "b0", "gantry", "b1", "geometry")."""
+    series, skipped = scan_headers(inputs, lang)
+    chosen = [s for s in series if series_test(s) == key]
+    others = [t("mrl.skip.series_other", lang, series=s.label(), test=t(f"mrl.test.{word}", lang)) for s in series if s not in chosen]
+    return chosen, list(skipped) + others
+
+
 def series_inputs(series: list[SeriesHeaders]) -> list[tuple[str, bytes]]:
     """The (name, bytes) files of some series, to hand them to an analyser."""
     return [(x.file.filename, x.data) for s in series for x in s.slices]
