@@ -7,7 +7,6 @@ from pages.common import ensure_navigation
 ensure_navigation()
 
 import importlib  # noqa: E402
-from pathlib import Path  # noqa: E402
 
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
@@ -22,11 +21,6 @@ from qc.textsafe import md_escape  # noqa: E402
 store = get_store()
 st.title(T("intake.review.title"))
 st.caption(T("intake.review.caption"))
-
-
-def session_inputs(session_id: int) -> list[tuple[str, bytes]]:
-    rows = store.db.query("select path from inbox where session_id = ? order by id", [session_id])
-    return [(f"image_{i:02d}.dcm", (Path(store.data_dir) / r["path"]).read_bytes()) for i, r in enumerate(rows, start=1)]
 
 
 def result_view(spec):
@@ -58,7 +52,7 @@ else:
     if cache is None or cache[0] != chosen:
         try:
             with st.spinner(T("ui.analysing")):
-                analysis = pipeline.analyse(store, spec, session_inputs(chosen), store.machine(row["machine_id"]), lang())
+                analysis = pipeline.analyse(store, spec, inbox.session_inputs(store, chosen), store.machine(row["machine_id"]), lang())
         except QCInputError as exc:
             st.error(md_escape(exc.message(lang())))
             st.stop()

@@ -6,7 +6,6 @@ from pages.common import ensure_navigation
 
 ensure_navigation()
 
-import importlib  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pandas as pd  # noqa: E402
@@ -15,7 +14,7 @@ import streamlit as st  # noqa: E402
 from pages.common import T, get_store, lang  # noqa: E402
 from qc import pipeline  # noqa: E402
 from qc.errors import QCInputError  # noqa: E402
-from qc.intake import viewer  # noqa: E402
+from qc.intake import inbox, viewer  # noqa: E402
 from qc.registry import get_test  # noqa: E402
 from qc.textsafe import md_escape  # noqa: E402
 
@@ -71,8 +70,7 @@ if session_id and test_key:
                 s = store.session(session_id)
                 inputs = [(Path(f["stored_path"]).name, store.file_bytes(f["stored_path"]) or b"") for f in s["files"]]
                 if not inputs or not all(d for _n, d in inputs):
-                    rows = store.db.query("select path from inbox where session_id = ? order by id", [session_id])
-                    inputs = [(Path(r["path"]).name, (Path(store.data_dir) / r["path"]).read_bytes()) for r in rows]
+                    inputs = inbox.session_inputs(store, session_id)
                 with st.spinner(T("ui.analysing")):
                     result = pipeline.analyse(store, spec, inputs, store.machine(s["machine_id"]), lang()).result
                 cache = (session_id, result.overlays)

@@ -389,8 +389,7 @@ def process_inbox(store, now: dt.datetime | None = None, lang: str = "fr", force
             continue
         try:
             spec = get_test(g.test, store)
-            # received objects have no file name: they are named by their order in the session
-            inputs = [(f"image_{i:02d}.dcm", (Path(store.data_dir) / r["path"]).read_bytes()) for i, r in enumerate(g.rows, start=1)]
+            inputs = received_inputs(store, g.rows)
             analysis = pipeline.analyse(store, spec, inputs, store.machine(g.machine_id), lang=lang)
             sid = pipeline.store_analysis(store, analysis, operator=RECEIVER_OPERATOR, review_state="pending")
         except QCInputError as exc:
@@ -415,7 +414,7 @@ def _process_mr_study(store, g: Group, lang: str) -> list[dict]:
     from qc.registry import get_test
 
     ids = [r["id"] for r in g.rows]
-    inputs = [(f"image_{i:03d}.dcm", (Path(store.data_dir) / r["path"]).read_bytes()) for i, r in enumerate(g.rows, start=1)]
+    inputs = received_inputs(store, g.rows)
     out: list[dict] = []
     try:
         routed, notes = route(inputs, lang)
@@ -440,6 +439,18 @@ def _process_mr_study(store, g: Group, lang: str) -> list[dict]:
             else:
                 db["inbox"].update(i, {"state": "unassigned", "reason": " ; ".join(notes) or "—"})
     return out
+
+
+def received_inputs(store, rows: list[dict]) -> list[tuple[str, bytes]]:
+    """The (name, bytes) inputs of received objects, as an upload would give them: received objects have no
+    file name, so they are named by their order in the session (image_01.dcm …)."""
+    width = 3 if len(rows) > 99 else 2
+    return [(f"image_{i:0{width}d}.dcm", (Path(store.data_dir) / r["path"]).read_bytes()) for i, r in enumerate(rows, start=1)]
+
+
+def session_inputs(store, session_id: int) -> list[tuple[str, bytes]]:
+    """The received objects a stored session was analysed from (empty for an uploaded session)."""
+    return received_inputs(store, [dict(r) for r in store.db.query("select path from inbox where session_id = ? order by id", [session_id])])
 
 
 def inbox_rows(store, states: tuple[str, ...] = ("waiting", "unassigned", "failed")) -> list[dict]:
