@@ -12,7 +12,8 @@ resolved, read separately for each direction. Limit: 1.0 mm or better in both di
 Finding the arrays (never fixed pixel positions): from the phantom's centre (`find_phantom`, as `qc.mr.acr`),
 each pair is searched within ± 6 mm of its nominal place (corner hole at x = −14.4 + 23·k mm, y = +37.1 mm,
 k = 0, 1, 2 for 1.1, 1.0, 0.9 mm; measured on the 512² GE image of the hazen data) by maximising the mean
-of the lightly smoothed image over the pair's 32 hole centres; the phantom's in-plane rotation is the slope
+of the lightly smoothed image over the pair's 32 hole centres less its mean on a square frame of plastic
+4 pitches out (so that the fluid beyond the insert does not attract the search); the phantom's in-plane rotation is the slope
 of the line through the three pairs found (kept when ≤ 5°), the pairs are searched again with it, then each
 array is fitted on its own within ± half a pitch (the LR array's offset to the UL one varies between phantoms).
 
@@ -108,12 +109,25 @@ class _Sampler:
         return ndimage.map_coordinates(self.img, [rc[:, 0], rc[:, 1]], order=1, mode="nearest").reshape(np.shape(xy)[:-1])
 
 
-def _best_offset(sample: _Sampler, holes_xy: np.ndarray, half_mm: float, step_mm: float) -> tuple[np.ndarray, float]:
-    """Offset (x, y mm) within ± half_mm maximising the mean sampled value over the holes."""
+def _frame(d: float) -> np.ndarray:
+    """Points (x, y mm from the corner hole) on a square 4 pitches out from the pair's centre: plastic
+    around the arrays. Scoring the holes against it keeps the search off the bright fluid beyond the insert."""
+    p = 2.0 * d
+    e = np.arange(-4.0, 4.01, 1.0)
+    side = np.full_like(e, 4.0)
+    return p * np.vstack([np.stack([e, -side], 1), np.stack([e, side], 1), np.stack([-side, e], 1), np.stack([side, e], 1)])
+
+
+def _best_offset(sample: _Sampler, holes_xy: np.ndarray, half_mm: float, step_mm: float,
+                 frame_xy: np.ndarray | None = None) -> tuple[np.ndarray, float]:
+    """Offset (x, y mm) within ± half_mm maximising the mean sampled value over the holes (less the mean
+    over the frame points, when given)."""
     g = np.arange(-half_mm, half_mm + 1e-9, step_mm)
     ox, oy = np.meshgrid(g, g)
     offs = np.stack([ox.ravel(), oy.ravel()], axis=1)
     vals = sample(offs[:, None, :] + holes_xy[None, :, :]).mean(axis=1)
+    if frame_xy is not None:
+        vals = vals - sample(offs[:, None, :] + frame_xy[None, :, :]).mean(axis=1)
     i = int(np.argmax(vals))
     return offs[i], float(vals[i])
 
@@ -142,7 +156,7 @@ def measure_hole_resolution(img: np.ndarray, ph: Phantom, spacing_rc: tuple[floa
     for k, d in enumerate(HOLE_SIZES_MM):
         ul, lr = layouts[d]
         nominal = np.array([cx0 + PAIR_PITCH_X_MM * k, cy0])
-        off, _ = _best_offset(smooth[d], nominal + np.vstack([ul, lr]), SEARCH_MM, 0.25)
+        off, _ = _best_offset(smooth[d], nominal + np.vstack([ul, lr]), SEARCH_MM, 0.25, nominal + _frame(d))
         corners[d] = nominal + off
     pts = np.array([corners[d] for d in HOLE_SIZES_MM])
     slope = np.polyfit(pts[:, 0], pts[:, 1], 1)[0]
@@ -161,7 +175,8 @@ def measure_hole_resolution(img: np.ndarray, ph: Phantom, spacing_rc: tuple[floa
             corner = corners[d]
         else:
             nominal = _rot(np.array([[cx0 + PAIR_PITCH_X_MM * k, cy0]]), rotation)[0]
-            corner = nominal + _best_offset(smooth[d], nominal + _rot(np.vstack([ul, lr]), rotation), SEARCH_MM, 0.25)[0]
+            corner = nominal + _best_offset(smooth[d], nominal + _rot(np.vstack([ul, lr]), rotation), SEARCH_MM, 0.25,
+                                            nominal + _rot(_frame(d), rotation))[0]
         fitted = {}
         for name, lay in (("UL", ul), ("LR", lr)):
             holes = corner + _rot(lay, rotation)
