@@ -43,7 +43,8 @@ for _name, _folder in ACR.items():
         (f"ACR {_name} slice position", "acr:position", [_folder], 2, "acr_slice_position.ACRSlicePosition"),
         (f"ACR {_name} PIU", "acr:piu", [_folder], 1, "acr_uniformity.ACRUniformity"),
         (f"ACR {_name} ghosting", "acr:ghosting", [_folder], 1, "acr_ghosting.ACRGhosting"),
-        (f"ACR {_name} full set (ours: 4 slices, hazen: sum of the 5 tasks above)", "mr-acr", [_folder], 4, None),
+        (f"ACR {_name} hole-array resolution", "acr:holes", [_folder], 1, "acr_spatial_resolution.ACRSpatialResolution"),
+        (f"ACR {_name} full set (ours: 4 slices, hazen: sum of the 6 tasks above)", "mr-acr", [_folder], 4, None),
     ]
 
 
@@ -105,6 +106,10 @@ def ours_runner(key: str, paths: list[Path]):
                 return [diameters(im.pixels, find_phantom(im.pixels), im.spacing_rc, 190.0) for im in (s[1], s[5])]
             if part == "position":
                 return [A.position_bars(im.pixels, find_phantom(im.pixels), im.spacing_rc) for im in (s[1], s[11])]
+            if part == "holes":
+                from qc.mr.acr_resolution import measure_hole_resolution
+
+                return measure_hole_resolution(s[1].pixels, find_phantom(s[1].pixels), s[1].spacing_rc)
             ph = find_phantom(s[7].pixels)
             if part == "piu":
                 return A.piu(s[7].pixels, ph, s[7].spacing_rc)
@@ -126,10 +131,10 @@ def hazen_runner(task: str, paths: list[Path]):
     return lambda: klass(input_data=files).run()
 
 
-def time_side(side: str, repeat: int, slow_limit_s: float) -> dict:
+def time_side(side: str, repeat: int, slow_limit_s: float, only: str = "") -> dict:
     out = {}
     for label, key, paths, n_images, task in CASES:
-        if side == "hazen" and task is None:
+        if (side == "hazen" and task is None) or (only and only not in label):
             continue
         paths = [resampled_512() if p == "resampled_512" else p for p in paths]
         run = ours_runner(key, paths) if side == "ours" else hazen_runner(task, paths)
@@ -153,9 +158,10 @@ def main() -> None:
     ap.add_argument("--hazen-python", default="")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--slow-limit", type=float, default=10.0, help="a measure slower than this (s) is timed once")
+    ap.add_argument("--only", default="", help="time only the measures whose label contains this text")
     args = ap.parse_args()
     if args.side:
-        print(json.dumps(time_side(args.side, args.repeat, args.slow_limit)))
+        print(json.dumps(time_side(args.side, args.repeat, args.slow_limit, args.only)))
         return
     load0 = os.getloadavg()
     results = {}
@@ -165,13 +171,16 @@ def main() -> None:
         # hazen writes a log file in its working directory: run it in the temporary folder
         import tempfile
 
-        proc = subprocess.run([py, str(Path(__file__).resolve()), "--side", side, "--repeat", str(args.repeat), "--slow-limit", str(args.slow_limit)],
+        proc = subprocess.run([py, str(Path(__file__).resolve()), "--side", side, "--repeat", str(args.repeat), "--slow-limit", str(args.slow_limit),
+                               "--only", args.only],
                               capture_output=True, text=True, check=True, cwd=tempfile.gettempdir())
         results[side] = json.loads(proc.stdout.strip().splitlines()[-1])
     load1 = os.getloadavg()
     print(f"load average before {load0[0]:.2f}, after {load1[0]:.2f} ({os.cpu_count()} CPUs)")
     print(f"{'measure':<62} {'ours wall/img':>13} {'ours cpu':>9} {'hazen wall':>11} {'hazen cpu':>10} {'ratio':>7}")
     for label, _key, _paths, n_images, task in CASES:
+        if label not in results["ours"]:
+            continue
         o = results["ours"][label]
         h = results.get("hazen", {}).get(label)
         if task is None and "hazen" in results:

@@ -31,7 +31,7 @@ def test_synthetic_series_in_either_order(reverse):
     assert v[("acr_piu_pct", "")] > 85.0  # 6 % shading only
     # ghost copy shifted along x: left/right ellipses see the ghost, top/bottom do not → PSG > 0
     assert v[("acr_ghosting_pct", "")] > 0.2
-    assert len(r.overlays) == 4
+    assert len(r.overlays) == 5
     assert r.params["slices"]["1"] == ("acr_11.dcm" if reverse else "acr_01.dcm")
 
 

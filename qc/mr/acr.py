@@ -18,7 +18,9 @@ returned for drawing:
   right of the phantom; PSG = 100·|(T + B) − (L + R)| / (2·S), S the mean of the 200 cm² circle;
 - SNR on slice 7: S / σ, σ = SD of the four background ellipses / 0.655 (Rayleigh-distributed background
   of a magnitude image, NEMA MS-1); trended without a limit (the ACR sets none).
-High-contrast (hole array) resolution is not measured here (see `mr-resolution` for the MTF).
+- high-contrast spatial resolution on slice 1: the three pairs of hole arrays (1.1, 1.0, 0.9 mm), found and
+  judged in `qc.mr.acr_resolution`; `resolution_ul_mm` (right-left) and `resolution_lr_mm` (top-bottom) =
+  the smallest hole size resolved in that direction.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from scipy import ndimage
 
 from qc.errors import QCInputError
 from qc.i18n import t
+from qc.mr import acr_resolution
 from qc.mr.geometry import diameters
 from qc.mr.phantom_geometry import MRImage, Overlay, Phantom, crossing, find_phantom, identity_of
 from qc.mr.slice_thickness import find_acr_bar, measure_slice_thickness
@@ -285,6 +288,11 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
     if st is not None:
         items.append({"measure": SPEC_METRICS["acr_slice_thickness_mm"].label(lang), "slice": "1", "what": t("mracr.what.ramps", lang),
                       "value": f"{_r(st.ramps[0].fwhm_mm, 2)} / {_r(st.ramps[1].fwhm_mm, 2)}", "nominal": nominal_th, "unit": "mm"})
+    # high-contrast resolution (hole arrays, slice 1)
+    holes = acr_resolution.measure_hole_resolution(s1.pixels, ph1, s1.spacing_rc)
+    add("resolution_ul_mm", holes.resolution_ul_mm)
+    add("resolution_lr_mm", holes.resolution_lr_mm)
+    items += acr_resolution.items(holes, SPEC_METRICS["resolution_ul_mm"].label(lang), lang)
     # slice position
     pos = {}
     for name, sl in (("1", s1), ("11", s11)):
@@ -316,7 +324,9 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
         for r in st.ramps:
             ov.rect(*r.box, colour=(255, 200, 0))
     _draw_bars(ov, pos.get("1"))
+    acr_resolution.draw(ov, holes)
     overlays.append((t("mracr.overlay.s1", lang), ov.rgb))
+    overlays.append((t("mracr.overlay.holes", lang), acr_resolution.zoom_overlay(s1.pixels, holes)))
     ov = Overlay(s5.pixels)
     for d in d5:
         ov.line(d.a_rc, d.b_rc, (0, 230, 0))
@@ -364,6 +374,14 @@ _METRICS = (
                Tolerance.at_least(90.0, 87.5, reference=_ACR + " : PIU ≥ 87,5 % sous 3 T (≥ 82,0 % à 3 T) ; alerte à 90 %"), better="higher"),
     MetricSpec("acr_ghosting_pct", "%", "Fantômes de signal (PSG, coupe 7)", "Percent-signal ghosting (PSG, slice 7)",
                Tolerance.at_most(2.0, 2.5, reference=_ACR + " : PSG ≤ 2,5 % ; alerte à 2 %"), better="lower"),
+    MetricSpec("resolution_ul_mm", "mm", "Résolution haut contraste droite-gauche (matrices haut-gauche, coupe 1)",
+               "High-contrast resolution right-left (upper-left arrays, slice 1)",
+               Tolerance.at_most(1.0, 1.0, reference=_ACR + " : trous de 1,0 mm résolus ou mieux ; "
+                                 "pas de bande d'alerte (mesure par pas de 0,1 mm : 0,9 et 1,0 conformes, 1,1 non conforme)"), better="lower"),
+    MetricSpec("resolution_lr_mm", "mm", "Résolution haut contraste haut-bas (matrices bas-droite, coupe 1)",
+               "High-contrast resolution top-bottom (lower-right arrays, slice 1)",
+               Tolerance.at_most(1.0, 1.0, reference=_ACR + " : trous de 1,0 mm résolus ou mieux ; "
+                                 "pas de bande d'alerte (mesure par pas de 0,1 mm : 0,9 et 1,0 conformes, 1,1 non conforme)"), better="lower"),
     MetricSpec("acr_snr", "", "RSB (coupe 7, fond de Rayleigh)", "SNR (slice 7, Rayleigh background)", None, better="higher"),
 )
 SPEC_METRICS = {m.name: m for m in _METRICS}
@@ -378,8 +396,8 @@ SPEC = TestSpec(
     analyse=analyse,
     page="pages/mr_acr.py",
     description_fr=("Série axiale du grand fantôme ACR (11 coupes) : géométrie (coupes 1 et 5), épaisseur et position de coupe "
-                    "(coupes 1 et 11), uniformité PIU, fantômes de signal et RSB (coupe 7), selon le manuel de CQ IRM de l'ACR."),
+                    "(coupes 1 et 11), résolution haut contraste (matrices de trous, coupe 1), uniformité PIU, fantômes de signal et RSB (coupe 7), selon le manuel de CQ IRM de l'ACR."),
     description_en=("Axial series of the ACR large phantom (11 slices): geometry (slices 1 and 5), slice thickness and position "
-                    "(slices 1 and 11), PIU uniformity, percent-signal ghosting and SNR (slice 7), per the ACR MRI QC manual."),
+                    "(slices 1 and 11), high-contrast resolution (hole arrays, slice 1), PIU uniformity, percent-signal ghosting and SNR (slice 7), per the ACR MRI QC manual."),
     accepts=".dcm,.ima,.zip",
 )

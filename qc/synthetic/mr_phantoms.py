@@ -288,11 +288,14 @@ def acr_series(
     *, thickness_mm: float = 5.0, tilt_deg: float = 0.0, diameter_mm: tuple[float, float] = (190.0, 190.0), n: int = 256,
     spacing_mm: float = 0.9765625, noise_sd: float = 0.01, ghost_fraction: float = 0.0, seed: int = 0,
     when: dt.datetime | None = None, reverse: bool = False, bar_difference_mm: float = 0.0,
+    hole_psf_sigma_mm: tuple[float, float] | None = None,
 ) -> tuple[list[tuple[str, bytes]], AcrTruth]:
     """An 11-slice ACR-like axial series (slice gap 10 mm): slice 1 with the thickness bar, slice 5 with a
     grid-free uniform section, the others uniform; an optional ghost (copy shifted by half the FOV along the
     phase direction = columns) of known fraction, slice-position bars on slices 1 and 11 whose lengths differ by
-    `bar_difference_mm` (right − left). Files named in acquisition order (reversed if asked)."""
+    `bar_difference_mm` (right − left); slice 1 holds the resolution insert (`_insert_fluid`), seen through
+    an extra Gaussian PSF of σ (x, y) mm when `hole_psf_sigma_mm` is given (the whole slice is blurred).
+    Files named in acquisition order (reversed if asked)."""
     from pydicom.uid import generate_uid
 
     rng = np.random.default_rng(seed)
@@ -303,7 +306,9 @@ def acr_series(
     files = []
     for k in range(1, 12):
         if k == 1:
-            sig = acr_slice1(x, y, thickness_mm, tilt_deg, rad)
+            sig = acr_slice1(x, y, thickness_mm, tilt_deg, rad) * _insert_fluid(x, y, spacing_mm, 0.0)
+            if hole_psf_sigma_mm is not None:
+                sig = psf_blur(sig, spacing_mm, hole_psf_sigma_mm)
         else:
             sig = _disc(x / rad[0] * 95.0, y / rad[1] * 95.0, 95.0)
         if k in (1, 11):
@@ -319,3 +324,126 @@ def acr_series(
         )
         files.append((f"acr_{(12 - k) if reverse else k:02d}.dcm", data))
     return files, AcrTruth(thickness_mm, diameter_mm, ghost_fraction)
+
+
+# ---------------------------------------------------------------- ACR slice 1: high-contrast resolution insert
+
+ACR_HOLE_SIZES_MM = (1.1, 1.0, 0.9)
+
+
+def acr_hole_centres(size_mm: float, k: int, rotation_deg: float = 0.0, lr_shift: float = 0.25) -> dict[str, np.ndarray]:
+    """True hole centres (x, y mm, image frame, y down) of the pair of 4 × 4 arrays of hole size `size_mm`
+    (pitch 2·size), pair k = 0, 1, 2 from the left. The generator's own layout, measured on the 512² GE image
+    of ../shared/data: UL rows/columns end on the corner hole at (x, y) = (−14.4 + 23k, 37.1) mm; the LR array
+    starts on the UL's last row but `lr_shift` of a pitch to the right of its last column (the GE image shows
+    0.1–0.25 pitch; the analyser assumes 0 and fits each array on its own). Turned by `rotation_deg` about the
+    image centre."""
+    p = 2.0 * size_mm
+    cx, cy = -14.4 + 23.0 * k, 37.1
+    ul = np.array([(cx + (j - 3) * p, cy + (i - 3) * p) for i in range(4) for j in range(4)])
+    lr = np.array([(cx + (j + lr_shift) * p, cy + i * p) for i in range(4) for j in range(4)])
+    a = math.radians(rotation_deg)
+    rot = np.array([[math.cos(a), -math.sin(a)], [math.sin(a), math.cos(a)]])
+    return {"UL": ul @ rot.T, "LR": lr @ rot.T}
+
+
+def _insert_fluid(x: np.ndarray, y: np.ndarray, spacing_mm: float, rotation_deg: float, supersample: int = 7) -> np.ndarray:
+    """Fluid fraction of each pixel in the resolution insert (1 in the holes, 0 in the plastic), each pixel
+    integrated over `supersample`² points (exact partial volume to ~1 %): a plastic block
+    x ∈ [−30, 44], y ∈ [26, 49] mm holding the 6 arrays; outside the block the fluid fraction is 1."""
+    a = math.radians(rotation_deg)
+    u = math.cos(a) * x + math.sin(a) * y  # phantom frame
+    v = -math.sin(a) * x + math.cos(a) * y
+    block = (u > -30) & (u < 44) & (v > 26) & (v < 49)
+    out = np.ones_like(x)
+    rr, cc = np.nonzero(block)
+    if rr.size == 0:
+        return out
+    offs = (np.arange(supersample) + 0.5) / supersample - 0.5
+    oy, ox = np.meshgrid(offs * spacing_mm, offs * spacing_mm, indexing="ij")
+    px = x[rr, cc][:, None] + ox.ravel()[None, :]
+    py = y[rr, cc][:, None] + oy.ravel()[None, :]
+    fluid = np.zeros_like(px)
+    for k, d in enumerate(ACR_HOLE_SIZES_MM):
+        for cen in acr_hole_centres(d, k, rotation_deg).values():
+            for hx, hy in cen:
+                near = (np.abs(px - hx) < d) & (np.abs(py - hy) < d)
+                fluid[near] = np.maximum(fluid[near], ((px[near] - hx) ** 2 + (py[near] - hy) ** 2 <= (d / 2) ** 2).astype(float))
+    out[rr, cc] = fluid.mean(axis=1)
+    return out
+
+
+def psf_blur(img: np.ndarray, spacing_mm: float, sigma_mm: tuple[float, float] = (0.0, 0.0),
+             cutoff_lp_mm: tuple[float | None, float | None] = (None, None)) -> np.ndarray:
+    """The image seen through a known PSF, applied in k-space: Gaussian of σ (x, y) in mm, MTF
+    exp(−2π²σ²f²), times an optional truncation |f| ≤ cutoff along x and/or y (fewer k-space lines)."""
+    fy = np.fft.fftfreq(img.shape[0], spacing_mm)[:, None]
+    fx = np.fft.fftfreq(img.shape[1], spacing_mm)[None, :]
+    mtf = np.exp(-2 * math.pi**2 * (sigma_mm[0] ** 2 * fx**2 + sigma_mm[1] ** 2 * fy**2))
+    if cutoff_lp_mm[0]:
+        mtf = mtf * (np.abs(fx) <= cutoff_lp_mm[0])
+    if cutoff_lp_mm[1]:
+        mtf = mtf * (np.abs(fy) <= cutoff_lp_mm[1])
+    return np.real(np.fft.ifft2(np.fft.fft2(img) * mtf))
+
+
+@dataclass
+class AcrResolutionTruth:
+    """Per array ("UL"/"LR", size): the true modulation of the noise-free image, read at the KNOWN hole
+    centres and midpoints (no search, no peak finding): for each row (UL) or column (LR) the smallest of
+    (min(neighbour holes) − midpoint) / (min(neighbour holes) − plastic), the best line kept. An array is
+    `resolvable` when that modulation ≥ 0.3, `unresolvable` when ≤ 0.03; the tests use only cases that
+    fall in one of the two (far from the analyser's 0.1 threshold either side)."""
+
+    modulation: dict
+    sigma_mm: tuple[float, float]
+    cutoff_lp_mm: tuple
+
+    def resolvable(self, array: str, size: float) -> bool | None:
+        m = self.modulation[(array, size)]
+        return True if m >= 0.3 else False if m <= 0.03 else None
+
+
+def _true_modulation(clean: np.ndarray, spacing_mm: float, rotation_deg: float) -> dict:
+    n = clean.shape[0]
+    c = (n - 1) / 2
+
+    def val(pts):
+        return ndimage.map_coordinates(clean, [pts[:, 1] / spacing_mm + c, pts[:, 0] / spacing_mm + c], order=1)
+
+    out = {}
+    for k, d in enumerate(ACR_HOLE_SIZES_MM):
+        cen = acr_hole_centres(d, k, rotation_deg)
+        a = math.radians(rotation_deg)
+        # plastic level: the empty quadrant of the pair, two pitches right of the UL array's top row
+        g = cen["UL"].reshape(4, 4, 2)
+        step = g[0, 1] - g[0, 0]
+        plastic = float(val(np.array([g[0, 3] + 2 * step, g[1, 3] + 2 * step])).mean())
+        for arr, pts in cen.items():
+            g = pts.reshape(4, 4, 2)
+            lines = [g[i] for i in range(4)] if arr == "UL" else [g[:, j] for j in range(4)]
+            best = -1.0
+            for ln in lines:
+                peaks = val(ln)
+                mids = val(0.5 * (ln[1:] + ln[:-1]))
+                m = min((min(peaks[i], peaks[i + 1]) - mids[i]) / max(min(peaks[i], peaks[i + 1]) - plastic, 1e-9) for i in range(3))
+                best = max(best, float(m))
+            out[(arr, d)] = best
+    return out
+
+
+def acr_resolution_slice(
+    *, n: int = 512, spacing_mm: float = 0.48828125, sigma_mm: tuple[float, float] = (0.15, 0.15),
+    cutoff_lp_mm: tuple[float | None, float | None] = (None, None), noise_sd: float = 0.01, seed: int = 0,
+    rotation_deg: float = 0.0, shading: float = 0.06,
+) -> tuple[np.ndarray, AcrResolutionTruth]:
+    """ACR slice 1 (fluid disc of 190 mm, the thickness bar, the resolution insert) seen through a known PSF
+    (`psf_blur`: Gaussian σ per axis and optional k-space truncation), coil-like shading and Rician noise
+    (σ = `noise_sd` of the fluid signal). Returns (image, truth); truth from the noise-free image."""
+    rng = np.random.default_rng(seed)
+    x, y = _grid(n, spacing_mm)
+    sig = acr_slice1(x, y, 5.0, 0.0, (95.0, 95.0)) * _insert_fluid(x, y, spacing_mm, rotation_deg)
+    clean = psf_blur(sig, spacing_mm, sigma_mm, cutoff_lp_mm)
+    truth = AcrResolutionTruth(_true_modulation(clean, spacing_mm, rotation_deg), sigma_mm, cutoff_lp_mm)
+    img = _finish(clean, x, y, noise_sd, rng, shading=shading, blur_px=0.0)
+    return img, truth
