@@ -14,9 +14,6 @@ from pages import common
 st.set_page_config(page_title="MR-Linac QC", page_icon=":material/radiology:", layout="wide")
 
 store = common.get_store()
-with common.as_app_frame():
-    common.sidebar(store)
-    common.login_gate(store)
 lang = common.lang()
 T = common.T
 
@@ -26,8 +23,10 @@ image_pages.append(st.Page("pages/mr_image.py", title=T("mrq.nav.image_quality")
 image_pages.append(st.Page("pages/mr_linac.py", title=T("mrl.page.title"), icon=":material/folder_open:", url_path="mr-linac"))  # routes a whole MR-Linac MRI QA study
 logged_pages = [common.page_for(spec) for spec in tests if spec.kind == "logged"]
 
-nav = st.navigation(
-    {
+
+def navigation_pages() -> dict:
+    """The menu: sections and their pages (Settings only for those allowed to change tolerances)."""
+    return {
         T("nav.section.home"): [st.Page("pages/home.py", title=T("nav.home"), icon=":material/home:", url_path="home", default=True)],
         T("nav.section.images"): image_pages,
         T("nav.section.logged"): logged_pages,
@@ -40,9 +39,15 @@ nav = st.navigation(
         # Operators do not see Settings (tolerances, calibrations, users are for physicists and admins).
         + ([st.Page("pages/settings.py", title=T("nav.settings"), icon=":material/settings:", url_path="settings")]
            if common.allowed("tolerances") else []),
-    },
-    expanded=True,  # every test stays visible in the menu (no "View more")
-)
+    }
+
+
+with common.as_app_frame():
+    common.sidebar(store)
+    # Behind the login the pages are still registered (hidden, none runs): a bookmarked page then opens after the
+    # login instead of Streamlit's "Page not found" (its legacy handling of the pages/ folder, see qc/launcher.py).
+    common.login_gate(store, register_pages=lambda: st.navigation(navigation_pages(), position="hidden"))
+nav = st.navigation(navigation_pages(), expanded=True)  # every test stays visible in the menu (no "View more")
 common.set_current_page(nav, tests)
 common.demo_banner(store)
 common.run_in_frame(nav)

@@ -190,8 +190,10 @@ def client_address() -> str:
         return ""
 
 
-def login_gate(store: Store) -> None:
-    """With authentication on, nothing but the login shows until the user is known."""
+def login_gate(store: Store, register_pages=None) -> None:
+    """With authentication on, nothing but the login shows until the user is known.
+
+    `register_pages` (called before the page stops) lets app.py declare its navigation without running a page."""
     from qc.records import auth
 
     mode = auth.auth_mode()
@@ -204,12 +206,12 @@ def login_gate(store: Store) -> None:
     if mode == "oidc":
         if not getattr(st.user, "is_logged_in", False):
             st.button(T("auth.login_sso"), on_click=st.login, key="auth_sso", type="primary")
-            st.stop()
+            _stop(register_pages)
         user = auth.user_by_email(store, str(st.user.get("email", "")))
         if user is None:
             st.error(T("auth.unknown_sso", email=md_escape(str(st.user.get("email", "")))))
             st.button(T("auth.logout"), on_click=st.logout, key="auth_sso_out")
-            st.stop()
+            _stop(register_pages)
         st.session_state["auth_user"] = user
         st.rerun()
     with st.form("auth_login"):
@@ -226,6 +228,12 @@ def login_gate(store: Store) -> None:
         else:
             st.session_state["auth_user"] = user
             st.rerun()
+    _stop(register_pages)
+
+
+def _stop(register_pages) -> None:
+    if register_pages is not None:
+        register_pages()
     st.stop()
 
 

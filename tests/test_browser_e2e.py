@@ -215,3 +215,25 @@ def test_a_wrong_file_shows_an_error_box_and_the_app_keeps_working(page, server,
     _shot(page, "piqt_error")
     page.get_by_test_id("stSidebarNavLink").filter(has_text="Historique").click()
     page.get_by_role("heading", name="Historique").wait_for()
+
+
+@pytest.mark.parametrize("auth", ["off", "password"])
+def test_bookmark_on_a_freshly_started_server_opens_without_page_not_found(browser, tmp_path, auth):
+    """A fresh server warmed by qc.launcher (as run.bat and the systemd unit do) opens a bookmarked page without
+    Streamlit's "Page not found" dialog, also behind the login (the pages are registered before it stops)."""
+    from qc import launcher
+
+    env = {**os.environ, "QC_DATA_DIR": str(tmp_path / "data"), "QC_NO_DEMO": "1", "QC_AUTH": auth}
+    with streamlit_server(env, timeout_s=60) as (url, _):
+        assert launcher.wait_and_open(url, timeout_s=30, browser=False)
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        pg = context.new_page()
+        pg.set_default_timeout(60000)
+        pg.goto(url + "/field")
+        if auth == "off":
+            pg.get_by_role("heading", name="MVIC-Champ").first.wait_for()
+        else:
+            pg.get_by_role("button", name="Se connecter").wait_for()
+        pg.wait_for_timeout(2500)  # the dialog, when it comes, comes with the first page
+        assert pg.get_by_text("Page not found").count() == 0
+        context.close()
