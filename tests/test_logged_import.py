@@ -473,6 +473,9 @@ def test_page_preview_and_store_button(qc_data_dir, lang):
     assert any("3" in s.value for s in at.success), [s.value for s in at.success]
     with open_store(qc_data_dir) as s:
         assert s.db["sessions"].count == 3
+        assert len(list(s.db.query("select * from audit where action = 'import_logged' and user = 'AG'"))) == 1
+    at.run()  # a rerun: the file is reported stored, not offered again
+    assert not at.button and any("3" in s.value for s in at.success)
 
 
 def test_page_lists_the_errors_and_offers_no_button(qc_data_dir):
@@ -490,3 +493,25 @@ def test_page_lists_the_errors_and_offers_no_button(qc_data_dir):
     assert any("rien ne sera enregistré" in e.value for e in at.error)
     assert any("Ligne 2, colonne « Translation X »" in m.value.replace("\\", "") for m in at.markdown), [m.value for m in at.markdown]
     assert not at.button
+
+
+def test_page_duplicates_need_the_checkbox(qc_data_dir):
+    from streamlit.testing.v1 import AppTest
+
+    from qc.records.storage import open_store
+
+    with open_store(qc_data_dir) as s:
+        m = s.machine(s.add_machine("Unity 1"))
+        li.store_import(s, li.plan_import(s, get_test("mr_mv", s), m, "a.csv", FR_CSV.encode(), now=NOW), user="phys")
+    grown = FR_CSV + "12/04/2026;0,1;0,1;0,1;;;AG;\r\n"
+    at = AppTest.from_function(_page_with_file, args=("history.csv", grown.encode(), "fr"), default_timeout=60)
+    at.session_state["lang"] = "fr"
+    at.session_state["operator"] = "AG"
+    at.run()
+    assert any("Doublons : 3" in w.value for w in at.warning)
+    assert at.button[0].label == "Enregistrer 1 entrée" and at.button[0].disabled
+    at.checkbox[0].check().run()
+    assert not at.button[0].disabled
+    at.button[0].click().run()
+    with open_store(qc_data_dir) as s:
+        assert s.db["sessions"].count == 4

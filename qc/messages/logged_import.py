@@ -186,11 +186,18 @@ MESSAGES = {
         "fr": "{n} problème(s) : rien ne sera enregistré tant que le fichier n'est pas corrigé.",
         "en": "{n} problem(s): nothing will be stored until the file is corrected.",
     },
+    "imp.ui.duplicates": {
+        "fr": "Doublons : {n} (ligne(s) {lines}) — même jour et mêmes valeurs qu'une entrée déjà enregistrée ou qu'une ligne précédente du fichier. "
+              "Rien n'est enregistré tant que vous n'avez pas confirmé qu'ils doivent être ignorés.",
+        "en": "Duplicates: {n} (line(s) {lines}) — same day and values as an entry already stored or an earlier line of the file. "
+              "Nothing is stored until you confirm they are to be skipped.",
+    },
     "imp.ui.skip_duplicates": {
-        "fr": "Ignorer les {n} doublon(s) (même jour et mêmes valeurs qu'une entrée enregistrée ou qu'une ligne précédente)",
-        "en": "Skip the {n} duplicate(s) (same day and values as a stored entry or an earlier line)",
+        "fr": "Ignorer les doublons ({n}) et enregistrer les autres entrées",
+        "en": "Skip the duplicates ({n}) and store the other entries",
     },
     "imp.ui.store": {"fr": "Enregistrer {n} entrées", "en": "Store {n} entries"},
+    "imp.ui.store_one": {"fr": "Enregistrer 1 entrée", "en": "Store 1 entry"},
     "imp.ui.stored": {
         "fr": "{n} entrée(s) enregistrée(s) (séances n° {first} à {last}) ; {skipped} doublon(s) ignoré(s).",
         "en": "Entries stored: {n} (sessions no. {first} to {last}); duplicates skipped: {skipped}.",

@@ -639,6 +639,23 @@ def _mark_duplicates(store, plan: ImportPlan, lang: str) -> None:
     """Mark rows whose day and values are already stored (non-voided) or repeat an earlier row of the file;
     note a stored entry of the same day with other values (both are kept)."""
     test = plan.spec.definition
+    days = sorted({r.acquired_at.date().isoformat() for r in plan.rows})
+    by_day: dict[str, list[tuple[int, tuple]]] = {}
+    if days:
+        sessions = list(store.db.query(
+            "select id, substr(acquired_at, 1, 10) as day, params from sessions where machine_id = ? and test = ? and voided = 0 "
+            "and substr(acquired_at, 1, 10) between ? and ? order by id",
+            [plan.machine["id"], plan.spec.key, days[0], days[-1]],
+        ))
+        wanted = [x for x in sessions if x["day"] in set(days)]
+        metrics: dict[int, dict[str, float]] = {x["id"]: {} for x in wanted}
+        for k in range(0, len(wanted), 500):
+            chunk = [x["id"] for x in wanted[k:k + 500]]
+            for r in store.db.query(f"select session_id, name, value from metrics where session_id in ({','.join('?' * len(chunk))})", chunk):
+                metrics[r["session_id"]][r["name"]] = r["value"]
+        for x in wanted:
+            texts = (json.loads(x["params"] or "{}") or {}).get("texts", {})
+            by_day.setdefault(x["day"], []).append((x["id"], _fingerprint(test, metrics[x["id"]], texts)))
     seen: dict[tuple, int] = {}
     for row in plan.rows:
         res = row.analysis.result
@@ -649,19 +666,13 @@ def _mark_duplicates(store, plan: ImportPlan, lang: str) -> None:
             row.duplicate = t("imp.dup.in_file", lang, line=seen[key])
             continue
         seen[key] = row.line
-        stored = store.db.query(
-            "select id, params from sessions where machine_id = ? and test = ? and voided = 0 and substr(acquired_at, 1, 10) = ? order by id",
-            [plan.machine["id"], plan.spec.key, day.isoformat()],
-        )
         other = None
-        for s in stored:
-            metrics = {r["name"]: r["value"] for r in store.db.query("select name, value from metrics where session_id = ?", [s["id"]])}
-            texts = (json.loads(s["params"] or "{}") or {}).get("texts", {})
-            if _fingerprint(test, metrics, texts) == mine:
-                row.duplicate = t("imp.dup.stored", lang, session=s["id"])
-                row.duplicate_session = s["id"]
+        for sid, theirs in by_day.get(day.isoformat(), []):
+            if theirs == mine:
+                row.duplicate = t("imp.dup.stored", lang, session=sid)
+                row.duplicate_session = sid
                 break
-            other = other or s["id"]
+            other = other or sid
         if not row.duplicate and other is not None:
             plan.notes.append(t("imp.note.same_day", lang, line=row.line, date=day.strftime("%d/%m/%Y"), session=other))
 
