@@ -515,3 +515,21 @@ def test_page_duplicates_need_the_checkbox(qc_data_dir):
     at.button[0].click().run()
     with open_store(qc_data_dir) as s:
         assert s.db["sessions"].count == 4
+
+
+def test_page_never_renders_file_text_as_markup(qc_data_dir):
+    from streamlit.testing.v1 import AppTest
+
+    from qc.records.storage import open_store
+
+    with open_store(qc_data_dir) as s:
+        s.add_machine("Unity 1")
+    hostile = "Date;Translation X;Translation Y;Translation Z;**gras** [lien](http://x) <script>alert(1)</script>\n15/01/2026;<b>x</b>;0;0;y\n"
+    at = AppTest.from_function(_page_with_file, args=("<img src=x onerror=alert(1)>.csv", hostile.encode(), "fr"), default_timeout=60)
+    at.session_state["lang"] = "fr"
+    at.run()
+    assert not at.exception
+    shown = [e.value for e in list(at.markdown) + list(at.error) + list(at.info) + list(at.warning) + list(at.caption)]
+    assert any("lien" in v for v in shown)  # the unknown column is reported ...
+    for v in shown:  # ... but escaped: no raw markup reaches a markdown-rendering element
+        assert "**gras**" not in v and "<script>" not in v and "<b>" not in v and "<img" not in v and "](http" not in v, v
