@@ -533,3 +533,34 @@ def test_page_never_renders_file_text_as_markup(qc_data_dir):
     assert any("lien" in v for v in shown)  # the unknown column is reported ...
     for v in shown:  # ... but escaped: no raw markup reaches a markdown-rendering element
         assert "**gras**" not in v and "<script>" not in v and "<b>" not in v and "<img" not in v and "](http" not in v, v
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_preview_of_every_logged_test_shows_no_code_identifiers(store, machine, lang):
+    """The template of each built-in logged test, filled with a value in range, previews without raw
+    identifiers (the scan of tests/test_visible_text.py; the page's upload cannot be driven by AppTest)."""
+    from pages.logged_import import preview_frame
+    from qc.records.logged import BUILTIN_LOGGED
+    from test_visible_text import problems_in_frame, problems_in_text
+
+    sep = ";" if lang == "fr" else ","
+    for test in BUILTIN_LOGGED:
+        spec = get_test(test.key, store)
+        header = li.template_bytes(spec, lang).decode("utf-8-sig").strip()
+        cells = ["15/01/2026"]
+        for f in test.fields:
+            if f.kind == "number":
+                lo = f.min if f.min is not None else 0.0
+                hi = f.max if f.max is not None else lo + 2
+                cells.append(str({"pressure_kpa": 101.3, "temperature_c": 21, "t0_c": 20, "p0_kpa": 101.325}.get(f.key, (lo + hi) / 2 if hi - lo < 1000 else 1)))
+            elif f.kind == "passfail":
+                cells += ["Conforme" if lang == "fr" else "Pass", ""]
+            else:
+                cells.append("remarque")
+        cells += ["AG", "RAS"]
+        p = plan(store, machine, header + "\n" + sep.join(cells) + "\n", test=test.key, lang=lang)
+        assert p.ok, (test.key, p.errors)
+        df = preview_frame(p, lang).drop(columns=["_status"])
+        problems = problems_in_frame(df, f"import preview {test.key}", lang)
+        problems += [x for text in p.notes for x in problems_in_text(text, f"note {test.key}", lang)]
+        assert not problems, problems
