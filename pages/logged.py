@@ -12,6 +12,7 @@ import pandas as pd
 import streamlit as st
 
 from pages.common import T, get_store, lang, machine_selector, operator, show_status, style_status, judged_frame
+from pages.logged_import import import_expander
 from qc import pipeline
 from qc.display import display_frame
 from qc.errors import QCInputError
@@ -87,6 +88,8 @@ if analysis is not None:
         st.page_link("pages/history.py", label=T("ui.see_history"), icon=":material/timeline:", query_params={"session": str(sid)})
 elif not typed:
     st.info(T("ui.enter_values"))
+
+import_expander(store, spec, machine)
 
 recent = store.sessions_frame(machine_id=machine["id"] if machine else None, test=key).head(10)
 if not recent.empty:

@@ -3,6 +3,7 @@
     python -m qc tests                                   list the tests
     python -m qc analyse TEST FILE... [--machine NAME] [--json] [--store] [--date "YYYY-MM-DD[ HH:MM]"]
     python -m qc analyse helium --value helium_level_pct=72,5 --machine "Unity 1" --store
+    python -m qc import mr_mv history.csv --machine "Unity 1" [--dry-run] [--json] [--skip-duplicates]
     python -m qc demo [--force]                          build the demo database
     python -m qc machines | add-machine NAME [--station S --serial N --cax U V --valid-from DATE]
     python -m qc export --test field --from 2026-01-01 --to 2026-12-31 --format csv [--dialect fr|en] [-o FILE]
@@ -140,6 +141,53 @@ def _print_human(analysis, out: dict, lang: str) -> None:
         print(f"  ! {w}")
     if "session_id" in out:
         print(t("cli.stored", lang, session=out["session_id"]))
+
+
+def cmd_import(args) -> int:
+    """A logged test's history from a CSV or .xlsx file, all rows or none (qc.records.logged_import)."""
+    from qc.records.logged_import import MAX_IMPORT_BYTES, plan_import, store_import, _too_large
+    from qc.registry import get_test
+    from qc.records.storage import open_store
+
+    lang = _lang(args)
+    path = Path(args.file)
+    if not path.is_file():
+        raise QCInputError("err.no_such_file", file=str(path))
+    if path.stat().st_size > MAX_IMPORT_BYTES:
+        raise _too_large(path.name, path.stat().st_size)
+    data = path.read_bytes()
+    with open_store(args.data_dir) as store:
+        spec = get_test(args.test, store)
+        machine = store.resolve_machine(args.machine)
+        plan = plan_import(store, spec, machine, path.name, data, lang=lang)
+        ids: list[int] = []
+        if plan.ok and not args.dry_run:
+            try:
+                ids = store_import(store, plan, user=args.operator or os.environ.get("USER", ""), skip_duplicates=args.skip_duplicates)
+            except QCInputError as exc:
+                if args.json:
+                    print(json.dumps({**plan.to_json_dict(), "stored": [], "refused": exc.message(lang)}, ensure_ascii=False, indent=1))
+                hint = " " + t("imp.cli.skip_hint", lang) if exc.key == "imp.err.duplicates_unconfirmed" else ""
+                print(exc.message(lang) + hint, file=sys.stderr)
+                return EXIT_BAD_INPUT
+    if args.json:
+        print(json.dumps({**plan.to_json_dict(), "stored": ids, "dry_run": bool(args.dry_run)}, ensure_ascii=False, indent=1))
+    else:
+        for note in plan.notes:
+            print(f"  ! {note}")
+        for r in plan.rows:
+            dup = f"  ({r.duplicate})" if r.duplicate else ""
+            print(f"  {t('imp.col.line', lang)} {r.line}: {r.acquired_at:%Y-%m-%d %H:%M}  {t('status.' + r.status, lang)}{dup}")
+    if not plan.ok:
+        print(t("imp.err.nothing_stored", lang, n=len(plan.errors)), file=sys.stderr)
+        for e in plan.errors:
+            print(e, file=sys.stderr)
+        return EXIT_BAD_INPUT
+    if args.dry_run:
+        print(t("imp.cli.dry_run", lang, n=len(plan.to_store(args.skip_duplicates))), file=sys.stderr if args.json else sys.stdout)
+    elif not args.json:
+        print(t("imp.ui.stored", lang, n=len(ids), first=ids[0], last=ids[-1], skipped=len(plan.rows) - len(ids)))
+    return 0
 
 
 def cmd_demo(args) -> int:
@@ -334,6 +382,16 @@ def build_parser() -> argparse.ArgumentParser:
         "(required then); logged tests: date of the check, default now",
     )
     s.set_defaults(func=cmd_analyse)
+
+    s = sub.add_parser("import", help="import a logged test's history from a CSV or .xlsx file (all rows or none)")
+    s.add_argument("test", help="a logged test, e.g. mr_mv, helium, output")
+    s.add_argument("file", help="CSV (';' and decimal comma, or ',' and point) or .xlsx; one row per entry, a Date column")
+    s.add_argument("--machine", help="machine name (optional when there is only one)")
+    s.add_argument("--dry-run", action="store_true", help="check and judge every row, store nothing")
+    s.add_argument("--json", action="store_true")
+    s.add_argument("--skip-duplicates", action="store_true", help="skip entries already stored (same day and values) instead of refusing")
+    s.add_argument("--operator", help="recorded on entries without an operator column (default: $USER)")
+    s.set_defaults(func=cmd_import)
 
     s = sub.add_parser("demo", help="build the demo database (with demo images)")
     s.add_argument("--force", action="store_true", help="rebuild even if a database exists")

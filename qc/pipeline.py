@@ -342,14 +342,20 @@ def record_logged(
     acquired_at: dt.datetime,
     comments: dict[str, str] | None = None,
     lang: str = "fr",
+    earlier: dict[str, list[tuple[dt.datetime, float]]] | None = None,
 ) -> Analysis:
-    """Check typed values of a logged test and judge them (rates use the machine's earlier readings)."""
+    """Check typed values of a logged test and judge them (rates use the machine's earlier readings).
+
+    `earlier`: readings not stored yet that precede this one (an import's earlier rows, see
+    `qc.records.logged_import`), added to the stored ones a rate is taken of."""
     from qc.records.logged import rate_history
 
     if acquired_at is None:
         raise QCInputError("err.no_acquisition_date")
     test = spec.definition
     history = rate_history(store, test, machine["id"], acquired_at)
+    for name, readings in (earlier or {}).items():
+        history[name] = sorted(history.get(name, []) + list(readings), key=lambda r: r[0])
     result = test.evaluate(values, acquired_at=acquired_at, comments=comments, history=history, lang=lang)
     result.acquired_at_source = result.acquired_at_source or USER_DATE
     return judge(store, spec, result, machine, lang)

@@ -29,6 +29,7 @@ import secrets
 import sqlite3
 import sys
 import time
+import threading
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -417,7 +418,14 @@ class Store:
 
     @contextlib.contextmanager
     def write(self) -> Iterator[Database]:
-        """A write transaction taken with BEGIN IMMEDIATE: all of it commits or none of it."""
+        """A write transaction taken with BEGIN IMMEDIATE: all of it commits or none of it.
+
+        Re-entrant in the thread that holds it: a `write()` inside another one (an import storing
+        many sessions, each through `save_session`) joins the outer transaction, which commits or
+        rolls back the whole."""
+        if getattr(self, "_write_thread", None) == threading.get_ident():
+            yield self.db
+            return
         conn = self.db.conn
         for i in range(5):
             try:
@@ -427,15 +435,18 @@ class Store:
                 if "locked" not in str(exc) and "busy" not in str(exc) or i == 4:
                     raise database_error(exc) from exc
                 time.sleep(0.2 * (i + 1))
+        self._write_thread = threading.get_ident()
         try:
             yield self.db
         except BaseException as exc:
+            self._write_thread = None
             with contextlib.suppress(sqlite3.Error):
                 conn.rollback()
             if _converts(exc):
                 raise database_error(exc) from exc  # type: ignore[arg-type]
             raise
         else:
+            self._write_thread = None
             try:
                 conn.commit()
             except sqlite3.Error as exc:
