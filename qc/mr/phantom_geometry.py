@@ -244,11 +244,12 @@ class MRImage:
     series_label: str = ""
 
 
-def load_images_of(inputs: list[tuple[str, bytes]], lang: str = "fr") -> tuple[list, list[MRImage], list[str]]:
-    """All MR images of an upload (series sorted by the reader), with what was set aside (one sentence each)."""
+def load_images_of(inputs: list[tuple[str, bytes]], lang: str = "fr", keep_localisers: bool = False) -> tuple[list, list[MRImage], list[str]]:
+    """All MR images of an upload (series sorted by the reader), with what was set aside (one sentence each).
+    `keep_localisers`: localiser images are kept (the ACR sagittal localiser is measured by mr-geometry)."""
     from qc.intake.mr_series import load_mr_series
 
-    series, set_aside = load_mr_series(inputs, lang=lang)
+    series, set_aside = load_mr_series(inputs, lang=lang, keep_localisers=keep_localisers)
     images: list[MRImage] = []
     for se in series:
         for s in se.slices:
