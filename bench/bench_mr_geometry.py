@@ -27,6 +27,7 @@ SLICEWIDTH = DATA / "slicewidth" / "SLICEWIDTH" / "ANNUALQA.MR.HEAD_GENERAL.tra.
 RES_SIEMENS = DATA / "resolution" / "RESOLUTION" / "ax_512_resolution.dcm"
 RES_PHILIPS = DATA / "resolution" / "philips" / "IM-0004-0002.dcm"
 ACR = {name: DATA / "acr" / name for name in ("Siemens", "PhilipsAchieva", "GE")}
+LOCALISER = DATA / "acr" / "PhilipsAchievaLocalizer" / "0.dcm"
 
 # (label, our test key, files, images measured, hazen task module.class)
 CASES = [
@@ -35,6 +36,8 @@ CASES = [
     ("slice width MagNET resampled to 512²", "mr-slice-thickness", ["resampled_512"], 1, "slice_width.SliceWidth"),
     ("resolution Siemens 512²", "mr-resolution", [RES_SIEMENS], 1, "spatial_resolution.SpatialResolution"),
     ("resolution Philips 512²", "mr-resolution", [RES_PHILIPS], 1, "spatial_resolution.SpatialResolution"),
+    ("ACR sagittal localiser S-I length 256²", "mr-geometry", [LOCALISER], 1,
+     "acr_sagittal_geometric_accuracy.ACRSagittalGeometricAccuracy"),
 ]
 for _name, _folder in ACR.items():
     CASES += [

@@ -73,10 +73,20 @@ def test_real_localiser_verdict_and_other_measures_set_it_aside():
     assert a.status == "pass"
     from qc.errors import QCInputError
 
-    for key in ("mr-slice-thickness", "mr-resolution", "mr-acr"):  # the other spatial tests
+    for key in ("mr-slice-thickness", "mr-resolution", "mr-acr", "mr-snr", "mr-uniformity", "mr-ghosting"):
         with pytest.raises(QCInputError) as exc:
             get_test(key).analyse(real_inputs("acr", "PhilipsAchievaLocalizer", "0.dcm"), ctx())
-        assert "0.dcm" in exc.value.message("fr") or "seule image" in exc.value.message("fr")
+        assert "0.dcm" in exc.value.message("fr") or "seule image" in exc.value.message("fr"), key
+    # the flood measures say why: the ACR localiser (its inserts are too sparse for the uniform-section check)
+    with pytest.raises(QCInputError) as exc:
+        get_test("mr-uniformity").analyse(real_inputs("acr", "PhilipsAchievaLocalizer", "0.dcm"), ctx())
+    assert "localisateur sagittal du fantôme ACR" in exc.value.message("fr")
+
+
+def test_a_sagittal_flood_is_still_a_uniformity_image():
+    # hazen's sagittal uniformity image (a 200 × 173 mm rectangle) is not taken for the ACR localiser
+    r = get_test("mr-uniformity").analyse(real_inputs("uniformity", "sag.dcm"), ctx())
+    assert r.measurement("fractional_uniformity_vertical_pct").value is not None
 
 
 @pytest.mark.parametrize("length, status", [(148.4, "pass"), (146.3, "warning"), (150.6, "fail")])
@@ -144,9 +154,9 @@ def test_image_quality_page_sends_the_localiser_to_geometry(qc_data_dir):
     at.file_uploader(key="mr_image_upload").set_value([(p.name, p.read_bytes(), "application/dicom")]).run()
     assert not at.exception, [e.value for e in at.exception]
     labels = [t.label for t in at.tabs]
-    assert get_test("mr-geometry").name("fr") in labels, labels
+    assert labels == [get_test("mr-geometry").name("fr")], labels
     infos = " ".join(i.value for i in at.info)
-    for key in ("mr-slice-thickness", "mr-resolution", "mr-acr"):  # set aside, one sentence each
+    for key in ("mr-snr", "mr-uniformity", "mr-ghosting", "mr-slice-thickness", "mr-resolution", "mr-acr"):  # one sentence each
         assert get_test(key).name("fr") + " : ne s'applique pas" in infos.replace("\\", ""), infos
     shown = " ".join(str(df.value.to_dict()) for df in at.dataframe)
     assert "147.3" in shown or "147,3" in shown, shown[:2000]

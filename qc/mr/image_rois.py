@@ -282,20 +282,39 @@ def structured_fraction(image: np.ndarray, phantom: Phantom) -> float:
     return float(np.mean(np.abs(vals) > limit))
 
 
+def is_acr_sagittal_localiser(s: MRSlice, phantom: Phantom) -> bool:
+    """A sagittal image (orientation header) whose phantom is the ACR cylinder seen from the side: 120–160 mm
+    along S-I (148 mm; this 40 % mask loses the dim end of a shaded localiser) by 175–205 mm along A-P (190 mm).
+    Its inserts are too sparse for the uniform-section check; mr-geometry measures its S-I length."""
+    from qc.mr.geometry import sagittal_si_axis
+
+    axis = sagittal_si_axis(getattr(s, "orientation", None))
+    if axis is None:
+        return False
+    r0, r1, c0, c1 = phantom.bbox
+    extent = ((r1 - r0 + 1) * s.pixel_spacing_mm[0], (c1 - c0 + 1) * s.pixel_spacing_mm[1])
+    return 120.0 <= extent[axis] <= 160.0 and 175.0 <= extent[1 - axis] <= 205.0
+
+
 def uniform_images(slices: list[MRSlice], lang: str, warnings: list[str]) -> list[tuple[MRSlice, np.ndarray, Phantom]]:
     """The images that show a uniform section of a phantom, with their signal and phantom; the others are
     listed in `warnings` (one sentence each). Raises `QCInputError` when none is uniform."""
     out = []
+    reasons = []
     for s in slices:
         img = s.signal
         ph = find_phantom(img, s.label)
+        if is_acr_sagittal_localiser(s, ph):
+            reasons.append(t("mrq.warn.acr_sagittal", lang, file=s.label))
+            warnings.append(reasons[-1])
+            continue
         frac = structured_fraction(img, ph)
         if frac > STRUCTURE_FRACTION:
             warnings.append(t("mrq.warn.not_uniform", lang, file=s.label, pct=f"{100 * frac:.0f}"))
             continue
         out.append((s, img, ph))
     if not out:
-        raise QCInputError("mrq.err.no_uniform", n=len(slices))
+        raise QCInputError("mrq.err.no_uniform", n=len(slices), detail=" ".join(reasons))
     return out
 
 
