@@ -97,11 +97,12 @@ def ours_runner(key: str, paths: list[Path]):
         from qc.mr.slice_thickness import measure_slice_thickness
 
         part = key.split(":")[1]
+        needed = {"thickness": (1,), "geometry": (1, 5), "position": (1, 11)}.get(part, (7,))
 
         def run():
             series, _ = load_mr_series(inputs, lazy=True)
             _se, ordered, _ = A.pick_acr_series(series, "fr")
-            s = {k: A._image(ordered[k - 1], "") for k in (1, 5, 7, 11)}
+            s = {k: A._image(ordered[k - 1], "") for k in needed}  # only the slices this measure reads are decoded
             if part == "thickness":
                 return measure_slice_thickness(s[1], phantom="acr").slice_thickness_mm
             if part == "geometry":

@@ -53,7 +53,7 @@ def fill_holes(mask: np.ndarray) -> np.ndarray:
     """`ndimage.binary_fill_holes` (4-connected background) by labelling the background once: the same
     pixels, 3–5× less CPU on a 512² image than its iterated dilation from the border."""
     mask = np.asarray(mask, dtype=bool)
-    labels, n = ndimage.label(~mask)
+    labels, n = ndimage.label(~mask, output=np.intp)  # intp: indexing and bincount without a copy
     if n == 0:
         return mask.copy()
     border = np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]])
@@ -110,7 +110,7 @@ def find_phantom(image: np.ndarray, name: str = "", lang: str = "fr") -> Phantom
         raise QCInputError("err.wrong_image", file=name, reason=t("mrsp.reason.blank", lang))
     level = background + 0.5 * (signal - background)
     mask = _open_cross(img > level)
-    labels, n = ndimage.label(mask)
+    labels, n = ndimage.label(mask, output=np.intp)
     if n == 0:
         raise QCInputError("err.wrong_image", file=name, reason=t("mrsp.reason.no_phantom", lang))
     areas = np.bincount(labels.ravel())[1:]
