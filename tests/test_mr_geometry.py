@@ -108,7 +108,7 @@ def test_page_demo_analyse_and_save(qc_data_dir):
 def test_the_sagittal_localiser_gives_its_si_length_only():
     # measured as the ACR sagittal length (tests/test_mr_sagittal.py), never as diameters
     r = ge.analyse(real_inputs("acr", "PhilipsAchievaLocalizer", "0.dcm"), ctx())
-    assert {it["method"] for it in r.items} == {"si_length"}
+    assert {it["method"] for it in r.items} == {"sagittal"}
     assert {m.name for m in r.measurements} == {"si_length_mm", "ap_width_mm"}
 
 

@@ -18,13 +18,13 @@ Owns, for each image of an upload:
   phantom's end-to-end length along the superior-inferior axis (the image axis that the orientation
   header puts along the patient's z), as the ACR procedure measures it: on the lines parallel to that
   axis over the central half of the phantom's width, each line's two end crossings of the half level
-  between the local fluid plateau (5–15 mm inside the end) and the local background (5–15 mm
-  outside), linear interpolation between the straddling pixels; lines whose plateau is below 60 % of the
-  phantom signal (an insert touching the end wall) or whose length is > 1 mm off the band's median are
-  left out; length = median of the kept lines × cos(tilt), the tilt being the mean slope of the fitted
+  between the local fluid plateau (a line fitted 3–10 mm inside, taken at the end: coil shading) and the
+  local background (5–15 mm outside), read on the line's cubic spline; lines without a plateau or a
+  crossing near the end, or whose length is > 1 mm off the band's median (an insert touching an end wall)
+  are left out; length = median of the kept lines × cos(tilt), the tilt being the mean slope of the fitted
   end edges. Judged against 148 mm (ACR large phantom, ± 2 mm). The anterior-posterior width is
-  measured the same way across the S-I axis (`ap_width_mm`, information only: a 20 mm slab off the
-  phantom's axis by d shows the chord 2·√(95² − d²), 189.5 mm at d = 7 mm).
+  measured the same way across the S-I axis (`ap_width_mm`, information only: a 20 mm slab shows the
+  chord where it is half filled by the cylinder, 189.7 mm centred on the axis, 189.3 mm 8 mm off it).
 """
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ class Distance:
 @dataclass
 class GeometryResult:
     label: str
-    method: str  # "rods" or "diameters"
+    method: str  # "rods", "diameters" or "sagittal"
     distances: list[Distance]
     rods_rc: list[tuple[float, float]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
@@ -305,7 +305,7 @@ def end_to_end(img: np.ndarray, ph: Phantom, spacing_rc: tuple[float, float], ax
     sample above 10 % of the phantom signal (walking in from the image border), the local plateau = the
     line fitted to the profile 3–10 mm inside, taken at that sample (coil shading can halve the signal
     from one end to the other), the local background = median 5–15 mm outside, and the crossing of their
-    half level walking in from 5 mm outside (linear interpolation). A line is left out when an end has no
+    half level walking in from 5 mm outside, on the line's cubic spline (`_fine_crossing`). A line is left out when an end has no
     plateau (< 20 % of the phantom signal) or no crossing within 3 mm, then when its length is more than
     `max_off_mm` off the median (an insert touching the end wall: the line ends at the insert). Length =
     median × cos(tilt), the tilt being the mean slope of the two end edges fitted over the kept lines."""
@@ -380,7 +380,7 @@ def measure_sagittal(image: MRImage, ph: Phantom, axis: int) -> GeometryResult:
         else:
             c = ph.centre_rc
             dists.append(Distance(name, c, c, None, nominal, judged))
-    return GeometryResult(image.label, "si_length", dists, [], [], si, ap)
+    return GeometryResult(image.label, "sagittal", dists, [], [], si, ap)
 
 
 # ---------------------------------------------------------------- one image
@@ -418,7 +418,7 @@ def is_localiser(s) -> bool:
 
 def overlay(image: MRImage, res: GeometryResult) -> np.ndarray:
     ov = Overlay(image.pixels)
-    if res.method == "si_length":  # every 4th kept line: S-I green, A-P blue
+    if res.method == "sagittal":  # every 4th kept line: S-I green, A-P blue
         for e, colour in ((res.si, (0, 230, 0)), (res.ap, (0, 160, 255))):
             for a, b in (e.ends_rc[::4] if e is not None else []):
                 ov.line(a, b, colour)
@@ -464,13 +464,13 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
             else:
                 errors.append(exc.message(lang))
             continue
-        if localiser and res.method != "si_length":
+        if localiser and res.method != "sagittal":
             warnings.append(aside)
             continue
         used.append(im.slice)
         warnings.extend(res.warnings)
         item = im.label
-        if res.method == "si_length":
+        if res.method == "sagittal":
             si, ap = res.si, res.ap
             measurements.append(Measurement("si_length_mm", si.length_mm, "mm", item=item, nominal=SI_NOMINAL_MM,
                                             description=SPEC_METRICS["si_length_mm"].label(lang),
