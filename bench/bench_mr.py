@@ -29,7 +29,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = REPO.parent / "shared" / "data" / "hazen"
-PEER_PYTHON = Path("/work/peer-mriq1/bin/python")
+PEER_PYTHON = next((p for p in (Path("/work/peer-mriq1/bin/python"), Path("/work/peer-hazen/bin/python")) if p.exists()),
+                   Path("/work/peer-hazen/bin/python"))
 
 CASES = [  # (measure, label, files)
     ("snr", "Siemens pair", ["snr/Siemens/tra_250_2meas_1.IMA", "snr/Siemens/tra_250_2meas_2.IMA"]),
@@ -134,6 +135,7 @@ def main() -> None:
     ap.add_argument("--both", action="store_true", help="time ours here and hazen in the peer venv, print a table")
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--peer-python", default=str(PEER_PYTHON), help="python of the venv where hazen is installed")
     args = ap.parse_args()
     load = os.getloadavg()[0]
     if args.peer:
@@ -142,8 +144,8 @@ def main() -> None:
         return
     ours = run_ours(args.repeat)
     peer = None
-    if args.both and PEER_PYTHON.exists():
-        out = subprocess.run([str(PEER_PYTHON), __file__, "--peer", "--json", "--repeat", str(args.repeat)],
+    if args.both and Path(args.peer_python).exists():
+        out = subprocess.run([args.peer_python, __file__, "--peer", "--json", "--repeat", str(args.repeat)],
                              capture_output=True, text=True, check=True)
         peer = json.loads(out.stdout.strip().splitlines()[-1])
     print(f"load average (1 min) at start: {load:.2f}; after: {os.getloadavg()[0]:.2f}; cores: {os.cpu_count()}")

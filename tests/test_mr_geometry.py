@@ -105,10 +105,11 @@ def test_page_demo_analyse_and_save(qc_data_dir):
     demo_page_round_trip("pages/mr_geometry.py", "mr-geometry", qc_data_dir)
 
 
-def test_the_sagittal_localiser_is_refused_with_a_sentence():
-    with pytest.raises(QCInputError) as exc:
-        ge.analyse(real_inputs("acr", "PhilipsAchievaLocalizer", "0.dcm"), ctx())
-    assert "0.dcm" in exc.value.message("fr")
+def test_the_sagittal_localiser_gives_its_si_length_only():
+    # measured as the ACR sagittal length (tests/test_mr_sagittal.py), never as diameters
+    r = ge.analyse(real_inputs("acr", "PhilipsAchievaLocalizer", "0.dcm"), ctx())
+    assert {it["method"] for it in r.items} == {"sagittal"}
+    assert {m.name for m in r.measurements} == {"si_length_mm", "ap_width_mm"}
 
 
 def test_acquisition_date_from_the_header_else_the_user_never_guessed():

@@ -14,8 +14,12 @@ MESSAGES = {
         "en": "{file}: the phantom section is not uniform ({pct} % structures: grid, rods, ramps…); image not analysed for this measure.",
     },
     "mrq.err.no_uniform": {
-        "fr": "Aucune des {n} images ne montre une section uniforme du fantôme (grilles, tiges ou rampes dans toutes). Envoyez l'image d'un fantôme uniforme ou la coupe uniforme de la série.",
-        "en": "None of the {n} images shows a uniform section of the phantom (grids, rods or ramps in all). Upload an image of a uniform phantom or the uniform slice of the series.",
+        "fr": "Aucune des {n} images ne montre une section uniforme du fantôme (grilles, tiges ou rampes dans toutes). Envoyez l'image d'un fantôme uniforme ou la coupe uniforme de la série. {detail}",
+        "en": "None of the {n} images shows a uniform section of the phantom (grids, rods or ramps in all). Upload an image of a uniform phantom or the uniform slice of the series. {detail}",
+    },
+    "mrq.warn.acr_sagittal": {
+        "fr": "{file} : localisateur sagittal du fantôme ACR, écarté : sa longueur supérieur-inférieur se mesure avec « IRM : géométrie ».",
+        "en": "{file}: sagittal localiser of the ACR phantom, set aside: its superior-inferior length is measured by “MR: geometry”.",
     },
     "mrq.warn.too_many": {
         "fr": "{n} images reçues : seules les {max} premières sont analysées ; non analysées : {files}.",

@@ -39,8 +39,8 @@ MESSAGES = {
     "mrst.chart.ramp": {"fr": "Rampe", "en": "Ramp"},
     # geometry
     "mrge.err.none": {
-        "fr": "Aucune image de l'envoi ne permet une mesure géométrique (grille de tiges ou fantôme rond). {detail}",
-        "en": "No image of the upload allows a geometric measurement (rod grid or round phantom). {detail}",
+        "fr": "Aucune image de l'envoi ne permet une mesure géométrique (grille de tiges, fantôme rond ou localisateur sagittal du fantôme ACR). {detail}",
+        "en": "No image of the upload allows a geometric measurement (rod grid, round phantom or sagittal localiser of the ACR phantom). {detail}",
     },
     "mrge.warn.skipped": {"fr": "Image écartée : {reason}", "en": "Image set aside: {reason}"},
     "mrge.warn.diameter_missing": {
@@ -48,8 +48,16 @@ MESSAGES = {
         "en": "{file}: one diameter could not be measured ({angle}).",
     },
     "mrge.reason.not_round": {
-        "fr": "ni grille de tiges ni fantôme rond dans l'image (un localisateur sagittal ?) : la géométrie se mesure sur la grille MagNET/IPEM ou une coupe axiale d'un fantôme cylindrique.",
-        "en": "neither a rod grid nor a round phantom in the image (a sagittal localiser?): geometry is measured on the MagNET/IPEM grid or an axial slice of a cylindrical phantom.",
+        "fr": "ni grille de tiges, ni fantôme rond, ni rectangle sur une coupe sagittale dans l'image : la géométrie se mesure sur la grille MagNET/IPEM, une coupe axiale d'un fantôme cylindrique ou le localisateur sagittal du fantôme ACR.",
+        "en": "neither a rod grid, nor a round phantom, nor a rectangle on a sagittal image: geometry is measured on the MagNET/IPEM grid, an axial slice of a cylindrical phantom or the ACR phantom's sagittal localiser.",
+    },
+    "mrge.reason.si_lines": {
+        "fr": "longueur S-I non mesurée : {n} lignes exploitables sur {band} au centre du fantôme (il en faut au moins le quart). Vérifiez que le fantôme est entier dans l'image et que ses extrémités ressortent du fond.",
+        "en": "S-I length not measured: {n} usable lines of {band} across the middle of the phantom (at least a quarter are needed). Check that the whole phantom is in the image and its ends stand out of the background.",
+    },
+    "mrge.overlay.sagittal": {
+        "fr": "{image} : longueur S-I (vert, {n} lignes sur {band}, inclinaison {tilt}°) et largeur A-P (bleu), une ligne sur quatre tracée",
+        "en": "{image}: S-I length (green, {n} lines of {band}, tilt {tilt}°) and A-P width (blue), one line in four drawn",
     },
     "mrge.overlay.rods": {"fr": "{image} : tiges trouvées et distances mesurées", "en": "{image}: rods found and distances measured"},
     "mrge.overlay.diam": {"fr": "{image} : diamètres mesurés", "en": "{image}: measured diameters"},

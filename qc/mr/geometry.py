@@ -13,6 +13,18 @@ Owns, for each image of an upload:
 - `max_distortion_mm` = largest |measured − nominal| over every distance; `linearity_pct` = largest
   100·|measured/nominal − 1| over the longest distances (outer rods, or diameters): the NEMA MS-2 percent
   geometric distortion. References: NEMA MS-2, IPEM Report 112, ACR MRI QC manual (190 ± 2 mm).
+- A sagittal image (slice normal within 18° of the patient's left-right axis, from
+  ImageOrientationPatient) showing a rectangle (the ACR sagittal localiser): `si_length_mm`, the
+  phantom's end-to-end length along the superior-inferior axis (the image axis that the orientation
+  header puts along the patient's z), as the ACR procedure measures it: on the lines parallel to that
+  axis over the central half of the phantom's width, each line's two end crossings of the half level
+  between the local fluid plateau (a line fitted 3–10 mm inside, taken at the end: coil shading) and the
+  local background (5–15 mm outside), read on the line's cubic spline; lines without a plateau or a
+  crossing near the end, or whose length is > 1 mm off the band's median (an insert touching an end wall)
+  are left out; length = median of the kept lines × cos(tilt), the tilt being the mean slope of the fitted
+  end edges. Judged against 148 mm (ACR large phantom, ± 2 mm). The anterior-posterior width is
+  measured the same way across the S-I axis (`ap_width_mm`, information only: a 20 mm slab shows the
+  chord where it is half filled by the cylinder, 189.7 mm centred on the axis, 189.3 mm 8 mm off it).
 """
 
 from __future__ import annotations
@@ -24,9 +36,10 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
+from qc.display import fmt_number
 from qc.errors import QCInputError
 from qc.i18n import t
-from qc.mr.phantom_geometry import MRImage, Overlay, Phantom, find_phantom, fluid_background, identity_of, load_images_of
+from qc.mr.phantom_geometry import MRImage, Overlay, Phantom, crossing, find_phantom, fluid_background, identity_of, load_images_of
 from qc.records.tolerances import Tolerance
 from qc.registry import AnalysisContext, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
@@ -35,6 +48,9 @@ KEY = "mr-geometry"
 DEFAULT_ROD_PITCH_MM = 60.0
 DEFAULT_DIAMETER_MM = 190.0
 DIAMETER_ANGLES_DEG = (0.0, 45.0, 90.0, 135.0)
+SI_NOMINAL_MM = 148.0  # ACR large phantom, inside length along its axis
+AP_NOMINAL_MM = 190.0
+SAGITTAL_COS = 0.95  # slice normal within 18° of the left-right axis
 
 
 @dataclass
@@ -56,10 +72,12 @@ class Distance:
 @dataclass
 class GeometryResult:
     label: str
-    method: str  # "rods" or "diameters"
+    method: str  # "rods", "diameters" or "sagittal"
     distances: list[Distance]
     rods_rc: list[tuple[float, float]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    si: "EndToEnd | None" = None  # sagittal image: S-I length
+    ap: "EndToEnd | None" = None  # sagittal image: A-P width (information)
 
     @property
     def max_distortion_mm(self) -> float | None:
@@ -222,6 +240,149 @@ def is_grid(rods: list[tuple[float, float]], spacing_rc: tuple[float, float], pi
     return bool(d) and all(abs(v / pitch_mm - 1) < 0.25 for v in d)
 
 
+# ---------------------------------------------------------------- sagittal image: end-to-end length
+
+
+@dataclass
+class EndToEnd:
+    """End-to-end length of a rectangle along one image axis, from a band of parallel lines."""
+
+    length_mm: float | None
+    axis: int  # 0: along the columns (down the rows), 1: along the rows
+    tilt_deg: float | None
+    lines_used: int
+    lines_band: int
+    ends_rc: list[tuple[tuple[float, float], tuple[float, float]]] = field(default_factory=list)  # kept lines, for drawing
+
+
+def sagittal_si_axis(orientation) -> int | None:
+    """The image axis along the patient's superior-inferior axis for a sagittal image: 0 when it runs down
+    the columns (row index), 1 along the rows; None when the image is not sagittal (slice normal more than
+    18° off the left-right axis) or has no orientation."""
+    if orientation is None or len(orientation) < 6:
+        return None
+    r, c = np.asarray(orientation[:3], float), np.asarray(orientation[3:6], float)
+    n = np.cross(r, c)
+    if np.linalg.norm(n) == 0 or abs(n[0]) / np.linalg.norm(n) < SAGITTAL_COS:
+        return None
+    if abs(c[2]) >= SAGITTAL_COS:
+        return 0
+    if abs(r[2]) >= SAGITTAL_COS:
+        return 1
+    return None
+
+
+def is_rectangle(ph: Phantom, spacing_rc: tuple[float, float], min_fill: float = 0.9) -> bool:
+    """The phantom mask fills at least `min_fill` of its smallest enclosing rectangle turned by up to ±20°
+    (0.5° steps; a disc fills π/4 = 0.785 of any)."""
+    edge = ph.mask & ~ndimage.binary_erosion(ph.mask)
+    pts = np.argwhere(edge) * np.asarray(spacing_rc, float)
+    if len(pts) < 4:
+        return False
+    th = np.radians(np.arange(-20.0, 20.01, 0.5))[:, None]
+    u = pts[:, 1] * np.cos(th) + pts[:, 0] * np.sin(th)
+    v = -pts[:, 1] * np.sin(th) + pts[:, 0] * np.cos(th)
+    rect = float(np.min((np.ptp(u, axis=1) + spacing_rc[1]) * (np.ptp(v, axis=1) + spacing_rc[0])))
+    return bool(ph.mask.sum() * spacing_rc[0] * spacing_rc[1] / rect >= min_fill)
+
+
+def _fine_crossing(coefs: np.ndarray, level: float, start: int, step: int, span: int) -> float | None:
+    """First crossing of `level` walking `span` pixels from `start` by `step`, on the cubic-spline
+    interpolation of the line (`coefs` = its spline coefficients) sampled every 0.05 px: linear
+    interpolation between raw samples reads a band-limited (ringing) edge up to 0.06 px off, depending on
+    where the edge falls between two pixels."""
+    pos = start + step * np.arange(0.0, span + 1e-9, 0.05)
+    pos = pos[(pos >= 0) & (pos <= len(coefs) - 1)]
+    vals = ndimage.map_coordinates(coefs, [pos], order=3, mode="nearest", prefilter=False)
+    c = crossing(vals, level, 0, 1)
+    return None if c is None else float(start + step * 0.05 * c)
+
+
+def end_to_end(img: np.ndarray, ph: Phantom, spacing_rc: tuple[float, float], axis: int,
+               band_fraction: float = 0.5, max_off_mm: float = 1.0) -> EndToEnd:
+    """End-to-end length of the phantom along image `axis` (0: lines down the columns), on the lines over
+    the central `band_fraction` of the phantom's extent across them. On each line, each end: the outermost
+    sample above 10 % of the phantom signal (walking in from the image border), the local plateau = the
+    line fitted to the profile 3–10 mm inside, taken at that sample (coil shading can halve the signal
+    from one end to the other), the local background = median 5–15 mm outside, and the crossing of their
+    half level walking in from 5 mm outside, on the line's cubic spline (`_fine_crossing`). A line is left out when an end has no
+    plateau (< 20 % of the phantom signal) or no crossing within 3 mm, then when its length is more than
+    `max_off_mm` off the median (an insert touching the end wall: the line ends at the insert). Length =
+    median × cos(tilt), the tilt being the mean slope of the two end edges fitted over the kept lines."""
+    a = np.asarray(img if axis == 0 else img.T, dtype=np.float64)
+    m = ph.mask if axis == 0 else ph.mask.T
+    along, across = spacing_rc[axis], spacing_rc[1 - axis]
+    n_rows = a.shape[0]
+    cols = np.flatnonzero(m.any(axis=0))
+    c_mid, half = 0.5 * (cols[0] + cols[-1]), 0.5 * band_fraction * (cols[-1] - cols[0])
+    band = np.arange(int(math.ceil(c_mid - half)), int(math.floor(c_mid + half)) + 1)
+    n3, n5, n10, n15 = (max(k, int(round(mm / along))) for k, mm in ((2, 3.0), (3, 5.0), (4, 10.0), (5, 15.0)))
+    t_low = ph.background + 0.1 * (ph.signal - ph.background)
+    xs, tops, bots = [], [], []
+    for j in band:
+        col = a[:, j]
+        coefs = None
+        above = np.flatnonzero(col >= t_low)
+        if above.size < 2 or above[-1] - above[0] < 2 * n10:
+            continue
+        ends = []
+        for e, step in ((int(above[0]), 1), (int(above[-1]), -1)):
+            k = np.arange(n3, n10 + 1)
+            idx = e + step * k
+            bg_idx = e - step * np.arange(n5, n15 + 1)
+            bg_idx = bg_idx[(bg_idx >= 0) & (bg_idx < n_rows)]
+            if idx.min() < 0 or idx.max() >= n_rows:
+                break
+            fluid = float(np.polyval(np.polyfit(k, col[idx], 1), 0.0))
+            if fluid < 0.2 * ph.signal:
+                break
+            level = 0.5 * (fluid + (float(np.median(col[bg_idx])) if bg_idx.size >= 3 else ph.background))
+            start = min(max(e - step * n5, 0), n_rows - 1)
+            if col[start] >= level:
+                break
+            if coefs is None:
+                coefs = ndimage.spline_filter1d(col, order=3, mode="nearest")
+            c = _fine_crossing(coefs, level, start, step, n5 + n3)
+            if c is None or abs(c - e) > n3:
+                break
+            ends.append(c)
+        if len(ends) == 2:
+            xs.append(j)
+            tops.append(ends[0])
+            bots.append(ends[1])
+    xs_a, tops_a, bots_a = np.asarray(xs, float), np.asarray(tops), np.asarray(bots)
+    lengths = (bots_a - tops_a) * along
+    need = max(5, int(0.25 * band.size))
+    if lengths.size < need:
+        return EndToEnd(None, axis, None, int(lengths.size), int(band.size))
+    keep = np.abs(lengths - np.median(lengths)) <= max_off_mm
+    if keep.sum() < need:
+        return EndToEnd(None, axis, None, int(keep.sum()), int(band.size))
+    x_mm = xs_a[keep] * across
+    slope = 0.5 * (np.polyfit(x_mm, tops_a[keep] * along, 1)[0] + np.polyfit(x_mm, bots_a[keep] * along, 1)[0])
+    tilt = math.atan(slope)
+    length = float(np.median(lengths[keep])) * math.cos(tilt)
+    pts = [((t, x), (b, x)) for x, t, b in zip(xs_a[keep], tops_a[keep], bots_a[keep])]
+    if axis == 1:
+        pts = [((p[1], p[0]), (q[1], q[0])) for p, q in pts]
+    return EndToEnd(length, axis, math.degrees(tilt), int(keep.sum()), int(band.size), pts)
+
+
+def measure_sagittal(image: MRImage, ph: Phantom, axis: int) -> GeometryResult:
+    """S-I length (judged) and A-P width (information) of the rectangle of a sagittal image."""
+    si = end_to_end(image.pixels, ph, image.spacing_rc, axis)
+    ap = end_to_end(image.pixels, ph, image.spacing_rc, 1 - axis)
+    dists = []
+    for name, e, nominal, judged in (("S-I", si, SI_NOMINAL_MM, True), ("A-P", ap, AP_NOMINAL_MM, False)):
+        if e.ends_rc:
+            mid = e.ends_rc[len(e.ends_rc) // 2]
+            dists.append(Distance(name, mid[0], mid[1], e.length_mm, nominal, judged))
+        else:
+            c = ph.centre_rc
+            dists.append(Distance(name, c, c, None, nominal, judged))
+    return GeometryResult(image.label, "sagittal", dists, [], [], si, ap)
+
+
 # ---------------------------------------------------------------- one image
 
 
@@ -237,14 +398,31 @@ def measure_geometry(image: MRImage, lang: str = "fr", rod_pitch_mm: float = DEF
     ok = radii[np.isfinite(radii)]
     # a round phantom: most edge points within 3 % of the median radius (a localiser's rectangle is not)
     if ok.size < 90 or np.mean(np.abs(ok / np.median(ok) - 1) < 0.03) < 0.8:
+        axis = sagittal_si_axis(getattr(image.slice, "orientation", None))
+        if axis is not None and is_rectangle(ph, image.spacing_rc):
+            return measure_sagittal(image, ph, axis)
         raise QCInputError("err.wrong_image", file=image.label, reason=t("mrge.reason.not_round", lang))
     dists = diameters(img, ph, image.spacing_rc, diameter_mm)
     warnings = [t("mrge.warn.diameter_missing", lang, file=image.label, angle=d.label) for d in dists if d.length_mm is None]
     return GeometryResult(image.label, "diameters", dists, [], warnings)
 
 
+def is_localiser(s) -> bool:
+    """The reader's localiser rule (ImageType LOCALIZER, "survey"/"scout"... descriptions) on a kept slice."""
+    from qc.intake.mr_series import LOCALISER_WORDS
+
+    image_type = [str(v).upper() for v in (getattr(s, "image_type", None) or ())]
+    desc = str(getattr(s, "series_description", "") or "").lower()
+    return "LOCALIZER" in image_type or "LOCALISER" in image_type or any(w in desc for w in LOCALISER_WORDS)
+
+
 def overlay(image: MRImage, res: GeometryResult) -> np.ndarray:
     ov = Overlay(image.pixels)
+    if res.method == "sagittal":  # every 4th kept line: S-I green, A-P blue
+        for e, colour in ((res.si, (0, 230, 0)), (res.ap, (0, 160, 255))):
+            for a, b in (e.ends_rc[::4] if e is not None else []):
+                ov.line(a, b, colour)
+        return ov.rgb
     for d in res.distances:
         ov.line(d.a_rc, d.b_rc, (0, 230, 0) if d.longest else (0, 160, 255))
     for r in res.rods_rc:
@@ -261,7 +439,8 @@ def _r(v, nd=3):
 
 def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisResult:
     lang = ctx.lang
-    _series, images, set_aside = load_images_of(inputs, lang)
+    # localisers are read too: the ACR sagittal localiser is measured (S-I length); the others are set aside below
+    _series, images, set_aside = load_images_of(inputs, lang, keep_localisers=True)
     pitch = float(ctx.options.get("rod_pitch_mm", DEFAULT_ROD_PITCH_MM))
     diam = float(ctx.options.get("phantom_diameter_mm", DEFAULT_DIAMETER_MM))
     measurements: list[Measurement] = []
@@ -272,14 +451,38 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
     worst_mm: list[float | None] = []
     worst_pct: list[float | None] = []
     for im in images:
+        localiser = is_localiser(im.slice)
+        aside = t("mrs.aside.localiser", lang, file=im.label, desc=str(getattr(im.slice, "series_description", "") or "—"))
+        if localiser and sagittal_si_axis(getattr(im.slice, "orientation", None)) is None:
+            warnings.append(aside)
+            continue
         try:
             res = measure_geometry(im, lang, pitch, diam)
         except QCInputError as exc:
-            errors.append(exc.message(lang))
+            if localiser:
+                warnings.append(aside)
+            else:
+                errors.append(exc.message(lang))
+            continue
+        if localiser and res.method != "sagittal":
+            warnings.append(aside)
             continue
         used.append(im.slice)
         warnings.extend(res.warnings)
         item = im.label
+        if res.method == "sagittal":
+            si, ap = res.si, res.ap
+            measurements.append(Measurement("si_length_mm", si.length_mm, "mm", item=item, nominal=SI_NOMINAL_MM,
+                                            description=SPEC_METRICS["si_length_mm"].label(lang),
+                                            reason="" if si.length_mm is not None else t("mrge.reason.si_lines", lang, n=si.lines_used, band=si.lines_band)))
+            measurements.append(Measurement("ap_width_mm", ap.length_mm, "mm", item=item, nominal=AP_NOMINAL_MM,
+                                            description=SPEC_METRICS["ap_width_mm"].label(lang)))
+            for d in res.distances:
+                items.append({"image": item, "method": res.method, "distance": d.label, "measured_mm": _r(d.length_mm),
+                              "nominal_mm": d.nominal_mm, "error_mm": _r(d.error_mm), "outer": d.longest})
+            overlays.append((t("mrge.overlay.sagittal", lang, image=item, n=si.lines_used, band=si.lines_band,
+                               tilt=fmt_number(round(si.tilt_deg, 1), lang) if si.tilt_deg is not None else "—"), overlay(im, res)))
+            continue
         measurements.append(Measurement("max_distortion_mm", res.max_distortion_mm, "mm", item=item, description=SPEC_METRICS["max_distortion_mm"].label(lang)))
         measurements.append(Measurement("linearity_pct", res.linearity_pct, "%", item=item, description=SPEC_METRICS["linearity_pct"].label(lang)))
         worst_mm.append(res.max_distortion_mm)
@@ -292,16 +495,22 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
     if not used:
         raise QCInputError("mrge.err.none", detail=" ".join(errors[:3]))
     warnings.extend(t("mrge.warn.skipped", lang, reason=e) for e in errors)
-    measurements.append(Measurement("session_max_distortion_mm", None if any(v is None for v in worst_mm) else max(worst_mm), "mm",
-                                    description=SPEC_METRICS["session_max_distortion_mm"].label(lang)))
-    measurements.append(Measurement("session_linearity_pct", None if any(v is None for v in worst_pct) else max(worst_pct), "%",
-                                    description=SPEC_METRICS["session_linearity_pct"].label(lang)))
+    if worst_mm:  # rod or diameter images (an upload of the sagittal localiser alone has only its S-I length)
+        measurements += _session(worst_mm, worst_pct, lang)
     return AnalysisResult(
         test=KEY, measurements=measurements, items=items, warnings=warnings, overlays=overlays,
         **identity_of(used, ctx.acquired_at, lang),
-        params={"rod_pitch_mm": pitch, "phantom_diameter_mm": diam,
-                "definition": "max |measured - nominal| over all distances; linearity = max 100*|measured/nominal - 1| over outer spans"},
+        params={"rod_pitch_mm": pitch, "phantom_diameter_mm": diam, "si_length_nominal_mm": SI_NOMINAL_MM,
+                "definition": "max |measured - nominal| over all distances; linearity = max 100*|measured/nominal - 1| over outer spans",
+                "si_length": "sagittal image: median end-to-end length along S-I over the central half of the width (half-level crossings), x cos(tilt)"},
     )
+
+
+def _session(worst_mm: list, worst_pct: list, lang: str) -> list[Measurement]:
+    return [Measurement("session_max_distortion_mm", None if any(v is None for v in worst_mm) else max(worst_mm), "mm",
+                        description=SPEC_METRICS["session_max_distortion_mm"].label(lang)),
+            Measurement("session_linearity_pct", None if any(v is None for v in worst_pct) else max(worst_pct), "%",
+                        description=SPEC_METRICS["session_linearity_pct"].label(lang))]
 
 
 _REF = "ACR MRI QC manual (2015) : 190 ± 2 mm ; IPEM Report 112 ; NEMA MS-2"
@@ -310,6 +519,13 @@ _METRICS = (
                Tolerance.at_most(1.0, 2.0, reference=_REF + " ; alerte à 1 mm"), better="lower"),
     MetricSpec("linearity_pct", "%", "Linéarité (écart max. en %)", "Linearity (max % deviation)",
                Tolerance.at_most(0.5, 1.0, reference="NEMA MS-2 / IPEM Report 112 : ≤ 1 % ; alerte à 0,5 %"), better="lower"),
+    MetricSpec("si_length_mm", "mm", "Longueur S-I du fantôme ACR (localisateur sagittal, 148 mm nominal)",
+               "ACR phantom S-I length (sagittal localiser, 148 mm nominal)",
+               Tolerance.symmetric(1.5, 2.0, nominal=SI_NOMINAL_MM,
+                                   reference="ACR MRI QC manual (2015) / Large Phantom Test Guidance : 148 ± 2 mm ; alerte à 1,5 mm "
+                                             "(comme les diamètres ACR ; le guide ACR 2022 repris par hazen tolère ± 3 mm)")),
+    MetricSpec("ap_width_mm", "mm", "Largeur A-P du fantôme (localisateur sagittal, information)",
+               "Phantom A-P width (sagittal localiser, information)", None),
     MetricSpec("session_max_distortion_mm", "mm", "Distorsion max. de la séance", "Session max distortion",
                Tolerance.at_most(1.0, 2.0, reference=_REF + " ; alerte à 1 mm"), better="lower"),
     MetricSpec("session_linearity_pct", "%", "Linéarité max. de la séance", "Session max linearity deviation",
@@ -327,8 +543,10 @@ SPEC = TestSpec(
     analyse=analyse,
     page="pages/mr_geometry.py",
     description_fr=("Distances entre tiges (grille MagNET/IPEM, pas nominal 60 mm par défaut) ou diamètres du fantôme rond "
-                    "(ACR 190 mm par défaut) comparés au nominal : distorsion maximale (mm) et linéarité (%)."),
+                    "(ACR 190 mm par défaut) comparés au nominal : distorsion maximale (mm) et linéarité (%). Sur le localisateur "
+                    "sagittal du fantôme ACR : longueur supérieur-inférieur (148 mm nominal)."),
     description_en=("Distances between rods (MagNET/IPEM grid, nominal pitch 60 mm by default) or diameters of a round phantom "
-                    "(ACR 190 mm by default) against nominal: maximum distortion (mm) and linearity (%)."),
+                    "(ACR 190 mm by default) against nominal: maximum distortion (mm) and linearity (%). On the ACR phantom's "
+                    "sagittal localiser: superior-inferior length (148 mm nominal)."),
     accepts=".dcm,.ima,.zip",
 )

@@ -47,7 +47,7 @@ class Phantom:
 
     @property
     def area_px(self) -> int:
-        return int(self.mask.sum())
+        return int(np.count_nonzero(self.mask))
 
 
 @dataclass
@@ -144,7 +144,7 @@ def _fill_holes(mask: np.ndarray) -> np.ndarray:
 
 
 def inscribed_radius(mask: np.ndarray, centre_rc: tuple[float, float], n_rays: int = 90, start: float = 0.0,
-                     r_max: float | None = None) -> float:
+                     r_max: float | None = None, inside_radius: float | None = None) -> float:
     """Distance from the centre to the nearest edge of the mask along `n_rays` rays (0.5 pixel steps),
     looking for the edge between `start` and `r_max` pixels only."""
     rows, cols = mask.shape
@@ -156,6 +156,9 @@ def inscribed_radius(mask: np.ndarray, centre_rc: tuple[float, float], n_rays: i
     inside_img = (rr >= 0) & (rr < rows) & (cc >= 0) & (cc < cols)
     hit = np.zeros_like(inside_img)
     hit[inside_img] = mask[rr[inside_img], cc[inside_img]]
+    if inside_radius is not None:  # pixels this close to the centre count as inside (= mask | ~_ring(...), sampled only)
+        r_in, c_in = rr[inside_img], cc[inside_img]
+        hit[inside_img] |= (r_in - centre_rc[0]) ** 2 + (c_in - centre_rc[1]) ** 2 <= max(inside_radius, 0.0) ** 2
     outside = ~hit
     first = np.where(outside.any(axis=1), outside.argmax(axis=1), len(radii) - 1)
     return float(radii[first].min())
@@ -204,9 +207,9 @@ def find_phantom(image: np.ndarray, file: str = "?") -> Phantom:
     mask = np.zeros(img.shape, dtype=bool)
     up = np.repeat(np.repeat(mask_s, f, axis=0), f, axis=1)
     mask[:up.shape[0], :up.shape[1]] = up
-    area = float(mask.sum())
-    centre = (float(np.dot(mask.sum(axis=1), np.arange(mask.shape[0])) / area),
-              float(np.dot(mask.sum(axis=0), np.arange(mask.shape[1])) / area))
+    area = float(np.count_nonzero(mask))
+    centre = (float(np.dot(np.count_nonzero(mask, axis=1), np.arange(mask.shape[0])) / area),
+              float(np.dot(np.count_nonzero(mask, axis=0), np.arange(mask.shape[1])) / area))
     reach_of = lambda b: float(np.hypot(max(centre[0] - b[0], b[1] - centre[0]),  # noqa: E731
                                         max(centre[1] - b[2], b[3] - centre[1]))) + 2
     if f == 1:
@@ -229,24 +232,18 @@ def find_phantom(image: np.ndarray, file: str = "?") -> Phantom:
         inner_up = np.zeros(img.shape, dtype=bool)
         inner_up[:up.shape[0], :up.shape[1]] = np.repeat(np.repeat(interior, f, axis=0), f, axis=1)
         mask = inner_up | edge_mask
-        area = float(mask.sum())
-        centre = (float(np.dot(mask.sum(axis=1), np.arange(mask.shape[0])) / area),
-                  float(np.dot(mask.sum(axis=0), np.arange(mask.shape[1])) / area))
+        area = float(np.count_nonzero(mask))
+        centre = (float(np.dot(np.count_nonzero(mask, axis=1), np.arange(mask.shape[0])) / area),
+                  float(np.dot(np.count_nonzero(mask, axis=0), np.arange(mask.shape[1])) / area))
         centre_s = (centre[0] / f - (f - 1) / (2 * f), centre[1] / f - (f - 1) / (2 * f))
         coarse = inscribed_radius(mask_s, centre_s, r_max=reach_of((r0, r1, c0, c1)) / f) * f
         start = max(0.0, coarse - 2 * f)
-        inscribed = inscribed_radius(edge_mask | ~_ring(mask.shape, centre, start), centre, start=start,
+        inscribed = inscribed_radius(edge_mask, centre, start=start, inside_radius=start,
                                      r_max=coarse + 3 * f)
     if inscribed < 3:
         raise QCInputError("mrq.err.no_phantom", file=file)
     return Phantom(mask=mask, centre_rc=centre, inscribed_radius_px=inscribed,
                    equivalent_radius_px=math.sqrt(area / math.pi), bbox=(r0, r1, c0, c1), signal_level=level)
-
-
-def _ring(shape: tuple[int, int], centre: tuple[float, float], radius: float) -> np.ndarray:
-    """Pixels farther than `radius` from the centre (the rest is taken as inside)."""
-    rr, cc = np.ogrid[:shape[0], :shape[1]]
-    return (rr - centre[0]) ** 2 + (cc - centre[1]) ** 2 > max(radius, 0.0) ** 2
 
 
 STRUCTURE_FRACTION = 0.02  # above 2 % structured pixels: not a uniform section (floods < 1 %, MagNET slice-width object 2.8 %, ACR inserts 16-79 %)
@@ -282,20 +279,39 @@ def structured_fraction(image: np.ndarray, phantom: Phantom) -> float:
     return float(np.mean(np.abs(vals) > limit))
 
 
+def is_acr_sagittal_localiser(s: MRSlice, phantom: Phantom) -> bool:
+    """A sagittal image (orientation header) whose phantom is the ACR cylinder seen from the side: 120–160 mm
+    along S-I (148 mm; this 40 % mask loses the dim end of a shaded localiser) by 175–205 mm along A-P (190 mm).
+    Its inserts are too sparse for the uniform-section check; mr-geometry measures its S-I length."""
+    from qc.mr.geometry import sagittal_si_axis
+
+    axis = sagittal_si_axis(getattr(s, "orientation", None))
+    if axis is None:
+        return False
+    r0, r1, c0, c1 = phantom.bbox
+    extent = ((r1 - r0 + 1) * s.pixel_spacing_mm[0], (c1 - c0 + 1) * s.pixel_spacing_mm[1])
+    return 120.0 <= extent[axis] <= 160.0 and 175.0 <= extent[1 - axis] <= 205.0
+
+
 def uniform_images(slices: list[MRSlice], lang: str, warnings: list[str]) -> list[tuple[MRSlice, np.ndarray, Phantom]]:
     """The images that show a uniform section of a phantom, with their signal and phantom; the others are
     listed in `warnings` (one sentence each). Raises `QCInputError` when none is uniform."""
     out = []
+    reasons = []
     for s in slices:
         img = s.signal
         ph = find_phantom(img, s.label)
+        if is_acr_sagittal_localiser(s, ph):
+            reasons.append(t("mrq.warn.acr_sagittal", lang, file=s.label))
+            warnings.append(reasons[-1])
+            continue
         frac = structured_fraction(img, ph)
         if frac > STRUCTURE_FRACTION:
             warnings.append(t("mrq.warn.not_uniform", lang, file=s.label, pct=f"{100 * frac:.0f}"))
             continue
         out.append((s, img, ph))
     if not out:
-        raise QCInputError("mrq.err.no_uniform", n=len(slices))
+        raise QCInputError("mrq.err.no_uniform", n=len(slices), detail=" ".join(reasons))
     return out
 
 

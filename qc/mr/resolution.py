@@ -26,10 +26,11 @@ from typing import Any
 
 import numpy as np
 from scipy import ndimage
+from scipy.spatial import ConvexHull, QhullError
 
 from qc.errors import QCInputError
 from qc.i18n import t
-from qc.mr.phantom_geometry import MRImage, Overlay, Phantom, crossing, find_phantom, identity_of, load_images_of
+from qc.mr.phantom_geometry import MRImage, Overlay, Phantom, fill_holes, find_phantom, identity_of, load_images_of
 from qc.records.tolerances import Tolerance
 from qc.registry import AnalysisContext, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
@@ -85,37 +86,42 @@ class ResolutionResult:
 def find_block(img: np.ndarray, ph: Phantom, spacing_rc: tuple[float, float], lang: str, name: str) -> tuple[np.ndarray, float, np.ndarray]:
     """The signal-free block: (boundary points (row, col) px, orientation angle in degrees of its first side's
     normal in mm space, centre (row, col)). Largest compact dark region inside the phantom, 100 mm² to
-    half of the phantom."""
-    inner = ndimage.binary_erosion(ph.mask, iterations=max(1, int(0.05 * ph.radius_px)))
-    dark = inner & (ndimage.gaussian_filter(img, 0.7) < ph.level)
+    half of the phantom. Orientation = the angle (0.25° steps) of the minimum-area rectangle enclosing the
+    boundary (its convex hull's vertices carry the same extremes)."""
+    # work in the phantom's bounding box, 5 px wider than the erosion and the smoothing reach (same pixels)
+    H, W = ph.mask.shape
+    rows = np.flatnonzero(ph.mask.any(axis=1))
+    cols = np.flatnonzero(ph.mask.any(axis=0))
+    r0, r1 = max(0, int(rows[0]) - 5), min(H, int(rows[-1]) + 6)
+    c0, c1 = max(0, int(cols[0]) - 5), min(W, int(cols[-1]) + 6)
+    mask = ph.mask[r0:r1, c0:c1]
+    inner = ndimage.binary_erosion(mask, iterations=max(1, int(0.05 * ph.radius_px)))
+    dark = inner & (ndimage.gaussian_filter(img[r0:r1, c0:c1], 0.7) < ph.level)
     labels, n = ndimage.label(dark)
     px_area = spacing_rc[0] * spacing_rc[1]
-    best = None
-    for i, sl in enumerate(ndimage.find_objects(labels), start=1):
-        if sl is None:
-            continue
-        m = labels[sl] == i
-        area = m.sum() * px_area
-        if not (100.0 <= area <= 0.5 * ph.mask.sum() * px_area):
-            continue
-        if best is None or area > best[0]:
-            best = (area, sl, m)
-    if best is None:
+    areas = np.bincount(labels.ravel(), minlength=n + 1)[1:] * px_area
+    ok = (areas >= 100.0) & (areas <= 0.5 * ph.mask.sum() * px_area)
+    if not ok.any():
         raise QCInputError("err.wrong_image", file=name, reason=t("mrre.reason.no_block", lang))
-    area, sl, m = best
-    m = ndimage.binary_fill_holes(m)
+    i = int(np.argmax(np.where(ok, areas, -1.0))) + 1  # the largest (first on a tie, as before)
+    area = float(areas[i - 1])
+    sl = ndimage.find_objects(labels, max_label=i)[i - 1]
+    m = fill_holes(labels[sl] == i)
     boundary = m & ~ndimage.binary_erosion(m)
     rr, cc = np.nonzero(boundary)
-    pts = np.column_stack([rr + sl[0].start, cc + sl[1].start]).astype(float)
+    pts = np.column_stack([rr + sl[0].start + r0, cc + sl[1].start + c0]).astype(float)
     mm = pts * np.asarray(spacing_rc)
-    best_a, best_area = 0.0, np.inf
-    for a in np.arange(0.0, 90.0, 0.25):
-        th = math.radians(a)
-        u = mm[:, 1] * math.cos(th) + mm[:, 0] * math.sin(th)
-        v = -mm[:, 1] * math.sin(th) + mm[:, 0] * math.cos(th)
-        ar = np.ptp(u) * np.ptp(v)
-        if ar < best_area:
-            best_a, best_area = a, ar
+    try:
+        hull = mm[ConvexHull(mm).vertices]
+    except QhullError:
+        hull = mm
+    th = np.radians(np.arange(0.0, 90.0, 0.25))[:, None]
+    cos, sin = np.cos(th), np.sin(th)
+    u = hull[:, 1] * cos + hull[:, 0] * sin
+    v = -hull[:, 1] * sin + hull[:, 0] * cos
+    rect = np.ptp(u, axis=1) * np.ptp(v, axis=1)
+    k = int(np.argmin(rect))
+    best_a, best_area = 0.25 * k, float(rect[k])
     # compactness: the block fills its minimum rectangle
     if area / best_area < 0.8:
         raise QCInputError("err.wrong_image", file=name, reason=t("mrre.reason.no_block", lang))
@@ -176,29 +182,58 @@ def mtf_from_samples(dist_mm: np.ndarray, vals: np.ndarray, px_mm: float):
 # ---------------------------------------------------------------- one edge
 
 
+_SMOOTH = np.exp(-0.5 * (np.arange(-2, 3) / 0.5) ** 2)
+_SMOOTH = _SMOOTH / _SMOOTH.sum()  # = ndimage.gaussian_filter1d(·, 0.5) (radius 2)
+
+
 def _edge_line(img: np.ndarray, roi_mask: np.ndarray, along_rows: bool, lo: float, hi: float) -> tuple[np.ndarray, np.ndarray] | None:
-    """50 % crossings on each pixel line of the ROI: lines = rows when the edge is near-vertical."""
+    """50 % crossings on each pixel line of the ROI (lines = rows when the edge is near-vertical): each line's
+    segment from its first to its last ROI pixel, smoothed (Gaussian σ 0.5 px, mirrored at the segment ends),
+    walked from the sample nearest the level towards the side where the segment crosses it; linear
+    interpolation between the straddling samples. Every line at once (array operations)."""
     level = 0.5 * (lo + hi)
-    pos, idx = [], []
     a = img if along_rows else img.T
     m = roi_mask if along_rows else roi_mask.T
-    for i in np.nonzero(m.any(axis=1))[0]:
-        cols = np.nonzero(m[i])[0]
-        if cols.size < 6:
-            continue
-        seg = a[i, cols[0] : cols[-1] + 1]
-        sm = ndimage.gaussian_filter1d(seg, 0.5)
-        k = int(np.argmin(np.abs(sm - level)))
-        c = crossing(sm, level, k, 1 if sm[k] < level and sm[-1] > sm[0] or sm[k] >= level and sm[-1] < sm[0] else -1)
-        if c is None:
-            c = crossing(sm, level, k, -1) or crossing(sm, level, k, 1)
-        if c is None:
-            continue
-        pos.append(cols[0] + c)
-        idx.append(i)
-    if len(idx) < 6:
+    lines = np.flatnonzero(m.sum(axis=1) >= 6)
+    if lines.size < 6:
         return None
-    return np.asarray(idx, float), np.asarray(pos, float)
+    mr = m[lines]
+    A = np.asarray(a[lines], dtype=np.float64)
+    W = mr.shape[1]
+    S = np.argmax(mr, axis=1)[:, None]
+    E = (W - 1 - np.argmax(mr[:, ::-1], axis=1))[:, None]
+    C = np.arange(W)[None, :]
+    sm = np.zeros_like(A)
+    for k, wk in zip(range(-2, 3), _SMOOTH):
+        cc = C + k
+        cc = np.where(cc < S, 2 * S - 1 - cc, cc)
+        cc = np.where(cc > E, 2 * E + 1 - cc, cc)
+        sm += wk * np.take_along_axis(A, np.clip(cc, 0, W - 1), axis=1)
+    inseg = (C >= S) & (C <= E)
+    n = np.arange(lines.size)
+    kk = np.argmin(np.where(inseg, np.abs(sm - level), np.inf), axis=1)
+    sk, first, last = sm[n, kk], sm[n, S[:, 0]], sm[n, E[:, 0]]
+    step = np.where(((sk < level) & (last > first)) | ((sk >= level) & (last < first)), 1, -1)
+    differs = ((sm >= level) != (sk >= level)[:, None]) & inseg
+    fwd = differs & (C > kk[:, None])
+    bwd = differs & (C < kk[:, None])
+    has_f, has_b = fwd.any(axis=1), bwd.any(axis=1)
+    j_f = np.argmax(fwd, axis=1)
+    j_b = W - 1 - np.argmax(bwd[:, ::-1], axis=1)
+    # the wanted side, else the other one
+    use_f = np.where(step == 1, has_f, ~has_b & has_f)
+    found = has_f | has_b
+    j = np.where(use_f, j_f, j_b)
+    st = np.where(use_f, 1, -1)
+    i0 = j - st
+    p0, p1 = sm[n, np.clip(i0, 0, W - 1)], sm[n, j]
+    d = p1 - p0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(d == 0, 0.0, (level - p0) / np.where(d == 0, 1.0, d))
+    pos = i0 + st * frac
+    if found.sum() < 6:
+        return None
+    return lines[found].astype(float), pos[found].astype(float)
 
 
 def edge_mtf(img: np.ndarray, ph: Phantom, spacing_rc: tuple[float, float], centre: np.ndarray, normal_deg: float,

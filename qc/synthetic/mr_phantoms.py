@@ -447,3 +447,94 @@ def acr_resolution_slice(
     truth = AcrResolutionTruth(_true_modulation(clean, spacing_mm, rotation_deg), sigma_mm, cutoff_lp_mm)
     img = _finish(clean, x, y, noise_sd, rng, shading=shading, blur_px=0.0)
     return img, truth
+
+# ---------------------------------------------------------------- ACR sagittal localiser
+
+
+@dataclass
+class SagittalTruth:
+    si_length_mm: float  # the phantom's length along its axis (the truth of `si_length_mm`)
+    ap_chord_mm: float  # the chord where the slab is half filled, 2·√(R² − w²) (the truth of the A-P width)
+    tilt_deg: float
+    offset_lr_mm: float
+
+
+def _box(s: np.ndarray, lo: float, hi: float, px: float) -> np.ndarray:
+    """Fraction of a fine pixel of width `px` centred at s inside [lo, hi] (one-axis partial volume)."""
+    return np.clip((np.minimum(s + px / 2, hi) - np.maximum(s - px / 2, lo)) / px, 0.0, 1.0)
+
+
+def acr_sagittal_image(
+    *, length_mm: float = 148.0, radius_mm: float = 95.0, tilt_deg: float = 0.0, offset_lr_mm: float = 0.0,
+    slab_mm: float = 20.0, n: int = 256, spacing_rc: tuple[float, float] = (0.9765625, 0.9765625), noise_sd: float = 0.01,
+    shading: float = 0.45, inserts: bool = True, seed: int = 0,
+) -> tuple[np.ndarray, SagittalTruth]:
+    """A sagittal image of an ACR-like cylinder (axis along the patient's S-I = image rows going down, A-P =
+    columns), turned in-plane by `tilt_deg`, NOT built on the analyser's model (half-level crossings):
+
+    - the object is drawn on a grid 4× finer than the image: along the axis, the fine pixels' exact overlap
+      with the flat end faces; across, the thick slab (`slab_mm`, off the axis by `offset_lr_mm`) filled by
+      the cylinder, overlap(slab, [−√(R² − u²), √(R² − u²)]) / slab (a soft A-P edge, as on real localisers);
+    - signal-free inserts: a 12 mm bar rising 65 mm from the inferior end at the centre (on the middle line,
+      as on the real localiser), two 6 mm plates hanging 50 mm from the superior end, a row of marks;
+    - coil shading, strong along S-I (±`shading`, the real Philips localiser's ends differ 3×) and 10 %
+      along A-P, applied to the object;
+    - acquisition: k-space of the fine object truncated to the n × n matrix without a window (ideal sinc
+      sampling, Gibbs ringing at the end faces), then complex Gaussian noise of σ = `noise_sd` (the image is
+      its modulus: Rician background).
+
+    Returns the image (fluid ≈ 1) and the truth."""
+    f = 4
+    rng = np.random.default_rng(seed)
+    sr, sc = spacing_rc
+    # fine grid whose every f-th sample is an image pixel centre (origin at the image centre)
+    rows = (np.arange(n * f) / f - (n - 1) / 2) * sr
+    cols = (np.arange(n * f) / f - (n - 1) / 2) * sc
+    y, x = np.meshgrid(rows, cols, indexing="ij")  # y: S-I (down = inferior), x: A-P
+    th = math.radians(tilt_deg)
+    u = x * math.cos(th) + y * math.sin(th)  # across the axis (A-P in the phantom frame)
+    v = -x * math.sin(th) + y * math.cos(th)  # along the axis
+    px = min(sr, sc) / f
+    half_chord = np.sqrt(np.clip(radius_mm ** 2 - u ** 2, 0.0, None))
+    lo, hi = offset_lr_mm - slab_mm / 2, offset_lr_mm + slab_mm / 2
+    slab = np.clip((np.minimum(hi, half_chord) - np.maximum(lo, -half_chord)) / slab_mm, 0.0, 1.0)
+    obj = slab * _box(v, -length_mm / 2, length_mm / 2, px)
+    if inserts:
+        top, bottom = -length_mm / 2, length_mm / 2
+        holes = _box(u, -6.0, 6.0, px) * _box(v, bottom - 65.0, bottom + 1.0, px)
+        for c in (-45.0, 55.0):
+            holes = np.maximum(holes, _box(u, c - 3.0, c + 3.0, px) * _box(v, top - 1.0, top + 50.0, px))
+        for c in np.arange(-80.0, 81.0, 16.0):
+            holes = np.maximum(holes, _box(u, c - 1.0, c + 1.0, px) * _box(v, -9.0, -1.0, px))
+        obj = obj * (1.0 - holes)
+    obj = obj * (1.0 - shading * v / (length_mm / 2)) * (1.0 + 0.1 * u / radius_mm)
+    k = np.fft.fftshift(np.fft.fft2(obj))
+    c0 = (n * f - n) // 2
+    img = np.fft.ifft2(np.fft.ifftshift(k[c0:c0 + n, c0:c0 + n])).real / (f * f)
+    re = img + rng.normal(0, noise_sd, img.shape)
+    im = rng.normal(0, noise_sd, img.shape)
+    # A-P truth: the chord where the slab is half filled, overlap(slab, [−w, w]) = slab / 2, solved for w
+    w_lo, w_hi = 0.0, radius_mm
+    for _ in range(60):
+        w = 0.5 * (w_lo + w_hi)
+        if min(hi, w) - max(lo, -w) < slab_mm / 2:
+            w_lo = w
+        else:
+            w_hi = w
+    truth = SagittalTruth(length_mm, 2 * math.sqrt(max(radius_mm ** 2 - w ** 2, 0.0)), tilt_deg, offset_lr_mm)
+    return np.hypot(re, im), truth
+
+
+def acr_sagittal_dicom(*, when: dt.datetime | None = None, localiser_type: bool = False, **kw) -> tuple[bytes, SagittalTruth]:
+    """`acr_sagittal_image` as a sagittal DICOM MR file (rows run head → feet, columns anterior → posterior:
+    ImageOrientationPatient 0\\1\\0\\0\\0\\−1, as the Philips ACR localiser); `localiser_type` adds LOCALIZER to
+    ImageType (how Siemens and GE mark their localisers)."""
+    img, truth = acr_sagittal_image(**kw)
+    n = img.shape[0]
+    sp = kw.get("spacing_rc", (0.9765625, 0.9765625))
+    image_type = ("ORIGINAL", "PRIMARY", "LOCALIZER") if localiser_type else ("ORIGINAL", "PRIMARY", "M_SE", "M", "SE")
+    data = mr_image_bytes(img * 1500.0, pixel_spacing_mm=tuple(sp), slice_thickness_mm=kw.get("slab_mm", 20.0),
+                          acquired_at=when or dt.datetime(2026, 11, 2, 8, 55), series_description="ACR SAG T1",
+                          orientation=(0.0, 1.0, 0.0, 0.0, 0.0, -1.0), image_type=image_type,
+                          position_mm=[0.0, -(n - 1) / 2 * sp[1], (n - 1) / 2 * sp[0]])
+    return data, truth
