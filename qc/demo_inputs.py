@@ -121,8 +121,10 @@ def mr_acr_demo() -> list[tuple[str, bytes]]:
     from qc.synthetic import demo_moment
     from qc.synthetic.mr_phantoms import acr_series
 
-    now, seed = demo_moment()
-    files, _truth = acr_series(thickness_mm=5.2, diameter_mm=(190.0, 189.0), ghost_fraction=0.005, when=now, seed=seed)
+    now, _seed = demo_moment()
+    # A fixed noise draw: at 0.98 mm pixels the 1.0 mm top-bottom hole array sits at the resolution limit and, as on
+    # a real 256² ACR series, reads 1.0 or 1.1 mm with the noise (4 draws in 12 fail); the demo shows a passing week.
+    files, _truth = acr_series(thickness_mm=5.2, diameter_mm=(190.0, 189.0), ghost_fraction=0.005, when=now, seed=0)
     return files
 
 
