@@ -182,14 +182,17 @@ def bar_columns(img: np.ndarray, ph: Phantom, spacing_rc: tuple[float, float], b
     return c0, c1
 
 
-def end_baseline(prof: np.ndarray, fraction: float = 0.15) -> np.ndarray:
-    """The insert's own level under a ramp: the straight line between the medians of the profile's outer
-    15 % on each side (the bar's background differs from zero by noise floor and ringing)."""
+def end_baseline(prof: np.ndarray, fraction: float = 0.25, percentile: float = 10.0) -> np.ndarray:
+    """The insert's own floor under a ramp (no excited fluid: noise bias only): the straight line between
+    the 10th percentiles of the profile's outer 25 % on each side. Not their median: a real slice profile
+    has side lobes that reach the ends of the bar (3 T Siemens ACR image: lobes of ~25 % of the peak 5-6 mm
+    from the slice centre, on both ramps), and the FWHM is relative to zero excitation, as in the ACR
+    manual's reading (display level at half the ramp signal, no background taken off)."""
     n = prof.size
     k = max(2, int(fraction * n))
     x = np.arange(n, dtype=float)
     xl, xr = (k - 1) / 2.0, n - 1 - (k - 1) / 2.0
-    yl, yr = float(np.median(prof[:k])), float(np.median(prof[-k:]))
+    yl, yr = float(np.percentile(prof[:k], percentile)), float(np.percentile(prof[-k:], percentile))
     return yl + (yr - yl) * (x - xl) / (xr - xl)
 
 
@@ -226,7 +229,7 @@ def acr_ramps(img: np.ndarray, ph: Phantom, spacing_rc: tuple[float, float], bar
     """The two ramp profiles of the ACR bar: sampled along lines parallel to the bar's fitted borders,
     the top ramp over 15–45 % of the bar's height and the bottom one over 55–85 % (clear of the borders'
     ringing and of the divider), each the mean of its lines, along the bar less 3 mm at each end; the
-    baseline is the bar's own level at both ends of the profile."""
+    baseline is the bar's floor at both ends of the profile (`end_baseline`)."""
     c0, c1 = bar_columns(img, ph, spacing_rc, bar)
     edges = bar_edges(img, ph, bar, c0, c1)
     cols = np.arange(c0, c1 + 1, dtype=float)
@@ -235,12 +238,17 @@ def acr_ramps(img: np.ndarray, ph: Phantom, spacing_rc: tuple[float, float], bar
         lower = np.full_like(cols, bar[1] + 0.5)
     else:
         upper, lower = np.polyval(edges[0], cols), np.polyval(edges[1], cols)
+    # Gibbs ringing across the bar alternates row by row (period 2 px) with a phase that follows the tilted
+    # borders' sub-pixel position; a [1, 2, 1]/4 filter across the bar removes that Nyquist component before
+    # lines are interpolated between rows (it moves no signal along the ramps)
+    r_lo, r_hi = max(0, bar[0] - 3), min(img.shape[0], bar[1] + 4)
+    band = ndimage.convolve1d(img[r_lo:r_hi], [0.25, 0.5, 0.25], axis=0, mode="nearest")
     out = []
     for name, fr in (("top", np.linspace(0.15, 0.45, 7)), ("bottom", np.linspace(0.55, 0.85, 7))):
         prof = np.zeros_like(cols)
         for f in fr:
             rows = upper + f * (lower - upper)
-            prof += ndimage.map_coordinates(img, [rows, cols], order=1, mode="nearest")
+            prof += ndimage.map_coordinates(band, [rows - r_lo, cols], order=1, mode="nearest")
         prof /= len(fr)
         n, fw, centre = normalised_fwhm(prof - end_baseline(prof), spacing_rc[1])
         pos = np.arange(prof.size) * spacing_rc[1]
@@ -345,12 +353,18 @@ def magnet_ramps(img: np.ndarray, ph: Phantom, spacing_rc: tuple[float, float]) 
 # ---------------------------------------------------------------- one image
 
 
-def measure_slice_thickness(image: MRImage, lang: str = "fr", tan_theta: float | None = None, phantom: str = "auto") -> SliceThicknessResult:
-    """Slice thickness of one image from its opposed ramps (ACR bar or MagNET plates, found in the image)."""
+def measure_slice_thickness(image: MRImage, lang: str = "fr", tan_theta: float | None = None, phantom: str = "auto",
+                            found: tuple[Phantom, tuple[int, int]] | None = None) -> SliceThicknessResult:
+    """Slice thickness of one image from its opposed ramps (ACR bar or MagNET plates, found in the image).
+    `found`: the (phantom, ACR bar rows) already found on this image (the ACR set finds them to order its
+    series), not searched again."""
     img = image.pixels
-    ph = find_phantom(img, image.label, lang)
+    if found is not None:
+        ph, bar = found
+    else:
+        ph = find_phantom(img, image.label, lang)
+        bar = find_acr_bar(img, ph, image.spacing_rc) if phantom in ("auto", "acr") else None
     nominal = getattr(image.slice, "slice_thickness_mm", None)
-    bar = find_acr_bar(img, ph, image.spacing_rc) if phantom in ("auto", "acr") else None
     warnings: list[str] = []
     if bar is not None:
         kind, tan_t = "acr", tan_theta or TAN_ACR
