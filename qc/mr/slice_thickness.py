@@ -138,23 +138,25 @@ def normalised_fwhm(v: np.ndarray, step_mm: float) -> tuple[np.ndarray, float | 
 def find_acr_bar(img: np.ndarray, ph: Phantom, spacing_rc: tuple[float, float]) -> tuple[int, int] | None:
     """Rows (first, last) of the ACR slice-thickness bar: a dark band crossing at least 85 % of the
     phantom's chord, 5–30 mm high, within the central 60 % of the phantom. None when absent."""
-    rows = np.arange(img.shape[0])
-    dark = np.zeros(img.shape[0], dtype=bool)
-    r0c, c0c = ph.centre_rc
-    for r in rows:
-        if abs(r - r0c) > 0.6 * ph.radius_px:
-            continue
-        inside = np.nonzero(ph.mask[r])[0]
-        if inside.size < 0.5 * ph.radius_px:
-            continue
-        a, b = inside[0], inside[-1]
-        span = b - a
-        lo, hi = int(a + 0.1 * span), int(b - 0.1 * span)
-        seg = img[r, lo : hi + 1]
-        dark[r] = np.mean(seg < ph.level) > 0.85
-    labels, n = ndimage.label(dark)
+    r0c, _c0c = ph.centre_rc
+    n_rows, n_cols = img.shape
+    rows = np.arange(n_rows)
+    inside = ph.mask
+    counts = inside.sum(axis=1)
+    first = np.argmax(inside, axis=1)
+    last = n_cols - 1 - np.argmax(inside[:, ::-1], axis=1)
+    ok = (np.abs(rows - r0c) <= 0.6 * ph.radius_px) & (counts >= 0.5 * ph.radius_px)
+    span = last - first
+    lo = (first + 0.1 * span).astype(int)  # int() of positive values, as the chord's own 10 % margins
+    hi = (last - 0.1 * span).astype(int)
+    below = np.zeros((n_rows, n_cols + 1))
+    np.cumsum(img < ph.level, axis=1, out=below[:, 1:])
+    n = np.maximum(hi - lo + 1, 1)
+    frac = (below[rows, np.clip(hi + 1, 0, n_cols)] - below[rows, np.clip(lo, 0, n_cols)]) / n
+    dark = ok & (hi >= lo) & (frac > 0.85)
+    labels, n_lab = ndimage.label(dark)
     best = None
-    for i in range(1, n + 1):
+    for i in range(1, n_lab + 1):
         rr = np.nonzero(labels == i)[0]
         h_mm = (rr[-1] - rr[0] + 1) * spacing_rc[0]
         if 5.0 <= h_mm <= 30.0 and (best is None or len(rr) > best[1] - best[0] + 1):
@@ -196,6 +198,29 @@ def end_baseline(prof: np.ndarray, fraction: float = 0.25, percentile: float = 1
     return yl + (yr - yl) * (x - xl) / (xr - xl)
 
 
+def _first_crossings(block: np.ndarray, level: float, start: int, step: int) -> np.ndarray:
+    """`crossing` for every column of `block` at once (walking rows from `start` by `step`); NaN where none."""
+    above = block >= level
+    changed = above != above[start]
+    if step < 0:
+        sub = changed[start - 1 :: -1] if start > 0 else changed[:0]
+    else:
+        sub = changed[start + 1 :]
+    out = np.full(block.shape[1], np.nan)
+    if sub.shape[0] == 0:
+        return out
+    has = sub.any(axis=0)
+    j = start + step * (1 + np.argmax(sub, axis=0))
+    i = j - step
+    cols = np.arange(block.shape[1])
+    pj, pi = block[np.clip(j, 0, block.shape[0] - 1), cols], block[np.clip(i, 0, block.shape[0] - 1), cols]
+    d = pj - pi
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(d == 0, 0.0, (level - pi) / d)
+    out[has] = (i + step * frac)[has]
+    return out
+
+
 def bar_edges(img: np.ndarray, ph: Phantom, bar: tuple[int, int], c0: int, c1: int) -> tuple[np.ndarray, np.ndarray] | None:
     """Straight lines (row = a + b·col) of the bar's upper and lower borders, from the half-level crossing
     of every column between c0 and c1 (the phantom may be turned by a degree or two: hazen finds −1° on
@@ -203,21 +228,16 @@ def bar_edges(img: np.ndarray, ph: Phantom, bar: tuple[int, int], c0: int, c1: i
     top, bottom = bar
     h = bottom - top + 1
     r_lo, r_hi = max(0, top - h), min(img.shape[0] - 1, bottom + h)
-    cols, ups, downs = [], [], []
     mid = int(round(0.5 * (top + bottom))) - r_lo
-    for c in range(c0, c1 + 1):
-        col = img[r_lo : r_hi + 1, c]
-        u = crossing(col, ph.level, mid, -1)
-        d = crossing(col, ph.level, mid, 1)
-        if u is not None and d is not None:
-            cols.append(c)
-            ups.append(u + r_lo)
-            downs.append(d + r_lo)
-    if len(cols) < 10:
+    block = img[r_lo : r_hi + 1, c0 : c1 + 1]
+    ups = _first_crossings(block, ph.level, mid, -1)
+    downs = _first_crossings(block, ph.level, mid, 1)
+    good = np.isfinite(ups) & np.isfinite(downs)
+    if good.sum() < 10:
         return None
-    x = np.asarray(cols, dtype=float)
+    x = np.arange(c0, c1 + 1, dtype=float)[good]
     out = []
-    for y in (np.asarray(ups), np.asarray(downs)):
+    for y in (ups[good] + r_lo, downs[good] + r_lo):
         coef = np.polyfit(x, y, 1)
         res = y - np.polyval(coef, x)
         ok = np.abs(res) < max(1.0, 3 * 1.4826 * np.median(np.abs(res)))
