@@ -39,7 +39,7 @@ from qc.i18n import t
 from qc.mr import acr_snr
 from qc.mr.geometry import diameters
 from qc.mr.image_rois import find_phantom as find_snr_phantom
-from qc.mr.phantom_geometry import MRImage, Overlay, Phantom, crossing, find_phantom, identity_of
+from qc.mr.phantom_geometry import MRImage, Overlay, Phantom, _otsu, crossing, find_phantom, identity_of
 from qc.mr.slice_thickness import find_acr_bar, measure_slice_thickness
 from qc.mr.snr import normalisation_factor
 from qc.records.tolerances import Tolerance
@@ -104,19 +104,26 @@ def _end_order(cand: list, pixels) -> list[list]:
     return [rev, fwd]
 
 
-def _shows_bar(img: np.ndarray, spacing_rc, label: str, lang: str) -> bool:
-    """Whether the slice shows the thickness bar, looked for on its ≤ 128-px block mean (2 × 2 blocks at 256²,
-    4 × 4 at 512²: the 10 mm bar stays ≥ 5 rows high; 5 times cheaper than at full size, and this only
-    orders the series: every measure then finds the phantom and the bar on the full image)."""
-    f = max(1, min(img.shape) // 128)
-    if f > 1:
-        h, w = img.shape[0] // f * f, img.shape[1] // f * f
-        img = img[:h, :w].reshape(h // f, f, w // f, f).mean(axis=(1, 3))
-    try:
-        ph = find_phantom(img, label, lang)
-    except QCInputError:
+def _shows_bar(img: np.ndarray, spacing_rc) -> bool:
+    """Whether the slice shows the thickness bar: `find_acr_bar` on a quick outline of the phantom (Otsu's
+    half level, the disc spanned by the pixels above it), several times cheaper than `find_phantom`'s filled
+    hull; this only orders the series, every measure then finds the phantom and the bar on its own."""
+    sample = img[::2, ::2].ravel()
+    if sample.size == 0 or not np.ptp(sample) > 0:
         return False
-    return find_acr_bar(img, ph, (spacing_rc[0] * f, spacing_rc[1] * f)) is not None
+    otsu = _otsu(sample)
+    signal, background = float(np.median(sample[sample > otsu])), float(np.median(sample[sample <= otsu]))
+    level = background + 0.5 * (signal - background)
+    bright = img > level
+    rows, cols = np.flatnonzero(bright.any(axis=1)), np.flatnonzero(bright.any(axis=0))
+    if rows.size < 10 or cols.size < 10:
+        return False
+    centre = (0.5 * (rows[0] + rows[-1]), 0.5 * (cols[0] + cols[-1]))
+    ry, rx = 0.5 * (rows[-1] - rows[0]), 0.5 * (cols[-1] - cols[0])
+    rr, cc = np.ogrid[: img.shape[0], : img.shape[1]]
+    disc = ((rr - centre[0]) / max(ry, 1.0)) ** 2 + ((cc - centre[1]) / max(rx, 1.0)) ** 2 <= 1.0
+    quick = Phantom(disc, centre, float(math.sqrt(rx * ry)), signal, background, level)
+    return find_acr_bar(img, quick, tuple(spacing_rc)) is not None
 
 
 def pick_acr_series(series: list, lang: str, found: dict | None = None) -> tuple[Any, list, list[str]]:
@@ -141,7 +148,7 @@ def pick_acr_series(series: list, lang: str, found: dict | None = None) -> tuple
         for acq in split_repeats(se.slices):
             ordered = None
             for cand in _end_order(acq, pixels):
-                if _shows_bar(pixels(cand[0]), tuple(cand[0].pixel_spacing_mm), cand[0].label, lang):
+                if _shows_bar(pixels(cand[0]), tuple(cand[0].pixel_spacing_mm)):
                     ordered = cand
                     break
             if ordered is None:
