@@ -50,12 +50,14 @@ def test_localiser_and_other_series_are_set_aside_with_a_sentence():
 
 # Real ACR series (MANIFEST, hazen). Margins (README): PIU ±1.5 points; PSG ±0.1 point; diameters
 # left-right ±1 mm (hazen's pixel counting); slice position ±0.5 mm except GE slice 11 (hazen 4.47 mm,
-# both bars visibly end on the same row: ours 0.3 mm); slice thickness Philips ±0.5 mm.
+# both bars visibly end on the same row: ours 0.3 mm); slice thickness (hazen's value is in pixel units:
+# × 0.977 mm) Philips ±0.5 mm, Siemens ±0.8 mm (side-lobed ramps; hazen reads the same slice with a little
+# noise added, acr/Siemens2, 1.1 mm lower: see README and tests/test_mr_slice_thickness.py).
 @pytest.mark.parametrize(
     "folder, piu, psg, h1, pos1, pos11, thick",
     [
-        ("Siemens", 67.49, 0.035, 191.41, -0.59, -1.56, None),
-        ("PhilipsAchieva", 80.66, None, 190.43, 1.37, -3.12, 5.36),
+        ("Siemens", 67.49, 0.035, 191.41, -0.59, -1.56, (5.89 * 0.9765625, 0.8)),
+        ("PhilipsAchieva", 80.66, None, 190.43, 1.37, -3.12, (5.36 * 0.9765625, 0.5)),
         ("GE", 83.78, 0.485, 190.93, 0.51, None, None),
     ],
 )
@@ -70,7 +72,7 @@ def test_real_series_against_manifest(folder, piu, psg, h1, pos1, pos11, thick):
     if pos11 is not None:
         assert abs(v[("acr_slice_position_mm", "#11")] - pos11) <= 0.5
     if thick is not None:
-        assert abs(v[("acr_slice_thickness_mm", "")] - thick) <= 0.5
+        assert abs(v[("acr_slice_thickness_mm", "")] - thick[0]) <= thick[1]
 
 
 def test_session_verdicts():
@@ -173,7 +175,7 @@ def test_real_snr_smoothing_against_manifest(folder, expected):
 def test_real_subtraction_snr_of_two_uploaded_series_against_manifest():
     """acr/Siemens and acr/Siemens2 share one series UID: the reader sees 22 images, two per position; the ACR
     set splits them into two acquisitions, measures the first and takes the difference SNR of both slices 7."""
-    inputs = real_inputs("acr", "Siemens") + [("2/" + n, d) for n, d in real_inputs("acr", "Siemens2")]
+    inputs = real_inputs("acr", "Siemens") + real_inputs("acr", "Siemens2")  # a position's two images: by file name
     r = acr.analyse(inputs, ctx())
     v = values(r)
     assert v[("acr_snr_difference", "")] == pytest.approx(76.52, rel=0.05)

@@ -128,9 +128,10 @@ def _shows_bar(img: np.ndarray, spacing_rc) -> bool:
 
 def pick_acr_series(series: list, lang: str, found: dict | None = None) -> tuple[Any, list, list[str]]:
     """(the ACR series, its slices ordered from slice 1, sentences for every series set aside).
-    `found`, when given, receives "repeat": a second acquisition of the ACR series (another series, or the second half of a series holding
-    every position twice), ordered the same way, for the subtraction SNR (None without one), and "pixels":
-    the end slices decoded here, by id (a lazy series decodes a slice on each access)."""
+    `found`, when given, receives "repeat": a second acquisition of the ACR series (another series, or the
+    second of the two images at every position of one series), ordered the same way, for the subtraction SNR
+    (None without one), and "pixels": the end slices decoded here, by id (a lazy series decodes a slice on
+    each access)."""
     aside: list[str] = []
     chosen = None
     repeat = None
