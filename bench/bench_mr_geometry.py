@@ -47,8 +47,12 @@ for _name, _folder in ACR.items():
         (f"ACR {_name} PIU", "acr:piu", [_folder], 1, "acr_uniformity.ACRUniformity"),
         (f"ACR {_name} ghosting", "acr:ghosting", [_folder], 1, "acr_ghosting.ACRGhosting"),
         (f"ACR {_name} hole-array resolution", "acr:holes", [_folder], 1, "acr_spatial_resolution.ACRSpatialResolution"),
+        (f"ACR {_name} SNR (smoothed residual)", "acr:snr", [_folder], 1, "acr_snr.ACRSNR"),
         (f"ACR {_name} full set (ours: 4 slices, hazen: sum of the 6 tasks above)", "mr-acr", [_folder], 4, None),
     ]
+# two acquisitions: ours reads both folders in one upload (mr-acr reports the difference SNR), hazen's --subtract
+CASES.append(("ACR subtraction SNR, Siemens + Siemens2", "acr:snr_difference", [ACR["Siemens"], DATA / "acr" / "Siemens2"], 1,
+              "acr_snr.ACRSNR"))
 
 
 def resampled_512(src: Path = SLICEWIDTH) -> Path:
@@ -95,29 +99,48 @@ def ours_runner(key: str, paths: list[Path]):
         from qc.mr import acr as A
         from qc.mr.geometry import diameters
         from qc.mr.phantom_geometry import find_phantom
-        from qc.mr.slice_thickness import measure_slice_thickness
+        from qc.mr.slice_thickness import find_acr_bar, measure_slice_thickness
 
         part = key.split(":")[1]
-        needed = {"thickness": (1,), "geometry": (1, 5), "position": (1, 11)}.get(part, (7,))
+
+        from qc.mr import acr_snr
+        from qc.mr.image_rois import find_phantom as find_snr_phantom
 
         def run():
+            # as the ACR set does, a single measure decodes only the slices it uses (and the end slices that
+            # tell the series' order, decoded once)
             series, _ = load_mr_series(inputs, lazy=True)
-            _se, ordered, _ = A.pick_acr_series(series, "fr")
-            s = {k: A._image(ordered[k - 1], "") for k in needed}  # only the slices this measure reads are decoded
+            found: dict = {}
+            _se, ordered, _ = A.pick_acr_series(series, "fr", found)
+            img = lambda k: A._image(ordered[k - 1], "", found["pixels"])  # noqa: E731
             if part == "thickness":
-                return measure_slice_thickness(s[1], phantom="acr").slice_thickness_mm
+                s1 = img(1)
+                ph = find_phantom(s1.pixels)
+                return measure_slice_thickness(s1, phantom="acr", found=(ph, find_acr_bar(s1.pixels, ph, s1.spacing_rc))).slice_thickness_mm
             if part == "geometry":
-                return [diameters(im.pixels, find_phantom(im.pixels), im.spacing_rc, 190.0) for im in (s[1], s[5])]
+                s1, s5 = img(1), img(5)
+                return [diameters(s1.pixels, find_phantom(s1.pixels), s1.spacing_rc, 190.0, angles_deg=(0.0, 90.0)),
+                        diameters(s5.pixels, find_phantom(s5.pixels), s5.spacing_rc, 190.0)]
             if part == "position":
-                return [A.position_bars(im.pixels, find_phantom(im.pixels), im.spacing_rc) for im in (s[1], s[11])]
+                s1, s11 = img(1), img(11)
+                return [A.position_bars(s1.pixels, find_phantom(s1.pixels), s1.spacing_rc),
+                        A.position_bars(s11.pixels, find_phantom(s11.pixels), s11.spacing_rc)]
             if part == "holes":
                 from qc.mr.acr_resolution import measure_hole_resolution
 
-                return measure_hole_resolution(s[1].pixels, find_phantom(s[1].pixels), s[1].spacing_rc)
-            ph = find_phantom(s[7].pixels)
+                s1 = img(1)
+                return measure_hole_resolution(s1.pixels, find_phantom(s1.pixels), s1.spacing_rc)
+            s7 = img(7)
+            if part in ("snr", "snr_difference"):
+                centre = find_snr_phantom(s7.pixels).centre_rc
+                if part == "snr":
+                    return acr_snr.snr_smoothed(s7.pixels, centre).snr
+                other = np.asarray(found["repeat"][6].signal, dtype=np.float64)
+                return acr_snr.snr_difference(s7.pixels, other, centre).snr
+            ph = find_phantom(s7.pixels)
             if part == "piu":
-                return A.piu(s[7].pixels, ph, s[7].spacing_rc)
-            return A.measure_slice7(s[7].pixels, ph, s[7].spacing_rc).psg_pct
+                return A.piu(s7.pixels, ph, s7.spacing_rc)
+            return A.measure_slice7(s7.pixels, ph, s7.spacing_rc).psg_pct
 
         return run
     spec = get_test(key)
@@ -131,6 +154,9 @@ def hazen_runner(task: str, paths: list[Path]):
     logging.disable(logging.CRITICAL)
     mod, cls = task.rsplit(".", 1)
     klass = getattr(importlib.import_module(f"hazenlib.tasks.{mod}"), cls)
+    if cls == "ACRSNR" and len(paths) == 2:  # subtraction: the second folder is hazen's --subtract
+        files = [str(p) for p in _files(paths[:1])]
+        return lambda: klass(input_data=files, subtract=str(paths[1])).run()
     files = [str(p) for p in _files(paths)]
     return lambda: klass(input_data=files).run()
 

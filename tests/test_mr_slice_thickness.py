@@ -54,20 +54,41 @@ def test_acr_synthetic_within_claim(thickness, tilt):
     assert len(r.overlays) == 1 and r.extra["profiles"][it["image"]][0]["z_mm"]
 
 
+@pytest.mark.parametrize("thickness, tilt, lobe", [(5.0, 0.0, 0.3), (5.0, 2.0, 0.3), (3.0, -1.0, 0.3), (8.0, 1.0, 0.25)])
+def test_acr_slice_profile_with_side_lobes_within_claim(thickness, tilt, lobe):
+    """Side lobes of 25-30 % of the peak 1.2 FWHM out (as on hazen's 3 T Siemens ACR image) are signal, not
+    baseline: the FWHM is read from the bar's floor. (The former median-of-the-ends baseline read 8 mm as 7.66.)"""
+    files, truth = acr_series(thickness_mm=thickness, tilt_deg=tilt, seed=5, side_lobes=lobe)
+    r = st.analyse(files[:1], ctx())
+    assert abs(r.items[0]["slice_thickness_mm"] - truth.slice_thickness_mm) <= ACCURACY_MM, r.items[0]
+
+
+# hazen's ACR slice thickness is 0.2·L1·L2/(L1+L2) of ramp FWHMs in pixels (hazen 2.0.0 prints 9.99 for the
+# GE 512² image, 0.51 mm pixels): in mm it is the MANIFEST value × the pixel spacing.
+ACR_PX_MM = 0.9765625
+
 # Real images: MANIFEST / hazen values. Margins (README): MagNET ±0.5 mm (hazen's trapezoid fit vs our FWHM
-# of the baseline-corrected dip); ACR Philips ±0.5 mm; ACR Siemens is a documented disagreement (hazen
-# 5.89 mm, ours 4.5 mm: ringing-dominated ramps without a plateau, see README), checked within ±1.5 mm.
+# of the baseline-corrected dip); ACR Philips ±0.5 mm; ACR Siemens ±0.8 mm: its ramps have side lobes and no
+# plateau, hazen's smoothed piecewise-sigmoid fit reads them 57/61 px (5.75 mm) here but 41/56 px (4.64 mm) on
+# acr/Siemens2, the same slice with a little noise added; ours reads 5.02 / 5.03 mm (see README figure).
 @pytest.mark.parametrize(
     "parts, expected, margin",
     [
         (("slicewidth", "SLICEWIDTH", "ANNUALQA.MR.HEAD_GENERAL.tra.slice_width.IMA"), 5.48, 0.5),
-        (("acr", "PhilipsAchieva", "0.dcm"), 5.36, 0.5),
-        (("acr", "Siemens", "0.dcm"), 5.89, 1.5),
+        (("acr", "PhilipsAchieva", "0.dcm"), 5.36 * ACR_PX_MM, 0.5),
+        (("acr", "Siemens", "0.dcm"), 5.89 * ACR_PX_MM, 0.8),
     ],
 )
 def test_real_images_against_manifest(parts, expected, margin):
     r = st.analyse(real_inputs(*parts), ctx())
     assert abs(r.items[0]["slice_thickness_mm"] - expected) <= margin, r.items[0]
+
+
+def test_real_acr_siemens_repeat_reads_the_same():
+    """acr/Siemens2 slice 1 is acr/Siemens slice 1 with a little noise: hazen moves by 1.1 mm, we must not."""
+    a = st.analyse(real_inputs("acr", "Siemens", "0.dcm"), ctx()).items[0]["slice_thickness_mm"]
+    b = st.analyse(real_inputs("acr", "Siemens2", "0.dcm"), ctx()).items[0]["slice_thickness_mm"]
+    assert abs(a - b) <= 0.05
 
 
 def test_a_slice_without_ramps_is_refused_with_a_sentence():

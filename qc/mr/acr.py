@@ -16,8 +16,12 @@ returned for drawing:
   PIU = 100·(1 − (max − min)/(max + min));
 - percent-signal ghosting on slice 7: four 10 cm² ellipses (4:1) in the background above, below, left and
   right of the phantom; PSG = 100·|(T + B) − (L + R)| / (2·S), S the mean of the 200 cm² circle;
-- SNR on slice 7: S / σ, σ = SD of the four background ellipses / 0.655 (Rayleigh-distributed background
-  of a magnitude image, NEMA MS-1); trended without a limit (the ACR sets none).
+- SNR on slice 7 (`qc.mr.acr_snr`), the method named in the result (option `noise_method`): "smoothed"
+  (default, hazen's ACR method: five 20 × 20-px squares, noise from the image less its 25 × 25-px boxcar mean)
+  or "background" (S / σ, σ = SD of the four background ellipses / 0.655, Rayleigh-distributed background of
+  a magnitude image, NEMA MS-1); with a second acquisition of the series in the upload (another series, or
+  one series holding every position twice), the difference SNR of the two slices 7 (`acr_snr_difference`).
+  Trended without a limit (the ACR sets none).
 - high-contrast spatial resolution on slice 1: the three pairs of hole arrays (1.1, 1.0, 0.9 mm), found and
   judged in `qc.mr.acr_resolution`; `resolution_ul_mm` (right-left) and `resolution_lr_mm` (top-bottom) =
   the smallest hole size resolved in that direction.
@@ -34,10 +38,12 @@ from scipy import ndimage
 
 from qc.errors import QCInputError
 from qc.i18n import t
-from qc.mr import acr_resolution
+from qc.mr import acr_resolution, acr_snr
 from qc.mr.geometry import diameters
-from qc.mr.phantom_geometry import MRImage, Overlay, Phantom, crossing, find_phantom, identity_of
+from qc.mr.image_rois import find_phantom as find_snr_phantom
+from qc.mr.phantom_geometry import MRImage, Overlay, Phantom, _otsu, crossing, find_phantom, identity_of
 from qc.mr.slice_thickness import find_acr_bar, measure_slice_thickness
+from qc.mr.snr import normalisation_factor
 from qc.records.tolerances import Tolerance
 from qc.registry import AnalysisContext, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
@@ -50,41 +56,118 @@ GHOST_ROI_CM2 = 10.0
 RAYLEIGH_SD_FACTOR = 0.655
 
 
-def _image(s, series_label: str) -> MRImage:
-    return MRImage(s.label, np.asarray(s.signal, dtype=np.float64), tuple(s.pixel_spacing_mm), s, series_label)
+def _image(s, series_label: str, decoded: dict | None = None) -> MRImage:
+    """The slice as an MRImage (float64 signal); `decoded`: arrays already decoded, by id of the slice."""
+    px = decoded.get(id(s)) if decoded else None
+    return MRImage(s.label, px if px is not None else np.asarray(s.signal, dtype=np.float64), tuple(s.pixel_spacing_mm), s, series_label)
 
 
 # ---------------------------------------------------------------- series and slices
 
 
-def pick_acr_series(series: list, lang: str) -> tuple[Any, list, list[str]]:
-    """(the ACR series, its slices ordered from slice 1, sentences for every series set aside)."""
+def split_repeats(slices: list) -> list[list]:
+    """The acquisitions held in one series: when every slice position appears k ≥ 2 times (a series acquired
+    twice under one series UID, e.g. hazen's acr/Siemens and acr/Siemens2), k lists taking the j-th image of
+    each position (the reader sorts a position's images by time, instance number, then file name); else
+    [slices]."""
+    groups: list[list] = []
+    last = None
+    for s in slices:
+        loc = None if s.slice_location_mm is None else round(s.slice_location_mm * 2) / 2
+        if groups and loc is not None and loc == last:
+            groups[-1].append(s)
+        else:
+            groups.append([s])
+        last = loc
+    k = len(groups[0]) if groups else 1
+    if k < 2 or any(len(g) != k for g in groups):
+        return [slices]
+    return [[g[j] for g in groups] for j in range(k)]
+
+
+def _band_depth(img: np.ndarray) -> float:
+    """How deep the darkest row of the image's central half (central third of its columns) falls below the
+    median row, relative to it: ~0.9 on the slice showing the thickness bar, small on a uniform slice."""
+    h, w = img.shape
+    rows = img[h // 4 : 3 * h // 4, w // 3 : 2 * w // 3].mean(axis=1)
+    med = float(np.median(rows))
+    return float(med - rows.min()) / med if med > 0 else 0.0
+
+
+def _end_order(cand: list, pixels) -> list[list]:
+    """Both orders of a series, the likelier one first: as given when its first slice shows a deep dark band
+    across its middle (the thickness bar: 0.9-0.99 on hazen's and the synthetic series, 0.005-0.53 on their
+    other end), else the end with the deeper band first. Only the order of the tries; the bar is then found
+    for real."""
+    fwd, rev = list(cand), list(reversed(cand))
+    first = _band_depth(pixels(fwd[0]))
+    if first >= 0.8 or first >= _band_depth(pixels(rev[0])):
+        return [fwd, rev]
+    return [rev, fwd]
+
+
+def _shows_bar(img: np.ndarray, spacing_rc) -> bool:
+    """Whether the slice shows the thickness bar: `find_acr_bar` on a quick outline of the phantom (Otsu's
+    half level, the disc spanned by the pixels above it), several times cheaper than `find_phantom`'s filled
+    hull; this only orders the series, every measure then finds the phantom and the bar on its own."""
+    sample = img[::2, ::2].ravel()
+    if sample.size == 0 or not np.ptp(sample) > 0:
+        return False
+    otsu = _otsu(sample)
+    signal, background = float(np.median(sample[sample > otsu])), float(np.median(sample[sample <= otsu]))
+    level = background + 0.5 * (signal - background)
+    bright = img > level
+    rows, cols = np.flatnonzero(bright.any(axis=1)), np.flatnonzero(bright.any(axis=0))
+    if rows.size < 10 or cols.size < 10:
+        return False
+    centre = (0.5 * (rows[0] + rows[-1]), 0.5 * (cols[0] + cols[-1]))
+    ry, rx = 0.5 * (rows[-1] - rows[0]), 0.5 * (cols[-1] - cols[0])
+    rr, cc = np.ogrid[: img.shape[0], : img.shape[1]]
+    disc = ((rr - centre[0]) / max(ry, 1.0)) ** 2 + ((cc - centre[1]) / max(rx, 1.0)) ** 2 <= 1.0
+    quick = Phantom(disc, centre, float(math.sqrt(rx * ry)), signal, background, level)
+    return find_acr_bar(img, quick, tuple(spacing_rc)) is not None
+
+
+def pick_acr_series(series: list, lang: str, found: dict | None = None) -> tuple[Any, list, list[str]]:
+    """(the ACR series, its slices ordered from slice 1, sentences for every series set aside).
+    `found`, when given, receives "repeat": a second acquisition of the ACR series (another series, or the
+    second of the two images at every position of one series), ordered the same way, for the subtraction SNR
+    (None without one), and "pixels": the end slices decoded here, by id (a lazy series decodes a slice on
+    each access)."""
     aside: list[str] = []
     chosen = None
+    repeat = None
+    decoded: dict[int, np.ndarray] = {}
+
+    def pixels(sl) -> np.ndarray:
+        if id(sl) not in decoded:
+            decoded[id(sl)] = np.asarray(sl.signal, dtype=np.float64)
+        return decoded[id(sl)]
     for se in series:
         label = se.label(lang)
         if len(se.slices) < 5:
             aside.append(t("mracr.aside.series", lang, series=label, reason=t("mracr.reason.single", lang)))
             continue
-        ordered = None
-        for cand in (list(se.slices), list(reversed(se.slices))):
-            img = np.asarray(cand[0].signal, dtype=np.float64)
-            try:
-                ph = find_phantom(img, cand[0].label, lang)
-            except QCInputError:
+        for acq in split_repeats(se.slices):
+            ordered = None
+            for cand in _end_order(acq, pixels):
+                if _shows_bar(pixels(cand[0]), tuple(cand[0].pixel_spacing_mm)):
+                    ordered = cand
+                    break
+            if ordered is None:
+                aside.append(t("mracr.aside.series", lang, series=label, reason=t("mracr.reason.no_bar", lang)))
                 continue
-            if find_acr_bar(img, ph, tuple(cand[0].pixel_spacing_mm)) is not None:
-                ordered = cand
-                break
-        if ordered is None:
-            aside.append(t("mracr.aside.series", lang, series=label, reason=t("mracr.reason.no_bar", lang)))
-            continue
-        if chosen is None:
-            chosen = (se, ordered)
-        else:
-            aside.append(t("mracr.aside.series", lang, series=label, reason="—"))
+            if chosen is None:
+                chosen = (se, ordered)
+            elif repeat is None and len(ordered) == len(chosen[1]) and ordered[0].shape == chosen[1][0].shape:
+                repeat = ordered
+            else:
+                aside.append(t("mracr.aside.series", lang, series=label, reason="—"))
     if chosen is None:
         raise QCInputError("mracr.err.no_series", detail=" ".join(aside[:3]))
+    if found is not None:
+        found["repeat"] = repeat
+        found["pixels"] = decoded
     return chosen[0], chosen[1], aside
 
 
@@ -245,15 +328,20 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
 
     lang = ctx.lang
     series, set_aside = load_mr_series(inputs, lang=lang, lazy=True)  # only slices 1, 5, 7, 11 are decoded
-    se, ordered, aside = pick_acr_series(series, lang)
+    method = str(ctx.options.get("noise_method", "smoothed"))
+    if method not in acr_snr.METHODS:
+        raise QCInputError("snr.err.method", method=method, known=", ".join(acr_snr.METHODS))
+    found: dict[str, Any] = {}
+    se, ordered, aside = pick_acr_series(series, lang, found)
     warnings = list(set_aside) + aside
     if len(ordered) != 11:
         warnings.append(t("mracr.warn.count", lang, n=len(ordered)))
     lab = se.label(lang)
-    s1 = _image(ordered[0], lab)
-    s5 = _image(ordered[min(4, len(ordered) - 1)], lab)
-    s7 = _image(ordered[min(6, len(ordered) - 1)], lab)
-    s11 = _image(ordered[-1], lab) if len(ordered) >= 11 else None
+    px = found.get("pixels")
+    s1 = _image(ordered[0], lab, px)
+    s5 = _image(ordered[min(4, len(ordered) - 1)], lab, px)
+    s7 = _image(ordered[min(6, len(ordered) - 1)], lab, px)
+    s11 = _image(ordered[-1], lab, px) if len(ordered) >= 11 else None
     used = [x.slice for x in (s1, s5, s7, s11) if x is not None]
     m: list[Measurement] = []
     items: list[dict[str, Any]] = []
@@ -278,7 +366,7 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
     # slice thickness
     st = None
     try:
-        st = measure_slice_thickness(s1, lang, phantom="acr")
+        st = measure_slice_thickness(s1, lang, phantom="acr", found=(ph1, find_acr_bar(s1.pixels, ph1, s1.spacing_rc)))
         thick = st.slice_thickness_mm
     except QCInputError as exc:
         thick = None
@@ -309,10 +397,29 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
     r7 = measure_slice7(s7.pixels, ph7, s7.spacing_rc)
     add("acr_piu_pct", r7.piu_pct)
     add("acr_ghosting_pct", r7.psg_pct)
-    add("acr_snr", r7.snr)
+    # SNR: the chosen single-image method (named in the result), the other one listed; two series: difference
+    centre7 = find_snr_phantom(s7.pixels, s7.label).centre_rc
+    smooth = acr_snr.snr_smoothed(s7.pixels, centre7)
+    snr_value = smooth.snr if method == "smoothed" else r7.snr
+    m_name = t(f"snr.method.{method}", lang)
+    m.append(Measurement("acr_snr", None if snr_value is None else float(snr_value), "", description=f"{SPEC_METRICS['acr_snr'].label(lang)} — {m_name}"))
+    diff = None
+    if found.get("repeat") is not None:
+        other = found["repeat"][min(6, len(found["repeat"]) - 1)]
+        diff = acr_snr.snr_difference(s7.pixels, np.asarray(other.signal, dtype=np.float64), centre7)
+        add("acr_snr_difference", diff.snr)
+    factor = normalisation_factor(s7.slice)
     items.append({"measure": SPEC_METRICS["acr_piu_pct"].label(lang), "slice": "7", "what": "PIU", "value": _r(r7.piu_pct, 2), "nominal": None, "unit": "%"})
     items.append({"measure": SPEC_METRICS["acr_ghosting_pct"].label(lang), "slice": "7", "what": "PSG", "value": _r(r7.psg_pct, 3), "nominal": None, "unit": "%"})
-    items.append({"measure": SPEC_METRICS["acr_snr"].label(lang), "slice": "7", "what": t("mracr.what.snr", lang), "value": _r(r7.snr, 1), "nominal": None, "unit": ""})
+    for meth, val in (("smoothed", smooth.snr), ("background", r7.snr)):
+        items.append({"measure": SPEC_METRICS["acr_snr"].label(lang), "slice": "7", "what": t(f"snr.method.{meth}", lang) + (t("mracr.what.snr_used", lang) if meth == method else ""),
+                      "value": _r(val, 1), "nominal": None, "unit": ""})
+    if diff is not None:
+        items.append({"measure": SPEC_METRICS["acr_snr_difference"].label(lang), "slice": "7", "what": t("mracr.what.snr_difference", lang, other=other.label),
+                      "value": _r(diff.snr, 2), "nominal": None, "unit": ""})
+    if factor is not None:
+        items.append({"measure": t("mracr.what.snr_factor", lang), "slice": "7", "what": t("mracr.what.snr_factor_def", lang),
+                      "value": _r(factor, 4), "nominal": None, "unit": ""})
 
     # overlays
     ov = Overlay(s1.pixels)
@@ -338,6 +445,8 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
     ov.ellipse(r7.high_rc, rs / s7.spacing_rc[0], rs / s7.spacing_rc[1], (255, 60, 60))
     for c, a, b in r7.ghosts.values():
         ov.ellipse(c, a / s7.spacing_rc[0], b / s7.spacing_rc[1], (255, 200, 0))
+    for r0_, c0_, r1_, c1_ in smooth.squares:
+        ov.rect(r0_ - 0.5, c0_ - 0.5, r1_ - 0.5, c1_ - 0.5, colour=(255, 60, 255))
     overlays.append((t("mracr.overlay.s7", lang), ov.rgb))
     if s11 is not None:
         ov = Overlay(s11.pixels)
@@ -349,7 +458,11 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
         **identity_of(used, ctx.acquired_at, lang),
         params={"series": lab, "slices": {"1": s1.label, "5": s5.label, "7": s7.label, "11": s11.label if s11 else None},
                 "nominal_diameter_mm": NOMINAL_DIAMETER_MM, "large_roi_cm2": LARGE_ROI_CM2, "small_roi_cm2": SMALL_ROI_CM2,
-                "ghost_roi_cm2": GHOST_ROI_CM2, "snr_definition": "mean(200 cm2) / (mean SD of the 4 background ellipses / 0.655)"},
+                "ghost_roi_cm2": GHOST_ROI_CM2, "snr_method": method,
+                "snr_definition": {"smoothed": "mean over 5 squares of 20x20 px (centre, diagonals at +-40 px) of mean / SD(image - 25x25 px boxcar) * sqrt(625/624)",
+                                   "background": "mean(200 cm2) / (mean SD of the 4 background ellipses / 0.655)",
+                                   "difference": "same 5 squares: mean of both means / (SD(image1 - image2) / sqrt(2))"},
+                "snr_normalisation_factor": factor, "snr_difference_with": None if diff is None else other.label},
     )
 
 
@@ -382,7 +495,8 @@ _METRICS = (
                "High-contrast resolution top-bottom (lower-right arrays, slice 1)",
                Tolerance.at_most(1.0, 1.0, reference=_ACR + " : trous de 1,0 mm résolus ou mieux ; "
                                  "pas de bande d'alerte (mesure par pas de 0,1 mm : 0,9 et 1,0 conformes, 1,1 non conforme)"), better="lower"),
-    MetricSpec("acr_snr", "", "RSB (coupe 7, fond de Rayleigh)", "SNR (slice 7, Rayleigh background)", None, better="higher"),
+    MetricSpec("acr_snr", "", "RSB (coupe 7)", "SNR (slice 7)", None, better="higher"),
+    MetricSpec("acr_snr_difference", "", "RSB par différence de deux acquisitions (coupe 7)", "SNR by difference of two acquisitions (slice 7)", None, better="higher"),
 )
 SPEC_METRICS = {m.name: m for m in _METRICS}
 

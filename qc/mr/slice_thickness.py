@@ -138,23 +138,25 @@ def normalised_fwhm(v: np.ndarray, step_mm: float) -> tuple[np.ndarray, float | 
 def find_acr_bar(img: np.ndarray, ph: Phantom, spacing_rc: tuple[float, float]) -> tuple[int, int] | None:
     """Rows (first, last) of the ACR slice-thickness bar: a dark band crossing at least 85 % of the
     phantom's chord, 5–30 mm high, within the central 60 % of the phantom. None when absent."""
-    rows = np.arange(img.shape[0])
-    dark = np.zeros(img.shape[0], dtype=bool)
-    r0c, c0c = ph.centre_rc
-    for r in rows:
-        if abs(r - r0c) > 0.6 * ph.radius_px:
-            continue
-        inside = np.nonzero(ph.mask[r])[0]
-        if inside.size < 0.5 * ph.radius_px:
-            continue
-        a, b = inside[0], inside[-1]
-        span = b - a
-        lo, hi = int(a + 0.1 * span), int(b - 0.1 * span)
-        seg = img[r, lo : hi + 1]
-        dark[r] = np.mean(seg < ph.level) > 0.85
-    labels, n = ndimage.label(dark)
+    r0c, _c0c = ph.centre_rc
+    n_rows, n_cols = img.shape
+    rows = np.arange(n_rows)
+    inside = ph.mask
+    counts = inside.sum(axis=1)
+    first = np.argmax(inside, axis=1)
+    last = n_cols - 1 - np.argmax(inside[:, ::-1], axis=1)
+    ok = (np.abs(rows - r0c) <= 0.6 * ph.radius_px) & (counts >= 0.5 * ph.radius_px)
+    span = last - first
+    lo = (first + 0.1 * span).astype(int)  # int() of positive values, as the chord's own 10 % margins
+    hi = (last - 0.1 * span).astype(int)
+    below = np.zeros((n_rows, n_cols + 1))
+    np.cumsum(img < ph.level, axis=1, out=below[:, 1:])
+    n = np.maximum(hi - lo + 1, 1)
+    frac = (below[rows, np.clip(hi + 1, 0, n_cols)] - below[rows, np.clip(lo, 0, n_cols)]) / n
+    dark = ok & (hi >= lo) & (frac > 0.85)
+    labels, n_lab = ndimage.label(dark)
     best = None
-    for i in range(1, n + 1):
+    for i in range(1, n_lab + 1):
         rr = np.nonzero(labels == i)[0]
         h_mm = (rr[-1] - rr[0] + 1) * spacing_rc[0]
         if 5.0 <= h_mm <= 30.0 and (best is None or len(rr) > best[1] - best[0] + 1):
@@ -182,15 +184,41 @@ def bar_columns(img: np.ndarray, ph: Phantom, spacing_rc: tuple[float, float], b
     return c0, c1
 
 
-def end_baseline(prof: np.ndarray, fraction: float = 0.15) -> np.ndarray:
-    """The insert's own level under a ramp: the straight line between the medians of the profile's outer
-    15 % on each side (the bar's background differs from zero by noise floor and ringing)."""
+def end_baseline(prof: np.ndarray, fraction: float = 0.25, percentile: float = 10.0) -> np.ndarray:
+    """The insert's own floor under a ramp (no excited fluid: noise bias only): the straight line between
+    the 10th percentiles of the profile's outer 25 % on each side. Not their median: a real slice profile
+    has side lobes that reach the ends of the bar (3 T Siemens ACR image: lobes of ~25 % of the peak 5-6 mm
+    from the slice centre, on both ramps), and the FWHM is relative to zero excitation, as in the ACR
+    manual's reading (display level at half the ramp signal, no background taken off)."""
     n = prof.size
     k = max(2, int(fraction * n))
     x = np.arange(n, dtype=float)
     xl, xr = (k - 1) / 2.0, n - 1 - (k - 1) / 2.0
-    yl, yr = float(np.median(prof[:k])), float(np.median(prof[-k:]))
+    yl, yr = float(np.percentile(prof[:k], percentile)), float(np.percentile(prof[-k:], percentile))
     return yl + (yr - yl) * (x - xl) / (xr - xl)
+
+
+def _first_crossings(block: np.ndarray, level: float, start: int, step: int) -> np.ndarray:
+    """`crossing` for every column of `block` at once (walking rows from `start` by `step`); NaN where none."""
+    above = block >= level
+    changed = above != above[start]
+    if step < 0:
+        sub = changed[start - 1 :: -1] if start > 0 else changed[:0]
+    else:
+        sub = changed[start + 1 :]
+    out = np.full(block.shape[1], np.nan)
+    if sub.shape[0] == 0:
+        return out
+    has = sub.any(axis=0)
+    j = start + step * (1 + np.argmax(sub, axis=0))
+    i = j - step
+    cols = np.arange(block.shape[1])
+    pj, pi = block[np.clip(j, 0, block.shape[0] - 1), cols], block[np.clip(i, 0, block.shape[0] - 1), cols]
+    d = pj - pi
+    with np.errstate(divide="ignore", invalid="ignore"):
+        frac = np.where(d == 0, 0.0, (level - pi) / d)
+    out[has] = (i + step * frac)[has]
+    return out
 
 
 def bar_edges(img: np.ndarray, ph: Phantom, bar: tuple[int, int], c0: int, c1: int) -> tuple[np.ndarray, np.ndarray] | None:
@@ -200,21 +228,16 @@ def bar_edges(img: np.ndarray, ph: Phantom, bar: tuple[int, int], c0: int, c1: i
     top, bottom = bar
     h = bottom - top + 1
     r_lo, r_hi = max(0, top - h), min(img.shape[0] - 1, bottom + h)
-    cols, ups, downs = [], [], []
     mid = int(round(0.5 * (top + bottom))) - r_lo
-    for c in range(c0, c1 + 1):
-        col = img[r_lo : r_hi + 1, c]
-        u = crossing(col, ph.level, mid, -1)
-        d = crossing(col, ph.level, mid, 1)
-        if u is not None and d is not None:
-            cols.append(c)
-            ups.append(u + r_lo)
-            downs.append(d + r_lo)
-    if len(cols) < 10:
+    block = img[r_lo : r_hi + 1, c0 : c1 + 1]
+    ups = _first_crossings(block, ph.level, mid, -1)
+    downs = _first_crossings(block, ph.level, mid, 1)
+    good = np.isfinite(ups) & np.isfinite(downs)
+    if good.sum() < 10:
         return None
-    x = np.asarray(cols, dtype=float)
+    x = np.arange(c0, c1 + 1, dtype=float)[good]
     out = []
-    for y in (np.asarray(ups), np.asarray(downs)):
+    for y in (ups[good] + r_lo, downs[good] + r_lo):
         coef = np.polyfit(x, y, 1)
         res = y - np.polyval(coef, x)
         ok = np.abs(res) < max(1.0, 3 * 1.4826 * np.median(np.abs(res)))
@@ -226,7 +249,7 @@ def acr_ramps(img: np.ndarray, ph: Phantom, spacing_rc: tuple[float, float], bar
     """The two ramp profiles of the ACR bar: sampled along lines parallel to the bar's fitted borders,
     the top ramp over 15–45 % of the bar's height and the bottom one over 55–85 % (clear of the borders'
     ringing and of the divider), each the mean of its lines, along the bar less 3 mm at each end; the
-    baseline is the bar's own level at both ends of the profile."""
+    baseline is the bar's floor at both ends of the profile (`end_baseline`)."""
     c0, c1 = bar_columns(img, ph, spacing_rc, bar)
     edges = bar_edges(img, ph, bar, c0, c1)
     cols = np.arange(c0, c1 + 1, dtype=float)
@@ -235,12 +258,17 @@ def acr_ramps(img: np.ndarray, ph: Phantom, spacing_rc: tuple[float, float], bar
         lower = np.full_like(cols, bar[1] + 0.5)
     else:
         upper, lower = np.polyval(edges[0], cols), np.polyval(edges[1], cols)
+    # Gibbs ringing across the bar alternates row by row (period 2 px) with a phase that follows the tilted
+    # borders' sub-pixel position; a [1, 2, 1]/4 filter across the bar removes that Nyquist component before
+    # lines are interpolated between rows (it moves no signal along the ramps)
+    r_lo, r_hi = max(0, bar[0] - 3), min(img.shape[0], bar[1] + 4)
+    band = ndimage.convolve1d(img[r_lo:r_hi], [0.25, 0.5, 0.25], axis=0, mode="nearest")
     out = []
     for name, fr in (("top", np.linspace(0.15, 0.45, 7)), ("bottom", np.linspace(0.55, 0.85, 7))):
         prof = np.zeros_like(cols)
         for f in fr:
             rows = upper + f * (lower - upper)
-            prof += ndimage.map_coordinates(img, [rows, cols], order=1, mode="nearest")
+            prof += ndimage.map_coordinates(band, [rows - r_lo, cols], order=1, mode="nearest")
         prof /= len(fr)
         n, fw, centre = normalised_fwhm(prof - end_baseline(prof), spacing_rc[1])
         pos = np.arange(prof.size) * spacing_rc[1]
@@ -345,12 +373,18 @@ def magnet_ramps(img: np.ndarray, ph: Phantom, spacing_rc: tuple[float, float]) 
 # ---------------------------------------------------------------- one image
 
 
-def measure_slice_thickness(image: MRImage, lang: str = "fr", tan_theta: float | None = None, phantom: str = "auto") -> SliceThicknessResult:
-    """Slice thickness of one image from its opposed ramps (ACR bar or MagNET plates, found in the image)."""
+def measure_slice_thickness(image: MRImage, lang: str = "fr", tan_theta: float | None = None, phantom: str = "auto",
+                            found: tuple[Phantom, tuple[int, int]] | None = None) -> SliceThicknessResult:
+    """Slice thickness of one image from its opposed ramps (ACR bar or MagNET plates, found in the image).
+    `found`: the (phantom, ACR bar rows) already found on this image (the ACR set finds them to order its
+    series), not searched again."""
     img = image.pixels
-    ph = find_phantom(img, image.label, lang)
+    if found is not None:
+        ph, bar = found
+    else:
+        ph = find_phantom(img, image.label, lang)
+        bar = find_acr_bar(img, ph, image.spacing_rc) if phantom in ("auto", "acr") else None
     nominal = getattr(image.slice, "slice_thickness_mm", None)
-    bar = find_acr_bar(img, ph, image.spacing_rc) if phantom in ("auto", "acr") else None
     warnings: list[str] = []
     if bar is not None:
         kind, tan_t = "acr", tan_theta or TAN_ACR
