@@ -20,13 +20,15 @@ from qc.synthetic.wl import unity_session
 EIGHT = [0, 45, 90, 135, 180, 225, 270, 315]
 THIRTEEN = list(range(-180, 181, 30))  # Unity B0-style sweep: −180° … 180° in 30° steps (180° twice)
 
-# README "Winston-Lutz" accuracy table: these ARE the claims. The 0.05 mm on the isocentre diameter is not met:
-# the minimax diameter is biased upwards by the noise of the BB centre (0.02–0.03 mm per component at 5 % contrast,
-# about twice the Cramér–Rao bound; 0.03–0.08 mm at 3 %), measured link by link in bench/wl_iso_noise.py.
+# README "Winston-Lutz" accuracy table: these ARE the claims, and they hold over noise seeds 1–8 (bench/wl_iso_noise.py;
+# the seeds below are the table's). The 0.05 mm on the isocentre diameter is not met: the minimax diameter is
+# biased upwards by the noise of the BB centre (0.02–0.03 mm per component at 5 % contrast, about twice the
+# Cramér–Rao bound; 0.03–0.08 mm at 3 %), measured link by link in bench/wl_iso_noise.py.
 SHIFT_TOL_MM = 0.1
 SHIFT_TOL_LOW_CONTRAST_MM = 0.15  # 3 % BB contrast, 5 mm BB
-ISO_TOL_MM = 0.1
-
+ISO_TOL_MM = 0.15  # worst over seeds 1–8: +0.133 (8 angles, 6 mm BB, seed 7)
+CAX_TOL_MM = 0.2
+CAX_TOL_LOW_CONTRAST_MM = 0.25  # worst over seeds 1–8: 0.203 (3 %, seed 2)
 
 def _shift(result) -> np.ndarray:
     m = result.metrics
@@ -96,15 +98,34 @@ def test_angle_from_file_name():
 def test_synthetic_unity_sessions_match_truth(angles, bb, kw):
     files, truth = unity_session(angles, bb, **kw)
     r = wl.analyse(files, AnalysisContext())
-    tol = SHIFT_TOL_LOW_CONTRAST_MM if kw.get("bb_contrast", 0.05) < 0.05 else SHIFT_TOL_MM
-    assert _shift(r) == pytest.approx(np.array(truth.bb_shift_mm), abs=tol)
+    _assert_matches_truth(r, files, truth, low_contrast=kw.get("bb_contrast", 0.05) < 0.05)
+    assert r.metrics["n_images"] == len(angles)
+    assert "collimator_iso_size_mm" not in r.metrics and "couch_iso_size_mm" not in r.metrics  # Unity: not applicable
+
+
+def _assert_matches_truth(r, files, truth, low_contrast: bool) -> None:
+    assert _shift(r) == pytest.approx(np.array(truth.bb_shift_mm), abs=SHIFT_TOL_LOW_CONTRAST_MM if low_contrast else SHIFT_TOL_MM)
     assert r.metrics["gantry_iso_size_mm"] == pytest.approx(truth.gantry_iso_size_mm, abs=ISO_TOL_MM)
     by_file = {f: uv for (f, _), uv in zip(files, truth.cax2bb_uv_mm)}
     for it in r.items:
         tu, tv = by_file[it["file"]]
-        assert math.hypot(it["cax2bb_u_mm"] - tu, it["cax2bb_v_mm"] - tv) < 0.2, it["file"]
-    assert r.metrics["n_images"] == len(angles)
-    assert "collimator_iso_size_mm" not in r.metrics and "couch_iso_size_mm" not in r.metrics  # Unity: not applicable
+        assert math.hypot(it["cax2bb_u_mm"] - tu, it["cax2bb_v_mm"] - tv) < (CAX_TOL_LOW_CONTRAST_MM if low_contrast else CAX_TOL_MM), it["file"]
+
+
+@pytest.mark.parametrize(
+    "bb, kw",
+    [
+        ((3.0, -3.0, 3.0), dict(seed=7)),  # the worst diameter over seeds 1–8
+        ((0.5, 1.0, -2.0), dict(seed=5, bb_contrast=0.03, bb_diameter_mm=5.0, inverted=False)),
+        ((0.5, 1.0, -2.0), dict(seed=2, bb_contrast=0.03, bb_diameter_mm=5.0, inverted=False)),
+    ],
+    ids=["8-angles-3mm-seed7", "8-angles-low-contrast-seed5", "8-angles-low-contrast-seed2"],
+)
+def test_synthetic_claims_hold_on_other_noise_draws(bb, kw):
+    # seed 5 at 3 %: the BB centroid kept wandering and the radial fit never ran (0.36 mm off on one image) until the
+    # radial fit was made to conclude always
+    files, truth = unity_session(EIGHT, bb, **kw)
+    _assert_matches_truth(wl.analyse(files, AnalysisContext()), files, truth, low_contrast=kw.get("bb_contrast", 0.05) < 0.05)
 
 
 def test_polarity_does_not_change_the_result():

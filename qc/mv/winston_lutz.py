@@ -333,7 +333,8 @@ def find_bb(image: DicomImage, fc: FieldCentre, bb_diameter_mm: float | None = N
         total = w.sum()
         if not np.isfinite(total) or total <= 0:
             raise _wrong(lang, "wl.err.no_bb", file=name)
-        fine = BB_CENTRE == "radial" and it >= 3 and (fine_rounds > 0 or coarse_moved < 0.1)
+        # the centroid only places the disc: the radial fit always concludes, even if the centroid still wanders
+        fine = BB_CENTRE == "radial" and it >= 3 and (fine_rounds > 0 or coarse_moved < 0.1 or it >= 6)
         if not fine:  # coarse: attenuation-weighted centroid until it settles
             nu = float((w * uu).sum() / total)
             nv = float((w * vv).sum() / total)
