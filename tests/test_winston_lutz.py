@@ -23,7 +23,7 @@ THIRTEEN = list(range(-180, 181, 30))  # Unity B0-style sweep: −180° … 180�
 # README "Winston-Lutz" accuracy table: these ARE the claims, and they hold over noise seeds 1–8 (bench/wl_iso_noise.py;
 # the seeds below are the table's). The 0.05 mm on the isocentre diameter is not met: the minimax diameter is
 # biased upwards by the noise of the BB centre (0.02–0.03 mm per component at 5 % contrast, about twice the
-# Cramér–Rao bound; 0.03–0.08 mm at 3 %), measured link by link in bench/wl_iso_noise.py.
+# Cramér–Rao bound; 0.03–0.05 mm at 3 %), measured link by link in bench/wl_iso_noise.py.
 SHIFT_TOL_MM = 0.1
 SHIFT_TOL_LOW_CONTRAST_MM = 0.15  # 3 % BB contrast, 5 mm BB
 ISO_TOL_MM = 0.15  # worst over seeds 1–8: +0.133 (8 angles, 6 mm BB, seed 7)

@@ -284,8 +284,11 @@ def find_bb(image: DicomImage, fc: FieldCentre, bb_diameter_mm: float | None = N
        inside the field shrunk by 2 mm (edges give the opposite sign inside the field).
     2. BB-free field around it: log(signal) = x(u) + y(v) fitted (alternating means) on the pixels
        outside the disc within the field, plus a quadratic surface fitted on a ring around the disc.
-    3. Centroid of the attenuation −log(signal / field) in the disc; repeated with the disc re-centred
-       and sized from the BB seen (unless the diameter is given) until it moves < 0.005 pixel.
+    3. Centroid of the attenuation −log(signal / field) in the disc, repeated with the disc re-centred
+       and sized from the BB seen (unless the diameter is given): this only places the disc.
+    4. Centre = the best fit of a free radial profile plus ramps to the attenuation in the disc
+       (`_radial_fit_centre`), with the field re-fitted around it, up to three rounds; it always runs,
+       even when the centroid of step 3 keeps wandering (low contrast).
     """
     name = image.file.filename
     row_mm, col_mm = image.pixel_size_iso_mm
