@@ -6,9 +6,9 @@ wall and CPU time of one whole analysis (DICOM reading included for both; median
 the machine load, and the results side by side (gantry isocentre diameter, max/median CAX→BB, BB shift).
 
 Ours runs in this interpreter (the project venv); pylinac runs in its own venv, given by --peer
-(default /work/peer-wl/bin/python), in a subprocess that times itself the same way:
-    python3 -m venv /work/peer-wl && /work/peer-wl/bin/pip install pylinac
-    /work/main/.venv/bin/python bench/bench_wl.py [--repeat 3] [--peer /work/peer-wl/bin/python]
+(default /work/peer-pylinac/bin/python), in a subprocess that times itself the same way:
+    python3 -m venv /work/peer-pylinac && /work/peer-pylinac/bin/pip install pylinac==3.49.0
+    /work/main/.venv/bin/python bench/bench_wl.py [--repeat 3] [--peer /work/peer-pylinac/bin/python]
 pylinac settings: `analyze(bb_size_mm=…)` with the BB size of the session (5 mm demo, 6 mm synthetic);
 its other defaults (it reads GantryAngle etc. and RTImageSID; SAD is taken as 1000 mm, so its mm on the
 Unity images are off by 1435/1000 — the comparison of values is only meaningful on the demo).
@@ -96,7 +96,7 @@ def fmt(v) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--peer", default="/work/peer-wl/bin/python")
+    ap.add_argument("--peer", default="/work/peer-pylinac/bin/python")
     args = ap.parse_args()
     from qc.synthetic.wl import unity_session
 

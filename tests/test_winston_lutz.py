@@ -20,12 +20,15 @@ from qc.synthetic.wl import unity_session
 EIGHT = [0, 45, 90, 135, 180, 225, 270, 315]
 THIRTEEN = list(range(-180, 181, 30))  # Unity B0-style sweep: −180° … 180° in 30° steps (180° twice)
 
-# README "Winston-Lutz" accuracy table: these ARE the claims (the issue's target of 0.05 mm on the isocentre diameter
-# is met on the 8-angle and 8 mm BB sessions only; noise on 13 lines inflates the minimax diameter by up to 0.08 mm).
+# README "Winston-Lutz" accuracy table: these ARE the claims, and they hold over noise seeds 1–8 (bench/wl_iso_noise.py;
+# the seeds below are the table's). The issue's 0.05 mm on the isocentre diameter is not met: the minimax diameter is
+# biased upwards by the noise of the BB centre (0.02–0.03 mm per component at 5 % contrast, about twice the
+# Cramér–Rao bound; 0.03–0.05 mm at 3 %), measured link by link in bench/wl_iso_noise.py.
 SHIFT_TOL_MM = 0.1
 SHIFT_TOL_LOW_CONTRAST_MM = 0.15  # 3 % BB contrast, 5 mm BB
-ISO_TOL_MM = 0.1
-
+ISO_TOL_MM = 0.15  # worst over seeds 1–8: +0.133 (8 angles, 6 mm BB, seed 7)
+CAX_TOL_MM = 0.2
+CAX_TOL_LOW_CONTRAST_MM = 0.25  # worst over seeds 1–8: 0.203 (3 %, seed 2)
 
 def _shift(result) -> np.ndarray:
     m = result.metrics
@@ -95,15 +98,34 @@ def test_angle_from_file_name():
 def test_synthetic_unity_sessions_match_truth(angles, bb, kw):
     files, truth = unity_session(angles, bb, **kw)
     r = wl.analyse(files, AnalysisContext())
-    tol = SHIFT_TOL_LOW_CONTRAST_MM if kw.get("bb_contrast", 0.05) < 0.05 else SHIFT_TOL_MM
-    assert _shift(r) == pytest.approx(np.array(truth.bb_shift_mm), abs=tol)
+    _assert_matches_truth(r, files, truth, low_contrast=kw.get("bb_contrast", 0.05) < 0.05)
+    assert r.metrics["n_images"] == len(angles)
+    assert "collimator_iso_size_mm" not in r.metrics and "couch_iso_size_mm" not in r.metrics  # Unity: not applicable
+
+
+def _assert_matches_truth(r, files, truth, low_contrast: bool) -> None:
+    assert _shift(r) == pytest.approx(np.array(truth.bb_shift_mm), abs=SHIFT_TOL_LOW_CONTRAST_MM if low_contrast else SHIFT_TOL_MM)
     assert r.metrics["gantry_iso_size_mm"] == pytest.approx(truth.gantry_iso_size_mm, abs=ISO_TOL_MM)
     by_file = {f: uv for (f, _), uv in zip(files, truth.cax2bb_uv_mm)}
     for it in r.items:
         tu, tv = by_file[it["file"]]
-        assert math.hypot(it["cax2bb_u_mm"] - tu, it["cax2bb_v_mm"] - tv) < 0.2, it["file"]
-    assert r.metrics["n_images"] == len(angles)
-    assert "collimator_iso_size_mm" not in r.metrics and "couch_iso_size_mm" not in r.metrics  # Unity: not applicable
+        assert math.hypot(it["cax2bb_u_mm"] - tu, it["cax2bb_v_mm"] - tv) < (CAX_TOL_LOW_CONTRAST_MM if low_contrast else CAX_TOL_MM), it["file"]
+
+
+@pytest.mark.parametrize(
+    "bb, kw",
+    [
+        ((3.0, -3.0, 3.0), dict(seed=7)),  # the worst diameter over seeds 1–8
+        ((0.5, 1.0, -2.0), dict(seed=5, bb_contrast=0.03, bb_diameter_mm=5.0, inverted=False)),
+        ((0.5, 1.0, -2.0), dict(seed=2, bb_contrast=0.03, bb_diameter_mm=5.0, inverted=False)),
+    ],
+    ids=["8-angles-3mm-seed7", "8-angles-low-contrast-seed5", "8-angles-low-contrast-seed2"],
+)
+def test_synthetic_claims_hold_on_other_noise_draws(bb, kw):
+    # seed 5 at 3 %: the BB centroid kept wandering and the radial fit never ran (0.36 mm off on one image) until the
+    # radial fit was made to conclude always
+    files, truth = unity_session(EIGHT, bb, **kw)
+    _assert_matches_truth(wl.analyse(files, AnalysisContext()), files, truth, low_contrast=kw.get("bb_contrast", 0.05) < 0.05)
 
 
 def test_polarity_does_not_change_the_result():
@@ -160,22 +182,68 @@ def test_session_verdict_follows_the_isocentre(store, machine):
 # ---------------------------------------------------------------- the real 17-image demo (pylinac)
 
 
+def _demo_result(files=None):
+    files = files if files is not None else read_paths([shared_file("pylinac", "winston_lutz", "demo")])
+    return wl.analyse(files, AnalysisContext())
+
+
 def test_pylinac_demo_17_images_within_manifest_tolerances():
-    files = read_paths([shared_file("pylinac", "winston_lutz", "demo")])
-    r = wl.analyse(files, AnalysisContext())
+    # MANIFEST mv-wl-demo-17-images, with its tolerances exactly
+    r = _demo_result()
     m = r.metrics
     assert m["n_images"] == 17
     assert m["gantry_iso_size_mm"] == pytest.approx(1.0, abs=0.15)
     assert m["collimator_iso_size_mm"] == pytest.approx(1.2, abs=0.15)
     assert m["couch_iso_size_mm"] == pytest.approx(2.3, abs=0.15)
     assert m["cax2bb_max_mm"] == pytest.approx(1.2, abs=0.15)
-    # Known deviation (README): our median is 0.54 mm, below the MANIFEST's 0.7 ± 0.1 (pylinac 3.49 gives 0.69). The 17
-    # distances have a gap between 0.54 and 0.68 where the median falls; our BB centres differ from pylinac's by
-    # 0.05–0.1 mm on some images (background model), which moves the 9th value across the gap.
-    assert m["cax2bb_median_mm"] == pytest.approx(0.7, abs=0.2)
     # pylinac's BB shift is in the same room frame and sign (move the BB by this): (0.4, −0.4, −0.2) ± 0.15
     assert _shift(r) == pytest.approx(np.array([0.4, -0.4, -0.2]), abs=0.15)
     assert {it["axis"] for it in r.items} == {"reference", "gantry", "collimator", "couch"}
+
+
+@pytest.mark.xfail(strict=True, reason=(
+    "README 'Winston-Lutz', real images: the MANIFEST median (0.7 ± 0.1, pylinac) is one draw of pylinac's whole-pixel "
+    "field centre; moving the session by 0.2–0.8 px moves pylinac's median over 0.51–0.69 mm while ours stays at "
+    "0.54–0.55 mm (bench/wl_demo_vs_pylinac.py). Ours is 0.54 mm."))
+def test_pylinac_demo_median_within_manifest_tolerance():
+    assert _demo_result().metrics["cax2bb_median_mm"] == pytest.approx(0.7, abs=0.1)
+
+
+def _moved(files, du: float, dv: float):
+    """The same images moved by (du, dv) pixels (cubic spline): every CAX→BB vector must stay the same."""
+    import io
+
+    import pydicom
+    from scipy import ndimage
+
+    out = []
+    for name, data in files:
+        ds = pydicom.dcmread(io.BytesIO(data), force=True)
+        if not getattr(ds, "file_meta", None) or "TransferSyntaxUID" not in ds.file_meta:
+            ds.file_meta = pydicom.dataset.FileMetaDataset()
+            ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
+        arr = ds.pixel_array
+        moved = ndimage.shift(arr.astype(float), (dv, du), order=3, mode="nearest")
+        ds.PixelData = np.clip(np.rint(moved), 0, np.iinfo(arr.dtype).max).astype(arr.dtype).tobytes()
+        buf = io.BytesIO()
+        ds.save_as(buf, enforce_file_format=True)
+        out.append((name, buf.getvalue()))
+    return out
+
+
+def test_pylinac_demo_does_not_depend_on_where_the_pixels_fall():
+    # moving the whole session by a fraction of a pixel changes no CAX→BB vector: our centres are sub-pixel (pylinac's
+    # field centre, a whole-pixel mask centroid, moves its median from 0.69 to 0.51 mm under the same shifts)
+    files = read_paths([shared_file("pylinac", "winston_lutz", "demo")])
+    ref = _demo_result(files)
+    moved = _demo_result(_moved(files, 0.4, 0.4))
+    assert moved.metrics["cax2bb_median_mm"] == pytest.approx(ref.metrics["cax2bb_median_mm"], abs=0.01)
+    assert moved.metrics["gantry_iso_size_mm"] == pytest.approx(ref.metrics["gantry_iso_size_mm"], abs=0.03)
+    by_file = {it["file"]: it for it in ref.items}
+    for it in moved.items:
+        a = by_file[it["file"]]
+        assert math.hypot(it["cax2bb_u_mm"] - a["cax2bb_u_mm"], it["cax2bb_v_mm"] - a["cax2bb_v_mm"]) < 0.05, it["file"]
+    assert ref.metrics["cax2bb_median_mm"] == pytest.approx(0.54, abs=0.02)  # README real-image table
 
 
 # ---------------------------------------------------------------- page

@@ -83,6 +83,7 @@ class FieldCentre:
     size_v_mm: float
     mask: np.ndarray = field(repr=False)
     roi: tuple[int, int, int, int] = (0, 0, 0, 0)  # r0, r1, c0, c1 of the analysis window
+    level: float = 0.0  # half-way between the 5th and 99.9th percentiles: the mask's threshold
 
 
 @dataclass
@@ -148,25 +149,21 @@ def _wrong(lang: str, key: str, **params) -> QCInputError:
     return QCInputError(key, **params)
 
 
-def find_field(image: DicomImage, lang: str = "fr", exclude: tuple[float, float, float] | None = None) -> FieldCentre:
+def find_field(image: DicomImage, lang: str = "fr", exclude: tuple[float, float, float] | None = None,
+               base: FieldCentre | None = None) -> FieldCentre:
     """Field centre (sub-pixel) from the inflection edges of rows and columns across the field.
 
     `exclude` = (u, v, radius) in pixels: rows and columns crossing that disc (the BB, once found)
     are left out, because the BB's own flank near a field edge moves that line's inflection point.
+    `base`: a previous result on the same image, whose field mask is reused.
     """
     s = image.signal
     name = image.file.filename
     row_mm, col_mm = image.pixel_size_iso_mm
-    lo, hi = np.percentile(s[::2, ::2], [5, 99.9])
-    if not hi > lo:
-        raise _wrong(lang, "wl.err.no_field", file=name)
-    mask = s > lo + 0.5 * (hi - lo)
-    labels, n = ndimage.label(mask)
-    if n == 0:
-        raise _wrong(lang, "wl.err.no_field", file=name)
-    sizes = ndimage.sum(mask, labels, index=np.arange(1, n + 1))
-    k = int(np.argmax(sizes)) + 1
-    mask = ndimage.binary_fill_holes(labels == k)
+    if base is not None:
+        mask, level = base.mask, base.level
+    else:
+        mask, level = _field_mask(s, lang, name)
     rows = np.nonzero(mask.any(axis=1))[0]
     cols = np.nonzero(mask.any(axis=0))[0]
     r0, r1, c0, c1 = rows[0], rows[-1], cols[0], cols[-1]
@@ -180,15 +177,33 @@ def find_field(image: DicomImage, lang: str = "fr", exclude: tuple[float, float,
         eu, ev, er = exclude
         skip_rows = (ev - er, ev + er)
         skip_cols = (eu - er, eu + er)
-    half_level = lo + 0.5 * (hi - lo) if FIELD_EDGE == "50%" else None
+    half_level = level if FIELD_EDGE == "50%" else None
     u_mid, w_u = _centre_along(s, mask, axis=1, half_window=margin_c - 2, frac=CENTRAL_FRACTION, skip=skip_rows, level=half_level)
     v_mid, w_v = _centre_along(s, mask, axis=0, half_window=margin_r - 2, frac=CENTRAL_FRACTION, skip=skip_cols, level=half_level)
     if u_mid is None or v_mid is None:
         raise _wrong(lang, "wl.err.no_field", file=name)
     if FIELD_CENTRE == "area":
-        u_mid, v_mid = _area_centroid(s, mask, lo + 0.5 * (hi - lo), (r0, r1, c0, c1))
+        u_mid, v_mid = _area_centroid(s, mask, level, (r0, r1, c0, c1))
     roi = (max(0, r0 - margin_r), min(s.shape[0], r1 + margin_r + 1), max(0, c0 - margin_c), min(s.shape[1], c1 + margin_c + 1))
-    return FieldCentre(u_mid, v_mid, w_u * col_mm, w_v * row_mm, mask, roi)
+    return FieldCentre(u_mid, v_mid, w_u * col_mm, w_v * row_mm, mask, roi, level)
+
+
+def _field_mask(s: np.ndarray, lang: str, name: str) -> tuple[np.ndarray, float]:
+    """The field: largest region above half-way between the 5th and 99.9th percentiles, holes filled."""
+    lo, hi = np.percentile(s[::2, ::2], [5, 99.9])
+    if not hi > lo:
+        raise _wrong(lang, "wl.err.no_field", file=name)
+    level = float(lo + 0.5 * (hi - lo))
+    labels, n = ndimage.label(s > level)
+    if n == 0:
+        raise _wrong(lang, "wl.err.no_field", file=name)
+    k = int(np.argmax(np.bincount(labels.ravel())[1:])) + 1
+    sl = ndimage.find_objects(labels, max_label=k)[k - 1]
+    r0, r1 = max(0, sl[0].start - 1), min(s.shape[0], sl[0].stop + 1)
+    c0, c1 = max(0, sl[1].start - 1), min(s.shape[1], sl[1].stop + 1)
+    mask = np.zeros(s.shape, bool)
+    mask[r0:r1, c0:c1] = ndimage.binary_fill_holes(labels[r0:r1, c0:c1] == k)
+    return mask, level
 
 
 def _area_centroid(s: np.ndarray, mask: np.ndarray, level: float, box: tuple[int, int, int, int]) -> tuple[float, float]:
@@ -269,8 +284,11 @@ def find_bb(image: DicomImage, fc: FieldCentre, bb_diameter_mm: float | None = N
        inside the field shrunk by 2 mm (edges give the opposite sign inside the field).
     2. BB-free field around it: log(signal) = x(u) + y(v) fitted (alternating means) on the pixels
        outside the disc within the field, plus a quadratic surface fitted on a ring around the disc.
-    3. Centroid of the attenuation −log(signal / field) in the disc; repeated with the disc re-centred
-       and sized from the BB seen (unless the diameter is given) until it moves < 0.005 pixel.
+    3. Centroid of the attenuation −log(signal / field) in the disc, repeated with the disc re-centred
+       and sized from the BB seen (unless the diameter is given): this only places the disc.
+    4. Centre = the best fit of a free radial profile plus ramps to the attenuation in the disc
+       (`_radial_fit_centre`), with the field re-fitted around it, up to three rounds; it always runs,
+       even when the centroid of step 3 keeps wandering (low contrast).
     """
     name = image.file.filename
     row_mm, col_mm = image.pixel_size_iso_mm
@@ -318,7 +336,8 @@ def find_bb(image: DicomImage, fc: FieldCentre, bb_diameter_mm: float | None = N
         total = w.sum()
         if not np.isfinite(total) or total <= 0:
             raise _wrong(lang, "wl.err.no_bb", file=name)
-        fine = BB_CENTRE == "radial" and it >= 3 and (fine_rounds > 0 or coarse_moved < 0.1)
+        # the centroid only places the disc: the radial fit always concludes, even if the centroid still wanders
+        fine = BB_CENTRE == "radial" and it >= 3 and (fine_rounds > 0 or coarse_moved < 0.1 or it >= 6)
         if not fine:  # coarse: attenuation-weighted centroid until it settles
             nu = float((w * uu).sum() / total)
             nv = float((w * vv).sum() / total)
@@ -693,7 +712,7 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
             continue
         fc = find_field(im, lang)
         bb = find_bb(im, fc, float(bb_d) if bb_d else None, lang)
-        fc_clean = find_field(im, lang, exclude=(bb.u_px, bb.v_px, bb.window_px))
+        fc_clean = find_field(im, lang, exclude=(bb.u_px, bb.v_px, bb.window_px), base=fc)
         fc.u_px, fc.v_px, fc.size_u_mm, fc.size_v_mm = fc_clean.u_px, fc_clean.v_px, fc_clean.size_u_mm, fc_clean.size_v_mm
         g, c, p, src = angles
         analysed.append(WLImage(im.file.filename, g, c, p, src, fc, bb, im.pixel_size_iso_mm, image_orientation(im)))
