@@ -7,6 +7,7 @@ database is built so that a newcomer sees real results at once.
 
 from __future__ import annotations
 
+import qc  # noqa: F401  (first: one BLAS thread per process, set before numpy loads; see qc/__init__.py)
 import streamlit as st
 
 from pages import common

@@ -48,3 +48,23 @@ def test_launcher_opens_the_browser_once_the_server_answers(monkeypatch):
         server.shutdown()
     assert opened == [url]
     assert not launcher.wait_and_open("http://127.0.0.1:9", timeout_s=1)
+
+
+def test_app_and_cli_load_numpy_with_one_blas_thread():
+    """app.py and `python -m qc` import qc before numpy: OpenBLAS starts with one thread (several analyses share the
+    server's cores), unless the user set the variable; OpenBLAS then starts no worker thread of its own."""
+    import os
+    import subprocess
+    import sys
+
+    from conftest import REPO
+
+    code = ("import qc, os, numpy, threading; print(os.environ['OPENBLAS_NUM_THREADS'], "
+            "len(os.listdir('/proc/self/task')))")
+    env = {k: v for k, v in os.environ.items() if not k.endswith("_NUM_THREADS")}
+    one = subprocess.run([sys.executable, "-c", code], cwd=REPO, env=env, capture_output=True, text=True, check=True)
+    mine = subprocess.run([sys.executable, "-c", code], cwd=REPO, env={**env, "OPENBLAS_NUM_THREADS": "2"},
+                          capture_output=True, text=True, check=True)
+    assert one.stdout.split()[0] == "1" and mine.stdout.split()[0] == "2"
+    assert int(one.stdout.split()[1]) < int(mine.stdout.split()[1])  # the user's 2 threads exist, ours do not
+    assert (REPO / "app.py").read_text(encoding="utf-8").index("import qc") < (REPO / "app.py").read_text(encoding="utf-8").index("from pages")
