@@ -197,6 +197,7 @@ def test_receiver_killed_mid_association_loses_nothing_it_acknowledged(store, un
     port = free_port()
     proc = start_receiver(qc_data_dir, port)
     acknowledged: list[str] = []
+    three_stored, killed = threading.Event(), threading.Event()
 
     def send():
         ae = AE(ae_title="UNITY1")
@@ -207,6 +208,11 @@ def test_receiver_killed_mid_association_loses_nothing_it_acknowledged(store, un
                 st = assoc.send_c_store(ds)
                 if st and st.Status == 0x0000:
                     acknowledged.append(str(ds.SOPInstanceUID))
+                if len(acknowledged) == 3 and not three_stored.is_set():
+                    # the kill comes while the association is open with objects left to send (on a fast machine
+                    # all 12 used to be stored before the test could kill the receiver)
+                    three_stored.set()
+                    killed.wait(30)
                 if not assoc.is_established:
                     break
         except Exception:  # noqa: BLE001 - the peer vanished
@@ -217,9 +223,10 @@ def test_receiver_killed_mid_association_loses_nothing_it_acknowledged(store, un
 
     sender = threading.Thread(target=send)
     sender.start()
-    wait_for(lambda: len(acknowledged) >= 3, 60)
+    assert three_stored.wait(60)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    killed.set()
     sender.join(30)
     assert 3 <= len(acknowledged) < len(objects)
     # restart: the receiver recovers what was written but not yet recorded
