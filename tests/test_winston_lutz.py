@@ -21,14 +21,13 @@ EIGHT = [0, 45, 90, 135, 180, 225, 270, 315]
 THIRTEEN = list(range(-180, 181, 30))  # Unity B0-style sweep: −180° … 180° in 30° steps (180° twice)
 
 # README "Winston-Lutz" accuracy table: these ARE the claims, and they hold over noise seeds 1–8 (bench/wl_iso_noise.py;
-# the seeds below are the table's). The 0.05 mm on the isocentre diameter is not met: the minimax diameter is
-# biased upwards by the noise of the BB centre (0.02–0.03 mm per component at 5 % contrast, about twice the
-# Cramér–Rao bound; 0.03–0.05 mm at 3 %), measured link by link in bench/wl_iso_noise.py.
-SHIFT_TOL_MM = 0.1
-SHIFT_TOL_LOW_CONTRAST_MM = 0.15  # 3 % BB contrast, 5 mm BB
-ISO_TOL_MM = 0.15  # worst over seeds 1–8: +0.133 (8 angles, 6 mm BB, seed 7)
-CAX_TOL_MM = 0.2
-CAX_TOL_LOW_CONTRAST_MM = 0.25  # worst over seeds 1–8: 0.203 (3 %, seed 2)
+# the seeds below are the table's). The generator's FFF cone has a rounded top (cone_round_mm = 10; a pure cusp on the
+# axis is unphysical and biased the 3 % BB shift by ~0.1 mm). The 0.05 mm on the isocentre diameter is not met:
+# the minimax diameter is biased upwards by the noise of the BB centre (0.02–0.03 mm per component at 5 % contrast,
+# about twice the Cramér–Rao bound; 0.03–0.05 mm at 3 %), measured link by link in bench/wl_iso_noise.py.
+SHIFT_TOL_MM = 0.1  # worst over seeds 1–8: 0.048 (3 % contrast)
+ISO_TOL_MM = 0.15  # worst over seeds 1–8: +0.122 (3 % contrast), +0.115 (8 angles, 6 mm BB)
+CAX_TOL_MM = 0.2  # worst over seeds 1–8: 0.117
 
 def _shift(result) -> np.ndarray:
     m = result.metrics
@@ -104,22 +103,23 @@ def test_synthetic_unity_sessions_match_truth(angles, bb, kw):
 
 
 def _assert_matches_truth(r, files, truth, low_contrast: bool) -> None:
-    assert _shift(r) == pytest.approx(np.array(truth.bb_shift_mm), abs=SHIFT_TOL_LOW_CONTRAST_MM if low_contrast else SHIFT_TOL_MM)
+    assert _shift(r) == pytest.approx(np.array(truth.bb_shift_mm), abs=SHIFT_TOL_MM)
     assert r.metrics["gantry_iso_size_mm"] == pytest.approx(truth.gantry_iso_size_mm, abs=ISO_TOL_MM)
     by_file = {f: uv for (f, _), uv in zip(files, truth.cax2bb_uv_mm)}
     for it in r.items:
         tu, tv = by_file[it["file"]]
-        assert math.hypot(it["cax2bb_u_mm"] - tu, it["cax2bb_v_mm"] - tv) < (CAX_TOL_LOW_CONTRAST_MM if low_contrast else CAX_TOL_MM), it["file"]
+        assert math.hypot(it["cax2bb_u_mm"] - tu, it["cax2bb_v_mm"] - tv) < CAX_TOL_MM, it["file"]
 
 
 @pytest.mark.parametrize(
     "bb, kw",
     [
-        ((3.0, -3.0, 3.0), dict(seed=7)),  # the worst diameter over seeds 1–8
+        ((3.0, -3.0, 3.0), dict(seed=7)),  # the worst diameter at 5 % over seeds 1–8
         ((0.5, 1.0, -2.0), dict(seed=5, bb_contrast=0.03, bb_diameter_mm=5.0, inverted=False)),
-        ((0.5, 1.0, -2.0), dict(seed=2, bb_contrast=0.03, bb_diameter_mm=5.0, inverted=False)),
+        ((0.5, 1.0, -2.0), dict(seed=2, bb_contrast=0.03, bb_diameter_mm=5.0, inverted=False)),  # worst CAX→BB
+        ((0.5, 1.0, -2.0), dict(seed=4, bb_contrast=0.03, bb_diameter_mm=5.0, inverted=False)),  # worst diameter
     ],
-    ids=["8-angles-3mm-seed7", "8-angles-low-contrast-seed5", "8-angles-low-contrast-seed2"],
+    ids=["8-angles-3mm-seed7", "8-angles-low-contrast-seed5", "8-angles-low-contrast-seed2", "8-angles-low-contrast-seed4"],
 )
 def test_synthetic_claims_hold_on_other_noise_draws(bb, kw):
     # seed 5 at 3 %: the BB centroid kept wandering and the radial fit never ran (0.36 mm off on one image) until the

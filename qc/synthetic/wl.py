@@ -88,6 +88,7 @@ def wl_signal(
     leaf_gap_error_mm: float = 0.15,
     scatter: float = 0.02,
     ripple: float = 0.015,
+    cone_round_mm: float = 10.0,
     rng: np.random.Generator,
     shape: tuple[int, int] = (UNITY_ROWS, UNITY_COLS),
     pitch_mm: float = UNITY_PANEL_PITCH_MM,
@@ -127,7 +128,10 @@ def wl_signal(
     ends = _edge(gap - np.abs(xx), 1.4, 4.0, 0.25)
     sides = _edge(y_half - np.abs(yy), 1.1, 3.0, 0.15)
     aperture = 0.005 + 0.995 * ends * sides
-    cone = np.exp(-((np.hypot(xx, yy) / 160.0) ** 1.25))
+    # FFF cone: exp(−(ρ/160)^1.25) far from the axis, rounded within ~cone_round_mm of it (a bremsstrahlung
+    # fluence has a smooth top: NCS-33 fits its peak with a parabola); cone_round_mm = 0 gives the pure cusp
+    rho = np.hypot(xx, yy)
+    cone = np.exp(-((np.sqrt(rho**2 + cone_round_mm**2) ** 1.25 - cone_round_mm**1.25) / 160.0**1.25))
     # BB shadow (divergent magnification of its radius), tungsten chord attenuation
     r_bb = bb_diameter_mm / 2 * sad_mm / depth
     rho2 = (x[None, :] - bb_u) ** 2 + (y[:, None] - bb_v) ** 2
