@@ -85,4 +85,4 @@ def test_magnet_slice_width_object_is_not_a_uniform_section():
     p = shared_file("hazen", "slicewidth", "SLICEWIDTH", "ANNUALQA.MR.HEAD_GENERAL.tra.slice_width.IMA")
     with pytest.raises(QCInputError) as exc:
         uniformity.analyse([(p.name, p.read_bytes())], AnalysisContext(lang="en"))
-    assert exc.value.key == "mrq.err.no_uniform"
+    assert exc.value.key == "mrq.err.no_uniform_one"  # one image: no "None of the 1 images"

@@ -17,6 +17,10 @@ MESSAGES = {
         "fr": "Aucune des {n} images ne montre une section uniforme du fantôme (grilles, tiges ou rampes dans toutes). Envoyez l'image d'un fantôme uniforme ou la coupe uniforme de la série. {detail}",
         "en": "None of the {n} images shows a uniform section of the phantom (grids, rods or ramps in all). Upload an image of a uniform phantom or the uniform slice of the series. {detail}",
     },
+    "mrq.err.no_uniform_one": {
+        "fr": "L'image envoyée ne montre pas de section uniforme du fantôme. Envoyez l'image d'un fantôme uniforme ou la coupe uniforme de la série. {detail}",
+        "en": "The uploaded image does not show a uniform section of the phantom. Upload an image of a uniform phantom or the uniform slice of the series. {detail}",
+    },
     "mrq.warn.acr_sagittal": {
         "fr": "{file} : localisateur sagittal du fantôme ACR, écarté : sa longueur supérieur-inférieur se mesure avec « IRM : géométrie ».",
         "en": "{file}: sagittal localiser of the ACR phantom, set aside: its superior-inferior length is measured by “MR: geometry”.",

@@ -311,7 +311,7 @@ def uniform_images(slices: list[MRSlice], lang: str, warnings: list[str]) -> lis
             continue
         out.append((s, img, ph))
     if not out:
-        raise QCInputError("mrq.err.no_uniform", n=len(slices), detail=" ".join(reasons))
+        raise QCInputError("mrq.err.no_uniform" if len(slices) > 1 else "mrq.err.no_uniform_one", n=len(slices), detail=" ".join(reasons))
     return out
 
 
