@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 import pkgutil
+import re
 from typing import Any
 
 LANGUAGES = ("fr", "en")
@@ -38,11 +39,25 @@ def t(key: str, lang: str = DEFAULT_LANG, **params: Any) -> str:
         return key
     text = entry.get(lang) or entry.get(DEFAULT_LANG) or key
     if params:
+        if lang == "fr":  # numbers read with a decimal comma in French, wherever a message was given them
+            params = {k: _decimal_comma(v) for k, v in params.items()}
         try:
             return text.format(**params)
         except (KeyError, IndexError, ValueError):
             return text
     return text
+
+
+_DECIMAL = re.compile(r"[-+−]?\d+\.\d+")
+
+
+def _decimal_comma(value: Any) -> Any:
+    """0.64 or "0.64" → "0,64" (a float, or a string that is exactly a decimal number); anything else unchanged."""
+    if isinstance(value, float):
+        return repr(value).replace(".", ",")
+    if isinstance(value, str) and _DECIMAL.fullmatch(value):
+        return value.replace(".", ",")
+    return value
 
 
 def has(key: str) -> bool:

@@ -160,3 +160,14 @@ def test_home_schedule_says_due_today_and_colours_each_state(qc_data_dir):
     assert state["QUASAR"].startswith("À FAIRE")
     result = dict(zip(table["Test"], table["Résultat"]))
     assert "Non conforme" in result["Alignement laser"]
+
+
+def test_numbers_in_french_messages_read_with_a_decimal_comma():
+    """A message given a decimal number (as text or float) shows it with a comma in French, a point in English;
+    file names, dates and integers are left alone."""
+    from qc.i18n import t
+
+    assert "axe–bille 0,64 mm" in t("wl.overlay.title", "fr", item="G000", d="0.64")
+    assert "CAX–BB 0.64 mm" in t("wl.overlay.title", "en", item="G000", d="0.64")
+    assert "1,5 mm" in t("wl.overlay.title", "fr", item="x", d=1.5)
+    assert t("wl.overlay.title", "fr", item="acr_01.dcm", d="12") .startswith("acr_01.dcm — axe–bille 12 mm")
