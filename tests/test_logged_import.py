@@ -564,3 +564,21 @@ def test_preview_of_every_logged_test_shows_no_code_identifiers(store, machine, 
         problems = problems_in_frame(df, f"import preview {test.key}", lang)
         problems += [x for text in p.notes for x in problems_in_text(text, f"note {test.key}", lang)]
         assert not problems, problems
+
+
+# ------------------------------------------------------------------ audit
+
+
+def test_helium_rate_of_a_grown_reimport_counts_each_stored_reading_once(store, machine):
+    head = "Date;Niveau d'hélium (%)\n"
+    rows = ["01/08/2026;90", "08/08/2026;89", "15/08/2026;88", "22/08/2026;87", "29/08/2026;86", "05/09/2026;85"]
+    li.store_import(store, plan(store, machine, head + "\n".join(rows) + "\n", test="helium"), user="phys")
+    p = plan(store, machine, head + "\n".join(rows + ["12/09/2026;80"]) + "\n", test="helium")
+    assert [bool(r.duplicate) for r in p.rows] == [True] * 6 + [False]
+    from qc import pipeline
+
+    form = pipeline.record_logged(store, get_test("helium", store), machine, {"helium_level_pct": 80}, acquired_at=dt.datetime(2026, 9, 12))
+    expected = form.result.measurement("helium_decline_pct_per_week").value
+    assert expected == pytest.approx(-1.571429, abs=1e-6)  # slope of the last 6 readings, as the form gives it
+    assert p.rows[-1].analysis.result.measurement("helium_decline_pct_per_week").value == pytest.approx(expected, abs=1e-9)
+
