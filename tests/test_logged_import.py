@@ -618,3 +618,12 @@ def test_xlsx_with_a_damaged_sheet_is_one_sentence(store, machine, edit):
     with pytest.raises(QCInputError) as info:
         plan(store, machine, _xlsx_with_sheet(edit), name="h.xlsx")
     assert info.value.key == "imp.err.unreadable"
+    for lang in ("fr", "en"):  # no Python exception name (ValueError, ParseError) in the sentence
+        assert "Error" not in info.value.message(lang), info.value.message(lang)
+
+
+def test_malformed_csv_sentence_in_french_has_no_english_reason(store, machine):
+    with pytest.raises(QCInputError) as info:
+        plan(store, machine, "Date;Translation X;Translation Y;Translation Z\n15/01/2026;" + "1" * 140_000 + ";0;0\n")
+    msg = info.value.message("fr")
+    assert "field" not in msg and "Error" not in msg, msg
