@@ -355,7 +355,12 @@ def record_logged(
     test = spec.definition
     history = rate_history(store, test, machine["id"], acquired_at)
     for name, readings in (earlier or {}).items():
-        history[name] = sorted(history.get(name, []) + list(readings), key=lambda r: r[0])
+        # A row of the file that is already stored (a re-imported spreadsheet that grew) is one reading,
+        # not two: counted twice it would halve the span of the last-n slope.
+        stored = history.get(name, [])
+        known = {(when, float(v)) for when, v in stored}
+        fresh = list(dict.fromkeys((when, float(v)) for when, v in readings if (when, float(v)) not in known))
+        history[name] = sorted(stored + fresh, key=lambda r: r[0])
     result = test.evaluate(values, acquired_at=acquired_at, comments=comments, history=history, lang=lang)
     result.acquired_at_source = result.acquired_at_source or USER_DATE
     return judge(store, spec, result, machine, lang)

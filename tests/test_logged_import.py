@@ -564,3 +564,66 @@ def test_preview_of_every_logged_test_shows_no_code_identifiers(store, machine, 
         problems = problems_in_frame(df, f"import preview {test.key}", lang)
         problems += [x for text in p.notes for x in problems_in_text(text, f"note {test.key}", lang)]
         assert not problems, problems
+
+
+# ------------------------------------------------------------------ audit
+
+
+def test_helium_rate_of_a_grown_reimport_counts_each_stored_reading_once(store, machine):
+    head = "Date;Niveau d'hélium (%)\n"
+    rows = ["01/08/2026;90", "08/08/2026;89", "15/08/2026;88", "22/08/2026;87", "29/08/2026;86", "05/09/2026;85"]
+    li.store_import(store, plan(store, machine, head + "\n".join(rows) + "\n", test="helium"), user="phys")
+    p = plan(store, machine, head + "\n".join(rows + ["12/09/2026;80"]) + "\n", test="helium")
+    assert [bool(r.duplicate) for r in p.rows] == [True] * 6 + [False]
+    from qc import pipeline
+
+    form = pipeline.record_logged(store, get_test("helium", store), machine, {"helium_level_pct": 80}, acquired_at=dt.datetime(2026, 9, 12))
+    expected = form.result.measurement("helium_decline_pct_per_week").value
+    assert expected == pytest.approx(-1.571429, abs=1e-6)  # slope of the last 6 readings, as the form gives it
+    assert p.rows[-1].analysis.result.measurement("helium_decline_pct_per_week").value == pytest.approx(expected, abs=1e-9)
+
+
+def _xlsx_with_sheet(edit) -> bytes:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(["Date", "Translation X", "Translation Y", "Translation Z"])
+    ws.append(["15/01/2026", 0.1, 0.2, 0.3])
+    buf = io.BytesIO()
+    wb.save(buf)
+    zin, out = zipfile.ZipFile(io.BytesIO(buf.getvalue())), io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        for info in zin.infolist():
+            data = zin.read(info.filename)
+            z.writestr(info, edit(data) if info.filename == "xl/worksheets/sheet1.xml" else data)
+    return out.getvalue()
+
+
+def test_xlsx_with_a_stale_dimension_reads_every_row(store, machine):
+    # Many tools write a <dimension> that does not cover the data; openpyxl's read-only mode stops there.
+    extra = b"".join(b'<row r="%d"><c r="A%d" t="inlineStr"><is><t>1%d/01/2026</t></is></c><c r="B%d"><v>0.5</v></c>'
+                     b'<c r="C%d"><v>0</v></c><c r="D%d"><v>0</v></c></row>' % ((i,) * 6) for i in range(3, 6))
+    data = _xlsx_with_sheet(lambda d: d.replace(b"</sheetData>", extra + b"</sheetData>"))
+    assert b'<dimension ref="A1:D2"' in zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml")
+    p = plan(store, machine, data, name="h.xlsx")
+    assert p.ok, p.errors
+    assert [r.line for r in p.rows] == [2, 3, 4, 5]
+
+
+@pytest.mark.parametrize("edit", [
+    lambda d: d.replace(b'<c r="B2" t="n"><v>0.1</v>', b'<c r="B2" t="n"><v>abc</v>'),
+    lambda d: d.replace(b"</sheetData>", b"<row></sheetData>"),
+    lambda d: d.replace(b'r="B2"', b'r="ZZZZZZ2"'),
+], ids=["number_cell_with_text", "broken_xml", "bad_cell_reference"])
+def test_xlsx_with_a_damaged_sheet_is_one_sentence(store, machine, edit):
+    with pytest.raises(QCInputError) as info:
+        plan(store, machine, _xlsx_with_sheet(edit), name="h.xlsx")
+    assert info.value.key == "imp.err.unreadable"
+    for lang in ("fr", "en"):  # no Python exception name (ValueError, ParseError) in the sentence
+        assert "Error" not in info.value.message(lang), info.value.message(lang)
+
+
+def test_malformed_csv_sentence_in_french_has_no_english_reason(store, machine):
+    with pytest.raises(QCInputError) as info:
+        plan(store, machine, "Date;Translation X;Translation Y;Translation Z\n15/01/2026;" + "1" * 140_000 + ";0;0\n")
+    msg = info.value.message("fr")
+    assert "field" not in msg and "Error" not in msg, msg

@@ -19,11 +19,11 @@ MESSAGES = {
         "en": "\"{file}\" is neither a CSV file nor an Excel .xlsx workbook: save it as CSV or .xlsx (File › Save as).",
     },
     "imp.err.unreadable": {
-        "fr": "« {file} » ne peut pas être lu comme classeur Excel ({reason}) : ouvrez-le dans Excel et enregistrez-le de nouveau en .xlsx, ou en CSV.",
-        "en": "\"{file}\" cannot be read as an Excel workbook ({reason}): open it in Excel and save it again as .xlsx, or as CSV.",
+        "fr": "« {file} » ne peut pas être lu comme classeur Excel : ouvrez-le dans Excel et enregistrez-le de nouveau en .xlsx, ou en CSV.",
+        "en": "\"{file}\" cannot be read as an Excel workbook: open it in Excel and save it again as .xlsx, or as CSV.",
     },
     "imp.err.csv": {
-        "fr": "« {file} », ligne {line} : le CSV est mal formé ({reason}). Vérifiez les guillemets de cette ligne.",
+        "fr": "« {file} », ligne {line} : le CSV est mal formé. Vérifiez les guillemets de cette ligne.",
         "en": "\"{file}\", line {line}: the CSV is malformed ({reason}). Check the quotes on that line.",
     },
     "imp.err.empty": {

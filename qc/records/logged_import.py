@@ -248,6 +248,10 @@ def _read_xlsx(name: str, data: bytes, lang: str) -> Table:
         if not sheets:
             raise QCInputError("imp.err.empty", file=name)
         ws, wf = sheets[0], wb_formulas.worksheets[0]
+        # Read-only sheets trust the file's <dimension> element: a stale one (written by many tools)
+        # would make iter_rows stop early and drop the rows beyond it without a word.
+        ws.reset_dimensions()
+        wf.reset_dimensions()
         headers: list[str] | None = None
         rows: list[tuple[int, list[Any]]] = []
         formulas: set[tuple[int, int]] = set()
@@ -273,6 +277,10 @@ def _read_xlsx(name: str, data: bytes, lang: str) -> Table:
         if others:
             notes.append(t("imp.note.other_sheets", lang, sheet=ws.title, others=", ".join(f"« {o} »" if lang == "fr" else f'"{o}"' for o in others)))
         return Table(headers or [], rows, notes=notes, formula_cells=formulas, source="xlsx")
+    except QCInputError:
+        raise
+    except Exception as exc:  # openpyxl parses the sheet lazily: a damaged cell or XML fails here, not at load
+        raise QCInputError("imp.err.unreadable", file=name, reason=type(exc).__name__) from None
     finally:
         wb_values.close()
         wb_formulas.close()
