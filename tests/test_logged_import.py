@@ -627,3 +627,30 @@ def test_malformed_csv_sentence_in_french_has_no_english_reason(store, machine):
         plan(store, machine, "Date;Translation X;Translation Y;Translation Z\n15/01/2026;" + "1" * 140_000 + ";0;0\n")
     msg = info.value.message("fr")
     assert "field" not in msg and "Error" not in msg, msg
+
+
+def _percent_xlsx(header: list[str], rows: list[list]) -> bytes:
+    wb = openpyxl.Workbook()
+    ws = wb.active
+    ws.append(header)
+    for r in rows:
+        ws.append(r)
+        ws.cell(ws.max_row, 2).number_format = "0.0%"  # what Excel does when the column is formatted as a percentage
+    buf = io.BytesIO()
+    wb.save(buf)
+    return buf.getvalue()
+
+
+def test_xlsx_percent_cells_read_as_the_number_shown(store, machine):
+    """80 % typed in a percentage-formatted cell is stored by Excel as 0.8: the helium level reads 80, not 0.8."""
+    data = _percent_xlsx(["Date", "Niveau d'hélium (%)"], [["01/09/2026", 0.8], ["08/09/2026", 0.795]])
+    p = plan(store, machine, data, name="h.xlsx", test="helium")
+    assert p.ok, p.errors
+    assert [r.values["helium_level_pct"] for r in p.rows] == [80.0, 79.5]
+
+
+def test_xlsx_percent_cell_in_a_field_in_mm_is_refused_with_its_line(store, machine):
+    data = _percent_xlsx(["Date", "Translation X (mm)", "Translation Y (mm)", "Translation Z (mm)"], [["15/01/2026", 0.003, 0.1, 0.2]])
+    p = plan(store, machine, data, name="h.xlsx")
+    assert not p.ok and not p.rows
+    assert any("Ligne 2" in e and "pourcentage" in e and "mm" in e for e in p.errors), p.errors

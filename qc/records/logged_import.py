@@ -160,6 +160,7 @@ class Table:
     rows: list[tuple[int, list[Any]]]  # (line number in the file, cells)
     notes: list[str] = field(default_factory=list)
     formula_cells: set[tuple[int, int]] = field(default_factory=set)  # (line, column) holding a formula with no stored result
+    percent_cells: set[tuple[int, int]] = field(default_factory=set)  # (line, column) of numbers shown in Excel's % format
     source: str = "csv"
 
 
@@ -255,10 +256,14 @@ def _read_xlsx(name: str, data: bytes, lang: str) -> Table:
         headers: list[str] | None = None
         rows: list[tuple[int, list[Any]]] = []
         formulas: set[tuple[int, int]] = set()
-        for line, (values, raw) in enumerate(
-            zip(ws.iter_rows(values_only=True, max_col=MAX_IMPORT_COLUMNS + 1), wf.iter_rows(values_only=True, max_col=MAX_IMPORT_COLUMNS + 1)), start=1
+        percent: set[tuple[int, int]] = set()
+        for line, (row_cells, raw) in enumerate(
+            zip(ws.iter_rows(max_col=MAX_IMPORT_COLUMNS + 1), wf.iter_rows(values_only=True, max_col=MAX_IMPORT_COLUMNS + 1)), start=1
         ):
-            cells = list(values)
+            cells = [c.value for c in row_cells]
+            # Excel keeps 80 % as 0.8 in a cell formatted as a percentage: the number typed is 100× the stored one
+            percent |= {(line, j) for j, c in enumerate(row_cells)
+                        if isinstance(c.value, (int, float)) and not isinstance(c.value, bool) and "%" in str(getattr(c, "number_format", "") or "")}
             if not any(_filled(c) for c in cells):
                 continue
             if headers is None:
@@ -276,7 +281,7 @@ def _read_xlsx(name: str, data: bytes, lang: str) -> Table:
         others = [s.title for s in sheets[1:] if _sheet_has_values(s)]
         if others:
             notes.append(t("imp.note.other_sheets", lang, sheet=ws.title, others=", ".join(f"« {o} »" if lang == "fr" else f'"{o}"' for o in others)))
-        return Table(headers or [], rows, notes=notes, formula_cells=formulas, source="xlsx")
+        return Table(headers or [], rows, notes=notes, formula_cells=formulas, percent_cells=percent, source="xlsx")
     except QCInputError:
         raise
     except Exception as exc:  # openpyxl parses the sheet lazily: a damaged cell or XML fails here, not at load
@@ -566,6 +571,10 @@ def plan_import(store, spec, machine: dict, filename: str, data: bytes, *, lang:
                         values[key] = _verdict_cell(cell)
                     elif f.kind == "text":
                         values[key] = _text_cell(cell)
+                    elif (line, i) in table.percent_cells:
+                        if f.unit != "%":  # a percentage in a field in mm, kPa…: which number was meant is unknown
+                            raise QCInputError("imp.err.percent_cell", value=round(cell * 100, 10), unit=f.unit or "—")
+                        values[key] = round(cell * 100, 10)  # the number shown (and typed) in the cell
                     else:
                         values[key] = cell if isinstance(cell, (int, float)) and not isinstance(cell, bool) else _text_cell(cell)
             except QCInputError as exc:
