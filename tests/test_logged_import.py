@@ -654,3 +654,17 @@ def test_xlsx_percent_cell_in_a_field_in_mm_is_refused_with_its_line(store, mach
     p = plan(store, machine, data, name="h.xlsx")
     assert not p.ok and not p.rows
     assert any("Ligne 2" in e and "pourcentage" in e and "mm" in e for e in p.errors), p.errors
+
+
+def test_a_derived_value_that_divides_by_zero_is_one_french_sentence_with_its_line(store, machine):
+    from qc.records.logged import Derived, LoggedField, LoggedTest, save_custom_logged_test
+
+    save_custom_logged_test(store, LoggedTest(
+        key="ratio_custom", name_fr="Rapport", name_en="Ratio", frequency="daily",
+        fields=[LoggedField("a_nc", "Lecture", "Reading", unit="nC", min=0, max=100),
+                LoggedField("b_nc", "Référence", "Reference", unit="nC", min=0, max=100)],
+        derived=[Derived("ratio", "Rapport", "Ratio", formula="a_nc / b_nc")], builtin=False), "phys")
+    p = plan(store, machine, "Date;Lecture (nC);Référence (nC)\n01/09/2026;20;0\n", test="ratio_custom")
+    assert not p.ok and not p.rows
+    assert any(e.startswith("Ligne 2") and "division par zéro" in e for e in p.errors), p.errors
+    assert not any("float" in e or "by zero" in e for e in p.errors), p.errors

@@ -1,6 +1,8 @@
 """Strings of the import of a logged test's history (CSV / Excel), see qc.records.logged_import."""
 
 MESSAGES = {
+    "imp.err.div_zero": {"fr": "division par zéro", "en": "division by zero"},
+    "imp.err.math": {"fr": "opération impossible sur ces valeurs", "en": "impossible operation on these values"},
     "imp.err.percent_cell": {
         "fr": "la cellule est au format pourcentage ({value} %) alors que le champ est en {unit} : mettez la colonne au format Nombre et saisissez la valeur en {unit}.",
         "en": "the cell is formatted as a percentage ({value} %) but the field is in {unit}: format the column as Number and enter the value in {unit}.",

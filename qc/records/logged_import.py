@@ -614,7 +614,7 @@ def plan_import(store, spec, machine: dict, filename: str, data: bytes, *, lang:
                 row_errs.append((row.line, t("imp.err.row", lang, line=row.line, column=header_of.get(key, e.params.get("field", "")), message=cell_message(e, lang))))
             continue
         except (ArithmeticError, ValueError) as exc:  # a formula of a custom test that cannot be computed for these values
-            row_errs.append((row.line, t("imp.err.row_line", lang, line=row.line, message=t("imp.err.formula", lang, error=str(exc)))))
+            row_errs.append((row.line, t("imp.err.row_line", lang, line=row.line, message=t("imp.err.formula", lang, error=t("imp.err.div_zero" if isinstance(exc, ZeroDivisionError) else "imp.err.math", lang)))))
             continue
         measured = {m.name: m.value for m in row.analysis.result.measurements if not m.item}
         for k in rate_fields:
