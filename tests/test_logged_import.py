@@ -668,3 +668,15 @@ def test_a_derived_value_that_divides_by_zero_is_one_french_sentence_with_its_li
     assert not p.ok and not p.rows
     assert any(e.startswith("Ligne 2") and "division par zéro" in e for e in p.errors), p.errors
     assert not any("float" in e or "by zero" in e for e in p.errors), p.errors
+
+
+def test_rows_stored_since_the_preview_are_not_stored_twice(store, machine):
+    """Two imports of the same file previewed at once: the second, checked again under the write lock, stores
+    nothing and says why."""
+    first, second = plan(store, machine, FR_CSV), plan(store, machine, FR_CSV)
+    assert first.ok and second.ok and not second.duplicates
+    li.store_import(store, first, user="phys")
+    with pytest.raises(QCInputError) as info:
+        li.store_import(store, second, user="other")
+    assert info.value.key == "imp.err.stored_meanwhile"
+    assert n_sessions(store) == 3

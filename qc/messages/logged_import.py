@@ -1,6 +1,10 @@
 """Strings of the import of a logged test's history (CSV / Excel), see qc.records.logged_import."""
 
 MESSAGES = {
+    "imp.err.stored_meanwhile": {
+        "fr": "Des entrées de « {file} » ont été enregistrées entre-temps (autre import ou saisie) : rien n'a été enregistré. Relancez l'import pour revoir les doublons.",
+        "en": "Entries of \"{file}\" were stored in the meantime (another import or entry): nothing was stored. Run the import again to review the duplicates.",
+    },
     "imp.err.div_zero": {"fr": "division par zéro", "en": "division by zero"},
     "imp.err.math": {"fr": "opération impossible sur ces valeurs", "en": "impossible operation on these values"},
     "imp.err.percent_cell": {

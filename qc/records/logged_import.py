@@ -714,6 +714,13 @@ def store_import(store, plan: ImportPlan, *, user: str, skip_duplicates: bool = 
         raise QCInputError("imp.err.nothing_new", file=plan.filename)
     ids: list[int] = []
     with store.write():
+        # checked again under the write lock: an entry stored since the preview (another import of the same
+        # file, a colleague's form) must not be stored twice
+        flagged, notes = {r.line for r in plan.rows if r.duplicate}, list(plan.notes)
+        _mark_duplicates(store, plan, "fr")
+        plan.notes = notes
+        if {r.line for r in rows if r.duplicate} - flagged:
+            raise QCInputError("imp.err.stored_meanwhile", file=plan.filename)
         for row in sorted(rows, key=lambda r: (r.acquired_at, r.line)):
             row.analysis.result.params["imported_from"] = {"file": plan.filename, "line": row.line, "sha256": plan.sha256}
             ids.append(pipeline.store_analysis(store, row.analysis, operator=row.operator or user, comment=row.comment))
