@@ -51,10 +51,20 @@ def t(key: str, lang: str = DEFAULT_LANG, **params: Any) -> str:
 _DECIMAL = re.compile(r"[-+−]?\d+\.\d+")
 
 
+class _CommaFloat(float):
+    """A float that prints with a decimal comma, whatever the message's format spec ({pos:.1f}, {flip:g}, {d})."""
+
+    def __format__(self, spec: str) -> str:
+        return format(float(self), spec).replace(".", ",")
+
+    def __str__(self) -> str:
+        return format(self, "")
+
+
 def _decimal_comma(value: Any) -> Any:
-    """0.64 or "0.64" → "0,64" (a float, or a string that is exactly a decimal number); anything else unchanged."""
+    """0.64 or "0.64" → 0,64 (a float, or a string that is exactly a decimal number); anything else unchanged."""
     if isinstance(value, float):
-        return repr(value).replace(".", ",")
+        return _CommaFloat(value)
     if isinstance(value, str) and _DECIMAL.fullmatch(value):
         return value.replace(".", ",")
     return value

@@ -171,3 +171,13 @@ def test_numbers_in_french_messages_read_with_a_decimal_comma():
     assert "CAX–BB 0.64 mm" in t("wl.overlay.title", "en", item="G000", d="0.64")
     assert "1,5 mm" in t("wl.overlay.title", "fr", item="x", d=1.5)
     assert t("wl.overlay.title", "fr", item="acr_01.dcm", d="12") .startswith("acr_01.dcm — axe–bille 12 mm")
+
+
+def test_format_specs_of_french_messages_still_apply_with_the_comma():
+    """Messages that format their own numbers ({pos:.1f}, {flip:g}) keep doing so, with a comma in French."""
+    from qc.i18n import CATALOGUE, t
+
+    key = next(k for k, v in CATALOGUE.items() if "{pos:.1f}" in v["fr"] and "{flip:g}" in v["fr"])
+    out = t(key, "fr", file="x.dcm", flip=60.0, pos=-12.345)
+    assert "{" not in out and "-12,3 mm" in out and "60°" in out, out
+    assert "-12.3 mm" in t(key, "en", file="x.dcm", flip=60.0, pos=-12.345)
