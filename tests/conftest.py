@@ -7,18 +7,16 @@ import os
 import sys
 from pathlib import Path
 
-# as qc/__init__.py does for the app and the CLI, before numpy loads: one BLAS thread per process (the tests run
-# beside real servers on 2 cores; OpenBLAS's own threads made the Winston-Lutz analyses 2-3x slower)
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
-
-import numpy as np  # noqa: E402
-import pytest
-
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
+
+# qc first, as app.py and the CLI do: it sets one BLAS thread per process before numpy loads (the tests run beside
+# real servers on 2 cores; OpenBLAS's own threads made the Winston-Lutz analyses 2-3x slower)
+import qc  # noqa: E402,F401
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
