@@ -182,3 +182,29 @@ def test_real_subtraction_snr_of_two_uploaded_series_against_manifest():
     assert r.params["slices"]["7"] == "6.dcm" and r.params["snr_difference_with"] == "7.dcm"
     assert not any("22" in w for w in r.warnings), r.warnings  # not read as one 22-slice series
     assert v[("acr_snr", "")] == pytest.approx(339.1, rel=0.05)
+
+
+def test_snr_averaged_over_fewer_squares_says_so():
+    """A slice-7 square with constant pixels (no noise: e.g. clipped) is left out of the SNR mean, and a warning
+    says how many of the 5 squares were used instead of averaging silently over fewer."""
+    import io
+
+    import pydicom
+
+    files, _ = acr_series(seed=3)
+    out = []
+    for name, data in files:
+        if name == "acr_07.dcm":
+            ds = pydicom.dcmread(io.BytesIO(data))
+            px = ds.pixel_array.copy()
+            c = px.shape[0] // 2
+            px[c - 75:c - 5, c - 75:c - 5] = px[c, c]  # around the upper-left square (centre − 40 px): constant
+            ds.PixelData = px.tobytes()
+            buf = io.BytesIO()
+            ds.save_as(buf)
+            data = buf.getvalue()
+        out.append((name, data))
+    r = acr.analyse(out, ctx())
+    assert values(r)[("acr_snr", "")] is not None
+    assert any("4 carrés sur 5" in w for w in r.warnings), r.warnings
+    assert not any("carrés sur 5" in w for w in acr.analyse(files, ctx()).warnings)

@@ -97,6 +97,10 @@ MESSAGES = {
         "fr": "aucune coupe d'extrémité ne montre la barre d'épaisseur",
         "en": "no end slice shows the thickness bar",
     },
+    "mracr.warn.snr_squares": {
+        "fr": "RSB de la coupe 7 ({method}) : moyenne de {n} carrés sur 5 seulement (un carré hors de l'image ou sans aucun bruit : pixels constants). Vérifiez le centrage du fantôme et l'image.",
+        "en": "Slice 7 SNR ({method}): mean of only {n} of the 5 squares (a square off the image or without any noise: constant pixels). Check the phantom's centring and the image.",
+    },
     "mracr.warn.count": {
         "fr": "La série ACR a {n} coupes au lieu de 11 : les coupes sont prises dans l'ordre depuis la coupe 1.",
         "en": "The ACR series has {n} slices instead of 11: slices are taken in order from slice 1.",

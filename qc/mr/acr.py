@@ -408,6 +408,10 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
         other = found["repeat"][min(6, len(found["repeat"]) - 1)]
         diff = acr_snr.snr_difference(s7.pixels, np.asarray(other.signal, dtype=np.float64), centre7)
         add("acr_snr_difference", diff.snr)
+    for res in (smooth, diff):  # a square off the image or without any noise (constant pixels) is not averaged
+        if res is not None and res.snr is not None and sum(np.isfinite(v) for v in res.per_square) < 5:
+            warnings.append(t("mracr.warn.snr_squares", lang, n=int(sum(np.isfinite(v) for v in res.per_square)),
+                              method=t(f"snr.method.{res.method}", lang)))
     factor = normalisation_factor(s7.slice)
     items.append({"measure": SPEC_METRICS["acr_piu_pct"].label(lang), "slice": "7", "what": "PIU", "value": _r(r7.piu_pct, 2), "nominal": None, "unit": "%"})
     items.append({"measure": SPEC_METRICS["acr_ghosting_pct"].label(lang), "slice": "7", "what": "PSG", "value": _r(r7.psg_pct, 3), "nominal": None, "unit": "%"})
