@@ -680,3 +680,23 @@ def test_rows_stored_since_the_preview_are_not_stored_twice(store, machine):
         li.store_import(store, second, user="other")
     assert info.value.key == "imp.err.stored_meanwhile"
     assert n_sessions(store) == 3
+
+
+def test_xlsx_with_a_flood_of_empty_styled_rows_is_refused_quickly(store, machine):
+    """Rows holding only styled empty cells are skipped, not counted as entries: they are bounded too."""
+    import re
+
+    data = xlsx_bytes([["Date", "Translation X (mm)", "Translation Y (mm)", "Translation Z (mm)"], ["15/01/2026", 0.1, 0.2, 0.3]])
+    zin = zipfile.ZipFile(io.BytesIO(data))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zout:
+        for item in zin.infolist():
+            b = zin.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                rows = b"".join(b'<row r="%d"><c r="A%d" s="0"/></row>' % (i, i) for i in range(3, 60003))
+                b = b.replace(b"</sheetData>", rows + b"</sheetData>")
+                b = re.sub(rb'<dimension ref="[^"]*"/>', b"", b)
+            zout.writestr(item, b)
+    with pytest.raises(QCInputError) as info:
+        plan(store, machine, out.getvalue(), name="h.xlsx")
+    assert info.value.key == "imp.err.too_many_rows"  # stops at 4 × the row limit of lines read

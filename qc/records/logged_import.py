@@ -260,6 +260,8 @@ def _read_xlsx(name: str, data: bytes, lang: str) -> Table:
         for line, (row_cells, raw) in enumerate(
             zip(ws.iter_rows(max_col=MAX_IMPORT_COLUMNS + 1), wf.iter_rows(values_only=True, max_col=MAX_IMPORT_COLUMNS + 1)), start=1
         ):
+            if line > 4 * MAX_IMPORT_ROWS:  # empty rows (styled cells only) are skipped, not counted: bound them too
+                raise QCInputError("imp.err.too_many_rows", file=name, limit=MAX_IMPORT_ROWS)
             cells = [c.value for c in row_cells]
             # Excel keeps 80 % as 0.8 in a cell formatted as a percentage: the number typed is 100× the stored one
             percent |= {(line, j) for j, c in enumerate(row_cells)
