@@ -117,6 +117,21 @@ def _wait_idle(pg):
     pg.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60000)
 
 
+def _choose(pg, key: str, option: str) -> None:
+    """Pick `option` in the selectbox `key`, once the page has finished running (a rerun that lands while the list
+    is open closes it: the list is opened again, up to three times)."""
+    _wait_idle(pg)
+    choice = pg.get_by_role("option", name=option)
+    for _ in range(3):
+        pg.locator(f".st-key-{key}").click()
+        try:
+            choice.wait_for(timeout=10000)
+            break
+        except Exception:  # noqa: BLE001 - playwright's TimeoutError: the list closed before it showed
+            _wait_idle(pg)
+    choice.click()
+
+
 def _shot(pg, name: str) -> None:
     folder = os.environ.get("QC_SCREENSHOTS")
     if folder:
@@ -187,14 +202,12 @@ def test_demo_report_upload_result_store_history_and_pdf(page, server):
     _shot(page, "history_session")
     # The trend of the test shows the stored point's session in the table.
     page.goto(server["url"] + "/history")
-    page.locator(".st-key-hist_test").click()
-    page.get_by_role("option", name="PIQT").click()
+    _choose(page, "hist_test", "PIQT")
     page.get_by_test_id("stVegaLiteChart").first.wait_for()
     _shot(page, "history_piqt")
     # Reports: the monthly PDF downloads.
     page.goto(server["url"] + "/reports")
-    page.locator(".st-key-rep_month").click()
-    page.get_by_role("option", name=dt.date.today().strftime("%Y-%m")).click()
+    _choose(page, "rep_month", dt.date.today().strftime("%Y-%m"))
     page.locator(".st-key-rep_generate button").click()
     with page.expect_download() as dl:
         page.locator(".st-key-rep_download button").click()
