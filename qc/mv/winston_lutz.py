@@ -671,8 +671,7 @@ def shift_words(shift_mm: np.ndarray, lang: str = "fr") -> str:
         if abs(value) < 0.05:
             continue
         direction = t(f"wl.dir.{axis}.{'pos' if value > 0 else 'neg'}", lang)
-        amount = f"{abs(value):.1f}".replace(".", ",") if lang == "fr" else f"{abs(value):.1f}"
-        parts.append(t("wl.words.part", lang, mm=amount, direction=direction))
+        parts.append(t("wl.words.part", lang, mm=f"{abs(value):.1f}", direction=direction))  # t() puts the French comma
     if not parts:
         return t("wl.words.none", lang)
     return t("wl.words.move", lang, parts=", ".join(parts))
