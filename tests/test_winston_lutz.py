@@ -273,3 +273,29 @@ def test_cli_analyses_the_demo_folder(capsys):
     assert cli.main(["analyse", "wl", str(shared_file("pylinac", "winston_lutz", "demo")), "--json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["metrics"]["n_images"] == 17 and "gantry_iso_size_mm" in out["metrics"]
+
+
+def test_field_centre_is_not_moved_by_a_tilt_of_the_signal():
+    # The generator's cryostat multiplies the image by 1 + 0.0008·X (0.08 %/mm): that does not move the MLC aperture,
+    # but it moves both inflection edges of a leaf-end penumbra the same way (≈ 2·g·σ²: +0.009 mm at the centre before
+    # the in-field trend was divided out). Noise-free images, equal leaf gaps, four gantry angles: truth within 0.005 mm.
+    import datetime as dt
+
+    from qc.intake.dicom_io import RT_IMAGE, load_images
+    from qc.synthetic import UNITY_CAX_PX, UNITY_PANEL_PITCH_MM, UNITY_SAD_MM, UNITY_SID_MM, rt_image_bytes
+    from qc.synthetic import wl as syn
+
+    px = UNITY_PANEL_PITCH_MM * UNITY_SAD_MM / UNITY_SID_MM
+    for g in (0.0, 90.0, 135.0, 270.0):
+        a = syn.default_wobble(g, 0.25)
+        dose, _ = syn.wl_signal(g, np.array([1.0, -1.0, 0.5]), a, noise_rel=0.0, leaf_gap_error_mm=0.0, rng=np.random.default_rng(0))
+        raw = np.clip(np.rint(65535.0 - dose * 40000.0), 0, 65535).astype(np.uint16)
+        data = rt_image_bytes(raw, acquired_at=dt.datetime(2026, 3, 2, 7, 30), label="MVIC WL", gantry_deg=g)
+        im = load_images([("t.dcm", data)], RT_IMAGE, "WL", "en")[0]
+        fc = wl.find_field(im)
+        bb = wl.find_bb(im, fc)
+        fc = wl.find_field(im, exclude=(bb.u_px, bb.v_px, bb.window_px), base=fc)
+        u_ax, v_ax, beam = syn._axes(g)
+        axis = a - (a @ beam) * beam
+        assert (fc.u_px - UNITY_CAX_PX[0] - (axis @ u_ax) / px) * px == pytest.approx(0.0, abs=0.005)
+        assert (fc.v_px - UNITY_CAX_PX[1] - (axis @ v_ax) / px) * px == pytest.approx(0.0, abs=0.005)
