@@ -39,7 +39,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import ndimage, optimize
+from scipy import ndimage, optimize, sparse
 
 from qc.errors import QCInputError
 from qc.i18n import t
@@ -63,6 +63,9 @@ BB_WINDOW_MARGIN_MM = 1.8  # disc radius = BB radius + this (blur of source and 
 FIT_LEVEL = 0.3  # the field model is fitted (and the BB weighed) where the signal exceeds 30 % of the field's plateau
 PROFILE_SMOOTH_PX = 0.0  # smoothing of the fitted row/column terms (penumbrae are ≥ 5 px wide on the Unity)
 FIT_RING_MM = 3.5  # width of the ring around the disc where the smooth correction is fitted
+SHARE_FIELD = True  # second pass: the BB-free field as one separable model shared by the session's images
+SHARED_RING_MM = FIT_RING_MM  # the shared field is fitted in the same window around each BB as the single-image one
+SHARE_PROFILE = True  # second pass: every image's BB centre fitted with the session's mean radial profile
 DEFAULT_ORIENTATION = (1.0, 0.0, 0.0, 0.0, -1.0, 0.0)  # DICOM RTImageOrientation default
 AXES = ("reference", "gantry", "collimator", "couch", "combo")
 _ANGLE_PATTERNS = {
@@ -93,6 +96,7 @@ class BBCentre:
     diameter_mm: float
     contrast_pct: float
     window_px: float
+    profile: tuple[np.ndarray, np.ndarray] | None = field(default=None, repr=False)  # radial fit's (radius px, attenuation)
 
 
 @dataclass
@@ -277,7 +281,9 @@ def _centre_along(
     return float(np.mean(mid[good])), float(np.mean((right - left)[good]))
 
 
-def find_bb(image: DicomImage, fc: FieldCentre, bb_diameter_mm: float | None = None, lang: str = "fr") -> BBCentre:
+def find_bb(image: DicomImage, fc: FieldCentre, bb_diameter_mm: float | None = None, lang: str = "fr",
+            template: tuple[np.ndarray, np.ndarray] | None = None, field_model: np.ndarray | None = None,
+            start: tuple[float, float, float] | None = None, coarse_only: bool = False, max_fine: int = 3) -> BBCentre:
     """BB centre: attenuation-weighted centroid inside a disc, on the image divided by the BB-free field.
 
     1. Rough position: the deepest dip of a difference of Gaussians (σ 0.5 mm − σ 3 mm, relative)
@@ -287,32 +293,35 @@ def find_bb(image: DicomImage, fc: FieldCentre, bb_diameter_mm: float | None = N
     3. Centroid of the attenuation −log(signal / field) in the disc, repeated with the disc re-centred
        and sized from the BB seen (unless the diameter is given): this only places the disc.
     4. Centre = the best fit of a free radial profile plus ramps to the attenuation in the disc
-       (`_radial_fit_centre`), with the field re-fitted around it, up to three rounds; it always runs,
-       even when the centroid of step 3 keeps wandering (low contrast).
+       (`_radial_fit_centre`), with the field re-fitted around it, up to `max_fine` rounds; it always
+       runs, even when the centroid of step 3 keeps wandering (low contrast).
+
+    Session use (`_session_bbs`): `coarse_only` stops after step 3; `start` = (u, v, diameter) of a
+    first pass skips steps 1 and 3; `field_model` = the BB-free log field on the field window (shared
+    by the session's images) replaces step 2's separable fit (the quadratic ring fit stays);
+    `template` = the session's radial profile (radius px, attenuation) replaces the free one.
     """
     name = image.file.filename
     row_mm, col_mm = image.pixel_size_iso_mm
     px = math.sqrt(row_mm * col_mm)
     r0, r1, c0, c1 = fc.roi
-    s = image.signal[r0:r1, c0:c1]
-    mask = fc.mask[r0:r1, c0:c1]
-    # additive scatter (cryostat, imager glare) breaks the product model: the out-of-field level is removed first
-    outside_field = ~ndimage.binary_dilation(mask, iterations=max(1, int(round(4.0 / px))))
-    background = float(np.median(s[outside_field])) if outside_field.sum() > 20 else 0.0
-    s = s - background
-    plateau = float(np.percentile(s[mask], 90))
+    s, mask, plateau = _bb_roi(image, fc, px)
     inner = ndimage.binary_erosion(mask, iterations=max(1, int(round(2.0 / px))))
     if inner.sum() < 9:
         raise _wrong(lang, "wl.err.no_bb", file=name)
-    g1 = ndimage.gaussian_filter(s, 0.5 / px)
-    g2 = ndimage.gaussian_filter(s, 3.0 / px)
-    dog = np.where(inner, (g1 - g2) / np.maximum(g2, 1e-9 * plateau + 1e-12), np.inf)
-    vb, ub = np.unravel_index(int(np.argmin(dog)), dog.shape)
-    ub, vb = float(ub), float(vb)
-    diameter = bb_diameter_mm if bb_diameter_mm else 6.0
+    if start is None:
+        g1 = ndimage.gaussian_filter(s, 0.5 / px)
+        g2 = ndimage.gaussian_filter(s, 3.0 / px)
+        dog = np.where(inner, (g1 - g2) / np.maximum(g2, 1e-9 * plateau + 1e-12), np.inf)
+        vb_i, ub_i = np.unravel_index(int(np.argmin(dog)), dog.shape)
+        ub, vb = float(ub_i), float(vb_i)
+        diameter = bb_diameter_mm if bb_diameter_mm else 6.0
+    else:  # a second pass from a first one's result: fine rounds only, diameter kept
+        ub, vb, diameter = start[0] - c0, start[1] - r0, start[2]
+        bb_diameter_mm = diameter
     vv, uu = np.mgrid[0 : s.shape[0], 0 : s.shape[1]].astype(float)
     logs = np.log(np.clip(s, plateau * 1e-3, None))
-    row_a, row_b = _row_edge_mapping(s, mask, px)
+    row_a, row_b = _row_edge_mapping(s, mask, px) if field_model is None else (None, None)
     fit_region = s > FIT_LEVEL * plateau
     contrast = 0.0
     fine_rounds = 0
@@ -323,7 +332,7 @@ def find_bb(image: DicomImage, fc: FieldCentre, bb_diameter_mm: float | None = N
         disc = rr <= radius_px
         local = (np.abs(uu - ub) <= radius_px + FIT_RING_MM / px) & (np.abs(vv - vb) <= radius_px + FIT_RING_MM / px)
         outside = fit_region & ~disc & local
-        model = _warped_separable_model(logs, outside, row_a, row_b)
+        model = field_model if field_model is not None else _warped_separable_model(logs, outside, row_a, row_b)
         ring = outside & (rr <= radius_px + FIT_RING_MM / px)
         resid = logs - model
         if ring.sum() < 12:
@@ -337,12 +346,15 @@ def find_bb(image: DicomImage, fc: FieldCentre, bb_diameter_mm: float | None = N
         if not np.isfinite(total) or total <= 0:
             raise _wrong(lang, "wl.err.no_bb", file=name)
         # the centroid only places the disc: the radial fit always concludes, even if the centroid still wanders
-        fine = BB_CENTRE == "radial" and it >= 3 and (fine_rounds > 0 or coarse_moved < 0.1 or it >= 6)
+        fine = BB_CENTRE == "radial" and (start is not None or (it >= 3 and (fine_rounds > 0 or coarse_moved < 0.1 or it >= 6)))
+        if fine and coarse_only:  # the disc is placed: the session's shared field takes over (analyse)
+            break
         if not fine:  # coarse: attenuation-weighted centroid until it settles
             nu = float((w * uu).sum() / total)
             nv = float((w * vv).sum() / total)
         else:  # fine: radially symmetric profile + residual ramps (see _radial_fit_centre)
-            nu, nv = _radial_fit_centre(atten, disc & valid, uu, vv, ub, vb, radius_px)
+            prof_out: dict = {}
+            nu, nv = _radial_fit_centre(atten, disc & valid, uu, vv, ub, vb, radius_px, template, prof_out)
             fine_rounds += 1
         peak = float(np.percentile(atten[disc], 99))
         contrast = 100.0 * (1.0 - math.exp(-peak)) if peak > 0 else 0.0
@@ -356,22 +368,123 @@ def find_bb(image: DicomImage, fc: FieldCentre, bb_diameter_mm: float | None = N
         ub, vb = nu, nv
         if moved > 3 * radius_px or not (0 <= ub < s.shape[1] and 0 <= vb < s.shape[0]):
             raise _wrong(lang, "wl.err.no_bb", file=name)
-        if fine and (moved < 0.02 or fine_rounds >= 3):
+        if fine and (moved < 0.02 or fine_rounds >= max_fine):
             break
         if BB_CENTRE != "radial" and it >= 3 and moved < 0.005:
             break
     if contrast < 0.3:
         raise _wrong(lang, "wl.err.no_bb", file=name)
-    return BBCentre(ub + c0, vb + r0, diameter, contrast, radius_px)
+    return BBCentre(ub + c0, vb + r0, diameter, contrast, radius_px, prof_out.get("profile") if fine_rounds else None)
 
 
-def _radial_fit_centre(atten: np.ndarray, use: np.ndarray, uu: np.ndarray, vv: np.ndarray, u0: float, v0: float, radius_px: float) -> tuple[float, float]:
+def _bb_roi(image: DicomImage, fc: FieldCentre, px: float) -> tuple[np.ndarray, np.ndarray, float]:
+    """The field's window with the out-of-field level removed (additive scatter, imager glare, which
+    break the product model), its field mask and its plateau (90th percentile in the field)."""
+    r0, r1, c0, c1 = fc.roi
+    s = image.signal[r0:r1, c0:c1]
+    mask = fc.mask[r0:r1, c0:c1]
+    outside_field = ~ndimage.binary_dilation(mask, iterations=max(1, int(round(4.0 / px))))
+    background = float(np.median(s[outside_field])) if outside_field.sum() > 20 else 0.0
+    s = s - background
+    return s, mask, float(np.percentile(s[mask], 90))
+
+
+def shared_field_models(images: list[DicomImage], fields: list[FieldCentre], bbs: list[BBCentre], px: float,
+                        robust_passes: int = 2) -> list[np.ndarray]:
+    """The BB-free log field of images of one MLC field, as one separable model shared by all:
+    log s_i(u, v) = X(ξ) + Y(η) + c_i, with ξ the row's position between its own two edges (mapped on
+    the session's median width, so leaf pairs of unequal gaps line up) and η = v − the image's field
+    centre (sub-pixel: the imager sags). X and Y are piecewise linear (knots every pixel), fitted by
+    least squares with Tukey biweights on the pixels around each image's BB (first pass) outside its
+    disc. Every row and column is thus informed by all images. Returns each image's log model on its
+    field window (`FieldCentre.roi`)."""
+    per = []
+    for im, fc in zip(images, fields):
+        s, mask, plateau = _bb_roi(im, fc, px)
+        edges = None
+        left, right = _row_edges(s, mask, px)  # each row's edges, median over 7 rows (as `_row_edge_mapping`)
+        ok = np.isfinite(left) & np.isfinite(right)
+        if ok.sum() >= 3:
+            left = ndimage.median_filter(_fill_nan(left), size=7, mode="nearest")
+            right = ndimage.median_filter(_fill_nan(right), size=7, mode="nearest")
+            edges = (left, right)
+        per.append((s, plateau, edges))
+    widths = [np.nanmedian(e[1] - e[0]) for *_, e in per if e is not None]
+    w_ref = float(np.median(widths)) if widths else 0.0
+    xs, ys, zs, ks, shapes = [], [], [], [], []
+    for k, ((s, plateau, edges), fc, bb) in enumerate(zip(per, fields, bbs)):
+        r0, r1, c0, c1 = fc.roi
+        nr, nc = s.shape
+        vv, uu = np.mgrid[0:nr, 0:nc].astype(float)
+        if edges is not None and w_ref > 0:
+            left = _fill_nan(edges[0])
+            right = _fill_nan(edges[1])
+            width = np.where(right - left > 2, right - left, w_ref)
+            xi = (uu - left[:, None]) / width[:, None] * w_ref - w_ref / 2
+        else:
+            xi = uu + c0 - fc.u_px
+        eta = vv + r0 - fc.v_px
+        shapes.append((xi, eta))
+        ub, vb = bb.u_px - c0, bb.v_px - r0
+        radius = bb.window_px
+        local = (np.abs(uu - ub) <= radius + SHARED_RING_MM / px) & (np.abs(vv - vb) <= radius + SHARED_RING_MM / px)
+        use = (s > FIT_LEVEL * plateau) & local & (np.hypot(uu - ub, vv - vb) > radius)
+        logs = np.log(np.clip(s, plateau * 1e-3, None))
+        xs.append(xi[use])
+        ys.append(eta[use])
+        zs.append(logs[use])
+        ks.append(np.full(int(use.sum()), k))
+    x_all, y_all, z_all, k_all = map(np.concatenate, (xs, ys, zs, ks))
+    x0, y0 = math.floor(x_all.min()), math.floor(y_all.min())
+    nx, ny = int(math.ceil(x_all.max()) - x0 + 2), int(math.ceil(y_all.max()) - y0 + 2)
+    n_img = len(images)
+
+    def hats(vals, lo, n):
+        t = vals - lo
+        i = np.clip(np.floor(t).astype(int), 0, n - 2)
+        f = np.clip(t - i, 0.0, 1.0)
+        return i, f
+
+    ix, fx = hats(x_all, x0, nx)
+    iy, fy = hats(y_all, y0, ny)
+    m = len(z_all)
+    rows = np.repeat(np.arange(m), 5)
+    colidx = np.column_stack([ix, ix + 1, nx + iy, nx + iy + 1, nx + ny + k_all]).ravel()
+    vals = np.column_stack([1 - fx, fx, 1 - fy, fy, np.ones(m)]).ravel()
+    a = sparse.csr_matrix((vals, (rows, colidx)), shape=(m, nx + ny + n_img))
+    w = np.ones(m)
+    n_par = nx + ny + n_img
+    reg = 1e-6 * m / n_par
+    sol = np.zeros(n_par)
+    for rp in range(robust_passes + 1):
+        aw = a.multiply(w[:, None]).tocsr()
+        ata = (a.T @ aw).toarray() + reg * np.eye(n_par)
+        sol = np.linalg.solve(ata, aw.T @ z_all)
+        if rp == robust_passes:
+            break
+        r = z_all - a @ sol
+        scale = 1.4826 * np.median(np.abs(r - np.median(r))) + 1e-9
+        q = r / (4.685 * scale)
+        w = np.where(np.abs(q) < 1, (1 - q * q) ** 2, 0.0)
+    xk, yk, ck = sol[:nx], sol[nx : nx + ny], sol[nx + ny :]
+    out = []
+    for k, (xi, eta) in enumerate(shapes):
+        gx = np.arange(nx) + x0
+        gy = np.arange(ny) + y0
+        out.append(np.interp(xi, gx, xk) + np.interp(eta, gy, yk) + ck[k])
+    return out
+
+
+def _radial_fit_centre(atten: np.ndarray, use: np.ndarray, uu: np.ndarray, vv: np.ndarray, u0: float, v0: float, radius_px: float,
+                       template: tuple[np.ndarray, np.ndarray] | None = None, out: dict | None = None) -> tuple[float, float]:
     """Centre of a radially symmetric dip: the (u, v) minimising the least-squares misfit of
     atten ≈ P(r) + a·du + b·dv + c·(du² − dv²) + d·du·dv on the pixels `use`.
 
     P is a free piecewise-linear radial profile (knots every ~1 pixel up to the disc radius): no BB
     shape is assumed, only its circular symmetry; the non-radial terms absorb what the field model
-    left (a residual ramp of 0.3 % across the disc moves a plain centroid by ~0.1 mm).
+    left (a residual ramp of 0.3 % across the disc moves a plain centroid by ~0.1 mm). With
+    `template` (radius px, attenuation), P = amplitude × template + offset instead; `out` receives the
+    fitted free profile ("profile": knots, values).
     """
     uu_s, vv_s = uu[use], vv[use]
     y = atten[use]
@@ -382,18 +495,48 @@ def _radial_fit_centre(atten: np.ndarray, use: np.ndarray, uu: np.ndarray, vv: n
     def design(c):
         du, dv = uu_s - c[0], vv_s - c[1]
         r = np.hypot(du, dv)
+        if template is not None:  # the session's shared radial profile, amplitude (and offset) free
+            prof = np.interp(r, template[0], template[1], right=template[1][-1])
+            return np.column_stack([prof, np.ones_like(r), du, dv, du * du - dv * dv, du * dv])
         hats = np.clip(1.0 - np.abs(r[:, None] - knots[None, :]) / h, 0.0, None)
         return np.column_stack([hats, du, dv, du * du - dv * dv, du * dv])
 
     def misfit(c):
         a = design(c)
-        coef, *_ = np.linalg.lstsq(a, y, rcond=None)
+        ata = a.T @ a
+        coef = np.linalg.solve(ata + 1e-10 * np.trace(ata) / len(ata) * np.eye(len(ata)), a.T @ y)
         r = y - a @ coef
         return float(r @ r)
 
     res = optimize.minimize(misfit, np.array([u0, v0]), method="Nelder-Mead",
                             options={"xatol": 2e-3, "fatol": 1e-12, "initial_simplex": [[u0, v0], [u0 + 0.4, v0], [u0, v0 + 0.4]]})
+    if out is not None and template is None:
+        coef, *_ = np.linalg.lstsq(design(res.x), y, rcond=None)  # once: the profile, for the session's template
+        out["profile"] = (knots, coef[: len(knots)])
     return float(res.x[0]), float(res.x[1])
+
+
+def _row_edges(s: np.ndarray, mask: np.ndarray, px: float) -> tuple[np.ndarray, np.ndarray]:
+    """Each row's two field edges (inflection points along u, pixels of `s`), NaN where a row has
+    not two edges: the raw material of `_row_edge_mapping`."""
+    nr, nc = s.shape
+    left_all = np.full(nr, np.nan)
+    right_all = np.full(nr, np.nan)
+    rows = np.nonzero(mask.sum(axis=1) >= 3)[0]
+    if len(rows) < 3:
+        return left_all, right_all
+    half = int(EDGE_HALF_WINDOW_MM / px)
+    first = np.array([np.argmax(mask[i]) for i in rows])
+    last = np.array([nc - 1 - np.argmax(mask[i][::-1]) for i in rows])
+    offs = np.arange(-half, half + 1)
+    prof_l = ndimage.gaussian_filter1d(s[rows[:, None], np.clip(first[:, None] + offs, 0, nc - 1)], 1.0, axis=1)
+    prof_r = ndimage.gaussian_filter1d(s[rows[:, None], np.clip(last[:, None] + offs, 0, nc - 1)], 1.0, axis=1)
+    left = first + inflection_edges(prof_l, +1)[0] - half
+    right = last + inflection_edges(prof_r, -1)[0] - half
+    ok = np.isfinite(left) & np.isfinite(right) & (right - left > 2)
+    left_all[rows[ok]] = left[ok]
+    right_all[rows[ok]] = right[ok]
+    return left_all, right_all
 
 
 def _row_edge_mapping(s: np.ndarray, mask: np.ndarray, px: float) -> tuple[np.ndarray, np.ndarray]:
@@ -404,25 +547,16 @@ def _row_edge_mapping(s: np.ndarray, mask: np.ndarray, px: float) -> tuple[np.nd
     in the mapped coordinate the field is separable again, which the BB's background model needs.
     Rows without two edges keep the identity.
     """
-    nr, nc = s.shape
+    nr = s.shape[0]
     a = np.zeros(nr)
     b = np.ones(nr)
-    rows = np.nonzero(mask.sum(axis=1) >= 3)[0]
-    if len(rows) < 3:
-        return a, b
-    half = int(EDGE_HALF_WINDOW_MM / px)
-    first = np.array([np.argmax(mask[i]) for i in rows])
-    last = np.array([nc - 1 - np.argmax(mask[i][::-1]) for i in rows])
-    offs = np.arange(-half, half + 1)
-    prof_l = ndimage.gaussian_filter1d(s[rows[:, None], np.clip(first[:, None] + offs, 0, nc - 1)], 1.0, axis=1)
-    prof_r = ndimage.gaussian_filter1d(s[rows[:, None], np.clip(last[:, None] + offs, 0, nc - 1)], 1.0, axis=1)
-    left = first + inflection_edges(prof_l, +1)[0] - half
-    right = last + inflection_edges(prof_r, -1)[0] - half
-    ok = np.isfinite(left) & np.isfinite(right) & (right - left > 2)
+    left, right = _row_edges(s, mask, px)
+    ok = np.isfinite(left) & np.isfinite(right)
     if ok.sum() < 3:
         return a, b
-    left = ndimage.median_filter(_fill_nan(np.where(ok, left, np.nan)), size=7, mode="nearest")
-    right = ndimage.median_filter(_fill_nan(np.where(ok, right, np.nan)), size=7, mode="nearest")
+    rows = np.nonzero(mask.sum(axis=1) >= 3)[0]
+    left = ndimage.median_filter(_fill_nan(left[rows]), size=7, mode="nearest")
+    right = ndimage.median_filter(_fill_nan(right[rows]), size=7, mode="nearest")
     l_ref, r_ref = float(np.median(left)), float(np.median(right))
     bb = (r_ref - l_ref) / (right - left)
     a[rows] = l_ref - bb * left
@@ -692,6 +826,44 @@ def _gantry_item(img: WLImage, counts: dict[str, int]) -> str:
     return label if counts[label] == 1 else f"{label}#{counts[label]}"
 
 
+def _session_bbs(found: list[tuple[DicomImage, tuple, FieldCentre]], bb_diameter_mm: float | None, lang: str) -> list[BBCentre]:
+    """BB centres of a session, using what its images have in common (README "Winston-Lutz").
+
+    Images of one MLC field (same collimator angle, same imager geometry; at least 3) share it: the
+    first pass only places each BB's disc (`find_bb`, coarse), the BB-free field is then fitted once
+    for them all (`shared_field_models`) and each centre fitted on it (radial fit, two rounds); last,
+    each centre is fitted again with the session's median radial profile of the BB (same BB in every
+    image; amplitude free). Other images (a collimator angle seen once or twice) are analysed alone.
+    """
+    groups: dict[tuple, list[int]] = {}
+    for k, (im, angles, fc) in enumerate(found):
+        groups.setdefault((round(angles[1]) % 360, im.signal.shape, im.pixel_size_iso_mm), []).append(k)
+    shared = [ks for ks in groups.values() if len(ks) >= 3] if SHARE_FIELD else []
+    grouped = {k for ks in shared for k in ks}
+    bbs = [find_bb(im, fc, bb_diameter_mm, lang, coarse_only=k in grouped) for k, (im, _, fc) in enumerate(found)]
+    models: dict[int, np.ndarray] = {}
+    for ks in shared:
+        pix = found[ks[0]][0].pixel_size_iso_mm
+        mods = shared_field_models([found[k][0] for k in ks], [found[k][2] for k in ks], [bbs[k] for k in ks], math.sqrt(pix[0] * pix[1]))
+        models.update(zip(ks, mods))
+        for k in ks:
+            im, _, fc = found[k]
+            bbs[k] = find_bb(im, fc, bb_diameter_mm, lang, field_model=models[k], start=(bbs[k].u_px, bbs[k].v_px, bbs[k].diameter_mm), max_fine=2)
+    if not SHARE_PROFILE:
+        return bbs
+    for ks in groups.values():
+        profs = [bbs[k].profile for k in ks if bbs[k].profile is not None]
+        if len(profs) < 3:
+            continue
+        grid = np.linspace(0.0, min(p[0][-1] for p in profs), 41)
+        template = (grid, np.median([np.interp(grid, p[0], p[1]) for p in profs], axis=0))
+        for k in ks:
+            im, _, fc = found[k]
+            bbs[k] = find_bb(im, fc, bb_diameter_mm, lang, template=template, field_model=models.get(k),
+                             start=(bbs[k].u_px, bbs[k].v_px, bbs[k].diameter_mm), max_fine=1 if k in models else 3)
+    return bbs
+
+
 def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisResult:
     """Analyse a Winston-Lutz session (see the module docstring for the definitions)."""
     lang = ctx.lang
@@ -703,14 +875,17 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
     warnings: list[str] = []
     missing = []
     analysed: list[WLImage] = []
+    found = []
     for im in images:
         warnings.extend(im.warnings)
         angles = image_angles(im, opts)
         if angles is None:
             missing.append(im.file.filename)
             continue
-        fc = find_field(im, lang)
-        bb = find_bb(im, fc, float(bb_d) if bb_d else None, lang)
+        found.append((im, angles, find_field(im, lang)))
+    bbs = _session_bbs(found, float(bb_d) if bb_d else None, lang)
+    for k, (im, angles, fc) in enumerate(found):
+        bb = bbs[k]
         fc_clean = find_field(im, lang, exclude=(bb.u_px, bb.v_px, bb.window_px), base=fc)
         fc.u_px, fc.v_px, fc.size_u_mm, fc.size_v_mm = fc_clean.u_px, fc_clean.v_px, fc_clean.size_u_mm, fc_clean.size_v_mm
         g, c, p, src = angles
@@ -869,23 +1044,24 @@ def overlay_image(image: DicomImage, img: WLImage, size_px: int = 240) -> np.nda
     h, w = g.shape
 
     def put(u, v, colour):
-        ui, vi = int(round(u)), int(round(v))
-        if 0 <= vi < h and 0 <= ui < w:
-            rgb[vi, ui] = colour
+        u, v = np.broadcast_arrays(np.atleast_1d(u), np.atleast_1d(v))
+        ui, vi = np.rint(u).astype(int), np.rint(v).astype(int)
+        ok = (vi >= 0) & (vi < h) & (ui >= 0) & (ui < w)
+        rgb[vi[ok], ui[ok]] = colour
 
     fu, fv = (img.field.u_px - c0 + 0.5) * scale - 0.5, (img.field.v_px - r0 + 0.5) * scale - 0.5
     bu, bv = (img.bb.u_px - c0 + 0.5) * scale - 0.5, (img.bb.v_px - r0 + 0.5) * scale - 0.5
     arm = 6 * scale
-    for k in range(-arm, arm + 1):
-        for dk in (-1, 0, 1):
-            put(fu + k, fv + dk, (0.1, 0.9, 0.2))
-            put(fu + dk, fv + k, (0.1, 0.9, 0.2))
+    k = np.arange(-arm, arm + 1, dtype=float)
+    for dk in (-1, 0, 1):
+        put(fu + k, fv + dk, (0.1, 0.9, 0.2))
+        put(fu + dk, fv + k, (0.1, 0.9, 0.2))
     for radius, colour in ((img.bb.diameter_mm / 2 / img.pixel_mm[1] * scale, (1.0, 0.1, 0.1)), (img.bb.window_px * scale, (1.0, 0.6, 0.0))):
-        for a in np.linspace(0, 2 * math.pi, int(8 * radius) + 16):
-            put(bu + radius * math.cos(a), bv + radius * math.sin(a), colour)
-    for k in range(-2, 3):
-        put(bu + k, bv, (1.0, 0.1, 0.1))
-        put(bu, bv + k, (1.0, 0.1, 0.1))
+        a = np.linspace(0, 2 * math.pi, int(8 * radius) + 16)
+        put(bu + radius * np.cos(a), bv + radius * np.sin(a), colour)
+    k = np.arange(-2, 3, dtype=float)
+    put(bu + k, bv, (1.0, 0.1, 0.1))
+    put(bu, bv + k, (1.0, 0.1, 0.1))
     return (rgb * 255).astype(np.uint8)
 
 
