@@ -12,9 +12,12 @@ biases it upwards. This script measures each link of that chain on the generator
    at all): bias, sd and 95th percentile of |error| against σ, for the 8- and 13-angle sessions.
 4. The systematic part: noise-free sessions (diameter and shift errors), and the FFF cone: the generator's cone
    exp(−(ρ/160)^1.25) has a cusp (infinite curvature) on the beam axis; the same image with exponent 2 (smooth top).
-5. The sessions of the README accuracy table over several noise seeds: our diameter minus truth.
+5. The sessions of the README accuracy table over several noise seeds: our diameter minus truth, the worst BB shift
+   and CAX→BB errors, and the session-level noise: mean and sd of the CAX→BB vector error over images × seeds (the
+   analyser shares the BB-free field and the BB profile across a session's images, which parts 1–2, one image alone,
+   do not show).
 
-Run: OMP_NUM_THREADS=1 /work/main/.venv/bin/python bench/wl_iso_noise.py [--draws 12] [--seeds 1,2,3,4,5,6,7,8]
+Run: OMP_NUM_THREADS=1 /work/main/.venv/bin/python bench/wl_iso_noise.py [--draws 12] [--seeds 1,2,3,4,5,6,7,8] [--parts 5]
 """
 
 from __future__ import annotations

@@ -120,12 +120,12 @@ def _assert_matches_truth(r, files, truth, low_contrast: bool) -> None:
     [
         (EIGHT, (3.0, -3.0, 3.0), dict(seed=7)),  # the worst diameter at 5 % over seeds 1–8
         (EIGHT, (0.5, 1.0, -2.0), dict(seed=5, bb_contrast=0.03, bb_diameter_mm=5.0, inverted=False)),
-        (EIGHT, (0.5, 1.0, -2.0), dict(seed=2, bb_contrast=0.03, bb_diameter_mm=5.0, inverted=False)),
+        (EIGHT, (0.5, 1.0, -2.0), dict(seed=6, bb_contrast=0.03, bb_diameter_mm=5.0, inverted=False)),  # worst CAX→BB
         (EIGHT, (0.5, 1.0, -2.0), dict(seed=4, bb_contrast=0.03, bb_diameter_mm=5.0, inverted=False)),  # worst diameter
         (THIRTEEN, (-2.5, 3.0, -3.0), dict(seed=4)),  # the worst 13-angle diameter (6 mm BB)
         (THIRTEEN, (1.0, -1.0, 0.5), dict(seed=8, bb_diameter_mm=8.0, bb_contrast=0.08)),  # the worst with the 8 mm BB
     ],
-    ids=["8-angles-3mm-seed7", "8-angles-low-contrast-seed5", "8-angles-low-contrast-seed2", "8-angles-low-contrast-seed4",
+    ids=["8-angles-3mm-seed7", "8-angles-low-contrast-seed5", "8-angles-low-contrast-seed6", "8-angles-low-contrast-seed4",
          "13-angles-3mm-seed4", "13-angles-8mm-bb-seed8"],
 )
 def test_synthetic_claims_hold_on_other_noise_draws(angles, bb, kw):
@@ -229,7 +229,7 @@ def test_pylinac_demo_17_images_within_manifest_tolerances():
 @pytest.mark.xfail(strict=True, reason=(
     "README 'Winston-Lutz', real images: the MANIFEST median (0.7 ± 0.1, pylinac) is one draw of pylinac's whole-pixel "
     "field centre; moving the session by 0.2–0.8 px moves pylinac's median over 0.51–0.69 mm while ours stays at "
-    "0.54–0.55 mm (bench/wl_demo_vs_pylinac.py). Ours is 0.54 mm."))
+    "0.54–0.55 mm (bench/wl_demo_vs_pylinac.py). Ours is 0.55 mm."))
 def test_pylinac_demo_median_within_manifest_tolerance():
     assert _demo_result().metrics["cax2bb_median_mm"] == pytest.approx(0.7, abs=0.1)
 

@@ -10,10 +10,13 @@ for the page are at the end of the module.
 Definitions (README "Winston-Lutz"):
 - Field centre = mean of the mid-points of the field's two inflection edges (maximum of the first
   derivative, NCS-33 / pylinac INFLECTION_DERIVATIVE) over the central rows (u) and columns (v).
-- BB centre = attenuation-weighted centroid of the BB inside a disc around it, after dividing the
-  image by the BB-free field estimated around the BB: a separable field (row × column profile, in
-  log) fitted outside the disc, plus a quadratic surface for what is not separable (FFF cone,
-  cryostat). No penumbra or BB shape model is assumed.
+- BB centre = centre of the best radially symmetric fit (free radial profile + ramps) to the BB's
+  attenuation inside a disc around it (an attenuation-weighted centroid places the disc), after
+  dividing the image by the BB-free field estimated around the BB: a separable field (row × column
+  profile, in log, rows mapped between their own field edges) fitted outside the disc, plus a
+  quadratic surface for what is not separable (FFF cone, cryostat). No penumbra or BB shape model is
+  assumed. In a session, images of one MLC field (same collimator angle, ≥ 3) share the separable
+  field (fitted once on all of them) and the BB's radial profile (`_session_bbs`).
 - CAX→BB vector ε = BB − field centre, in mm at the isocentre (pixel × ImagePlanePixelSpacing ×
   SAD/SID, `DicomImage.pixel_size_iso_mm`), image axes u (columns, right) and v (rows, down).
 - Room frame = IEC 61217 fixed system: +X to the right when facing the gantry from the foot of the
@@ -978,7 +981,7 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
         },
         params={
             "field_centre": "mean mid-point of the two inflection edges over the central 60 % of rows and columns",
-            "bb_centre": "attenuation-weighted centroid in a disc, image divided by the BB-free field (separable log field + quadratic ring fit)",
+            "bb_centre": "radially symmetric fit in a disc, image divided by the BB-free field (separable log field shared by the images of one MLC field + quadratic ring fit per image), BB radial profile shared by the session",
             "room_frame": "IEC 61217 fixed: +X right facing the gantry from the couch foot, +Y towards the gantry, +Z up",
             "shift_sign": "shift = vector to move the BB by to reach the radiation isocentre (-delta of Low et al.)",
             "gantry_iso_size": "diameter of the smallest sphere touching every back-projected beam axis (gantry and reference images)",
