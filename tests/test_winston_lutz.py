@@ -28,9 +28,9 @@ THIRTEEN = list(range(-180, 181, 30))  # Unity B0-style sweep: −180° … 180�
 # 13-angle sessions (seeds 1–8) and on 5 of 8 seeds at 8 angles: the minimax diameter is still biased upwards by that
 # noise (bench/wl_iso_noise.py, part 3).
 SHIFT_TOL_MM = 0.1  # worst over seeds 1–8: 0.053 (3 % contrast)
-ISO_TOL_MM = 0.1  # worst over seeds 1–8: +0.076 (8 angles, 6 mm BB, seed 7), +0.070 (3 % contrast, seed 4)
-ISO_TOL_13_MM = 0.05  # 13 angles, worst over seeds 1–8: +0.030 (6 mm BB, 5 %), +0.025 (8 mm BB, 8 %)
-CAX_TOL_MM = 0.2  # worst over seeds 1–8: 0.088
+ISO_TOL_MM = 0.1  # worst over seeds 1–8: +0.075 (8 angles, 6 mm BB, seed 7), +0.069 (3 % contrast, seed 4)
+ISO_TOL_13_MM = 0.05  # 13 angles, worst over seeds 1–8: +0.029 (6 mm BB, 5 %), +0.025 (8 mm BB, 8 %)
+CAX_TOL_MM = 0.2  # worst over seeds 1–8: 0.089
 
 def _shift(result) -> np.ndarray:
     m = result.metrics
@@ -224,6 +224,18 @@ def test_pylinac_demo_17_images_within_manifest_tolerances():
     # pylinac's BB shift is in the same room frame and sign (move the BB by this): (0.4, −0.4, −0.2) ± 0.15
     assert _shift(r) == pytest.approx(np.array([0.4, -0.4, -0.2]), abs=0.15)
     assert {it["axis"] for it in r.items} == {"reference", "gantry", "collimator", "couch"}
+
+
+def test_pylinac_demo_oblique_images_with_their_own_structure_leave_the_shared_field(monkeypatch):
+    # on the 4 oblique gantry images the BB sits on the edge of the phantom block, which the other images do not show:
+    # the session's shared field would move them by 0.05–0.09 mm; they are detected and analysed alone
+    files = read_paths([shared_file("pylinac", "winston_lutz", "demo")])
+    shared = {it["item"]: it for it in _demo_result(files).items}
+    monkeypatch.setattr(wl, "SHARE_FIELD", False)
+    alone = {it["item"]: it for it in _demo_result(files).items}
+    for item in ("G045", "G135", "G225", "G315"):
+        assert shared[item]["cax2bb_u_mm"] == pytest.approx(alone[item]["cax2bb_u_mm"], abs=0.01), item
+        assert shared[item]["cax2bb_v_mm"] == pytest.approx(alone[item]["cax2bb_v_mm"], abs=0.01), item
 
 
 @pytest.mark.xfail(strict=True, reason=(
