@@ -68,9 +68,9 @@ PROFILE_SMOOTH_PX = 0.0  # smoothing of the fitted row/column terms (penumbrae a
 FIT_RING_MM = 3.5  # width of the ring around the disc where the smooth correction is fitted
 SHARE_FIELD = True  # second pass: the BB-free field as one separable model shared by the session's images
 PASS2_ROUNDS = 1  # radial-fit rounds on the shared field before the round with the shared BB profile
-OWN_STRUCTURE_MAX = 10.0  # `_own_structure` above which an image leaves the shared field (synthetic ≤ 2.9, demo oblique ≥ 20)
+OWN_STRUCTURE_MAX = 10.0  # `_own_structure` above which an image leaves the shared field (synthetic ≤ 4.3, demo oblique ≥ 20)
 SHARED_RING_MM = FIT_RING_MM  # the shared field is fitted in the same window around each BB as the single-image one
-SHARE_PROFILE = True  # second pass: every image's BB centre fitted with the session's mean radial profile
+SHARE_PROFILE = True  # last pass: every image's BB centre fitted with the session's median radial profile
 DEFAULT_ORIENTATION = (1.0, 0.0, 0.0, 0.0, -1.0, 0.0)  # DICOM RTImageOrientation default
 AXES = ("reference", "gantry", "collimator", "couch", "combo")
 _ANGLE_PATTERNS = {
@@ -839,7 +839,7 @@ def _own_structure(image: DicomImage, fc: FieldCentre, bb: BBCentre, model: np.n
     its BB than the session's shared one, both with the ring's quadratic correction: (RSS_shared −
     RSS_own) / (p·σ²), p = the rows + columns the own model adds, σ = the robust sd of its residual
     (residuals clipped at 4σ). ≈ 1 or less when the image has nothing of its own beyond noise (the
-    synthetic sessions: −0.2…2.9); 20–56 on the oblique images of the pylinac demo, where the BB sits on
+    synthetic sessions, seeds 1–8: −0.2…4.3); 20–56 on the oblique images of the pylinac demo, where the BB sits on
     the edge of the phantom block; 2–5 on its other images."""
     s, mask, plateau = _bb_roi(image, fc, px)
     r0, _, c0, _ = fc.roi
@@ -868,7 +868,7 @@ def _session_bbs(found: list[tuple[DicomImage, tuple, FieldCentre]], bb_diameter
 
     Images of one MLC field (same collimator angle, same imager geometry; at least 3) share it: the
     first pass only places each BB's disc (`find_bb`, coarse), the BB-free field is then fitted once
-    for them all (`shared_field_models`) and each centre fitted on it (radial fit, two rounds); last,
+    for them all (`shared_field_models`) and each centre fitted on it (radial fit, one round); last,
     each centre is fitted again with the session's median radial profile of the BB (same BB in every
     image; amplitude free). Other images (a collimator angle seen once or twice, or an image whose own
     field fits around its BB much better than the shared one: `_own_structure`) are analysed alone.
