@@ -838,7 +838,7 @@ def _own_structure(image: DicomImage, fc: FieldCentre, bb: BBCentre, model: np.n
     """How much better the image's own separable field (`_warped_separable_model`) fits the ring around
     its BB than the session's shared one, both with the ring's quadratic correction: (RSS_shared −
     RSS_own) / (p·σ²), p = the rows + columns the own model adds, σ = the robust sd of its residual
-    (residuals clipped at 4σ). ≈ 1 or less when the image has nothing of its own beyond noise (the
+    (residuals clipped at 4σ). A few at most when the image has nothing of its own beyond noise (the
     synthetic sessions, seeds 1–8: −0.2…4.3); 20–56 on the oblique images of the pylinac demo, where the BB sits on
     the edge of the phantom block; 2–5 on its other images."""
     s, mask, plateau = _bb_roi(image, fc, px)
