@@ -12,9 +12,12 @@ biases it upwards. This script measures each link of that chain on the generator
    at all): bias, sd and 95th percentile of |error| against σ, for the 8- and 13-angle sessions.
 4. The systematic part: noise-free sessions (diameter and shift errors), and the FFF cone: the generator's cone
    exp(−(ρ/160)^1.25) has a cusp (infinite curvature) on the beam axis; the same image with exponent 2 (smooth top).
-5. The sessions of the README accuracy table over several noise seeds: our diameter minus truth.
+5. The sessions of the README accuracy table over several noise seeds: our diameter minus truth, the worst BB shift
+   and CAX→BB errors, and the session-level noise: mean and sd of the CAX→BB vector error over images × seeds (the
+   analyser shares the BB-free field and the BB profile across a session's images, which parts 1–2, one image alone,
+   do not show).
 
-Run: OMP_NUM_THREADS=1 /work/main/.venv/bin/python bench/wl_iso_noise.py [--draws 12] [--seeds 1,2,3,4,5,6,7,8]
+Run: OMP_NUM_THREADS=1 /work/main/.venv/bin/python bench/wl_iso_noise.py [--draws 12] [--seeds 1,2,3,4,5,6,7,8] [--parts 5]
 """
 
 from __future__ import annotations
@@ -151,9 +154,23 @@ def main() -> None:
     ap.add_argument("--draws", type=int, default=12)
     ap.add_argument("--seeds", default="1,2,3,4,5,6,7,8")
     ap.add_argument("--mc", type=int, default=300)
+    ap.add_argument("--parts", default="1,2,3,4,5", help="which parts to run, e.g. 5")
     args = ap.parse_args()
+    parts = {int(p) for p in args.parts.split(",")}
     t0 = time.process_time()
     print(f"load average {os.getloadavg()}")
+    if parts & {1, 2}:
+        single_image(args)
+    if 3 in parts:
+        noise_only(args)
+    if 4 in parts:
+        systematic()
+    if 5 in parts:
+        over_seeds(args)
+    print(f"\nCPU {time.process_time() - t0:.0f} s, load average {os.getloadavg()}")
+
+
+def single_image(args) -> None:
     print("\n1-2. BB centre, one image (BB at (2, −1, 1) mm), per image axis u / v, mm")
     print(f"{'BB':11s} {'CRLB':>15s} {'gantry':>7s} {'ours: sd':>16s} {'bias':>16s} {'oracle background: sd':>24s}")
     for name, kw in BB_KINDS.items():
@@ -162,12 +179,18 @@ def main() -> None:
             ours, oracle = pure_noise(kw, g, args.draws)
             print(f"{name:11s} {cu:6.3f} / {cv:6.3f} {g:7.0f} {ours.std(0, ddof=1)[0]:7.3f} / {ours.std(0, ddof=1)[1]:6.3f} "
                   f"{ours.mean(0)[0]:+7.3f} / {ours.mean(0)[1]:+6.3f} {oracle.std(0, ddof=1)[0]:14.3f} / {oracle.std(0, ddof=1)[1]:6.3f}")
+
+
+def noise_only(args) -> None:
     print("\n3. minimax diameter of the true axes + Gaussian noise σ on each CAX→BB component (no image), mm")
     rng = np.random.default_rng(0)
     for label, angles in (("8 angles", EIGHT), ("13 angles", THIRTEEN)):
         for sigma in (0.01, 0.015, 0.02, 0.03, 0.04):
             e = minimax_mc(angles, sigma, args.mc, rng)
             print(f"{label:10s} σ = {sigma:.3f}: bias {e.mean():+.3f}, sd {e.std():.3f}, 95th percentile of |error| {np.percentile(np.abs(e), 95):.3f}")
+
+
+def systematic() -> None:
     print("\n4. systematic part: noise-free sessions, and the FFF cone's cusp")
     for label, angles, bb, kw in SESSIONS:
         files, truth = syn.unity_session(angles, bb, seed=1, noise_rel=0.0, **kw)
@@ -177,22 +200,34 @@ def main() -> None:
               f"({m['gantry_iso_size_mm'] - truth.gantry_iso_size_mm:+.3f}), shift error max {np.abs(sh).max():.3f}")
     for label, eu, ev in cusp_experiment():
         print(f"one image, BB 1 mm to +X, no noise, {label}: CAX→BB error u {eu:+.3f}, v {ev:+.3f} mm")
+
+
+def over_seeds(args) -> None:
     print("\n5. sessions of the README table over noise seeds: diameter − truth / worst BB shift component error / worst "
           "CAX→BB vector error (mm)")
     seeds = [int(s) for s in args.seeds.split(",")]
+    total_within = 0
     for label, angles, bb, kw in SESSIONS:
-        cells, iso = [], []
+        cells, iso, errs, shifts, caxs = [], [], [], [], []
         for seed in seeds:
             files, truth = syn.unity_session(angles, bb, seed=seed, **kw)
             r = wl.analyse(files, AnalysisContext())
             m = r.metrics
             sh = np.abs(np.array([m["bb_shift_x_mm"], m["bb_shift_y_mm"], m["bb_shift_z_mm"]]) - np.array(truth.bb_shift_mm)).max()
             ce = max(math.hypot(it["cax2bb_u_mm"] - tu, it["cax2bb_v_mm"] - tv) for it, (tu, tv) in zip(r.items, truth.cax2bb_uv_mm))
+            errs += [(it["cax2bb_u_mm"] - tu, it["cax2bb_v_mm"] - tv) for it, (tu, tv) in zip(r.items, truth.cax2bb_uv_mm)]
+            shifts.append(sh)
+            caxs.append(ce)
             iso.append(m["gantry_iso_size_mm"] - truth.gantry_iso_size_mm)
             cells.append(f"{iso[-1]:+.3f}/{sh:.3f}/{ce:.3f}")
         within = sum(abs(e) <= 0.05 for e in iso)
         print(f"{label:22s} " + "  ".join(cells) + f"   diameter within 0.05 mm: {within}/{len(seeds)}")
-    print(f"\nCPU {time.process_time() - t0:.0f} s, load average {os.getloadavg()}")
+        e = np.array(errs)
+        print(f"{'':22s} worst |diameter error| {np.abs(iso).max():.3f}, worst shift {max(shifts):.3f}, worst CAX→BB {max(caxs):.3f}; "
+              f"CAX→BB error over images × seeds: mean u {e[:, 0].mean():+.4f} v {e[:, 1].mean():+.4f}, "
+              f"sd u {e[:, 0].std(ddof=1):.4f} v {e[:, 1].std(ddof=1):.4f} mm")
+        total_within += within
+    print(f"total within 0.05 mm: {total_within}/{len(seeds) * len(SESSIONS)}")
 
 
 if __name__ == "__main__":

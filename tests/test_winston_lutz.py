@@ -22,12 +22,15 @@ THIRTEEN = list(range(-180, 181, 30))  # Unity B0-style sweep: −180° … 180�
 
 # README "Winston-Lutz" accuracy table: these ARE the claims, and they hold over noise seeds 1–8 (bench/wl_iso_noise.py;
 # the seeds below are the table's). The generator's FFF cone has a rounded top (cone_round_mm = 10; a pure cusp on the
-# axis is unphysical and biased the 3 % BB shift by ~0.1 mm). The 0.05 mm on the isocentre diameter is not met:
-# the minimax diameter is biased upwards by the noise of the BB centre (0.02–0.03 mm per component at 5 % contrast,
-# about twice the Cramér–Rao bound; 0.03–0.05 mm at 3 %), measured link by link in bench/wl_iso_noise.py.
-SHIFT_TOL_MM = 0.1  # worst over seeds 1–8: 0.048 (3 % contrast)
-ISO_TOL_MM = 0.15  # worst over seeds 1–8: +0.122 (3 % contrast), +0.115 (8 angles, 6 mm BB)
-CAX_TOL_MM = 0.2  # worst over seeds 1–8: 0.117
+# axis is unphysical and biased the 3 % BB shift by ~0.1 mm). The BB-free field under the BB is fitted once per session
+# (shared by the images of one MLC field) and the BB's radial profile too: the BB centre's noise went from 0.019–0.030
+# to 0.016–0.020 mm per component at 5 % (0.028 at 3 %). The 0.05 mm on the isocentre diameter is met on the
+# 13-angle sessions (seeds 1–8) and on 5 of 8 seeds at 8 angles: the minimax diameter is still biased upwards by that
+# noise (bench/wl_iso_noise.py, part 3).
+SHIFT_TOL_MM = 0.1  # worst over seeds 1–8: 0.053 (3 % contrast)
+ISO_TOL_MM = 0.1  # worst over seeds 1–8: +0.075 (8 angles, 6 mm BB, seed 7), +0.069 (3 % contrast, seed 4)
+ISO_TOL_13_MM = 0.05  # 13 angles, worst over seeds 1–8: +0.029 (6 mm BB, 5 %), +0.025 (8 mm BB, 8 %)
+CAX_TOL_MM = 0.2  # worst over seeds 1–8: 0.089
 
 def _shift(result) -> np.ndarray:
     m = result.metrics
@@ -104,7 +107,8 @@ def test_synthetic_unity_sessions_match_truth(angles, bb, kw):
 
 def _assert_matches_truth(r, files, truth, low_contrast: bool) -> None:
     assert _shift(r) == pytest.approx(np.array(truth.bb_shift_mm), abs=SHIFT_TOL_MM)
-    assert r.metrics["gantry_iso_size_mm"] == pytest.approx(truth.gantry_iso_size_mm, abs=ISO_TOL_MM)
+    iso_tol = ISO_TOL_13_MM if len(truth.gantry_deg) >= 13 else ISO_TOL_MM
+    assert r.metrics["gantry_iso_size_mm"] == pytest.approx(truth.gantry_iso_size_mm, abs=iso_tol)
     by_file = {f: uv for (f, _), uv in zip(files, truth.cax2bb_uv_mm)}
     for it in r.items:
         tu, tv = by_file[it["file"]]
@@ -112,20 +116,41 @@ def _assert_matches_truth(r, files, truth, low_contrast: bool) -> None:
 
 
 @pytest.mark.parametrize(
-    "bb, kw",
+    "angles, bb, kw",
     [
-        ((3.0, -3.0, 3.0), dict(seed=7)),  # the worst diameter at 5 % over seeds 1–8
-        ((0.5, 1.0, -2.0), dict(seed=5, bb_contrast=0.03, bb_diameter_mm=5.0, inverted=False)),
-        ((0.5, 1.0, -2.0), dict(seed=2, bb_contrast=0.03, bb_diameter_mm=5.0, inverted=False)),  # worst CAX→BB
-        ((0.5, 1.0, -2.0), dict(seed=4, bb_contrast=0.03, bb_diameter_mm=5.0, inverted=False)),  # worst diameter
+        (EIGHT, (3.0, -3.0, 3.0), dict(seed=7)),  # the worst diameter at 5 % over seeds 1–8
+        (EIGHT, (0.5, 1.0, -2.0), dict(seed=5, bb_contrast=0.03, bb_diameter_mm=5.0, inverted=False)),
+        (EIGHT, (0.5, 1.0, -2.0), dict(seed=6, bb_contrast=0.03, bb_diameter_mm=5.0, inverted=False)),  # worst CAX→BB
+        (EIGHT, (0.5, 1.0, -2.0), dict(seed=4, bb_contrast=0.03, bb_diameter_mm=5.0, inverted=False)),  # worst diameter
+        (THIRTEEN, (-2.5, 3.0, -3.0), dict(seed=4)),  # the worst 13-angle diameter (6 mm BB)
+        (THIRTEEN, (1.0, -1.0, 0.5), dict(seed=8, bb_diameter_mm=8.0, bb_contrast=0.08)),  # the worst with the 8 mm BB
     ],
-    ids=["8-angles-3mm-seed7", "8-angles-low-contrast-seed5", "8-angles-low-contrast-seed2", "8-angles-low-contrast-seed4"],
+    ids=["8-angles-3mm-seed7", "8-angles-low-contrast-seed5", "8-angles-low-contrast-seed6", "8-angles-low-contrast-seed4",
+         "13-angles-3mm-seed4", "13-angles-8mm-bb-seed8"],
 )
-def test_synthetic_claims_hold_on_other_noise_draws(bb, kw):
+def test_synthetic_claims_hold_on_other_noise_draws(angles, bb, kw):
     # seed 5 at 3 %: the BB centroid kept wandering and the radial fit never ran (0.36 mm off on one image) until the
     # radial fit was made to conclude always
-    files, truth = unity_session(EIGHT, bb, **kw)
+    files, truth = unity_session(angles, bb, **kw)
     _assert_matches_truth(wl.analyse(files, AnalysisContext()), files, truth, low_contrast=kw.get("bb_contrast", 0.05) < 0.05)
+
+
+def test_session_sharing_is_per_mlc_field_and_single_images_still_work():
+    # the shared field and BB profile need 3 images of one collimator angle; fewer are analysed alone
+    files, truth = unity_session(EIGHT, (1.0, -1.0, 0.5), seed=3)
+    shared = wl.analyse(files, AnalysisContext())
+    alone = [wl.analyse(files[i : i + 2], AnalysisContext()) for i in range(0, 8, 2)]  # pairs: never shared
+    by_file = {f: uv for (f, _), uv in zip(files, truth.cax2bb_uv_mm)}
+    for r in [shared, *alone]:
+        for it in r.items:
+            tu, tv = by_file[it["file"]]
+            assert math.hypot(it["cax2bb_u_mm"] - tu, it["cax2bb_v_mm"] - tv) < CAX_TOL_MM, it["file"]
+    from qc.intake.dicom_io import RT_IMAGE, load_images
+
+    images = load_images(files[:1], RT_IMAGE, "WL", "en")
+    fc = wl.find_field(images[0])
+    bb = wl.find_bb(images[0], fc)  # one image, no session
+    assert bb.profile is not None and bb.contrast_pct > 2.0
 
 
 def test_polarity_does_not_change_the_result():
@@ -201,10 +226,22 @@ def test_pylinac_demo_17_images_within_manifest_tolerances():
     assert {it["axis"] for it in r.items} == {"reference", "gantry", "collimator", "couch"}
 
 
+def test_pylinac_demo_oblique_images_with_their_own_structure_leave_the_shared_field(monkeypatch):
+    # on the 4 oblique gantry images the BB sits on the edge of the phantom block, which the other images do not show:
+    # the session's shared field would move them by 0.05–0.09 mm; they are detected and analysed alone
+    files = read_paths([shared_file("pylinac", "winston_lutz", "demo")])
+    shared = {it["item"]: it for it in _demo_result(files).items}
+    monkeypatch.setattr(wl, "SHARE_FIELD", False)
+    alone = {it["item"]: it for it in _demo_result(files).items}
+    for item in ("G045", "G135", "G225", "G315"):
+        assert shared[item]["cax2bb_u_mm"] == pytest.approx(alone[item]["cax2bb_u_mm"], abs=0.01), item
+        assert shared[item]["cax2bb_v_mm"] == pytest.approx(alone[item]["cax2bb_v_mm"], abs=0.01), item
+
+
 @pytest.mark.xfail(strict=True, reason=(
     "README 'Winston-Lutz', real images: the MANIFEST median (0.7 ± 0.1, pylinac) is one draw of pylinac's whole-pixel "
     "field centre; moving the session by 0.2–0.8 px moves pylinac's median over 0.51–0.69 mm while ours stays at "
-    "0.54–0.55 mm (bench/wl_demo_vs_pylinac.py). Ours is 0.54 mm."))
+    "0.54–0.55 mm (bench/wl_demo_vs_pylinac.py). Ours is 0.55 mm."))
 def test_pylinac_demo_median_within_manifest_tolerance():
     assert _demo_result().metrics["cax2bb_median_mm"] == pytest.approx(0.7, abs=0.1)
 
