@@ -20,17 +20,18 @@ from qc.synthetic.wl import unity_session
 EIGHT = [0, 45, 90, 135, 180, 225, 270, 315]
 THIRTEEN = list(range(-180, 181, 30))  # Unity B0-style sweep: −180° … 180° in 30° steps (180° twice)
 
-# README "Winston-Lutz" accuracy table: these ARE the claims, and they hold over noise seeds 1–8 (bench/wl_iso_noise.py;
-# the seeds below are the table's). The generator's FFF cone has a rounded top (cone_round_mm = 10; a pure cusp on the
-# axis is unphysical and biased the 3 % BB shift by ~0.1 mm). The BB-free field under the BB is fitted once per session
-# (shared by the images of one MLC field) and the BB's radial profile too: the BB centre's noise went from 0.019–0.030
-# to 0.016–0.020 mm per component at 5 % (0.028 at 3 %). The 0.05 mm on the isocentre diameter is met on the
-# 13-angle sessions (seeds 1–8) and on 5 of 8 seeds at 8 angles: the minimax diameter is still biased upwards by that
+# README "Winston-Lutz" accuracy table: these ARE the claims, and they hold over noise seeds 1–16 (bench/wl_iso_noise.py
+# --parts 5 --seeds 1,…,16; the first test's seeds are the table's, the second's are the worst draws). The generator's
+# FFF cone has a rounded top (cone_round_mm = 10; a pure cusp on the axis is unphysical and biased the 3 % BB shift by
+# ~0.1 mm). The BB-free field under the BB is fitted once per session (shared by the images of one MLC field), the BB's
+# radial profile too, and the field centre divides out the in-field trend: the CAX→BB noise is 0.016–0.019 mm per
+# component at 5 % (0.028 at 3 %). The 0.05 mm on the isocentre diameter is met on the 13-angle sessions
+# (seeds 1–16) and on 14 / 11 of 16 seeds at 8 angles (5 % / 3 %): the minimax diameter is biased upwards by that
 # noise (bench/wl_iso_noise.py, part 3).
-SHIFT_TOL_MM = 0.1  # worst over seeds 1–8: 0.053 (3 % contrast)
-ISO_TOL_MM = 0.1  # worst over seeds 1–8: +0.075 (8 angles, 6 mm BB, seed 7), +0.069 (3 % contrast, seed 4)
-ISO_TOL_13_MM = 0.05  # 13 angles, worst over seeds 1–8: +0.029 (6 mm BB, 5 %), +0.025 (8 mm BB, 8 %)
-CAX_TOL_MM = 0.2  # worst over seeds 1–8: 0.089
+SHIFT_TOL_MM = 0.1  # worst over seeds 1–16: 0.053 (3 % contrast, seed 3)
+ISO_TOL_MM = 0.1  # 8 angles, worst over seeds 1–16: +0.067 (6 mm BB, 5 %, seed 7), +0.061 (3 % contrast, seed 4)
+ISO_TOL_13_MM = 0.05  # 13 angles, worst over seeds 1–16: +0.0496 (6 mm BB, 5 %, seed 12), +0.024 (8 mm BB, seed 10)
+CAX_TOL_MM = 0.2  # worst over seeds 1–16: 0.089 (3 % contrast, seed 2)
 
 def _shift(result) -> np.ndarray:
     m = result.metrics
@@ -120,13 +121,13 @@ def _assert_matches_truth(r, files, truth, low_contrast: bool) -> None:
     [
         (EIGHT, (3.0, -3.0, 3.0), dict(seed=7)),  # the worst diameter at 5 % over seeds 1–8
         (EIGHT, (0.5, 1.0, -2.0), dict(seed=5, bb_contrast=0.03, bb_diameter_mm=5.0, inverted=False)),
-        (EIGHT, (0.5, 1.0, -2.0), dict(seed=6, bb_contrast=0.03, bb_diameter_mm=5.0, inverted=False)),  # worst CAX→BB
+        (EIGHT, (0.5, 1.0, -2.0), dict(seed=2, bb_contrast=0.03, bb_diameter_mm=5.0, inverted=False)),  # worst CAX→BB
         (EIGHT, (0.5, 1.0, -2.0), dict(seed=4, bb_contrast=0.03, bb_diameter_mm=5.0, inverted=False)),  # worst diameter
-        (THIRTEEN, (-2.5, 3.0, -3.0), dict(seed=4)),  # the worst 13-angle diameter (6 mm BB)
-        (THIRTEEN, (1.0, -1.0, 0.5), dict(seed=8, bb_diameter_mm=8.0, bb_contrast=0.08)),  # the worst with the 8 mm BB
+        (THIRTEEN, (-2.5, 3.0, -3.0), dict(seed=12)),  # the worst 13-angle diameter (6 mm BB), +0.0496
+        (THIRTEEN, (1.0, -1.0, 0.5), dict(seed=10, bb_diameter_mm=8.0, bb_contrast=0.08)),  # the worst with the 8 mm BB
     ],
-    ids=["8-angles-3mm-seed7", "8-angles-low-contrast-seed5", "8-angles-low-contrast-seed6", "8-angles-low-contrast-seed4",
-         "13-angles-3mm-seed4", "13-angles-8mm-bb-seed8"],
+    ids=["8-angles-3mm-seed7", "8-angles-low-contrast-seed5", "8-angles-low-contrast-seed2", "8-angles-low-contrast-seed4",
+         "13-angles-3mm-seed12", "13-angles-8mm-bb-seed10"],
 )
 def test_synthetic_claims_hold_on_other_noise_draws(angles, bb, kw):
     # seed 5 at 3 %: the BB centroid kept wandering and the radial fit never ran (0.36 mm off on one image) until the
@@ -241,7 +242,7 @@ def test_pylinac_demo_oblique_images_with_their_own_structure_leave_the_shared_f
 @pytest.mark.xfail(strict=True, reason=(
     "README 'Winston-Lutz', real images: the MANIFEST median (0.7 ± 0.1, pylinac) is one draw of pylinac's whole-pixel "
     "field centre; moving the session by 0.2–0.8 px moves pylinac's median over 0.51–0.69 mm while ours stays at "
-    "0.54–0.55 mm (bench/wl_demo_vs_pylinac.py). Ours is 0.55 mm."))
+    "0.537–0.542 mm (bench/wl_demo_vs_pylinac.py). Ours is 0.54 mm."))
 def test_pylinac_demo_median_within_manifest_tolerance():
     assert _demo_result().metrics["cax2bb_median_mm"] == pytest.approx(0.7, abs=0.1)
 

@@ -1188,7 +1188,11 @@ def charts(result: AnalysisResult, lang: str = "fr") -> list[tuple[str, Any]]:
         ],
     )
     title = t("wl.chart.polar", lang)
-    polar = alt.layer(circ, spk, lab, pts).properties(title=title, width=360, height=360)
+    # a title wider than the plot squeezed it into an ellipse (Vega-Lite's "fit" sizing): two lines, and "pad" sizing
+    head, _, tail = title.partition(" (")
+    lines = [head, "(" + tail] if tail else [title]
+    polar = alt.layer(circ, spk, lab, pts).properties(title=alt.TitleParams(lines), width=360, height=360,
+                                                      autosize=alt.AutoSizeParams(type="pad"))
     long = df.melt(id_vars=["item", "gantry_deg"], value_vars=["cax2bb_u_mm", "cax2bb_v_mm"], var_name="component", value_name="mm")
     long["component"] = long["component"].map({"cax2bb_u_mm": t("wl.chart.u", lang), "cax2bb_v_mm": t("wl.chart.v", lang)})
     title2 = t("wl.chart.components", lang)
