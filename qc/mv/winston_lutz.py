@@ -500,10 +500,7 @@ def shared_field_models(images: list[DicomImage], fields: list[FieldCentre], bbs
         sol = np.linalg.solve(ata, aw.T @ z_all)
         if rp == robust_passes:
             break
-        r = z_all - a @ sol
-        scale = 1.4826 * np.median(np.abs(r - np.median(r))) + 1e-9
-        q = r / (4.685 * scale)
-        w = np.where(np.abs(q) < 1, (1 - q * q) ** 2, 0.0)
+        w = _tukey_biweights(z_all - a @ sol)
     xk, yk, ck = sol[:nx], sol[nx : nx + ny], sol[nx + ny :]
     out = []
     for k, (xi, eta) in enumerate(shapes):
@@ -665,6 +662,13 @@ def _fill_nan(a: np.ndarray) -> np.ndarray:
     return np.interp(idx, idx[ok], a[ok])
 
 
+def _tukey_biweights(r: np.ndarray) -> np.ndarray:
+    """Tukey biweights of residuals r: (1 − (r/c)²)² inside c = 4.685 robust σ (MAD), 0 beyond."""
+    scale = 1.4826 * np.median(np.abs(r - np.median(r))) + 1e-9
+    q = r / (4.685 * scale)
+    return np.where(np.abs(q) < 1, (1 - q * q) ** 2, 0.0)
+
+
 def _quadratic_surface(du: np.ndarray, dv: np.ndarray, z: np.ndarray, gu: np.ndarray, gv: np.ndarray, robust_passes: int = 3) -> np.ndarray:
     """Quadratic surface z(du, dv) fitted by least squares with Tukey biweights, evaluated on (gu, gv)."""
     a = np.column_stack([np.ones_like(du), du, dv, du * du, du * dv, dv * dv])
@@ -675,10 +679,7 @@ def _quadratic_surface(du: np.ndarray, dv: np.ndarray, z: np.ndarray, gu: np.nda
         coef, *_ = np.linalg.lstsq(a * sw[:, None], z * sw, rcond=None)
         if rp == robust_passes:
             break
-        r = z - a @ coef
-        scale = 1.4826 * np.median(np.abs(r - np.median(r))) + 1e-9
-        q = r / (4.685 * scale)
-        w = np.where(np.abs(q) < 1, (1 - q * q) ** 2, 0.0)
+        w = _tukey_biweights(z - a @ coef)
     return coef[0] + coef[1] * gu + coef[2] * gv + coef[3] * gu * gu + coef[4] * gu * gv + coef[5] * gv * gv
 
 
