@@ -24,13 +24,13 @@ THIRTEEN = list(range(-180, 181, 30))  # Unity B0-style sweep: −180° … 180�
 # --parts 5 --seeds 1,…,16; the first test's seeds are the table's, the second's are the worst draws). The generator's
 # FFF cone has a rounded top (cone_round_mm = 10; a pure cusp on the axis is unphysical and biased the 3 % BB shift by
 # ~0.1 mm). The BB-free field under the BB is fitted once per session (shared by the images of one MLC field), the BB's
-# radial profile too, and the field centre divides out the in-field trend: the CAX→BB noise is 0.016–0.019 mm per
-# component at 5 % (0.028 at 3 %). The 0.05 mm on the isocentre diameter is met on the 13-angle sessions
-# (seeds 1–16) and on 14 / 11 of 16 seeds at 8 angles (5 % / 3 %): the minimax diameter is biased upwards by that
-# noise (bench/wl_iso_noise.py, part 3).
-SHIFT_TOL_MM = 0.1  # worst over seeds 1–16: 0.053 (3 % contrast, seed 3)
-ISO_TOL_MM = 0.1  # 8 angles, worst over seeds 1–16: +0.067 (6 mm BB, 5 %, seed 7), +0.061 (3 % contrast, seed 4)
-ISO_TOL_13_MM = 0.05  # 13 angles, worst over seeds 1–16: +0.0496 (6 mm BB, 5 %, seed 12), +0.024 (8 mm BB, seed 10)
+# radial profile too, the field model moves each row's edges instead of stretching the row, and the field centre
+# divides out the in-field trend: the CAX→BB noise is 0.016–0.019 mm per component at 5 % (0.027 at 3 %). The
+# issue's 0.05 mm on the isocentre diameter is met on the 13-angle sessions (seeds 1–16) and on 14 of 16 seeds at
+# 8 angles (5 % and 3 %): the minimax diameter is biased upwards by that noise (bench/wl_iso_noise.py, part 3).
+SHIFT_TOL_MM = 0.1  # worst over seeds 1–16: 0.044 (3 % contrast, seed 3)
+ISO_TOL_MM = 0.1  # 8 angles, worst over seeds 1–16: +0.073 (3 % contrast, seed 14), +0.066 (6 mm BB, 5 %, seed 7)
+ISO_TOL_13_MM = 0.05  # 13 angles, worst over seeds 1–16: +0.039 (6 mm BB, 5 %, seed 12), −0.025 (8 mm BB, seed 10)
 CAX_TOL_MM = 0.2  # worst over seeds 1–16: 0.089 (3 % contrast, seed 2)
 
 def _shift(result) -> np.ndarray:
@@ -122,11 +122,11 @@ def _assert_matches_truth(r, files, truth, low_contrast: bool) -> None:
         (EIGHT, (3.0, -3.0, 3.0), dict(seed=7)),  # the worst diameter at 5 % over seeds 1–8
         (EIGHT, (0.5, 1.0, -2.0), dict(seed=5, bb_contrast=0.03, bb_diameter_mm=5.0, inverted=False)),
         (EIGHT, (0.5, 1.0, -2.0), dict(seed=2, bb_contrast=0.03, bb_diameter_mm=5.0, inverted=False)),  # worst CAX→BB
-        (EIGHT, (0.5, 1.0, -2.0), dict(seed=4, bb_contrast=0.03, bb_diameter_mm=5.0, inverted=False)),  # worst diameter
-        (THIRTEEN, (-2.5, 3.0, -3.0), dict(seed=12)),  # the worst 13-angle diameter (6 mm BB), +0.0496
+        (EIGHT, (0.5, 1.0, -2.0), dict(seed=14, bb_contrast=0.03, bb_diameter_mm=5.0, inverted=False)),  # worst diameter
+        (THIRTEEN, (-2.5, 3.0, -3.0), dict(seed=12)),  # the worst 13-angle diameter (6 mm BB), +0.039
         (THIRTEEN, (1.0, -1.0, 0.5), dict(seed=10, bb_diameter_mm=8.0, bb_contrast=0.08)),  # the worst with the 8 mm BB
     ],
-    ids=["8-angles-3mm-seed7", "8-angles-low-contrast-seed5", "8-angles-low-contrast-seed2", "8-angles-low-contrast-seed4",
+    ids=["8-angles-3mm-seed7", "8-angles-low-contrast-seed5", "8-angles-low-contrast-seed2", "8-angles-low-contrast-seed14",
          "13-angles-3mm-seed12", "13-angles-8mm-bb-seed10"],
 )
 def test_synthetic_claims_hold_on_other_noise_draws(angles, bb, kw):
@@ -242,7 +242,7 @@ def test_pylinac_demo_oblique_images_with_their_own_structure_leave_the_shared_f
 @pytest.mark.xfail(strict=True, reason=(
     "README 'Winston-Lutz', real images: the MANIFEST median (0.7 ± 0.1, pylinac) is one draw of pylinac's whole-pixel "
     "field centre; moving the session by 0.2–0.8 px moves pylinac's median over 0.51–0.69 mm while ours stays at "
-    "0.537–0.542 mm (bench/wl_demo_vs_pylinac.py). Ours is 0.54 mm."))
+    "0.538–0.542 mm (bench/wl_demo_vs_pylinac.py). Ours is 0.54 mm."))
 def test_pylinac_demo_median_within_manifest_tolerance():
     assert _demo_result().metrics["cax2bb_median_mm"] == pytest.approx(0.7, abs=0.1)
 
@@ -337,3 +337,16 @@ def test_field_centre_is_not_moved_by_a_tilt_of_the_signal():
         axis = a - (a @ beam) * beam
         assert (fc.u_px - UNITY_CAX_PX[0] - (axis @ u_ax) / px) * px == pytest.approx(0.0, abs=0.005)
         assert (fc.v_px - UNITY_CAX_PX[1] - (axis @ v_ax) / px) * px == pytest.approx(0.0, abs=0.005)
+
+
+def test_bb_straddling_a_leaf_pair_boundary_noise_free():
+    # 13-angle session, BB 3 mm towards the gantry: its shadow straddles the boundary of two leaf pairs whose gaps
+    # differ by up to 0.3 mm (drawn anew for each image). The field model takes each row's edges as shifted, not the
+    # row as stretched between them: stretched, the penumbra tails 5 mm inside the field were 0.075 mm off, a step
+    # across the boundary that moved the BB by up to 0.053 mm in v without any noise. Now within 0.02 mm.
+    files, truth = unity_session(THIRTEEN, (-2.5, 3.0, -3.0), seed=2, noise_rel=0.0)
+    r = wl.analyse(files, AnalysisContext())
+    by_file = {f: uv for (f, _), uv in zip(files, truth.cax2bb_uv_mm)}
+    for it in r.items:
+        tu, tv = by_file[it["file"]]
+        assert abs(it["cax2bb_u_mm"] - tu) < 0.02 and abs(it["cax2bb_v_mm"] - tv) < 0.02, it["file"]

@@ -66,6 +66,7 @@ BB_WINDOW_MARGIN_MM = 1.8  # disc radius = BB radius + this (blur of source and 
 FIT_LEVEL = 0.3  # the field model is fitted (and the BB weighed) where the signal exceeds 30 % of the field's plateau
 PROFILE_SMOOTH_PX = 0.0  # smoothing of the fitted row/column terms (penumbrae are ≥ 5 px wide on the Unity)
 FIT_RING_MM = 3.5  # width of the ring around the disc where the smooth correction is fitted
+EDGE_BLEND_MM = 3.0  # the edge-relative coordinate passes from the left edge's shift to the right one's over ~this (tanh): shifts for the penumbra tails near the edges, a gentle transition under a domed (FFF) field centre
 SHARE_FIELD = True  # second pass: the BB-free field as one separable model shared by the session's images
 PASS2_ROUNDS = 1  # radial-fit rounds on the shared field before the round with the shared BB profile
 OWN_STRUCTURE_MAX = 10.0  # `_own_structure` above which an image leaves the shared field (synthetic ≤ 4.3, demo oblique ≥ 20)
@@ -358,7 +359,7 @@ def find_bb(image: DicomImage, fc: FieldCentre, bb_diameter_mm: float | None = N
         bb_diameter_mm = diameter
     vv, uu = np.mgrid[0 : s.shape[0], 0 : s.shape[1]].astype(float)
     logs = np.log(np.clip(s, plateau * 1e-3, None))
-    row_a, row_b = _row_edge_mapping(s, mask, px) if field_model is None else (None, None)
+    mapped = _row_edge_mapping(s, mask, px) if field_model is None else None
     fit_region = s > FIT_LEVEL * plateau
     contrast = 0.0
     fine_rounds = 0
@@ -369,7 +370,7 @@ def find_bb(image: DicomImage, fc: FieldCentre, bb_diameter_mm: float | None = N
         disc = rr <= radius_px
         local = (np.abs(uu - ub) <= radius_px + FIT_RING_MM / px) & (np.abs(vv - vb) <= radius_px + FIT_RING_MM / px)
         outside = fit_region & ~disc & local
-        model = field_model if field_model is not None else _warped_separable_model(logs, outside, row_a, row_b)
+        model = field_model if field_model is not None else _warped_separable_model(logs, outside, mapped)
         ring = outside & (rr <= radius_px + FIT_RING_MM / px)
         resid = logs - model
         if ring.sum() < 12:
@@ -457,8 +458,10 @@ def shared_field_models(images: list[DicomImage], fields: list[FieldCentre], bbs
         if edges is not None and w_ref > 0:
             left = _fill_nan(edges[0])
             right = _fill_nan(edges[1])
-            width = np.where(right - left > 2, right - left, w_ref)
-            xi = (uu - left[:, None]) / width[:, None] * w_ref - w_ref / 2
+            narrow = ~(right - left > 2)  # a row without two distinct edges: centred on the median width
+            centre = (left + right) / 2
+            left, right = np.where(narrow, centre - w_ref / 2, left), np.where(narrow, centre + w_ref / 2, right)
+            xi = _edge_relative_u(uu, left, right, -w_ref / 2, w_ref / 2, px)  # the edges' shifts, not a stretch
         else:
             xi = uu + c0 - fc.u_px
         eta = vv + r0 - fc.v_px
@@ -576,48 +579,62 @@ def _row_edges(s: np.ndarray, mask: np.ndarray, px: float) -> tuple[np.ndarray, 
     return left_all, right_all
 
 
-def _row_edge_mapping(s: np.ndarray, mask: np.ndarray, px: float) -> tuple[np.ndarray, np.ndarray]:
-    """Per row, the affine map u' = a + b·u that puts the row's two field edges (inflection points,
-    median-filtered along v so a leaf pair's steps are kept and noise is not) on the median edges.
+def _edge_relative_u(uu: np.ndarray, left: np.ndarray, right: np.ndarray, l_ref: float, r_ref: float, px: float) -> np.ndarray:
+    """Each row's u moved so that its two field edges land on (l_ref, r_ref): by the left edge's shift on
+    the left half of the field and by the right edge's shift on the right half, the two blended by a tanh
+    over ~`EDGE_BLEND_MM` about the row's centre (wider when the shifts differ much, so it stays monotone).
+
+    Why shifts and not a stretch: a leaf pair that opens 0.15 mm wider moves its penumbra (and the long tail
+    of it, which reaches several mm into the field) by 0.15 mm; it does not stretch the profile. Stretching
+    the row between its edges put the tail 0.075 mm off 5 mm inside a 20 mm field: a 0.08 % step across a
+    leaf-pair boundary, which moved a BB straddling that boundary by up to 0.05 mm in v (noise-free).
+    """
+    dl = (l_ref - left)[:, None]
+    dr = (r_ref - right)[:, None]
+    tau = np.maximum(EDGE_BLEND_MM / px, np.abs(dr - dl))  # slope ≥ 1/2 everywhere: the map stays invertible
+    w = 0.5 * (1.0 + np.tanh((uu - ((left + right) / 2)[:, None]) / tau))
+    return uu + (1.0 - w) * dl + w * dr
+
+
+def _row_edge_mapping(s: np.ndarray, mask: np.ndarray, px: float) -> np.ndarray:
+    """Per pixel, the row's edge-relative coordinate (`_edge_relative_u`) that puts the row's two field
+    edges (inflection points, median-filtered along v so a leaf pair's steps are kept and noise is not)
+    on the median edges.
 
     MLC leaf pairs end at slightly different positions (and a rotated field's rows differ in width):
     in the mapped coordinate the field is separable again, which the BB's background model needs.
     Rows without two edges keep the identity.
     """
-    nr = s.shape[0]
-    a = np.zeros(nr)
-    b = np.ones(nr)
+    nr, nc = s.shape
+    uu = np.broadcast_to(np.arange(nc, dtype=float), (nr, nc)).copy()
     left, right = _row_edges(s, mask, px)
     ok = np.isfinite(left) & np.isfinite(right)
     if ok.sum() < 3:
-        return a, b
+        return uu
     rows = np.nonzero(mask.sum(axis=1) >= 3)[0]
     left = ndimage.median_filter(_fill_nan(left[rows]), size=7, mode="nearest")
     right = ndimage.median_filter(_fill_nan(right[rows]), size=7, mode="nearest")
     l_ref, r_ref = float(np.median(left)), float(np.median(right))
-    bb = (r_ref - l_ref) / (right - left)
-    a[rows] = l_ref - bb * left
-    b[rows] = bb
-    return a, b
+    uu[rows] = _edge_relative_u(uu[rows], left, right, l_ref, r_ref, px)
+    return uu
 
 
-def _warped_separable_model(logs: np.ndarray, use: np.ndarray, row_a: np.ndarray, row_b: np.ndarray) -> np.ndarray:
-    """log field = x(a_v + b_v·u) + y(v): the separable fit done on rows resampled to the mapped
-    coordinate (`_row_edge_mapping`), evaluated back on the pixel grid."""
+def _warped_separable_model(logs: np.ndarray, use: np.ndarray, mapped: np.ndarray) -> np.ndarray:
+    """log field = x(ξ) + y(v), ξ = each row's edge-relative coordinate (`_row_edge_mapping`, increasing
+    along the row): the separable fit done on rows resampled to ξ, evaluated back on the pixel grid."""
     nr, nc = logs.shape
     grid = np.arange(nc, dtype=float)
-    src = (grid[None, :] - row_a[:, None]) / row_b[:, None]  # original u of each mapped column
     logs_w = np.empty_like(logs)
     use_w = np.empty(logs.shape, dtype=float)
     uf = use.astype(float)
     for i in range(nr):
-        logs_w[i] = np.interp(src[i], grid, logs[i])
-        use_w[i] = np.interp(src[i], grid, uf[i], left=0.0, right=0.0)
+        src = np.interp(grid, mapped[i], grid)  # original u of each mapped column (the map is increasing)
+        logs_w[i] = np.interp(src, grid, logs[i])
+        use_w[i] = np.interp(src, grid, uf[i], left=0.0, right=0.0)
     y, x = _separable_log_field(logs_w, use_w > 0.999)
     # light smoothing: the row and column terms come from few pixels each, their noise would stripe the disc
     if PROFILE_SMOOTH_PX > 0:
         y, x = ndimage.gaussian_filter1d(y, PROFILE_SMOOTH_PX, mode="nearest"), ndimage.gaussian_filter1d(x, PROFILE_SMOOTH_PX, mode="nearest")
-    mapped = row_a[:, None] + row_b[:, None] * grid[None, :]
     return y[:, None] + np.interp(mapped, grid, x)
 
 
@@ -885,9 +902,9 @@ def _own_structure(image: DicomImage, fc: FieldCentre, bb: BBCentre, model: np.n
     ring = outside & (rr <= radius + FIT_RING_MM / px)
     if ring.sum() < 12:
         return 0.0
-    row_a, row_b = _row_edge_mapping(s, mask, px)
+    mapped = _row_edge_mapping(s, mask, px)
     resid = []
-    for m in (model, _warped_separable_model(logs, outside, row_a, row_b)):
+    for m in (model, _warped_separable_model(logs, outside, mapped)):
         r = logs - m
         resid.append((r - _quadratic_surface(uu[ring] - ub, vv[ring] - vb, r[ring], uu - ub, vv - vb))[ring])
     sigma = 1.4826 * float(np.median(np.abs(resid[1] - np.median(resid[1])))) + 1e-12
