@@ -431,8 +431,8 @@ def _bb_roi(image: DicomImage, fc: FieldCentre, px: float) -> tuple[np.ndarray, 
 def shared_field_models(images: list[DicomImage], fields: list[FieldCentre], bbs: list[BBCentre], px: float,
                         robust_passes: int = 2) -> list[np.ndarray]:
     """The BB-free log field of images of one MLC field, as one separable model shared by all:
-    log s_i(u, v) = X(ξ) + Y(η) + c_i, with ξ the row's position between its own two edges (mapped on
-    the session's median width, so leaf pairs of unequal gaps line up) and η = v − the image's field
+    log s_i(u, v) = X(ξ) + Y(η) + c_i, with ξ the row's position relative to its own two edges (each edge's
+    shift onto the session's median width, `_edge_relative_u`, so leaf pairs of unequal gaps line up) and η = v − the image's field
     centre (sub-pixel: the imager sags). X and Y are piecewise linear (knots every pixel), fitted by
     least squares with Tukey biweights on the pixels around each image's BB (first pass) outside its
     disc. Every row and column is thus informed by all images. Returns each image's log model on its
