@@ -21,7 +21,6 @@ Run:  OMP_NUM_THREADS=1 /work/main/.venv/bin/python bench/wl_demo_vs_pylinac.py 
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import subprocess
@@ -38,6 +37,7 @@ sys.path.insert(0, str(REPO))
 from qc.intake.dicom_io import RT_IMAGE, load_images, read_paths  # noqa: E402
 from qc.mv import winston_lutz as wl  # noqa: E402
 from qc.registry import AnalysisContext  # noqa: E402
+from qc.synthetic import shifted_image_bytes  # noqa: E402
 
 DEMO = REPO.parent / "shared" / "data" / "pylinac" / "winston_lutz" / "demo"
 
@@ -125,23 +125,13 @@ def simple_bb_centroids(s: np.ndarray, bu: float, bv: float, h: int = 12) -> tup
 
 
 def shifted_copies(files: list[tuple[str, bytes]], du: float, dv: float, folder: Path) -> list[tuple[str, bytes]]:
-    """Every image moved by (du, dv) pixels (cubic spline), written as proper DICOM files."""
-    import pydicom
-
+    """Every image moved by (du, dv) pixels (cubic spline), written as proper DICOM files in `folder`."""
     out = []
     for name, data in files:
-        ds = pydicom.dcmread(io.BytesIO(data), force=True)
-        if not getattr(ds, "file_meta", None) or "TransferSyntaxUID" not in ds.file_meta:
-            ds.file_meta = pydicom.dataset.FileMetaDataset()
-            ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
-        arr = ds.pixel_array.astype(float)
-        moved = ndimage.shift(arr, (dv, du), order=3, mode="nearest")
-        ds.PixelData = np.clip(np.rint(moved), 0, np.iinfo(ds.pixel_array.dtype).max).astype(ds.pixel_array.dtype).tobytes()
         base = name.split("/")[-1]
-        buf = io.BytesIO()
-        ds.save_as(buf, enforce_file_format=True)
-        (folder / base).write_bytes(buf.getvalue())
-        out.append((base, buf.getvalue()))
+        moved = shifted_image_bytes(data, du, dv)
+        (folder / base).write_bytes(moved)
+        out.append((base, moved))
     return out
 
 

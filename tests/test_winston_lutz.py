@@ -249,24 +249,9 @@ def test_pylinac_demo_median_within_manifest_tolerance():
 
 def _moved(files, du: float, dv: float):
     """The same images moved by (du, dv) pixels (cubic spline): every CAX→BB vector must stay the same."""
-    import io
+    from qc.synthetic import shifted_image_bytes
 
-    import pydicom
-    from scipy import ndimage
-
-    out = []
-    for name, data in files:
-        ds = pydicom.dcmread(io.BytesIO(data), force=True)
-        if not getattr(ds, "file_meta", None) or "TransferSyntaxUID" not in ds.file_meta:
-            ds.file_meta = pydicom.dataset.FileMetaDataset()
-            ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
-        arr = ds.pixel_array
-        moved = ndimage.shift(arr.astype(float), (dv, du), order=3, mode="nearest")
-        ds.PixelData = np.clip(np.rint(moved), 0, np.iinfo(arr.dtype).max).astype(arr.dtype).tobytes()
-        buf = io.BytesIO()
-        ds.save_as(buf, enforce_file_format=True)
-        out.append((name, buf.getvalue()))
-    return out
+    return [(name, shifted_image_bytes(data, du, dv)) for name, data in files]
 
 
 def test_pylinac_demo_does_not_depend_on_where_the_pixels_fall():

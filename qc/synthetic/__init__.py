@@ -121,3 +121,21 @@ def add_noise(signal: np.ndarray, rng: np.random.Generator, relative_sd: float) 
 def read_back(data: bytes) -> pydicom.Dataset:
     """Convenience for tests: parse bytes written here."""
     return pydicom.dcmread(io.BytesIO(data))
+
+
+def shifted_image_bytes(data: bytes, du: float, dv: float) -> bytes:
+    """The same DICOM image moved by (du, dv) pixels (cubic spline, edges continued), written as a proper
+    DICOM file: a sub-pixel translation must change no distance measured within the image (tests, bench).
+    Files without file meta (the pylinac demo) are read as Implicit VR Little Endian."""
+    from scipy import ndimage
+
+    ds = pydicom.dcmread(io.BytesIO(data), force=True)
+    if not getattr(ds, "file_meta", None) or "TransferSyntaxUID" not in ds.file_meta:
+        ds.file_meta = pydicom.dataset.FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
+    arr = ds.pixel_array
+    moved = ndimage.shift(arr.astype(float), (dv, du), order=3, mode="nearest")
+    ds.PixelData = np.clip(np.rint(moved), 0, np.iinfo(arr.dtype).max).astype(arr.dtype).tobytes()
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()
