@@ -440,14 +440,7 @@ def shared_field_models(images: list[DicomImage], fields: list[FieldCentre], bbs
     per = []
     for im, fc in zip(images, fields):
         s, mask, plateau = _bb_roi(im, fc, px)
-        edges = None
-        left, right = _row_edges(s, mask, px)  # each row's edges, median over 7 rows (as `_row_edge_mapping`)
-        ok = np.isfinite(left) & np.isfinite(right)
-        if ok.sum() >= 3:
-            left = ndimage.median_filter(_fill_nan(left), size=7, mode="nearest")
-            right = ndimage.median_filter(_fill_nan(right), size=7, mode="nearest")
-            edges = (left, right)
-        per.append((s, plateau, edges))
+        per.append((s, plateau, _smoothed_row_edges(s, mask, px)))
     widths = [np.nanmedian(e[1] - e[0]) for *_, e in per if e is not None]
     w_ref = float(np.median(widths)) if widths else 0.0
     xs, ys, zs, ks, shapes = [], [], [], [], []
@@ -456,8 +449,7 @@ def shared_field_models(images: list[DicomImage], fields: list[FieldCentre], bbs
         nr, nc = s.shape
         vv, uu = np.mgrid[0:nr, 0:nc].astype(float)
         if edges is not None and w_ref > 0:
-            left = _fill_nan(edges[0])
-            right = _fill_nan(edges[1])
+            left, right = edges
             narrow = ~(right - left > 2)  # a row without two distinct edges: centred on the median width
             centre = (left + right) / 2
             left, right = np.where(narrow, centre - w_ref / 2, left), np.where(narrow, centre + w_ref / 2, right)
@@ -579,6 +571,16 @@ def _row_edges(s: np.ndarray, mask: np.ndarray, px: float) -> tuple[np.ndarray, 
     return left_all, right_all
 
 
+def _smoothed_row_edges(s: np.ndarray, mask: np.ndarray, px: float) -> tuple[np.ndarray, np.ndarray] | None:
+    """`_row_edges` with gaps filled and median-filtered over 7 rows along v (a leaf pair's step is kept,
+    noise is not); None when fewer than 3 rows have two edges."""
+    left, right = _row_edges(s, mask, px)
+    if (np.isfinite(left) & np.isfinite(right)).sum() < 3:
+        return None
+    return (ndimage.median_filter(_fill_nan(left), size=7, mode="nearest"),
+            ndimage.median_filter(_fill_nan(right), size=7, mode="nearest"))
+
+
 def _edge_relative_u(uu: np.ndarray, left: np.ndarray, right: np.ndarray, l_ref: float, r_ref: float, px: float) -> np.ndarray:
     """Each row's u moved so that its two field edges land on (l_ref, r_ref): by the left edge's shift on
     the left half of the field and by the right edge's shift on the right half, the two blended by a tanh
@@ -607,13 +609,11 @@ def _row_edge_mapping(s: np.ndarray, mask: np.ndarray, px: float) -> np.ndarray:
     """
     nr, nc = s.shape
     uu = np.broadcast_to(np.arange(nc, dtype=float), (nr, nc)).copy()
-    left, right = _row_edges(s, mask, px)
-    ok = np.isfinite(left) & np.isfinite(right)
-    if ok.sum() < 3:
+    edges = _smoothed_row_edges(s, mask, px)
+    if edges is None:
         return uu
     rows = np.nonzero(mask.sum(axis=1) >= 3)[0]
-    left = ndimage.median_filter(_fill_nan(left[rows]), size=7, mode="nearest")
-    right = ndimage.median_filter(_fill_nan(right[rows]), size=7, mode="nearest")
+    left, right = edges[0][rows], edges[1][rows]
     l_ref, r_ref = float(np.median(left)), float(np.median(right))
     uu[rows] = _edge_relative_u(uu[rows], left, right, l_ref, r_ref, px)
     return uu
