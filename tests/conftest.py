@@ -47,6 +47,24 @@ def shared_file(*parts: str) -> Path:
     return path
 
 
+@pytest.fixture(scope="session")
+def demo_template(tmp_path_factory) -> Path:
+    """The demo database, built once per test run (about 20 s of CPU); tests copy it (`copy_demo`), never write it."""
+    from qc.demo import build_demo
+
+    d = tmp_path_factory.mktemp("demo-template")
+    build_demo(d)
+    return d
+
+
+def copy_demo(template: Path, target: Path) -> Path:
+    """A private copy of the demo database in `target` (a test's own data folder)."""
+    import shutil
+
+    shutil.copytree(template, target, dirs_exist_ok=True)
+    return target
+
+
 @pytest.fixture
 def store(qc_data_dir):
     from qc.records.storage import open_store

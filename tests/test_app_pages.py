@@ -17,13 +17,9 @@ STATIC_PAGES = ["pages/home.py", "pages/history.py", "pages/reports.py", "pages/
 
 
 @pytest.fixture(scope="session")
-def demo_db(tmp_path_factory) -> Path:
-    """The demo database, built once per test run, copied into each test that needs it."""
-    from qc.demo import build_demo
-
-    d = tmp_path_factory.mktemp("demo")
-    build_demo(d)
-    return d
+def demo_db(demo_template) -> Path:
+    """The demo database of the test run (built once in conftest), copied into each test that needs it."""
+    return demo_template
 
 
 def use_demo(demo_db: Path, qc_data_dir: Path) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import REPO, copy_demo
 
 pytestmark = pytest.mark.browser
 CHROMIUM = "/usr/bin/chromium"
@@ -79,12 +79,11 @@ def streamlit_server(env: dict, timeout_s: float = 60.0):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    """A real Streamlit server on loopback with the demo database, stopped after the module."""
+def server(tmp_path_factory, demo_template):
+    """A real Streamlit server on loopback with (a copy of) the demo database, stopped after the module."""
     _require()
-    data = tmp_path_factory.mktemp("e2e-data")
+    data = copy_demo(demo_template, tmp_path_factory.mktemp("e2e-data"))
     env = {**os.environ, "QC_DATA_DIR": str(data), "QC_NO_DEMO": "0"}
-    subprocess.run([sys.executable, "-m", "qc", "demo"], cwd=REPO, env=env, check=True, capture_output=True)
     with streamlit_server(env, timeout_s=30) as (url, health_s):
         yield {"url": url, "data": data, "health_s": health_s}
 

@@ -11,16 +11,14 @@ import time
 import pytest
 
 from pypdf_text import pdf_text
-from qc.demo import DEMO_MACHINE, build_demo
+from qc.demo import DEMO_MACHINE
 from qc.reporting.report import expected_sessions, month_bounds, monthly_report_pdf, session_report_pdf
 from qc.records.storage import open_store
 
 
 @pytest.fixture(scope="module")
-def demo_dir(tmp_path_factory):
-    d = tmp_path_factory.mktemp("demo-report")
-    build_demo(d)
-    return d
+def demo_dir(demo_template):
+    return demo_template  # built once per test run (conftest); copied by demo_store
 
 
 @pytest.fixture

@@ -107,13 +107,9 @@ def visible_problems(at: AppTest, where: str, lang: str) -> list[str]:
 
 
 @pytest.fixture(scope="module")
-def small_demo(tmp_path_factory) -> Path:
-    """A demo database of 3 weeks (every test has sessions; built once for the module)."""
-    from qc.demo import build_demo
-
-    d = tmp_path_factory.mktemp("demo-small")
-    build_demo(d, weeks=3)
-    return d
+def small_demo(demo_template) -> Path:
+    """The demo database of the test run (every test has sessions; built once in conftest, copied by the tests)."""
+    return demo_template
 
 
 def start(lang: str) -> AppTest:
