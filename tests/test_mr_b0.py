@@ -69,14 +69,18 @@ def test_gantry_differences_are_within_0_01_ppm_of_the_truth(gantry_series):
     r = b0_gantry.analyse(files, AnalysisContext())
     assert r.params["angles_deg"] == truth.angles_deg and r.params["angles_from"] == "description"
     assert r.params["echo_time_ms"] == pytest.approx(15.66)
-    for k, angle in enumerate(truth.angles_deg):
+    # −180° and +180° are one gantry position (+180°, measured twice): its row is the less favourable of the two.
+    for group in b0_gantry.gantry_positions(truth.angles_deg):
+        angle = b0_gantry.wrapped_deg(truth.angles_deg[group[0]])
         if angle == 0:
             continue
+        k = max(group, key=lambda i: truth.stats(i, 350.0)["pk_pk"])
         for dsv in b0_gantry.DSVS_MM:
             tr = truth.stats(k, dsv)
             for key in ("pk_pk", "sd", "mean"):
                 got = r.measurement(f"{key}_ppm_dsv{dsv:g}", f"{angle:+g}°").value
                 assert got == pytest.approx(tr[key], abs=0.01), (angle, dsv, key)
+    assert len(r.items) == 11 and any("+180" in w and "deux fois" in w for w in r.warnings)
     worst_k = max((k for k, a in enumerate(truth.angles_deg) if a != 0), key=lambda k: truth.stats(k, 350.0)["pk_pk"])
     assert r.metrics["worst_pk_pk_ppm_dsv350"] == pytest.approx(truth.stats(worst_k, 350.0)["pk_pk"], abs=0.01)
     assert pipeline.judge(None, b0_gantry.SPEC, r, None).status == "pass"
@@ -149,3 +153,17 @@ def test_real_diagnostic_mr_images_are_not_taken_for_mr_linac_qa_series():
     assert left and all(isinstance(x, str) and x for x in left)
     with pytest.raises(QCInputError):
         b0.analyse(files, AnalysisContext())
+
+
+def test_a_sweep_lists_each_gantry_position_once_with_angles_wrapped():
+    """−179° … +181° by 30°: +181° is −179° again (one row, said to be a repeat), and no angle lies outside (−180, 180]."""
+    files, _ = S.gantry_phase_series(WHEN, seed=2, n=64, spacing_mm=7.0, description="SHIM_CHECK_30_deg_fwd (start at 181)")
+    r = b0_gantry.analyse(files, AnalysisContext())
+    angles = [row["Angle du bras (°)"] for row in r.items]
+    assert len(angles) == len(set(angles)) == 11  # 12 positions, gantry 0 (+1°) is the reference
+    assert all(-180 < a <= 180 for a in angles) and 181 not in angles and -179 in angles
+    assert any("mesurée deux fois" in w and "+181" in w for w in r.warnings)
+    items = {m.item for m in r.measurements if m.item}
+    assert "+181°" not in items and "-179°" in items
+    assert -180 < r.measurement("worst_angle_deg").value <= 180
+    assert b0_gantry.wrapped_deg(-180) == 180 and b0_gantry.wrapped_deg(540) == 180 and b0_gantry.wrapped_deg(181) == -179

@@ -126,6 +126,14 @@ MESSAGES = {
     "mrl.col.pk_pk_ppm": {"fr": "Crête à crête (ppm)", "en": "Peak-to-peak (ppm)"},
     "mrl.col.sd_ppm": {"fr": "Écart-type (ppm)", "en": "SD (ppm)"},
     "mrl.col.p95_ppm": {"fr": "95e centile |ΔB0 − moyenne| (ppm)", "en": "95th percentile |ΔB0 − mean| (ppm)"},
+    "mrl.warn.gantry_repeat": {
+        "fr": "Position du bras {angle}° mesurée deux fois (au début de la rotation à {first}° et à la fin à {repeat}°, "
+              "la même position) : une seule ligne, avec la moins favorable des deux mesures ; écart de crête à crête entre "
+              "les deux : {diff} ppm.",
+        "en": "Gantry position {angle}° measured twice (at the start of the sweep at {first}° and at its end at {repeat}°, "
+              "the same position): one row, with the less favourable of the two measurements; peak-to-peak difference "
+              "between them: {diff} ppm.",
+    },
     "mrl.col.angle": {"fr": "Angle du bras (°)", "en": "Gantry angle (°)"},
     "mrl.col.temporal": {"fr": "Position temporelle", "en": "Temporal position"},
     "mrl.col.b1_mean": {"fr": "B1 moyen", "en": "Mean B1"},

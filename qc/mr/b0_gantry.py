@@ -80,6 +80,30 @@ def phase_radians(sh, pixels: np.ndarray) -> np.ndarray:
     return pixels
 
 
+def wrapped_deg(angle: float) -> float:
+    """The gantry angle in (−180, 180]: −180° and +180°, or −179° and +181°, are one gantry position."""
+    w = (float(angle) + 180.0) % 360.0 - 180.0
+    return 180.0 if w <= -180.0 + 1e-9 else w
+
+
+def gantry_positions(angles: list[float], tol_deg: float = 0.5) -> list[list[int]]:
+    """Temporal indices grouped by gantry position (wrapped angles within `tol_deg`), in acquisition order.
+
+    A sweep from −179° to +181° by 30° measures the first position twice (at the start and at the end of the
+    rotation): that position gets two indices, the later one being the repeat."""
+    groups: list[list[int]] = []
+    for k, a in enumerate(angles):
+        w = wrapped_deg(a)
+        for g in groups:
+            d = abs(wrapped_deg(angles[g[0]]) - w)
+            if min(d, 360.0 - d) <= tol_deg:
+                g.append(k)
+                break
+        else:
+            groups.append([k])
+    return groups
+
+
 def reference_index(angles: list[float]) -> int:
     return int(np.argmin([abs((a + 180.0) % 360.0 - 180.0) for a in angles]))
 
@@ -97,6 +121,28 @@ def phase_difference_ppm(phi: np.ndarray, phi_ref: np.ndarray, mask: np.ndarray,
     med = float(np.nanmedian(un[mask]))
     un = un - 2 * math.pi * round(med / (2 * math.pi))
     return np.where(mask, un / (2 * math.pi * te_ms * 1e-3 * f0_mhz), np.nan)
+
+
+def _one_per_position(per_angle: list[dict[str, Any]], angles: list[float], main: str, warnings: list[str], lang: str) -> list[dict[str, Any]]:
+    """One entry per gantry position: a position measured twice (a sweep's repeated end angle) keeps the less
+    favourable of its two measurements (largest peak-to-peak at the main DSV) and a sentence says it was a repeat,
+    with the difference between the two (the gantry's reproducibility)."""
+    by_k = {p["k"]: p for p in per_angle}
+    kept: list[dict[str, Any]] = []
+    for group in gantry_positions(angles):
+        entries = [by_k[k] for k in group if k in by_k]
+        if not entries:
+            continue
+        if len(entries) > 1:
+            pk = [e[main]["pk_pk"] for e in entries]
+            worst = max(range(len(entries)), key=lambda i: -1.0 if pk[i] is None else pk[i])
+            diff = None if None in pk else abs(pk[0] - pk[-1])
+            warnings.append(t("mrl.warn.gantry_repeat", lang, angle=f"{entries[0]['angle']:+g}",
+                              first=f"{angles[group[0]]:+g}", repeat=f"{angles[group[-1]]:+g}",
+                              diff="—" if diff is None else round(diff, 3)))
+            entries = [entries[worst]]
+        kept.append(entries[0])
+    return kept
 
 
 def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisResult:
@@ -142,7 +188,7 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
     for k, tp in enumerate(temporal):
         if k == ref:
             continue
-        label = f"{angles[k]:+g}°"
+        label = f"{wrapped_deg(angles[k]):+g}°"
         maps = []
         for pos in positions:
             ph = phases.get((tp, pos))
@@ -152,8 +198,8 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
             ppm = phase_difference_ppm(phase_radians(ph, slice_pixels(ph, np.float64)), ref_phase[pos], masks[pos], te, f0)
             sm, valid = smooth3(np.nan_to_num(ppm), masks[pos] & np.isfinite(ppm))
             maps.append((sm, valid, geo[pos]))
-        row: dict[str, Any] = {t("mrl.col.angle", lang): angles[k], t("mrl.col.temporal", lang): tp}
-        summary = {"angle": angles[k], "maps": maps}
+        row: dict[str, Any] = {t("mrl.col.angle", lang): wrapped_deg(angles[k]), t("mrl.col.temporal", lang): tp}
+        summary = {"angle": wrapped_deg(angles[k]), "k": k, "maps": maps, "row": row, "measurements": []}
         for dsv in DSVS_MM:
             vals = np.concatenate([m[0][m[1] & dsv_mask(m[2], dsv, iso)] for m in maps]) if maps else np.zeros(0)
             pk = float(vals.max() - vals.min()) if vals.size else None
@@ -162,14 +208,17 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
             tag = f"dsv{dsv:g}"
             for metric, v in (("pk_pk_ppm", pk), ("sd_ppm", sd), ("mean_ppm", mean)):
                 name = f"{metric}_{tag}"
-                measurements.append(Measurement(name, v, "ppm", item=label, description=SPEC_METRICS[name].label(lang)))
+                summary["measurements"].append(Measurement(name, v, "ppm", item=label, description=SPEC_METRICS[name].label(lang)))
             summary[tag] = {"pk_pk": pk, "sd": sd, "mean": mean}
             row[f"{t('mrl.col.pk_pk_ppm', lang)} DSV {dsv:g}"] = None if pk is None else round(pk, 4)
             row[f"{t('mrl.col.sd_ppm', lang)} DSV {dsv:g}"] = None if sd is None else round(sd, 4)
             row[f"{t('mrl.col.mean_ppm', lang)} DSV {dsv:g}"] = None if mean is None else round(mean, 4)
-        items.append(row)
         per_angle.append(summary)
     main = f"dsv{DSVS_MM[-1]:g}"
+    per_angle = _one_per_position(per_angle, angles, main, warnings, lang)
+    for p in per_angle:
+        items.append(p["row"])
+        measurements.extend(p["measurements"])
     measured = [p for p in per_angle if p[main]["pk_pk"] is not None]
     worst = max(measured, key=lambda p: p[main]["pk_pk"]) if measured else None
     measurements.append(Measurement(f"worst_pk_pk_ppm_{main}", worst[main]["pk_pk"] if worst else None, "ppm", description=SPEC_METRICS[f"worst_pk_pk_ppm_{main}"].label(lang)))
