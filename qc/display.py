@@ -74,6 +74,18 @@ def fmt_number(v: float, lang: str = "fr", max_decimals: int = 4, significant: i
     return text.replace(".", ",") if lang == "fr" else text
 
 
+def round_shown(v: Any, max_decimals: int = 4, significant: int = 5) -> Any:
+    """A number rounded to the digits `fmt_number` shows (5 significant digits, at most 4 decimals), still a
+    number: what a CSV export writes, so that a spreadsheet reads 149.7, not 149.69948079349098."""
+    if is_missing(v) or isinstance(v, bool) or not isinstance(v, (int, float)):
+        return v
+    x = float(v)
+    if not math.isfinite(x) or x == int(x):
+        return v
+    magnitude = math.floor(math.log10(abs(x))) if x != 0 else 0
+    return round(x, max(0, min(max_decimals, significant - 1 - magnitude)))
+
+
 def fmt_datetime(v: Any) -> str:
     """A date or date-time as "YYYY-MM-DD" or "YYYY-MM-DD HH:MM" (seconds and ISO "T" dropped)."""
     if is_missing(v):

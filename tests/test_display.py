@@ -181,3 +181,20 @@ def test_format_specs_of_french_messages_still_apply_with_the_comma():
     out = t(key, "fr", file="x.dcm", flip=60.0, pos=-12.345)
     assert "{" not in out and "-12,3 mm" in out and "60°" in out, out
     assert "-12.3 mm" in t(key, "en", file="x.dcm", flip=60.0, pos=-12.345)
+
+
+def test_csv_rounds_values_as_shown_and_excel_keeps_full_precision():
+    import openpyxl
+
+    from qc.records.export import export_frame, to_bytes
+
+    df = pd.DataFrame({"session_id": [1, 2], "test": ["couch", "couch"], "machine": ["U", "U"],
+                       "acquired_at": ["2026-10-01 08:00:00"] * 2, "metric": ["couch_deviation_mm"] * 2, "item": ["", ""],
+                       "value": [149.69948079349098, 0.000123456], "unit": ["mm", "mm"], "nominal": [None, None],
+                       "act_low": [-2.0, -2.0], "tol_low": [-1.5, -1.5], "tol_high": [1.5, 1.5], "act_high": [2.0, 2.0],
+                       "status": ["pass", "pass"], "reference": ["x", "x"], "operator": ["AG", "AG"], "comment": ["", ""], "voided": [0, 0]})
+    text = to_bytes(export_frame(df, "fr"), "csv", dialect="fr").decode("utf-8-sig")
+    assert ";149,7;" in text and "149,699" not in text and ";0,0001;" in text
+    wb = openpyxl.load_workbook(io.BytesIO(to_bytes(export_frame(df, "fr"), "xlsx")))
+    values = [c.value for c in next(wb.active.iter_cols(min_col=7, max_col=7))][1:]
+    assert values[0] == pytest.approx(149.69948079349098, abs=1e-12)

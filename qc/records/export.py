@@ -67,14 +67,27 @@ def neutralise(df: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def rounded_as_shown(df: pd.DataFrame) -> pd.DataFrame:
+    """Float columns rounded to the digits the pages show (`qc.display.round_shown`): a CSV is read by people
+    and spreadsheets, full float precision (149,69948079349098) is noise. The Excel export keeps full precision."""
+    from qc.display import round_shown
+
+    out = df.copy()
+    for col in out.columns:
+        if pd.api.types.is_float_dtype(out[col].dtype):
+            out[col] = out[col].map(round_shown)
+    return out
+
+
 def to_bytes(df: pd.DataFrame, fmt: str, dialect: str = "fr") -> bytes:
-    """CSV (UTF-8 with BOM, so that Excel shows accents; `dialect` "fr" or "en") or .xlsx bytes, text cells
-    neutralised."""
+    """CSV (UTF-8 with BOM, so that Excel shows accents; `dialect` "fr" or "en"; numbers rounded as shown) or
+    .xlsx bytes (full precision), text cells neutralised."""
     df = neutralise(df)
     if fmt == "csv":
         if dialect not in DIALECTS:
             raise ValueError(f"unknown CSV dialect {dialect!r} (fr or en)")
         sep, decimal = DIALECTS[dialect]
+        df = rounded_as_shown(df)
         return df.to_csv(index=False, sep=sep, decimal=decimal).encode("utf-8-sig")
     if fmt == "xlsx":
         buf = io.BytesIO()
