@@ -250,7 +250,9 @@ def cmd_report(args) -> int:
     lang = _lang(args)
     with open_store(args.data_dir) as store:
         machine = store.resolve_machine(args.machine)
-        pdf = monthly_report_pdf(store, machine["id"], args.month, lang=lang, generated_by=os.environ.get("USER", ""))
+        account = os.environ.get("USER") or os.environ.get("USERNAME") or ""
+        by = t("report.by_cli", lang, user=account) if account else t("report.by_cli_anonymous", lang)
+        pdf = monthly_report_pdf(store, machine["id"], args.month, lang=lang, generated_by=by)
     out = Path(args.output or f"rapport_{machine['name'].replace(' ', '_')}_{args.month}.pdf")
     out.write_bytes(pdf)
     print(out)

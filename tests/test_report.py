@@ -116,3 +116,24 @@ def test_session_report_has_identifiers_and_images(demo_store):
     for f in s["files"]:
         assert f["sop_instance_uid"] in text and f["sha256"][:16] in text
     assert len(re.findall(rb"/Subtype\s*/Image", pdf)) >= 5  # one overlay per image of the session
+
+
+def test_out_of_tolerance_table_prints_each_session_comment_once_and_names_who_generated(demo_store):
+    """A session with a long comment and several metrics out of tolerance: the comment stands once, on the
+    session's row, its metrics under it; the cover names the generator even when no operator is set."""
+    month = last_month()
+    machine = demo_store.machine_by_name(DEMO_MACHINE)
+    first, last = month_bounds(month)
+    metrics = demo_store.metrics_frame(machine_id=machine["id"], date_from=first.isoformat(), date_to=last.isoformat())
+    bad = metrics[metrics["status"].isin(["warning", "fail"])]
+    counts = bad.groupby("session_id").size()
+    assert counts.max() >= 2, "the demo month needs a session with several results out of tolerance"
+    sid = int(counts.idxmax())
+    comment = "Faisceau recentré par le service Elekta zorglub, contrôle refait le lendemain, voir le cahier de bord"
+    demo_store.db.execute("update sessions set comment = ? where id = ?", [comment, sid])
+    demo_store.db.conn.commit()
+    text = pdf_text(monthly_report_pdf(demo_store, machine["id"], month, lang="fr"))
+    out_section = re.sub(r"\s+", " ", text.split("Résultats hors tolérance")[1].split("Séances annulées")[0])
+    assert out_section.count("zorglub") == 1, "the session's comment is printed once, not on each of its metrics"
+    assert out_section.count(f"#{sid} ") == 1
+    assert "Généré par : application (aucun opérateur renseigné)" in text and "Généré par : —" not in text
