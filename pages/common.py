@@ -106,6 +106,38 @@ def T(key: str, **params) -> str:
     return t(key, lang(), **params)
 
 
+def _css_text(text: str) -> str:
+    """`text` as a CSS string literal (quotes and backslashes escaped, no line break)."""
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def session_uploader(label: str, types: list[str], key: str):
+    """The file uploader of every image test, in the user's language.
+
+    Streamlit draws its own English words inside the drop zone (« Upload », « 200MB per file »); there is no
+    option to translate them, so the uploader's container (class `st-key-<key>`) gets a small style that hides
+    them and writes the French (or English) text in their place, with the limits that really apply: the
+    server's upload limit per file, and the per-image and per-upload limits of `qc.intake.dicom_io`.
+    """
+    from qc.intake.dicom_io import MAX_FILE_BYTES, MAX_TOTAL_BYTES
+
+    upload_mb = int(st.get_option("server.maxUploadSize"))
+    shown = ", ".join(x.upper() for x in types)
+    limits = T("ui.upload_limits", types=shown, image_mb=MAX_FILE_BYTES // 1024**2, file_mb=upload_mb, total_mb=MAX_TOTAL_BYTES // 1024**2)
+    scope = f".st-key-{key}"
+    st.html(
+        "<style>"
+        f'{scope} [data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p {{font-size:0}}'
+        f'{scope} [data-testid="stFileUploaderDropzone"] button [data-testid="stMarkdownContainer"] p::after'
+        f"{{content:{_css_text(T('ui.upload_button'))};font-size:0.875rem}}"
+        f'{scope} [data-testid="stFileUploaderDropzoneInstructions"] span {{font-size:0}}'
+        f'{scope} [data-testid="stFileUploaderDropzoneInstructions"] span::after'
+        f"{{content:{_css_text(limits)};font-size:0.875rem}}"
+        "</style>"
+    )
+    return st.file_uploader(label, accept_multiple_files=True, key=key, help=limits)
+
+
 def get_store() -> Store:
     """One store (SQLite connection) per browser session; the demo is built when no database exists."""
     from qc.config import data_dir, db_path
@@ -440,7 +472,7 @@ def image_test_page(
     st.caption(f"{T('freq.' + spec.frequency)} — {spec.description(lang())}")
     machine = machine_selector(store, key=f"{key}_machine")
     types = [x.strip().lstrip(".") for x in spec.accepts.split(",") if x.strip()]
-    uploads = st.file_uploader(T("ui.upload", types=", ".join(x for x in types if x != "zip") or "zip"), accept_multiple_files=True, key=f"{key}_upload")
+    uploads = session_uploader(T("ui.upload"), types, key=f"{key}_upload")
     from qc.demo_inputs import demo_inputs_for
 
     make_demo = demo_inputs_for(spec.key)

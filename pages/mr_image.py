@@ -13,6 +13,7 @@ import streamlit as st
 
 from pages.common import (
     T,
+    session_uploader,
     get_store,
     lang,
     machine_selector,
@@ -85,7 +86,7 @@ def main() -> None:
     st.title(T("mrq.page.title"))
     st.caption(T("mrq.page.caption", measures=", ".join(s.name(lang()) for s in measures)))
     machine = machine_selector(store, key=f"{KEY}_machine")
-    uploads = st.file_uploader(T("ui.upload", types="dcm, ima, zip"), accept_multiple_files=True, key=f"{KEY}_upload")
+    uploads = session_uploader(T("ui.upload"), ["dcm", "ima", "zip"], key=f"{KEY}_upload")
     if st.button(T("ui.try_demo"), key=f"{KEY}_demo", icon=":material/science:"):
         with st.spinner(T("ui.making_demo")):
             st.session_state[f"{KEY}_demo_inputs"] = _demo()

@@ -11,7 +11,7 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from pages.common import T, get_store, lang, machine_selector, save_block, show_analysis
+from pages.common import T, get_store, lang, machine_selector, save_block, session_uploader, show_analysis
 from pages.mr_linac_common import cached_analysis, charts_extra, widget_prefix
 from qc.errors import QCInputError
 from qc.mr import b0, b0_gantry, b1, geometry_3d
@@ -29,7 +29,7 @@ with st.expander(T("mrl.page.per_test")):
         spec = get_test(key, store)
         st.page_link(spec.page, label=spec.name(lang()))
 machine = machine_selector(store, key="mr_linac_machine")
-uploads = st.file_uploader(T("ui.upload", types="dcm, zip"), accept_multiple_files=True, key="mr_linac_upload")
+uploads = session_uploader(T("ui.upload"), ["dcm", "zip"], key="mr_linac_upload")
 if st.button(T("ui.try_demo"), key="mr_linac_demo", icon=":material/science:"):
     from qc.synthetic import demo_moment
     from qc.synthetic.mr_linac import demo_study

@@ -12,6 +12,7 @@ import streamlit as st
 
 from pages.common import (
     T,
+    session_uploader,
     _inputs_key,
     allowed,
     get_store,
@@ -150,7 +151,7 @@ def mr_test_page(key: str, module) -> None:
     machine = machine_selector(store, key=f"{prefix}_machine")
     options_form(store, key, prefix)
     types = [x.strip().lstrip(".") for x in spec.accepts.split(",") if x.strip()]
-    uploads = st.file_uploader(T("ui.upload", types=", ".join(types)), accept_multiple_files=True, key=f"{prefix}_upload")
+    uploads = session_uploader(T("ui.upload"), types, key=f"{prefix}_upload")
     make_demo = demo_inputs_for(spec.key)
     if st.button(T("ui.try_demo"), key=f"{prefix}_demo", icon=":material/science:", disabled=make_demo is None):
         with st.spinner(T("ui.making_demo")):

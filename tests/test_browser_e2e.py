@@ -147,6 +147,30 @@ def test_direct_link_to_a_test_page_opens_inside_the_app(page, server):
     assert page.get_by_test_id("stAlert").filter(has_text="DÉMONSTRATION").count() == 1
 
 
+UPLOADER_TEXTS = """() => Array.from(document.querySelectorAll('[data-testid="stFileUploaderDropzone"]')).map(zone => {
+    const p = zone.querySelector('button [data-testid="stMarkdownContainer"] p');
+    const span = zone.querySelector('[data-testid="stFileUploaderDropzoneInstructions"] span');
+    return {button: getComputedStyle(p, '::after').content, buttonHiddenSize: getComputedStyle(p).fontSize,
+            limits: getComputedStyle(span, '::after').content, limitsHiddenSize: getComputedStyle(span).fontSize};
+})"""
+
+
+@pytest.mark.parametrize("path", ["field", "mr-image", "mr-b0"])
+def test_uploaders_speak_french_and_state_the_real_limits(page, server, path):
+    """Streamlit's own « Upload » and « 200MB per file » are hidden; the French words and the app's real limits
+    (64 Mo per image, the server's 200 Mo per file, 256 Mo unpacked per upload) are drawn in their place."""
+    page.goto(server["url"] + "/" + path)
+    page.get_by_test_id("stFileUploaderDropzone").first.wait_for()
+    _wait_idle(page)
+    texts = page.evaluate(UPLOADER_TEXTS)
+    assert texts
+    for x in texts:
+        assert x["button"] == '"Choisir des fichiers"' and x["buttonHiddenSize"] == "0px"
+        assert "64 Mo par image" in x["limits"] and "200 Mo par fichier" in x["limits"] and "256 Mo" in x["limits"]
+        assert x["limitsHiddenSize"] == "0px"
+    _shot(page, f"uploader_{path}")
+
+
 def test_field_demo_images_result_saved_and_in_history(page, server):
     page.goto(server["url"] + "/field")
     page.locator(".st-key-operator input").fill("E2E")

@@ -47,7 +47,12 @@ MESSAGES = {
     "ui.see_history": {"fr": "Voir dans l'historique", "en": "See in History"},
     "ui.set_baseline": {"fr": "Utiliser cette séance comme référence (baseline)", "en": "Use this session as baseline"},
     "ui.baseline_set": {"fr": "Référence enregistrée pour cette machine.", "en": "Baseline stored for this machine."},
-    "ui.upload": {"fr": "Déposez les fichiers de la séance ({types}, ou un .zip)", "en": "Drop the session's files ({types}, or a .zip)"},
+    "ui.upload": {"fr": "Déposez les fichiers de la séance (images DICOM, ou une archive .zip)", "en": "Drop the session's files (DICOM images, or a .zip archive)"},
+    "ui.upload_button": {"fr": "Choisir des fichiers", "en": "Choose files"},
+    "ui.upload_limits": {
+        "fr": "{types} · jusqu'à {image_mb} Mo par image, {file_mb} Mo par fichier envoyé, {total_mb} Mo décompressés par envoi",
+        "en": "{types} · up to {image_mb} MB per image, {file_mb} MB per file sent, {total_mb} MB unpacked per upload",
+    },
     "ui.try_demo": {"fr": "Essayer avec une image de démo", "en": "Try with a demo image"},
     "ui.making_demo": {"fr": "Création des images de démonstration…", "en": "Making demo images…"},
     "ui.using_demo": {"fr": "Démo : {n} fichier(s) synthétique(s).", "en": "Demo: {n} synthetic file(s)."},
