@@ -93,7 +93,7 @@ for machine in machines:
         ]
     )
     st.subheader(T("home.due_list"))
-    st.dataframe(style_schedule(table, rows, states), hide_index=True, width="stretch")
+    st.dataframe(style_schedule(table, rows, states), hide_index=True, width="stretch", height="content")  # every row, no inner scroll
     st.subheader(T("home.go"))
     cols = st.columns(4)
     for i, r in enumerate(rows):

@@ -83,7 +83,7 @@ else:
 st.header(T("intake.unassigned.title"))
 rows = inbox.inbox_rows(store)
 if not rows:
-    st.caption("—")
+    st.caption(T("intake.unassigned.none"))
 else:
     frame = pd.DataFrame(
         {

@@ -61,6 +61,10 @@ MESSAGES = {
         "en": "{n} automatically received session(s) wait for your review.",
     },
     "intake.unassigned.title": {"fr": "Non attribué ou en échec", "en": "Unassigned or failed"},
+    "intake.unassigned.none": {
+        "fr": "Aucun fichier reçu en attente : tout ce qui est arrivé a été attribué à une machine et à un test.",
+        "en": "No received file waiting: everything that arrived was assigned to a machine and a test.",
+    },
     "intake.col.received": {"fr": "Reçu le", "en": "Received"},
     "intake.col.source": {"fr": "Origine", "en": "Source"},
     "intake.col.station": {"fr": "Station", "en": "Station"},
