@@ -4,7 +4,7 @@ freshly started server so that a bookmarked page opens at once.
 run.bat starts Streamlit headless (no e-mail prompt, no Streamlit-driven browser launch) and runs
 `python -m qc.launcher URL` beside it: this waits for `URL/_stcore/health` (at most `timeout` s), runs the app once
 through `URL/_stcore/script-health-check` (see `warm_up`), then opens URL in the user's browser. On the shared server
-`python -m qc.launcher --no-browser URL` does the waiting and the warming only (systemd `ExecStartPost`, README).
+`python -m qc.launcher --no-browser URL` does the waiting and the warming only (systemd `ExecStartPost`, docs/server.md).
 Never imports streamlit.
 """
 

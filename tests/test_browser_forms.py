@@ -38,7 +38,7 @@ def test_three_bad_fields_show_three_messages_at_once(empty_server):
         try:
             page = browser.new_context(viewport={"width": 1400, "height": 1400}).new_page()
             page.set_default_timeout(90000)
-            # Through the menu (a first direct link to a logged-test page meets Streamlit's "page not found", README).
+            # Through the menu (a first direct link to a logged-test page meets Streamlit's "page not found", docs/server.md).
             page.goto(empty_server)
             page.get_by_test_id("stSidebarNavLink").filter(has_text="QUASAR").click()
             page.get_by_role("heading", name="QUASAR").first.wait_for()

@@ -48,7 +48,7 @@ def _true_error(it: dict, truth: list[np.ndarray]) -> float:
     return float(truth[it["image"] - 1][it["pair"] - 1, 0, lo_hi] - nominal[it["image"] - 1][lo_hi])
 
 
-# README "Accuracy (measured)": each figure is the tolerance here (bench/bench_accuracy_mv.py prints them)
+# docs/accuracy-synthetic.md "Accuracy (measured)": each figure is the tolerance here (bench/bench_accuracy_mv.py prints them)
 LEAF_MM = {"clean": 0.03, "single": 0.04, "staircase": 0.05}
 
 
@@ -80,7 +80,7 @@ def test_single_displaced_leaves_found(sessions):
         assert len(rows) == 6
         for it in rows:
             assert it["error_mm"] == pytest.approx(d, abs=LEAF_MM["single"])
-            assert it["relative_error_mm"] == pytest.approx(d, abs=0.1)  # the line ignores them (README: 0.1 mm)
+            assert it["relative_error_mm"] == pytest.approx(d, abs=0.1)  # the line ignores them (docs/accuracy-synthetic.md: 0.1 mm)
             assert it["out_of_tolerance"] == (abs(d) > 1.0)
     others = [it for it in result.items if (it["pair"], it["bank"]) not in SINGLE]
     assert max(abs(it["error_mm"]) for it in others) < 0.1
@@ -109,7 +109,7 @@ def test_staircase_reported_in_5_mm_steps(sessions):
     assert judged["max_abs_error_mm"] == "fail" and judged["n_leaves_out_of_tolerance"] == "fail"
 
 
-# README bias table (+ = tip found outside the opening): (model, mean bias per bank, max |error|)
+# docs/accuracy-synthetic.md bias table (+ = tip found outside the opening): (model, mean bias per bank, max |error|)
 NON_MODEL = {
     "asymmetric leaf-end penumbra": (dict(sigma_t_mm=2.0, sigma_t_out_mm=3.5), 0.0, 0.05),
     "scatter tail": (dict(tail_weight=0.10, tail_sigma_mm=15.0), 0.04, 0.14),
@@ -119,7 +119,7 @@ NON_MODEL = {
 
 @pytest.mark.parametrize("case", list(NON_MODEL))
 def test_bias_on_leaf_ends_that_are_not_the_model(case):
-    """Leaf ends of shapes the analyser does not assume: the README's bias within 0.02 mm, its max |error|,
+    """Leaf ends of shapes the analyser does not assume: the docs/accuracy-synthetic.md's bias within 0.02 mm, its max |error|,
     and the beam axis unmoved (a bias common to both banks cancels in the gap centres)."""
     kw, bias, worst = NON_MODEL[case]
     files, truth = sm.aqua_session(WHEN, rng_seed=70, model=sm.MLCModel(**kw))
@@ -201,7 +201,7 @@ def test_without_calibration_positions_are_judged_against_the_measured_axis(sess
 @pytest.mark.parametrize("du_px, dv_px", [(2.3, -3.1), (-4.0, 1.7)])
 def test_beam_axis_shift_measured_against_the_calibration(du_px, dv_px):
     """A synthetic session whose true axis is (du, dv) px from the calibration: the shift is found within
-    0.05 mm (README), and the absolute leaf errors show the calibration's offset, as they must."""
+    0.05 mm (docs/accuracy-synthetic.md), and the absolute leaf errors show the calibration's offset, as they must."""
     from qc.synthetic import UNITY_PIXEL_ISO_MM as PX
 
     true = (UNITY_CAX_PX[0] + du_px, UNITY_CAX_PX[1] + dv_px)

@@ -48,11 +48,11 @@ def test_localiser_and_other_series_are_set_aside_with_a_sentence():
     assert "ACR" in exc.value.message("fr")
 
 
-# Real ACR series (MANIFEST, hazen). Margins (README): PIU ±1.5 points; PSG ±0.1 point; diameters
+# Real ACR series (MANIFEST, hazen). Margins (docs/mr.md): PIU ±1.5 points; PSG ±0.1 point; diameters
 # left-right ±1 mm (hazen's pixel counting); slice position ±0.5 mm except GE slice 11 (hazen 4.47 mm,
 # both bars visibly end on the same row: ours 0.3 mm); slice thickness (hazen's value is in pixel units:
 # × 0.977 mm) Philips ±0.5 mm, Siemens ±0.8 mm (side-lobed ramps; hazen reads the same slice with a little
-# noise added, acr/Siemens2, 1.1 mm lower: see README and tests/test_mr_slice_thickness.py).
+# noise added, acr/Siemens2, 1.1 mm lower: see docs/mr.md and tests/test_mr_slice_thickness.py).
 @pytest.mark.parametrize(
     "folder, piu, psg, h1, pos1, pos11, thick",
     [
@@ -162,7 +162,7 @@ def test_snr_method_is_named_and_background_stays_available():
 
 # MANIFEST (hazen tests/test_acr_snr.py): smoothing SNR of slice 7, un-normalised, 339.1 (Siemens) and 39.98 (GE),
 # normalisation factor 9.7617 (Siemens); subtraction SNR of acr/Siemens with acr/Siemens2, 76.52. Margin ±5 %
-# (README): same squares and kernel as hazen, our centre from our own phantom finder (a 1-pixel shift of the
+# (docs/mr.md): same squares and kernel as hazen, our centre from our own phantom finder (a 1-pixel shift of the
 # squares moves the Siemens value by up to 4 %: its per-square values range 297-394).
 @pytest.mark.parametrize("folder, expected", [("Siemens", 339.1), ("GE", 39.98)])
 def test_real_snr_smoothing_against_manifest(folder, expected):

@@ -49,7 +49,7 @@ def test_synthetic_psf(psf, ul, lr, seed):
 
 # Real ACR series (MANIFEST, hazen 2.0.0 asserted values: best / UL / LR). Ours: Philips and GE as hazen;
 # Siemens UL (right-left) reads 1.0 mm where hazen reads 0.9: the 0.9 mm rows dip 14–35 between holes for
-# a noise σ of 11.5 (below our 3σ), see README. Both pass the ACR limit (≤ 1.0 mm).
+# a noise σ of 11.5 (below our 3σ), see docs/mr.md. Both pass the ACR limit (≤ 1.0 mm).
 @pytest.mark.parametrize("folder, ul, lr", [("Siemens", 1.0, 0.9), ("PhilipsAchieva", 1.0, 1.0), ("GE", 0.9, 0.9)])
 def test_real_series(folder, ul, lr):
     r = acr.analyse(real_inputs("acr", folder), ctx())

@@ -1,6 +1,6 @@
 """B0 homogeneity (B0 maps) and B0 versus gantry angle on synthetic Philips-like series of known truth.
 
-The README accuracy table is these tolerances: B0 statistics within 0.02 ppm of the truth, gantry-angle
+The docs/mr.md accuracy table is these tolerances: B0 statistics within 0.02 ppm of the truth, gantry-angle
 differences within 0.01 ppm."""
 
 from __future__ import annotations

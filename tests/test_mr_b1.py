@@ -1,4 +1,4 @@
-"""Relative B1 by the double-angle method on synthetic spin echoes of known B1 (README: within 0.01)."""
+"""Relative B1 by the double-angle method on synthetic spin echoes of known B1 (docs/mr.md: within 0.01)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ from qc.registry import get_test
 from qc.synthetic.mr import mr_image_bytes
 from qc.synthetic.mr_phantoms import acr_series, magnet_dicom
 
-ACCURACY_MM = 0.3  # README claim: synthetic distances within 0.3 mm
+ACCURACY_MM = 0.3  # docs/mr.md claim: synthetic distances within 0.3 mm
 
 
 @pytest.mark.parametrize("scale", [(1.0, 1.0), (1.004, 0.997), (0.995, 1.006)])
@@ -58,7 +58,7 @@ def test_diameters_within_claim(diam):
 # Real images. MagNET rods: hazen's distances (MANIFEST) within ±0.3 mm (both sub-pixel centroids).
 # ACR diameters: hazen counts mask pixels (±1 px = ±0.98 mm quantisation) → ±1 mm, except the vertical
 # diameters, where hazen's line runs into the slice-position block at the top of slices 1 and 5 and ours
-# goes beside it (README): checked against the nominal 190 mm instead.
+# goes beside it (docs/mr.md): checked against the nominal 190 mm instead.
 def test_magnet_rods_against_manifest():
     r = ge.analyse(real_inputs("slicewidth", "SLICEWIDTH", "ANNUALQA.MR.HEAD_GENERAL.tra.slice_width.IMA"), ctx())
     by = {it["distance"]: it["measured_mm"] for it in r.items}

@@ -1,6 +1,6 @@
 """3-D geometric fidelity of the marker phantom on synthetic volumes of known distortion and set-up.
 
-README accuracy (these tolerances): every marker found, no spurious one, marker deviations within
+docs/mr.md accuracy (these tolerances): every marker found, no spurious one, marker deviations within
 0.1 mm of the truth, set-up within 0.1 mm / 0.05°. The unit test uses the reduced volume (300² × 248
 slices, 1.09 mm pixels, 1.5 mm slices, field of view cropping the phantom's outer markers); the
 full-size 512² × 400 case is in bench/bench_mr_linac.py.

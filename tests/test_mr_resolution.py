@@ -13,7 +13,7 @@ from qc.mr import resolution as rs
 from qc.registry import get_test
 from qc.synthetic.mr_phantoms import acr_series, edge_dicom
 
-ACCURACY = 0.05  # README claim: MTF50 within 5 %
+ACCURACY = 0.05  # docs/mr.md claim: MTF50 within 5 %
 
 
 @pytest.mark.parametrize(
@@ -44,7 +44,7 @@ def test_phase_direction_names_from_the_header():
 
 
 # Real MagNET edges: hazen's effective resolution (MANIFEST) within ±10 %, except the Philips FE value
-# (hazen 0.60 mm from one 20-px ROI; ours 0.47 mm from the 4 edges, every edge alike): README.
+# (hazen 0.60 mm from one 20-px ROI; ours 0.47 mm from the 4 edges, every edge alike): docs/mr.md.
 @pytest.mark.parametrize(
     "parts, expected",
     [

@@ -14,8 +14,8 @@ from qc.mr import geometry as ge
 from qc.registry import get_test
 from qc.synthetic.mr_phantoms import acr_sagittal_dicom, acr_series
 
-SI_ACCURACY_MM = 0.3  # README claim: synthetic S-I length within 0.3 mm
-AP_ACCURACY_MM = 0.3  # README claim: A-P width within 0.3 mm of the chord where the 20 mm slab is half filled
+SI_ACCURACY_MM = 0.3  # docs/mr.md claim: synthetic S-I length within 0.3 mm
+AP_ACCURACY_MM = 0.3  # docs/mr.md claim: A-P width within 0.3 mm of the chord where the 20 mm slab is half filled
 PIXEL_MM = 0.9765625  # the real localiser's row spacing
 
 

@@ -89,7 +89,7 @@ def test_hostile_zip_refused_fast_with_bounded_memory(tmp_path, build, expected,
     got = probe(path, how)
     assert got["key"] in expected, got
     # CPU time: 8 developers share 2 cores, so wall time here measures the queue more than the reader
-    # (wall time is kept loose; on an idle machine it equals the CPU time, see README Security).
+    # (wall time is kept loose; on an idle machine it equals the CPU time, see README "Security").
     assert got["cpu_seconds"] < MAX_SECONDS, got
     assert got["seconds"] < 10 * MAX_SECONDS, got
     assert got["peak_mb"] < MAX_PEAK_MB, got

@@ -50,7 +50,7 @@ def _truth(op: np.ndarray, pair: int, slit: int) -> tuple[float, float]:
     return _TRUTH[key][slit - 1]
 
 
-CENTRE_MM, WIDTH_MM = 0.02, 0.05  # README "Accuracy (measured)"
+CENTRE_MM, WIDTH_MM = 0.02, 0.05  # docs/accuracy-synthetic.md "Accuracy (measured)"
 
 
 def test_centres_and_widths_match_truth(reference, displaced):

@@ -20,7 +20,7 @@ from qc.synthetic.wl import unity_session
 EIGHT = [0, 45, 90, 135, 180, 225, 270, 315]
 THIRTEEN = list(range(-180, 181, 30))  # Unity B0-style sweep: −180° … 180° in 30° steps (180° twice)
 
-# README "Winston-Lutz" accuracy table: these ARE the claims, and they hold over noise seeds 1–16 (bench/wl_iso_noise.py
+# docs/accuracy-synthetic.md "Winston-Lutz" accuracy table: these ARE the claims, and they hold over noise seeds 1–16 (bench/wl_iso_noise.py
 # --parts 5 --seeds 1,…,16; the first test's seeds are the table's, the second's are the worst draws). The generator's
 # FFF cone has a rounded top (cone_round_mm = 10; a pure cusp on the axis is unphysical and biased the 3 % BB shift by
 # ~0.1 mm). The BB-free field under the BB is fitted once per session (shared by the images of one MLC field), the BB's
@@ -240,7 +240,7 @@ def test_pylinac_demo_oblique_images_with_their_own_structure_leave_the_shared_f
 
 
 @pytest.mark.xfail(strict=True, reason=(
-    "README 'Winston-Lutz', real images: the MANIFEST median (0.7 ± 0.1, pylinac) is one draw of pylinac's whole-pixel "
+    "docs/accuracy-synthetic.md 'Winston-Lutz', real images: the MANIFEST median (0.7 ± 0.1, pylinac) is one draw of pylinac's whole-pixel "
     "field centre; moving the session by 0.2–0.8 px moves pylinac's median over 0.51–0.69 mm while ours stays at "
     "0.538–0.542 mm (bench/wl_demo_vs_pylinac.py). Ours is 0.54 mm."))
 def test_pylinac_demo_median_within_manifest_tolerance():
@@ -266,7 +266,7 @@ def test_pylinac_demo_does_not_depend_on_where_the_pixels_fall():
     for it in moved.items:
         a = by_file[it["file"]]
         assert math.hypot(it["cax2bb_u_mm"] - a["cax2bb_u_mm"], it["cax2bb_v_mm"] - a["cax2bb_v_mm"]) < 0.05, it["file"]
-    assert ref.metrics["cax2bb_median_mm"] == pytest.approx(0.54, abs=0.02)  # README real-image table
+    assert ref.metrics["cax2bb_median_mm"] == pytest.approx(0.54, abs=0.02)  # docs/accuracy-synthetic.md real-image table
 
 
 # ---------------------------------------------------------------- page

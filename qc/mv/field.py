@@ -810,7 +810,7 @@ def summarise_session(measured: list[FieldImage], ctx: AnalysisContext, nominals
 
 SPEC_NAME = {"fr": "MVIC-Champ", "en": "MVIC field"}
 # The department's limit is the action (fail) level; the warning level at 75 % of it flags a drift
-# before it fails (README "Tolerances").
+# before it fails (docs/methods.md "Tolerances").
 _TOL_SIZE = Tolerance.symmetric(0.75, 1.0, reference=f"{REF_DEPT}; alerte à 0,75 mm")
 _TOL_SIZE_ERR = Tolerance(act_low=-1.0, tol_low=-0.75, tol_high=0.75, act_high=1.0, reference=f"{REF_DEPT}; alerte à 0,75 mm")
 _TOL_EDGE = Tolerance.symmetric(1.0, 2.0, reference="AAPM TG-142 mâchoires 2 mm ; alerte 1 mm")

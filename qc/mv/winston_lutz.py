@@ -7,7 +7,7 @@ to the radiation isocentre in the room frame, the max and median CAX→BB distan
 whose collimator or couch turn, the collimator and couch isocentre sizes. Chart and wording helpers
 for the page are at the end of the module.
 
-Definitions (README "Winston-Lutz"):
+Definitions (docs/methods.md "Winston-Lutz"):
 - Field centre = mean of the mid-points of the field's two inflection edges (maximum of the first
   derivative, NCS-33 / pylinac INFLECTION_DERIVATIVE) over the central rows (u) and columns (v).
 - BB centre = centre of the best radially symmetric fit (free radial profile + ramps) to the BB's
@@ -914,7 +914,7 @@ def _own_structure(image: DicomImage, fc: FieldCentre, bb: BBCentre, model: np.n
 
 
 def _session_bbs(found: list[tuple[DicomImage, tuple, FieldCentre]], bb_diameter_mm: float | None, lang: str) -> list[BBCentre]:
-    """BB centres of a session, using what its images have in common (README "Winston-Lutz").
+    """BB centres of a session, using what its images have in common (docs/methods.md "Winston-Lutz").
 
     Images of one MLC field (same collimator angle, same imager geometry; at least 3) share it: the
     first pass only places each BB's disc (`find_bb`, coarse), the BB-free field is then fitted once

@@ -10,7 +10,7 @@
 - `marker_phantom_series`: the large-FOV marker phantom (25 mm LR × AP grid, planes at HF −165…+165 mm)
   with a known smooth distortion field, a known set-up rotation/translation, noise and spikes.
 
-What the analysers do not assume (the bias each adds is stated in the README): Rician noise, coil
+What the analysers do not assume (the bias each adds is stated in docs/mr.md): Rician noise, coil
 shading, a smooth receiver phase that the gantry difference must cancel, many phase wraps, 12-bit
 quantisation of the B0 map, random values outside the phantom, partial volume at the phantom edge,
 blurred spherical markers of varying brightness, isolated bright voxels that are not markers.
