@@ -11,6 +11,7 @@ import qc  # noqa: F401  (first: one BLAS thread per process, set before numpy l
 import streamlit as st
 
 from pages import common
+from qc.registry import FREQUENCIES, MENU_GROUPS
 
 st.set_page_config(page_title="MR-Linac QC", page_icon=":material/radiology:", layout="wide")
 
@@ -19,36 +20,56 @@ lang = common.lang()
 T = common.T
 
 tests = common.tests(store)
-image_pages = [common.page_for(spec) for spec in tests if spec.kind in ("dicom", "report")]
-image_pages.append(st.Page("pages/mr_image.py", title=T("mrq.nav.image_quality"), icon=":material/view_in_ar:", url_path="mr-image"))
-image_pages.append(st.Page("pages/mr_linac.py", title=T("mrl.page.title"), icon=":material/folder_open:", url_path="mr-linac"))  # routes a whole MR-Linac MRI QA study
-logged_pages = [common.page_for(spec) for spec in tests if spec.kind == "logged"]
+FREQ_ORDER = {f: i for i, f in enumerate(FREQUENCIES)}
+grouped = {key for keys in MENU_GROUPS.values() for key in keys}
+pages_by_key = {spec.key: common.page_for(spec) for spec in tests}
+study_pages = {
+    "mr-image": st.Page("pages/mr_image.py", title=T("mrq.nav.image_quality"), icon=":material/view_in_ar:", url_path="mr-image"),
+    "mr-linac": st.Page("pages/mr_linac.py", title=T("mrl.page.title"), icon=":material/folder_open:", url_path="mr-linac"),
+}
+# Daily and weekly tests first (what the team does most), then the rarer ones; the MR tests under their study page.
+ungrouped = sorted((s for s in tests if s.key not in grouped), key=lambda s: FREQ_ORDER.get(s.frequency, 99))
+frequent = [pages_by_key[s.key] for s in ungrouped if s.frequency in ("daily", "weekly")]
+rare = [pages_by_key[s.key] for s in ungrouped if s.frequency not in ("daily", "weekly")]
+mr_groups = [(study_pages[g], [pages_by_key[k] for k in keys if k in pages_by_key]) for g, keys in MENU_GROUPS.items()]
+home = st.Page("pages/home.py", title=T("nav.home"), icon=":material/home:", url_path="home", default=True)
+records = [
+    st.Page("pages/review.py", title=T("nav.review"), icon=":material/inbox:", url_path="review"),
+    st.Page("pages/viewer.py", title=T("nav.viewer"), icon=":material/image_search:", url_path="viewer"),
+    st.Page("pages/history.py", title=T("nav.history"), icon=":material/timeline:", url_path="history"),
+    st.Page("pages/reports.py", title=T("nav.reports"), icon=":material/picture_as_pdf:", url_path="reports"),
+] + (
+    # Operators do not see Settings (tolerances, calibrations, users are for physicists and admins).
+    [st.Page("pages/settings.py", title=T("nav.settings"), icon=":material/settings:", url_path="settings")]
+    if common.allowed("tolerances") else []
+)
 
 
-def navigation_pages() -> dict:
-    """The menu: sections and their pages (Settings only for those allowed to change tolerances)."""
-    return {
-        T("nav.section.home"): [st.Page("pages/home.py", title=T("nav.home"), icon=":material/home:", url_path="home", default=True)],
-        T("nav.section.images"): image_pages,
-        T("nav.section.logged"): logged_pages,
-        T("nav.section.records"): [
-            st.Page("pages/review.py", title=T("nav.review"), icon=":material/inbox:", url_path="review"),
-            st.Page("pages/viewer.py", title=T("nav.viewer"), icon=":material/image_search:", url_path="viewer"),
-            st.Page("pages/history.py", title=T("nav.history"), icon=":material/timeline:", url_path="history"),
-            st.Page("pages/reports.py", title=T("nav.reports"), icon=":material/picture_as_pdf:", url_path="reports"),
-        ]
-        # Operators do not see Settings (tolerances, calibrations, users are for physicists and admins).
-        + ([st.Page("pages/settings.py", title=T("nav.settings"), icon=":material/settings:", url_path="settings")]
-           if common.allowed("tolerances") else []),
-    }
+def menu() -> list[tuple[str, list]]:
+    """The menu as the sidebar draws it: sections of pages, an MR study page with its tests under it."""
+    return [
+        (T("nav.section.home"), [home]),
+        (T("nav.section.frequent"), frequent),
+        (T("nav.section.rare"), rare),
+        (T("nav.section.mr"), mr_groups),
+        (T("nav.section.records"), records),
+    ]
 
 
+def navigation_pages() -> list:
+    """Every page, registered with st.navigation (hidden: the sidebar menu is drawn by `common.draw_menu`)."""
+    return [home, *frequent, *rare, *[p for study, subs in mr_groups for p in (study, *subs)], *records]
+
+
+menu_slot = st.sidebar.container()  # the menu stands above the language and the operator's name
 with common.as_app_frame():
     common.sidebar(store)
     # Behind the login the pages are still registered (hidden, none runs): a bookmarked page then opens after the
     # login instead of Streamlit's "Page not found" (its legacy handling of the pages/ folder, see qc/launcher.py).
     common.login_gate(store, register_pages=lambda: st.navigation(navigation_pages(), position="hidden"))
-nav = st.navigation(navigation_pages(), expanded=True)  # every test stays visible in the menu (no "View more")
+nav = st.navigation(navigation_pages(), position="hidden")
+with menu_slot:
+    common.draw_menu(menu(), nav)
 common.set_current_page(nav, tests)
 common.demo_banner(store)
 common.run_in_frame(nav)

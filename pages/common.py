@@ -296,6 +296,35 @@ def sidebar(store: Store) -> None:
                 st.rerun()
 
 
+def short_title(title: str) -> str:
+    """A test's name without its family prefix, under its study page (« IRM MR-Linac : B1 (double angle) » → « B1
+    (double angle) », « IRM — uniformité » → « Uniformité »)."""
+    for sep in (" : ", ": ", " — "):
+        if sep in title:
+            rest = title.split(sep, 1)[1].strip()
+            return rest[:1].upper() + rest[1:]
+    return title
+
+
+def draw_menu(sections: list[tuple[str, list]], current) -> None:
+    """The sidebar menu: each section's title, then its pages as links; an entry (study page, tests) shows the
+    study page with its tests in a fold under it, open when one of them is the current page."""
+    here = getattr(current, "url_path", None)
+    for title, entries in sections:
+        if not entries:
+            continue
+        st.caption(title)
+        for entry in entries:
+            if isinstance(entry, tuple):
+                study, subs = entry
+                st.page_link(study)
+                with st.expander(T("nav.tests_of_study", n=len(subs)), expanded=any(p.url_path == here for p in subs)):
+                    for sub in subs:
+                        st.page_link(sub, label=short_title(sub.title))
+            else:
+                st.page_link(entry)
+
+
 def page_for(spec: TestSpec) -> st.Page:
     """The navigation page of a test (logged tests share one file under their own URL)."""
     if spec.kind == "logged":

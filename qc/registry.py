@@ -37,6 +37,14 @@ ANALYSER_MODULES: tuple[str, ...] = (
 )
 
 
+# The MR tests the menu shows under their study page (the page that takes a whole upload and routes it to them),
+# instead of 11 more top-level entries: keys of the tests above.
+MENU_GROUPS: dict[str, tuple[str, ...]] = {
+    "mr-image": ("mr-snr", "mr-uniformity", "mr-ghosting", "mr-slice-thickness", "mr-geometry", "mr-resolution", "mr-acr"),
+    "mr-linac": ("mr-b0", "mr-b0-gantry", "mr-b1", "mr-geometry-3d"),
+}
+
+
 class AnalyserModuleError(RuntimeError):
     """A module listed in `ANALYSER_MODULES` cannot be imported or defines no `SPEC`: a broken
     install, never a test silently missing from the menu."""

@@ -141,7 +141,7 @@ def test_direct_link_to_a_test_page_opens_inside_the_app(page, server):
     """First visit of a fresh server straight to /field: the page must come with the app's frame."""
     page.goto(server["url"] + "/field")
     page.get_by_role("heading", name="MVIC-Champ").first.wait_for()
-    nav = page.get_by_test_id("stSidebarNav")
+    nav = page.get_by_test_id("stSidebar")
     nav.get_by_text("Accueil").wait_for()
     assert nav.get_by_text("common", exact=True).count() == 0
     assert page.get_by_test_id("stAlert").filter(has_text="DÉMONSTRATION").count() == 1
@@ -187,6 +187,25 @@ def test_field_demo_images_result_saved_and_in_history(page, server):
     page.get_by_text("Voir dans l'historique").click()
     page.get_by_text(f"Séance n° {session}").first.wait_for()
     page.get_by_text("MVIC-Champ").first.wait_for()
+
+
+def test_menu_groups_the_mr_tests_under_their_study_pages(page, server):
+    """Daily and weekly tests first; the 11 MR tests folded under « Qualité image IRM » and « IRM MR-Linac », the
+    fold of the current test open; each still reachable by its link."""
+    page.goto(server["url"] + "/mr-b1")
+    page.get_by_role("heading", name="B1").first.wait_for()
+    side = page.get_by_test_id("stSidebar")
+    captions = side.get_by_test_id("stCaptionContainer").all_inner_texts()
+    assert captions[:4] == ["MR-Linac QC", "Tests quotidiens et hebdomadaires", "Tests mensuels et plus espacés", "IRM"], captions
+    folds = side.get_by_test_id("stExpander")
+    assert folds.count() == 2
+    open_fold = folds.filter(has_text="4 tests")
+    open_fold.get_by_role("link", name="B1 (double angle)").wait_for()
+    assert open_fold.get_by_role("link", name="Géométrie 3D").is_visible()
+    assert not folds.filter(has_text="7 tests").get_by_role("link", name="Uniformité").is_visible()  # closed fold
+    links = [text.split("\n")[-1] for text in side.get_by_role("link").all_inner_texts()]  # icon name, then the title
+    assert links.index("Sécurités quotidiennes") < links.index("MVIC-Champ") < links.index("Winston-Lutz")
+    _shot(page, "menu")
 
 
 def test_health_answers_quickly(server):
@@ -249,7 +268,7 @@ def test_a_wrong_file_shows_an_error_box_and_the_app_keeps_working(page, server,
     page.get_by_test_id("stFileUploaderDropzoneInput").set_input_files(str(bad))
     page.get_by_test_id("stAlert").filter(has_text="notes.htm").wait_for()
     _shot(page, "piqt_error")
-    page.get_by_test_id("stSidebarNavLink").filter(has_text="Historique").click()
+    page.get_by_test_id("stSidebar").get_by_role("link", name="Historique").click()
     page.get_by_role("heading", name="Historique").wait_for()
 
 

@@ -40,7 +40,7 @@ def test_three_bad_fields_show_three_messages_at_once(empty_server):
             page.set_default_timeout(90000)
             # Through the menu (a first direct link to a logged-test page meets Streamlit's "page not found", docs/server.md).
             page.goto(empty_server)
-            page.get_by_test_id("stSidebarNavLink").filter(has_text="QUASAR").click()
+            page.get_by_test_id("stSidebar").get_by_role("link", name="QUASAR").click()
             page.get_by_role("heading", name="QUASAR").first.wait_for()
             # The gating verdict (radio) is left empty; latency −20 ms is impossible; Z = 1e9 is not a number.
             for key, value in (("quasar_dx_mm", "0,1"), ("quasar_dy_mm", "0"), ("gating_latency_ms", "-20"), ("quasar_dz_mm", "1e9")):

@@ -3,8 +3,10 @@
 MESSAGES = {
     # navigation
     "nav.section.home": {"fr": "MR-Linac QC", "en": "MR-Linac QC"},
-    "nav.section.images": {"fr": "Tests sur images", "en": "Image tests"},
-    "nav.section.logged": {"fr": "Tests consignés", "en": "Logged tests"},
+    "nav.section.frequent": {"fr": "Tests quotidiens et hebdomadaires", "en": "Daily and weekly tests"},
+    "nav.section.rare": {"fr": "Tests mensuels et plus espacés", "en": "Monthly and rarer tests"},
+    "nav.section.mr": {"fr": "IRM", "en": "MRI"},
+    "nav.tests_of_study": {"fr": "Chacun de ses {n} tests", "en": "Each of its {n} tests"},
     "nav.section.records": {"fr": "Suivi", "en": "Records"},
     "nav.home": {"fr": "Accueil", "en": "Home"},
     "nav.history": {"fr": "Historique", "en": "History"},
