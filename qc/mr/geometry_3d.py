@@ -1,34 +1,45 @@
 """3-D geometric fidelity of the MR-Linac images with the large-FOV marker phantom (test key "mr-geometry-3d").
 
-Owns the consortium programme's geometry measure (Wetscherek et al.): a 3-D FFE transverse volume
-(real: 400 slices of 512² at 1.09 × 1.09 × 1 mm) of a phantom holding point markers on a 25 mm
-left-right (LR) × anterior-posterior (AP) grid in 7 planes at head-foot (HF) −165, −110, −55, 0, +55,
-+110, +165 mm. Steps and definitions:
+Owns the consortium programme's geometry measure (Wetscherek et al.; defaults of the public WAD-QC module
+MRL_GeomAcc): a 3-D FFE transverse volume (real Marlin export: 400 slices of 512² at 1.09375 mm, 2 mm slices
+every 1 mm) of the Unity geometry phantom: markers on a 25 mm left-right (LR) × anterior-posterior (AP) grid
+(the phantom's marker list `UNITY_MARKER_COLUMNS`: an ellipse-like outline, AP −250…+125 mm with a flat table
+side, 276 markers) in 7 planes 55 mm apart at head-foot (HF) −165 … +165 mm. On the real volume each marker is
+a flat-topped blob ≈ 8 mm wide and 8–9 slices long with Gibbs ringing inside its plateau (peak 250–430),
+the foam background ≈ 9 (SD ≈ 4), the air exactly 0, the central plane imaged a few mm off 0 (set-up).
+Steps and definitions:
 
 1. Volume read slice by slice into one preallocated array of the stored type (uint16/int16, ≈ 210 MB
    for 400 × 512²; float32 only when slices have different rescale slopes): bounded memory, never a
    list of decoded slices. Coordinates are patient LPS mm (x = LR, y = AP, z = HF) from
    ImagePositionPatient (interpolated between slices), ImageOrientationPatient and PixelSpacing.
-2. Background level b and noise σ = 1.4826·MAD from a sparse sample of the volume; candidate voxels
-   are those above b + k·σ (k = 10 by default: pure Rician noise never reaches it in 10⁸ voxels).
-   Only slabs of slices holding candidates are labelled (3-D, 6-connectivity), so the label array
-   stays small. A blob is a marker when its voxel count lies between 30 % and 400 % of a marker's
-   volume (diameter `marker_diameter_mm`, 5 mm by default); smaller or larger blobs are listed,
-   not used.
-3. Sub-voxel centre = centroid of (I − b) over an ellipsoidal window of radius (marker radius + 2 mm)
-   about the blob, re-centred twice (window centred on the nearest voxel of the previous estimate).
-4. Each marker is matched to its grid node; the phantom set-up (rotation about LR, AP, HF then
-   translation, R = Rz·Ry·Rx) is fitted by least squares on the markers of the central plane within
-   100 mm of the isocentre (first 50 mm, then 100 mm with the first fit's prediction), bounded to
-   ±5 mm and ±4° (a fit at a bound is reported).
-5. Deviation of a marker = its measured centre − its grid node moved by the fitted set-up. Within
-   the spheres DSV 200, 300, 400 and 500 mm about the isocentre (a marker belongs to a DSV when its
-   set-up node does): max |deviation| and 98th percentile of |deviation|; plus markers found / expected.
+2. Background b and noise σ = 1.4826·MAD from the non-zero voxels of a sparse sample (air set to 0 by
+   the scanner would give MAD = 0); bright level P = its 99.9th percentile (the markers' plateau).
+   Threshold = b + max(k·σ, 0.15·(P − b)) (k = 10 by default). Only slabs of slices holding voxels
+   above it are labelled (3-D, 6-connectivity): a ringing plateau stays one blob (its dips are far
+   above the threshold). Typical marker size = voxel-weighted median blob size (taken from the data,
+   no marker diameter assumed); a blob is a marker when its size lies within 25 %…400 % of it, other
+   blobs are listed (too small / too large), not used.
+3. Sub-voxel centre = centroid of (I − local background) over an ellipsoid of the typical blob's half
+   extent + 2 voxels per axis, re-centred three times; local background = median of the window's box
+   outside the ellipsoid (foam inside the phantom, air outside). Centres closer than half a marker
+   are one marker split in two blobs, kept once.
+4. Planes: markers sorted by HF and split at gaps of more than a quarter of the plane spacing; the
+   central plane is the measured one nearest the nominal central plane, wherever it lies (not assumed
+   at 0). Set-up (rotation about LR, AP, HF then translation, R = Rz·Ry·Rx) fitted by least squares on
+   the markers within ±25 mm of the measured central plane matched to the nominal central plane's nodes
+   within 50 mm of the isocentre (started from the measured plane's HF offset), then 100 mm, bounded
+   to ±5 mm and ±4° (as the consortium; a fit at a bound is reported).
+5. Every node moved by the fitted set-up is matched to the nearest measured marker within half a
+   pitch. Deviation of a marker = its measured centre − its set-up node. Within the spheres DSV 200,
+   300, 400 and 500 mm about the isocentre (a marker belongs to a DSV when its set-up node does): max
+   |deviation| and 98th percentile of |deviation|; plus markers found / expected, each expected marker
+   not found listed in a warning (never silently dropped), each blob matched to no node listed too.
 
-Expected markers: the grid nodes inside an ellipse of semi-axes (250 mm LR, 200 mm AP) on each plane
-(option `phantom_semi_axes_mm`; option `planes_hf_mm`, `grid_pitch_mm`) whose set-up position lies
-inside the imaged volume by the centroid window plus one voxel; markers cut by the edge of a volume
-that does not cover the whole phantom are listed, neither expected nor judged.
+Expected markers: the nodes of the marker list (or, option `phantom_semi_axes_mm`, of another
+phantom: the grid nodes inside that ellipse) on each plane (options `planes_hf_mm`, `grid_pitch_mm`)
+whose set-up position lies inside the imaged volume by the centroid window plus one voxel; markers cut
+by the edge of a volume that does not cover the whole phantom are listed, neither expected nor judged.
 """
 
 from __future__ import annotations
@@ -58,6 +69,7 @@ FIT_RADII_MM = (50.0, 100.0)
 BOUND_TRANSLATION_MM = 5.0
 BOUND_ROTATION_DEG = 4.0
 THRESHOLD_SIGMA = 10.0
+WINDOW_MARGIN_VOX = 2.0  # centroid window beyond the typical blob's half extent (voxels)
 
 # The Unity geometry phantom's marker list (consortium programme, published with the WAD-QC module
 # MRL_GeomAcc): on each plane, the 25 mm grid nodes of an ellipse-like outline with a flat table side.
@@ -310,7 +322,7 @@ def detect_markers(vol: Volume, threshold_sigma: float, lang: str = "fr", progre
         if not lo_vox <= b["voxels"] <= hi_vox:
             rejected.append({"kji": b["kji"], "voxels": b["voxels"], "why": "small" if b["voxels"] < lo_vox else "large", "peak": b["peak"]})
     half_extent = np.median(np.array([b["extent"] for b in ok]), axis=0) / 2 if ok else np.ones(3)
-    radius_vox = half_extent + 2.0
+    radius_vox = half_extent + WINDOW_MARGIN_VOX
     centres = np.array([refine_centre(vol, b["kji"], radius_vox) for b in ok]).reshape(-1, 3)
     peaks = np.array([b["peak"] for b in ok])
     centres_mm = vol.index_to_mm(centres) if len(centres) else np.zeros((0, 3))
