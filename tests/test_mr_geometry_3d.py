@@ -202,3 +202,34 @@ def test_the_phantom_marker_list_is_the_published_one():
     assert plane[:, 0].min() == -250.0 and plane[:, 0].max() == 250.0
     assert plane[:, 1].min() == -250.0 and plane[:, 1].max() == 125.0  # flat table side at AP +125 mm
     assert {tuple(p) for p in plane[plane[:, 0] == 250.0][:, :2]} == {(250.0, y) for y in (-50.0, -25.0, 0.0, 25.0, 50.0)}
+
+
+def test_a_bright_object_along_the_whole_volume_is_listed_and_the_markers_still_found(unity):
+    """Something bright that is not a marker (here a 7 mm rod along HF through every slice, between the
+    markers near the table side) is one large blob, listed and not used; labelling stays in bounded slabs."""
+    import io
+
+    import pydicom
+
+    files, truth, clean = unity
+    rodded = []
+    for name, data in files:
+        ds = pydicom.dcmread(io.BytesIO(data))
+        a = ds.pixel_array.copy()
+        c, r = (np.array([-238.0, 137.0]) - np.array(ds.ImagePositionPatient[:2], float)) / float(ds.PixelSpacing[0])
+        a[int(r) - 3 : int(r) + 3, int(c) - 3 : int(c) + 3] = 1200  # stored (×0.5): 600, brighter than any marker
+        ds.PixelData = a.tobytes()
+        buf = io.BytesIO()
+        ds.save_as(buf)
+        rodded.append((name, buf.getvalue()))
+    r = G.analyse(rodded, AnalysisContext())
+    assert [b["why"] for b in r.params["rejected_blobs"]] == ["large"]
+    assert len(r.extra["markers"]) == len(clean.extra["markers"])
+    assert r.metrics["max_dev_mm_dsv200"] == pytest.approx(clean.metrics["max_dev_mm_dsv200"], abs=0.01)
+
+
+def test_long_slabs_are_cut_at_their_emptiest_slice():
+    counts = np.array([5] * 40 + [0, 1, 0] + [7] * 40 + [3] * 50)
+    cut = G._bounded([(0, len(counts))], counts, 64)
+    assert cut[0] == (0, 40) and all(b - a <= 64 for a, b in cut)
+    assert [a for a, _ in cut[1:]] == [b for _, b in cut[:-1]] and cut[-1][1] == len(counts)

@@ -17,8 +17,8 @@ Steps and definitions:
    the scanner would give MAD = 0); bright level P = its 99.9th percentile (the markers' plateau).
    Threshold = b + max(k·σ, 0.15·(P − b)) (k = 10 by default). Only slabs of slices holding voxels
    above it are labelled (3-D, 6-connectivity): a ringing plateau stays one blob (its dips are far
-   above the threshold). Typical marker size = voxel-weighted median blob size (taken from the data,
-   no marker diameter assumed); a blob is a marker when its size lies within 25 %…400 % of it, other
+   above the threshold). Typical marker size = median size of the blobs of ≥ 8 voxels (taken from the
+   data, no marker diameter assumed); a blob is a marker when its size lies within 25 %…400 % of it, other
    blobs are listed (too small / too large), not used.
 3. Sub-voxel centre = centroid of (I − local background) over an ellipsoid of the typical blob's half
    extent + 2 voxels per axis, re-centred three times; local background = median of the window's box
@@ -69,6 +69,7 @@ FIT_RADII_MM = (50.0, 100.0)
 BOUND_TRANSLATION_MM = 5.0
 BOUND_ROTATION_DEG = 4.0
 THRESHOLD_SIGMA = 10.0
+MAX_SLAB_SLICES = 64  # slices labelled at once (memory bound)
 WINDOW_MARGIN_VOX = 2.0  # centroid window beyond the typical blob's half extent (voxels)
 
 # The Unity geometry phantom's marker list (consortium programme, published with the WAD-QC module
@@ -238,6 +239,21 @@ def _slabs(counts: np.ndarray, pad: int, gap: int) -> list[tuple[int, int]]:
     return out
 
 
+def _bounded(slabs: list[tuple[int, int]], counts: np.ndarray, max_len: int) -> list[tuple[int, int]]:
+    """Slabs longer than `max_len` slices cut at their emptiest slice within each second half-length,
+    so the label array stays bounded (≈ 70 MB for 64 × 512²) even when something bright runs along
+    the whole volume; between marker planes the emptiest slice holds no marker, so none is cut."""
+    out: list[tuple[int, int]] = []
+    for a, b in slabs:
+        while b - a > max_len:
+            lo = a + max_len // 2
+            cut = lo + int(np.argmin(counts[lo : a + max_len]))
+            out.append((a, cut))
+            a = cut
+        out.append((a, b))
+    return out
+
+
 def refine_centre(vol: Volume, centre_kji: np.ndarray, radius_vox: np.ndarray, iterations: int = 3) -> np.ndarray:
     """Centroid of (I − b) in an ellipsoidal window of semi-axes `radius_vox` centred on the nearest
     voxel of the previous estimate, re-centred `iterations` times. b = median of the box corners
@@ -278,7 +294,7 @@ def _blobs(vol: Volume, raw_thr: float, background: float, lang: str, progress) 
     for k in range(0, n, 16):
         counts[k : k + 16] = (vol.data[k : k + 16] > raw_thr).sum(axis=(1, 2))
     blobs: list[dict[str, Any]] = []
-    slabs = _slabs(counts, pad=2, gap=2)
+    slabs = _bounded(_slabs(counts, pad=2, gap=2), counts, MAX_SLAB_SLICES)
     for si, (a, b) in enumerate(slabs):
         labels, nlab = ndimage.label(vol.data[a:b] > raw_thr)
         for lab, sl in enumerate(ndimage.find_objects(labels), start=1):
@@ -302,7 +318,7 @@ def detect_markers(vol: Volume, threshold_sigma: float, lang: str = "fr", progre
     Threshold = b + max(k·σ, 0.15·(bright − b)) (`noise_level`): k·σ keeps pure noise out, the
     fraction of the marker plateau keeps a near-noise-free background from joining the markers. A
     flat-topped marker with Gibbs ringing stays one blob (its dips stay far above the threshold).
-    Typical marker size = voxel-weighted median blob size (noise specks weigh nothing); a blob is a
+    Typical marker size = median size of the blobs of ≥ 8 voxels (noise specks left out); a blob is a
     marker when its size lies within 25 %…400 % of it, otherwise it is listed (small/large), not used.
     Centre: `refine_centre` with a window of the typical blob's half extent + 2 voxels per axis; two
     centres closer than half a marker extent (`merge_mm`, default) are one marker split in two blobs."""
@@ -313,9 +329,10 @@ def detect_markers(vol: Volume, threshold_sigma: float, lang: str = "fr", progre
     if not blobs:
         return Detection(np.zeros((0, 3)), np.zeros(0), rejected, bg, sd, thr)
     sizes = np.array([b["voxels"] for b in blobs], float)
-    order = np.argsort(sizes)
-    cum = np.cumsum(sizes[order])
-    typical = float(sizes[order][np.searchsorted(cum, cum[-1] / 2)])
+    # typical marker: the median size of the blobs of at least 8 voxels (noise specks and single bright
+    # voxels left out; markers outnumber any other bright object of a marker phantom)
+    sized = sizes[sizes >= 8]
+    typical = float(np.median(sized if sized.size else sizes))
     lo_vox, hi_vox = max(3.0, 0.25 * typical), 4.0 * typical
     ok = [b for b in blobs if lo_vox <= b["voxels"] <= hi_vox]
     for b in blobs:
