@@ -8,6 +8,12 @@ average before and after. hazen runs in a separate venv (never a requirement of 
     .venv/bin/python bench/bench_mr_geometry.py --hazen-python /work/peer-mriq2/bin/python
 
 Without --hazen-python only our side is timed. `--side ours|hazen` runs one side (used internally).
+
+`--volume-3d` times instead the 3-D geometric fidelity (mr-geometry-3d) on the realistic model of the
+Marlin 3-D FFE export (`qc.synthetic.mr_linac.unity_marker_phantom_series`, 400 × 512², 1.09375 mm pixels,
+1 mm slices): the volume is written to a temporary folder, then a fresh process reads the files (bytes
+held in memory, as an upload) and analyses them once; it prints CPU and wall time, the process's peak
+resident memory (ru_maxrss) before and after the analysis, the load, and the metrics against the truth.
 """
 
 from __future__ import annotations
@@ -182,14 +188,73 @@ def time_side(side: str, repeat: int, slow_limit_s: float, only: str = "") -> di
     return out
 
 
+def volume_3d_child(folder: Path) -> dict:
+    """In a fresh process: read the files, analyse once, report time, peak RSS and the metrics."""
+    import resource
+
+    sys.path.insert(0, str(REPO))
+    from qc.intake.dicom_io import read_paths
+    from qc.mr import geometry_3d
+    from qc.registry import AnalysisContext
+
+    inputs = read_paths(sorted(folder.glob("*.dcm")))
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    c0, w0 = time.process_time(), time.perf_counter()
+    r = geometry_3d.analyse(inputs, AnalysisContext())
+    cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+    rss1 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return {"cpu_s": cpu, "wall_s": wall, "rss_before_mb": rss0, "rss_peak_mb": rss1, "dicom_mb": sum(len(d) for _, d in inputs) / 1e6,
+            "metrics": r.metrics, "planes": r.params["planes_measured_hf_mm"], "found": len(r.extra["markers"])}
+
+
+def volume_3d(seed: int = 14) -> None:
+    """Time the 3-D geometry on the full-size realistic model and compare its metrics with the truth."""
+    import datetime as dt
+    import tempfile
+
+    sys.path.insert(0, str(REPO))
+    import numpy as np
+
+    from qc.synthetic import mr_linac as S
+
+    gen, truth = S.unity_marker_phantom_series(dt.datetime(2026, 11, 20, 9, 0), seed=seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        for name, data in gen:
+            (Path(tmp) / name).write_bytes(data)
+        load0 = os.getloadavg()
+        proc = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--volume-3d-child", tmp], capture_output=True, text=True, check=True)
+        load1 = os.getloadavg()
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    print(f"load average before {load0[0]:.2f}, after {load1[0]:.2f} ({os.cpu_count()} CPUs)")
+    print(f"3-D geometry, 400 × 512² ({out['dicom_mb']:.0f} MB of DICOM held in memory): CPU {out['cpu_s']:.2f} s, wall {out['wall_s']:.2f} s, "
+          f"peak RSS {out['rss_peak_mb']:.0f} MB (was {out['rss_before_mb']:.0f} MB after reading the files)")
+    m = out["metrics"]
+    print(f"markers found {out['found']} / {len(truth.nodes_mm)} in the phantom ({int(truth.present.sum())} imaged), expected {m['markers_expected']:.0f}, "
+          f"spurious {m['markers_spurious']:.0f}; planes at {out['planes']} (truth {np.round(truth.plane_hf_mm, 2).tolist()})")
+    for dsv in (200.0, 300.0, 400.0, 500.0):
+        st = truth.stats(dsv)
+        print(f"DSV {dsv:g}: max {m[f'max_dev_mm_dsv{dsv:g}']:.3f} mm (truth {st['max']:.3f}), p98 {m[f'p98_dev_mm_dsv{dsv:g}']:.3f} mm (truth {st['p98']:.3f}), "
+              f"{m[f'n_markers_dsv{dsv:g}']:.0f} markers (truth {st['n']})")
+    print("set-up: translation " + ", ".join(f"{m[f'setup_translation_{a}_mm']:+.3f}" for a in ("lr", "ap", "hf")) + f" mm (truth {truth.translation_mm}), rotation "
+          + ", ".join(f"{m[f'setup_rotation_{a}_deg']:+.3f}" for a in ("lr", "ap", "hf")) + f"° (truth {truth.rotation_deg})")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--volume-3d", action="store_true", help="time the 3-D geometry on the full-size realistic Unity model")
+    ap.add_argument("--volume-3d-child", default="", help=argparse.SUPPRESS)
     ap.add_argument("--side", choices=("ours", "hazen"))
     ap.add_argument("--hazen-python", default="")
     ap.add_argument("--repeat", type=int, default=5)
     ap.add_argument("--slow-limit", type=float, default=10.0, help="a measure slower than this (s) is timed once")
     ap.add_argument("--only", default="", help="time only the measures whose label contains this text")
     args = ap.parse_args()
+    if args.volume_3d_child:
+        print(json.dumps(volume_3d_child(Path(args.volume_3d_child))))
+        return
+    if args.volume_3d:
+        volume_3d()
+        return
     if args.side:
         print(json.dumps(time_side(args.side, args.repeat, args.slow_limit, args.only)))
         return

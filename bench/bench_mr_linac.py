@@ -1,8 +1,9 @@
 """Bench: MR-Linac MRI QA analysers on full-size synthetic series, with accuracy against the truth.
 
 The 3-D geometry case is the real export's size: 400 transverse slices of 512² at 1.09 × 1.09 × 1 mm
-(≈ 210 MB of DICOM), 7 planes of markers on the 25 mm grid inside a 500 × 400 mm ellipse (1 715
-markers). Reports CPU and wall time, the peak resident memory of this process (ru_maxrss, which
+(≈ 210 MB of DICOM), 7 planes of markers on the 25 mm grid of the Unity phantom's marker list (1 932
+markers; smooth 5 mm spheres: the realistic model of the real export is timed by
+bench/bench_mr_geometry.py --volume-3d). Reports CPU and wall time, the peak resident memory of this process (ru_maxrss, which
 includes the DICOM bytes held in memory as an upload would be) and the machine load before/after.
 
     cd <worktree> && /work/main/.venv/bin/python bench/bench_mr_linac.py [--quick]
@@ -60,7 +61,7 @@ def main() -> None:
     print(f"B1 (3 orientations × 60°/120°): wall {wall:.2f} s, CPU {cpu:.2f} s, max |error| {err:.4f}")
 
     vol = S.SMALL_VOLUME if args.quick else S.VolumeSpec()
-    semi = (vol.semi_lr_mm, vol.semi_ap_mm)
+    opts = {} if vol.semi_lr_mm is None else {"phantom_semi_axes_mm": (vol.semi_lr_mm, vol.semi_ap_mm)}
     t0 = time.perf_counter()
     gen, mt = S.marker_phantom_series(when, volume=vol, seed=14)
     files = list(gen)
@@ -68,7 +69,7 @@ def main() -> None:
     print(f"marker volume {vol.n_slices} × {vol.rows} × {vol.cols}: {len(files)} files, {size_mb:.0f} MB, generated in {time.perf_counter() - t0:.1f} s; RSS so far {rss_mb():.0f} MB")
     print(f"load average before the 3-D analysis: {os.getloadavg()}")
     rss_before = rss_mb()
-    r, wall, cpu = timed(lambda: geometry_3d.analyse(files, AnalysisContext(options={"phantom_semi_axes_mm": semi})))
+    r, wall, cpu = timed(lambda: geometry_3d.analyse(files, AnalysisContext(options=opts)))
     tmap = {(round(n[0]), round(n[1]), round(n[2])): d for n, d in zip(mt.nodes_mm, mt.deviation_mm)}
     errs = np.array([np.array(m["dev"]) - tmap[(round(m["lr_mm"]), round(m["ap_mm"]), round(m["plane_mm"]))] for m in r.extra["markers"]])
     rot_err = max(abs(r.metrics[f"setup_rotation_{a}_deg"] - mt.rotation_deg[i]) for i, a in enumerate(("lr", "ap", "hf")))

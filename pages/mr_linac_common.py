@@ -94,8 +94,8 @@ def options_form(store, key: str, prefix: str) -> None:
             if key == "mr-b0-gantry":
                 fields["gantry_angles_deg"] = st.text_input(T("mrl.opt.angles"), value=" ; ".join(f"{v:g}" for v in saved.get("gantry_angles_deg", [])), key=f"{prefix}_opt_angles", help=T("mrl.opt.angles_help"))
             if key == "mr-geometry-3d":
-                fields["marker_diameter_mm"] = st.text_input(T("mrl.opt.marker"), value=f"{saved.get('marker_diameter_mm', 5.0):g}", key=f"{prefix}_opt_marker")
-                fields["phantom_semi_axes_mm"] = st.text_input(T("mrl.opt.semi"), value=" ; ".join(f"{v:g}" for v in saved.get("phantom_semi_axes_mm", (250.0, 200.0))), key=f"{prefix}_opt_semi")
+                # empty: the Unity phantom's own marker list (the default); two numbers: another phantom's ellipse
+                fields["phantom_semi_axes_mm"] = st.text_input(T("mrl.opt.semi"), value=" ; ".join(f"{v:g}" for v in saved.get("phantom_semi_axes_mm", ())), key=f"{prefix}_opt_semi", help=T("mrl.opt.semi_help"))
                 fields["planes_hf_mm"] = st.text_input(T("mrl.opt.planes"), value=" ; ".join(f"{v:g}" for v in saved.get("planes_hf_mm", (-165, -110, -55, 0, 55, 110, 165))), key=f"{prefix}_opt_planes")
                 fields["grid_pitch_mm"] = st.text_input(T("mrl.opt.pitch"), value=f"{saved.get('grid_pitch_mm', 25.0):g}", key=f"{prefix}_opt_pitch")
             submitted = st.form_submit_button(T("mrl.opt.save"))
@@ -109,11 +109,14 @@ def options_form(store, key: str, prefix: str) -> None:
             new["isocentre_mm"] = xyz
             for name, text in fields.items():
                 values = _numbers(text)
-                if name in ("marker_diameter_mm", "grid_pitch_mm"):
+                if name == "grid_pitch_mm":
                     if len(values) != 1 or values[0] <= 0:
                         raise ValueError(T("mrl.opt.err_positive"))
                     new[name] = values[0]
                 elif name == "phantom_semi_axes_mm":
+                    if not values:
+                        new.pop(name, None)
+                        continue
                     if len(values) != 2 or min(values) <= 0:
                         raise ValueError(T("mrl.opt.err_semi"))
                     new[name] = values

@@ -424,8 +424,10 @@ class VolumeSpec:
     n_slices: int = 400
     pixel_mm: float = 1.09
     slice_mm: float = 1.0
-    semi_lr_mm: float = 250.0
-    semi_ap_mm: float = 200.0
+    # None: the Unity phantom's marker list (qc.mr.geometry_3d.UNITY_MARKER_COLUMNS); numbers: the grid
+    # nodes inside an ellipse of these semi-axes (a phantom of another outline)
+    semi_lr_mm: float | None = None
+    semi_ap_mm: float | None = None
 
 
 def marker_phantom_series(
@@ -450,7 +452,12 @@ def marker_phantom_series(
     """
     v = volume or VolumeSpec()
     rng = np.random.default_rng(seed)
-    nodes = phantom_nodes(v.semi_lr_mm, v.semi_ap_mm)
+    if v.semi_lr_mm is None or v.semi_ap_mm is None:
+        from qc.mr.geometry_3d import phantom_marker_nodes
+
+        nodes = phantom_marker_nodes()
+    else:
+        nodes = phantom_nodes(v.semi_lr_mm, v.semi_ap_mm)
     R = rotation_matrix(rotation_deg)
     phys = nodes @ R.T + np.asarray(translation_mm, float)
     dev = distortion(phys)
@@ -517,6 +524,206 @@ def marker_phantom_series(
             )
 
     return files(), truth
+
+
+# ---------------------------------------------------------------- the real Unity geometry phantom, realistic model
+
+
+@dataclass
+class UnityVolumeSpec:
+    """The Marlin 3-D FFE geometry export: transverse slices of rows × cols at `pixel_mm`, one every
+    `slice_mm` (2 mm acquired slices reconstructed every 1 mm), centred on the isocentre in LR/AP and
+    on `centre_hf_mm` along HF."""
+
+    rows: int = 512
+    cols: int = 512
+    n_slices: int = 400
+    pixel_mm: float = 1.09375
+    slice_mm: float = 1.0
+    centre_hf_mm: float = 0.0
+
+
+@dataclass
+class UnityMarkerTruth:
+    nodes_mm: np.ndarray  # nominal (phantom frame), every marker of the phantom's list
+    physical_mm: np.ndarray  # after the set-up transform
+    image_mm: np.ndarray  # where the marker is imaged (physical + deviation)
+    deviation_mm: np.ndarray  # image − physical: known distortion + the edge displacement
+    present: np.ndarray  # False: the marker is not imaged (missing near the phantom's edge)
+    edge: np.ndarray  # in-plane radius beyond `edge_radius_mm`: blurred and displaced
+    rotation_deg: tuple[float, float, float]
+    translation_mm: tuple[float, float, float]
+    plane_hf_mm: np.ndarray  # where each nominal plane's centre is imaged (HF, mm)
+
+    def stats(self, dsv_mm: float, iso=(0.0, 0.0, 0.0)) -> dict[str, float]:
+        """True max and 98th percentile of |deviation| over the imaged markers whose physical
+        position lies within the sphere of diameter `dsv_mm` (the analyser's definition)."""
+        sel = self.present & (np.linalg.norm(self.physical_mm - np.asarray(iso), axis=1) <= dsv_mm / 2)
+        mag = np.linalg.norm(self.deviation_mm[sel], axis=1)
+        return {"max": float(mag.max()), "p98": float(np.percentile(mag, 98)), "n": int(sel.sum())}
+
+
+def sphere_ft(k: np.ndarray, radius_mm: float) -> np.ndarray:
+    """Continuous Fourier transform of a uniform ball of radius R (unit inside), at spatial frequency
+    |k| (cycles/mm): 4πR³ (sin a − a cos a) / a³ with a = 2π|k|R (limit 4πR³/3 at k = 0)."""
+    a = 2 * math.pi * np.maximum(k, 1e-9) * radius_mm
+    small = a < 1e-3
+    out = 4 * math.pi * radius_mm**3 * (np.sin(a) - a * np.cos(a)) / a**3
+    return np.where(small, 4 * math.pi * radius_mm**3 / 3, out)
+
+
+def marker_spectrum(spacing_mm: tuple[float, float, float], n: int, radius_mm: float, kmax: tuple[float, float, float], blur_mm: float = 0.0, roll_off: float = 0.3) -> np.ndarray:
+    """k-space (n³ grid, axes slice/row/col) of a unit ball of radius `radius_mm` as the scanner
+    acquires it: truncated at |k_axis| ≤ kmax (1 / (2 × acquired voxel)) with a raised-cosine roll-off
+    over the outer `roll_off` fraction of each axis (the reconstruction filter: it softens, does not
+    remove, the Gibbs ringing), optionally blurred by a Gaussian of SD `blur_mm`."""
+    ks = [np.fft.fftfreq(n, d) for d in spacing_mm]
+    windows = []
+    for k, km in zip(ks, kmax):
+        u = np.abs(k) / km
+        w = np.where(u <= 1 - roll_off, 1.0, 0.5 * (1 + np.cos(math.pi * np.clip((u - (1 - roll_off)) / max(roll_off, 1e-9), 0, 1))))
+        windows.append(np.where(u <= 1, w, 0.0))
+    kz, ky, kx = np.meshgrid(*ks, indexing="ij")
+    kk = np.sqrt(kz**2 + ky**2 + kx**2)
+    spec = sphere_ft(kk, radius_mm) * windows[0][:, None, None] * windows[1][None, :, None] * windows[2][None, None, :]
+    if blur_mm > 0:
+        spec = spec * np.exp(-2 * math.pi**2 * blur_mm**2 * kk**2)
+    return spec / (spacing_mm[0] * spacing_mm[1] * spacing_mm[2])
+
+
+def truncated_marker_patch(spectrum: np.ndarray, offset_mm: np.ndarray, spacing_mm: tuple[float, float, float]) -> np.ndarray:
+    """The reconstructed image (n³ patch) of the ball whose acquired k-space is `spectrum`
+    (`marker_spectrum`), centred `offset_mm` (HF, AP, LR) from the patch's central voxel (index n // 2):
+    a flat top with Gibbs ringing, exactly band-limited (the shift is a phase ramp in k-space)."""
+    from scipy import fft
+
+    n = spectrum.shape[0]
+    shift = np.asarray(offset_mm) + (n // 2) * np.asarray(spacing_mm)
+    ph = [np.exp(-2j * math.pi * np.fft.fftfreq(n, d) * s).astype(np.complex64) for d, s in zip(spacing_mm, shift)]
+    return fft.ifftn(spectrum * (ph[0][:, None, None] * ph[1][None, :, None] * ph[2][None, None, :])).real
+
+
+def unity_marker_phantom_series(
+    acquired_at: dt.datetime,
+    *,
+    volume: UnityVolumeSpec | None = None,
+    rotation_deg=(0.7, -1.1, 1.4),
+    translation_mm=(1.2, -1.6, -3.0),
+    marker_diameter_mm: float = 8.0,
+    acquired_voxel_mm: tuple[float, float] = (2.2, 2.0),
+    plateau: float = 320.0,
+    foam_level: float = 8.0,
+    noise_sd: float = 4.0,
+    edge_radius_mm: float = 230.0,
+    edge_shift_mm: tuple[float, float] = (2.0, 4.5),
+    edge_blur_mm: float = 1.2,
+    edge_missing_fraction: float = 0.1,
+    seed: int = 0,
+    distortion: Callable[[np.ndarray], np.ndarray] = distortion_mm,
+) -> tuple[Iterator[tuple[str, bytes]], UnityMarkerTruth]:
+    """The Marlin 3-D FFE volume of the Unity geometry phantom, from what a real export shows:
+
+    - the phantom's marker list (`qc.mr.geometry_3d.UNITY_MARKER_COLUMNS`: 25 mm grid inside an ellipse
+      with a flat table side, AP −250…+125 mm) on 7 planes 55 mm apart, moved by a set-up rotation of
+      a degree or two and a translation of a few mm (so the central plane is imaged a few mm off 0);
+    - each marker a ball of `marker_diameter_mm` imaged with k-space truncated at the acquired voxel
+      (`acquired_voxel_mm` in-plane, along HF) and reconstructed at 1.09 × 1.09 × 1 mm: a flat top
+      about 7–8 pixels wide and 8–9 slices long with Gibbs ringing inside the plateau;
+    - plateau signal rising from the centre to the edge (×1.18 at 225 mm) with ±8 % per marker;
+    - beyond `edge_radius_mm` in-plane: markers blurred (`edge_blur_mm`), displaced by `edge_shift_mm`
+      (in a random direction; part of the known deviation) and a fraction missing;
+    - foam background (magnitude of `foam_level` + complex noise of SD `noise_sd`) inside the phantom
+      outline (radius 265 mm, table side flat at AP +140 mm, HF ±190 mm), exactly 0 outside;
+    - a known distortion `distortion` (mm, at physical positions) moving every marker's image.
+
+    Slices are written one by one through slabs (a generator of files): the full 400 × 512² volume never
+    sits in memory. Stored as uint16 with rescale slope 0.5.
+    """
+    from qc.mr.geometry_3d import phantom_marker_nodes
+
+    v = volume or UnityVolumeSpec()
+    rng = np.random.default_rng(seed)
+    nodes = phantom_marker_nodes()
+    R = rotation_matrix(rotation_deg)
+    t = np.asarray(translation_mm, float)
+    phys = nodes @ R.T + t
+    rho = np.hypot(nodes[:, 0], nodes[:, 1])
+    edge = rho > edge_radius_mm
+    dev = distortion(phys)
+    ang = rng.uniform(0, 2 * math.pi, len(nodes))
+    mag = rng.uniform(*edge_shift_mm, len(nodes))
+    dev[edge, 0] += (mag * np.cos(ang))[edge]
+    dev[edge, 1] += (mag * np.sin(ang))[edge]
+    img = phys + dev
+    present = np.ones(len(nodes), bool)
+    edge_idx = np.nonzero(edge)[0]
+    present[rng.choice(edge_idx, int(round(edge_missing_fraction * len(edge_idx))), replace=False)] = False
+    amp = plateau * (1 + 0.18 * (rho / 225.0) ** 2) * (1 + rng.uniform(-0.08, 0.08, len(nodes)))
+    planes = np.unique(nodes[:, 2])
+    plane_hf = np.array([(R @ np.array([0.0, 0.0, z]) + t)[2] for z in planes])
+    truth = UnityMarkerTruth(nodes, phys, img, dev, present, edge, tuple(rotation_deg), tuple(translation_mm), plane_hf)
+
+    x0 = -(v.cols - 1) / 2 * v.pixel_mm
+    y0 = -(v.rows - 1) / 2 * v.pixel_mm
+    z0 = v.centre_hf_mm - (v.n_slices - 1) / 2 * v.slice_mm
+    spacing = (v.slice_mm, v.pixel_mm, v.pixel_mm)
+    kmax = (1 / (2 * acquired_voxel_mm[1]), 1 / (2 * acquired_voxel_mm[0]), 1 / (2 * acquired_voxel_mm[0]))
+    n = 32  # patch of ≈ 32 mm: the ringing tails reach the neighbours (25 mm), as in a real volume
+    half = n // 2
+    spectra = {b: marker_spectrum(spacing, n, marker_diameter_mm / 2, kmax, b).astype(np.complex64) for b in (0.0, edge_blur_mm)}
+    idx = np.nonzero(present)[0]
+    centre_vox = np.column_stack([(img[idx, 2] - z0) / v.slice_mm, (img[idx, 1] - y0) / v.pixel_mm, (img[idx, 0] - x0) / v.pixel_mm])
+    c0 = np.rint(centre_vox).astype(int)
+    order = np.argsort(c0[:, 0])
+    xs = (x0 + np.arange(v.cols) * v.pixel_mm)[None, :]
+    ys = (y0 + np.arange(v.rows) * v.pixel_mm)[:, None]
+    outline = (np.hypot(xs, ys) <= 265.0) & (ys <= 140.0)
+    uid, study = generate_uid(), generate_uid()
+    slope = 0.5
+    slab_n = 24
+
+    def slab(k0: int, k1: int) -> np.ndarray:
+        """Signal (complex foam + real markers, before noise) of slices k0..k1−1."""
+        out = np.zeros((k1 - k0, v.rows, v.cols), np.float32)
+        lo, hi = np.searchsorted(c0[order, 0], [k0 - half, k1 + half])
+        for j in order[lo:hi]:
+            m = idx[j]
+            off = (centre_vox[j] - c0[j]) * np.array(spacing)
+            p = amp[m] * truncated_marker_patch(spectra[edge_blur_mm if edge[m] else 0.0], off, spacing)
+            a = c0[j] - half
+            lo_v = np.maximum(a, [k0, 0, 0])
+            hi_v = np.minimum(a + n, [k1, v.rows, v.cols])
+            if np.any(hi_v <= lo_v):
+                continue
+            out[lo_v[0] - k0 : hi_v[0] - k0, lo_v[1] : hi_v[1], lo_v[2] : hi_v[2]] += p[lo_v[0] - a[0] : hi_v[0] - a[0], lo_v[1] - a[1] : hi_v[1] - a[1], lo_v[2] - a[2] : hi_v[2] - a[2]]
+        return out
+
+    def files() -> Iterator[tuple[str, bytes]]:
+        for k0 in range(0, v.n_slices, slab_n):
+            k1 = min(k0 + slab_n, v.n_slices)
+            sig = slab(k0, k1)
+            for k in range(k0, k1):
+                z = z0 + k * v.slice_mm
+                inside = outline & (abs(z) <= 190.0)
+                re = sig[k - k0] + np.float32(foam_level) + np.float32(noise_sd) * rng.standard_normal(sig.shape[1:], dtype=np.float32)
+                im = np.float32(noise_sd) * rng.standard_normal(sig.shape[1:], dtype=np.float32)
+                value = np.where(inside, np.hypot(re, im), 0.0)
+                stored = np.clip(np.rint(value / slope), 0, 65535)
+                yield (
+                    f"geom3d_{k + 1:04d}.dcm",
+                    mr_image_bytes(
+                        stored, acquired_at=acquired_at, series_uid=uid, series_number=1401, description="3D_GEOM_QA:3D,FFE", image_type=("ORIGINAL", "PRIMARY", "M_FFE", "M", "FFE"),
+                        position_mm=np.array([x0, y0, z]), row_dir=(1.0, 0.0, 0.0), col_dir=(0.0, 1.0, 0.0), spacing_mm=(v.pixel_mm, v.pixel_mm),
+                        slice_thickness_mm=2.0, instance=k + 1, slope=slope, echo_time_ms=2.3, repetition_time_ms=5.0, flip_angle_deg=10.0, study_uid=study,
+                    ),
+                )
+
+    return files(), truth
+
+
+# a reduced volume for unit tests: the real export's pixels (1.09375 mm), slices (1 mm) and 512² field
+# of view (so the phantom's edge markers are in it), but 150 slices (HF −75…+74 mm: the 3 central planes)
+UNITY_SMALL_VOLUME = UnityVolumeSpec(n_slices=150)
 
 
 # ---------------------------------------------------------------- demo sessions
