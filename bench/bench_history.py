@@ -43,7 +43,7 @@ import numpy as np  # noqa: E402
 
 from qc.registry import TestSpec, get_test  # noqa: E402
 from qc.records.storage import Store, open_store  # noqa: E402
-from qc.records.tolerances import judge_value, worst  # noqa: E402
+from qc.tolerances import judge_value, worst  # noqa: E402
 
 OPERATORS = ("AG", "MB", "CL", "JD", "SP")
 # Typical value and spread of metrics that have no two-sided tolerance to centre on (domain.md §7–§9).

@@ -60,7 +60,7 @@ def run_ours(repeat: int) -> list[dict]:
     from qc.mr import ghosting, snr, uniformity
     from qc.registry import AnalysisContext
 
-    from qc.intake.mr_series import load_mr_series
+    from qc.readers.mr_series import load_mr_series
     from qc.mr.image_rois import find_phantom
 
     def ipem_only(inputs):

@@ -93,7 +93,7 @@ def _files(paths: list[Path]) -> list[Path]:
 def ours_runner(key: str, paths: list[Path]):
     """A callable doing one measure from the file bytes (reading included, as hazen reads its files)."""
     sys.path.insert(0, str(REPO))
-    from qc.intake.dicom_io import read_paths
+    from qc.readers.dicom_io import read_paths
     from qc.registry import AnalysisContext, get_test
 
     inputs = read_paths(paths)
@@ -101,7 +101,7 @@ def ours_runner(key: str, paths: list[Path]):
     if key.startswith("acr:"):
         import numpy as np
 
-        from qc.intake.mr_series import load_mr_series
+        from qc.readers.mr_series import load_mr_series
         from qc.mr import acr as A
         from qc.mr.geometry import diameters
         from qc.mr.phantom_geometry import find_phantom
@@ -193,7 +193,7 @@ def volume_3d_child(folder: Path) -> dict:
     import resource
 
     sys.path.insert(0, str(REPO))
-    from qc.intake.dicom_io import read_paths
+    from qc.readers.dicom_io import read_paths
     from qc.mr import geometry_3d
     from qc.registry import AnalysisContext
 

@@ -42,7 +42,7 @@ import numpy as np  # noqa: E402
 from bench_history import insert_bulk, metric_rows, session_row, templates_from_demo, templates_from_spec  # noqa: E402
 from qc.registry import get_test  # noqa: E402
 from qc.records.storage import Store, now_iso, open_store  # noqa: E402
-from qc.records.tolerances import worst  # noqa: E402
+from qc.tolerances import worst  # noqa: E402
 
 MONTH = "2025-03"
 # Sessions per test in the month (sums to 300); the image / report tests use a real analysis as template.

@@ -29,7 +29,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from qc.intake.dicom_io import read_paths  # noqa: E402
+from qc.readers.dicom_io import read_paths  # noqa: E402
 from qc.mv import winston_lutz as wl  # noqa: E402
 from qc.registry import AnalysisContext  # noqa: E402
 

@@ -34,7 +34,7 @@ from scipy import ndimage
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from qc.intake.dicom_io import RT_IMAGE, load_images, read_paths  # noqa: E402
+from qc.readers.dicom_io import RT_IMAGE, load_images, read_paths  # noqa: E402
 from qc.mv import winston_lutz as wl  # noqa: E402
 from qc.registry import AnalysisContext  # noqa: E402
 from qc.synthetic import shifted_image_bytes  # noqa: E402

@@ -37,7 +37,7 @@ import numpy as np
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
-from qc.intake.dicom_io import RT_IMAGE, load_images  # noqa: E402
+from qc.readers.dicom_io import RT_IMAGE, load_images  # noqa: E402
 from qc.mv import winston_lutz as wl  # noqa: E402
 from qc.registry import AnalysisContext  # noqa: E402
 from qc.synthetic import UNITY_CAX_PX, UNITY_PANEL_PITCH_MM, UNITY_SAD_MM, UNITY_SID_MM  # noqa: E402

@@ -117,9 +117,9 @@ def session_uploader(label: str, types: list[str], key: str):
     Streamlit draws its own English words inside the drop zone (« Upload », « 200MB per file »); there is no
     option to translate them, so the uploader's container (class `st-key-<key>`) gets a small style that hides
     them and writes the French (or English) text in their place, with the limits that really apply: the
-    server's upload limit per file, and the per-image and per-upload limits of `qc.intake.dicom_io`.
+    server's upload limit per file, and the per-image and per-upload limits of `qc.readers.dicom_io`.
     """
-    from qc.intake.dicom_io import MAX_FILE_BYTES, MAX_TOTAL_BYTES
+    from qc.readers.dicom_io import MAX_FILE_BYTES, MAX_TOTAL_BYTES
 
     upload_mb = int(st.get_option("server.maxUploadSize"))
     shown = ", ".join(x.upper() for x in types)

@@ -3,7 +3,7 @@
 `import_expander` draws it (template download, upload); `show_plan` is what the page shows for one
 uploaded file — the preview of every row with its derived values and verdict, the problems, the
 duplicate question and the « Enregistrer N entrées » button. The reading, checking, judging and
-storing are `qc.records.logged_import`'s (the CLI `python -m qc import` calls the same functions).
+storing are `qc.intake.history_import`'s (the CLI `python -m qc import` calls the same functions).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import streamlit as st
 from pages.common import STATUS_BG, T, lang, operator
 from qc.display import column_label, fmt_cell, fmt_datetime, status_word
 from qc.errors import QCInputError
-from qc.records import logged_import as li
+from qc.intake import history_import as li
 from qc.textsafe import md_escape
 
 MAX_SHOWN_ERRORS = 50

@@ -68,7 +68,7 @@ else:
 
 st.subheader(T("rep.preview"))
 from qc.reporting.report import expected_sessions, month_bounds  # noqa: E402
-from qc.records.tolerances import worst  # noqa: E402
+from qc.tolerances import worst  # noqa: E402
 
 first, last = month_bounds(month)
 sessions = store.sessions_frame(machine_id=machine["id"], date_from=first.isoformat(), date_to=last.isoformat())

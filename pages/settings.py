@@ -17,7 +17,7 @@ from qc.display import display_frame
 from qc.records.logged import Derived, LoggedField, LoggedTest, save_custom_logged_test
 from qc.registry import FREQUENCIES
 from qc.textsafe import md_escape
-from qc.records.tolerances import Tolerance
+from qc.tolerances import Tolerance
 
 from pages.events import render_events_form
 

@@ -81,7 +81,7 @@ def parse_date(text: str | None) -> dt.datetime | None:
 
 def cmd_analyse(args) -> int:
     from qc import pipeline
-    from qc.intake.dicom_io import read_paths
+    from qc.readers.dicom_io import read_paths
     from qc.registry import get_test
     from qc.records.storage import open_store
 
@@ -128,7 +128,7 @@ def cmd_analyse(args) -> int:
 
 
 def _print_human(analysis, out: dict, lang: str) -> None:
-    from qc.records.tolerances import format_bounds
+    from qc.tolerances import format_bounds
 
     spec = analysis.spec
     print(f"{spec.name(lang)} — {out['acquired_at'] or '?'} — {t('status.' + out['status'], lang)}")
@@ -144,8 +144,8 @@ def _print_human(analysis, out: dict, lang: str) -> None:
 
 
 def cmd_import(args) -> int:
-    """A logged test's history from a CSV or .xlsx file, all rows or none (qc.records.logged_import)."""
-    from qc.records.logged_import import MAX_IMPORT_BYTES, plan_import, store_import, _too_large
+    """A logged test's history from a CSV or .xlsx file, all rows or none (qc.intake.history_import)."""
+    from qc.intake.history_import import MAX_IMPORT_BYTES, plan_import, store_import, _too_large
     from qc.registry import get_test
     from qc.records.storage import open_store
 

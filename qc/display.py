@@ -26,7 +26,7 @@ import pandas as pd
 
 from qc.i18n import has, t
 
-#: Status codes as stored (see qc.records.tolerances) and the extra display-only "unmeasured".
+#: Status codes as stored (see qc.tolerances) and the extra display-only "unmeasured".
 STATUS_CODES = ("pass", "warning", "fail", "none", "unmeasured")
 STATUS_ICON = {"pass": "✔", "warning": "⚠", "fail": "✖", "none": "–", "unmeasured": "✖"}
 UNIT_SUFFIXES = {"mm": "mm", "cm": "cm", "pct": "%", "deg": "°", "ms": "ms", "px": "px", "s": "s", "kb": "kB", "mb": "MB"}

@@ -2,14 +2,14 @@
 (next) the DICOM receiver share — intake → analyse → judge → store.
 
 Owns:
-- intake: the session's acquisition date (the header's, see `qc.intake.dicom_io.DATE_TAGS`, else the
+- intake: the session's acquisition date (the header's, see `qc.readers.dicom_io.DATE_TAGS`, else the
   one the user gave; with neither, `QCInputError("err.no_acquisition_date")`), and which source gave it;
 - the `AnalysisContext` of a machine whose every lookup (tolerance, CAX calibration, baseline) is by
   that date, recording the calibration and baseline it returned;
 - running the analyser, turning any unexpected exception into a `QCInputError` (the user sees a
   sentence and nothing is stored);
 - judging every measurement with the tolerance in force on the acquisition date; the session's status
-  is the worst of its metrics and items (`qc.records.tolerances.session_status`);
+  is the worst of its metrics and items (`qc.tolerances.session_status`);
 - the store call: the duplicate question (`duplicates`), the session with the ids of the calibration
   and baseline used (`store_analysis`), a baseline dated by its session (`set_baseline`).
 Because every face calls this, the numbers on the CLI, the page, the database and the PDF are the same.
@@ -28,7 +28,7 @@ from qc.i18n import t
 from qc.registry import AnalysisContext, TestSpec
 from qc.results import AnalysisResult
 from qc.records.storage import Store, _json_default
-from qc.records.tolerances import FAIL, Judged, item_status, judge_measurements, session_status
+from qc.tolerances import FAIL, Judged, item_status, judge_measurements, session_status
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ def session_date(spec: TestSpec, inputs: list[tuple[str, bytes]], given: dt.date
     """
     if spec.kind != "dicom":
         return given, USER_DATE if given else ""
-    from qc.intake.dicom_io import header_date
+    from qc.readers.dicom_io import header_date
 
     when, source, undated = header_date(inputs)
     if when is not None:
@@ -347,7 +347,7 @@ def record_logged(
     """Check typed values of a logged test and judge them (rates use the machine's earlier readings).
 
     `earlier`: readings not stored yet that precede this one (an import's earlier rows, see
-    `qc.records.logged_import`), added to the stored ones a rate is taken of."""
+    `qc.intake.history_import`), added to the stored ones a rate is taken of."""
     from qc.records.logged import rate_history
 
     if acquired_at is None:

@@ -6,7 +6,7 @@ Logged tests (values typed in a form) are data, not code: see `qc.records.logged
 from the database, so one added in Settings is a test like any other.
 
 Analyser contract: `analyse(inputs, ctx) -> AnalysisResult`, where `inputs` is a list of
-(filename, bytes) (a .zip already allowed: use `qc.intake.dicom_io.load_images`) and `ctx` an
+(filename, bytes) (a .zip already allowed: use `qc.readers.dicom_io.load_images`) and `ctx` an
 `AnalysisContext`. Bad input raises `qc.errors.QCInputError`; nothing else is expected.
 
 A module listed here that cannot be imported (or has no `SPEC`) raises `AnalyserModuleError`: a test never

@@ -3,7 +3,7 @@
 An analyser returns an `AnalysisResult`: one `Measurement` per metric (one stored row each), a
 per-item table (per image, leaf, scan...), warnings, an optional overlay image, the acquisition date
 and machine identity taken from the input (never the upload time), and the analyser version.
-Judging against tolerances happens later (`qc.records.tolerances`), because it depends on the machine
+Judging against tolerances happens later (`qc.tolerances`), because it depends on the machine
 and on the tolerance in force on the acquisition date.
 """
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from qc.results import AnalysisResult
-from qc.records.tolerances import Tolerance
+from qc.tolerances import Tolerance
 
 FREQUENCIES = ("daily", "weekly", "monthly", "quarterly", "yearly")
 FREQUENCY_DAYS = {"daily": 1, "weekly": 7, "monthly": 31, "quarterly": 92, "yearly": 366}

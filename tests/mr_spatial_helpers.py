@@ -7,7 +7,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from conftest import REPO, shared_file
-from qc.intake.dicom_io import read_paths
+from qc.readers.dicom_io import read_paths
 from qc.registry import AnalysisContext
 
 HAZEN = ("hazen",)

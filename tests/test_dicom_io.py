@@ -11,7 +11,7 @@ import pydicom
 import pytest
 
 from conftest import blank_rt_image, shared_file
-from qc.intake.dicom_io import RT_IMAGE, describe, detect_inverted, expand_inputs, load_images, read_dataset, read_paths
+from qc.readers.dicom_io import RT_IMAGE, describe, detect_inverted, expand_inputs, load_images, read_dataset, read_paths
 from qc.errors import QCInputError
 from qc.synthetic import UNITY_PIXEL_ISO_MM, rt_image_bytes, unity_raw_from_signal
 

@@ -18,7 +18,7 @@ from qc.errors import QCInputError
 from qc.registry import AnalysisContext, Calibration
 from qc.synthetic import UNITY_CAX_PX
 from qc.synthetic import mlc as sm
-from qc.records.tolerances import judge_measurements
+from qc.tolerances import judge_measurements
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 PF = DATA / "pylinac" / "picket_fence"
@@ -268,7 +268,7 @@ def test_a_pair_that_could_not_be_measured_is_listed_and_fails():
 def test_per_leaf_limit_comes_from_the_dated_tolerance_table(sessions):
     """The per-leaf limit is `leaf_position_error_mm` in force on the acquisition date (not an option);
     every leaf row carries its status and the session's counts follow it."""
-    from qc.records.tolerances import Tolerance
+    from qc.tolerances import Tolerance
 
     _, _, files = sessions["single"]
     asked = []

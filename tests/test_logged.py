@@ -11,7 +11,7 @@ from qc.errors import QCInputError
 from qc.records.logged import COUCH, HELIUM, SAFETY, Derived, LoggedField, LoggedTest, decline_rate, evaluate_formula, save_custom_logged_test
 from qc.registry import all_tests, get_test
 from qc.records.schedule import add_months, due_table, next_due
-from qc.records.tolerances import Tolerance
+from qc.tolerances import Tolerance
 
 NOW = dt.datetime(2026, 10, 12, 9, 0)
 

@@ -1,4 +1,4 @@
-"""Import of a logged test's history from CSV / Excel (qc.records.logged_import): French and English CSV,
+"""Import of a logged test's history from CSV / Excel (qc.intake.history_import): French and English CSV,
 .xlsx, every bad row reported with its line and column and nothing stored, dates required and never
 guessed, each row judged by the tolerance in force on its own date, duplicates refused unless
 confirmed, hostile text stored as text and neutralised on export, bounded input; the CLI's exit codes;
@@ -18,8 +18,8 @@ import pytest
 
 from conftest import REPO
 from qc.errors import QCInputError
-from qc.records import logged_import as li
-from qc.records.tolerances import Tolerance
+from qc.intake import history_import as li
+from qc.tolerances import Tolerance
 from qc.registry import get_test
 
 NOW = dt.datetime(2026, 10, 12, 8, 0)
@@ -445,7 +445,7 @@ def test_page_expander_renders_on_the_mr_mv_page(qc_data_dir):
     at.run()
     at.button(key="go_1_mr_mv").click().run()
     assert not at.exception
-    assert [e.label for e in at.expander] == ["Importer un historique (CSV, Excel)"]
+    assert [e.label for e in at.main.expander] == ["Importer un historique (CSV, Excel)"]  # the sidebar has the menu's folds
     assert not at.error
 
 

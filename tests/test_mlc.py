@@ -12,7 +12,7 @@ import pydicom
 import pytest
 
 from qc.mv import mlc
-from qc.intake.dicom_io import RT_IMAGE, load_images
+from qc.readers.dicom_io import RT_IMAGE, load_images
 from qc.mv.geometry import cax_pixel
 from qc.registry import AnalysisContext, Calibration
 from qc.synthetic import UNITY_CAX_PX, UNITY_PIXEL_ISO_MM

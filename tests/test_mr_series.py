@@ -1,4 +1,4 @@
-"""MR series reader (qc.intake.mr_series): grouping, sorting, frames, what is set aside and why."""
+"""MR series reader (qc.readers.mr_series): grouping, sorting, frames, what is set aside and why."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from pydicom.uid import generate_uid
 
 from qc.errors import QCInputError
-from qc.intake.mr_series import load_mr_series
+from qc.readers.mr_series import load_mr_series
 from qc.synthetic.mr import enhanced_mr_bytes, mr_image_bytes
 from tests.conftest import shared_file
 

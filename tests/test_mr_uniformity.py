@@ -53,7 +53,7 @@ def test_real_hazen_ipem_within_3_points(name, horizontal, vertical):
 # hazen's asserted PIU. Margin ±3 points (same definition; ROI centre and disc rasterisation differ).
 @pytest.mark.parametrize("folder, expected", [("Siemens", 67.49), ("PhilipsAchieva", 80.66), ("GE", 83.78)])
 def test_real_acr_slice7_piu_within_3_points(folder, expected):
-    from qc.intake.mr_series import load_mr_series
+    from qc.readers.mr_series import load_mr_series
 
     files = [(p.name, p.read_bytes()) for p in sorted(shared_file("hazen", "acr", folder).iterdir())]
     (series,), _ = load_mr_series(files)

@@ -12,7 +12,7 @@ from qc.demo_inputs import piqt_demo
 from qc.mr.piqt import SPEC, analyse, charts, parse_criterion, parse_value, section_table
 from qc.registry import AnalysisContext
 from qc.synthetic.piqt import synthetic_report, weekly_reports
-from qc.records.tolerances import judge_measurements
+from qc.tolerances import judge_measurements
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CTX = AnalysisContext(lang="fr")

@@ -71,7 +71,7 @@ def add_unity(data_dir: Path) -> None:
 
 def test_store_on_full_disk_raises_one_sentence_and_leaves_no_part(qc_data_dir, monkeypatch, tmp_path):
     from qc import pipeline
-    from qc.intake.dicom_io import read_paths
+    from qc.readers.dicom_io import read_paths
     from qc.registry import get_test
 
     add_unity(qc_data_dir)

@@ -20,8 +20,8 @@ import pytest
 
 import security_zips as hostile
 from qc.errors import QCInputError
-from qc.intake import dicom_io
-from qc.intake.dicom_io import RT_IMAGE, expand_inputs, load_image, load_images, read_paths
+from qc.readers import dicom_io
+from qc.readers.dicom_io import RT_IMAGE, expand_inputs, load_image, load_images, read_paths
 
 REPO = Path(__file__).resolve().parents[1]
 MAX_SECONDS = 2.0
@@ -32,7 +32,7 @@ import json, resource, sys, time
 sys.path.insert(0, {repo!r})
 from pathlib import Path
 from qc.errors import QCInputError
-from qc.intake.dicom_io import expand_inputs, read_paths
+from qc.readers.dicom_io import expand_inputs, read_paths
 path, how = sys.argv[1], sys.argv[2]
 t0 = time.perf_counter()
 cpu_before = time.process_time()

@@ -15,7 +15,7 @@ from qc.errors import QCInputError
 from qc.registry import AnalysisContext, Calibration
 from qc.synthetic import UNITY_CAX_PX
 from qc.synthetic import mlc as sm
-from qc.records.tolerances import judge_measurements
+from qc.tolerances import judge_measurements
 
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 WHEN = dt.datetime(2026, 3, 3, 8, 0)
@@ -103,7 +103,7 @@ def test_session_status_without_baseline_and_with_a_missing_slit(reference):
 
 def test_per_pair_limit_from_the_dated_tolerance_table(reference, displaced):
     """Each pair's row is judged by `slit_error_mm` in force on the date; its id is recorded."""
-    from qc.records.tolerances import Tolerance
+    from qc.tolerances import Tolerance
 
     files, _ = sm.slit_session(WHEN + dt.timedelta(days=7), rng_seed=22, errors=ERRORS)
     tol = Tolerance(act_low=-1.0, tol_low=-0.6, tol_high=0.6, act_high=1.0, mode="relative", id=77)

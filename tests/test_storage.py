@@ -11,7 +11,7 @@ from qc.errors import DuplicateUploadError
 from qc.registry import get_test
 from qc.results import AnalysisResult, InputFile, Measurement
 from qc.records.storage import Store, migrations, open_store
-from qc.records.tolerances import Tolerance
+from qc.tolerances import Tolerance
 
 
 def couch_result(dev_mm: float, when: dt.datetime, files=None) -> AnalysisResult:

@@ -9,7 +9,7 @@ import pytest
 
 from qc import pipeline
 from qc.registry import get_test
-from qc.records.tolerances import Tolerance
+from qc.tolerances import Tolerance
 from qc.reporting.trends import drift_signal, small_multiples, trend_chart
 
 

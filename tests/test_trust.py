@@ -17,7 +17,7 @@ from conftest import REPO
 from qc import pipeline
 from qc.errors import QCInputError
 from qc.records.storage import open_store
-from qc.records.tolerances import FAIL, PASS, Tolerance, display_status, judge_measurements, session_status
+from qc.tolerances import FAIL, PASS, Tolerance, display_status, judge_measurements, session_status
 from qc.registry import get_test
 from qc.results import AnalysisResult, Measurement
 

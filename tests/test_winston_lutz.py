@@ -12,7 +12,7 @@ import pytest
 from conftest import shared_file
 from qc import pipeline
 from qc.errors import QCInputError
-from qc.intake.dicom_io import read_paths
+from qc.readers.dicom_io import read_paths
 from qc.mv import winston_lutz as wl
 from qc.registry import AnalysisContext, get_test
 from qc.synthetic.wl import unity_session
@@ -146,7 +146,7 @@ def test_session_sharing_is_per_mlc_field_and_single_images_still_work():
         for it in r.items:
             tu, tv = by_file[it["file"]]
             assert math.hypot(it["cax2bb_u_mm"] - tu, it["cax2bb_v_mm"] - tv) < CAX_TOL_MM, it["file"]
-    from qc.intake.dicom_io import RT_IMAGE, load_images
+    from qc.readers.dicom_io import RT_IMAGE, load_images
 
     images = load_images(files[:1], RT_IMAGE, "WL", "en")
     fc = wl.find_field(images[0])
@@ -304,7 +304,7 @@ def test_field_centre_is_not_moved_by_a_tilt_of_the_signal():
     # the in-field trend was divided out). Noise-free images, equal leaf gaps, four gantry angles: truth within 0.005 mm.
     import datetime as dt
 
-    from qc.intake.dicom_io import RT_IMAGE, load_images
+    from qc.readers.dicom_io import RT_IMAGE, load_images
     from qc.synthetic import UNITY_CAX_PX, UNITY_PANEL_PITCH_MM, UNITY_SAD_MM, UNITY_SID_MM, rt_image_bytes
     from qc.synthetic import wl as syn
 

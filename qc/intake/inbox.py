@@ -81,7 +81,7 @@ def read_header(data: bytes) -> Header:
     """The routing header of a DICOM object, or QCInputError (not DICOM, no SOP Instance UID)."""
     import io
 
-    from qc.intake.dicom_io import acquisition_datetime
+    from qc.readers.dicom_io import acquisition_datetime
 
     try:
         ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)

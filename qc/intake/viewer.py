@@ -18,7 +18,7 @@ import pydicom
 from PIL import Image
 
 from qc.errors import QCInputError
-from qc.intake.dicom_io import decode_pixels, read_dataset
+from qc.readers.dicom_io import decode_pixels, read_dataset
 
 DISPLAY_MAX_PX = 768  # the browser gets at most this many pixels a side; distances stay in mm
 

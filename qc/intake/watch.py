@@ -16,7 +16,7 @@ from pathlib import Path
 
 from qc.errors import QCInputError
 from qc.intake import inbox
-from qc.intake.dicom_io import expand_inputs
+from qc.readers.dicom_io import expand_inputs
 
 DONE, FAILED = "done", "failed"
 

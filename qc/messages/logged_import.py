@@ -1,4 +1,4 @@
-"""Strings of the import of a logged test's history (CSV / Excel), see qc.records.logged_import."""
+"""Strings of the import of a logged test's history (CSV / Excel), see qc.intake.history_import."""
 
 MESSAGES = {
     "imp.err.stored_meanwhile": {

@@ -1,4 +1,4 @@
-"""Messages of the MR series reader (qc.intake.mr_series): what was set aside and why."""
+"""Messages of the MR series reader (qc.readers.mr_series): what was set aside and why."""
 
 MESSAGES = {
     "mrs.series_label": {

@@ -1,5 +1,5 @@
 """Messages of the limits that protect the shared server: upload sizes, archives, report sizes,
-login throttling, concurrent analyses and disk errors (the owners are qc.intake.dicom_io,
+login throttling, concurrent analyses and disk errors (the owners are qc.readers.dicom_io,
 qc.mr.piqt, qc.records.auth, qc.records.storage and qc.pipeline)."""
 
 MESSAGES = {

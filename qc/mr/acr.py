@@ -44,8 +44,8 @@ from qc.mr.image_rois import find_phantom as find_snr_phantom
 from qc.mr.phantom_geometry import MRImage, Overlay, Phantom, _otsu, crossing, find_phantom, identity_of
 from qc.mr.slice_thickness import find_acr_bar, measure_slice_thickness
 from qc.mr.snr import normalisation_factor
-from qc.records.tolerances import Tolerance
-from qc.registry import AnalysisContext, MetricSpec, TestSpec
+from qc.tolerances import Tolerance
+from qc.spec import AnalysisContext, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = "mr-acr"
@@ -324,7 +324,7 @@ def _r(v, nd=3):
 
 
 def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisResult:
-    from qc.intake.mr_series import load_mr_series
+    from qc.readers.mr_series import load_mr_series
 
     lang = ctx.lang
     series, set_aside = load_mr_series(inputs, lang=lang, lazy=True)  # only slices 1, 5, 7, 11 are decoded

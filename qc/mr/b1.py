@@ -35,8 +35,8 @@ from qc.mr.linac_series import (
     SliceHeader,
     smooth3,
 )
-from qc.records.tolerances import Tolerance
-from qc.registry import AnalysisContext, MetricSpec, TestSpec
+from qc.tolerances import Tolerance
+from qc.spec import AnalysisContext, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = B1

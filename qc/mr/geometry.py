@@ -40,8 +40,8 @@ from qc.display import fmt_number
 from qc.errors import QCInputError
 from qc.i18n import t
 from qc.mr.phantom_geometry import MRImage, Overlay, Phantom, crossing, find_phantom, fluid_background, identity_of, load_images_of
-from qc.records.tolerances import Tolerance
-from qc.registry import AnalysisContext, MetricSpec, TestSpec
+from qc.tolerances import Tolerance
+from qc.spec import AnalysisContext, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = "mr-geometry"
@@ -409,7 +409,7 @@ def measure_geometry(image: MRImage, lang: str = "fr", rod_pitch_mm: float = DEF
 
 def is_localiser(s) -> bool:
     """The reader's localiser rule (ImageType LOCALIZER, "survey"/"scout"... descriptions) on a kept slice."""
-    from qc.intake.mr_series import LOCALISER_WORDS
+    from qc.readers.mr_series import LOCALISER_WORDS
 
     image_type = [str(v).upper() for v in (getattr(s, "image_type", None) or ())]
     desc = str(getattr(s, "series_description", "") or "").lower()

@@ -57,8 +57,8 @@ from qc.errors import QCInputError
 from qc.i18n import t
 from qc.mr import linac_draw as draw
 from qc.mr.linac_series import GEOMETRY, SliceHeader, acquisition_of, identity_of, series_of_test
-from qc.records.tolerances import Tolerance
-from qc.registry import AnalysisContext, MetricSpec, TestSpec
+from qc.tolerances import Tolerance
+from qc.spec import AnalysisContext, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = GEOMETRY

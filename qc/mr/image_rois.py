@@ -18,8 +18,8 @@ from scipy import ndimage
 
 from qc.errors import QCInputError
 from qc.i18n import t
-from qc.intake.dicom_io import expand_inputs
-from qc.intake.mr_series import MRSeries, MRSlice, load_mr_series
+from qc.readers.dicom_io import expand_inputs
+from qc.readers.mr_series import MRSeries, MRSlice, load_mr_series
 
 MAX_IMAGES = 60  # images analysed per session (bounded time); the rest are listed in a warning
 

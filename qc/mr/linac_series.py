@@ -1,7 +1,7 @@
 """MR-Linac MRI QA intake: group an MR export into series, route each series to its test, stream pixels.
 
 Owns what the four MR-Linac MRI QA analysers (`qc.mr.b0`, `qc.mr.b0_gantry`, `qc.mr.b1`,
-`qc.mr.geometry_3d`) share, on top of the MR series reader `qc.intake.mr_series.load_mr_series`
+`qc.mr.geometry_3d`) share, on top of the MR series reader `qc.readers.mr_series.load_mr_series`
 (read lazily: headers only, pixels decoded when asked; it splits Enhanced MR frames, applies the
 Real World Value Mapping or RescaleSlope/Intercept, and lists localisers and non-images with a reason):
 - `scan_headers`: the series with, per slice, the geometry as arrays (ImagePositionPatient,
@@ -114,7 +114,7 @@ def _i(value) -> int | None:
 
 
 def _from_reader(sl) -> SliceHeader | None:
-    """The analysers' view of one `qc.intake.mr_series.MRSlice` (None without geometry)."""
+    """The analysers' view of one `qc.readers.mr_series.MRSlice` (None without geometry)."""
     if sl.position_mm is None or sl.orientation is None:
         return None
     rows, cols = sl.shape
@@ -157,7 +157,7 @@ def scan_headers(inputs: list[tuple[str, bytes]], lang: str = "fr") -> tuple[lis
     ImageOrientationPatient is set aside with a sentence (nothing here works without geometry).
     Raises `QCInputError` when no MR image remains.
     """
-    from qc.intake.mr_series import load_mr_series
+    from qc.readers.mr_series import load_mr_series
 
     mr, skipped = load_mr_series(inputs, lang, lazy=True)
     series: list[SeriesHeaders] = []

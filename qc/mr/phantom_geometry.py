@@ -3,7 +3,7 @@
 Owns what those analysers share: finding the phantom in an image (mask, centre, radius; never fixed
 pixel positions), sub-pixel level crossings, profiles sampled in mm along any line (anisotropic pixels
 allowed), diameters of a round phantom, reading the MR series of an upload (through
-`qc.intake.mr_series`) into per-image inputs with their identity and acquisition date, and drawing the
+`qc.readers.mr_series`) into per-image inputs with their identity and acquisition date, and drawing the
 ROIs each analyser used on an RGB overlay for the page.
 """
 
@@ -247,7 +247,7 @@ class MRImage:
 def load_images_of(inputs: list[tuple[str, bytes]], lang: str = "fr", keep_localisers: bool = False) -> tuple[list, list[MRImage], list[str]]:
     """All MR images of an upload (series sorted by the reader), with what was set aside (one sentence each).
     `keep_localisers`: localiser images are kept (the ACR sagittal localiser is measured by mr-geometry)."""
-    from qc.intake.mr_series import load_mr_series
+    from qc.readers.mr_series import load_mr_series
 
     series, set_aside = load_mr_series(inputs, lang=lang, keep_localisers=keep_localisers)
     images: list[MRImage] = []

@@ -16,9 +16,9 @@ Decisions (documented here because they change what is stored):
 - A truncated report (no closing ``</html>``/``</body>``, or a table still open at the end of the file) is
   REFUSED (`QCInputError("piqt.err.truncated")`): the analyser returns a complete result or raises; nothing
   partial is ever stored.
-- Criteria are applied inclusively (``C > 66`` passes at 66.0), as `qc.records.tolerances.judge_value` does with
+- Criteria are applied inclusively (``C > 66`` passes at 66.0), as `qc.tolerances.judge_value` does with
   `Measurement.limits`; the report prints values to 1–3 decimals so the difference is only at the bound.
-- A missing value (``-``, ``NaN``) that has a criterion counts as failing (as `qc.records.tolerances.judge_value`
+- A missing value (``-``, ``NaN``) that has a criterion counts as failing (as `qc.tolerances.judge_value`
   judges it); without a criterion its status is "none".
 - Text results (``Nema_Phantom`` = RAMP...) are kept in ``items`` (``value_text``) but are not Measurements.
 - ``item`` = "{scan} / echo {n}"; when the report gives one parameter for the same scan and echo on several
@@ -36,10 +36,10 @@ from typing import Any
 
 import pandas as pd
 
-from qc.intake.dicom_io import expand_inputs, sha256_of
+from qc.readers.dicom_io import expand_inputs, sha256_of
 from qc.errors import QCInputError
 from qc.i18n import t
-from qc.registry import AnalysisContext, MetricSpec, TestSpec
+from qc.spec import AnalysisContext, MetricSpec, TestSpec
 from qc.results import AnalysisResult, InputFile, Measurement
 
 TEST_KEY = "piqt"

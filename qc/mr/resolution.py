@@ -31,8 +31,8 @@ from scipy.spatial import ConvexHull, QhullError
 from qc.errors import QCInputError
 from qc.i18n import t
 from qc.mr.phantom_geometry import MRImage, Overlay, Phantom, fill_holes, find_phantom, identity_of, load_images_of
-from qc.records.tolerances import Tolerance
-from qc.registry import AnalysisContext, MetricSpec, TestSpec
+from qc.tolerances import Tolerance
+from qc.spec import AnalysisContext, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = "mr-resolution"

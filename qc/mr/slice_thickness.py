@@ -33,8 +33,8 @@ from scipy import ndimage, optimize
 from qc.errors import QCInputError
 from qc.i18n import t
 from qc.mr.phantom_geometry import MRImage, Overlay, Phantom, crossing, find_phantom, fluid_background, identity_of, load_images_of
-from qc.records.tolerances import Tolerance
-from qc.registry import AnalysisContext, MetricSpec, TestSpec
+from qc.tolerances import Tolerance
+from qc.spec import AnalysisContext, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = "mr-slice-thickness"

@@ -42,7 +42,7 @@ from scipy import ndimage
 
 from qc.errors import QCInputError
 from qc.i18n import t
-from qc.intake.mr_series import MRSlice
+from qc.readers.mr_series import MRSlice
 from qc.mr.image_rois import (
     Phantom,
     Roi,
@@ -55,8 +55,8 @@ from qc.mr.image_rois import (
     rect_mm,
     rounded,
 )
-from qc.records.tolerances import Tolerance
-from qc.registry import AnalysisContext, MetricSpec, TestSpec
+from qc.tolerances import Tolerance
+from qc.spec import AnalysisContext, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = "mr-snr"

@@ -47,8 +47,8 @@ from qc.mr.image_rois import (
     rect_mm,
     rounded,
 )
-from qc.records.tolerances import Tolerance
-from qc.registry import AnalysisContext, MetricSpec, TestSpec
+from qc.tolerances import Tolerance
+from qc.spec import AnalysisContext, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = "mr-uniformity"

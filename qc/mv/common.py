@@ -18,10 +18,10 @@ from typing import Any
 import numpy as np
 
 from qc.i18n import t
-from qc.intake.dicom_io import RT_IMAGE, DicomImage, load_images
+from qc.readers.dicom_io import RT_IMAGE, DicomImage, load_images
 from qc.mv.geometry import CaxPixel, cax_pixel
-from qc.records.tolerances import Tolerance
-from qc.registry import AnalysisContext, MetricSpec
+from qc.tolerances import Tolerance
+from qc.spec import AnalysisContext, MetricSpec
 from qc.results import Measurement
 
 GANTRY_TOLERANCE_DEG = 1.0  # the MV tests are delivered at gantry 0°: farther than this earns a warning

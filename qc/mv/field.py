@@ -38,7 +38,7 @@ import numpy as np
 from scipy import ndimage
 
 from qc.errors import QCInputError
-from qc.intake.dicom_io import DicomImage, session_identity
+from qc.readers.dicom_io import DicomImage, session_identity
 from qc.mv.common import PreparedImage, calibration_warnings, baseline_in_force, block_mean, measurement, prepare_images, rounded, session_date
 from qc.mv.fff import QUANTITIES as FFF_QUANTITIES
 from qc.mv.fff import FFFProfile, fff_profile
@@ -50,9 +50,9 @@ from qc.mv.geometry import (
     level_crossing_near,
 )
 from qc.i18n import t
-from qc.registry import AnalysisContext, MetricSpec, TestSpec
+from qc.spec import AnalysisContext, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
-from qc.records.tolerances import Tolerance
+from qc.tolerances import Tolerance
 
 KEY = "field"
 DEFAULT_NOMINAL_FIELDS_MM: tuple[tuple[float, float], ...] = ((150, 80), (85, 85), (50, 50))

@@ -15,9 +15,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from qc.intake.dicom_io import DicomImage
+from qc.readers.dicom_io import DicomImage
 from qc.i18n import t
-from qc.registry import AnalysisContext
+from qc.spec import AnalysisContext
 
 
 @dataclass(frozen=True)

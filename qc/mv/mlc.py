@@ -5,7 +5,7 @@ the picket fences of other linacs (domain.md §2, §4, §5, §12.1):
 
 1. **Leaf travel direction** from the image itself (`leaf_travel_axis`): the MLC openings are bands
    whose edges are perpendicular to the leaf travel, so the image's gradient energy is largest
-   along the travel. No polarity or orientation hint is needed (polarity is set by `qc.intake.dicom_io`).
+   along the travel. No polarity or orientation hint is needed (polarity is set by `qc.readers.dicom_io`).
    Below, t = coordinate along the leaf travel, p = coordinate across the pairs. On the Unity
    t = v (rows) and p = u (columns) (domain.md §0.6).
 2. **Leaf pairs from the image** (`detect_leaf_pairs`): in the leaf-blocked rows the inter-leaf
@@ -33,7 +33,7 @@ the picket fences of other linacs (domain.md §2, §4, §5, §12.1):
    image's openings (pickets, slits, gaps); a robust straight line per opening edge or centre
    (position vs pair position) gives the relative errors pylinac reports.
 
-Coordinates: positions are in mm at the isocentre (`qc.intake.dicom_io` scales by SAD/SID) relative to the
+Coordinates: positions are in mm at the isocentre (`qc.readers.dicom_io` scales by SAD/SID) relative to the
 calibrated CAX pixel (`qc.mv.geometry.cax_pixel`), + towards increasing row (v) or column (u) index.
 """
 
@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
-from qc.intake.dicom_io import DicomImage
+from qc.readers.dicom_io import DicomImage
 from qc.errors import QCInputError
 from qc.mv.common import block_mean
 from qc.mv.geometry import CaxPixel, subpixel_crossings

@@ -34,11 +34,11 @@ import numpy as np
 
 from qc.errors import QCInputError
 from qc.i18n import t
-from qc.intake.dicom_io import session_identity
+from qc.readers.dicom_io import session_identity
 from qc.mv import mlc
 from qc.mv.common import PreparedImage, calibration_warnings, baseline_in_force, item_tolerance, measurement, prepare_images, rounded, session_date, tolerance_record
-from qc.records.tolerances import FAIL, Tolerance, judge_value
-from qc.registry import AnalysisContext, MetricSpec, TestSpec
+from qc.tolerances import FAIL, Tolerance, judge_value
+from qc.spec import AnalysisContext, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = "slits"

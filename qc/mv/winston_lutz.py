@@ -46,10 +46,10 @@ from scipy import ndimage, optimize, sparse
 
 from qc.errors import QCInputError
 from qc.i18n import t
-from qc.intake.dicom_io import RT_IMAGE, DicomImage, load_images, session_identity
+from qc.readers.dicom_io import RT_IMAGE, DicomImage, load_images, session_identity
 from qc.mv.geometry import inflection_edges, level_crossing_near
-from qc.records.tolerances import Tolerance
-from qc.registry import AnalysisContext, MetricSpec, TestSpec
+from qc.tolerances import Tolerance
+from qc.spec import AnalysisContext, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = "wl"

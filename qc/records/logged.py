@@ -27,7 +27,7 @@ import numpy as np
 from qc.errors import QCInputError, QCInputErrors
 from qc.spec import FREQUENCIES, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
-from qc.records.tolerances import Tolerance
+from qc.tolerances import Tolerance
 
 FIELD_KINDS = ("number", "passfail", "text")
 

@@ -41,7 +41,7 @@ from qc.config import db_path
 from qc.errors import QCInputError
 from qc.spec import Calibration, TestSpec
 from qc.results import AnalysisResult, InputFile
-from qc.records.tolerances import Judged, Tolerance, judge_measurements, session_status
+from qc.tolerances import Judged, Tolerance, judge_measurements, session_status
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 15000

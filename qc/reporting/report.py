@@ -254,7 +254,7 @@ def monthly_report_pdf(store, machine_id: int, month: str, lang: str = "fr", gen
     for spec in tests:
         s = active[active["test"] == spec.key]
         expected = expected_sessions(spec.frequency, first, last)
-        from qc.records.tolerances import worst
+        from qc.tolerances import worst
 
         status = worst(s["status"]) if len(s) else ("fail" if expected else "none")
         done = t("report.done", lang) if len(s) else (t("report.missed", lang) if expected else "—")

@@ -16,7 +16,7 @@ import pydicom
 from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from qc.intake.dicom_io import RT_IMAGE_STORAGE
+from qc.readers.dicom_io import RT_IMAGE_STORAGE
 
 UNITY_ROWS = 1024
 UNITY_COLS = 1024

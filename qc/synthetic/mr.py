@@ -25,7 +25,7 @@ from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
-from qc.intake.dicom_io import ENHANCED_MR_IMAGE_STORAGE, MR_IMAGE_STORAGE
+from qc.readers.dicom_io import ENHANCED_MR_IMAGE_STORAGE, MR_IMAGE_STORAGE
 
 STATION = "UNITY-MR-DEMO"
 SERIAL = "DEMO-MR-0001"

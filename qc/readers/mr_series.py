@@ -30,7 +30,7 @@ from pydicom.errors import InvalidDicomError
 
 from qc.errors import QCInputError
 from qc.i18n import t
-from qc.intake.dicom_io import (
+from qc.readers.dicom_io import (
     ENHANCED_MR_IMAGE_STORAGE,
     acquisition_datetime,
     expand_inputs,
@@ -169,7 +169,7 @@ def load_mr_series(
 ) -> tuple[list[MRSeries], list[str]]:
     """Every MR image in the inputs grouped by series, and one sentence per thing set aside.
 
-    `inputs` are (name, bytes); zips are opened by `qc.intake.dicom_io.expand_inputs`. `lazy=True` reads
+    `inputs` are (name, bytes); zips are opened by `qc.readers.dicom_io.expand_inputs`. `lazy=True` reads
     headers only and decodes pixels on access. `keep_localisers=True` keeps localiser images (the ACR
     sagittal localiser is itself a measured image). Series come in order of series number, then
     acquisition time. Raises `QCInputError` when nothing analysable is left (its message lists why).
