@@ -162,3 +162,87 @@ def test_overlay_is_small_rgb(aqua_image):
     row = int(round((UNITY_CAX_PX[1] - 20.0 / UNITY_PIXEL_ISO_MM) / 2))
     band = rgb[row - 3 : row + 4]
     assert np.any((band[..., 1] > 200) & (band[..., 0] < 50))
+
+
+# ---------------------------------------------------------------- one picket fence delivered in two images
+
+
+def _true_relative_errors(op: np.ndarray, pairs: range) -> dict[tuple[int, int], float]:
+    """(pair, picket) → the true error to the picket's line: the generator's FWHM centres (`slit_truth`)
+    through the analyser's own line fit, so the truth and the measure share the line definition."""
+    edges = sm.pair_edges_mm()
+    p = np.array([(edges[k - 1] + edges[k]) / 2 for k in pairs])
+    centres = np.array([[c for c, _ in sm.slit_truth(op, k)] for k in pairs])
+    out = {}
+    for j in range(centres.shape[1]):
+        err, _ = mlc.relative_errors(p, centres[:, j])
+        out.update({(k, j + 1): float(e) for k, e in zip(pairs, err)})
+    return out
+
+
+COMBO_ERRORS = {(30, "A"): 0.4, (30, "B"): 0.4, (50, "A"): -0.3, (50, "B"): -0.3}
+
+
+@pytest.fixture(scope="module")
+def picket_parts():
+    return sm.picket_parts_session(WHEN, rng_seed=3, errors=COMBO_ERRORS)
+
+
+def test_jaw_and_mlc_parts_are_one_picket_fence(picket_parts):
+    """pylinac's two-image picket fence (jaw image + MLC image): combined and analysed as one fence, the
+    same errors as the fence delivered in one image, every pair measured (the old code analysed two
+    half fences and listed 30 pairs Non mesuré)."""
+    from qc.mv import leaves
+
+    parts, single, op = picket_parts
+    ctx = _ctx()
+    r = leaves.analyse(parts, ctx)
+    one = leaves.analyse([("single.dcm", single)], ctx)
+    m = r.metrics
+    assert m["n_pickets"] == 5 and m["n_images"] == 2
+    assert m["n_leaf_pairs_not_measured"] == 0 and m["n_leaf_pairs"] == 30
+    assert {it["file"] for it in r.items} == {"PF_jaw.dcm + PF_mlc.dcm"}
+    assert any("combined into one image" in w for w in r.warnings)
+    truth = _true_relative_errors(op, range(26, 56))
+    d = [it["relative_error_mm"] - truth[(it["pair"], it["picket"])] for it in r.items]
+    assert len(d) == 150 and max(abs(v) for v in d) < 0.05
+    assert m["max_abs_relative_error_mm"] == pytest.approx(one.metrics["max_abs_relative_error_mm"], abs=0.05)
+    assert m["max_abs_relative_error_mm"] == pytest.approx(max(abs(v) for v in truth.values()), abs=0.05)
+    assert [f.filename for f in r.files] == ["PF_jaw.dcm", "PF_mlc.dcm"]  # both files stay in the session
+
+
+def _with_gantry(data: bytes, angle: float) -> bytes:
+    ds = pydicom.dcmread(io.BytesIO(data))
+    ds.GantryAngle = angle
+    buf = io.BytesIO()
+    ds.save_as(buf)
+    return buf.getvalue()
+
+
+def test_parts_at_different_gantry_angles_stay_apart(picket_parts):
+    from qc.mv import leaves
+
+    parts, _, _ = picket_parts
+    (n1, d1), (n2, d2) = parts
+    r = leaves.analyse([(n1, d1), (n2, _with_gantry(d2, 90.0))], _ctx())
+    assert r.metrics["n_pickets"] == 10 and not any("combined into one image" in w for w in r.warnings)
+    assert r.metrics["n_leaf_pairs_not_measured"] == 30  # each half fence lacks the other's pairs: said, not hidden
+
+
+def test_two_full_fences_are_not_combined(picket_parts):
+    """A repeated full fence completes nothing: two fences, each judged on its own."""
+    from qc.mv import leaves
+
+    _, single, _ = picket_parts
+    r = leaves.analyse([("a.dcm", single), ("b.dcm", _with_gantry(single, 0.0))], _ctx())
+    assert r.metrics["n_pickets"] == 10 and r.metrics["n_leaf_pairs_not_measured"] == 0
+    assert not any("combined into one image" in w for w in r.warnings)
+
+
+def test_combine_option_never_keeps_the_parts_apart(picket_parts):
+    from qc.mv import leaves
+
+    parts, _, _ = picket_parts
+    ctx = AnalysisContext(cax_for=_ctx().cax_for, lang="en", options={"combine_pickets": "never"})
+    r = leaves.analyse(parts, ctx)
+    assert r.metrics["n_pickets"] == 10 and r.metrics["n_leaf_pairs_not_measured"] == 30

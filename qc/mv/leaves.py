@@ -40,7 +40,8 @@ Plotting helpers for the page are kept at the end of the module.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -107,11 +108,20 @@ NOT_MEASURED = "not_measured"  # item status of a leaf or pair that could not be
 
 @dataclass
 class LeafImage:
-    """One image of the session measured by the MLC engine (positions in mm from the axis pixel used)."""
+    """One image of the session measured by the MLC engine (positions in mm from the axis pixel used).
+
+    A picket fence delivered in several images is one LeafImage whose `prepared` holds the combined
+    image and `parts` the images it was made of (`combine_picket_parts`)."""
 
     index: int  # 1-based, acquisition order
     prepared: PreparedImage
     mlc: mlc.MLCImage
+    parts: list[PreparedImage] = field(default_factory=list)
+
+    @property
+    def files(self) -> list[PreparedImage]:
+        """The session's images behind this one (itself, or the parts it combines)."""
+        return self.parts or [self.prepared]
 
     @property
     def filename(self) -> str:
@@ -142,6 +152,104 @@ def measure_leaf_image(p: PreparedImage, index: int, ctx: AnalysisContext) -> Le
     pair1_low = str(ctx.options.get("pair1_side", "-")) != "+"
     m = mlc.measure_mlc_image(p.image, p.cax, ctx.lang, pitch, pair1_low, str(ctx.options.get("mode", "auto")))
     return LeafImage(index, p, m)
+
+
+ANGLE_MATCH_DEG = 1.0  # parts of one picket fence: gantry and collimator angles equal within this
+PICKET_MATCH_MM = 2.0  # a picket of one part and one of another are the same picket within this (median centres)
+MIN_NEW_PAIRS = 3  # a part completes another when it shows at least this many pairs the other lacks (or a picket)
+
+
+def _header_angle(p: PreparedImage, keyword: str) -> float | None:
+    """Gantry or collimator angle (degrees) from the image header; None when absent."""
+    if keyword == "GantryAngle":
+        return p.image.gantry_angle_deg
+    ds = p.image.dataset
+    try:
+        return float(ds.get(keyword)) if ds is not None and ds.get(keyword) is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _angle_equal(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    d = abs(a - b) % 360.0
+    return min(d, 360.0 - d) <= ANGLE_MATCH_DEG
+
+
+def same_delivery_geometry(a: LeafImage, b: LeafImage) -> bool:
+    """Two picket images of one delivery geometry: same imager grid (shape, pixel size at isocentre),
+    same leaf travel direction, same gantry and collimator angles (header, within `ANGLE_MATCH_DEG`)."""
+    ia, ib = a.prepared.image, b.prepared.image
+    return (
+        ia.shape == ib.shape
+        and np.allclose(ia.pixel_size_iso_mm, ib.pixel_size_iso_mm, rtol=1e-3)
+        and a.mlc.travel_axis == b.mlc.travel_axis
+        and all(_angle_equal(_header_angle(a.prepared, k), _header_angle(b.prepared, k)) for k in ("GantryAngle", "BeamLimitingDeviceAngle"))
+    )
+
+
+def _coverage(li: LeafImage) -> tuple[np.ndarray, np.ndarray]:
+    """(positions across of the pairs measured in at least one picket, median centre of each picket), mm."""
+    m = li.mlc
+    seen = np.isfinite(m.centre_mm).any(axis=1)
+    centres = np.array([np.nanmedian(m.centre_mm[:, j]) for j in range(m.n_groups)])
+    return m.p_mm[seen], centres
+
+
+def completes(a: LeafImage, b: LeafImage) -> bool:
+    """True when `b` shows part of `a`'s picket fence that `a` lacks: at least one picket in common (same
+    median centre within `PICKET_MATCH_MM`) and either `MIN_NEW_PAIRS` pairs measured in `b` and not in `a`
+    (farther than half a leaf pitch from every pair of `a`) or a picket of `b` that `a` does not have."""
+    pa, ca = _coverage(a)
+    pb, cb = _coverage(b)
+    if not len(ca) or not len(cb):
+        return False
+    near = np.abs(cb[:, None] - ca[None, :]).min(axis=1) <= PICKET_MATCH_MM
+    if not near.any():
+        return False
+    half_pitch = 0.5 * a.mlc.pairs.pitch_mm
+    new_pairs = int(np.sum(np.abs(pb[:, None] - pa[None, :]).min(axis=1) > half_pitch)) if len(pa) else len(pb)
+    return new_pairs >= MIN_NEW_PAIRS or not near.all()
+
+
+def picket_part_groups(pickets: list[LeafImage], how: str = "auto") -> list[list[LeafImage]]:
+    """The session's picket images grouped into picket fences (each group: one fence, in acquisition order).
+
+    `how` "auto": images of the same delivery geometry (`same_delivery_geometry`) are one fence when one
+    completes another (`completes`: the complementary parts of a fence, e.g. a jaw image and an MLC
+    image); two full fences of one geometry (a repeat) or of different gantry angles stay apart.
+    "all": every picket image of the session is one fence; "never": each image is its own fence."""
+    if how == "never" or len(pickets) < 2:
+        return [[li] for li in pickets]
+    if how == "all":
+        return [list(pickets)]
+    groups: list[list[LeafImage]] = []
+    for li in pickets:
+        for g in groups:
+            if all(same_delivery_geometry(li, o) for o in g) and any(completes(o, li) or completes(li, o) for o in g):
+                g.append(li)
+                break
+        else:
+            groups.append([li])
+    return groups
+
+
+def combine_picket_parts(group: list[LeafImage], ctx: AnalysisContext) -> LeafImage:
+    """One picket fence measured on the combination of its parts (`mlc.combined_signal`: each image
+    stretched to its own low/high levels, then averaged, as pylinac `PicketFence.from_multiple_images`).
+    The axis pixel, header and geometry are those of the first part (same geometry, checked)."""
+    first = group[0].prepared
+    names = " + ".join(li.filename for li in group)
+    image = dataclasses.replace(
+        first.image,
+        signal=mlc.combined_signal([li.prepared.image.signal for li in group]),
+        file=dataclasses.replace(first.image.file, filename=names, data=None),
+        warnings=[],
+    )
+    prepared = dataclasses.replace(first, image=image, warnings=[w for li in group for w in li.prepared.warnings])
+    combined = measure_leaf_image(prepared, group[0].index, ctx)
+    return LeafImage(group[0].index, prepared, combined.mlc, parts=[li.prepared for li in group])
 
 
 @dataclass
@@ -270,7 +378,23 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
     """Analyse a 'Position des lames' session: each image measured, then the session summarised."""
     prepared = prepare_images(inputs, ctx, SPEC_NAME, "mlc.warn.gantry")
     measured = [measure_leaf_image(p, i, ctx) for i, p in enumerate(prepared, start=1)]
-    return summarise_session(measured, ctx, session_date(prepared, ctx))
+    return summarise_session(join_picket_parts(measured, ctx), ctx, session_date(prepared, ctx))
+
+
+def join_picket_parts(measured: list[LeafImage], ctx: AnalysisContext) -> list[LeafImage]:
+    """The session's images with each picket fence delivered in several images replaced by their
+    combination (`picket_part_groups`, option `combine_pickets`: "auto", "all" or "never"), at the place of
+    its first part; images renumbered 1, 2, ... in that order."""
+    how = str(ctx.options.get("combine_pickets", "auto"))
+    groups = picket_part_groups([li for li in measured if li.mode != "gap"], how)
+    first_of = {id(g[0]): g for g in groups if len(g) > 1}
+    joined_away = {id(li) for g in first_of.values() for li in g[1:]}
+    out: list[LeafImage] = []
+    for li in measured:
+        if id(li) in joined_away:
+            continue
+        out.append(combine_picket_parts(first_of[id(li)], ctx) if id(li) in first_of else li)
+    return [dataclasses.replace(li, index=k) for k, li in enumerate(out, start=1)]
 
 
 def summarise_session(measured: list[LeafImage], ctx: AnalysisContext, when) -> AnalysisResult:
@@ -283,7 +407,7 @@ def summarise_session(measured: list[LeafImage], ctx: AnalysisContext, when) -> 
     scale_mm = float((leaf_tol.act_high or leaf_tol.tol_high or 1.0) if leaf_tol is not None else 1.0)
     warnings: list[str] = [w for li in measured for w in li.prepared.warnings + li.mlc.warnings]
     # a calibration that does not fit an image, or the date without a calibration (and the one that exists)
-    warnings += calibration_warnings([li.prepared for li in measured])
+    warnings += calibration_warnings([p for li in measured for p in li.files])
 
     # nominal matching of the gap images
     gaps = [li for li in measured if li.mode == "gap"]
@@ -333,6 +457,8 @@ def summarise_session(measured: list[LeafImage], ctx: AnalysisContext, when) -> 
             label = gap_label(*nom) if nom else gap_label(*edges_of[id(li)])
             rows, pts = gap_rows(li, nom, label, ref_t, gap_pairs, leaf_tol, bank_a_low)
         else:
+            if li.parts:
+                warnings.append(t("mlc.warn.pickets_combined", lang, n=len(li.parts), files=li.filename, n_pickets=li.mlc.n_groups))
             warnings.append(t("mlc.warn.picket_mode", lang, file=li.filename, n=li.mlc.n_groups))
             n_pickets += li.mlc.n_groups
             rows, pts = picket_rows(li, picket_pairs, leaf_tol)
@@ -347,13 +473,13 @@ def summarise_session(measured: list[LeafImage], ctx: AnalysisContext, when) -> 
         warnings.append(t("mlc.warn.pairs_not_measured", lang, file=measured[img - 1].filename, n=len(pairs),
                           pairs=", ".join(map(str, pairs))))
 
-    measurements = session_metrics(items, axis, calibrated, bool(gaps), bool(pickets), len(measured), n_pickets, len(not_measured), lang)
+    measurements = session_metrics(items, axis, calibrated, bool(gaps), bool(pickets), sum(len(li.files) for li in measured), n_pickets, len(not_measured), lang)
     return AnalysisResult(
         test=KEY,
         measurements=measurements,
         items=items,
         warnings=warnings,
-        **session_identity([li.prepared.image for li in measured]),
+        **session_identity([p.image for li in measured for p in li.files]),
         overlays=overlays,
         extra={
             "errors": errors_frame(items),

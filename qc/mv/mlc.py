@@ -425,6 +425,25 @@ def pair_profiles(sig_c: np.ndarray, centres_px: np.ndarray, widths_px: np.ndarr
     return (sig_c @ w).T
 
 
+# ---------------------------------------------------------------- one picket fence in several images
+
+
+def stretched_signal(sig: np.ndarray) -> np.ndarray:
+    """The image scaled to 0 at its low level and 1 at its high level (`band_threshold`: 5th and 99.5th
+    percentiles inside the border), so that images of different exposure weigh alike when combined.
+
+    pylinac (`load_multiples(stretch_each=True)`) stretches each image between its minimum and maximum;
+    the percentiles do the same without letting one dead or saturated pixel set the scale."""
+    lo, hi, _ = band_threshold(sig)
+    return (sig - lo) / (hi - lo if hi > lo else 1.0)
+
+
+def combined_signal(signals: list[np.ndarray]) -> np.ndarray:
+    """One picket fence from its parts: the mean of the stretched images (pylinac
+    `PicketFence.from_multiple_images`, method "mean", `stretch_each=True`). All of one shape."""
+    return np.mean([stretched_signal(s) for s in signals], axis=0)
+
+
 # ---------------------------------------------------------------- one image
 
 
