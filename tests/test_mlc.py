@@ -246,3 +246,19 @@ def test_combine_option_never_keeps_the_parts_apart(picket_parts):
     ctx = AnalysisContext(cax_for=_ctx().cax_for, lang="en", options={"combine_pickets": "never"})
     r = leaves.analyse(parts, ctx)
     assert r.metrics["n_pickets"] == 10 and r.metrics["n_leaf_pairs_not_measured"] == 30
+
+
+def test_a_partial_fence_joined_to_a_full_one_keeps_every_pair(picket_parts):
+    """The jaw part with the full fence (overlapping parts): combined, every pair measured; with the
+    mean (pylinac's default) the half-height pickets are lost, and then listed Non mesuré, never dropped."""
+    from qc.mv import leaves
+
+    parts, single, op = picket_parts
+    files = [parts[0], ("full.dcm", single)]
+    r = leaves.analyse(files, _ctx())
+    assert r.metrics["n_pickets"] == 5 and r.metrics["n_leaf_pairs"] == 30 and r.metrics["n_leaf_pairs_not_measured"] == 0
+    truth = _true_relative_errors(op, range(26, 56))
+    assert max(abs(it["relative_error_mm"] - truth[(it["pair"], it["picket"])]) for it in r.items) < 0.05
+    mean = leaves.analyse(files, AnalysisContext(cax_for=_ctx().cax_for, lang="en", options={"combine_method": "mean"}))
+    m = mean.metrics
+    assert m["n_leaf_pairs"] + m["n_leaf_pairs_not_measured"] == 30

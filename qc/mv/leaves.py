@@ -117,6 +117,7 @@ class LeafImage:
     prepared: PreparedImage
     mlc: mlc.MLCImage
     parts: list[PreparedImage] = field(default_factory=list)
+    part_pairs_mm: np.ndarray = field(default_factory=lambda: np.empty(0))  # across: the pairs measured in the parts
 
     @property
     def files(self) -> list[PreparedImage]:
@@ -237,19 +238,22 @@ def picket_part_groups(pickets: list[LeafImage], how: str = "auto") -> list[list
 
 def combine_picket_parts(group: list[LeafImage], ctx: AnalysisContext) -> LeafImage:
     """One picket fence measured on the combination of its parts (`mlc.combined_signal`: each image
-    stretched to its own low/high levels, then averaged, as pylinac `PicketFence.from_multiple_images`).
-    The axis pixel, header and geometry are those of the first part (same geometry, checked)."""
+    stretched to its own low/high levels, then their pixel-wise maximum, or their mean with option
+    `combine_method="mean"`, as pylinac `PicketFence.from_multiple_images`). The axis pixel, header and
+    geometry are those of the first part (same geometry, checked). The pairs measured in the parts stay
+    expected in the combination (`_expected_pairs`): a pair lost by combining is Non mesuré, not dropped."""
     first = group[0].prepared
     names = " + ".join(li.filename for li in group)
     image = dataclasses.replace(
         first.image,
-        signal=mlc.combined_signal([li.prepared.image.signal for li in group]),
+        signal=mlc.combined_signal([li.prepared.image.signal for li in group], str(ctx.options.get("combine_method", "max"))),
         file=dataclasses.replace(first.image.file, filename=names, data=None),
         warnings=[],
     )
     prepared = dataclasses.replace(first, image=image, warnings=[w for li in group for w in li.prepared.warnings])
     combined = measure_leaf_image(prepared, group[0].index, ctx)
-    return LeafImage(group[0].index, prepared, combined.mlc, parts=[li.prepared for li in group])
+    part_pairs = np.concatenate([_coverage(li)[0] for li in group])
+    return LeafImage(group[0].index, prepared, combined.mlc, parts=[li.prepared for li in group], part_pairs_mm=part_pairs)
 
 
 @dataclass
@@ -302,10 +306,12 @@ def _judge_leaf(value: float | None, tol: Tolerance | None) -> str:
 
 
 def _expected_pairs(images: list[LeafImage]) -> list[int]:
-    """Pairs expected in every image of a kind: those measured in at least one of them."""
+    """Pairs expected in every image of a kind: those measured in at least one of them (or in a part of it)."""
     seen: set[int] = set()
     for li in images:
         ok = np.any(np.isfinite(li.mlc.lo_mm) | np.isfinite(li.mlc.hi_mm), axis=1)
+        if len(li.part_pairs_mm):  # a combined fence: also the pairs its parts showed
+            ok |= np.abs(li.mlc.p_mm[:, None] - li.part_pairs_mm[None, :]).min(axis=1) <= 0.5 * li.mlc.pairs.pitch_mm
         seen.update(int(p) for p, o in zip(li.mlc.pairs.numbers, ok) if o)
     return sorted(seen)
 
