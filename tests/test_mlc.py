@@ -262,3 +262,21 @@ def test_a_partial_fence_joined_to_a_full_one_keeps_every_pair(picket_parts):
     mean = leaves.analyse(files, AnalysisContext(cax_for=_ctx().cax_for, lang="en", options={"combine_method": "mean"}))
     m = mean.metrics
     assert m["n_leaf_pairs"] + m["n_leaf_pairs_not_measured"] == 30
+
+
+def test_a_part_too_small_to_measure_alone_is_joined_to_its_fence():
+    """The jaw part shows its pickets on 4 pairs only (the engine refuses it alone): joined to the MLC part,
+    one fence of 30 pairs. An open field beside a fence adds no pair: still refused with its own reason."""
+    from qc.errors import QCInputError
+    from qc.mv import leaves
+
+    parts, _, op = sm.picket_parts_session(WHEN, rng_seed=4, errors=COMBO_ERRORS, split_pair=30)
+    with pytest.raises(QCInputError):
+        leaves.analyse(parts[:1], _ctx())
+    r = leaves.analyse(parts, _ctx())
+    assert r.metrics["n_leaf_pairs"] == 30 and r.metrics["n_leaf_pairs_not_measured"] == 0 and r.metrics["n_pickets"] == 5
+    truth = _true_relative_errors(op, range(26, 56))
+    assert max(abs(it["relative_error_mm"] - truth[(it["pair"], it["picket"])]) for it in r.items) < 0.05
+    open_field = sm.mlc_image_bytes(sm.openings_for([(-70.0, 70.0)]), acquired_at=WHEN, rng=9)
+    with pytest.raises(QCInputError, match="open field"):
+        leaves.analyse([parts[1], ("open.dcm", open_field)], _ctx())

@@ -46,6 +46,7 @@ from typing import Any
 
 import numpy as np
 
+from qc.errors import QCInputError
 from qc.i18n import t
 from qc.intake.dicom_io import session_identity
 from qc.mv import mlc
@@ -178,23 +179,27 @@ def _angle_equal(a: float | None, b: float | None) -> bool:
     return min(d, 360.0 - d) <= ANGLE_MATCH_DEG
 
 
-def same_delivery_geometry(a: LeafImage, b: LeafImage) -> bool:
-    """Two picket images of one delivery geometry: same imager grid (shape, pixel size at isocentre),
-    same leaf travel direction, same gantry and collimator angles (header, within `ANGLE_MATCH_DEG`)."""
-    ia, ib = a.prepared.image, b.prepared.image
+def same_header_geometry(a: PreparedImage, b: PreparedImage) -> bool:
+    """Same imager grid (shape, pixel size at isocentre) and same gantry and collimator angles (header,
+    within `ANGLE_MATCH_DEG`; an angle absent from both headers counts as equal)."""
+    ia, ib = a.image, b.image
     return (
         ia.shape == ib.shape
         and np.allclose(ia.pixel_size_iso_mm, ib.pixel_size_iso_mm, rtol=1e-3)
-        and a.mlc.travel_axis == b.mlc.travel_axis
-        and all(_angle_equal(_header_angle(a.prepared, k), _header_angle(b.prepared, k)) for k in ("GantryAngle", "BeamLimitingDeviceAngle"))
+        and all(_angle_equal(_header_angle(a, k), _header_angle(b, k)) for k in ("GantryAngle", "BeamLimitingDeviceAngle"))
     )
+
+
+def same_delivery_geometry(a: LeafImage, b: LeafImage) -> bool:
+    """Two picket images of one delivery geometry: `same_header_geometry` and the same leaf travel direction."""
+    return same_header_geometry(a.prepared, b.prepared) and a.mlc.travel_axis == b.mlc.travel_axis
 
 
 def _coverage(li: LeafImage) -> tuple[np.ndarray, np.ndarray]:
     """(positions across of the pairs measured in at least one picket, median centre of each picket), mm."""
     m = li.mlc
     seen = np.isfinite(m.centre_mm).any(axis=1)
-    centres = np.array([np.nanmedian(m.centre_mm[:, j]) for j in range(m.n_groups)])
+    centres = np.array([np.nanmedian(m.centre_mm[:, j]) for j in range(m.n_groups) if np.isfinite(m.centre_mm[:, j]).any()])
     return m.p_mm[seen], centres
 
 
@@ -383,8 +388,40 @@ def picket_rows(li: LeafImage, pairs: list[int], tol: Tolerance | None) -> tuple
 def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisResult:
     """Analyse a 'Position des lames' session: each image measured, then the session summarised."""
     prepared = prepare_images(inputs, ctx, SPEC_NAME, "mlc.warn.gantry")
-    measured = [measure_leaf_image(p, i, ctx) for i, p in enumerate(prepared, start=1)]
+    measured: list[LeafImage] = []
+    unmeasurable: list[tuple[PreparedImage, int, QCInputError]] = []
+    for i, p in enumerate(prepared, start=1):
+        try:
+            measured.append(measure_leaf_image(p, i, ctx))
+        except QCInputError as exc:  # perhaps a small part of a fence delivered in several images
+            unmeasurable.append((p, i, exc))
+    for p, i, exc in unmeasurable:
+        measured = join_unmeasurable_part(p, i, exc, measured, ctx)
     return summarise_session(join_picket_parts(measured, ctx), ctx, session_date(prepared, ctx))
+
+
+def join_unmeasurable_part(p: PreparedImage, index: int, error: QCInputError, measured: list[LeafImage], ctx: AnalysisContext) -> list[LeafImage]:
+    """An image the engine refused alone (e.g. a jaw part whose pickets cross too few pairs) joined to the
+    first picket image of the same header geometry, when their combination shows at least `MIN_NEW_PAIRS`
+    more pairs than that image alone; otherwise the image's own error is raised (nothing is dropped)."""
+    for k, li in enumerate(measured):
+        if li.mode == "gap" or li.parts or not same_header_geometry(p, li.prepared):
+            continue
+        part = LeafImage(index, p, _empty_like(li.mlc))  # the refused image, with no pair measured alone
+        try:
+            joined = combine_picket_parts(sorted([li, part], key=lambda x: x.index), ctx)
+        except QCInputError:
+            continue
+        n_alone = int(np.isfinite(li.mlc.centre_mm).any(axis=1).sum())
+        if int(np.isfinite(joined.mlc.centre_mm).any(axis=1).sum()) >= n_alone + MIN_NEW_PAIRS:
+            return measured[:k] + [joined] + measured[k + 1 :]
+    raise error
+
+
+def _empty_like(m: mlc.MLCImage) -> mlc.MLCImage:
+    """The MLC measurement of an image with no band measured (same pairs and geometry as `m`)."""
+    nan = np.full_like(m.lo_mm, np.nan)
+    return dataclasses.replace(m, lo_mm=nan, hi_mm=nan.copy(), peak=nan.copy(), warnings=[])
 
 
 def join_picket_parts(measured: list[LeafImage], ctx: AnalysisContext) -> list[LeafImage]:
