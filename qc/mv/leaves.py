@@ -24,8 +24,18 @@ Conventions (assumptions, domain.md §13 Q5; configurable through `ctx.options`)
 - Pair numbering (Unity, pitch 7.175 mm found in the image): the inter-leaf junction nearest the
   CAX is 40|41, pair 1 on the −u side (`pair1_side="+"` reverses); other MLCs: image order.
 Options: `preset` ("aqua"), `nominal_gaps_mm` [(lo, hi), ...], `match_nominal` ("auto", "position" or
-"order"), `leaf_pitch_mm` (7.175), `mode` ("auto", "gap", "picket"). No threshold is an option: each
+"order"), `leaf_pitch_mm` (7.175), `mode` ("auto", "gap", "picket"), `combine_pickets` ("auto", "all",
+"never") and `combine_method` ("max", "mean"). No threshold is an option: each
 leaf is judged by the dated tolerance of `leaf_position_error_mm` in force on the acquisition date.
+
+A picket fence delivered in several images (pylinac `PicketFence.from_multiple_images`, e.g. a jaw
+image and an MLC image that each show part of the pickets) is analysed as one fence (`join_picket_parts`):
+picket images of the same imager grid, gantry and collimator angles (header) and leaf travel, sharing a
+picket position, are combined when one shows pairs or pickets the other lacks (`completes`); each is
+stretched to its low/high levels and their pixel-wise maximum measured (`combine_picket_parts`), with a
+sentence naming the files. A part the engine refuses alone (too few pairs) is joined to its fence when the
+combination gains pairs (`join_unmeasurable_part`). Repeats, other gantry angles and other geometries stay
+separate fences; the pairs measured in the parts stay expected in the combination (Non mesuré if lost).
 
 Beam axis (`measure_beam_axis`): the six AQUA gaps are symmetric about the axis, so the mean of the
 gap centres locates it along the leaves, and the 40|41 junction of the inter-leaf pattern across.
