@@ -211,20 +211,27 @@ def test_jaw_and_mlc_parts_are_one_picket_fence(picket_parts):
     assert [f.filename for f in r.files] == ["PF_jaw.dcm", "PF_mlc.dcm"]  # both files stay in the session
 
 
-def _with_gantry(data: bytes, angle: float) -> bytes:
+def _with_header(data: bytes, **tags) -> bytes:
     ds = pydicom.dcmread(io.BytesIO(data))
-    ds.GantryAngle = angle
+    for k, v in tags.items():
+        setattr(ds, k, v)
     buf = io.BytesIO()
     ds.save_as(buf)
     return buf.getvalue()
 
 
-def test_parts_at_different_gantry_angles_stay_apart(picket_parts):
+def _with_gantry(data: bytes, angle: float) -> bytes:
+    return _with_header(data, GantryAngle=angle)
+
+
+@pytest.mark.parametrize("tags", [{"GantryAngle": 90.0}, {"BeamLimitingDeviceAngle": 90.0}])
+def test_parts_at_different_gantry_or_collimator_angles_stay_apart(picket_parts, tags):
     from qc.mv import leaves
 
     parts, _, _ = picket_parts
     (n1, d1), (n2, d2) = parts
-    r = leaves.analyse([(n1, d1), (n2, _with_gantry(d2, 90.0))], _ctx())
+    d1 = _with_header(d1, BeamLimitingDeviceAngle=0.0)  # both headers carry both angles
+    r = leaves.analyse([(n1, d1), (n2, _with_header(d2, **{"BeamLimitingDeviceAngle": 0.0, **tags}))], _ctx())
     assert r.metrics["n_pickets"] == 10 and not any("combined into one image" in w for w in r.warnings)
     assert r.metrics["n_leaf_pairs_not_measured"] == 30  # each half fence lacks the other's pairs: said, not hidden
 
