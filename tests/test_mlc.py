@@ -287,3 +287,18 @@ def test_a_part_too_small_to_measure_alone_is_joined_to_its_fence():
     open_field = sm.mlc_image_bytes(sm.openings_for([(-70.0, 70.0)]), acquired_at=WHEN, rng=9)
     with pytest.raises(QCInputError, match="open field"):
         leaves.analyse([parts[1], ("open.dcm", open_field)], _ctx())
+
+
+def test_starshot_slits_are_not_one_picket_fence():
+    """pylinac's starshot set: 9 single slits at collimator angles 0–330°, headers without gantry or
+    collimator angle, all through the centre. Each is its own fence: slits of other directions are never
+    combined (the picket line angles differ), whatever the headers say."""
+    from qc.mv import leaves
+
+    folder = DATA / "pylinac" / "starshot_set"
+    if not folder.exists():
+        pytest.skip(f"needs the shared real-image data ({folder}); it sits beside the repository in CI as ../shared/data")
+    files = [(p.name, p.read_bytes()) for p in sorted(folder.glob("*.dcm"))]
+    r = leaves.analyse(files, AnalysisContext(lang="en"))
+    assert len(r.extra["images"]) == 9 and r.metrics["n_pickets"] == 9
+    assert not any("combined into one image" in w for w in r.warnings)

@@ -30,8 +30,8 @@ leaf is judged by the dated tolerance of `leaf_position_error_mm` in force on th
 
 A picket fence delivered in several images (pylinac `PicketFence.from_multiple_images`, e.g. a jaw
 image and an MLC image that each show part of the pickets) is analysed as one fence (`join_picket_parts`):
-picket images of the same imager grid, gantry and collimator angles (header) and leaf travel, sharing a
-picket position, are combined when one shows pairs or pickets the other lacks (`completes`); each is
+picket images of the same imager grid, gantry and collimator angles (header) and leaf travel, whose
+pickets run the same direction (line angles within 1°) and share a picket position, are combined when one shows pairs or pickets the other lacks (`completes`); each is
 stretched to its low/high levels and their pixel-wise maximum measured (`combine_picket_parts`), with a
 sentence naming the files. A part the engine refuses alone (too few pairs) is joined to its fence when the
 combination gains pairs (`join_unmeasurable_part`). Repeats, other gantry angles and other geometries stay
@@ -213,13 +213,30 @@ def _coverage(li: LeafImage) -> tuple[np.ndarray, np.ndarray]:
     return m.p_mm[seen], centres
 
 
+def picket_angle_deg(li: LeafImage) -> float | None:
+    """Median over the pickets of the angle of the picket's line (atan of position along the travel vs
+    position across, `mlc.relative_errors`), degrees; None without a picket of 3 pairs."""
+    m = li.mlc
+    angles = []
+    for j in range(m.n_groups):
+        _, line = mlc.relative_errors(m.p_mm, m.centre_mm[:, j])
+        if line is not None:
+            angles.append(np.degrees(np.arctan(line[1])))
+    return float(np.median(angles)) if angles else None
+
+
 def completes(a: LeafImage, b: LeafImage) -> bool:
-    """True when `b` shows part of `a`'s picket fence that `a` lacks: at least one picket in common (same
-    median centre within `PICKET_MATCH_MM`) and either `MIN_NEW_PAIRS` pairs measured in `b` and not in `a`
-    (farther than half a leaf pitch from every pair of `a`) or a picket of `b` that `a` does not have."""
+    """True when `b` shows part of `a`'s picket fence that `a` lacks: pickets of the same direction (median
+    picket line angles within `ANGLE_MATCH_DEG`: slits at other collimator angles, e.g. a starshot set
+    whose headers carry no angle, are not one fence), at least one picket in common (same median centre
+    within `PICKET_MATCH_MM`), and either `MIN_NEW_PAIRS` pairs measured in `b` and not in `a` (farther
+    than half a leaf pitch from every pair of `a`) or a picket of `b` that `a` does not have."""
     pa, ca = _coverage(a)
     pb, cb = _coverage(b)
     if not len(ca) or not len(cb):
+        return False
+    ang_a, ang_b = picket_angle_deg(a), picket_angle_deg(b)
+    if ang_a is None or ang_b is None or abs(ang_a - ang_b) > ANGLE_MATCH_DEG:
         return False
     near = np.abs(cb[:, None] - ca[None, :]).min(axis=1) <= PICKET_MATCH_MM
     if not near.any():
