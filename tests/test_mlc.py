@@ -353,3 +353,14 @@ def test_real_picket_fence_cut_into_jaw_and_mlc_parts_is_the_same_fence():
     d = np.abs([b[k] - a[k] for k in a])
     assert np.percentile(d, 95) < 0.01 and d.max() < 0.1  # the largest: pairs under the jaw's penumbra
     assert r.metrics["max_abs_relative_error_mm"] == pytest.approx(one.metrics["max_abs_relative_error_mm"], abs=0.01)
+
+
+def test_three_parts_of_one_fence_keep_every_file():
+    """A part refused alone, joined to its fence, then a third part: one fence made of the three files."""
+    from qc.mv import leaves
+
+    parts, _, _ = sm.picket_parts_session(WHEN, rng_seed=4, errors=COMBO_ERRORS, split_pair=30)
+    third, _, _ = sm.picket_parts_session(WHEN + dt.timedelta(minutes=1), rng_seed=6, errors=COMBO_ERRORS, split_pair=50)
+    r = leaves.analyse(parts + [("PF_jaw_50.dcm", third[0][1])], _ctx())
+    assert len(r.extra["images"]) == 1 and len(r.files) == 3
+    assert r.metrics["n_images"] == 3 and r.metrics["n_leaf_pairs"] == 30 and r.metrics["n_leaf_pairs_not_measured"] == 0

@@ -31,9 +31,9 @@ leaf is judged by the dated tolerance of `leaf_position_error_mm` in force on th
 A picket fence delivered in several images (pylinac `PicketFence.from_multiple_images`, e.g. a jaw
 image and an MLC image that each show part of the pickets) is analysed as one fence (`join_picket_parts`):
 picket images of the same imager grid, gantry and collimator angles (header) and leaf travel, whose
-pickets run the same direction (line angles within 1°) and share a picket position, are combined when one shows pairs or pickets the other lacks (`completes`); each is
-stretched to its low/high levels and their pixel-wise maximum measured (`combine_picket_parts`), with a
-sentence naming the files. A part the engine refuses alone (too few pairs) is joined to its fence when the
+pickets run the same direction (line angles within 1°) and share a picket position, are combined when
+one shows pairs or pickets the other lacks (`completes`); each is stretched to its low/high levels and
+their pixel-wise maximum measured (`combine_picket_parts`), with a sentence naming the files. A part the engine refuses alone (too few pairs) is joined to its fence when the
 combination gains pairs (`join_unmeasurable_part`). Repeats, other gantry angles and other geometries stay
 separate fences; the pairs measured in the parts stay expected in the combination (Non mesuré if lost).
 
@@ -284,8 +284,8 @@ def combine_picket_parts(group: list[LeafImage], ctx: AnalysisContext) -> LeafIm
     )
     prepared = dataclasses.replace(first, image=image, warnings=[w for li in group for w in li.prepared.warnings])
     combined = measure_leaf_image(prepared, group[0].index, ctx)
-    part_pairs = np.concatenate([_coverage(li)[0] for li in group])
-    return LeafImage(group[0].index, prepared, combined.mlc, parts=[li.prepared for li in group], part_pairs_mm=part_pairs)
+    part_pairs = np.concatenate([_coverage(li)[0] for li in group] + [li.part_pairs_mm for li in group])
+    return LeafImage(group[0].index, prepared, combined.mlc, parts=[p for li in group for p in li.files], part_pairs_mm=part_pairs)
 
 
 @dataclass
