@@ -51,6 +51,10 @@ MESSAGES = {
         "fr": "{n_images} images pour {n_nominal} ouvertures nominales configurées : appariement par position détectée.",
         "en": "{n_images} images for {n_nominal} configured nominal openings: matched by detected position.",
     },
+    "mlc.warn.pickets_combined": {
+        "fr": "{files} : {n} images d'une même barrière (mêmes angles et géométrie, parties complémentaires) combinées en une seule image (chacune normalisée entre ses niveaux bas et haut, puis superposées, comme pylinac) ; {n_pickets} bandes analysées comme une seule barrière.",
+        "en": "{files}: {n} images of one picket fence (same angles and geometry, complementary parts) combined into one image (each normalised between its low and high levels, then superimposed, as pylinac); {n_pickets} bands analysed as one picket fence.",
+    },
     "mlc.warn.picket_mode": {
         "fr": "{file} : {n} bandes étroites (picket fence / fentes) : erreurs calculées par rapport à la droite ajustée de chaque bande (erreurs relatives, comme pylinac).",
         "en": "{file}: {n} narrow bands (picket fence / slits): errors are to each band's fitted line (relative errors, as pylinac).",

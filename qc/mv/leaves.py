@@ -24,8 +24,18 @@ Conventions (assumptions, domain.md §13 Q5; configurable through `ctx.options`)
 - Pair numbering (Unity, pitch 7.175 mm found in the image): the inter-leaf junction nearest the
   CAX is 40|41, pair 1 on the −u side (`pair1_side="+"` reverses); other MLCs: image order.
 Options: `preset` ("aqua"), `nominal_gaps_mm` [(lo, hi), ...], `match_nominal` ("auto", "position" or
-"order"), `leaf_pitch_mm` (7.175), `mode` ("auto", "gap", "picket"). No threshold is an option: each
+"order"), `leaf_pitch_mm` (7.175), `mode` ("auto", "gap", "picket"), `combine_pickets` ("auto", "all",
+"never") and `combine_method` ("max", "mean"). No threshold is an option: each
 leaf is judged by the dated tolerance of `leaf_position_error_mm` in force on the acquisition date.
+
+A picket fence delivered in several images (pylinac `PicketFence.from_multiple_images`, e.g. a jaw
+image and an MLC image that each show part of the pickets) is analysed as one fence (`join_picket_parts`):
+picket images of the same imager grid, gantry and collimator angles (header) and leaf travel, whose
+pickets run the same direction (line angles within 1°) and share a picket position, are combined when
+one shows pairs or pickets the other lacks (`completes`); each is stretched to its low/high levels and
+their pixel-wise maximum measured (`combine_picket_parts`), with a sentence naming the files. A part the engine refuses alone (too few pairs) is joined to its fence when the
+combination gains pairs (`join_unmeasurable_part`). Repeats, other gantry angles and other geometries stay
+separate fences; the pairs measured in the parts stay expected in the combination (Non mesuré if lost).
 
 Beam axis (`measure_beam_axis`): the six AQUA gaps are symmetric about the axis, so the mean of the
 gap centres locates it along the leaves, and the 40|41 junction of the inter-leaf pattern across.
@@ -40,11 +50,13 @@ Plotting helpers for the page are kept at the end of the module.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
+from qc.errors import QCInputError
 from qc.i18n import t
 from qc.readers.dicom_io import session_identity
 from qc.mv import mlc
@@ -107,11 +119,21 @@ NOT_MEASURED = "not_measured"  # item status of a leaf or pair that could not be
 
 @dataclass
 class LeafImage:
-    """One image of the session measured by the MLC engine (positions in mm from the axis pixel used)."""
+    """One image of the session measured by the MLC engine (positions in mm from the axis pixel used).
+
+    A picket fence delivered in several images is one LeafImage whose `prepared` holds the combined
+    image and `parts` the images it was made of (`combine_picket_parts`)."""
 
     index: int  # 1-based, acquisition order
     prepared: PreparedImage
     mlc: mlc.MLCImage
+    parts: list[PreparedImage] = field(default_factory=list)
+    part_pairs_mm: np.ndarray = field(default_factory=lambda: np.empty(0))  # across: the pairs measured in the parts
+
+    @property
+    def files(self) -> list[PreparedImage]:
+        """The session's images behind this one (itself, or the parts it combines)."""
+        return self.parts or [self.prepared]
 
     @property
     def filename(self) -> str:
@@ -142,6 +164,128 @@ def measure_leaf_image(p: PreparedImage, index: int, ctx: AnalysisContext) -> Le
     pair1_low = str(ctx.options.get("pair1_side", "-")) != "+"
     m = mlc.measure_mlc_image(p.image, p.cax, ctx.lang, pitch, pair1_low, str(ctx.options.get("mode", "auto")))
     return LeafImage(index, p, m)
+
+
+ANGLE_MATCH_DEG = 1.0  # parts of one picket fence: gantry and collimator angles equal within this
+PICKET_MATCH_MM = 2.0  # a picket of one part and one of another are the same picket within this (median centres)
+MIN_NEW_PAIRS = 3  # a part completes another when it shows at least this many pairs the other lacks (or a picket)
+
+
+def _header_angle(p: PreparedImage, keyword: str) -> float | None:
+    """Gantry or collimator angle (degrees) from the image header; None when absent."""
+    if keyword == "GantryAngle":
+        return p.image.gantry_angle_deg
+    ds = p.image.dataset
+    try:
+        return float(ds.get(keyword)) if ds is not None and ds.get(keyword) is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def _angle_equal(a: float | None, b: float | None) -> bool:
+    if a is None or b is None:
+        return a is None and b is None
+    d = abs(a - b) % 360.0
+    return min(d, 360.0 - d) <= ANGLE_MATCH_DEG
+
+
+def same_header_geometry(a: PreparedImage, b: PreparedImage) -> bool:
+    """Same imager grid (shape, pixel size at isocentre) and same gantry and collimator angles (header,
+    within `ANGLE_MATCH_DEG`; an angle absent from both headers counts as equal)."""
+    ia, ib = a.image, b.image
+    return (
+        ia.shape == ib.shape
+        and np.allclose(ia.pixel_size_iso_mm, ib.pixel_size_iso_mm, rtol=1e-3)
+        and all(_angle_equal(_header_angle(a, k), _header_angle(b, k)) for k in ("GantryAngle", "BeamLimitingDeviceAngle"))
+    )
+
+
+def same_delivery_geometry(a: LeafImage, b: LeafImage) -> bool:
+    """Two picket images of one delivery geometry: `same_header_geometry` and the same leaf travel direction."""
+    return same_header_geometry(a.prepared, b.prepared) and a.mlc.travel_axis == b.mlc.travel_axis
+
+
+def _coverage(li: LeafImage) -> tuple[np.ndarray, np.ndarray]:
+    """(positions across of the pairs measured in at least one picket, median centre of each picket), mm."""
+    m = li.mlc
+    seen = np.isfinite(m.centre_mm).any(axis=1)
+    centres = np.array([np.nanmedian(m.centre_mm[:, j]) for j in range(m.n_groups) if np.isfinite(m.centre_mm[:, j]).any()])
+    return m.p_mm[seen], centres
+
+
+def picket_angle_deg(li: LeafImage) -> float | None:
+    """Median over the pickets of the angle of the picket's line (atan of position along the travel vs
+    position across, `mlc.relative_errors`), degrees; None without a picket of 3 pairs."""
+    m = li.mlc
+    angles = []
+    for j in range(m.n_groups):
+        _, line = mlc.relative_errors(m.p_mm, m.centre_mm[:, j])
+        if line is not None:
+            angles.append(np.degrees(np.arctan(line[1])))
+    return float(np.median(angles)) if angles else None
+
+
+def completes(a: LeafImage, b: LeafImage) -> bool:
+    """True when `b` shows part of `a`'s picket fence that `a` lacks: pickets of the same direction (median
+    picket line angles within `ANGLE_MATCH_DEG`: slits at other collimator angles, e.g. a starshot set
+    whose headers carry no angle, are not one fence), at least one picket in common (same median centre
+    within `PICKET_MATCH_MM`), and either `MIN_NEW_PAIRS` pairs measured in `b` and not in `a` (farther
+    than half a leaf pitch from every pair of `a`) or a picket of `b` that `a` does not have."""
+    pa, ca = _coverage(a)
+    pb, cb = _coverage(b)
+    if not len(ca) or not len(cb):
+        return False
+    ang_a, ang_b = picket_angle_deg(a), picket_angle_deg(b)
+    if ang_a is None or ang_b is None or abs(ang_a - ang_b) > ANGLE_MATCH_DEG:
+        return False
+    near = np.abs(cb[:, None] - ca[None, :]).min(axis=1) <= PICKET_MATCH_MM
+    if not near.any():
+        return False
+    half_pitch = 0.5 * a.mlc.pairs.pitch_mm
+    new_pairs = int(np.sum(np.abs(pb[:, None] - pa[None, :]).min(axis=1) > half_pitch)) if len(pa) else len(pb)
+    return new_pairs >= MIN_NEW_PAIRS or not near.all()
+
+
+def picket_part_groups(pickets: list[LeafImage], how: str = "auto") -> list[list[LeafImage]]:
+    """The session's picket images grouped into picket fences (each group: one fence, in acquisition order).
+
+    `how` "auto": images of the same delivery geometry (`same_delivery_geometry`) are one fence when one
+    completes another (`completes`: the complementary parts of a fence, e.g. a jaw image and an MLC
+    image); two full fences of one geometry (a repeat) or of different gantry angles stay apart.
+    "all": every picket image of the session is one fence; "never": each image is its own fence."""
+    if how == "never" or len(pickets) < 2:
+        return [[li] for li in pickets]
+    if how == "all":
+        return [list(pickets)]
+    groups: list[list[LeafImage]] = []
+    for li in pickets:
+        for g in groups:
+            if all(same_delivery_geometry(li, o) for o in g) and any(completes(o, li) or completes(li, o) for o in g):
+                g.append(li)
+                break
+        else:
+            groups.append([li])
+    return groups
+
+
+def combine_picket_parts(group: list[LeafImage], ctx: AnalysisContext) -> LeafImage:
+    """One picket fence measured on the combination of its parts (`mlc.combined_signal`: each image
+    stretched to its own low/high levels, then their pixel-wise maximum, or their mean with option
+    `combine_method="mean"`, as pylinac `PicketFence.from_multiple_images`). The axis pixel, header and
+    geometry are those of the first part (same geometry, checked). The pairs measured in the parts stay
+    expected in the combination (`_expected_pairs`): a pair lost by combining is Non mesuré, not dropped."""
+    first = group[0].prepared
+    names = " + ".join(li.filename for li in group)
+    image = dataclasses.replace(
+        first.image,
+        signal=mlc.combined_signal([li.prepared.image.signal for li in group], str(ctx.options.get("combine_method", "max"))),
+        file=dataclasses.replace(first.image.file, filename=names, data=None),
+        warnings=[],
+    )
+    prepared = dataclasses.replace(first, image=image, warnings=[w for li in group for w in li.prepared.warnings])
+    combined = measure_leaf_image(prepared, group[0].index, ctx)
+    part_pairs = np.concatenate([_coverage(li)[0] for li in group] + [li.part_pairs_mm for li in group])
+    return LeafImage(group[0].index, prepared, combined.mlc, parts=[p for li in group for p in li.files], part_pairs_mm=part_pairs)
 
 
 @dataclass
@@ -194,10 +338,12 @@ def _judge_leaf(value: float | None, tol: Tolerance | None) -> str:
 
 
 def _expected_pairs(images: list[LeafImage]) -> list[int]:
-    """Pairs expected in every image of a kind: those measured in at least one of them."""
+    """Pairs expected in every image of a kind: those measured in at least one of them (or in a part of it)."""
     seen: set[int] = set()
     for li in images:
         ok = np.any(np.isfinite(li.mlc.lo_mm) | np.isfinite(li.mlc.hi_mm), axis=1)
+        if len(li.part_pairs_mm):  # a combined fence: also the pairs its parts showed
+            ok |= np.abs(li.mlc.p_mm[:, None] - li.part_pairs_mm[None, :]).min(axis=1) <= 0.5 * li.mlc.pairs.pitch_mm
         seen.update(int(p) for p, o in zip(li.mlc.pairs.numbers, ok) if o)
     return sorted(seen)
 
@@ -269,8 +415,56 @@ def picket_rows(li: LeafImage, pairs: list[int], tol: Tolerance | None) -> tuple
 def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisResult:
     """Analyse a 'Position des lames' session: each image measured, then the session summarised."""
     prepared = prepare_images(inputs, ctx, SPEC_NAME, "mlc.warn.gantry")
-    measured = [measure_leaf_image(p, i, ctx) for i, p in enumerate(prepared, start=1)]
-    return summarise_session(measured, ctx, session_date(prepared, ctx))
+    measured: list[LeafImage] = []
+    unmeasurable: list[tuple[PreparedImage, int, QCInputError]] = []
+    for i, p in enumerate(prepared, start=1):
+        try:
+            measured.append(measure_leaf_image(p, i, ctx))
+        except QCInputError as exc:  # perhaps a small part of a fence delivered in several images
+            unmeasurable.append((p, i, exc))
+    for p, i, exc in unmeasurable:
+        measured = join_unmeasurable_part(p, i, exc, measured, ctx)
+    return summarise_session(join_picket_parts(measured, ctx), ctx, session_date(prepared, ctx))
+
+
+def join_unmeasurable_part(p: PreparedImage, index: int, error: QCInputError, measured: list[LeafImage], ctx: AnalysisContext) -> list[LeafImage]:
+    """An image the engine refused alone (e.g. a jaw part whose pickets cross too few pairs) joined to the
+    first picket image of the same header geometry, when their combination shows at least `MIN_NEW_PAIRS`
+    more pairs than that image alone; otherwise the image's own error is raised (nothing is dropped)."""
+    for k, li in enumerate(measured):
+        if li.mode == "gap" or li.parts or not same_header_geometry(p, li.prepared):
+            continue
+        part = LeafImage(index, p, _empty_like(li.mlc))  # the refused image, with no pair measured alone
+        try:
+            joined = combine_picket_parts(sorted([li, part], key=lambda x: x.index), ctx)
+        except QCInputError:
+            continue
+        n_alone = int(np.isfinite(li.mlc.centre_mm).any(axis=1).sum())
+        if int(np.isfinite(joined.mlc.centre_mm).any(axis=1).sum()) >= n_alone + MIN_NEW_PAIRS:
+            return measured[:k] + [joined] + measured[k + 1 :]
+    raise error
+
+
+def _empty_like(m: mlc.MLCImage) -> mlc.MLCImage:
+    """The MLC measurement of an image with no band measured (same pairs and geometry as `m`)."""
+    nan = np.full_like(m.lo_mm, np.nan)
+    return dataclasses.replace(m, lo_mm=nan, hi_mm=nan.copy(), peak=nan.copy(), warnings=[])
+
+
+def join_picket_parts(measured: list[LeafImage], ctx: AnalysisContext) -> list[LeafImage]:
+    """The session's images with each picket fence delivered in several images replaced by their
+    combination (`picket_part_groups`, option `combine_pickets`: "auto", "all" or "never"), at the place of
+    its first part; images renumbered 1, 2, ... in that order."""
+    how = str(ctx.options.get("combine_pickets", "auto"))
+    groups = picket_part_groups([li for li in measured if li.mode != "gap"], how)
+    first_of = {id(g[0]): g for g in groups if len(g) > 1}
+    joined_away = {id(li) for g in first_of.values() for li in g[1:]}
+    out: list[LeafImage] = []
+    for li in measured:
+        if id(li) in joined_away:
+            continue
+        out.append(combine_picket_parts(first_of[id(li)], ctx) if id(li) in first_of else li)
+    return [dataclasses.replace(li, index=k) for k, li in enumerate(out, start=1)]
 
 
 def summarise_session(measured: list[LeafImage], ctx: AnalysisContext, when) -> AnalysisResult:
@@ -283,7 +477,7 @@ def summarise_session(measured: list[LeafImage], ctx: AnalysisContext, when) -> 
     scale_mm = float((leaf_tol.act_high or leaf_tol.tol_high or 1.0) if leaf_tol is not None else 1.0)
     warnings: list[str] = [w for li in measured for w in li.prepared.warnings + li.mlc.warnings]
     # a calibration that does not fit an image, or the date without a calibration (and the one that exists)
-    warnings += calibration_warnings([li.prepared for li in measured])
+    warnings += calibration_warnings([p for li in measured for p in li.files])
 
     # nominal matching of the gap images
     gaps = [li for li in measured if li.mode == "gap"]
@@ -333,6 +527,8 @@ def summarise_session(measured: list[LeafImage], ctx: AnalysisContext, when) -> 
             label = gap_label(*nom) if nom else gap_label(*edges_of[id(li)])
             rows, pts = gap_rows(li, nom, label, ref_t, gap_pairs, leaf_tol, bank_a_low)
         else:
+            if li.parts:
+                warnings.append(t("mlc.warn.pickets_combined", lang, n=len(li.parts), files=li.filename, n_pickets=li.mlc.n_groups))
             warnings.append(t("mlc.warn.picket_mode", lang, file=li.filename, n=li.mlc.n_groups))
             n_pickets += li.mlc.n_groups
             rows, pts = picket_rows(li, picket_pairs, leaf_tol)
@@ -347,13 +543,13 @@ def summarise_session(measured: list[LeafImage], ctx: AnalysisContext, when) -> 
         warnings.append(t("mlc.warn.pairs_not_measured", lang, file=measured[img - 1].filename, n=len(pairs),
                           pairs=", ".join(map(str, pairs))))
 
-    measurements = session_metrics(items, axis, calibrated, bool(gaps), bool(pickets), len(measured), n_pickets, len(not_measured), lang)
+    measurements = session_metrics(items, axis, calibrated, bool(gaps), bool(pickets), sum(len(li.files) for li in measured), n_pickets, len(not_measured), lang)
     return AnalysisResult(
         test=KEY,
         measurements=measurements,
         items=items,
         warnings=warnings,
-        **session_identity([li.prepared.image for li in measured]),
+        **session_identity([p.image for li in measured for p in li.files]),
         overlays=overlays,
         extra={
             "errors": errors_frame(items),

@@ -425,6 +425,34 @@ def pair_profiles(sig_c: np.ndarray, centres_px: np.ndarray, widths_px: np.ndarr
     return (sig_c @ w).T
 
 
+# ---------------------------------------------------------------- one picket fence in several images
+
+
+def stretched_signal(sig: np.ndarray) -> np.ndarray:
+    """The image scaled to 0 at its low level and 1 at its high level (`band_threshold`: 5th and 99.5th
+    percentiles inside the border), so that images of different exposure weigh alike when combined.
+
+    pylinac (`load_multiples(stretch_each=True)`) stretches each image between its minimum and maximum;
+    the percentiles do the same without letting one dead or saturated pixel set the scale."""
+    lo, hi, _ = band_threshold(sig)
+    return (sig - lo) / (hi - lo if hi > lo else 1.0)
+
+
+def combined_signal(signals: list[np.ndarray], method: str = "max") -> np.ndarray:
+    """One picket fence from its parts (all of one shape), each stretched first (`stretched_signal`), as
+    pylinac's `PicketFence.from_multiple_images` (`load_multiples`, `stretch_each=True`).
+
+    "max" (default): pixel-wise maximum; "mean": pylinac's default. With complementary parts both give
+    the same pickets, but the mean halves each picket's height above the other part's blocked level
+    (lower signal-to-noise), and where parts overlap it doubles it: a fence whose full image is combined
+    with a partial one then has pickets of two heights, and the half-height ones fall under the band
+    threshold. Measured on the synthetic jaw + MLC pair (`qc.synthetic.mlc.picket_parts_session`, errors
+    to the picket lines vs truth): complementary parts max 0.011–0.012 mm, mean 0.017–0.019 mm; a partial
+    + a full image: max 30/30 pairs within 0.013 mm, mean 16–17/30 pairs measured."""
+    stack = np.stack([stretched_signal(s) for s in signals])
+    return stack.max(axis=0) if method == "max" else stack.mean(axis=0)
+
+
 # ---------------------------------------------------------------- one image
 
 

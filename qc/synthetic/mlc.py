@@ -21,6 +21,7 @@ the pair centre computed on a 0.002 mm grid with the analyser's level definition
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass
 
@@ -78,6 +79,11 @@ class MLCModel:
     cax_px: tuple[float, float] = UNITY_CAX_PX
     pixel_mm: float = UNITY_PIXEL_ISO_MM
     pitch_mm: float = LEAF_PITCH_MM
+    # a jaw across the leaf pairs (field limited to [lo, hi] mm along u; None: no such jaw), as the jaw
+    # image of a two-image picket fence: the pairs beyond it are in the jaw's shadow
+    jaw_p_mm: tuple[float, float] | None = None
+    jaw_sigma_mm: float = 2.5
+    jaw_transmission: float = 0.002
 
 
 def pair_edges_mm(model: MLCModel = MLCModel()) -> np.ndarray:
@@ -154,6 +160,10 @@ def mlc_signal(openings: np.ndarray, model: MLCModel = MLCModel(), shape: tuple[
     tx = model.leaf_transmission
     t_map = tx + (1 - tx) * a_img + model.interleaf * (1 - a_img) * g - model.tongue_groove * a_img * g
     dose = t_map * _diaphragm(t_mm, model)[:, None]
+    if model.jaw_p_mm is not None:
+        lo, hi = model.jaw_p_mm
+        j = ndtr((p_mm - lo) / model.jaw_sigma_mm) - ndtr((p_mm - hi) / model.jaw_sigma_mm)
+        dose = dose * (model.jaw_transmission + (1 - model.jaw_transmission) * j)[None, :]
     dose = ndimage.gaussian_filter1d(dose, model.sigma_p_mm / px, axis=1, mode="nearest")
     r = np.hypot(t_mm[:, None], p_mm[None, :])
     return dose * _cone(r, model)
@@ -216,6 +226,41 @@ def slit_session(
     data = mlc_image_bytes(op, acquired_at=acquired_at, rng=rng_seed, noise_rel=noise_rel, model=model,
                            patient_name="MVIC^FENTE", patient_id="MVIC-FENTE", study_id="MVIC_fente")
     return [("MVIC_fente.dcm", data)], op
+
+
+def picket_parts_session(
+    acquired_at: dt.datetime,
+    rng_seed: int = 0,
+    errors: dict[tuple[int, str], float] | None = None,
+    pickets_mm: tuple[float, ...] = (-40.0, -20.0, 0.0, 20.0, 40.0),
+    width_mm: float = 5.0,
+    split_pair: int = 46,
+    noise_rel: float = 0.005,
+    model: MLCModel = MLCModel(),
+) -> tuple[list[tuple[str, bytes]], bytes, np.ndarray]:
+    """One picket fence delivered as two images, as pylinac's two-image picket fence (`combo-jaw` +
+    `combo-mlc`, `PicketFence.from_multiple_images`): (the two parts, the same fence in one image, the
+    true openings (80, n_pickets, 2)).
+
+    - "jaw" part: the pickets on every pair, a jaw across the pairs ending on the junction below
+      `split_pair` (pairs ≥ `split_pair` in its shadow: 0.2 % transmission, σ 2.5 mm);
+    - "MLC" part: the pickets on pairs ≥ `split_pair` only, the other pairs closed (leaf transmission
+      and inter-leaf leakage only);
+    together every pair shows every picket once. Default: 5 pickets of 5 mm, 20 mm apart (pylinac's combo
+    test has 5 pickets 30 mm apart; the Unity diaphragm leaves ±47 mm along v, so 20 mm here, the MVIC slit
+    plan's spacing). Same geometry and gantry in both headers.
+    """
+    nominal = [(c - width_mm / 2, c + width_mm / 2) for c in pickets_mm]
+    op = openings_for(nominal, errors)
+    closed = op.copy()
+    closed[: split_pair - 1] = closed[: split_pair - 1, :, :1]  # lo = hi: no opening on the pairs the jaw image shows
+    split_u = float(pair_edges_mm(model)[split_pair - 1])
+    jaw = dataclasses.replace(model, jaw_p_mm=(-1000.0, split_u))
+    kw = dict(patient_name="PF^COMBO", patient_id="PF-COMBO", study_id="PF_combo", noise_rel=noise_rel)
+    part_jaw = mlc_image_bytes(op, acquired_at=acquired_at, rng=rng_seed, model=jaw, label="PF jaw", **kw)
+    part_mlc = mlc_image_bytes(closed, acquired_at=acquired_at + dt.timedelta(seconds=30), rng=rng_seed + 1, model=model, label="PF MLC", **kw)
+    single = mlc_image_bytes(op, acquired_at=acquired_at, rng=rng_seed + 2, model=model, label="PF", **kw)
+    return [("PF_jaw.dcm", part_jaw), ("PF_mlc.dcm", part_mlc)], single, op
 
 
 def demo_session_leaves(acquired_at: dt.datetime, seed: int = 0, errors: dict[tuple[int, str], float] | str | None = None) -> list[tuple[str, bytes]]:
