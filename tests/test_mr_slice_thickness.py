@@ -8,7 +8,7 @@ import math
 
 import pytest
 
-from mr_spatial_helpers import ctx, demo_page_round_trip, real_inputs
+from mr_spatial_helpers import ctx, demo_page_round_trip, kspace_doubled, pixels_of, real_inputs, rewritten
 from qc import pipeline
 from qc.errors import QCInputError
 from qc.mr import slice_thickness as st
@@ -133,55 +133,15 @@ def test_magnet_512_matrix_within_claim():
 MAGNET_REAL = ("slicewidth", "SLICEWIDTH", "ANNUALQA.MR.HEAD_GENERAL.tra.slice_width.IMA")
 
 
-def _rewritten(data: bytes, pixels, spacing_scale: float = 1.0) -> bytes:
-    """The same DICOM with other pixels (uint16) and PixelSpacing scaled."""
-    import io
-
-    import numpy as np
-    import pydicom
-
-    ds = pydicom.dcmread(io.BytesIO(data), force=True)
-    px = np.clip(np.round(pixels), 0, 65535).astype(np.uint16)
-    ds.Rows, ds.Columns = px.shape
-    ds.PixelSpacing = [float(v) * spacing_scale for v in ds.PixelSpacing]
-    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
-    ds.PixelData = px.tobytes()
-    out = io.BytesIO()
-    ds.save_as(out)
-    return out.getvalue()
-
-
-def _pixels(data: bytes):
-    import io
-
-    import numpy as np
-    import pydicom
-
-    return pydicom.dcmread(io.BytesIO(data), force=True).pixel_array.astype(np.float64)
-
-
-def kspace_doubled(data: bytes) -> bytes:
-    """The image a scanner gives at twice the matrix from the same acquisition: k-space zero-padded (sinc
-    interpolation), pixels of half the size, PixelSpacing halved."""
-    import numpy as np
-
-    a = _pixels(data)
-    n_r, n_c = a.shape
-    k = np.fft.fftshift(np.fft.fft2(a))
-    big = np.zeros((2 * n_r, 2 * n_c), complex)
-    big[n_r // 2 : n_r // 2 + n_r, n_c // 2 : n_c // 2 + n_c] = k
-    return _rewritten(data, np.fft.ifft2(np.fft.ifftshift(big)).real * 4, 0.5)
-
-
 def coil_shaded(data: bytes, edge_gain: float = 0.5) -> bytes:
     """The same image under a receive-array shading: signal × (1 + g·r²), bright towards the edges (+50 % at the
     phantom's edge for g = 0.5, r = distance from the centre over 0.4 × the field of view)."""
     import numpy as np
 
-    a = _pixels(data)
+    a = pixels_of(data)
     y, x = np.mgrid[0 : a.shape[0], 0 : a.shape[1]]
     r2 = ((y / a.shape[0] - 0.5) ** 2 + (x / a.shape[1] - 0.5) ** 2) / 0.4**2
-    return _rewritten(data, a * (1 + edge_gain * r2))
+    return rewritten(data, a * (1 + edge_gain * r2))
 
 
 def _magnet_width(name: str, data: bytes) -> float:
