@@ -535,7 +535,7 @@ def image_test_page(
         except QCInputError as exc:
             st.session_state.pop(f"{key}_analysis", None)
             if pipeline.needs_date(exc):
-                acquisition_date_form(key)
+                ask_date_after(key, exc)
             else:
                 st.error(md_escape(exc.message(lang())), icon=":material/error:")
             return
@@ -551,13 +551,34 @@ def image_test_page(
             st.success(T("ui.baseline_set"))
 
 
-def acquisition_date_form(key: str) -> None:
-    """The files carry no acquisition date (the pipeline said so): ask for it, required; the
-    analysis runs again with it. The page only gathers the date; `qc.pipeline` decides its use."""
-    st.warning(T("ui.acquisition_date_needed"), icon=":material/event:")
+def given_date_for(key: str, inputs: list[tuple[str, bytes]]) -> dt.datetime | None:
+    """The acquisition date the user gave for these files; forgotten when the files change (a date given for
+    other files is not theirs)."""
+    ident = _inputs_key(inputs, None)
+    if st.session_state.get(f"{key}_given_for") != ident:
+        st.session_state.pop(f"{key}_given_date", None)
+        st.session_state[f"{key}_given_for"] = ident
+    return st.session_state.get(f"{key}_given_date")
+
+
+def ask_date_after(key: str, exc: QCInputError) -> None:
+    """An analysis refused for want of a usable date (`pipeline.needs_date`): forget an impossible date the user
+    gave, and ask for the date with the refusal's sentence (a header placeholder is named)."""
+    if exc.key == "err.implausible_given_date":
+        st.session_state.pop(f"{key}_given_date", None)
+    acquisition_date_form(key, exc.message(lang()) if exc.key != "err.no_acquisition_date" else None)
+
+
+def acquisition_date_form(key: str, reason: str | None = None) -> None:
+    """The files carry no acquisition date, or only a placeholder (the pipeline said so, `reason`): ask for it,
+    required; the analysis runs again with it. The page only gathers the date; `qc.pipeline` decides its use."""
+    st.warning(md_escape(reason) if reason else T("ui.acquisition_date_needed"), icon=":material/event:")
     with st.form(f"{key}_date_form"):
         c1, c2 = st.columns(2)
-        day = c1.date_input(T("ui.acquisition_date"), value=None, format="YYYY-MM-DD", key=f"{key}_date_day")
+        from qc.readers.dicom_io import EARLIEST_PLAUSIBLE_DATE
+
+        day = c1.date_input(T("ui.acquisition_date"), value=None, format="YYYY-MM-DD", key=f"{key}_date_day",
+                            min_value=EARLIEST_PLAUSIBLE_DATE.date(), max_value=dt.date.today())
         at = c2.time_input(T("ui.acquisition_time"), value=dt.time(8, 0), key=f"{key}_date_time")
         if st.form_submit_button(T("ui.acquisition_date_use"), type="primary"):
             if day is None:

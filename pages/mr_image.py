@@ -14,6 +14,9 @@ import streamlit as st
 from pages.common import (
     T,
     session_uploader,
+
+    ask_date_after,
+    given_date_for,
     get_store,
     lang,
     machine_selector,
@@ -100,15 +103,20 @@ def main() -> None:
     if not inputs:
         st.info(T("ui.waiting_upload"))
         return
-    cache_key = _inputs_key(inputs, machine)
+    given = given_date_for(KEY, inputs)
+    cache_key = _inputs_key(inputs, machine) + (given.isoformat() if given else "")
     cached = st.session_state.get(f"{KEY}_analyses")
     if cached is None or cached[0] != cache_key:
         results: dict[str, object] = {}
         with st.spinner(T("ui.analysing")):
             for spec in measures:
                 try:
-                    results[spec.key] = pipeline.analyse(store, spec, inputs, machine, lang())
+                    results[spec.key] = pipeline.analyse(store, spec, inputs, machine, lang(), acquired_at=given)
                 except QCInputError as exc:
+                    if pipeline.needs_date(exc):  # the same for every measure: the files' date
+                        st.session_state.pop(f"{KEY}_analyses", None)
+                        ask_date_after(KEY, exc)
+                        return
                     results[spec.key] = exc.message(lang())
         for spec in measures:
             st.session_state.pop(f"{KEY}_{spec.key}_saved", None)

@@ -13,6 +13,9 @@ import streamlit as st
 from pages.common import (
     T,
     session_uploader,
+
+    ask_date_after,
+    given_date_for,
     _inputs_key,
     allowed,
     get_store,
@@ -27,7 +30,7 @@ from qc.errors import QCInputError
 from qc.textsafe import md_escape
 
 
-def analyse_with_progress(store, spec, inputs, machine) -> pipeline.Analysis:
+def analyse_with_progress(store, spec, inputs, machine, acquired_at=None) -> pipeline.Analysis:
     """Run the analyser with a progress bar (the 3-D volume reports its reading and detection)."""
     bar = st.progress(0.0, text=T("mrl.page.analysing", test=spec.name(lang())))
 
@@ -35,7 +38,7 @@ def analyse_with_progress(store, spec, inputs, machine) -> pipeline.Analysis:
         bar.progress(min(max(float(fraction), 0.0), 1.0), text=text)
 
     try:
-        return pipeline.analyse(store, spec, inputs, machine, lang(), options={"progress": progress})
+        return pipeline.analyse(store, spec, inputs, machine, lang(), options={"progress": progress}, acquired_at=acquired_at)
     finally:
         bar.empty()
 
@@ -46,15 +49,19 @@ def widget_prefix(test_key: str) -> str:
 
 def cached_analysis(store, spec, inputs, machine, prefix: str) -> pipeline.Analysis | None:
     """The analysis of these inputs (kept in the session while they do not change); None after an error shown."""
-    cache_key = _inputs_key(inputs, machine)
+    given = given_date_for(prefix, inputs)
+    cache_key = _inputs_key(inputs, machine) + (given.isoformat() if given else "")
     cached = st.session_state.get(f"{prefix}_analysis")
     if cached is not None and cached[0] == cache_key:
         return cached[1]
     st.session_state.pop(f"{prefix}_saved", None)
     try:
-        analysis = analyse_with_progress(store, spec, inputs, machine)
+        analysis = analyse_with_progress(store, spec, inputs, machine, given)
     except QCInputError as exc:
         st.session_state.pop(f"{prefix}_analysis", None)
+        if pipeline.needs_date(exc):
+            ask_date_after(prefix, exc)
+            return None
         st.error(md_escape(exc.message(lang())), icon=":material/error:")
         return None
     st.session_state[f"{prefix}_analysis"] = (cache_key, analysis)

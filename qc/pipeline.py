@@ -156,27 +156,58 @@ def session_date(spec: TestSpec, inputs: list[tuple[str, bytes]], given: dt.date
     """Intake: the session's acquisition date and its source, before any analysis.
 
     DICOM tests: the earliest header date of the files (AcquisitionDate/Time, then ContentDate/Time,
-    then InstanceCreationDate/Time); none → the user's `given` date ("user"); none either → raises
-    `QCInputError("err.no_acquisition_date")`. Files nobody can read are left to the analyser's own
-    refusal. Other tests (reports) date themselves; their date is settled after the analysis.
+    then InstanceCreationDate/Time), else the date the user gave; files without one and no date given
+    raise `QCInputError("err.no_acquisition_date")`, or `"err.implausible_header_date"` when the header's
+    only date is a placeholder or impossible (before 1990, in the future: `qc.readers.dicom_io.is_plausible_date`).
+    Files nobody can read are left to the analyser's own refusal. Other tests (reports) date themselves;
+    their date is settled after the analysis.
     """
-    if spec.kind != "dicom":
-        return given, USER_DATE if given else ""
-    from qc.readers.dicom_io import header_date
+    when, source, _rejected = _session_date(spec, inputs, given)
+    return when, source
 
-    when, source, undated = header_date(inputs)
+
+def _session_date(spec: TestSpec, inputs: list[tuple[str, bytes]], given: dt.datetime | None
+                  ) -> tuple[dt.datetime | None, str, list[tuple[str, dt.datetime]]]:
+    """`session_date` and the (file, date) of every implausible header date rejected."""
+    from qc.readers.dicom_io import header_date, is_plausible_date, iso_day
+
+    if given is not None and not is_plausible_date(given):
+        raise QCInputError("err.implausible_given_date", date=iso_day(given))
+    if spec.kind != "dicom":
+        return given, USER_DATE if given else "", []
+    when, source, undated, rejected = header_date(inputs)
     if when is not None:
-        return when, source
+        return when, source, rejected
     if given is not None:
-        return given, USER_DATE
+        return given, USER_DATE, rejected
+    if rejected:
+        name, bad = rejected[0]
+        raise QCInputError("err.implausible_header_date", date=iso_day(bad), file=name)
     if undated:
         raise QCInputError("err.no_acquisition_date")
-    return None, ""
+    return None, "", rejected
+
+
+def rejected_date_warnings(rejected: list[tuple[str, dt.datetime]], lang: str) -> list[str]:
+    """One sentence per distinct implausible header date (with the files that carry it, the first three)."""
+    from qc.readers.dicom_io import iso_day
+
+    by_date: dict[str, list[str]] = {}
+    for name, bad in rejected:
+        by_date.setdefault(iso_day(bad), []).append(name)
+    return [
+        t("warn.implausible_header_date", lang, date=day, files=", ".join(names[:3]) + (", …" if len(names) > 3 else ""), n=len(names))
+        for day, names in by_date.items()
+    ]
+
+
+# Refusals for want of a usable acquisition date: none in the files, only a placeholder, or an impossible one given.
+DATE_NEEDED_KEYS = ("err.no_acquisition_date", "err.implausible_header_date", "err.implausible_given_date")
 
 
 def needs_date(exc: Exception) -> bool:
     """True when an analysis was refused only for want of an acquisition date (the page then asks for it)."""
-    return isinstance(exc, QCInputError) and exc.key == "err.no_acquisition_date"
+    return isinstance(exc, QCInputError) and exc.key in DATE_NEEDED_KEYS
 
 
 def analyse(
@@ -194,7 +225,7 @@ def analyse(
     """
     if spec.analyse is None:
         raise QCInputError("err.unknown_test", test=spec.key, known="")
-    when, source = session_date(spec, inputs, acquired_at)
+    when, source, rejected = _session_date(spec, inputs, acquired_at)
     ctx = make_context(store, spec, machine, lang, options, acquired_at=when)
     try:
         result = spec.analyse(inputs, ctx)
@@ -204,6 +235,7 @@ def analyse(
         log.exception("analyser %s failed", spec.key)
         raise QCInputError("err.internal", error=f"{type(exc).__name__}: {exc}") from exc
     _settle_date(result, source, acquired_at, lang)
+    result.warnings.extend(rejected_date_warnings(rejected, lang))
     analysis = judge(store, spec, result, machine, lang)
     _record_usage(store, analysis, ctx, lang)
     return analysis
@@ -218,7 +250,11 @@ def _settle_date(result: AnalysisResult, source: str, given: dt.datetime | None,
         result.acquired_at = given
         result.acquired_at_source = USER_DATE
     elif not result.acquired_at_source:
-        result.acquired_at_source = source if source and source != USER_DATE else "report"
+        if source == USER_DATE and result.acquired_at == given:
+            # the analyser took the user's date from its context (MR: `identity_of`): it is the user's
+            result.acquired_at_source = USER_DATE
+        else:
+            result.acquired_at_source = source if source and source != USER_DATE else "report"
     if result.acquired_at_source == USER_DATE:
         result.warnings.append(t("warn.date_from_user", lang, date=result.acquired_at.strftime("%Y-%m-%d %H:%M")))
     elif result.acquired_at_source not in _PLAIN_SOURCES:

@@ -47,3 +47,43 @@ def demo_page_round_trip(page: str, key: str, qc_data_dir) -> AppTest:
     with open_store(qc_data_dir) as s:
         assert len(s.sessions_frame(test=key)) == 1
     return at
+
+
+def rewritten(data: bytes, pixels, spacing_scale: float = 1.0) -> bytes:
+    """The same DICOM with other pixels (uint16) and PixelSpacing scaled."""
+    import io
+
+    import numpy as np
+    import pydicom
+
+    ds = pydicom.dcmread(io.BytesIO(data), force=True)
+    px = np.clip(np.round(pixels), 0, 65535).astype(np.uint16)
+    ds.Rows, ds.Columns = px.shape
+    ds.PixelSpacing = [float(v) * spacing_scale for v in ds.PixelSpacing]
+    ds.BitsAllocated, ds.BitsStored, ds.HighBit, ds.PixelRepresentation = 16, 16, 15, 0
+    ds.PixelData = px.tobytes()
+    out = io.BytesIO()
+    ds.save_as(out)
+    return out.getvalue()
+
+
+def pixels_of(data: bytes):
+    import io
+
+    import numpy as np
+    import pydicom
+
+    return pydicom.dcmread(io.BytesIO(data), force=True).pixel_array.astype(np.float64)
+
+
+def kspace_doubled(data: bytes) -> bytes:
+    """The image a scanner gives at twice the matrix from the same acquisition: k-space zero-padded (sinc
+    interpolation), pixels of half the size, PixelSpacing halved."""
+    import numpy as np
+
+    a = pixels_of(data)
+    n_r, n_c = a.shape
+    k = np.fft.fftshift(np.fft.fft2(a))
+    big = np.zeros((2 * n_r, 2 * n_c), complex)
+    big[n_r // 2 : n_r // 2 + n_r, n_c // 2 : n_c // 2 + n_c] = k
+    return rewritten(data, np.fft.ifft2(np.fft.ifftshift(big)).real * 4, 0.5)

@@ -140,3 +140,20 @@ def test_large_upload_is_read_headers_first(monkeypatch):
     assert all(s.__dict__.get("_pixels") is not None for s in slices)
     r = snr.analyse(files, AnalysisContext(lang="en"))
     assert r.metrics["snr"] == pytest.approx(200, rel=0.05) and r.metrics["n_images"] == 2
+
+
+@pytest.mark.parametrize("folder, files", [
+    ("Siemens", ("tra_250_2meas_1.IMA", "tra_250_2meas_2.IMA")),
+    ("Philips", ("Philips_IM-0011-0005.dcm", "Philips_IM-0011-0006.dcm")),
+])
+def test_real_difference_snr_does_not_depend_on_the_matrix(folder, files):
+    """The squares are in mm: the same pair made 512² (k-space zero-padded, 0.49 mm pixels) samples the same regions
+    of the phantom (hazen's squares in pixels move: its subtraction SNR of the Siemens pair goes 220.7 → 165.0)."""
+    from tests.mr_spatial_helpers import kspace_doubled
+
+    paths = [shared_file("hazen", "snr", folder, f) for f in files]
+    plain = [(p.name, p.read_bytes()) for p in paths]
+    doubled = [(name, kspace_doubled(data)) for name, data in plain]
+    a = snr.analyse(plain, AnalysisContext(lang="en", options={"normalise": False})).metrics["snr_difference"]
+    b = snr.analyse(doubled, AnalysisContext(lang="en", options={"normalise": False})).metrics["snr_difference"]
+    assert b == pytest.approx(a, rel=0.01)

@@ -71,6 +71,7 @@ class Header:
     acquired_at: dt.datetime | None
     text: str  # patient name/id, study id/description, series description, RT Image label: where plans are named
     image_type: str
+    rejected_date: dt.datetime | None = None  # a placeholder or impossible header date, treated as no date
 
     @property
     def label(self) -> str:
@@ -81,7 +82,7 @@ def read_header(data: bytes) -> Header:
     """The routing header of a DICOM object, or QCInputError (not DICOM, no SOP Instance UID)."""
     import io
 
-    from qc.readers.dicom_io import acquisition_datetime
+    from qc.readers.dicom_io import header_datetime
 
     try:
         ds = pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
@@ -94,7 +95,7 @@ def read_header(data: bytes) -> Header:
         str(ds.get(k, "") or "")
         for k in ("PatientName", "PatientID", "StudyID", "StudyDescription", "SeriesDescription", "RTImageLabel", "RTImageDescription")
     )
-    when, _source = acquisition_datetime(ds)
+    when, _source, rejected = header_datetime(ds)
     return Header(
         sop_instance_uid=uid,
         sop_class_uid=str(ds.get("SOPClassUID", "") or getattr(getattr(ds, "file_meta", None), "MediaStorageSOPClassUID", "") or ""),
@@ -104,6 +105,7 @@ def read_header(data: bytes) -> Header:
         device_serial=str(ds.get("DeviceSerialNumber", "") or ""),
         manufacturer=str(ds.get("Manufacturer", "") or ""),
         acquired_at=when,
+        rejected_date=rejected,
         text=text,
         image_type="\\".join(str(x) for x in (ds.get("ImageType", []) or [])),
     )
@@ -277,7 +279,11 @@ def route_waiting(store, lang: str = "fr") -> None:
             reason = t("intake.unassigned.test", lang, label=header.label or "—", modality=header.modality or "—")
             _set(store, r["id"], state="unassigned", reason=reason, machine_id=machine["id"])
         elif header.acquired_at is None:
-            _set(store, r["id"], state="unassigned", reason=t("intake.unassigned.date", lang), machine_id=machine["id"], test=test)
+            from qc.readers.dicom_io import iso_day
+
+            reason = (t("intake.unassigned.implausible_date", lang, date=iso_day(header.rejected_date))
+                      if header.rejected_date else t("intake.unassigned.date", lang))
+            _set(store, r["id"], state="unassigned", reason=reason, machine_id=machine["id"], test=test)
         else:
             _set(store, r["id"], machine_id=machine["id"], test=test)
 

@@ -29,6 +29,10 @@ MESSAGES = {
         "fr": "Test non reconnu ({modality} « {label} ») : aucune règle d'orientation ne correspond ; attribuez-le à la main.",
         "en": "Test not recognised ({modality} \"{label}\"): no routing rule matches; assign it by hand.",
     },
+    "intake.unassigned.implausible_date": {
+        "fr": "La date de l'en-tête ({date}) n'est pas une date d'acquisition (avant 1990 ou dans le futur) : attribuez l'image à la main en indiquant sa date.",
+        "en": "The header date ({date}) is not an acquisition date (before 1990 or in the future): assign the image by hand with its date.",
+    },
     "intake.unassigned.date": {
         "fr": "Date d'acquisition absente de l'en-tête : attribuez l'image à la main en indiquant sa date.",
         "en": "No acquisition date in the header: assign the image by hand with its date.",

@@ -6,6 +6,18 @@ MESSAGES = {
         "fr": "Date d'acquisition absente des fichiers : indiquez-la (champ « Date d'acquisition », ou --date AAAA-MM-JJ en ligne de commande).",
         "en": "No acquisition date in the files: give it (the \"Acquisition date\" field, or --date YYYY-MM-DD on the command line).",
     },
+    "err.implausible_header_date": {
+        "fr": "La date de l'en-tête de {file} ({date}) n'est pas une date d'acquisition (avant 1990 ou dans le futur : une date par défaut de la console ou une horloge fausse) : indiquez la date de l'acquisition (champ « Date d'acquisition », ou --date AAAA-MM-JJ en ligne de commande).",
+        "en": "The header date of {file} ({date}) is not an acquisition date (before 1990 or in the future: a console placeholder or a wrong clock): give the acquisition date (the \"Acquisition date\" field, or --date YYYY-MM-DD on the command line).",
+    },
+    "err.implausible_given_date": {
+        "fr": "La date saisie ({date}) n'est pas une date d'acquisition possible (avant 1990 ou dans le futur) : indiquez la date réelle de l'acquisition.",
+        "en": "The date given ({date}) is not a possible acquisition date (before 1990 or in the future): give the real acquisition date.",
+    },
+    "warn.implausible_header_date": {
+        "fr": "Date de l'en-tête rejetée ({date}, {files}) : avant 1990 ou dans le futur, ce n'est pas une date d'acquisition.",
+        "en": "Header date rejected ({date}, {files}): before 1990 or in the future, it is not an acquisition date.",
+    },
     "cli.err.date_syntax": {
         "fr": "Date « {value} » illisible : écrivez AAAA-MM-JJ ou « AAAA-MM-JJ HH:MM ».",
         "en": "Date \"{value}\" not understood: write YYYY-MM-DD or \"YYYY-MM-DD HH:MM\".",

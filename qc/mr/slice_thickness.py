@@ -291,6 +291,64 @@ def _edge_width(p: np.ndarray) -> float:
     return depth / slope if slope > 0 else 0.0
 
 
+REFERENCE_GAP_MM = 3.0  # fluid strips start this far outside the plate band (clear of its edge and its ringing)
+REFERENCE_DEPTH_MM = 8.0  # and are this deep (the quadratic across the band needs their span)
+ACROSS_ORDER = 2  # the shading across the band: quadratic
+
+
+def fluid_beside_band(img: np.ndarray, usable: np.ndarray, band_rows: tuple[int, int], cols: tuple[int, int],
+                      profile_rows: tuple[int, int], row_mm: float) -> np.ndarray:
+    """The fluid signal the plate band would show without its plate, column by column: a surface quadratic along
+    and across the band (9 terms) fitted to two strips of fluid, one just above and one just below the band (rods
+    and dips left out), averaged over the rows the ramp profile averages.
+
+    The receive-coil shading of a real image is not a straight line along a 100 mm profile (hazen's Siemens file:
+    the fluid falls 577 → 510 over the 30 mm before the top plate and rises only to 533 after it), so a line fitted
+    through the profile's own flanks sits above the fluid at the dip, deepens it and widens its half-height
+    crossings (5.72 mm read for MATLAB's 5.48 there, 6.15 under a bowl-shaped shading of +50 % at the phantom's
+    edge). The fluid beside the band, at the same columns, carries the same shading and none of the slice
+    profile's tails; the quadratic across the band follows a shading that curves between the two strips."""
+    r0, r1 = band_rows
+    c_start, c_stop = cols
+    gap = max(1, int(round(REFERENCE_GAP_MM / row_mm)))
+    depth = max(2, int(round(REFERENCE_DEPTH_MM / row_mm)))
+    rows = np.r_[max(0, r0 - gap - depth) : max(0, r0 - gap), min(img.shape[0], r1 + gap + 1) : min(img.shape[0], r1 + gap + depth + 1)]
+    n_cols = c_stop - c_start
+    if rows.size == 0:
+        return np.full(n_cols, np.nan)
+    rr, cc = np.meshgrid(rows, np.arange(c_start, c_stop), indexing="ij")
+    ok = usable[rr, cc]
+    # both sides are needed to follow the shading across the band, and most columns
+    above, below = ok[rows < r0].any(axis=1).sum(), ok[rows > r1].any(axis=1).sum()
+    if above < 2 or below < 2 or ok.any(axis=0).sum() < 0.5 * n_cols:
+        return np.full(n_cols, np.nan)
+    centre_r, half_r = 0.5 * (r0 + r1), max(1.0, 0.5 * (r1 - r0) + gap + depth)
+    centre_c, half_c = 0.5 * (c_start + c_stop - 1), max(1.0, 0.5 * (n_cols - 1))
+
+    def design(r: np.ndarray, c: np.ndarray) -> np.ndarray:
+        u, v = (c - centre_c) / half_c, (r - centre_r) / half_r
+        return np.stack([u**i * v**j for i in range(3) for j in range(ACROSS_ORDER + 1)], axis=-1)
+
+    coef, *_ = np.linalg.lstsq(design(rr[ok].astype(float), cc[ok].astype(float)), img[rr, cc][ok], rcond=None)
+    pr = np.arange(profile_rows[0], profile_rows[1] + 1, dtype=float)
+    pr_g, pc_g = np.meshgrid(pr, np.arange(c_start, c_stop, dtype=float), indexing="ij")
+    return (design(pr_g, pc_g) @ coef).mean(axis=0)
+
+
+def dip_fraction(prof: np.ndarray, fluid: np.ndarray) -> np.ndarray:
+    """How much of the fluid signal the plate takes away, 0 (fluid) to ~1: 1 − profile / fluid (the shading
+    multiplies the plate's shadow, it does not add to it). Where no fluid reference was found, the former straight
+    line through the profile's flanks stands in (a phantom filling the strips: rare)."""
+    if not np.all(np.isfinite(fluid)):
+        x = np.arange(prof.size, dtype=float)
+        k = int(np.argmax(ndimage.gaussian_filter1d(prof.max() - prof, 1.0)))
+        flank = np.abs(x - k) > prof.size / 4.0
+        if flank.sum() < 4:
+            flank = np.ones_like(x, dtype=bool)
+        fluid = np.polyval(np.polyfit(x[flank], prof[flank], 1), x)
+    return 1.0 - prof / np.maximum(fluid, 1e-9)
+
+
 def magnet_ramps(img: np.ndarray, ph: Phantom, spacing_rc: tuple[float, float]) -> list[RampProfile]:
     """The two broad dips of the MagNET slice-width plates, each profiled along its soft (ramp) direction."""
     bg = fluid_background(img)
@@ -325,6 +383,7 @@ def magnet_ramps(img: np.ndarray, ph: Phantom, spacing_rc: tuple[float, float]) 
         # direction test on a window reaching half the blob's size around it (the other plate stays out),
         # rods blanked
         clean = np.where(deep, 1.0, ratio)
+        usable = inner & ~deep & (labels == 0)  # fluid: inside, no rod, in no dip
         near_c = slice(max(0, c0 - hc // 2), min(img.shape[1], c1 + hc // 2 + 1))
         near_r = slice(max(0, r0 - hr // 2), min(img.shape[0], r1 + hr // 2 + 1))
         along_cols = clean[rr, near_c].mean(axis=0)
@@ -344,16 +403,11 @@ def magnet_ramps(img: np.ndarray, ph: Phantom, spacing_rc: tuple[float, float]) 
             step = spacing_rc[0]
             box = (start - 0.5, band[0] - 0.5, stop - 0.5, band[1] + 0.5)
         x = np.arange(prof.size, dtype=float)
-        d = prof.max() - prof
-        k = int(np.argmax(ndimage.gaussian_filter1d(d, 1.0)))
-        half = 0.5 * (stop - start) / 3.0  # the dip spans about the middle third of the extended window
-        flank = np.abs(x - k) > 1.5 * half
-        if flank.sum() < 4:
-            flank = np.ones_like(x, dtype=bool)
-        coef = np.polyfit(x[flank], prof[flank], 1)
-        baseline = np.polyval(coef, x)
-        dip = baseline - prof
-        nprof, fw, centre = normalised_fwhm(dip, step)
+        if soft_cols >= soft_rows:
+            fluid = fluid_beside_band(img, usable, (r0, r1), (start, stop), band, spacing_rc[0])
+        else:
+            fluid = fluid_beside_band(img.T, usable.T, (c0, c1), (start, stop), band, spacing_rc[1])
+        nprof, fw, centre = normalised_fwhm(dip_fraction(prof, fluid), step)
         ramps.append(RampProfile("", x * step, nprof, fw, box, centre))
     # name them by position: top/bottom (or left/right)
     if len(ramps) == 2:

@@ -466,19 +466,50 @@ DATE_TAGS: tuple[tuple[str, str], ...] = (
 )
 
 
-def acquisition_datetime(ds: pydicom.Dataset) -> tuple[dt.datetime | None, str]:
-    """Acquisition date/time from the header and the tag that gave it (see `DATE_TAGS`); (None, "")
-    when the header has none (the user then gives it: `AnalysisContext.acquired_at`)."""
+# A header date before this, or later than now (+ a day of clock and time-zone slack), is no date: consoles
+# write placeholders (GE: 0001-01-01) and a wrong clock gives future dates. One rule for every face (pages, CLI,
+# receiver, MR series, MV): such a date is treated as missing, the user is asked for the date, and a warning
+# names the header's rejected date.
+EARLIEST_PLAUSIBLE_DATE = dt.datetime(1990, 1, 1)
+FUTURE_SLACK = dt.timedelta(days=1)
+
+
+def is_plausible_date(when: dt.datetime, now: dt.datetime | None = None) -> bool:
+    """True for a date an image can have been acquired on: from 1990-01-01 to now (+ one day)."""
+    return EARLIEST_PLAUSIBLE_DATE <= when <= (now or dt.datetime.now()) + FUTURE_SLACK
+
+
+def iso_day(when: dt.datetime) -> str:
+    """YYYY-MM-DD with a four-digit year (strftime writes year 1 as "1" on Linux)."""
+    return f"{when.year:04d}-{when.month:02d}-{when.day:02d}"
+
+
+def header_datetime(ds: pydicom.Dataset) -> tuple[dt.datetime | None, str, dt.datetime | None]:
+    """(date, tag that gave it, first implausible date met): the header's acquisition date/time by the order of
+    `DATE_TAGS` (AcquisitionDateTime first), implausible dates (`is_plausible_date`) skipped as if absent."""
+    candidates = []
     if ds.get("AcquisitionDateTime"):
-        parsed = _parse_dt(str(ds.AcquisitionDateTime)[:8], str(ds.AcquisitionDateTime)[8:])
-        if parsed:
-            return parsed, "AcquisitionDateTime"
+        raw = str(ds.AcquisitionDateTime)
+        candidates.append(("AcquisitionDateTime", _parse_dt(raw[:8], raw[8:])))
     for date_tag, time_tag in DATE_TAGS:
         if ds.get(date_tag):
-            parsed = _parse_dt(str(ds.get(date_tag)), str(ds.get(time_tag, "") or ""))
-            if parsed:
-                return parsed, date_tag
-    return None, ""
+            candidates.append((date_tag, _parse_dt(str(ds.get(date_tag)), str(ds.get(time_tag, "") or ""))))
+    rejected = None
+    for tag, parsed in candidates:
+        if parsed is None:
+            continue
+        if is_plausible_date(parsed):
+            return parsed, tag, rejected
+        rejected = rejected or parsed
+    return None, "", rejected
+
+
+def acquisition_datetime(ds: pydicom.Dataset) -> tuple[dt.datetime | None, str]:
+    """Acquisition date/time from the header and the tag that gave it (see `DATE_TAGS`); (None, "")
+    when the header has none, or only implausible ones (`header_datetime`): the user then gives it
+    (`AnalysisContext.acquired_at`)."""
+    when, source, _rejected = header_datetime(ds)
+    return when, source
 
 
 def _header_only(data: bytes) -> pydicom.Dataset | None:
@@ -496,25 +527,29 @@ def _header_only(data: bytes) -> pydicom.Dataset | None:
         return None
 
 
-def header_date(named: Iterable[tuple[str, bytes]]) -> tuple[dt.datetime | None, str, list[str]]:
+def header_date(named: Iterable[tuple[str, bytes]]) -> tuple[dt.datetime | None, str, list[str], list[tuple[str, dt.datetime]]]:
     """The session's acquisition date read from the headers only (no pixel decoding): the earliest
-    dated file, the tag it came from, and the files without any date. Unreadable files are left to
-    the analyser, which refuses them with its own sentence."""
+    dated file, the tag it came from, the files without any (plausible) date, and the (file, date) of
+    each implausible header date rejected. Unreadable files are left to the analyser, which refuses
+    them with its own sentence."""
     dates: list[tuple[dt.datetime, str]] = []
     undated: list[str] = []
+    rejected: list[tuple[str, dt.datetime]] = []
     for name, data in expand_inputs(named):
         ds = _header_only(data)
         if ds is None:
             continue
-        when, source = acquisition_datetime(ds)
+        when, source, bad = header_datetime(ds)
+        if bad is not None:
+            rejected.append((name, bad))
         if when is None:
             undated.append(name)
         else:
             dates.append((when, source))
     if not dates:
-        return None, "", undated
+        return None, "", undated, rejected
     when, source = min(dates)
-    return when, source, undated
+    return when, source, undated, rejected
 
 
 def _parse_dt(date: str, time: str) -> dt.datetime | None:
