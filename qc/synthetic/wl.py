@@ -201,7 +201,10 @@ def unity_session(
         dirs.append(beam)
         raw = np.clip(np.rint(65535.0 - dose * 40000.0 if inverted else dose * 40000.0 + 1000.0), 0, 65535).astype(np.uint16)
         extra = {} if angles_in_header else None
-        data = rt_image_bytes(raw, acquired_at=acquired_at + dt.timedelta(seconds=40 * i), label="MVIC WL", gantry_deg=g % 360.0, extra=extra)
+        # the header carries the geometry the image was drawn with (Unity by default; `pitch_mm`, `sid_mm`, `sad_mm`)
+        data = rt_image_bytes(raw, acquired_at=acquired_at + dt.timedelta(seconds=40 * i), label="MVIC WL", gantry_deg=g % 360.0, extra=extra,
+                              panel_pitch_mm=image_kwargs.get("pitch_mm", UNITY_PANEL_PITCH_MM),
+                              sid_mm=image_kwargs.get("sid_mm", UNITY_SID_MM), sad_mm=image_kwargs.get("sad_mm", UNITY_SAD_MM))
         if not angles_in_header:
             import io
 
