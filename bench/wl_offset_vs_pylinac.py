@@ -22,7 +22,6 @@ Run:  /work/main/.venv/bin/python bench/wl_offset_vs_pylinac.py [--peer /work/be
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import math
 import os
@@ -36,11 +35,11 @@ sys.path.insert(0, str(REPO))
 
 import qc  # noqa: E402,F401  (one BLAS thread, as the app)
 import numpy as np  # noqa: E402
-import pydicom  # noqa: E402
 
 from qc.intake.dicom_io import RT_IMAGE, load_images, read_paths  # noqa: E402
 from qc.mv import winston_lutz as wl  # noqa: E402
 from qc.registry import AnalysisContext  # noqa: E402
+from qc.synthetic.wl import implanted_bb_bytes  # noqa: E402
 
 DEMO = REPO.parent / "shared" / "data" / "pylinac" / "winston_lutz" / "demo"
 
@@ -103,28 +102,10 @@ def bb_profiles(files: list[tuple[str, bytes]]) -> dict[str, dict]:
     return out
 
 
-def _profile_at(info: dict, uu: np.ndarray, vv: np.ndarray, u: float, v: float) -> np.ndarray:
-    r = np.hypot(uu - u, vv - v)
-    return np.where(r <= info["knots"][-1], np.interp(r, info["knots"], info["att"]), 0.0)
-
-
 def implanted_bytes(data: bytes, info: dict, du: float, dv: float) -> bytes:
     """The image with its BB replaced by the radial-profile BB centred (du, dv) px from where ours found it."""
-    ds = pydicom.dcmread(io.BytesIO(data), force=True)
-    if not getattr(ds, "file_meta", None) or "TransferSyntaxUID" not in ds.file_meta:
-        ds.file_meta = pydicom.dataset.FileMetaDataset()
-        ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
-    raw = ds.pixel_array
-    a = raw.astype(float)
-    sig = (a.max() - a) if info["inverted"] else (a - a.min())
-    vv, uu = np.mgrid[0 : a.shape[0], 0 : a.shape[1]].astype(float)
-    factor = np.exp(_profile_at(info, uu, vv, info["u"], info["v"]) - _profile_at(info, uu, vv, info["u"] + du, info["v"] + dv))
-    delta = (sig - info["bg"]) * (factor - 1.0)
-    new = a - delta if info["inverted"] else a + delta
-    ds.PixelData = np.clip(np.rint(new), 0, np.iinfo(raw.dtype).max).astype(raw.dtype).tobytes()
-    buf = io.BytesIO()
-    ds.save_as(buf, enforce_file_format=True)
-    return buf.getvalue()
+    return implanted_bb_bytes(data, (info["knots"], info["att"]), (info["u"], info["v"]), (info["u"] + du, info["v"] + dv),
+                              info["bg"], info["inverted"])
 
 
 def part_a(peer: str, moves_mm: list[tuple[str, float, float]]) -> None:
@@ -188,16 +169,16 @@ def part_a(peer: str, moves_mm: list[tuple[str, float, float]]) -> None:
 # ---------------------------------------------------------------- B. synthetic, demo geometry
 
 
-def part_b(peer: str, seeds: list[int], bbs: list[tuple[float, float, float]], contrast: float) -> None:
+def part_b(peer: str, seeds: list[int], bbs: list[tuple[float, float, float]], contrast: float, **image_kw) -> None:
     from qc.synthetic.wl import unity_session
 
     geo = dict(shape=(384, 512), pitch_mm=0.784, sid_mm=1500.0, sad_mm=1000.0, cax_px=(255.5, 191.5))
     print(f"\nB. synthetic sessions of known truth, demo geometry (384×512, 0.784 mm, SID 1500, SAD 1000), 8 gantry angles, "
-          f"6 mm BB, {100 * contrast:.0f} % contrast (load {os.getloadavg()[0]:.1f})")
+          f"6 mm BB, {100 * contrast:.0f} % contrast, {image_kw or 'Unity-like field: FFF cone, cryostat ripple'} (load {os.getloadavg()[0]:.1f})")
     all_o, all_p = [], []
     for bb in bbs:
         for seed in seeds:
-            files, truth = unity_session([0, 45, 90, 135, 180, 225, 270, 315], bb, seed=seed, bb_contrast=contrast, **geo)
+            files, truth = unity_session([0, 45, 90, 135, 180, 225, 270, 315], bb, seed=seed, bb_contrast=contrast, **geo, **image_kw)
             with tempfile.TemporaryDirectory() as tmp:
                 for name, data in files:
                     (Path(tmp) / name).write_bytes(data)
@@ -210,13 +191,18 @@ def part_b(peer: str, seeds: list[int], bbs: list[tuple[float, float, float]], c
             print(f"\n   BB at {bb} mm, seed {seed}: median / max CAX→BB truth {np.median(td):.3f} / {max(td):.3f}, "
                   f"ours {o['median']:.3f} / {o['max']:.3f}, pylinac {p['median']:.3f} / {p['max']:.3f}; gantry iso truth "
                   f"{truth.gantry_iso_size_mm:.3f} ours {o['gantry']:.3f} pylinac {p['gantry']:.3f}")
-            print(f"   {'image':18s} {'truth':>7s} {'ours−truth':>10s} {'pylinac−truth':>13s}")
+            print(f"   {'image':18s} {'truth':>7s} {'ours−truth':>10s} {'pylinac−truth':>13s}   {'pylinac − ours, mm: BB (u, v)':>30s} {'field (u, v)':>16s}")
+            px = geo["pitch_mm"] * geo["sad_mm"] / geo["sid_mm"]
             for (name, _), t_uv in zip(files, truth.cax2bb_uv_mm):
                 t = math.hypot(*t_uv)
-                do, dp = o["by_file"][name]["cax2bb_mm"], p["by_file"][name]["d"]
+                oi = o["by_file"][name]
+                do, dp = oi["cax2bb_mm"], p["by_file"][name]["d"]
+                pb, pf = peer_px(p["by_file"][name], geo["shape"])
                 all_o.append(do - t)
                 all_p.append(dp - t)
-                print(f"   {name:18s} {t:7.3f} {do - t:+10.3f} {dp - t:+13.3f}")
+                print(f"   {name:18s} {t:7.3f} {do - t:+10.3f} {dp - t:+13.3f}   "
+                      f"{'':14s}({(pb[0] - oi['bb_u_px']) * px:+.3f}, {(pb[1] - oi['bb_v_px']) * px:+.3f}) "
+                      f"({(pf[0] - oi['field_u_px']) * px:+.3f}, {(pf[1] - oi['field_v_px']) * px:+.3f})")
     if all_o:
         print(f"\n   all images: mean error ours {np.mean(all_o):+.3f} (sd {np.std(all_o):.3f}, worst {max(all_o, key=abs):+.3f}), "
               f"pylinac {np.mean(all_p):+.3f} (sd {np.std(all_p):.3f}, worst {max(all_p, key=abs):+.3f}) mm")
@@ -228,6 +214,8 @@ def main() -> None:
     ap.add_argument("--parts", default="A,B")
     ap.add_argument("--seeds", default="1,2")
     ap.add_argument("--dist", default="3", help="distances (mm) the BB is moved by in part A (along ±u, ±v, the diagonal)")
+    ap.add_argument("--flattened", action="store_true", help="part B: a flattened beam (no FFF cone)")
+    ap.add_argument("--ripple", type=float, default=0.015, help="part B: cryostat ripple amplitude (0 = a C-arm linac)")
     ap.add_argument("--contrast", type=float, default=0.25, help="part B: BB contrast (pylinac finds no 5 %% BB under 0.4 %% noise)")
     args = ap.parse_args()
     parts = args.parts.split(",")
@@ -238,7 +226,8 @@ def main() -> None:
             moves += [(f"+{d:g} u", d, 0.0), (f"−{d:g} u", -d, 0.0), (f"+{d:g} v", 0.0, d), (f"−{d:g} v", 0.0, -d), (f"diag {d:g}", d / 2**0.5, d / 2**0.5)]
         part_a(args.peer, moves)
     if "B" in parts:
-        part_b(args.peer, [int(s) for s in args.seeds.split(",")], [(3.0, 0.0, 0.0), (0.0, 3.0, 0.0), (2.0, -2.0, 2.0)], args.contrast)
+        part_b(args.peer, [int(s) for s in args.seeds.split(",")], [(3.0, 0.0, 0.0), (0.0, 3.0, 0.0), (2.0, -2.0, 2.0)], args.contrast,
+               **({"flattened": True} if args.flattened else {}), **({"ripple": args.ripple} if args.ripple != 0.015 else {}))
 
 
 if __name__ == "__main__":
