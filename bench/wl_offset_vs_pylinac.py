@@ -169,28 +169,40 @@ def part_a(peer: str, moves_mm: list[tuple[str, float, float]]) -> None:
 # ---------------------------------------------------------------- B. synthetic, demo geometry
 
 
-def part_b(peer: str, seeds: list[int], bbs: list[tuple[float, float, float]], contrast: float, **image_kw) -> None:
+def fmt3(v) -> str:
+    return "(" + ", ".join(f"{x:+.3f}" for x in v) + ")"
+
+
+GEOMETRIES = {
+    "demo": dict(shape=(384, 512), pitch_mm=0.784, sid_mm=1500.0, sad_mm=1000.0, cax_px=(255.5, 191.5)),  # aS500, the pylinac demo
+    "as1200": dict(shape=(1190, 1190), pitch_mm=0.336, sid_mm=1000.0, sad_mm=1000.0, cax_px=(594.5, 594.5)),  # TrueBeam aS1200 at SID 100 cm
+}
+
+
+def part_b(peer: str, seeds: list[int], bbs: list[tuple[float, float, float]], contrast: float, geometry: str = "demo",
+           bb_mm: float = 6.0, **image_kw) -> None:
     from qc.synthetic.wl import unity_session
 
-    geo = dict(shape=(384, 512), pitch_mm=0.784, sid_mm=1500.0, sad_mm=1000.0, cax_px=(255.5, 191.5))
-    print(f"\nB. synthetic sessions of known truth, demo geometry (384×512, 0.784 mm, SID 1500, SAD 1000), 8 gantry angles, "
-          f"6 mm BB, {100 * contrast:.0f} % contrast, {image_kw or 'Unity-like field: FFF cone, cryostat ripple'} (load {os.getloadavg()[0]:.1f})")
+    geo = GEOMETRIES[geometry]
+    print(f"\nB. synthetic sessions of known truth, {geometry} geometry {geo}, 8 gantry angles, "
+          f"{bb_mm:g} mm BB, {100 * contrast:.0f} % contrast, {image_kw or 'Unity-like field: FFF cone, cryostat ripple'} (load {os.getloadavg()[0]:.1f})")
     all_o, all_p = [], []
     for bb in bbs:
         for seed in seeds:
-            files, truth = unity_session([0, 45, 90, 135, 180, 225, 270, 315], bb, seed=seed, bb_contrast=contrast, **geo, **image_kw)
+            files, truth = unity_session([0, 45, 90, 135, 180, 225, 270, 315], bb, seed=seed, bb_contrast=contrast, bb_diameter_mm=bb_mm, **geo, **image_kw)
             with tempfile.TemporaryDirectory() as tmp:
                 for name, data in files:
                     (Path(tmp) / name).write_bytes(data)
                 o = run_ours(files)
-                p = run_peer(peer, Path(tmp), 6.0)
+                p = run_peer(peer, Path(tmp), bb_mm)
             if "error" in p:
                 print(bb, seed, "pylinac:", p["error"][-300:])
                 continue
             td = sorted(truth.cax2bb_mm)
             print(f"\n   BB at {bb} mm, seed {seed}: median / max CAX→BB truth {np.median(td):.3f} / {max(td):.3f}, "
                   f"ours {o['median']:.3f} / {o['max']:.3f}, pylinac {p['median']:.3f} / {p['max']:.3f}; gantry iso truth "
-                  f"{truth.gantry_iso_size_mm:.3f} ours {o['gantry']:.3f} pylinac {p['gantry']:.3f}")
+                  f"{truth.gantry_iso_size_mm:.3f} ours {o['gantry']:.3f} pylinac {p['gantry']:.3f}; BB shift (X, Y, Z) truth "
+                  f"{fmt3(truth.bb_shift_mm)} ours {fmt3(o['shift'])} pylinac 3.49 {fmt3(p['shift'])} (its vector, same frame and sign)")
             print(f"   {'image':18s} {'truth':>7s} {'ours−truth':>10s} {'pylinac−truth':>13s}   {'pylinac − ours, mm: BB (u, v)':>30s} {'field (u, v)':>16s}")
             px = geo["pitch_mm"] * geo["sad_mm"] / geo["sid_mm"]
             for (name, _), t_uv in zip(files, truth.cax2bb_uv_mm):
@@ -208,12 +220,44 @@ def part_b(peer: str, seeds: list[int], bbs: list[tuple[float, float, float]], c
               f"pylinac {np.mean(all_p):+.3f} (sd {np.std(all_p):.3f}, worst {max(all_p, key=abs):+.3f}) mm")
 
 
+# ---------------------------------------------------------------- C. ours: session-shared field model vs each image alone
+
+
+def part_c(dist_mm: float = 3.0) -> None:
+    files = read_paths([DEMO])
+    names = [n.split("/")[-1] for n, _ in files]
+    px_mm = load_images(files[:1], RT_IMAGE, "WL", "en")[0].pixel_size_iso_mm[1]
+    prof = bb_profiles(files)
+    print(f"\nC. ours with the session-shared field and BB profile (default) against every image analysed alone "
+          f"(SHARE_FIELD, SHARE_PROFILE off) (load {os.getloadavg()[0]:.1f})")
+    for label, mu, mv in (("original", None, None), (f"implanted +{dist_mm:g} u", dist_mm, 0.0), (f"implanted +{dist_mm:g} v", 0.0, dist_mm)):
+        if mu is None:
+            session = [(n.split("/")[-1], d) for n, d in files]
+        else:
+            session = [(b, implanted_bytes(d, prof[b], mu / px_mm, mv / px_mm)) for (n, d), b in zip(files, names)]
+        shared = run_ours(session)
+        wl.SHARE_FIELD, wl.SHARE_PROFILE = False, False
+        try:
+            alone = run_ours(session)
+        finally:
+            wl.SHARE_FIELD, wl.SHARE_PROFILE = True, True
+        diffs = {f: math.hypot(shared["by_file"][f]["cax2bb_u_mm"] - alone["by_file"][f]["cax2bb_u_mm"],
+                               shared["by_file"][f]["cax2bb_v_mm"] - alone["by_file"][f]["cax2bb_v_mm"]) for f in shared["by_file"]}
+        worst = max(diffs, key=diffs.get)
+        dd = [shared["by_file"][f]["cax2bb_mm"] - alone["by_file"][f]["cax2bb_mm"] for f in shared["by_file"]]
+        print(f"   {label:18s} median / max shared {shared['median']:.3f} / {shared['max']:.3f}, alone {alone['median']:.3f} / {alone['max']:.3f}; "
+              f"per image |Δ vector| ≤ {diffs[worst]:.3f} mm ({worst}), mean Δ distance {np.mean(dd):+.4f} mm; "
+              f"gantry iso {shared['gantry']:.3f} / {alone['gantry']:.3f}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--peer", default="/work/benchvenv/bin/python")
     ap.add_argument("--parts", default="A,B")
     ap.add_argument("--seeds", default="1,2")
     ap.add_argument("--dist", default="3", help="distances (mm) the BB is moved by in part A (along ±u, ±v, the diagonal)")
+    ap.add_argument("--geometry", default="demo", choices=sorted(GEOMETRIES))
+    ap.add_argument("--bb", type=float, default=6.0, help="part B: BB diameter (mm)")
     ap.add_argument("--flattened", action="store_true", help="part B: a flattened beam (no FFF cone)")
     ap.add_argument("--ripple", type=float, default=0.015, help="part B: cryostat ripple amplitude (0 = a C-arm linac)")
     ap.add_argument("--contrast", type=float, default=0.25, help="part B: BB contrast (pylinac finds no 5 %% BB under 0.4 %% noise)")
@@ -225,8 +269,10 @@ def main() -> None:
         for d in (float(x) for x in args.dist.split(",")):
             moves += [(f"+{d:g} u", d, 0.0), (f"−{d:g} u", -d, 0.0), (f"+{d:g} v", 0.0, d), (f"−{d:g} v", 0.0, -d), (f"diag {d:g}", d / 2**0.5, d / 2**0.5)]
         part_a(args.peer, moves)
+    if "C" in parts:
+        part_c()
     if "B" in parts:
-        part_b(args.peer, [int(s) for s in args.seeds.split(",")], [(3.0, 0.0, 0.0), (0.0, 3.0, 0.0), (2.0, -2.0, 2.0)], args.contrast,
+        part_b(args.peer, [int(s) for s in args.seeds.split(",")], [(3.0, 0.0, 0.0), (0.0, 3.0, 0.0), (2.0, -2.0, 2.0)], args.contrast, args.geometry, args.bb,
                **({"flattened": True} if args.flattened else {}), **({"ripple": args.ripple} if args.ripple != 0.015 else {}))
 
 
