@@ -35,7 +35,8 @@ pylinac).** `bench/wl_offset_vs_pylinac.py`, measured:
   = 24 images each): demo geometry, FFF cone, 6 mm BB at 25 %: ours − truth +0.002 mm mean (sd 0.012, worst +0.027),
   pylinac − truth +0.108 (sd 0.088, worst +0.288); the same flattened: +0.001 / +0.079; aS1200 geometry (0.336 mm, SID
   1000), 8 mm BB at 40 %, flattened: +0.003 (sd 0.006, worst 0.015) / +0.080 (worst +0.211), pylinac's max CAX→BB
-  0.165 mm above the truth, ours 0.002. pylinac's BB centre is a weighted centroid of the inverted image whose weights
+  0.165 mm above the truth, ours 0.002; its gantry diameter 0.40–0.42 against the truth 0.335 (ours 0.337–0.348) and
+  its BB shift 0.12–0.17 mm too long along X (−3.165 for −3.000; ours −3.005). pylinac's BB centre is a weighted centroid of the inverted image whose weights
   keep the in-field background: where the field top is rounded (penumbra tails: −0.6 … −1 % at 3 mm in these
   sessions) it is pulled down the slope, outwards, by 0.08–0.17 mm; on the demo's flat top (−0.4 … 0 % at 3 mm) it is
   not. That is the gap of the real offset sets (ours below pylinac by 0.04–0.16 mm), and there ours is the one nearer
