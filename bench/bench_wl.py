@@ -6,7 +6,7 @@ wall and CPU time of one whole analysis (DICOM reading included for both; median
 the machine load, and the results side by side (gantry isocentre diameter, max/median CAX→BB, BB shift).
 
 Ours runs in this interpreter (the project venv); pylinac runs in its own venv, given by --peer
-(default /work/peer-pylinac/bin/python), in a subprocess that times itself the same way:
+(default /work/benchvenv/bin/python), in a subprocess that times itself the same way:
     python3 -m venv /work/peer-pylinac && /work/peer-pylinac/bin/pip install pylinac==3.49.0
     /work/main/.venv/bin/python bench/bench_wl.py [--repeat 3] [--peer /work/peer-pylinac/bin/python]
 pylinac settings: `analyze(bb_size_mm=…)` with the BB size of the session (5 mm demo, 6 mm synthetic);
@@ -143,7 +143,7 @@ def fmt(v) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--peer", default="/work/peer-pylinac/bin/python")
+    ap.add_argument("--peer", default="/work/benchvenv/bin/python")
     ap.add_argument("--cold", type=int, default=0, help="only time N fresh processes (first vs following analyses)")
     args = ap.parse_args()
     if args.cold:
