@@ -98,30 +98,38 @@ def bb_profiles(files: list[tuple[str, bytes]]) -> dict[str, dict]:
         bg = float(np.median(im.signal[r0:r1, c0:c1] - s_roi))
         knots, att = bb.profile
         out[im.file.filename.split("/")[-1]] = {"u": bb.u_px, "v": bb.v_px, "knots": np.asarray(knots), "att": np.asarray(att) - att[-1],
-                                                "bg": bg, "inverted": im.inverted}
+                                                "bg": bg, "inverted": im.inverted, "fu": fc.u_px, "fv": fc.v_px, "px": px,
+                                                "shape": im.signal.shape}
     return out
 
 
-def implanted_bytes(data: bytes, info: dict, du: float, dv: float) -> bytes:
-    """The image with its BB replaced by the radial-profile BB centred (du, dv) px from where ours found it."""
+def implanted_bytes(data: bytes, info: dict, du: float, dv: float, dome_pct_at_3mm: float = 0.0) -> bytes:
+    """The image with its BB replaced by the radial-profile BB centred (du, dv) px from where ours found it; with
+    `dome_pct_at_3mm`, the dose also multiplied by 1 − k·r² about the field centre (a rounded field top: −that % at
+    3 mm), which moves no true centre."""
+    gain = None
+    if dome_pct_at_3mm:
+        vv, uu = np.mgrid[0 : info["shape"][0], 0 : info["shape"][1]].astype(float)
+        r2 = ((uu - info["fu"]) ** 2 + (vv - info["fv"]) ** 2) * info["px"] ** 2
+        gain = np.clip(1.0 - dome_pct_at_3mm / 100.0 * r2 / 9.0, 0.0, None)
     return implanted_bb_bytes(data, (info["knots"], info["att"]), (info["u"], info["v"]), (info["u"] + du, info["v"] + dv),
-                              info["bg"], info["inverted"])
+                              info["bg"], info["inverted"], gain)
 
 
-def part_a(peer: str, moves_mm: list[tuple[str, float, float]]) -> None:
+def part_a(peer: str, moves_mm: list[tuple[str, float, float]], dome_pct: float = 0.0) -> None:
     files = read_paths([DEMO])
     names = [n.split("/")[-1] for n, _ in files]
     shapes = {im.file.filename.split("/")[-1]: im.signal.shape for im in load_images(files, RT_IMAGE, "WL", "en")}
     px_mm = load_images(files[:1], RT_IMAGE, "WL", "en")[0].pixel_size_iso_mm[1]
     prof = bb_profiles(files)
-    print(f"\nA. real demo fields, BB implanted (load {os.getloadavg()[0]:.1f}); pixel at iso {px_mm:.5f} mm (ours)")
+    print(f"\nA. real demo fields{f' with a rounded top added ({dome_pct:g} % down at 3 mm)' if dome_pct else ''}, BB implanted (load {os.getloadavg()[0]:.1f}); pixel at iso {px_mm:.5f} mm (ours)")
     runs = {}
     for label, mu, mv in [("d=0", 0.0, 0.0)] + moves_mm:
         du, dv = mu / px_mm, mv / px_mm
         with tempfile.TemporaryDirectory() as tmp:
             moved = []
             for (name, data), base in zip(files, names):
-                b = implanted_bytes(data, prof[base], du, dv)
+                b = implanted_bytes(data, prof[base], du, dv, dome_pct)
                 (Path(tmp) / base).write_bytes(b)
                 moved.append((base, b))
             o = run_ours(moved)
@@ -256,6 +264,7 @@ def main() -> None:
     ap.add_argument("--parts", default="A,B")
     ap.add_argument("--seeds", default="1,2")
     ap.add_argument("--dist", default="3", help="distances (mm) the BB is moved by in part A (along ±u, ±v, the diagonal)")
+    ap.add_argument("--dome", type=float, default=0.0, help="part A: a rounded field top, this %% down at 3 mm from the centre")
     ap.add_argument("--geometry", default="demo", choices=sorted(GEOMETRIES))
     ap.add_argument("--bb", type=float, default=6.0, help="part B: BB diameter (mm)")
     ap.add_argument("--flattened", action="store_true", help="part B: a flattened beam (no FFF cone)")
@@ -268,7 +277,7 @@ def main() -> None:
         moves = []
         for d in (float(x) for x in args.dist.split(",")):
             moves += [(f"+{d:g} u", d, 0.0), (f"−{d:g} u", -d, 0.0), (f"+{d:g} v", 0.0, d), (f"−{d:g} v", 0.0, -d), (f"diag {d:g}", d / 2**0.5, d / 2**0.5)]
-        part_a(args.peer, moves)
+        part_a(args.peer, moves, args.dome)
     if "C" in parts:
         part_c()
     if "B" in parts:

@@ -239,14 +239,15 @@ def demo_session(acquired_at: dt.datetime, rng_seed: int = 0) -> list[tuple[str,
 
 
 def implanted_bb_bytes(data: bytes, profile: tuple[np.ndarray, np.ndarray], old_uv: tuple[float, float],
-                       new_uv: tuple[float, float], background: float, inverted: bool) -> bytes:
+                       new_uv: tuple[float, float], background: float, inverted: bool, gain: np.ndarray | None = None) -> bytes:
     """A real WL image with its BB moved: the BB's radial attenuation `profile` (radius px, −log transmission,
     0 at its last knot) is divided out at `old_uv` and multiplied in at `new_uv` (pixels). The field, its
     penumbrae, its noise and whatever else the image holds stay as they were, so the true field centre does not
     move and the implanted BB's centre is `new_uv` exactly (a sphere's shadow is radially symmetric). Dose is
     taken as the signal above `background` (the out-of-field level, which the BB does not attenuate);
     `inverted`: dose lowers the raw value. Files without file meta (the pylinac demo) are read as Implicit VR
-    Little Endian. Used to put a real session's BB 3 mm off the field centre (tests, bench)."""
+    Little Endian. `gain` (image-shaped): the dose is also multiplied by it (e.g. a rounded field top).
+    Used to put a real session's BB 3 mm off the field centre (tests, bench)."""
     import io
 
     import pydicom
@@ -265,7 +266,7 @@ def implanted_bb_bytes(data: bytes, profile: tuple[np.ndarray, np.ndarray], old_
         r = np.hypot(uu - u, vv - v)
         return np.where(r <= knots[-1], np.interp(r, knots, att), 0.0)
 
-    delta = dose * (np.exp(at(*old_uv) - at(*new_uv)) - 1.0)
+    delta = dose * (np.exp(at(*old_uv) - at(*new_uv)) * (1.0 if gain is None else gain) - 1.0)
     new = a - delta if inverted else a + delta
     ds.PixelData = np.clip(np.rint(new), 0, np.iinfo(raw.dtype).max).astype(raw.dtype).tobytes()
     buf = io.BytesIO()

@@ -30,7 +30,12 @@ pylinac).** `bench/wl_offset_vs_pylinac.py`, measured:
   diagonal: ours finds the implanted BB within 0.01–0.04 mm (0.05 on gantry 225°) and its field centre moves by
   ≤ 0.02 mm; the mean error of the moved CAX→BB distance is −0.003 … −0.009 mm (sd ≤ 0.016) for ours, −0.001 … −0.021
   (sd 0.023–0.036) for pylinac, whose BB centre is 0.1–0.22 mm off on the four oblique images (the BB on the edge of
-  the phantom block). No error growing with distance in either tool on these flattened-beam fields.
+  the phantom block). No error growing with distance in either tool on these flat-topped fields (−0.4 … 0 % at 3 mm).
+- *The same real fields with a rounded top added* (dose × (1 − k·r²) about the field centre, −1 % at 3 mm, as a small
+  field's top on many imagers; no true centre moves): ours −0.004 … −0.008 mm mean (sd ≤ 0.016, worst 0.057 on
+  gantry 225°); pylinac +0.072 … +0.092 mm mean in every direction, its BB pulled 0.07–0.13 mm outwards on 15 of 17
+  images; session max ours 3.450 / 3.618 / 4.277 / 3.969 / 3.902 against pylinac 3.622 / 3.900 / 4.337 / 4.157 /
+  3.958 mm (+3 u, −3 u, +3 v, −3 v, diagonal): the size and sign of the gap on the real offset sets.
 - *Synthetic sessions of known truth* (`qc.synthetic.wl`, BB 3 mm off the isocentre, 8 gantry angles, 3 BB positions
   = 24 images each): demo geometry, FFF cone, 6 mm BB at 25 %: ours − truth +0.002 mm mean (sd 0.012, worst +0.027),
   pylinac − truth +0.108 (sd 0.088, worst +0.288); the same flattened: +0.001 / +0.079; aS1200 geometry (0.336 mm, SID
