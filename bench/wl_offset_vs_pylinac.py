@@ -13,10 +13,17 @@ A. Real fields, implanted BB (the 17-image pylinac demo). Each image's BB is rep
 B. Synthetic sessions of known truth (`qc.synthetic.wl`) in the demo's geometry (384×512, 0.784 mm, SID 1500,
    SAD 1000), BB 3 mm off the isocentre: per image the CAX→BB distance, ours and pylinac, against the truth.
 
-Also: each tool's pixel size at the isocentre on the demo (ImagePlanePixelSpacing × SAD/SID for both), and ours
-with the session-shared field model against each image analysed alone (`SHARE_FIELD`, `SHARE_PROFILE` off).
+   `--dome P`: the dose also multiplied by 1 − k·r² about the field centre (P % down at 3 mm: a rounded field top,
+   as small fields show on many imagers), which moves no true centre either.
+C. Ours with the session-shared field model against each image analysed alone (`SHARE_FIELD`, `SHARE_PROFILE` off),
+   on the demo as it is and with its BBs moved 3 mm.
+Also printed: each tool's pixel size at the isocentre on the demo (ImagePlanePixelSpacing × SAD/SID for both).
 
-Run:  /work/main/.venv/bin/python bench/wl_offset_vs_pylinac.py [--peer /work/benchvenv/bin/python] [--parts A,B]
+Run:  /work/main/.venv/bin/python bench/wl_offset_vs_pylinac.py [--peer /work/benchvenv/bin/python] [--parts A,B,C]
+      [--dist 3] [--dome 1] [--seeds 1,2] [--geometry demo|as1200] [--bb 6] [--contrast 0.25] [--flattened] [--ripple 0]
+Measured (load 6–12, see docs/changelog.md "mv-winston-lutz" and tests/validation/rows_mv_wl.py NOTES): A flat
+demo fields, 3 mm: ours −0.003 … −0.009 mm mean, pylinac −0.001 … −0.021; A --dome 1: ours −0.004 … −0.008, pylinac
++0.072 … +0.092; B (24 images each): ours +0.001 … +0.003, pylinac +0.079 … +0.108; C: ≤ 0.016 mm per image.
 """
 
 from __future__ import annotations
