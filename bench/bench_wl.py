@@ -6,12 +6,15 @@ wall and CPU time of one whole analysis (DICOM reading included for both; median
 the machine load, and the results side by side (gantry isocentre diameter, max/median CAX→BB, BB shift).
 
 Ours runs in this interpreter (the project venv); pylinac runs in its own venv, given by --peer
-(default /work/peer-pylinac/bin/python), in a subprocess that times itself the same way:
+(default /work/benchvenv/bin/python), in a subprocess that times itself the same way:
     python3 -m venv /work/peer-pylinac && /work/peer-pylinac/bin/pip install pylinac==3.49.0
     /work/main/.venv/bin/python bench/bench_wl.py [--repeat 3] [--peer /work/peer-pylinac/bin/python]
 pylinac settings: `analyze(bb_size_mm=…)` with the BB size of the session (5 mm demo, 6 mm synthetic);
-its other defaults (it reads GantryAngle etc. and RTImageSID; SAD is taken as 1000 mm, so its mm on the
-Unity images are off by 1435/1000 — the comparison of values is only meaningful on the demo).
+its other defaults (it reads GantryAngle etc., RTImageSID and RadiationMachineSAD).
+
+`--cold N`: N fresh processes, each timing (CPU and wall) the imports the analyser needs, every analyser of the
+registry (what the app and `python -m qc` load), the first analysis of the demo, a second one, and the page's
+charts (first and second call): why the first Winston-Lutz analysis of a new process is slower than the next.
 """
 
 from __future__ import annotations
@@ -59,6 +62,50 @@ print(json.dumps(out))
 """
 
 
+COLD_SCRIPT = r"""
+import qc, json, os, sys, time
+def t(): return time.perf_counter(), time.process_time()
+out = {}
+def lap(name, a):
+    b = t(); out[name] = (round(b[0] - a[0], 3), round(b[1] - a[1], 3)); return b
+a = t()
+import numpy, scipy.ndimage, scipy.optimize, scipy.sparse, pydicom
+a = lap("numpy, scipy.ndimage/optimize/sparse, pydicom", a)
+from qc.mv import winston_lutz as wl
+from qc.registry import AnalysisContext
+from qc.readers.dicom_io import read_paths
+a = lap("qc.mv.winston_lutz", a)
+from qc import registry
+registry.all_tests()
+a = lap("every other analyser (registry)", a)
+files = read_paths([sys.argv[1]])
+a = t()
+r = wl.analyse(files, AnalysisContext())
+a = lap("first analysis", a)
+r = wl.analyse(files, AnalysisContext())
+a = lap("second analysis", a)
+[c.to_dict() for _, c in wl.charts(r)]
+a = lap("first charts (altair, pandas)", a)
+[c.to_dict() for _, c in wl.charts(r)]
+a = lap("second charts", a)
+out["load"] = os.getloadavg()[0]
+print(json.dumps(out))
+"""
+
+
+def cold(n: int) -> None:
+    """Fresh processes: where the first analysis's extra time goes (see the module docstring)."""
+    rows = []
+    for _ in range(n):
+        p = subprocess.run([sys.executable, "-c", COLD_SCRIPT, str(DEMO)], capture_output=True, text=True, cwd=REPO, timeout=600)
+        rows.append(json.loads(p.stdout.strip().splitlines()[-1]))
+    print(f"fresh processes: {n}, load average {[round(r['load'], 1) for r in rows]}; wall / CPU seconds, median over the processes")
+    for k in rows[0]:
+        if k == "load":
+            continue
+        print(f"  {k:48s} {statistics.median(r[k][0] for r in rows):6.2f} / {statistics.median(r[k][1] for r in rows):5.2f}")
+
+
 def ours(folder: Path, repeat: int) -> dict:
     walls, cpus, r = [], [], None
     for _ in range(repeat):
@@ -96,8 +143,12 @@ def fmt(v) -> str:
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeat", type=int, default=3)
-    ap.add_argument("--peer", default="/work/peer-pylinac/bin/python")
+    ap.add_argument("--peer", default="/work/benchvenv/bin/python")
+    ap.add_argument("--cold", type=int, default=0, help="only time N fresh processes (first vs following analyses)")
     args = ap.parse_args()
+    if args.cold:
+        cold(args.cold)
+        return
     from qc.synthetic.wl import unity_session
 
     with tempfile.TemporaryDirectory() as tmp:

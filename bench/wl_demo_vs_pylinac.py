@@ -137,7 +137,7 @@ def shifted_copies(files: list[tuple[str, bytes]], du: float, dv: float, folder:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--peer", default="/work/peer-pylinac/bin/python")
+    ap.add_argument("--peer", default="/work/benchvenv/bin/python")
     ap.add_argument("--shifts", default="0,0.25,0.5,0.75")
     ap.add_argument("--png", default="")
     args = ap.parse_args()

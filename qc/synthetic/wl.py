@@ -89,6 +89,7 @@ def wl_signal(
     scatter: float = 0.02,
     ripple: float = 0.015,
     cone_round_mm: float = 10.0,
+    flattened: bool = False,
     rng: np.random.Generator,
     shape: tuple[int, int] = (UNITY_ROWS, UNITY_COLS),
     pitch_mm: float = UNITY_PANEL_PITCH_MM,
@@ -132,6 +133,8 @@ def wl_signal(
     # fluence has a smooth top: NCS-33 fits its peak with a parabola); cone_round_mm = 0 gives the pure cusp
     rho = np.hypot(xx, yy)
     cone = np.exp(-((np.sqrt(rho**2 + cone_round_mm**2) ** 1.25 - cone_round_mm**1.25) / 160.0**1.25))
+    if flattened:  # a flattened beam (C-arm linac): no cone over a 2 cm field
+        cone = np.ones_like(rho)
     # BB shadow (divergent magnification of its radius), tungsten chord attenuation
     r_bb = bb_diameter_mm / 2 * sad_mm / depth
     rho2 = (x[None, :] - bb_u) ** 2 + (y[:, None] - bb_v) ** 2
@@ -201,7 +204,10 @@ def unity_session(
         dirs.append(beam)
         raw = np.clip(np.rint(65535.0 - dose * 40000.0 if inverted else dose * 40000.0 + 1000.0), 0, 65535).astype(np.uint16)
         extra = {} if angles_in_header else None
-        data = rt_image_bytes(raw, acquired_at=acquired_at + dt.timedelta(seconds=40 * i), label="MVIC WL", gantry_deg=g % 360.0, extra=extra)
+        # the header carries the geometry the image was drawn with (Unity by default; `pitch_mm`, `sid_mm`, `sad_mm`)
+        data = rt_image_bytes(raw, acquired_at=acquired_at + dt.timedelta(seconds=40 * i), label="MVIC WL", gantry_deg=g % 360.0, extra=extra,
+                              panel_pitch_mm=image_kwargs.get("pitch_mm", UNITY_PANEL_PITCH_MM),
+                              sid_mm=image_kwargs.get("sid_mm", UNITY_SID_MM), sad_mm=image_kwargs.get("sad_mm", UNITY_SAD_MM))
         if not angles_in_header:
             import io
 
@@ -230,3 +236,39 @@ def demo_session(acquired_at: dt.datetime, rng_seed: int = 0) -> list[tuple[str,
     """The demo: 8 gantry angles, BB 0.4 mm left, 0.3 mm towards the couch foot, 0.2 mm up of the isocentre."""
     files, _ = unity_session([0, 45, 90, 135, 180, 225, 270, 315], (-0.4, -0.3, 0.2), acquired_at=acquired_at, seed=rng_seed)
     return files
+
+
+def implanted_bb_bytes(data: bytes, profile: tuple[np.ndarray, np.ndarray], old_uv: tuple[float, float],
+                       new_uv: tuple[float, float], background: float, inverted: bool, gain: np.ndarray | None = None) -> bytes:
+    """A real WL image with its BB moved: the BB's radial attenuation `profile` (radius px, −log transmission,
+    0 at its last knot) is divided out at `old_uv` and multiplied in at `new_uv` (pixels). The field, its
+    penumbrae, its noise and whatever else the image holds stay as they were, so the true field centre does not
+    move and the implanted BB's centre is `new_uv` exactly (a sphere's shadow is radially symmetric). Dose is
+    taken as the signal above `background` (the out-of-field level, which the BB does not attenuate);
+    `inverted`: dose lowers the raw value. Files without file meta (the pylinac demo) are read as Implicit VR
+    Little Endian. `gain` (image-shaped): the dose is also multiplied by it (e.g. a rounded field top).
+    Used to put a real session's BB 3 mm off the field centre (tests, bench)."""
+    import io
+
+    import pydicom
+
+    ds = pydicom.dcmread(io.BytesIO(data), force=True)
+    if not getattr(ds, "file_meta", None) or "TransferSyntaxUID" not in ds.file_meta:
+        ds.file_meta = pydicom.dataset.FileMetaDataset()
+        ds.file_meta.TransferSyntaxUID = pydicom.uid.ImplicitVRLittleEndian
+    raw = ds.pixel_array
+    a = raw.astype(float)
+    dose = ((a.max() - a) if inverted else (a - a.min())) - background
+    vv, uu = np.mgrid[0 : a.shape[0], 0 : a.shape[1]].astype(float)
+    knots, att = (np.asarray(x, float) for x in profile)
+
+    def at(u: float, v: float) -> np.ndarray:
+        r = np.hypot(uu - u, vv - v)
+        return np.where(r <= knots[-1], np.interp(r, knots, att), 0.0)
+
+    delta = dose * (np.exp(at(*old_uv) - at(*new_uv)) * (1.0 if gain is None else gain) - 1.0)
+    new = a - delta if inverted else a + delta
+    ds.PixelData = np.clip(np.rint(new), 0, np.iinfo(raw.dtype).max).astype(raw.dtype).tobytes()
+    buf = io.BytesIO()
+    ds.save_as(buf, enforce_file_format=True)
+    return buf.getvalue()
