@@ -58,6 +58,7 @@ SLICE_GAP_MM = 10.0  # ACR axial protocol: 11 slices 5 mm thick, 5 mm apart (cen
 N_SLICES = 11
 MAX_ROTATION_DEG = 20.0  # searched range of the phantom's turn on the table
 RESAMPLE_MIN_DEG = 0.5  # below this turn the slices are analysed as acquired (resampling would only blur them)
+HOLES_OWN_TURN_DEG = 5.0  # `acr_resolution` fits the hole arrays' own turn up to this angle
 
 
 def _image(s, series_label: str, decoded: dict | None = None) -> MRImage:
@@ -522,8 +523,11 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
     if st is not None:
         items.append({"measure": SPEC_METRICS["acr_slice_thickness_mm"].label(lang), "slice": "1", "what": t("mracr.what.ramps", lang),
                       "value": f"{_r(st.ramps[0].fwhm_mm, 2)} / {_r(st.ramps[1].fwhm_mm, 2)}", "nominal": nominal_th, "unit": "mm"})
-    # high-contrast resolution (hole arrays, slice 1, phantom frame)
-    holes = acr_resolution.measure_hole_resolution(f1.pixels, fph1, f1.spacing_rc)
+    # high-contrast resolution (hole arrays, slice 1): `acr_resolution` fits a turn of up to 5° itself on the
+    # image as acquired (a cubic resampling lowers the contrast of 0.9 mm holes on ~1 mm pixels: acr/Siemens
+    # LR 0.9 → 1.0 mm); beyond, in the phantom's frame
+    h1, hph1 = (f1, fph1) if abs(turn) > HOLES_OWN_TURN_DEG else (s1, ph1)
+    holes = acr_resolution.measure_hole_resolution(h1.pixels, hph1, h1.spacing_rc)
     add("resolution_ul_mm", holes.resolution_ul_mm)
     add("resolution_lr_mm", holes.resolution_lr_mm)
     items += acr_resolution.items(holes, SPEC_METRICS["resolution_ul_mm"].label(lang), lang)
@@ -597,9 +601,10 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
         for r in st.ramps:
             ov.rect(*r.box, colour=(255, 200, 0))
     _draw_bars(ov, pos.get("1"))
-    acr_resolution.draw(ov, holes)
+    if h1 is f1:
+        acr_resolution.draw(ov, holes)
     overlays.append((t("mracr.overlay.s1", lang), ov.rgb))
-    overlays.append((t("mracr.overlay.holes", lang), acr_resolution.zoom_overlay(f1.pixels, holes)))
+    overlays.append((t("mracr.overlay.holes", lang), acr_resolution.zoom_overlay(h1.pixels, holes)))
     if s5 is not None:
         ov = Overlay(s5.pixels)
         for d in d5:

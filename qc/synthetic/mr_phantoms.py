@@ -522,7 +522,7 @@ def acr_resolution_slice(
     (σ = `noise_sd` of the fluid signal). Returns (image, truth); truth from the noise-free image."""
     rng = np.random.default_rng(seed)
     x, y = _grid(n, spacing_mm)
-    sig = acr_slice1(x, y, 5.0, 0.0, (95.0, 95.0)) * _insert_fluid(x, y, spacing_mm, -rotation_deg)  # its angle is clockwise as displayed
+    sig = acr_slice1(x, y, 5.0, 0.0, (95.0, 95.0)) * _insert_fluid(x, y, spacing_mm, rotation_deg)
     clean = psf_blur(sig, spacing_mm, sigma_mm, cutoff_lp_mm)
     truth = AcrResolutionTruth(_true_modulation(clean, spacing_mm, rotation_deg), sigma_mm, cutoff_lp_mm)
     img = _finish(clean, x, y, noise_sd, rng, shading=shading, blur_px=0.0)
