@@ -194,7 +194,7 @@ def edge_radii_mm(img: np.ndarray, ph: Phantom, spacing_rc: tuple[float, float],
 
 
 def local_edge_radii_mm(img: np.ndarray, ph: Phantom, spacing_rc: tuple[float, float], angles_deg: np.ndarray,
-                        step_mm: float = 0.1) -> np.ndarray:
+                        step_mm: float = 0.2) -> np.ndarray:
     """Distance (mm) from the phantom centre to the fluid's own edge along each angle (0 = +col, 90 = +row),
     the level taken on the ray itself rather than from the whole image. On the radial profile (sampled in
     mm, anisotropic pixels allowed):
@@ -296,7 +296,7 @@ def diameters(img: np.ndarray, ph: Phantom, spacing_rc: tuple[float, float], nom
     step = 0.5
     all_deg = np.arange(0.0, 360.0, step)
     if local_edge:
-        ph = recentred(img, ph, spacing_rc, all_deg)
+        ph = recentred(img, ph, spacing_rc, all_deg[::4])  # every 2° is plenty for a circle fit
         r = local_edge_radii_mm(img, ph, spacing_rc, all_deg)
     else:
         r = edge_radii_mm(img, ph, spacing_rc, all_deg)
