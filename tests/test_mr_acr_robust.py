@@ -139,3 +139,19 @@ def test_number_slices_by_position_not_rank():
     assert {k: s.label for k, s in n.by_number.items()} == {1: "a", 2: "b", 4: "c", 5: "d"}
     assert [s.label for s in n.off_grid] == ["odd", "far"]
     assert n.missing == [3, 6, 7, 8, 9, 10, 11]
+
+
+def test_dual_echo_series_analyses_the_first_echo_and_never_subtracts_echoes():
+    """A dual-echo series (the ACR T2 protocol: one series UID, two images per position, TE 20 and 80 ms) is not
+    two repeats of one acquisition: before, the second echo was taken as the repeat and a difference SNR was
+    computed between two contrasts. Now the first echo is analysed and the second named as not analysed."""
+    from pydicom.uid import generate_uid
+
+    uid = generate_uid()
+    e1, _ = acr_series(seed=15, echo_time_ms=20.0, series_uid=uid, prefix="e1")
+    e2, _ = acr_series(seed=16, echo_time_ms=80.0, series_uid=uid, prefix="e2")
+    r = acr.analyse(e2 + e1, ctx())
+    v = values(r)
+    assert ("acr_snr_difference", "") not in v
+    assert r.params["slices"]["7"] == "e1_07.dcm"
+    assert any("TE 80,0 ms" in w for w in r.warnings), r.warnings

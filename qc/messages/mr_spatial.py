@@ -113,6 +113,10 @@ MESSAGES = {
         "fr": "La série ACR a {n} images sans position dans l'en-tête (ImagePositionPatient / SliceLocation) : impossible de savoir quelle image est quelle coupe. Envoyez les 11 coupes avec leurs en-têtes d'origine.",
         "en": "The ACR series has {n} images without a position in the header (ImagePositionPatient / SliceLocation): which image is which slice cannot be told. Send the 11 slices with their original headers.",
     },
+    "mracr.aside.echo": {
+        "fr": "{series} : l'écho TE {te} ms n'est pas analysé ici (seul le premier, TE {te1} ms, l'est ; un autre écho n'est jamais soustrait au premier pour le RSB). Pour le mesurer, envoyez-le seul.",
+        "en": "{series}: the TE {te} ms echo is not analysed here (only the first, TE {te1} ms, is; another echo is never subtracted from the first for the SNR). To measure it, send it alone.",
+    },
     "mracr.reason.missing_slice": {"fr": "coupe {k} absente de la série", "en": "slice {k} missing from the series"},
     "mracr.reason.no_edge": {
         "fr": "bord du fantôme introuvable sur la coupe {k} (pas de marche nette fluide → fond sur plus de la moitié de la fenêtre angulaire)",

@@ -138,8 +138,9 @@ def frame_point(rc, centre_rc, angle_deg: float, spacing_rc) -> tuple[float, flo
 def split_repeats(slices: list) -> list[list]:
     """The acquisitions held in one series: when every slice position appears k ≥ 2 times (a series acquired
     twice under one series UID, e.g. hazen's acr/Siemens and acr/Siemens2), k lists taking the j-th image of
-    each position (the reader sorts a position's images by time, instance number, then file name); else
-    [slices]."""
+    each position (the reader sorts a position's images by time, instance number, then file name); when the k
+    images of a position have k different echo times (a dual-echo series, e.g. the ACR T2 series, or an
+    Enhanced object holding both echoes), one list per echo time, shortest first; else [slices]."""
     groups: list[list] = []
     last = None
     for s in slices:
@@ -152,7 +153,15 @@ def split_repeats(slices: list) -> list[list]:
     k = len(groups[0]) if groups else 1
     if k < 2 or any(len(g) != k for g in groups):
         return [slices]
+    echoes = sorted({_echo_key(s) for s in slices}, key=lambda e: (e is None, e or 0.0))
+    if len(echoes) == k:  # one image per echo at each position (a multi-echo series): one acquisition per echo
+        return [[next(s for s in g if _echo_key(s) == e) for g in groups] for e in echoes]
     return [[g[j] for g in groups] for j in range(k)]
+
+
+def _echo_key(s) -> float | None:
+    te = getattr(s, "echo_time_ms", None)
+    return None if te is None else round(float(te), 1)
 
 
 def _band_depth(img: np.ndarray) -> float:
@@ -236,6 +245,8 @@ def pick_acr_series(series: list, lang: str, found: dict | None = None) -> tuple
                 continue
             if chosen is None:
                 chosen = (se, ordered)
+            elif _echo_key(ordered[0]) != _echo_key(chosen[1][0]):  # another contrast: never a repeat for the SNR
+                aside.append(t("mracr.aside.echo", lang, series=label, te=_echo_key(ordered[0]), te1=_echo_key(chosen[1][0])))
             elif repeat is None and len(ordered) == len(chosen[1]) and ordered[0].shape == chosen[1][0].shape:
                 repeat = ordered
             else:

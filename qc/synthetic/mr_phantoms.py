@@ -329,7 +329,8 @@ def acr_series(
     when: dt.datetime | None = None, reverse: bool = False, bar_difference_mm: float = 0.0, side_lobes: float = 0.0,
     hole_psf_sigma_mm: tuple[float, float] | None = None, rotation_deg: float = 0.0, omit: tuple[int, ...] = (),
     rim: float = 0.0, dielectric: float = 0.0, coil_gradient: float = 0.0, grid: bool = False, edge_blur_mm: float = 0.0,
-    enhanced: bool = False, shuffle_seed: int | None = None,
+    enhanced: bool = False, shuffle_seed: int | None = None, echo_time_ms: float = 30.0, series_uid: str | None = None,
+    prefix: str = "acr",
 ) -> tuple[list[tuple[str, bytes]], AcrTruth]:
     """An 11-slice ACR-like axial series (slice gap 10 mm): slice 1 with the thickness bar, slice 5 with a
     grid-free uniform section, the others uniform; an optional ghost (copy shifted by half the FOV along the
@@ -349,13 +350,14 @@ def acr_series(
     - `grid`: slice 5 holds the ACR grid (plastic lines 2 mm wide every 15 mm over a 150 mm square);
     - `edge_blur_mm`: an extra Gaussian PSF (σ mm) on every slice;
     - `enhanced`: one Enhanced MR object holding the 11 (or fewer) frames, shuffled by `shuffle_seed`, each
-      frame's position in its own functional group."""
+      frame's position in its own functional group;
+    - `echo_time_ms`, `series_uid`, `prefix` (file names): a second echo of the same series, for instance."""
     from pydicom.uid import generate_uid
 
     rng = np.random.default_rng(seed)
     x, y = _grid(n, spacing_mm)
     rad = (diameter_mm[0] / 2, diameter_mm[1] / 2)
-    uid = generate_uid()
+    uid = series_uid or generate_uid()
     when = when or dt.datetime(2026, 11, 2, 9, 0)
     th = math.radians(rotation_deg)
     xp = x * math.cos(th) - y * math.sin(th)  # phantom frame (x right, y down when not turned)
@@ -391,9 +393,9 @@ def acr_series(
         data = mr_image_bytes(
             img * 3000.0, pixel_spacing_mm=(spacing_mm, spacing_mm), slice_thickness_mm=5.0, acquired_at=when,
             series_uid=uid, series_description="ACR T1 AX", instance_number=k, phase_encoding_direction="ROW",
-            position_mm=[-(n - 1) / 2 * spacing_mm, -(n - 1) / 2 * spacing_mm, loc],
+            position_mm=[-(n - 1) / 2 * spacing_mm, -(n - 1) / 2 * spacing_mm, loc], echo_time_ms=echo_time_ms,
         )
-        files.append((f"acr_{(12 - k) if reverse else k:02d}.dcm", data))
+        files.append((f"{prefix}_{(12 - k) if reverse else k:02d}.dcm", data))
     if enhanced:
         from qc.synthetic.mr import enhanced_mr_bytes
 
