@@ -105,11 +105,16 @@ def test_series_without_positions_and_a_slice_missing_is_refused_naming_why():
         dict(dielectric=1.5, coil_gradient=0.5, edge_blur_mm=1.0),
     ],
 )
-def test_diameters_with_shading_rim_and_grid(model):
-    files, _ = acr_series(seed=13, grid=True, **model)
+def test_diameters_and_positions_with_shading_rim_and_grid(model):
+    """Also the slice-position wedges: under the strong shading the fluid at the top wall fell below the global
+    half level and both positions were not measured; they are now read against each row's own fluid signal."""
+    files, _ = acr_series(seed=13, grid=True, bar_difference_mm=3.0, **model)
     r = acr.analyse(files, ctx())
-    d = diameters_of(values(r))
+    v = values(r)
+    d = diameters_of(v)
     assert len(d) == 6 and all(x is not None and abs(x - 190.0) <= 0.5 for x in d.values()), d
+    for k in ("#1", "#11"):
+        assert v[("acr_slice_position_mm", k)] == pytest.approx(3.0, abs=0.3), k
 
 
 def test_enhanced_multiframe_turned_shuffled_with_a_frame_missing():

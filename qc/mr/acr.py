@@ -404,25 +404,57 @@ class PositionBars:
     top_row: float | None = None
 
 
-def position_bars(img: np.ndarray, ph: Phantom, spacing_rc) -> PositionBars:
-    """The two dark wedges hanging from the top wall near the centre column: each column's dark run is
-    followed down from the wall to the half-level crossing; columns whose run is ≥ 5 mm long form the bars;
-    the bars are split where their bottoms step (or at the middle), each bar's bottom is the median over
-    its inner columns; difference = right − left as displayed (mm; hazen's sign, the ACR limit is on |·|)."""
+def top_band_ratio(img: np.ndarray, ph: Phantom, spacing_rc, half_width_mm: float = 25.0) -> tuple[np.ndarray, int, int, float] | None:
+    """The top of the phantom around its centre column divided, row by row, by the local fluid signal: (ratio
+    image of rows wall − 5 mm … centre, columns centre ± `half_width_mm`; its first row; its first column; the
+    wall's row). The fluid signal of a row is the 80th percentile of that row over the band (the wedges take
+    ≤ 13 of its 50 mm); the wall is the steepest rise of that fluid signal walking down from above the
+    phantom (0.6–1.4 radii above the centre). Why: under 3 T shading or a coil's falloff the fluid near the top
+    wall falls below a level taken from the whole phantom, and the wedges then cannot be told from it."""
     cy, cx = ph.centre_rc
+    sy, sx = spacing_rc
+    hw = int(round(half_width_mm / sx))
+    c0, c1 = max(0, int(round(cx)) - hw), min(img.shape[1], int(round(cx)) + hw + 1)
+    r_px = ph.radius_px * math.sqrt(sx * sy) / sy
+    r_top, r_bot = max(0, int(cy - 1.4 * r_px)), int(cy - 0.6 * r_px)
+    if r_bot - r_top < 10 or c1 - c0 < 10:
+        return None
+    fluid = ndimage.gaussian_filter1d(np.percentile(img[r_top:int(cy), c0:c1], 80, axis=1), max(0.5 / sy, 0.5))
+    rise = np.gradient(fluid)[: r_bot - r_top]
+    wall = r_top + float(np.argmax(rise))
+    first = max(0, int(wall - 5.0 / sy))
+    band = img[first:int(cy), c0:c1]
+    level = np.percentile(img[first:int(cy), c0:c1], 80, axis=1)
+    plateau = float(np.median(level[int(10.0 / sy):])) if level.size > int(10.0 / sy) else float(level.max())
+    ref = np.maximum(level, 0.05 * plateau)  # above the wall: background, kept from dividing by ~0
+    return band / ref[:, None], first, c0, wall
+
+
+def position_bars(img: np.ndarray, ph: Phantom, spacing_rc) -> PositionBars:
+    """The two dark wedges hanging from the top wall near the centre column, on the image divided row by row by
+    the local fluid signal (`top_band_ratio`): each column's dark run is followed down from the wall to where
+    the ratio crosses 0.5 (half-way between the plastic and the fluid of that row); columns whose run is
+    ≥ 5 mm long form the bars; the bars are split where their bottoms step (or at the middle), each bar's
+    bottom is the median over its inner columns; difference = right − left as displayed (mm; hazen's sign,
+    the ACR limit is on |·|)."""
+    cy, cx = ph.centre_rc
+    found = top_band_ratio(img, ph, spacing_rc)
+    if found is None:
+        return PositionBars(None)
+    ratio, first, col0, top = found
     half_w = int(round(12.0 / spacing_rc[1]))
     c0, c1 = int(cx) - half_w, int(cx) + half_w
-    top = float(np.nonzero(ph.mask[:, int(cx)])[0][0])
     start = int(top)
-    stop = int(cy)
     entry = int(math.ceil(6.0 / spacing_rc[0]))  # a bar column turns dark within 6 mm of the wall (bright rim first)
     bottoms = np.full(c1 - c0 + 1, np.nan)
     for j, c in enumerate(range(c0, c1 + 1)):
-        col = ndimage.gaussian_filter1d(img[start:stop, c], 0.7)
-        dark = np.nonzero(col[:entry] < ph.level)[0]
+        if not 0 <= c - col0 < ratio.shape[1]:
+            continue
+        col = ndimage.gaussian_filter1d(ratio[start - first :, c - col0], 0.7)
+        dark = np.nonzero(col[:entry] < 0.5)[0]
         if col.size < entry + 5 or dark.size == 0:
             continue
-        k = crossing(col, ph.level, int(dark[0]), 1)
+        k = crossing(col, 0.5, int(dark[0]), 1)
         if k is not None:
             bottoms[j] = start + k
     run_mm = (bottoms - top) * spacing_rc[0]

@@ -52,7 +52,8 @@ our phantom finder). Rotation: Hough lines of the thresholded slice 1 (hazen's s
   hazen's ramp lengths are not (see README, "MR spatial measures").
 - Slice position, GE slice 11 (hazen 4.47 mm): both bars visibly end on the same row; ours 0.3 mm.
   acr/Siemens2 slice 1 (hazen −4.30 mm): hazen reads −0.59 mm on the same slice without the added noise;
-  ours −0.14 mm on both.
+  ours −0.20 / −0.22 mm on the two. Our wedges are read on the image divided row by row by the local fluid
+  signal (the ratio crossing 0.5), so a shaded top wall does not move them.
 - High-contrast resolution, acr/Siemens right-left (hazen 0.9 mm): hazen finds the 1.0 mm upper-left array
   NOT resolved and the 0.9 mm one resolved, which cannot both be; our profile criterion resolves 1.0 mm and
   not 0.9 mm (the 0.9 mm rows dip only 14–35 between holes at 0.98 mm pixels). acr/Siemens2 likewise.
@@ -159,10 +160,10 @@ for folder, (pv, who, px, ours, note) in _THICK.items():
 _POS = {
     "Siemens": ((-0.59, -1.56), H_TEST, {}),
     "PhilipsAchieva": ((1.37, -3.12), H_TEST, {}),
-    "GE": ((0.51, 4.47), H_TEST, {"#11": (0.29, "both bars visibly end on the same row of slice 11; hazen's 4.47 mm is a bar end "
-                                                 "missed on its threshold, ours 0.3 mm is nearer the truth")}),
-    "Siemens2": ((-4.30, -1.37), H_RUN, {"#1": (-0.14, "hazen reads −0.59 mm on the same slice without the added noise (acr/Siemens); "
-                                                      "its −4.30 mm here is noise moving a bar end; ours −0.14 mm on both")}),
+    "GE": ((0.51, 4.47), H_TEST, {"#11": (0.31, "both bars visibly end on the same row of slice 11; hazen's 4.47 mm is a bar end "
+                                                 "missed on its threshold, ours 0.31 mm is nearer the truth")}),
+    "Siemens2": ((-4.30, -1.37), H_RUN, {"#1": (-0.22, "hazen reads −0.59 mm on the same slice without the added noise (acr/Siemens); "
+                                                      "its −4.30 mm here is noise moving a bar end; ours −0.20 / −0.22 mm on the two")}),
 }
 for folder, (peer, who, pinned) in _POS.items():
     for item, pv in zip(("#1", "#11"), peer):
