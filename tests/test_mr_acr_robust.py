@@ -160,3 +160,25 @@ def test_dual_echo_series_analyses_the_first_echo_and_never_subtracts_echoes():
     assert ("acr_snr_difference", "") not in v
     assert r.params["slices"]["7"] == "e1_07.dcm"
     assert any("TE 80,0 ms" in w for w in r.warnings), r.warnings
+
+
+@pytest.mark.parametrize("model", [dict(dielectric=1.5, coil_gradient=0.5), dict(dielectric=2.0, coil_gradient=0.7)])
+def test_piu_disc_centred_on_the_phantom_not_on_the_bright_side(model):
+    """Under a coil's falloff the mask (global half level) loses the dim side and its centroid leans to the
+    bright side by several mm: the 200 cm² disc then skipped the dim edge (PIU 60.4 for a true 52.1). Truth:
+    the same PIU definition on the same slice, the disc at the phantom's true centre (the image centre)."""
+    import io
+    from dataclasses import replace
+
+    import numpy as np
+    import pydicom
+
+    from qc.mr.phantom_geometry import find_phantom
+
+    files, _ = acr_series(seed=17, **model)
+    r = acr.analyse(files, ctx())
+    img = pydicom.dcmread(io.BytesIO(files[6][1])).pixel_array.astype(float)
+    true_centre = ((img.shape[0] - 1) / 2, (img.shape[1] - 1) / 2)
+    truth = acr.piu(img, replace(find_phantom(img), centre_rc=true_centre), (0.9765625, 0.9765625))[0]
+    assert r.measurement("acr_piu_pct").value == pytest.approx(truth, abs=0.5)
+    assert np.isfinite(truth)

@@ -39,7 +39,7 @@ from scipy import ndimage
 from qc.errors import QCInputError
 from qc.i18n import t
 from qc.mr import acr_resolution, acr_snr
-from qc.mr.geometry import diameters
+from qc.mr.geometry import diameters, recentred
 from qc.mr.image_rois import find_phantom as find_snr_phantom
 from qc.mr.phantom_geometry import MRImage, Overlay, Phantom, _otsu, crossing, find_phantom, identity_of
 from qc.mr.slice_thickness import find_acr_bar, measure_slice_thickness
@@ -599,7 +599,9 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
             add(name, None, reason=missing_reason(7))
         m.append(Measurement("acr_snr", None, "", description=SPEC_METRICS["acr_snr"].label(lang), reason=missing_reason(7)))
     else:
-        ph7 = find_phantom(s7.pixels, s7.label, lang)
+        # centred on the circle through the phantom's edge (the mask's centroid leans to the bright side under
+        # 3 T shading or a coil's falloff, and the 200 cm² disc then reaches the dim side's edge)
+        ph7 = recentred(s7.pixels, find_phantom(s7.pixels, s7.label, lang), s7.spacing_rc, np.arange(0.0, 360.0, 2.0))
         r7 = measure_slice7(s7.pixels, ph7, s7.spacing_rc)
         add("acr_piu_pct", r7.piu_pct)
         add("acr_ghosting_pct", r7.psg_pct)
