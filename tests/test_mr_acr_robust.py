@@ -182,3 +182,11 @@ def test_piu_disc_centred_on_the_phantom_not_on_the_bright_side(model):
     truth = acr.piu(img, replace(find_phantom(img), centre_rc=true_centre), (0.9765625, 0.9765625))[0]
     assert r.measurement("acr_piu_pct").value == pytest.approx(truth, abs=0.5)
     assert np.isfinite(truth)
+
+
+def test_slice_1_missing_is_refused_with_the_reason():
+    files, _ = acr_series(seed=18, omit=(1,))
+    with pytest.raises(QCInputError) as exc:
+        acr.analyse(files, ctx())
+    msg = exc.value.message("fr")
+    assert "la coupe 1 manque probablement" in msg and "10 images sur 90" in msg, msg

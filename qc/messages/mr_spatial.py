@@ -97,6 +97,10 @@ MESSAGES = {
         "fr": "aucune coupe d'extrémité ne montre la barre d'épaisseur",
         "en": "no end slice shows the thickness bar",
     },
+    "mracr.reason.no_bar_short": {
+        "fr": " ; la série n'a que {n} images sur {span} mm (11 coupes sur 100 mm attendues) : la coupe 1 manque probablement. Renvoyez la série complète",
+        "en": "; the series has only {n} images over {span} mm (11 slices over 100 mm expected): slice 1 is probably missing. Send the complete series",
+    },
     "mracr.warn.snr_squares": {
         "fr": "RSB de la coupe 7 ({method}) : moyenne de {n} carrés sur 5 seulement (un carré hors de l'image ou sans aucun bruit : pixels constants). Vérifiez le centrage du fantôme et l'image.",
         "en": "Slice 7 SNR ({method}): mean of only {n} of the 5 squares (a square off the image or without any noise: constant pixels). Check the phantom's centring and the image.",

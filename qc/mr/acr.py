@@ -241,7 +241,12 @@ def pick_acr_series(series: list, lang: str, found: dict | None = None) -> tuple
                     ordered = cand
                     break
             if ordered is None:
-                aside.append(t("mracr.aside.series", lang, series=label, reason=t("mracr.reason.no_bar", lang)))
+                reason = t("mracr.reason.no_bar", lang)
+                locs = [sl.slice_location_mm for sl in acq]
+                if len(acq) < N_SLICES and all(v is not None for v in locs):
+                    span = abs(float(locs[-1]) - float(locs[0]))
+                    reason += t("mracr.reason.no_bar_short", lang, n=len(acq), span=round(span, 1))
+                aside.append(t("mracr.aside.series", lang, series=label, reason=reason))
                 continue
             if chosen is None:
                 chosen = (se, ordered)
