@@ -1,17 +1,22 @@
 """The ACR large-phantom set on one axial series (test key "mr-acr").
 
 Owns: finding the ACR axial series in an upload (≥ 5 slices; slice 1 = the end slice that shows the
-slice-thickness bar, so the series may come in either order; a single image such as the sagittal
-localiser, or a series without the bar, is set aside with a sentence), picking slices 1, 5, 7 and 11
-from it, and the measures of the ACR MRI QC manual (2015) on them, each ROI found from the phantom and
-returned for drawing:
+slice-thickness bar, so the series may come in either order, the phantom turned on the table or not; a
+single image such as the sagittal localiser, or a series without the bar, is set aside with a sentence; a
+dual-echo series is split per echo, the first analysed), numbering its slices by their position along the
+slice normal (10 mm apart from slice 1: a missing slice is named and its measures are not measured, never
+replaced by the next one), measuring the phantom's turn on slice 1 (`phantom_rotation_deg`) and placing the
+ROIs of slices 1, 5 and 11 in the phantom's frame, and the measures of the ACR MRI QC manual (2015) on them,
+each ROI found from the phantom and returned for drawing:
 
-- geometric accuracy: diameters (`qc.mr.geometry.diameters`) left-right and top-bottom on slice 1, and
-  the four directions on slice 5, against 190 mm; `acr_diameter_max_error_mm` = largest |L − 190|;
+- geometric accuracy: diameters (`qc.mr.geometry.diameters`, local edge: `local_edge_radii_mm`) along the
+  phantom's left-right and top-bottom axes on slice 1, and its four directions on slice 5, against 190 mm;
+  `acr_diameter_max_error_mm` = largest |L − 190|;
 - slice thickness on slice 1 (`qc.mr.slice_thickness`, ACR ramps, tan θ = 0.1, tilt corrected);
 - slice position on slices 1 and 11: bar length difference (right − left) of the two wedges that hang
-  from the phantom's top wall: each bar's bottom = the half-level crossing walking down its columns,
-  median over the bar's inner columns; the difference is twice the slice displacement;
+  from the phantom's top wall: each bar's bottom = where its columns, divided row by row by the local fluid
+  signal, cross 0.5 walking down, median over the bar's inner columns; the difference is twice the slice
+  displacement;
 - percent integral uniformity on slice 7: inside a centred 200 cm² circle, the 1 cm² moving mean;
   PIU = 100·(1 − (max − min)/(max + min));
 - percent-signal ghosting on slice 7: four 10 cm² ellipses (4:1) in the background above, below, left and
