@@ -97,13 +97,42 @@ MESSAGES = {
         "fr": "aucune coupe d'extrémité ne montre la barre d'épaisseur",
         "en": "no end slice shows the thickness bar",
     },
+    "mracr.reason.no_bar_short": {
+        "fr": " ; la série n'a que {n} images sur {span} mm (11 coupes sur 100 mm attendues) : la coupe 1 manque probablement. Renvoyez la série complète",
+        "en": "; the series has only {n} images over {span} mm (11 slices over 100 mm expected): slice 1 is probably missing. Send the complete series",
+    },
     "mracr.warn.snr_squares": {
         "fr": "RSB de la coupe 7 ({method}) : moyenne de {n} carrés sur 5 seulement (un carré hors de l'image ou sans aucun bruit : pixels constants). Vérifiez le centrage du fantôme et l'image.",
         "en": "Slice 7 SNR ({method}): mean of only {n} of the 5 squares (a square off the image or without any noise: constant pixels). Check the phantom's centring and the image.",
     },
-    "mracr.warn.count": {
-        "fr": "La série ACR a {n} coupes au lieu de 11 : les coupes sont prises dans l'ordre depuis la coupe 1.",
-        "en": "The ACR series has {n} slices instead of 11: slices are taken in order from slice 1.",
+    "mracr.warn.missing": {
+        "fr": "Série ACR incomplète : coupe(s) {slices} absente(s) ({n} coupes sur 11). Les coupes sont identifiées par leur position le long de la normale (10 mm entre coupes depuis la coupe 1), jamais par leur rang : les mesures des coupes présentes sont faites sur les bonnes coupes, celles d'une coupe absente sont « non mesurées ». Renvoyez la série complète.",
+        "en": "Incomplete ACR series: slice(s) {slices} missing ({n} of 11 slices). Slices are identified by their position along the normal (10 mm apart from slice 1), never by their rank: the measures of the slices present are made on the right slices, those of a missing slice are 'not measured'. Send the complete series.",
+    },
+    "mracr.warn.off_grid": {
+        "fr": "Images hors des 11 positions ACR (10 mm entre coupes depuis la coupe 1), non utilisées : {files}.",
+        "en": "Images off the 11 ACR positions (10 mm apart from slice 1), not used: {files}.",
+    },
+    "mracr.err.no_positions": {
+        "fr": "La série ACR a {n} images sans position dans l'en-tête (ImagePositionPatient / SliceLocation) : impossible de savoir quelle image est quelle coupe. Envoyez les 11 coupes avec leurs en-têtes d'origine.",
+        "en": "The ACR series has {n} images without a position in the header (ImagePositionPatient / SliceLocation): which image is which slice cannot be told. Send the 11 slices with their original headers.",
+    },
+    "mracr.aside.echo": {
+        "fr": "{series} : l'écho TE {te} ms n'est pas analysé ici (seul le premier, TE {te1} ms, l'est ; un autre écho n'est jamais soustrait au premier pour le RSB). Pour le mesurer, envoyez-le seul.",
+        "en": "{series}: the TE {te} ms echo is not analysed here (only the first, TE {te1} ms, is; another echo is never subtracted from the first for the SNR). To measure it, send it alone.",
+    },
+    "mracr.reason.missing_slice": {"fr": "coupe {k} absente de la série", "en": "slice {k} missing from the series"},
+    "mracr.reason.no_edge": {
+        "fr": "bord du fantôme introuvable sur la coupe {k} (pas de marche nette fluide → fond sur plus de la moitié de la fenêtre angulaire)",
+        "en": "phantom edge not found on slice {k} (no clear fluid-to-background step over more than half of the angular window)",
+    },
+    "mracr.reason.no_bars": {
+        "fr": "barres de position introuvables sous la paroi supérieure de la coupe {k}",
+        "en": "position bars not found under the top wall of slice {k}",
+    },
+    "mracr.what.rotation": {
+        "fr": "angle de la barre d'épaisseur (positif : sens antihoraire à l'écran) ; ROI des coupes 1, 5 et 11 placées dans le repère du fantôme",
+        "en": "angle of the thickness bar (positive: counter-clockwise on screen); ROIs of slices 1, 5 and 11 placed in the phantom's frame",
     },
     "mracr.warn.failed": {"fr": "{measure} : non mesuré ({reason})", "en": "{measure}: not measured ({reason})"},
     "mracr.what.ramps": {"fr": "largeur à mi-hauteur des rampes haute / basse (mm)", "en": "top / bottom ramp FWHM (mm)"},

@@ -313,11 +313,24 @@ def position_bars(x: np.ndarray, y: np.ndarray, radius_y_mm: float, difference_m
     return out
 
 
+def acr_grid(x: np.ndarray, y: np.ndarray, pitch_mm: float = 15.0, half_mm: float = 75.0, line_mm: float = 2.0) -> np.ndarray:
+    """Plastic fraction of the slice-5 grid: lines `line_mm` wide every `pitch_mm` along x and y inside a
+    square of half-side `half_mm` (phantom frame)."""
+    def lines(u):
+        d = np.abs(((u + pitch_mm / 2) % pitch_mm) - pitch_mm / 2)
+        return 0.5 * special.erfc((d - line_mm / 2) / 0.4)
+    inside = 0.25 * special.erfc((np.abs(x) - half_mm) / 0.4) * special.erfc((np.abs(y) - half_mm) / 0.4)
+    return np.clip(np.maximum(lines(x), lines(y)) * inside, 0, 1)
+
+
 def acr_series(
     *, thickness_mm: float = 5.0, tilt_deg: float = 0.0, diameter_mm: tuple[float, float] = (190.0, 190.0), n: int = 256,
     spacing_mm: float = 0.9765625, noise_sd: float = 0.01, ghost_fraction: float = 0.0, seed: int = 0,
     when: dt.datetime | None = None, reverse: bool = False, bar_difference_mm: float = 0.0, side_lobes: float = 0.0,
-    hole_psf_sigma_mm: tuple[float, float] | None = None,
+    hole_psf_sigma_mm: tuple[float, float] | None = None, rotation_deg: float = 0.0, omit: tuple[int, ...] = (),
+    rim: float = 0.0, dielectric: float = 0.0, coil_gradient: float = 0.0, grid: bool = False, edge_blur_mm: float = 0.0,
+    enhanced: bool = False, shuffle_seed: int | None = None, echo_time_ms: float = 30.0, series_uid: str | None = None,
+    prefix: str = "acr",
 ) -> tuple[list[tuple[str, bytes]], AcrTruth]:
     """An 11-slice ACR-like axial series (slice gap 10 mm): slice 1 with the thickness bar, slice 5 with a
     grid-free uniform section, the others uniform; an optional ghost (copy shifted by half the FOV along the
@@ -325,34 +338,72 @@ def acr_series(
     `bar_difference_mm` (right − left); slice 1 holds the resolution insert (`_insert_fluid`), seen through
     an extra Gaussian PSF of σ (x, y) mm when `hole_psf_sigma_mm` is given (the whole slice is blurred).
     Files named in acquisition order (reversed if asked). `side_lobes`: the slice profile gets side lobes of
-    that height (`lobed_profile`); the truth is then its exact FWHM."""
+    that height (`lobed_profile`); the truth is then its exact FWHM.
+
+    What real scanners add (each off by default):
+    - `rotation_deg`: the phantom turned about its axis by that angle, counter-clockwise as displayed (every
+      insert, bar and wall turns; the ghost stays along the image's phase axis, the shading on the image);
+    - `omit`: ACR slice numbers left out of the series (a slice lost in transfer);
+    - `rim`: a bright rim inside the wall, signal × (1 + rim·exp(−d / 6 mm)), d the depth from the wall;
+    - `dielectric`: 3 T centre brightening, × (1 + dielectric·(1 − (r / R)²)) (r from the phantom's axis);
+    - `coil_gradient`: receive-coil proximity, × (1 + coil_gradient·(y / R)) (posterior elements brighter);
+    - `grid`: slice 5 holds the ACR grid (plastic lines 2 mm wide every 15 mm over a 150 mm square);
+    - `edge_blur_mm`: an extra Gaussian PSF (σ mm) on every slice;
+    - `enhanced`: one Enhanced MR object holding the 11 (or fewer) frames, shuffled by `shuffle_seed`, each
+      frame's position in its own functional group;
+    - `echo_time_ms`, `series_uid`, `prefix` (file names): a second echo of the same series, for instance."""
     from pydicom.uid import generate_uid
 
     rng = np.random.default_rng(seed)
     x, y = _grid(n, spacing_mm)
     rad = (diameter_mm[0] / 2, diameter_mm[1] / 2)
-    uid = generate_uid()
+    uid = series_uid or generate_uid()
     when = when or dt.datetime(2026, 11, 2, 9, 0)
-    files = []
+    th = math.radians(rotation_deg)
+    xp = x * math.cos(th) - y * math.sin(th)  # phantom frame (x right, y down when not turned)
+    yp = x * math.sin(th) + y * math.cos(th)
+    depth = 95.0 - np.hypot(xp / rad[0] * 95.0, yp / rad[1] * 95.0)  # mm inside the wall (negative outside)
+    gain = (1 + rim * np.exp(-np.clip(depth, 0, None) / 6.0)) * (1 + dielectric * np.clip(depth / 95.0 * (2 - depth / 95.0), 0, 1))
+    gain = gain * (1 + coil_gradient * yp / rad[1])
+    files, frames, locs = [], [], []
     for k in range(1, 12):
         if k == 1:
-            sig = acr_slice1(x, y, thickness_mm, tilt_deg, rad, side_lobes) * _insert_fluid(x, y, spacing_mm, 0.0)
+            sig = acr_slice1(xp, yp, thickness_mm, tilt_deg, rad, side_lobes) * _insert_fluid(x, y, spacing_mm, -rotation_deg)  # its angle is clockwise as displayed
             if hole_psf_sigma_mm is not None:
                 sig = psf_blur(sig, spacing_mm, hole_psf_sigma_mm)
         else:
-            sig = _disc(x / rad[0] * 95.0, y / rad[1] * 95.0, 95.0)
+            sig = _disc(xp / rad[0] * 95.0, yp / rad[1] * 95.0, 95.0)
+        if k == 5 and grid:
+            sig = sig * (1 - acr_grid(xp, yp))
         if k in (1, 11):
-            sig = sig * (1 - position_bars(x, y, rad[1], bar_difference_mm))
+            sig = sig * (1 - position_bars(xp, yp, rad[1], bar_difference_mm))
+        sig = sig * gain
+        if edge_blur_mm:
+            sig = ndimage.gaussian_filter(sig, edge_blur_mm / spacing_mm)
         if ghost_fraction:
             sig = sig + ghost_fraction * np.roll(sig, n // 2, axis=1)
         img = _finish(sig, x, y, noise_sd, rng, shading=0.06)
         loc = -50.0 + 10.0 * (k - 1)
+        if k in omit:
+            continue
+        if enhanced:
+            frames.append(img * 3000.0)
+            locs.append(loc)
+            continue
         data = mr_image_bytes(
             img * 3000.0, pixel_spacing_mm=(spacing_mm, spacing_mm), slice_thickness_mm=5.0, acquired_at=when,
             series_uid=uid, series_description="ACR T1 AX", instance_number=k, phase_encoding_direction="ROW",
-            position_mm=[-(n - 1) / 2 * spacing_mm, -(n - 1) / 2 * spacing_mm, loc],
+            position_mm=[-(n - 1) / 2 * spacing_mm, -(n - 1) / 2 * spacing_mm, loc], echo_time_ms=echo_time_ms,
         )
-        files.append((f"acr_{(12 - k) if reverse else k:02d}.dcm", data))
+        files.append((f"{prefix}_{(12 - k) if reverse else k:02d}.dcm", data))
+    if enhanced:
+        from qc.synthetic.mr import enhanced_mr_bytes
+
+        order = np.random.default_rng(shuffle_seed).permutation(len(frames)) if shuffle_seed is not None else np.arange(len(frames))
+        data = enhanced_mr_bytes(np.stack([frames[i] for i in order]), [locs[i] for i in order], pixel_spacing_mm=(spacing_mm, spacing_mm),
+                                 slice_thickness_mm=5.0, acquired_at=when, series_uid=uid, series_description="ACR T1 AX enhanced",
+                                 phase_encoding_direction="ROW")
+        files = [("acr_enhanced.dcm", data)]
     truth_mm = profile_fwhm_mm(*lobed_profile(thickness_mm, side_lobes)) if side_lobes else thickness_mm
     return files, AcrTruth(truth_mm, diameter_mm, ghost_fraction)
 
