@@ -58,6 +58,11 @@ PRESETS: dict[str, tuple[tuple[float, float], ...]] = {
     # AQUA "MLC exactitude" on the Unity: 20 mm gaps along v from the CAX (domain.md §0.5, §5)
     "aqua": ((-40.0, -20.0), (-30.0, -10.0), (-20.0, 0.0), (0.0, 20.0), (10.0, 30.0), (20.0, 40.0)),
 }
+GAP_TIP_DEFINITION = (
+    "gaps: each leaf end at 50 % between the leaf-blocked level beside it and the local open-field level at the end's position "
+    "(the gap's plateau line, i.e. the FFF dome normalised out), the plateau estimated through each bank's own erf penumbra "
+    "(rounded ends widen off axis); tips of that erf edge model through the two crossings (qc.mv.mlc.refine_gap_edges)"
+)
 MATCH_LIMIT_MM = 6.0  # mean |edge − nominal| above this: the image matches no nominal gap
 
 
@@ -186,6 +191,39 @@ def measure_beam_axis(gaps: list[LeafImage], matches: list[int | None], nominals
     return BeamAxis(st, sp, su, sv, u_px, v_px, len(centre_shifts))
 
 
+@dataclass
+class PlanFit:
+    """Measured leaf ends vs planned ends along the leaf travel: measured = scale · planned + axis.
+
+    Least squares over the median end of each bank in each matched gap image (the six AQUA gaps:
+    12 ends at −40 … +40 mm), positions from the reference axis. A scale ≠ 1 is a magnification
+    (SID/SAD) error, the axis the beam axis along the leaves; the residuals show what a linear
+    geometry does not explain (e.g. only the outermost gaps off). Reported beside the judged
+    errors, never used to correct them."""
+
+    scale: float | None
+    axis_mm: float | None
+    max_residual_mm: float | None
+    n_ends: int
+
+
+def fit_plan(gaps: list[LeafImage], matches: list[int | None], nominals: list[tuple[float, float]], ref_t: float | None) -> PlanFit:
+    """The plan fit (`PlanFit`); None values when no reference axis or fewer than 3 distinct planned ends."""
+    x, y = [], []
+    for li, k in zip(gaps, matches):
+        if k is None or ref_t is None:
+            continue
+        for col, nominal in ((li.mlc.lo_mm[:, 0], nominals[k][0]), (li.mlc.hi_mm[:, 0], nominals[k][1])):
+            if np.isfinite(col).any():
+                x.append(nominal)
+                y.append(float(np.nanmedian(col)) - ref_t)
+    if len(set(x)) < 3:
+        return PlanFit(None, None, None, len(x))
+    scale, axis = np.polyfit(np.asarray(x), np.asarray(y), 1)
+    resid = np.asarray(y) - (scale * np.asarray(x) + axis)
+    return PlanFit(float(scale), float(axis), float(np.max(np.abs(resid))), len(x))
+
+
 def _judge_leaf(value: float | None, tol: Tolerance | None) -> str:
     """A leaf's status against the dated per-leaf tolerance; not measured when there is no value."""
     if value is None or not np.isfinite(value):
@@ -203,6 +241,22 @@ def _expected_pairs(images: list[LeafImage]) -> list[int]:
 
 
 Points = list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (position, pair position, error) per edge/picket, for the overlay
+PROFILE_HALF_WINDOW_MM = 12.0  # a failing leaf's stored profile spans ±12 mm around its measured end
+PROFILE_STEP_PX = 2  # every 2nd pixel (0.43 mm at the Unity isocentre): enough to draw, small to store
+
+
+def leaf_profile(m: mlc.MLCImage, i: int, tip_mm: float, ref_t: float) -> dict[str, list[float]] | None:
+    """The profile the leaf end was read on (mean over the central 40 % of pair row `i`), ±12 mm around
+    the measured end: positions in mm from the reference axis, signal divided by the gap's local open
+    level (`MLCImage.peak`), so the physicist sees the penumbra, the plateau and where the end was put."""
+    if m.profiles is None or not np.isfinite(tip_mm) or not np.isfinite(m.peak[i, 0]) or m.peak[i, 0] <= 0:
+        return None
+    t_mm = (np.arange(m.profiles.shape[1]) - m.t0_px) * m.px_t_mm - ref_t
+    near = np.nonzero(np.abs(t_mm - (tip_mm - ref_t)) <= PROFILE_HALF_WINDOW_MM)[0][::PROFILE_STEP_PX]
+    if len(near) < 3:
+        return None
+    return {"t_mm": [round(float(x), 3) for x in t_mm[near]],
+            "signal_rel": [round(float(v), 4) for v in m.profiles[i, near] / m.peak[i, 0]]}
 
 
 def gap_rows(
@@ -236,6 +290,9 @@ def gap_rows(
                     "gap_mm": rounded(gap_w), "gap_error_mm": rounded(gap_w - (nom[1] - nom[0])) if nom else None,
                     "status": status, "out_of_tolerance": status == FAIL,
                 })
+                if status == FAIL and ok and ref_t is not None:
+                    # the data to draw this leaf's profile on the page, stored with the result ("_": not a table column)
+                    rows[-1]["_profile"] = leaf_profile(m, i, float(pos[i]), ref_t)
     return rows, pts
 
 
@@ -347,7 +404,8 @@ def summarise_session(measured: list[LeafImage], ctx: AnalysisContext, when) -> 
         warnings.append(t("mlc.warn.pairs_not_measured", lang, file=measured[img - 1].filename, n=len(pairs),
                           pairs=", ".join(map(str, pairs))))
 
-    measurements = session_metrics(items, axis, calibrated, bool(gaps), bool(pickets), len(measured), n_pickets, len(not_measured), lang)
+    plan = fit_plan(gaps, matches, nominals, ref_t)
+    measurements = session_metrics(items, axis, calibrated, bool(gaps), bool(pickets), len(measured), n_pickets, len(not_measured), lang, plan)
     return AnalysisResult(
         test=KEY,
         measurements=measurements,
@@ -365,8 +423,9 @@ def summarise_session(measured: list[LeafImage], ctx: AnalysisContext, when) -> 
         },
         params={
             "edge_definition": mlc.EDGE_DEFINITION,
-            "gap_tip_definition": "gaps: 50 % level between the blocked level and the open level at the edge (FFF plateau line); "
-            "tips of the erf edge model through the two crossings (qc.mv.mlc.refine_gap_edges)",
+            "gap_tip_definition": GAP_TIP_DEFINITION,
+            "plan_fit_definition": "measured = scale · planned + axis, least squares over the median end of each bank in each matched gap "
+            "image (mm from the reference axis along the leaf travel); reported beside the judged errors, never used to correct them",
             "picket_definition": "centre of the FWHM at 50 % between the band peak and the local background; error = distance to the picket's fitted line (pylinac)",
             "relative_error_definition": "distance to the least-squares line (position vs pair position) of that edge/picket, 3.5 MAD outlier rejection, floor 0.5 mm",
             "position_convention": "mm at isocentre from the beam axis along the leaf travel, + towards increasing v (rows) or u",
@@ -393,7 +452,7 @@ def summarise_session(measured: list[LeafImage], ctx: AnalysisContext, when) -> 
 
 def session_metrics(
     items: list[dict[str, Any]], axis: BeamAxis, calibrated: bool, has_gaps: bool, has_pickets: bool,
-    n_images: int, n_pickets: int, n_not_measured: int, lang: str,
+    n_images: int, n_pickets: int, n_not_measured: int, lang: str, plan: PlanFit | None = None,
 ) -> list[Measurement]:
     """The session's metrics from its leaf rows. Gap-plan metrics (absolute errors, banks, gap widths,
     beam axis) exist when the session holds gap images: then a value that could not be measured is
@@ -419,6 +478,11 @@ def session_metrics(
         metric("beam_axis_shift_v_mm", axis.shift_v_mm if calibrated else None)
         metric("beam_axis_u_px", axis.u_px)
         metric("beam_axis_v_px", axis.v_px)
+        # the plan's geometry fitted from the gaps (informative, beside the judged errors; never a correction)
+        plan = plan or PlanFit(None, None, None, 0)
+        metric("plan_fit_scale_error_pct", (plan.scale - 1.0) * 100.0 if plan.scale is not None else None)
+        metric("plan_fit_axis_mm", plan.axis_mm)
+        metric("plan_fit_max_residual_mm", plan.max_residual_mm)
     metric("n_leaves_out_of_tolerance", float(sum(it["status"] == FAIL for it in items)))
     metric("n_leaves_in_alert", float(sum(it["status"] == WARNING for it in items)))
     metric("n_leaf_pairs_not_measured", float(n_not_measured))
@@ -479,6 +543,9 @@ _METRICS = (
                Tolerance.symmetric(0.5, 1.0, reference="Proposé : ±0,5 mm (alerte), 1 mm (action, une lame décalée d'autant)")),
     MetricSpec("beam_axis_shift_v_mm", "mm", "Décalage de l'axe faisceau V (mesuré − étalonnage)", "Beam-axis shift V (measured − calibration)",
                Tolerance.symmetric(0.5, 1.0, reference="Proposé : ±0,5 mm (alerte), 1 mm (action, une lame décalée d'autant)")),
+    MetricSpec("plan_fit_scale_error_pct", "%", "Échelle ajustée sur le plan − 1 (le long des lames)", "Scale fitted on the plan − 1 (along the leaves)", None),
+    MetricSpec("plan_fit_axis_mm", "mm", "Axe ajusté sur le plan (le long des lames)", "Axis fitted on the plan (along the leaves)", None),
+    MetricSpec("plan_fit_max_residual_mm", "mm", "Résidu max. de l'ajustement échelle + axe", "Max residual of the scale + axis fit", None, better="lower"),
     MetricSpec("beam_axis_u_px", "px", "Axe faisceau mesuré, colonne", "Measured beam axis, column", None),
     MetricSpec("beam_axis_v_px", "px", "Axe faisceau mesuré, ligne", "Measured beam axis, row", None),
     MetricSpec("max_abs_relative_error_mm", "mm", "Écart max. à la droite ajustée", "Max error to fitted line",
@@ -572,9 +639,54 @@ def heatmap_chart(result: AnalysisResult, lang: str = "fr", relative: bool = Fal
     return alt.layer(measured, unmeasured).resolve_scale(color="independent").properties(title=title)
 
 
+def failing_profile_chart(result: AnalysisResult, lang: str = "fr", n: int = 6):
+    """Altair chart of the stored profiles (`_profile` of the item rows) of the `n` failing leaves
+    with the largest |error|: signal / gap plateau along the leaf travel, with the measured end
+    (solid rule) and the planned end (dashed). None when no failing leaf has a profile."""
+    import altair as alt
+    import pandas as pd
+
+    worst = sorted((it for it in result.items if it.get("_profile")), key=lambda it: -abs(it.get("error_mm") or 0.0))[:n]
+    if not worst:
+        return None
+    lines, marks = [], []
+    measured_w, nominal_w = t("leaves.chart.measured_tip", lang), t("leaves.chart.nominal_tip", lang)
+    for it in worst:
+        leaf = t("leaves.chart.leaf_label", lang, image=it["image"], pair=it["pair"], bank=it["bank"])
+        prof = it["_profile"]
+        lines.append(pd.DataFrame({"t_mm": prof["t_mm"], "signal_rel": prof["signal_rel"], "leaf": leaf}))
+        marks.append({"leaf": leaf, "marker": measured_w, "t_mm": it["measured_mm"]})
+        if it.get("nominal_mm") is not None:
+            marks.append({"leaf": leaf, "marker": nominal_w, "t_mm": it["nominal_mm"]})
+    df = pd.concat(lines, ignore_index=True)
+    title = t("leaves.chart.failing_profiles", lang)
+    colour = alt.Color("leaf:N", title=t("leaves.chart.leaf", lang))
+    curve = (
+        alt.Chart(df)
+        .mark_line()
+        .encode(
+            x=alt.X("t_mm:Q", title=t("leaves.chart.along_mm", lang), scale=alt.Scale(zero=False)),
+            y=alt.Y("signal_rel:Q", title=t("leaves.chart.relative_signal", lang)),
+            color=colour,
+            tooltip=["leaf", alt.Tooltip("t_mm:Q", format=".2f"), alt.Tooltip("signal_rel:Q", format=".3f")],
+        )
+    )
+    rules = (
+        alt.Chart(pd.DataFrame(marks))
+        .mark_rule()
+        .encode(
+            x="t_mm:Q", color=colour,
+            strokeDash=alt.StrokeDash("marker:N", title=t("leaves.chart.marker", lang),
+                                      scale=alt.Scale(domain=[measured_w, nominal_w], range=[[1, 0], [4, 3]])),
+            tooltip=["leaf", "marker", alt.Tooltip("t_mm:Q", format=".2f")],
+        )
+    )
+    return (curve + rules).properties(title=title)
+
+
 def charts(result: AnalysisResult, lang: str = "fr") -> list[tuple[str, Any]]:
     """The page's charts: the absolute-error heat map (gap images), the relative-error heat map,
-    and the errors per pair by bank."""
+    the errors per pair by bank, and the profile along the worst failing leaves."""
     import altair as alt
 
     out: list[tuple[str, Any]] = []
@@ -607,4 +719,7 @@ def charts(result: AnalysisResult, lang: str = "fr") -> list[tuple[str, Any]]:
         )
         title = t("mlc.chart.bank_errors", lang)
         out.append((title, (band + pts).properties(title=title)))
+    ch = failing_profile_chart(result, lang)
+    if ch is not None:
+        out.append((t("leaves.chart.failing_profiles", lang), ch))
     return out

@@ -108,6 +108,7 @@ class MLCImage:
     peak: np.ndarray
     mode: str  # "gap" (wide bands: one leaf end per bank) or "picket" (narrow bands: centres)
     warnings: list[str] = field(default_factory=list)
+    profiles: np.ndarray | None = None  # the per-pair profiles along t (pair, t px) the edges were read on
 
     @property
     def centre_mm(self) -> np.ndarray:
@@ -247,7 +248,7 @@ def bands_in_profile(profile: np.ndarray, threshold: float, px_mm: float, floor:
     return out
 
 
-def refine_gap_edges(profile: np.ndarray, band: Band, open_at, sigma_px: float, px_mm: float) -> Band:
+def refine_gap_edges(profile: np.ndarray, band: Band, open_at, sigma_px: float | tuple[float, float], px_mm: float) -> Band:
     """Leaf tips of one gap (a wide band), with the open level taken *at each edge*.
 
     (1) Each edge's 50 % level is halfway between its blocked level and the open level at the
@@ -255,7 +256,8 @@ def refine_gap_edges(profile: np.ndarray, band: Band, open_at, sigma_px: float, 
     `_refine_gap_group`), instead of the band's maximum a few mm inside (biased by the FFF slope,
     and never reached by a gap narrower than its penumbrae); two passes, as the level depends on
     the position. (2) The crossings x_l, x_r are turned into leaf tips a, b of the erf edge model
-    f(t) = bg + open·[Φ((t−a)/σ) − Φ((t−b)/σ)] (σ measured on the wide gaps), solving
+    f(t) = bg + open·[Φ((t−a)/σ_a) − Φ((t−b)/σ_b)] (`sigma_px`: one σ, or (σ_a, σ_b) of the low-t
+    and high-t leaf ends, measured on the wide gaps), solving
     f(x_l) = f(x_r) = 50 % by fixed-point iteration: for a 5 mm gap and σ 2.5 mm the overlapping
     penumbrae alone would put each tip 0.17 mm inside; for gaps ≥ 5σ the correction vanishes.
     A gap that does not reach 50 % of the open level keeps its local definition.
@@ -273,10 +275,11 @@ def refine_gap_edges(profile: np.ndarray, band: Band, open_at, sigma_px: float, 
             return band
         x_l, x_r = xl2, xr2
     a, b = x_l, x_r
-    if sigma_px > 0 and np.isfinite(sigma_px):
+    s_lo, s_hi = (sigma_px, sigma_px) if np.isscalar(sigma_px) else (float(sigma_px[0]), float(sigma_px[1]))
+    if min(s_lo, s_hi) > 0 and np.isfinite(s_lo) and np.isfinite(s_hi):
         for _ in range(30):
-            a_new = x_l - sigma_px * ndtri(np.clip(0.5 + ndtr((x_l - b) / sigma_px), 1e-12, 1 - 1e-12))
-            b_new = x_r + sigma_px * ndtri(np.clip(0.5 + ndtr((a_new - x_r) / sigma_px), 1e-12, 1 - 1e-12))
+            a_new = x_l - s_lo * ndtri(np.clip(0.5 + ndtr((x_l - b) / s_hi), 1e-12, 1 - 1e-12))
+            b_new = x_r + s_hi * ndtri(np.clip(0.5 + ndtr((a_new - x_r) / s_lo), 1e-12, 1 - 1e-12))
             done = abs(a_new - a) < 1e-4 and abs(b_new - b) < 1e-4
             a, b = float(a_new), float(b_new)
             if done:
@@ -506,7 +509,7 @@ def measure_mlc_image(
     weak = peak < 0.25 * (med_peak[None, :] - floor) + floor
     lo[weak] = hi[weak] = peak[weak] = np.nan
     p_mm = (pairs.centres_px - p0) * px_p
-    return MLCImage(name, axis, cax, t0, p0, px_t, px_p, pairs, p_mm, lo, hi, peak, mode, warnings)
+    return MLCImage(name, axis, cax, t0, p0, px_t, px_p, pairs, p_mm, lo, hi, peak, mode, warnings, profiles)
 
 
 def _refine_gap_group(g: dict[int, Band], profiles: np.ndarray, centres_px: np.ndarray, px_t: float) -> None:
@@ -529,11 +532,15 @@ def _refine_gap_group(g: dict[int, Band], profiles: np.ndarray, centres_px: np.n
     first = [g[i] for i in idx]
     w = np.array([b.hi_px - b.lo_px for b in first])
     widest = w >= 0.8 * w.max()
-    pens = np.array([[b.pen_lo_px, b.pen_hi_px] for b, k in zip(first, widest) if k]).ravel()
-    pens = pens[np.isfinite(pens) & (pens > 0)]
-    if len(pens) == 0:
+    pens = np.array([[b.pen_lo_px, b.pen_hi_px] for b, k in zip(first, widest) if k])
+    side_sigmas = []
+    for col in pens.T:  # each bank's leaf ends: their own penumbra (rounded ends widen off axis)
+        col = col[np.isfinite(col) & (col > 0)]
+        side_sigmas.append(float(np.median(col)) / 1.683 if len(col) else float("nan"))
+    if not np.all(np.isfinite(side_sigmas)):
         return
-    sigma = float(np.median(pens)) / 1.683
+    s_lo, s_hi = side_sigmas
+    sigma = max(s_lo, s_hi)  # plateau margins: clear of the wider penumbra
     n_t = profiles.shape[1]
     t_ref = float(np.median([b.centre_px for b in first]))
     pk = centres_px[idx]
@@ -549,7 +556,7 @@ def _refine_gap_group(g: dict[int, Band], profiles: np.ndarray, centres_px: np.n
                 continue  # a narrow gap: no plateau
             tt = np.arange(a0, a1 + 1, dtype=float)
             bg = (b.bg_lo + b.bg_hi) / 2
-            ap = ndtr((tt - b.lo_px) / sigma) - ndtr((tt - b.hi_px) / sigma)
+            ap = ndtr((tt - b.lo_px) / s_lo) - ndtr((tt - b.hi_px) / s_hi)
             vv = bg + (profiles[i, a0 : a1 + 1] - bg) / ap
             if (a1 - a0) * px_t >= 4.0:
                 slope[k], level[k] = np.polyfit(tt - t_ref, vv, 1)
@@ -569,7 +576,7 @@ def _refine_gap_group(g: dict[int, Band], profiles: np.ndarray, centres_px: np.n
             lv = level[k] if have[k] else float(np.interp(pk[k], pk[have], level[have]))
             sl = float(slope[k])
             start = Band(current[k].lo_px, current[k].hi_px, b0.peak, b0.bg_lo, b0.bg_hi, b0.pen_lo_px, b0.pen_hi_px)
-            new.append(refine_gap_edges(profiles[i], start, lambda t, lv=lv, sl=sl: lv + sl * (t - t_ref), sigma, px_t))
+            new.append(refine_gap_edges(profiles[i], start, lambda t, lv=lv, sl=sl: lv + sl * (t - t_ref), (s_lo, s_hi), px_t))
         current = new
     for i, b in zip(idx, current):
         g[int(i)] = b
