@@ -135,6 +135,103 @@ def test_bias_on_leaf_ends_that_are_not_the_model(case):
     assert abs(r.metrics["beam_axis_shift_v_mm"]) <= 0.01
 
 
+# Rounded leaf ends: σ of a tip grows with |x| off axis (2.5 mm on axis → 4.1 mm at 40 mm); with the FFF dome
+# at its reference (2.4 %/cm at 40 mm) and steep (r0 150 mm: 4.4 %/cm). One σ per image (the old plateau model)
+# moved the outermost gaps outward: image 1 bank A −0.44, image 6 bank B +0.43 mm (the real AQUA pattern).
+# (model, largest |bank mean| per image now; old code 0.44 and 0.38 mm)
+OFF_AXIS = {
+    "rounded ends widening": (dict(sigma_t_per_mm=0.04), 0.1),
+    "widening + steep dome": (dict(sigma_t_per_mm=0.04, fff_r0_mm=150.0), 0.15),
+}
+
+
+@pytest.mark.parametrize("case", list(OFF_AXIS))
+def test_off_axis_penumbra_does_not_move_the_outer_gaps(case):
+    """Each bank's leaf ends have their own penumbra in the plateau model: every image's bank mean within
+    0.1 mm of the truth (old code: −0.44 / +0.43 mm on the outermost gaps); with a steep dome too, 0.15 mm
+    (old 0.38; what is left reads inside the opening at ±40 mm), and the plan fit sees no magnification."""
+    kw, limit = OFF_AXIS[case]
+    files, truth = sm.aqua_session(WHEN, rng_seed=80, model=sm.MLCModel(**kw))
+    r = L.analyse(files, _ctx())
+    for img in range(1, 7):
+        for bank in "AB":
+            e = [it["error_mm"] - _true_error(it, truth) for it in r.items if it["image"] == img and it["bank"] == bank]
+            assert abs(float(np.mean(e))) <= limit, (img, bank, float(np.mean(e)))
+    assert r.metrics["n_leaves_out_of_tolerance"] == 0
+    assert abs(r.metrics["plan_fit_scale_error_pct"]) <= 0.4 and r.metrics["plan_fit_max_residual_mm"] <= limit
+
+
+def _reading(model: dict, image: int, bank_low: bool, definition: str) -> float:
+    """Bias (mm, + = outside the opening) of one leaf end of AQUA image `image` (1-based) read by
+    `definition` on the noise-free profile of pair 41 (next to the axis)."""
+    gap = sm.AQUA_GAPS_MM[image - 1]
+    t, prof, open_field = sm.pair_profile(sm.openings_for([gap]), 41, sm.MLCModel(**model))
+    x = sm.leaf_end_reading(t, prof, open_field, gap, bank_low, definition)
+    tip = gap[0] if bank_low else gap[1]
+    return (tip - x) if bank_low else (x - tip)
+
+
+def test_gap_maximum_definition_pulls_the_outer_gaps_towards_the_axis():
+    """50 % of the gap's maximum (FWHM style): the dome's slope across an off-axis gap puts its outer end
+    inside the opening and its inner end outside: the gap reads narrower and nearer the axis. Steep dome:
+    −0.20 mm at ±40, +0.11 at the ±20 ends of the outermost gaps; 50 % of the local open field: ≤ 0.03 mm."""
+    steep = dict(fff_r0_mm=150.0)
+    for image, outer_low in ((1, True), (6, False)):
+        assert _reading(steep, image, outer_low, "gap_max_50") <= -0.15  # the ±40 end, inside
+        assert _reading(steep, image, not outer_low, "gap_max_50") >= 0.08  # the ±20 end, outside
+        for low in (True, False):
+            assert abs(_reading(steep, image, low, "local_open_50")) <= 0.03
+
+
+def test_inflection_definition_follows_the_penumbra_shape():
+    """The steepest point: free of levels, but a dome times a widening penumbra moves it (±20 ends of the
+    outermost gaps +0.10 mm outside, ±40 ends −0.06 to −0.08 mm inside); a scatter tail, which moves the
+    50 %-of-open-field end 0.14 mm inside, barely moves it (≤ 0.03 mm)."""
+    both = dict(sigma_t_per_mm=0.04, fff_r0_mm=150.0)
+    for image, outer_low in ((1, True), (6, False)):
+        assert _reading(both, image, not outer_low, "inflection") >= 0.08
+        assert _reading(both, image, outer_low, "inflection") <= -0.04
+        assert abs(_reading(both, image, outer_low, "local_open_50")) <= 0.05
+    tail = dict(tail_weight=0.10)
+    assert abs(_reading(tail, 3, True, "inflection")) <= 0.03
+    assert _reading(tail, 3, True, "local_open_50") <= -0.10
+
+
+def test_plan_fit_reports_a_magnification_without_correcting_the_errors():
+    """An imager scale 1 % off (tips drawn at 0.2182 mm/px, read at 0.2160): the plan fit reports −1 %
+    (and no residual), the leaf ends at ±40 mm stay judged 0.4 mm inside, as measured."""
+    from qc.synthetic import UNITY_PIXEL_ISO_MM as PX
+
+    files, _ = sm.aqua_session(WHEN, rng_seed=90, model=sm.MLCModel(pixel_mm=PX * 1.01))
+    r = L.analyse(files, _ctx())
+    met = r.metrics
+    assert met["plan_fit_scale_error_pct"] == pytest.approx(-100 * (1 - 1 / 1.01), abs=0.05)
+    assert abs(met["plan_fit_axis_mm"]) <= 0.03 and met["plan_fit_max_residual_mm"] <= 0.05
+    outer = [it["error_mm"] for it in r.items if it["image"] == 1 and it["bank"] == "A"]
+    assert float(np.mean(outer)) == pytest.approx(40 * (1 - 1 / 1.01), abs=0.05)  # judged as measured
+
+
+def test_failing_leaf_profile_stored_with_the_result_and_drawn(sessions):
+    """Every failing leaf carries the profile it was read on (stored in its item row, hidden from the tables):
+    ±12 mm around its measured end, signal / gap plateau crossing ≈ 0.5 near the end; the page draws the worst."""
+    import json
+
+    from qc.display import items_frame
+
+    result, _, _ = sessions["single"]
+    failing = [it for it in result.items if it["status"] == "fail"]
+    assert failing and all(it.get("_profile") for it in failing)
+    assert not any("_profile" in it for it in result.items if it["status"] != "fail")
+    it = failing[0]
+    t_mm, sig = np.array(it["_profile"]["t_mm"]), np.array(it["_profile"]["signal_rel"])
+    assert t_mm.min() <= it["measured_mm"] - 10 and t_mm.max() >= it["measured_mm"] + 10
+    assert float(np.interp(it["measured_mm"], t_mm, sig)) == pytest.approx(0.5, abs=0.06)
+    json.dumps(result.items)  # stored as JSON with the session
+    assert "_profile" not in " ".join(items_frame(failing, "fr", L.SPEC).columns)
+    spec = L.failing_profile_chart(result, "en").to_dict()
+    assert spec["title"] == "Profile along the leaves out of tolerance" and len(spec["layer"]) == 2
+
+
 def test_heatmap_data_and_charts(sessions):
     result, _, _ = sessions["staircase"]
     df = result.extra["errors"]
@@ -143,7 +240,7 @@ def test_heatmap_data_and_charts(sessions):
     cell = df[(df.pair == 51) & (df.bank == "B") & (df.image == 4)]
     assert cell.error_mm.iloc[0] == pytest.approx(-15.0, abs=0.1)
     charts = L.charts(result, "fr")
-    assert len(charts) == 3 and all(c.to_dict() for _, c in charts)
+    assert len(charts) == 4 and all(c.to_dict() for _, c in charts)  # + the failing leaves' profiles
     assert len(result.overlays) == 6
     assert all(o.dtype == np.uint8 and max(o.shape[:2]) <= 512 and o.shape[2] == 3 for _, o in result.overlays)
 
@@ -367,7 +464,7 @@ def test_charts_from_stored_items_only(sessions):
     result, _, _ = sessions["single"]
     stored = AnalysisResult(test="leaves", measurements=result.measurements, items=result.items, params=result.params)
     charts = L.charts(stored, "en")
-    assert len(charts) == 3
+    assert len(charts) == 4  # the failing leaves' profiles come from the stored items too
     values = charts[0][1].to_dict()
     assert values  # a valid Vega-Lite spec
 
