@@ -141,6 +141,14 @@ class LeafImage:
         return float((b[j] - self.mlc.p0_px) * self.mlc.px_p_mm)
 
 
+def leaf_end_penumbra(li: LeafImage, bank_a_low: bool) -> dict[str, float | None]:
+    """{"A": mm, "B": mm}: the 20–80 % penumbra of each bank's leaf ends in a gap image (median over the
+    widest pairs; None when the gap model was not applied)."""
+    lo, hi = li.mlc.penumbra_mm[0] if li.mlc.penumbra_mm else (float("nan"), float("nan"))
+    a, b = (lo, hi) if bank_a_low else (hi, lo)
+    return {"A": rounded(a, 2), "B": rounded(b, 2)}
+
+
 def measure_leaf_image(p: PreparedImage, index: int, ctx: AnalysisContext) -> LeafImage:
     """The MLC engine on one image with the session's options (pitch, numbering side, mode)."""
     pitch = float(ctx.options.get("leaf_pitch_mm", mlc.UNITY_LEAF_PITCH_MM))
@@ -440,6 +448,9 @@ def summarise_session(measured: list[LeafImage], ctx: AnalysisContext, when) -> 
             "bank_convention": f"bank A = {'low' if bank_a_low else 'high'}-v edges of the gaps (assumption)",
             "pair_convention": f"Unity: junction nearest the beam axis = 40|41, pair 1 on the {'-' if pair1_low else '+'}u side (assumption); other MLCs: image order",
             "leaf_width_ratio": mlc.LEAF_WIDTH_RATIO,
+            # each gap image's leaf-end penumbra (20–80 %, mm) per bank, as used in the edge model: the ±40 mm ends
+            # wider than the others is what shifted the outermost gaps outward with one penumbra per image
+            "leaf_end_penumbra_20_80_mm": {li.filename: leaf_end_penumbra(li, bank_a_low) for li in gaps},
             "leaf_tolerance": tolerance_record(leaf_tol),
             "leaf_tolerance_mm": scale_mm,
             "nominal_gaps_mm": [list(g) for g in nominals],

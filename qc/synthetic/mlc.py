@@ -18,8 +18,10 @@ isocentre, Unity geometry of `qc.synthetic`: CAX pixel (511.03, 652.75), 0.2160 
   It multiplies the blurred aperture, so the 50 % of the local open signal sits on the tip; a dome
   blurred together with the aperture would move that point by σ²·D′/D (0.02 mm at 40 mm, σ 2.5 mm).
 - Rounded leaf ends (`sigma_t_per_mm`, `sigma_out_per_mm`, dimensionless mm of σ per mm off axis):
-  the leaf-end penumbra of a tip at distance |x| from the axis is σ_t + k·|x| (inside the opening)
-  and σ_out + k_out·|x| (under the leaf), each edge its own; the 50 % point of each edge stays on
+  the leaf-end penumbra of a tip at distance |x| from the axis is σ_t + k·d (inside the opening)
+  and σ_out + k_out·d (under the leaf), d = max(0, |x| − `sigma_widen_from_mm`), each edge its
+  own (from 30 mm: only the ±40 mm ends widen, as the Y diaphragm's edge 7.5 mm beyond them or a
+  U-shaped rounded-end penumbra would); the 50 % point of each edge stays on
   the programmed tip (the radiation-field offset of a rounded end is constant with position and
   is calibrated into the tip position: Zhou et al., Radiol Oncol 2015; 49(3): 299–306).
 - Gaussian noise (0.5 % of open), then the Unity inverted polarity (`unity_raw_from_signal`).
@@ -86,6 +88,7 @@ class MLCModel:
     # rounded leaf ends: σ of a tip grows with its distance from the axis (mm of σ per mm off axis)
     sigma_t_per_mm: float = 0.0
     sigma_out_per_mm: float | None = None  # under the leaf; None = as `sigma_t_per_mm`
+    sigma_widen_from_mm: float = 0.0  # the widening starts this far off axis (e.g. 30: only the ±40 mm ends widen)
     cax_px: tuple[float, float] = UNITY_CAX_PX
     pixel_mm: float = UNITY_PIXEL_ISO_MM
     pitch_mm: float = LEAF_PITCH_MM
@@ -114,7 +117,8 @@ def _edge_sigmas(tip_mm: float, model: "MLCModel") -> tuple[float, float]:
     k_in = model.sigma_t_per_mm
     k_out = k_in if model.sigma_out_per_mm is None else model.sigma_out_per_mm
     s_out = model.sigma_t_mm if model.sigma_t_out_mm is None else model.sigma_t_out_mm
-    return model.sigma_t_mm + k_in * abs(tip_mm), s_out + k_out * abs(tip_mm)
+    d = max(0.0, abs(tip_mm) - model.sigma_widen_from_mm)
+    return model.sigma_t_mm + k_in * d, s_out + k_out * d
 
 
 def _edge(d_mm: np.ndarray, s_in: float, s_out: float) -> np.ndarray:
