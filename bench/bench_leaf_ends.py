@@ -10,6 +10,8 @@ Two tables, both on synthetic Unity AQUA sessions (qc.synthetic.mlc) with known 
    image and bank (mm, signed along +v as the analyser reports it), the plan fit, and the RMS
    distance of that 12-value signature to the one described for the real normal week 13-11
    (image 1: A −0.66, B −0.30; image 6: A +0.09, B +0.41; images 2–5 within 0.06, taken as 0).
+   That distance means something for the analyser that measured the real weeks (commit 26ba590):
+   a model whose old-code signature is near the real one is a candidate cause.
 
 Run: /work/main/.venv/bin/python bench/bench_leaf_ends.py [--sessions-only]   (≈ 30 s idle). The old
 analyser's signatures were measured by running table 2 against the tree of commit 26ba590 (`git archive`)
