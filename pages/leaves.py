@@ -1,5 +1,6 @@
 """Position des lames: absolute leaf-end positions on the AQUA 20 mm gap plan (and picket fences):
-images with the detected leaf ends, pair × position heat map of errors, worst leaves."""
+images with the detected leaf ends, pair × position heat map of errors, the profile along the failing
+leaves (from their stored item rows), worst leaves."""
 
 from pages.common import ensure_navigation
 

@@ -7,7 +7,10 @@ One engine, two readings, chosen per image from the bands found (`qc.mv.mlc.meas
 opening wider than 12 mm = a gap image, two or more openings or narrower bands = a picket fence:
 - **Gap images** (one wide band per pair, the AQUA plan: 20 mm gaps at [−40,−20] … [+20,+40] mm
   along v): each edge is one leaf tip. Measured tip (mm from the calibrated CAX along the leaf
-  travel) − nominal tip = the leaf's **error** (absolute; needs the CAX calibration). The image is
+  travel) − nominal tip = the leaf's **error** (absolute; needs the CAX calibration). The tip is at
+  50 % between the leaf-blocked level and the local open-field level at its position (the FFF dome
+  normalised out; each bank's own penumbra in the edge model: `GAP_TIP_DEFINITION`, its bias against
+  50 % of the gap maximum and the inflection in tests/validation/rows_mv_leaves.py). The image is
   matched to a nominal gap by plan order (a full session, default) or by its detected position
   (`match_nominals`). The **relative error**
   is the distance to the straight line fitted through that edge across the pairs (pylinac).
@@ -32,6 +35,9 @@ gap centres locates it along the leaves, and the 40|41 junction of the inter-lea
 Reported as `beam_axis_shift_u_mm`/`_v_mm` (measured − calibration in force). Without a calibration
 in force the absolute positions are taken from that measured axis (said in a warning and in
 `params`), never from the imager centre; the shifts are then not measurable (Non mesuré).
+Plan fit (`fit_plan`): measured = scale · planned + axis over the median ends, reported beside the
+judged errors (`plan_fit_*`), never used to correct them. A failing leaf stores the profile it was read
+on (`_profile` in its item row) for the page's chart.
 Nothing vanishes: every pair expected in an image (measured in at least one image of the same kind)
 has a row; one that could not be measured has status `not_measured` and counts in
 `n_leaf_pairs_not_measured`.

@@ -340,8 +340,7 @@ def leaf_end_reading(t_mm: np.ndarray, prof: np.ndarray, open_field: np.ndarray,
     if definition == "gap_max_50":
         top = float(prof[(t_mm >= lo) & (t_mm <= hi)].max())
     elif definition == "local_open_50":
-        tx_open = float(np.interp(tip, t_mm, open_field))
-        top = tx_open
+        top = float(np.interp(tip, t_mm, open_field))
     else:
         raise ValueError(definition)
     level = (blocked + top) / 2
