@@ -15,6 +15,11 @@ from qc import pipeline  # noqa: E402
 
 def leaves_view(analysis: pipeline.Analysis) -> None:
     charts_of(leaves)(analysis)
+    failing = leaves.failing_leaves(analysis.result)
+    if len(failing) > 6:  # the chart above shows the six worst: any other failing leaf on demand
+        labels = [leaves.leaf_label(it, lang()) for it in failing]
+        pick = st.selectbox(T("leaves.ui.pick_leaf"), range(len(failing)), format_func=lambda i: labels[i])
+        st.altair_chart(leaves.failing_profile_chart(analysis.result, lang(), leaves=[failing[pick]]), width="stretch")
     worst = leaves.worst_leaves(analysis.result, 10)
     if worst:
         st.subheader(T("ui.worst_leaves"))

@@ -230,6 +230,9 @@ def test_failing_leaf_profile_stored_with_the_result_and_drawn(sessions):
     assert "_profile" not in " ".join(items_frame(failing, "fr", L.SPEC).columns)
     spec = L.failing_profile_chart(result, "en").to_dict()
     assert spec["title"] == "Profile along the leaves out of tolerance" and len(spec["layer"]) == 2
+    assert len(L.failing_leaves(result)) == len(failing)  # any of them can be drawn on the page
+    one = L.failing_profile_chart(result, "en", leaves=[L.failing_leaves(result)[-1]])
+    assert len({d["leaf"] for d in one.to_dict()["datasets"][next(iter(one.to_dict()["datasets"]))]}) == 1
 
 
 def test_heatmap_data_and_charts(sessions):

@@ -106,6 +106,7 @@ MESSAGES = {
     "mlc.chart.error_mm": {"fr": "Écart (mm)", "en": "Error (mm)"},
     "mlc.chart.bank_errors": {"fr": "Écarts par paire et par banc", "en": "Errors per pair and bank"},
     "mlc.chart.bank": {"fr": "Banc", "en": "Bank"},
+    "leaves.ui.pick_leaf": {"fr": "Autre lame hors tolérance à afficher", "en": "Other leaf out of tolerance to show"},
     "leaves.chart.failing_profiles": {"fr": "Profil le long des lames hors tolérance", "en": "Profile along the leaves out of tolerance"},
     "leaves.chart.along_mm": {"fr": "Position le long du déplacement des lames (mm, depuis l'axe)", "en": "Position along the leaf travel (mm, from the axis)"},
     "leaves.chart.relative_signal": {"fr": "Signal / plateau de l'ouverture", "en": "Signal / gap plateau"},

@@ -656,20 +656,29 @@ def heatmap_chart(result: AnalysisResult, lang: str = "fr", relative: bool = Fal
     return alt.layer(measured, unmeasured).resolve_scale(color="independent").properties(title=title)
 
 
-def failing_profile_chart(result: AnalysisResult, lang: str = "fr", n: int = 6):
-    """Altair chart of the stored profiles (`_profile` of the item rows) of the `n` failing leaves
-    with the largest |error|: signal / gap plateau along the leaf travel, with the measured end
-    (solid rule) and the planned end (dashed). None when no failing leaf has a profile."""
+def failing_leaves(result: AnalysisResult) -> list[dict[str, Any]]:
+    """The item rows that carry a stored profile (the failing leaves), largest |error| first."""
+    return sorted((it for it in result.items if it.get("_profile")), key=lambda it: -abs(it.get("error_mm") or 0.0))
+
+
+def leaf_label(it: dict[str, Any], lang: str = "fr") -> str:
+    return t("leaves.chart.leaf_label", lang, image=it["image"], pair=it["pair"], bank=it["bank"])
+
+
+def failing_profile_chart(result: AnalysisResult, lang: str = "fr", n: int = 6, leaves: list[dict[str, Any]] | None = None):
+    """Altair chart of the stored profiles (`_profile` of the item rows) of `leaves`, by default the
+    `n` failing leaves with the largest |error|: signal / gap plateau along the leaf travel, with the
+    measured end (solid rule) and the planned end (dashed). None when no failing leaf has a profile."""
     import altair as alt
     import pandas as pd
 
-    worst = sorted((it for it in result.items if it.get("_profile")), key=lambda it: -abs(it.get("error_mm") or 0.0))[:n]
+    worst = [it for it in leaves if it.get("_profile")] if leaves is not None else failing_leaves(result)[:n]
     if not worst:
         return None
     lines, marks = [], []
     measured_w, nominal_w = t("leaves.chart.measured_tip", lang), t("leaves.chart.nominal_tip", lang)
     for it in worst:
-        leaf = t("leaves.chart.leaf_label", lang, image=it["image"], pair=it["pair"], bank=it["bank"])
+        leaf = leaf_label(it, lang)
         prof = it["_profile"]
         lines.append(pd.DataFrame({"t_mm": prof["t_mm"], "signal_rel": prof["signal_rel"], "leaf": leaf}))
         marks.append({"leaf": leaf, "marker": measured_w, "t_mm": it["measured_mm"]})
