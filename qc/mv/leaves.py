@@ -7,7 +7,10 @@ One engine, two readings, chosen per image from the bands found (`qc.mv.mlc.meas
 opening wider than 12 mm = a gap image, two or more openings or narrower bands = a picket fence:
 - **Gap images** (one wide band per pair, the AQUA plan: 20 mm gaps at [−40,−20] … [+20,+40] mm
   along v): each edge is one leaf tip. Measured tip (mm from the calibrated CAX along the leaf
-  travel) − nominal tip = the leaf's **error** (absolute; needs the CAX calibration). The image is
+  travel) − nominal tip = the leaf's **error** (absolute; needs the CAX calibration). The tip is at
+  50 % between the leaf-blocked level and the local open-field level at its position (the FFF dome
+  normalised out; each bank's own penumbra in the edge model: `GAP_TIP_DEFINITION`, its bias against
+  50 % of the gap maximum and the inflection in tests/validation/rows_mv_leaves.py). The image is
   matched to a nominal gap by plan order (a full session, default) or by its detected position
   (`match_nominals`). The **relative error**
   is the distance to the straight line fitted through that edge across the pairs (pylinac).
@@ -42,6 +45,9 @@ gap centres locates it along the leaves, and the 40|41 junction of the inter-lea
 Reported as `beam_axis_shift_u_mm`/`_v_mm` (measured − calibration in force). Without a calibration
 in force the absolute positions are taken from that measured axis (said in a warning and in
 `params`), never from the imager centre; the shifts are then not measurable (Non mesuré).
+Plan fit (`fit_plan`): measured = scale · planned + axis over the median ends, reported beside the
+judged errors (`plan_fit_*`), never used to correct them. A failing leaf stores the profile it was read
+on (`_profile` in its item row) for the page's chart.
 Nothing vanishes: every pair expected in an image (measured in at least one image of the same kind)
 has a row; one that could not be measured has status `not_measured` and counts in
 `n_leaf_pairs_not_measured`.
@@ -70,6 +76,11 @@ PRESETS: dict[str, tuple[tuple[float, float], ...]] = {
     # AQUA "MLC exactitude" on the Unity: 20 mm gaps along v from the CAX (domain.md §0.5, §5)
     "aqua": ((-40.0, -20.0), (-30.0, -10.0), (-20.0, 0.0), (0.0, 20.0), (10.0, 30.0), (20.0, 40.0)),
 }
+GAP_TIP_DEFINITION = (
+    "gaps: each leaf end at 50 % between the leaf-blocked level beside it and the local open-field level at the end's position "
+    "(the gap's plateau line, i.e. the FFF dome normalised out), the plateau estimated through each bank's own erf penumbra "
+    "(rounded ends widen off axis); tips of that erf edge model through the two crossings (qc.mv.mlc.refine_gap_edges)"
+)
 MATCH_LIMIT_MM = 6.0  # mean |edge − nominal| above this: the image matches no nominal gap
 
 
@@ -156,6 +167,14 @@ class LeafImage:
         b = np.asarray(pairs.boundaries_px, float)
         j = int(np.argmin(np.abs(b - self.mlc.p0_px)))
         return float((b[j] - self.mlc.p0_px) * self.mlc.px_p_mm)
+
+
+def leaf_end_penumbra(li: LeafImage, bank_a_low: bool) -> dict[str, float | None]:
+    """{"A": mm, "B": mm}: the 20–80 % penumbra of each bank's leaf ends in a gap image (median over the
+    widest pairs; None when the gap model was not applied)."""
+    lo, hi = li.mlc.penumbra_mm[0] if li.mlc.penumbra_mm else (float("nan"), float("nan"))
+    a, b = (lo, hi) if bank_a_low else (hi, lo)
+    return {"A": rounded(a, 2), "B": rounded(b, 2)}
 
 
 def measure_leaf_image(p: PreparedImage, index: int, ctx: AnalysisContext) -> LeafImage:
@@ -330,6 +349,39 @@ def measure_beam_axis(gaps: list[LeafImage], matches: list[int | None], nominals
     return BeamAxis(st, sp, su, sv, u_px, v_px, len(centre_shifts))
 
 
+@dataclass
+class PlanFit:
+    """Measured leaf ends vs planned ends along the leaf travel: measured = scale · planned + axis.
+
+    Least squares over the median end of each bank in each matched gap image (the six AQUA gaps:
+    12 ends at −40 … +40 mm), positions from the reference axis. A scale ≠ 1 is a magnification
+    (SID/SAD) error, the axis the beam axis along the leaves; the residuals show what a linear
+    geometry does not explain (e.g. only the outermost gaps off). Reported beside the judged
+    errors, never used to correct them."""
+
+    scale: float | None
+    axis_mm: float | None
+    max_residual_mm: float | None
+    n_ends: int
+
+
+def fit_plan(gaps: list[LeafImage], matches: list[int | None], nominals: list[tuple[float, float]], ref_t: float | None) -> PlanFit:
+    """The plan fit (`PlanFit`); None values when no reference axis or fewer than 3 distinct planned ends."""
+    x, y = [], []
+    for li, k in zip(gaps, matches):
+        if k is None or ref_t is None:
+            continue
+        for col, nominal in ((li.mlc.lo_mm[:, 0], nominals[k][0]), (li.mlc.hi_mm[:, 0], nominals[k][1])):
+            if np.isfinite(col).any():
+                x.append(nominal)
+                y.append(float(np.nanmedian(col)) - ref_t)
+    if len(set(x)) < 3:
+        return PlanFit(None, None, None, len(x))
+    scale, axis = np.polyfit(np.asarray(x), np.asarray(y), 1)
+    resid = np.asarray(y) - (scale * np.asarray(x) + axis)
+    return PlanFit(float(scale), float(axis), float(np.max(np.abs(resid))), len(x))
+
+
 def _judge_leaf(value: float | None, tol: Tolerance | None) -> str:
     """A leaf's status against the dated per-leaf tolerance; not measured when there is no value."""
     if value is None or not np.isfinite(value):
@@ -349,6 +401,22 @@ def _expected_pairs(images: list[LeafImage]) -> list[int]:
 
 
 Points = list[tuple[np.ndarray, np.ndarray, np.ndarray]]  # (position, pair position, error) per edge/picket, for the overlay
+PROFILE_HALF_WINDOW_MM = 12.0  # a failing leaf's stored profile spans ±12 mm around its measured end
+PROFILE_STEP_PX = 2  # every 2nd pixel (0.43 mm at the Unity isocentre): enough to draw, small to store
+
+
+def leaf_profile(m: mlc.MLCImage, i: int, tip_mm: float, ref_t: float) -> dict[str, list[float]] | None:
+    """The profile the leaf end was read on (mean over the central 40 % of pair row `i`), ±12 mm around
+    the measured end: positions in mm from the reference axis, signal divided by the gap's local open
+    level (`MLCImage.peak`), so the physicist sees the penumbra, the plateau and where the end was put."""
+    if m.profiles is None or not np.isfinite(tip_mm) or not np.isfinite(m.peak[i, 0]) or m.peak[i, 0] <= 0:
+        return None
+    t_mm = (np.arange(m.profiles.shape[1]) - m.t0_px) * m.px_t_mm - ref_t
+    near = np.nonzero(np.abs(t_mm - (tip_mm - ref_t)) <= PROFILE_HALF_WINDOW_MM)[0][::PROFILE_STEP_PX]
+    if len(near) < 3:
+        return None
+    return {"t_mm": [round(float(x), 3) for x in t_mm[near]],
+            "signal_rel": [round(float(v), 4) for v in m.profiles[i, near] / m.peak[i, 0]]}
 
 
 def gap_rows(
@@ -382,6 +450,9 @@ def gap_rows(
                     "gap_mm": rounded(gap_w), "gap_error_mm": rounded(gap_w - (nom[1] - nom[0])) if nom else None,
                     "status": status, "out_of_tolerance": status == FAIL,
                 })
+                if status == FAIL and ok and ref_t is not None:
+                    # the data to draw this leaf's profile on the page, stored with the result ("_": not a table column)
+                    rows[-1]["_profile"] = leaf_profile(m, i, float(pos[i]), ref_t)
     return rows, pts
 
 
@@ -543,7 +614,8 @@ def summarise_session(measured: list[LeafImage], ctx: AnalysisContext, when) -> 
         warnings.append(t("mlc.warn.pairs_not_measured", lang, file=measured[img - 1].filename, n=len(pairs),
                           pairs=", ".join(map(str, pairs))))
 
-    measurements = session_metrics(items, axis, calibrated, bool(gaps), bool(pickets), sum(len(li.files) for li in measured), n_pickets, len(not_measured), lang)
+    plan = fit_plan(gaps, matches, nominals, ref_t)
+    measurements = session_metrics(items, axis, calibrated, bool(gaps), bool(pickets), sum(len(li.files) for li in measured), n_pickets, len(not_measured), lang, plan)
     return AnalysisResult(
         test=KEY,
         measurements=measurements,
@@ -561,8 +633,9 @@ def summarise_session(measured: list[LeafImage], ctx: AnalysisContext, when) -> 
         },
         params={
             "edge_definition": mlc.EDGE_DEFINITION,
-            "gap_tip_definition": "gaps: 50 % level between the blocked level and the open level at the edge (FFF plateau line); "
-            "tips of the erf edge model through the two crossings (qc.mv.mlc.refine_gap_edges)",
+            "gap_tip_definition": GAP_TIP_DEFINITION,
+            "plan_fit_definition": "measured = scale · planned + axis, least squares over the median end of each bank in each matched gap "
+            "image (mm from the reference axis along the leaf travel); reported beside the judged errors, never used to correct them",
             "picket_definition": "centre of the FWHM at 50 % between the band peak and the local background; error = distance to the picket's fitted line (pylinac)",
             "relative_error_definition": "distance to the least-squares line (position vs pair position) of that edge/picket, 3.5 MAD outlier rejection, floor 0.5 mm",
             "position_convention": "mm at isocentre from the beam axis along the leaf travel, + towards increasing v (rows) or u",
@@ -577,6 +650,9 @@ def summarise_session(measured: list[LeafImage], ctx: AnalysisContext, when) -> 
             "bank_convention": f"bank A = {'low' if bank_a_low else 'high'}-v edges of the gaps (assumption)",
             "pair_convention": f"Unity: junction nearest the beam axis = 40|41, pair 1 on the {'-' if pair1_low else '+'}u side (assumption); other MLCs: image order",
             "leaf_width_ratio": mlc.LEAF_WIDTH_RATIO,
+            # each gap image's leaf-end penumbra (20–80 %, mm) per bank, as used in the edge model: the ±40 mm ends
+            # wider than the others is what shifted the outermost gaps outward with one penumbra per image
+            "leaf_end_penumbra_20_80_mm": {li.filename: leaf_end_penumbra(li, bank_a_low) for li in gaps},
             "leaf_tolerance": tolerance_record(leaf_tol),
             "leaf_tolerance_mm": scale_mm,
             "nominal_gaps_mm": [list(g) for g in nominals],
@@ -589,7 +665,7 @@ def summarise_session(measured: list[LeafImage], ctx: AnalysisContext, when) -> 
 
 def session_metrics(
     items: list[dict[str, Any]], axis: BeamAxis, calibrated: bool, has_gaps: bool, has_pickets: bool,
-    n_images: int, n_pickets: int, n_not_measured: int, lang: str,
+    n_images: int, n_pickets: int, n_not_measured: int, lang: str, plan: PlanFit | None = None,
 ) -> list[Measurement]:
     """The session's metrics from its leaf rows. Gap-plan metrics (absolute errors, banks, gap widths,
     beam axis) exist when the session holds gap images: then a value that could not be measured is
@@ -615,6 +691,11 @@ def session_metrics(
         metric("beam_axis_shift_v_mm", axis.shift_v_mm if calibrated else None)
         metric("beam_axis_u_px", axis.u_px)
         metric("beam_axis_v_px", axis.v_px)
+        # the plan's geometry fitted from the gaps (informative, beside the judged errors; never a correction)
+        plan = plan or PlanFit(None, None, None, 0)
+        metric("plan_fit_scale_error_pct", (plan.scale - 1.0) * 100.0 if plan.scale is not None else None)
+        metric("plan_fit_axis_mm", plan.axis_mm)
+        metric("plan_fit_max_residual_mm", plan.max_residual_mm)
     metric("n_leaves_out_of_tolerance", float(sum(it["status"] == FAIL for it in items)))
     metric("n_leaves_in_alert", float(sum(it["status"] == WARNING for it in items)))
     metric("n_leaf_pairs_not_measured", float(n_not_measured))
@@ -675,6 +756,9 @@ _METRICS = (
                Tolerance.symmetric(0.5, 1.0, reference="Proposé : ±0,5 mm (alerte), 1 mm (action, une lame décalée d'autant)")),
     MetricSpec("beam_axis_shift_v_mm", "mm", "Décalage de l'axe faisceau V (mesuré − étalonnage)", "Beam-axis shift V (measured − calibration)",
                Tolerance.symmetric(0.5, 1.0, reference="Proposé : ±0,5 mm (alerte), 1 mm (action, une lame décalée d'autant)")),
+    MetricSpec("plan_fit_scale_error_pct", "%", "Échelle ajustée sur le plan − 1 (le long des lames)", "Scale fitted on the plan − 1 (along the leaves)", None),
+    MetricSpec("plan_fit_axis_mm", "mm", "Axe ajusté sur le plan (le long des lames)", "Axis fitted on the plan (along the leaves)", None),
+    MetricSpec("plan_fit_max_residual_mm", "mm", "Résidu max. de l'ajustement échelle + axe", "Max residual of the scale + axis fit", None, better="lower"),
     MetricSpec("beam_axis_u_px", "px", "Axe faisceau mesuré, colonne", "Measured beam axis, column", None),
     MetricSpec("beam_axis_v_px", "px", "Axe faisceau mesuré, ligne", "Measured beam axis, row", None),
     MetricSpec("max_abs_relative_error_mm", "mm", "Écart max. à la droite ajustée", "Max error to fitted line",
@@ -768,9 +852,63 @@ def heatmap_chart(result: AnalysisResult, lang: str = "fr", relative: bool = Fal
     return alt.layer(measured, unmeasured).resolve_scale(color="independent").properties(title=title)
 
 
+def failing_leaves(result: AnalysisResult) -> list[dict[str, Any]]:
+    """The item rows that carry a stored profile (the failing leaves), largest |error| first."""
+    return sorted((it for it in result.items if it.get("_profile")), key=lambda it: -abs(it.get("error_mm") or 0.0))
+
+
+def leaf_label(it: dict[str, Any], lang: str = "fr") -> str:
+    return t("leaves.chart.leaf_label", lang, image=it["image"], pair=it["pair"], bank=it["bank"])
+
+
+def failing_profile_chart(result: AnalysisResult, lang: str = "fr", n: int = 6, leaves: list[dict[str, Any]] | None = None):
+    """Altair chart of the stored profiles (`_profile` of the item rows) of `leaves`, by default the
+    `n` failing leaves with the largest |error|: signal / gap plateau along the leaf travel, with the
+    measured end (solid rule) and the planned end (dashed). None when no failing leaf has a profile."""
+    import altair as alt
+    import pandas as pd
+
+    worst = [it for it in leaves if it.get("_profile")] if leaves is not None else failing_leaves(result)[:n]
+    if not worst:
+        return None
+    lines, marks = [], []
+    measured_w, nominal_w = t("leaves.chart.measured_tip", lang), t("leaves.chart.nominal_tip", lang)
+    for it in worst:
+        leaf = leaf_label(it, lang)
+        prof = it["_profile"]
+        lines.append(pd.DataFrame({"t_mm": prof["t_mm"], "signal_rel": prof["signal_rel"], "leaf": leaf}))
+        marks.append({"leaf": leaf, "marker": measured_w, "t_mm": it["measured_mm"]})
+        if it.get("nominal_mm") is not None:
+            marks.append({"leaf": leaf, "marker": nominal_w, "t_mm": it["nominal_mm"]})
+    df = pd.concat(lines, ignore_index=True)
+    title = t("leaves.chart.failing_profiles", lang)
+    colour = alt.Color("leaf:N", title=t("leaves.chart.leaf", lang))
+    curve = (
+        alt.Chart(df)
+        .mark_line()
+        .encode(
+            x=alt.X("t_mm:Q", title=t("leaves.chart.along_mm", lang), scale=alt.Scale(zero=False)),
+            y=alt.Y("signal_rel:Q", title=t("leaves.chart.relative_signal", lang)),
+            color=colour,
+            tooltip=["leaf", alt.Tooltip("t_mm:Q", format=".2f"), alt.Tooltip("signal_rel:Q", format=".3f")],
+        )
+    )
+    rules = (
+        alt.Chart(pd.DataFrame(marks))
+        .mark_rule()
+        .encode(
+            x="t_mm:Q", color=colour,
+            strokeDash=alt.StrokeDash("marker:N", title=t("leaves.chart.marker", lang),
+                                      scale=alt.Scale(domain=[measured_w, nominal_w], range=[[1, 0], [4, 3]])),
+            tooltip=["leaf", "marker", alt.Tooltip("t_mm:Q", format=".2f")],
+        )
+    )
+    return (curve + rules).properties(title=title)
+
+
 def charts(result: AnalysisResult, lang: str = "fr") -> list[tuple[str, Any]]:
     """The page's charts: the absolute-error heat map (gap images), the relative-error heat map,
-    and the errors per pair by bank."""
+    the errors per pair by bank, and the profile along the worst failing leaves."""
     import altair as alt
 
     out: list[tuple[str, Any]] = []
@@ -803,4 +941,7 @@ def charts(result: AnalysisResult, lang: str = "fr") -> list[tuple[str, Any]]:
         )
         title = t("mlc.chart.bank_errors", lang)
         out.append((title, (band + pts).properties(title=title)))
+    ch = failing_profile_chart(result, lang)
+    if ch is not None:
+        out.append((t("leaves.chart.failing_profiles", lang), ch))
     return out

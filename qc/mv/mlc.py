@@ -108,6 +108,9 @@ class MLCImage:
     peak: np.ndarray
     mode: str  # "gap" (wide bands: one leaf end per bank) or "picket" (narrow bands: centres)
     warnings: list[str] = field(default_factory=list)
+    profiles: np.ndarray | None = None  # the per-pair profiles along t (pair, t px) the edges were read on
+    # per opening (gap mode): the 20–80 % penumbra (mm) of its low-t and high-t leaf ends used in the edge model
+    penumbra_mm: list[tuple[float, float]] = field(default_factory=list)
 
     @property
     def centre_mm(self) -> np.ndarray:
@@ -175,7 +178,7 @@ class Band:
     peak: float
     bg_lo: float
     bg_hi: float
-    pen_lo_px: float = float("nan")  # 20–80 % distance of each edge (for the penumbra σ)
+    pen_lo_px: float = float("nan")  # 2 × the 50–80 % distance of each edge, opening side (for the penumbra σ)
     pen_hi_px: float = float("nan")
 
     @property
@@ -241,13 +244,17 @@ def bands_in_profile(profile: np.ndarray, threshold: float, px_mm: float, floor:
         x_r = _crossing_near(sp, (hi_r + lo_r) / 2, e + 0.5, -1, win)
         if not (np.isfinite(x_l) and np.isfinite(x_r)) or x_r <= x_l:
             continue
-        pen_l = _crossing_near(sp, lo_l + 0.8 * (hi_l - lo_l), x_l, +1, win) - _crossing_near(sp, lo_l + 0.2 * (hi_l - lo_l), x_l, +1, win)
-        pen_r = _crossing_near(sp, lo_r + 0.2 * (hi_r - lo_r), x_r, -1, win) - _crossing_near(sp, lo_r + 0.8 * (hi_r - lo_r), x_r, -1, win)
+        # the opening-side half of each leaf end's penumbra: 2 × (50 → 80 %) distance, the erf 20–80 % when the edge
+        # is symmetric; the plateau and the overlap of two ends only see this half (a long tail under the leaf
+        # does not shape them). 80 % lies 0.84 σ inside: searched within ±6 mm (σ up to 7 mm), not ±3 mm.
+        pw = max(win, int(round(6.0 / px_mm)))
+        pen_l = 2 * (_crossing_near(sp, lo_l + 0.8 * (hi_l - lo_l), x_l, +1, pw) - x_l)
+        pen_r = 2 * (x_r - _crossing_near(sp, lo_r + 0.8 * (hi_r - lo_r), x_r, -1, pw))
         out.append(Band(x_l, x_r, max(hi_l, hi_r), lo_l, lo_r, pen_l, pen_r))
     return out
 
 
-def refine_gap_edges(profile: np.ndarray, band: Band, open_at, sigma_px: float, px_mm: float) -> Band:
+def refine_gap_edges(profile: np.ndarray, band: Band, open_at, sigma_px: float | tuple[float, float], px_mm: float) -> Band:
     """Leaf tips of one gap (a wide band), with the open level taken *at each edge*.
 
     (1) Each edge's 50 % level is halfway between its blocked level and the open level at the
@@ -255,7 +262,8 @@ def refine_gap_edges(profile: np.ndarray, band: Band, open_at, sigma_px: float, 
     `_refine_gap_group`), instead of the band's maximum a few mm inside (biased by the FFF slope,
     and never reached by a gap narrower than its penumbrae); two passes, as the level depends on
     the position. (2) The crossings x_l, x_r are turned into leaf tips a, b of the erf edge model
-    f(t) = bg + open·[Φ((t−a)/σ) − Φ((t−b)/σ)] (σ measured on the wide gaps), solving
+    f(t) = bg + open·[Φ((t−a)/σ_a) − Φ((t−b)/σ_b)] (`sigma_px`: one σ, or (σ_a, σ_b) of the low-t
+    and high-t leaf ends, measured on the wide gaps), solving
     f(x_l) = f(x_r) = 50 % by fixed-point iteration: for a 5 mm gap and σ 2.5 mm the overlapping
     penumbrae alone would put each tip 0.17 mm inside; for gaps ≥ 5σ the correction vanishes.
     A gap that does not reach 50 % of the open level keeps its local definition.
@@ -273,10 +281,11 @@ def refine_gap_edges(profile: np.ndarray, band: Band, open_at, sigma_px: float, 
             return band
         x_l, x_r = xl2, xr2
     a, b = x_l, x_r
-    if sigma_px > 0 and np.isfinite(sigma_px):
+    s_lo, s_hi = (sigma_px, sigma_px) if np.isscalar(sigma_px) else (float(sigma_px[0]), float(sigma_px[1]))
+    if min(s_lo, s_hi) > 0 and np.isfinite(s_lo) and np.isfinite(s_hi):
         for _ in range(30):
-            a_new = x_l - sigma_px * ndtri(np.clip(0.5 + ndtr((x_l - b) / sigma_px), 1e-12, 1 - 1e-12))
-            b_new = x_r + sigma_px * ndtri(np.clip(0.5 + ndtr((a_new - x_r) / sigma_px), 1e-12, 1 - 1e-12))
+            a_new = x_l - s_lo * ndtri(np.clip(0.5 + ndtr((x_l - b) / s_hi), 1e-12, 1 - 1e-12))
+            b_new = x_r + s_hi * ndtri(np.clip(0.5 + ndtr((a_new - x_r) / s_lo), 1e-12, 1 - 1e-12))
             done = abs(a_new - a) < 1e-4 and abs(b_new - b) < 1e-4
             a, b = float(a_new), float(b_new)
             if done:
@@ -515,15 +524,17 @@ def measure_mlc_image(
     if mode == "auto":
         w90 = float(np.percentile(widths_px, 90)) * px_t
         mode = "picket" if (len(groups) >= 2 or w90 < PICKET_MAX_WIDTH_MM) else "gap"
+    # groups sorted by position along t
+    groups.sort(key=lambda g: np.median([b.centre_px for b in g.values()]))
+    penumbra_mm: list[tuple[float, float]] = []
     if mode == "gap":
         for g in groups:
-            _refine_gap_group(g, profiles, pairs.centres_px, px_t)
+            s_px = _refine_gap_group(g, profiles, pairs.centres_px, px_t)
+            penumbra_mm.append(tuple(float(v) * 1.683 * px_t for v in s_px) if s_px is not None else (float("nan"), float("nan")))
     n_pairs, n_g = len(pairs.centres_px), len(groups)
     lo = np.full((n_pairs, n_g), np.nan)
     hi = np.full((n_pairs, n_g), np.nan)
     peak = np.full((n_pairs, n_g), np.nan)
-    # groups sorted by position along t
-    groups.sort(key=lambda g: np.median([b.centre_px for b in g.values()]))
     for j, g in enumerate(groups):
         for i, b in g.items():
             lo[i, j] = (b.lo_px - t0) * px_t
@@ -534,16 +545,19 @@ def measure_mlc_image(
     weak = peak < 0.25 * (med_peak[None, :] - floor) + floor
     lo[weak] = hi[weak] = peak[weak] = np.nan
     p_mm = (pairs.centres_px - p0) * px_p
-    return MLCImage(name, axis, cax, t0, p0, px_t, px_p, pairs, p_mm, lo, hi, peak, mode, warnings)
+    return MLCImage(name, axis, cax, t0, p0, px_t, px_p, pairs, p_mm, lo, hi, peak, mode, warnings, profiles, penumbra_mm)
 
 
-def _refine_gap_group(g: dict[int, Band], profiles: np.ndarray, centres_px: np.ndarray, px_t: float) -> None:
-    """In place: the gaps of one opening re-measured with `refine_gap_edges` (two passes).
+def _refine_gap_group(g: dict[int, Band], profiles: np.ndarray, centres_px: np.ndarray, px_t: float) -> tuple[float, float] | None:
+    """In place: the gaps of one opening re-measured with `refine_gap_edges` (two passes); returns the
+    (σ_lo, σ_hi) px used, None when nothing changed.
 
-    σ = median 20–80 % distance / 1.683 (erf) over the widest bands. Open level along t at each
+    σ of each bank's leaf ends (low-t, high-t) = median of 2 × their 50–80 % distance (the
+    opening-side half of the penumbra, which shapes the plateau) / 1.683 (erf) over the widest bands: rounded leaf ends at ±40 mm can have a wider penumbra than those at ±20 mm, and
+    one σ for both ends of a gap tilts its plateau line (measured: up to 0.7 mm). Open level along t at each
     pair: a straight line (level at the opening's median centre t_ref, slope) fitted to the
     plateau estimates bg + (v − bg) / A(t) of the gaps at least 4σ wide, over [lo + 1.5σ, hi − 1.5σ],
-    where A(t) = Φ((t−lo)/σ) − Φ((t−hi)/σ) is the erf aperture of the current tips (so the
+    where A(t) = Φ((t−lo)/σ_lo) − Φ((t−hi)/σ_hi) is the erf aperture of the current tips (so the
     penumbra tails do not pull the plateau down). The slope of pairs whose plateau is shorter than
     4 mm, and of narrow gaps, comes from a quadratic fit of the slopes across the pairs; the level
     of narrow gaps is interpolated between neighbouring wide pairs. This follows the FFF shape
@@ -552,16 +566,20 @@ def _refine_gap_group(g: dict[int, Band], profiles: np.ndarray, centres_px: np.n
     from scipy.special import ndtr
 
     if len(g) < 3:
-        return
+        return None
     idx = np.array(sorted(g))
     first = [g[i] for i in idx]
     w = np.array([b.hi_px - b.lo_px for b in first])
     widest = w >= 0.8 * w.max()
-    pens = np.array([[b.pen_lo_px, b.pen_hi_px] for b, k in zip(first, widest) if k]).ravel()
-    pens = pens[np.isfinite(pens) & (pens > 0)]
-    if len(pens) == 0:
-        return
-    sigma = float(np.median(pens)) / 1.683
+    pens = np.array([[b.pen_lo_px, b.pen_hi_px] for b, k in zip(first, widest) if k])
+    side_sigmas = []
+    for col in pens.T:  # each bank's leaf ends: their own penumbra (rounded ends widen off axis)
+        col = col[np.isfinite(col) & (col > 0)]
+        side_sigmas.append(float(np.median(col)) / 1.683 if len(col) else float("nan"))
+    if not np.all(np.isfinite(side_sigmas)):
+        return None
+    s_lo, s_hi = side_sigmas
+    sigma = max(s_lo, s_hi)  # plateau margins: clear of the wider penumbra
     n_t = profiles.shape[1]
     t_ref = float(np.median([b.centre_px for b in first]))
     pk = centres_px[idx]
@@ -577,7 +595,7 @@ def _refine_gap_group(g: dict[int, Band], profiles: np.ndarray, centres_px: np.n
                 continue  # a narrow gap: no plateau
             tt = np.arange(a0, a1 + 1, dtype=float)
             bg = (b.bg_lo + b.bg_hi) / 2
-            ap = ndtr((tt - b.lo_px) / sigma) - ndtr((tt - b.hi_px) / sigma)
+            ap = ndtr((tt - b.lo_px) / s_lo) - ndtr((tt - b.hi_px) / s_hi)
             vv = bg + (profiles[i, a0 : a1 + 1] - bg) / ap
             if (a1 - a0) * px_t >= 4.0:
                 slope[k], level[k] = np.polyfit(tt - t_ref, vv, 1)
@@ -585,7 +603,7 @@ def _refine_gap_group(g: dict[int, Band], profiles: np.ndarray, centres_px: np.n
             else:
                 level[k], plateau_mid[k] = float(np.mean(vv)), float(tt.mean())
         if long_plateau.sum() < 3:
-            return
+            return None
         cs = np.polyfit(pk[long_plateau], slope[long_plateau], 2 if long_plateau.sum() >= 5 else 0)
         short = ~long_plateau
         slope[short] = np.polyval(cs, pk[short])
@@ -597,10 +615,11 @@ def _refine_gap_group(g: dict[int, Band], profiles: np.ndarray, centres_px: np.n
             lv = level[k] if have[k] else float(np.interp(pk[k], pk[have], level[have]))
             sl = float(slope[k])
             start = Band(current[k].lo_px, current[k].hi_px, b0.peak, b0.bg_lo, b0.bg_hi, b0.pen_lo_px, b0.pen_hi_px)
-            new.append(refine_gap_edges(profiles[i], start, lambda t, lv=lv, sl=sl: lv + sl * (t - t_ref), sigma, px_t))
+            new.append(refine_gap_edges(profiles[i], start, lambda t, lv=lv, sl=sl: lv + sl * (t - t_ref), (s_lo, s_hi), px_t))
         current = new
     for i, b in zip(idx, current):
         g[int(i)] = b
+    return s_lo, s_hi
 
 
 def _group_bands(all_bands: list[tuple[int, Band]], per_pair: list[list[Band]], px_t: float) -> list[dict[int, Band]]:

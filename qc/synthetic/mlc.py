@@ -13,8 +13,18 @@ isocentre, Unity geometry of `qc.synthetic`: CAX pixel (511.03, 652.75), 0.2160 
 - Lateral (across-pair) blur σ_p 0.8 mm: focused leaf sides, so the leaf-end penumbra (rounded
   tips) is wider than the leaf-side one. With a lateral σ as wide as σ_t, a leaf next to a
   neighbour displaced by 5 mm would be measured ~0.3 mm off by crosstalk (see the bench).
-- FFF cone exp(−(r/300 mm)^1.3) (as `qc.synthetic.field`), Gaussian noise (0.5 % of open), then
-  the Unity inverted polarity (`unity_raw_from_signal`).
+- FFF cone exp(−(r/300 mm)^1.3) (as `qc.synthetic.field`): the dome falls 1.9 %/cm at 20 mm and
+  2.4 %/cm at 40 mm off axis (`dome_slope_pct_per_cm`); `fff_r0_mm` 150 mm gives 3.5 and 4.4 %/cm.
+  It multiplies the blurred aperture, so the 50 % of the local open signal sits on the tip; a dome
+  blurred together with the aperture would move that point by σ²·D′/D (0.02 mm at 40 mm, σ 2.5 mm).
+- Rounded leaf ends (`sigma_t_per_mm`, `sigma_out_per_mm`, dimensionless mm of σ per mm off axis):
+  the leaf-end penumbra of a tip at distance |x| from the axis is σ_t + k·d (inside the opening)
+  and σ_out + k_out·d (under the leaf), d = max(0, |x| − `sigma_widen_from_mm`), each edge its
+  own (from 30 mm: only the ±40 mm ends widen, as the Y diaphragm's edge 7.5 mm beyond them or a
+  U-shaped rounded-end penumbra would); the 50 % point of each edge stays on
+  the programmed tip (the radiation-field offset of a rounded end is constant with position and
+  is calibrated into the tip position: Zhou et al., Radiol Oncol 2015; 49(3): 299–306).
+- Gaussian noise (0.5 % of open), then the Unity inverted polarity (`unity_raw_from_signal`).
 Truth: the programmed leaf-tip positions; for slits, the FWHM/centre of the noise-free profile at
 the pair centre computed on a 0.002 mm grid with the analyser's level definition (`slit_truth`).
 """
@@ -76,6 +86,10 @@ class MLCModel:
     sigma_t_out_mm: float | None = None
     tail_weight: float = 0.0
     tail_sigma_mm: float = 15.0
+    # rounded leaf ends: σ of a tip grows with its distance from the axis (mm of σ per mm off axis)
+    sigma_t_per_mm: float = 0.0
+    sigma_out_per_mm: float | None = None  # under the leaf; None = as `sigma_t_per_mm`
+    sigma_widen_from_mm: float = 0.0  # the widening starts this far off axis (e.g. 30: only the ±40 mm ends widen)
     cax_px: tuple[float, float] = UNITY_CAX_PX
     pixel_mm: float = UNITY_PIXEL_ISO_MM
     pitch_mm: float = LEAF_PITCH_MM
@@ -104,25 +118,39 @@ def openings_for(
     return op
 
 
-def _profile_1d(t_mm: np.ndarray, openings: np.ndarray, sigma: float, sigma_out: float | None = None) -> np.ndarray:
-    """Aperture of one pair along t: Σ over openings of a box convolved with a Gaussian (clipped to 1);
-    with `sigma_out`, each leaf end is a split-normal edge (σ inside the opening, `sigma_out` outside:
-    its 50 % point stays on the tip)."""
+def _edge_sigmas(tip_mm: float, model: "MLCModel") -> tuple[float, float]:
+    """(σ inside the opening, σ under the leaf) in mm of the leaf end at `tip_mm` from the axis."""
+    k_in = model.sigma_t_per_mm
+    k_out = k_in if model.sigma_out_per_mm is None else model.sigma_out_per_mm
+    s_out = model.sigma_t_mm if model.sigma_t_out_mm is None else model.sigma_t_out_mm
+    d = max(0.0, abs(tip_mm) - model.sigma_widen_from_mm)
+    return model.sigma_t_mm + k_in * d, s_out + k_out * d
+
+
+def _edge(d_mm: np.ndarray, s_in: float, s_out: float) -> np.ndarray:
+    """A leaf end's transmission at signed distance d inside the opening: a split normal (σ `s_in`
+    inside, `s_out` under the leaf) whose 50 % point is the tip."""
+    return ndtr(d_mm / np.where(d_mm >= 0, s_in, s_out))
+
+
+def _profile_1d(t_mm: np.ndarray, openings: np.ndarray, model: "MLCModel", sigma: float | None = None) -> np.ndarray:
+    """Aperture of one pair along t: Σ over openings of the two leaf ends' edges (clipped to 1).
+
+    Each leaf end has its own penumbra (`_edge_sigmas`: rounded ends widen off axis); `sigma`
+    forces one symmetric σ on every edge (the scatter tail)."""
     a = np.zeros_like(t_mm)
     for lo, hi in openings:
-        if sigma_out is None:
-            a += ndtr((t_mm - lo) / sigma) - ndtr((t_mm - hi) / sigma)
-        else:
-            d_lo, d_hi = t_mm - lo, hi - t_mm  # distances inside the opening from each tip
-            a += ndtr(d_lo / np.where(d_lo >= 0, sigma, sigma_out)) + ndtr(d_hi / np.where(d_hi >= 0, sigma, sigma_out)) - 1
+        s_lo = (sigma, sigma) if sigma is not None else _edge_sigmas(lo, model)
+        s_hi = (sigma, sigma) if sigma is not None else _edge_sigmas(hi, model)
+        a += _edge(t_mm - lo, *s_lo) + _edge(hi - t_mm, *s_hi) - 1
     return np.clip(a, 0, 1)
 
 
 def _aperture_1d(t_mm: np.ndarray, openings: np.ndarray, model: "MLCModel") -> np.ndarray:
     """One pair's aperture with the model's edge shape, plus its long scatter tail when asked."""
-    a = _profile_1d(t_mm, openings, model.sigma_t_mm, model.sigma_t_out_mm)
+    a = _profile_1d(t_mm, openings, model)
     if model.tail_weight:
-        a = (1 - model.tail_weight) * a + model.tail_weight * _profile_1d(t_mm, openings, model.tail_sigma_mm)
+        a = (1 - model.tail_weight) * a + model.tail_weight * _profile_1d(t_mm, openings, model, model.tail_sigma_mm)
     return a
 
 
@@ -136,6 +164,13 @@ def _cone(r_mm: np.ndarray, model: MLCModel) -> np.ndarray:
     if not model.fff_r0_mm:
         return np.ones_like(r_mm)
     return np.exp(-((r_mm / model.fff_r0_mm) ** 1.3))
+
+
+def dome_slope_pct_per_cm(r_mm: float, model: MLCModel = MLCModel()) -> float:
+    """Fall of the FFF dome at `r_mm` off axis, % of the local signal per cm (d ln D/dr × 10 mm × 100)."""
+    if not model.fff_r0_mm:
+        return 0.0
+    return float(-1.3 / model.fff_r0_mm * (r_mm / model.fff_r0_mm) ** 0.3 * 1000.0)
 
 
 def mlc_signal(openings: np.ndarray, model: MLCModel = MLCModel(), shape: tuple[int, int] = (UNITY_ROWS, UNITY_COLS)) -> np.ndarray:
@@ -307,3 +342,55 @@ def slit_truth(openings: np.ndarray, pair: int, model: MLCModel = MLCModel(), st
         x_r = t[ir] + (prof[ir] - lvl_r) / (prof[ir] - prof[ir + 1]) * step_mm
         out.append(((x_l + x_r) / 2, x_r - x_l))
     return out
+
+
+# ---------------------------------------------------------------- leaf-end definitions (bias table)
+
+LEAF_END_DEFINITIONS = ("local_open_50", "gap_max_50", "inflection")
+
+
+def pair_profile(openings: np.ndarray, pair: int, model: MLCModel = MLCModel(), step_mm: float = 0.002) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(t mm, noise-free signal, open-field signal) along the leaf travel at the centre of `pair`.
+
+    The open-field signal is what the same beam gives with every leaf retracted (diaphragm × FFF
+    dome): the denominator of "50 % of the open-field value at that position"."""
+    edges = pair_edges_mm(model)
+    p_c = (edges[pair - 1] + edges[pair]) / 2
+    t = np.arange(-60.0, 60.0, step_mm)
+    tx = model.leaf_transmission
+    open_field = _diaphragm(t, model) * _cone(np.hypot(t, p_c), model)
+    return t, (tx + (1 - tx) * _aperture_1d(t, openings[pair - 1], model)) * open_field, open_field
+
+
+def leaf_end_reading(t_mm: np.ndarray, prof: np.ndarray, open_field: np.ndarray, gap: tuple[float, float], bank_low: bool, definition: str) -> float:
+    """Where one leaf end of the gap `gap` (lo, hi) reads on a noise-free pair profile, by `definition`:
+
+    - "local_open_50": 50 % between the leaf-blocked level (the profile 10 mm outside the tip,
+      under the leaf) and the open-field signal at the tip position (the dome normalised out);
+    - "gap_max_50": 50 % between the same blocked level and the gap's maximum (FWHM style, as
+      pylinac's FWXM and most in-house tools): the dome's slope across the gap moves it;
+    - "inflection": the steepest point of the profile (largest |gradient|, parabola-refined).
+    Searched within ±6 mm of the programmed tip; mm along t."""
+    lo, hi = gap
+    tip = lo if bank_low else hi
+    sgn = 1.0 if bank_low else -1.0  # + into the opening
+    step = float(t_mm[1] - t_mm[0])
+    near = np.abs(t_mm - tip) <= 6.0
+    blocked = float(np.interp(tip - sgn * 10.0, t_mm, prof))
+    if definition == "inflection":
+        g = np.abs(np.gradient(prof, step))
+        i = int(np.argmax(np.where(near, g, -np.inf)))
+        y0, y1, y2 = g[i - 1], g[i], g[i + 1]
+        return float(t_mm[i] + step * 0.5 * (y0 - y2) / (y0 - 2 * y1 + y2))
+    if definition == "gap_max_50":
+        top = float(prof[(t_mm >= lo) & (t_mm <= hi)].max())
+    elif definition == "local_open_50":
+        top = float(np.interp(tip, t_mm, open_field))
+    else:
+        raise ValueError(definition)
+    level = (blocked + top) / 2
+    idx = np.nonzero(near & (sgn * np.diff(np.r_[prof, prof[-1]]) >= 0) & (prof >= level))[0]
+    # the crossing on the opening side of the edge nearest the tip
+    i = idx[0] if bank_low else idx[-1]
+    j = i - 1 if bank_low else i + 1
+    return float(t_mm[j] + (level - prof[j]) / (prof[i] - prof[j]) * (t_mm[i] - t_mm[j]))
