@@ -44,8 +44,31 @@ MESSAGES = {
         "en": "{file}: edge {side}: {n} of {total} edge points rejected as outliers.",
     },
     "field.warn.no_nominal": {
-        "fr": "{file} : champ mesuré {sx} × {sy} mm, à plus de {limit:g} mm de tout champ nominal ; nominal pris = taille mesurée arrondie ({nominal}).",
-        "en": "{file}: measured field {sx} × {sy} mm is more than {limit:g} mm from every nominal field; nominal taken = measured size rounded ({nominal}).",
+        "fr": "{file} : champ mesuré {sx} × {sy} mm sans taille nominale connue (ni dans l'en-tête DICOM, ni indiquée pour la séance, ni à moins de {limit:g} mm d'un champ de la machine : {known}) ; écart de taille non mesuré (Non mesuré). Indiquez le champ nominal (page ou option --nominal 100x100) ou ajoutez-le aux champs de la machine.",
+        "en": "{file}: measured field {sx} × {sy} mm has no known nominal size (not in the DICOM header, not given for the session, not within {limit:g} mm of a field of the machine: {known}); size error not measured (Not measured). Give the nominal field (on the page or --nominal 100x100) or add it to the machine's fields.",
+    },
+    "field.warn.asymmetric_nominal": {
+        "fr": "{file} : le champ de l'en-tête ({nominal}) n'est pas centré sur l'axe ; tailles jugées, positions des bords montrées sans être jugées (leur côté sur l'image n'est pas connu).",
+        "en": "{file}: the header's field ({nominal}) is not centred on the axis; sizes are judged, edge positions are shown but not judged (their side on the image is not known).",
+    },
+    "field.reason_missing.no_nominal": {
+        "fr": "taille nominale inconnue (ni en-tête, ni indiquée, ni champ connu de la machine)",
+        "en": "nominal size unknown (not in the header, not given, not a known field of the machine)",
+    },
+    "field.err.nominal_text": {
+        "fr": "Champ nominal « {text} » non compris : écrivez deux tailles en mm, par exemple 100x100 ou 150x80.",
+        "en": "Nominal field \"{text}\" not understood: write two sizes in mm, e.g. 100x100 or 150x80.",
+    },
+    "cli.err.nominal_field_only": {
+        "fr": "--nominal ne s'applique qu'au test field (MVIC-Champ), pas à « {test} ».",
+        "en": "--nominal applies only to the field test (MVIC field), not to \"{test}\".",
+    },
+    "field.penumbra_def.fff": {"fr": "FFF : 20/50–80/50 de la hauteur au point d'inflexion", "en": "FFF: 20/50–80/50 of the inflection height"},
+    "field.penumbra_def.flattened": {"fr": "faisceau égalisé : 20–80 % de la hauteur du profil", "en": "flattened beam: 20–80 % of the profile height"},
+    "field.nominal.label": {"fr": "Champ nominal (mm, X×Y), si l'en-tête ne le donne pas", "en": "Nominal field (mm, X×Y), when the header does not give it"},
+    "field.nominal.help": {
+        "fr": "Utilisé quand l'en-tête DICOM ne donne pas les mâchoires/lames. Sinon le champ connu de la machine le plus proche (à 10 mm près) ; à défaut l'écart de taille est Non mesuré.",
+        "en": "Used when the DICOM header does not give the jaws/leaves. Otherwise the nearest known field of the machine (within 10 mm); failing that the size error is Not measured.",
     },
     "field.warn.no_calibration": {
         "fr": "Pas d'étalonnage de l'axe faisceau en vigueur à cette date : décalage du centre et positions des bords non mesurés (Non mesuré), jamais rapportés au centre de l'imageur. Tailles, angles, pénombres et profils restent jugés. Enregistrez l'étalonnage de l'axe dans Paramètres.",
