@@ -453,3 +453,84 @@ def test_fff_beam_keeps_the_inflection_scaled_penumbra():
     for s in F.SIDES:
         assert abs(fit[f"penumbra_{s}_mm"] - 1.683 * 2.5) <= 0.075, s
         assert abs(it[f"penumbra_{s}_mm"] - 1.683 * 2.5) <= 0.25, s
+
+
+# ---------------------------------------------------------------- images of other tests (README: refused, the test named)
+
+
+def _refusal(name: str, data: bytes) -> str:
+    with pytest.raises(QCInputError) as exc:
+        F.analyse([(name, data)], _ctx())
+    assert exc.value.key == "err.wrong_image"
+    return exc.value.message("en")
+
+
+def test_leaf_position_images_are_refused_naming_their_test():
+    """The AQUA leaf-position gaps (20 mm bands across the imager) were measured as a field and passed."""
+    from qc.synthetic.mlc import demo_session_leaves
+
+    for name, data in demo_session_leaves(dt.datetime(2026, 5, 1, 9))[:3]:
+        msg = _refusal(name, data)
+        assert '"Leaf position" test' in msg and "band running across the whole imager" in msg, msg
+
+
+def test_slit_images_are_refused_naming_their_test():
+    from qc.synthetic.mlc import demo_session_slits
+
+    name, data = demo_session_slits(dt.datetime(2026, 5, 1, 9))[0]
+    msg = _refusal(name, data)
+    assert "5 narrow parallel bands" in msg and '"MVIC slit" test' in msg, msg
+
+
+@pytest.mark.parametrize("name", ["EPID-PF-LR.dcm", "PF, Elekta, pickets near edges.dcm"])
+def test_real_picket_fences_are_refused_naming_their_test(name):
+    from tests.conftest import shared_file
+
+    msg = _refusal(name, shared_file("pylinac", "picket_fence", name).read_bytes())
+    assert "picket fence" in msg and '"Leaf position" test' in msg, msg
+
+
+def test_winston_lutz_images_are_refused_naming_their_test():
+    """A small field holding a BB: the synthetic Unity WL images and pylinac's real demo image."""
+    from qc.synthetic.wl import demo_session
+    from tests.conftest import shared_file
+
+    images = demo_session(dt.datetime(2026, 5, 1, 9))[:2]
+    images.append(("gantry0.dcm", shared_file("pylinac", "winston_lutz", "demo", "gantry0.dcm").read_bytes()))
+    for name, data in images:
+        msg = _refusal(name, data)
+        assert "ball bearing" in msg and '"Winston-Lutz" test' in msg, (name, msg)
+
+
+def test_a_starshot_strip_is_refused_as_a_slit():
+    from tests.conftest import shared_file
+
+    msg = _refusal("0 deg coll.dcm", shared_file("pylinac", "starshot_set", "0 deg coll.dcm").read_bytes())
+    assert "slit" in msg and '"MVIC slit" test' in msg, msg
+
+
+@pytest.mark.parametrize("size", [(20, 20), (20, 30), (40, 40)])
+def test_small_fields_without_a_bb_are_not_taken_for_winston_lutz(size):
+    for seed in (1, 2):
+        data, _ = field_image(*size, rng=seed, header_jaws_mm=((-size[0] / 2, size[0] / 2), (-size[1] / 2, size[1] / 2)))
+        assert F.analyse([("small.dcm", data)], _ctx()).items[0]["item"] == f"{size[0]}x{size[1]}"
+
+
+def test_cli_refuses_a_leaf_image_with_exit_2_naming_the_test(tmp_path, monkeypatch):
+    import subprocess
+    import sys
+
+    from qc.synthetic.mlc import demo_session_leaves
+
+    monkeypatch.setenv("QC_DATA_DIR", str(tmp_path / "qcdata"))
+    monkeypatch.setenv("QC_NO_DEMO", "1")
+    monkeypatch.setenv("QC_BACKUP_INTERVAL_HOURS", "0")
+    name, data = demo_session_leaves(dt.datetime(2026, 5, 1, 9))[0]
+    path = tmp_path / name
+    path.write_bytes(data)
+    repo = Path(__file__).resolve().parents[1]
+    out = subprocess.run([sys.executable, "-m", "qc", "--lang", "en", "analyse", "field", str(path)], capture_output=True, text=True, cwd=repo)
+    assert out.returncode == 2, out.stderr
+    assert out.stdout == "" and '"Leaf position" test' in out.stderr
+    out = subprocess.run([sys.executable, "-m", "qc", "--lang", "en", "analyse", "field", str(path), "--nominal", "100"], capture_output=True, text=True, cwd=repo)
+    assert out.returncode == 2 and "not understood" in out.stderr

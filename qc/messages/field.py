@@ -22,6 +22,26 @@ MESSAGES = {
         "fr": "le champ trouvé ({w:.1f} × {h:.1f} mm) est trop petit pour ce test (au moins {min:.0f} mm par côté).",
         "en": "the field found ({w:.1f} × {h:.1f} mm) is too small for this test (at least {min:.0f} mm a side).",
     },
+    "field.reason.narrow_bands": {
+        "fr": "l'image montre {n} bandes étroites parallèles (largeur médiane {width:.1f} mm) et non un champ : elle ressemble à un picket fence (test « {leaves} ») ou à des fentes (test « {slits} »). Chargez-la sur la page de ce test.",
+        "en": "the image shows {n} narrow parallel bands (median width {width:.1f} mm), not one field: it looks like a picket fence (\"{leaves}\" test) or slits (\"{slits}\" test). Upload it on that test's page.",
+    },
+    "field.reason.bands": {
+        "fr": "l'image montre {n} bandes parallèles (largeur médiane {width:.1f} mm) et non un champ : elle ressemble à une image du test « {test} » (ouvertures de lames). Chargez-la sur cette page.",
+        "en": "the image shows {n} parallel bands (median width {width:.1f} mm), not one field: it looks like an image of the \"{test}\" test (leaf gaps). Upload it on that page.",
+    },
+    "field.reason.strip": {
+        "fr": "la zone irradiée est une fente de {width:.1f} × {length:.0f} mm, pas un champ : elle ressemble à une image du test « {test} » (ou d'une étoile). Chargez-la sur la page de ce test.",
+        "en": "the irradiated region is a {width:.1f} × {length:.0f} mm slit, not a field: it looks like an image of the \"{test}\" test (or a starshot). Upload it on that test's page.",
+    },
+    "field.reason.band_across": {
+        "fr": "la zone irradiée est une bande de {width:.1f} mm qui traverse tout le détecteur, pas un champ fermé : elle ressemble à une image du test « {test} ». Chargez-la sur cette page.",
+        "en": "the irradiated region is a {width:.1f} mm band running across the whole imager, not a closed field: it looks like an image of the \"{test}\" test. Upload it on that page.",
+    },
+    "field.reason.bb": {
+        "fr": "un petit champ contenant une bille (creux rond au centre) : elle ressemble à une image du test « {test} ». Chargez-la sur cette page.",
+        "en": "a small field holding a ball bearing (a round dip in its centre): it looks like an image of the \"{test}\" test. Upload it on that page.",
+    },
     "field.reason.all_clipped": {
         "fr": "le champ déborde du détecteur de tous côtés : aucun bord n'est mesurable.",
         "en": "the field runs off the imager on every side: no edge can be measured.",

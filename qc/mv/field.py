@@ -238,6 +238,112 @@ def rough_field_box(image: DicomImage, lang: str = "fr") -> tuple[tuple[float, f
     return box, clipped
 
 
+# ---------------------------------------------------------------- images of other tests
+
+BAND_PROMINENCE = 0.25  # a band stands out of the profile by at least this fraction of the image's range
+BAND_MAX_WIDTH_MM = 15.0  # narrower than this (FWHM): a picket or a slit (qc.mv.slits.SLIT_MAX_WIDTH_MM)
+MIN_PARALLEL_BANDS = 3  # this many separate bands side by side: a picket fence, slits or leaf gaps, not one field
+GAP_MAX_WIDTH_MM = 40.0  # a band this narrow running off two opposite sides of the imager: a leaf gap (AQUA)
+BB_FIELD_MAX_MM = 40.0  # the BB of a Winston-Lutz image sits in a small field (Unity: 20 mm; pylinac demo 20 mm)
+BB_MIN_DIP = 0.015  # a dip this deep (fraction of the field's maximum) in a small field: a BB (Unity BB: 5 % before blur)
+
+
+def _band_count(norm: np.ndarray, axis: int, step_mm: float) -> tuple[int, float]:
+    """Separate bands across `axis` on the image's middle half: (number, median FWHM mm)."""
+    from scipy.signal import find_peaks, peak_widths
+
+    n_other = norm.shape[1 - axis]
+    mid = slice(n_other // 4, n_other - n_other // 4)
+    prof = (norm[mid, :] if axis == 1 else norm[:, mid].T).mean(axis=0)
+    prof = ndimage.gaussian_filter1d(prof, 1.0)
+    peaks, _ = find_peaks(prof, prominence=BAND_PROMINENCE)
+    if len(peaks) == 0:
+        return 0, 0.0
+    widths = peak_widths(prof, peaks, rel_height=0.5)[0] * step_mm
+    return len(peaks), float(np.median(widths))
+
+
+def _trapped_dip(profile: np.ndarray) -> float:
+    """The deepest dip of a profile below the lower of its maxima on either side (0 for a flat, peaked or
+    horned-but-monotonic top), as a fraction of its maximum."""
+    left = np.maximum.accumulate(profile)
+    right = np.maximum.accumulate(profile[::-1])[::-1]
+    return float(np.max(np.minimum(left, right) - profile) / max(float(profile.max()), 1e-12))
+
+
+def _has_bb(image: DicomImage, box: tuple[float, float, float, float]) -> bool:
+    """A round dip in a small field (a Winston-Lutz BB): the central row and the central column of the field
+    (±1 mm band means, smoothed over 0.5 mm, where they exceed 70 % of their maximum) both dip by more than
+    `BB_MIN_DIP` below the lower of their maxima on either side. A plain field's top (flat, FFF cone, horns) has
+    no such dip; a BB shadows both directions at once."""
+    row_mm, col_mm = image.pixel_size_iso_mm
+    u0, u1, v0, v1 = box
+    if (u1 - u0) * col_mm > BB_FIELD_MAX_MM or (v1 - v0) * row_mm > BB_FIELD_MAX_MM:
+        return False
+    s = image.signal
+    uc, vc = int(round((u0 + u1) / 2)), int(round((v0 + v1) / 2))
+    dips = []
+    for prof, step in (
+        (s[max(vc - int(round(1 / row_mm)), 0) : vc + int(round(1 / row_mm)) + 1, max(int(u0), 0) : int(u1) + 1].mean(axis=0), col_mm),
+        (s[max(int(v0), 0) : int(v1) + 1, max(uc - int(round(1 / col_mm)), 0) : uc + int(round(1 / col_mm)) + 1].mean(axis=1), row_mm),
+    ):
+        if prof.size < 5:
+            return False
+        prof = ndimage.gaussian_filter1d(prof, 0.5 / step)
+        top = np.nonzero(prof >= 0.7 * prof.max())[0]
+        dips.append(_trapped_dip(prof[top[0] : top[-1] + 1]))
+    return min(dips) > BB_MIN_DIP
+
+
+def other_test_reason(image: DicomImage, lang: str) -> QCInputError | None:
+    """The refusal of an image that belongs to another MV test, naming it; None for a field image.
+
+    Several parallel bands (a picket fence, slits, AQUA leaf gaps), one narrow band running off two opposite
+    sides of the imager (a leaf gap or a slit), a small field holding a BB (Winston-Lutz).
+    """
+    from qc.mv.leaves import SPEC_NAME as LEAVES
+    from qc.mv.slits import SPEC_NAME as SLITS
+    from qc.mv.winston_lutz import SPEC_NAME as WL
+
+    name = image.file.filename
+    s = image.signal
+    f = max(1, min(s.shape) // 256)
+    ds = block_mean(s, f)
+    bg, hi = np.percentile(ds, [1.0, 99.9])
+    if not np.isfinite(hi - bg) or hi - bg <= 1e-9 * max(abs(hi), 1.0):
+        return None
+    norm = (ds - bg) / (hi - bg)
+    row_mm, col_mm = image.pixel_size_iso_mm
+    for axis, step in ((1, col_mm * f), (0, row_mm * f)):
+        n, width = _band_count(norm, axis, step)
+        if n >= MIN_PARALLEL_BANDS:
+            if width <= BAND_MAX_WIDTH_MM:  # pickets and slits look alike: both tests named
+                return _wrong(name, lang, "field.reason.narrow_bands", n=n, width=width,
+                              leaves=LEAVES.get(lang, LEAVES["fr"]), slits=SLITS.get(lang, SLITS["fr"]))
+            return _wrong(name, lang, "field.reason.bands", n=n, width=width, test=LEAVES.get(lang, LEAVES["fr"]))
+    mask = norm > 0.5
+    labels, n_regions = ndimage.label(mask)
+    if n_regions == 0:
+        return None
+    big = labels == (1 + int(np.argmax(np.bincount(labels.ravel())[1:])))
+    rows = np.nonzero(big.any(axis=1))[0]
+    cols = np.nonzero(big.any(axis=0))[0]
+    edge_px = max(1, int(math.ceil(MIN_OUTSIDE_MM / (min(row_mm, col_mm) * f))))
+    across_cols = cols[0] < edge_px and cols[-1] >= ds.shape[1] - edge_px
+    across_rows = rows[0] < edge_px and rows[-1] >= ds.shape[0] - edge_px
+    for runs_off, narrow_mm in ((across_cols, (rows[-1] - rows[0] + 1) * row_mm * f), (across_rows, (cols[-1] - cols[0] + 1) * col_mm * f)):
+        if runs_off and narrow_mm <= GAP_MAX_WIDTH_MM:
+            test = SLITS if narrow_mm <= BAND_MAX_WIDTH_MM else LEAVES
+            return _wrong(name, lang, "field.reason.band_across", width=narrow_mm, test=test.get(lang, test["fr"]))
+    w_mm, h_mm = (cols[-1] - cols[0] + 1) * col_mm * f, (rows[-1] - rows[0] + 1) * row_mm * f
+    if min(w_mm, h_mm) <= BAND_MAX_WIDTH_MM and max(w_mm, h_mm) >= 5 * min(w_mm, h_mm):
+        return _wrong(name, lang, "field.reason.strip", width=min(w_mm, h_mm), length=max(w_mm, h_mm), test=SLITS.get(lang, SLITS["fr"]))
+    box = (cols[0] * f - 0.5, (cols[-1] + 1) * f - 0.5, rows[0] * f - 0.5, (rows[-1] + 1) * f - 0.5)
+    if _has_bb(image, box):
+        return _wrong(name, lang, "field.reason.bb", test=WL.get(lang, WL["fr"]))
+    return None
+
+
 # ---------------------------------------------------------------- edges
 
 
@@ -368,6 +474,9 @@ def measure_field(image: DicomImage, cax: CaxPixel, lang: str = "fr") -> FieldMe
     """Find the field on one image and measure it (see the module docstring for the definitions)."""
     name = image.file.filename
     warnings: list[str] = []
+    refusal = other_test_reason(image, lang)
+    if refusal is not None:
+        raise refusal
     box, clipped = rough_field_box(image, lang)
     if clipped:
         warnings.append(t("field.warn.clipped", lang, file=name, sides=", ".join(t(f"field.side.{s}", lang) for s in clipped)))
