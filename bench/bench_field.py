@@ -123,7 +123,7 @@ def main() -> None:
         t_ours, res = timed(lambda: analyse([(name, data)], ctx), 11, "ours")
         it = res.items[0]
         ours = dict(x=it["field_size_x_mm"], y=it["field_size_y_mm"], cx=it["centre_offset_x_mm"], cy=it["centre_offset_y_mm"],
-                    pen=tuple(it[f"penumbra_{s}_mm"] for s in ("y1", "y2", "x1", "x2")), beam=it["beam"], item=it["item"])
+                    pen=tuple(it[f"penumbra_{s}_mm"] for s in ("y1", "y2", "x1", "x2")), beam=it["penumbra_definition"], item=it["item"])
         t_pyl, pyl = (None, None)
         if FieldAnalysis is not None:
             t_pyl, pyl = timed(lambda: run_pylinac(data, fff), 5, "pylinac")

@@ -424,7 +424,7 @@ def test_real_truebeam_open_fields(name):
     # flattened beams: 20–80 % of the profile's own height, as pylinac 3.49's 20/80 (Edge.FWHM: % of the grounded
     # profile's maximum), run on these files by bench/bench_field.py; the old FFF definition read 0.15–0.7 mm
     # narrower. Ours is the median over 30 bands along each side, pylinac one central profile.
-    assert it["beam"] == "flattened" and it["beam_source"] == "profile"
+    assert it["penumbra_definition"] == "flattened" and it["beam_source"] == "profile"
     assert result.params["penumbra_definition"][name].startswith("distance between 20 % and 80 %")
     for side, key in (("y1", "top"), ("y2", "bottom"), ("x1", "left"), ("x2", "right")):
         assert abs(it[f"penumbra_{side}_mm"] - PYLINAC_20_80[name][key]) <= PENUMBRA_MARGIN_MM, side
@@ -444,11 +444,11 @@ def test_fff_beam_keeps_the_inflection_scaled_penumbra():
     (1.683 σ for an erf edge on a flat top; the FFF scaling keeps it on the cone)."""
     data, truth = field_image(150, 80, rng=21)
     it = F.analyse([("fff.dcm", data)], _ctx()).items[0]
-    assert (it["beam"], it["beam_source"]) == ("fff", "header")
+    assert (it["penumbra_definition"], it["beam_source"]) == ("fff", "header")
     flat, ftruth = field_image(150, 80, rng=22, fff_r0_mm=None, extra={"ManufacturerModelName": "OTHER EPID"})
     res = F.analyse([("flat.dcm", flat)], _ctx())
     fit = res.items[0]
-    assert (fit["beam"], fit["beam_source"]) == ("flattened", "profile")
+    assert (fit["penumbra_definition"], fit["beam_source"]) == ("flattened", "profile")
     assert "flattened" in res.params["penumbra_definitions"] and res.params["penumbra_definition"]["flat.dcm"].startswith("distance between 20 %")
     for s in F.SIDES:
         assert abs(fit[f"penumbra_{s}_mm"] - 1.683 * 2.5) <= 0.075, s

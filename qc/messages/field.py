@@ -85,6 +85,18 @@ MESSAGES = {
     },
     "field.penumbra_def.fff": {"fr": "FFF : 20/50–80/50 de la hauteur au point d'inflexion", "en": "FFF: 20/50–80/50 of the inflection height"},
     "field.penumbra_def.flattened": {"fr": "faisceau égalisé : 20–80 % de la hauteur du profil", "en": "flattened beam: 20–80 % of the profile height"},
+    # item-table columns and their values (qc.display)
+    "display.col.nominal_source": {"fr": "Origine du nominal", "en": "Nominal from"},
+    "display.col.penumbra_definition": {"fr": "Définition de la pénombre", "en": "Penumbra definition"},
+    "display.col.beam_source": {"fr": "Type de faisceau selon", "en": "Beam type from"},
+    "display.val.nominal_source.header": {"fr": "en-tête DICOM (mâchoires/lames)", "en": "DICOM header (jaws/leaves)"},
+    "display.val.nominal_source.user": {"fr": "indiqué pour la séance", "en": "given for the session"},
+    "display.val.nominal_source.known": {"fr": "champ connu de la machine", "en": "known field of the machine"},
+    "display.val.nominal_source.none": {"fr": "inconnu", "en": "unknown"},
+    "display.val.penumbra_definition.fff": {"fr": "FFF : 20/50–80/50 de la hauteur d'inflexion", "en": "FFF: 20/50–80/50 of the inflection height"},
+    "display.val.penumbra_definition.flattened": {"fr": "égalisé : 20–80 % de la hauteur du profil", "en": "flattened: 20–80 % of the profile height"},
+    "display.val.beam_source.header": {"fr": "en-tête DICOM", "en": "DICOM header"},
+    "display.val.beam_source.profile": {"fr": "forme du profil", "en": "profile shape"},
     "field.nominal.label": {"fr": "Champ nominal (mm, X×Y), si l'en-tête ne le donne pas", "en": "Nominal field (mm, X×Y), when the header does not give it"},
     "field.nominal.help": {
         "fr": "Utilisé quand l'en-tête DICOM ne donne pas les mâchoires/lames. Sinon le champ connu de la machine le plus proche (à 10 mm près) ; à défaut l'écart de taille est Non mesuré.",

@@ -939,7 +939,7 @@ def item_row(fi: FieldImage, item: str, base: str, centre: tuple[float | None, f
         "corner_angle_max_dev_deg": rounded(fm.corner_angle_max_dev_deg),
         "rotation_deg": rounded(fm.rotation_deg),
         **{f"penumbra_{s}_mm": rounded(fm.penumbra_mm(s, fi.beam)) for s in SIDES},
-        "beam": fi.beam, "beam_source": fi.beam_source, "penumbra_definition": fi.beam,
+        "penumbra_definition": fi.beam, "beam_source": fi.beam_source,
         "profile_constancy_x_pct": rounded(constancy.get("x")), "profile_constancy_y_pct": rounded(constancy.get("y")),
         **{f"fff_{q}_{ax}": rounded(getattr(fi.fff[ax], q), 4) if fi.fff.get(ax) else None for ax in ("x", "y") for q in FFF_QUANTITIES},
         **{f"fff_{q}_{ax}_change": rounded(changes[ax][q], 4) for ax in ("x", "y") for q in FFF_QUANTITIES},
