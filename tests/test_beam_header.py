@@ -56,3 +56,11 @@ def test_fff_named_in_the_header():
     assert header_says_fff(_ds(RTImageDescription="7 FFF, 425 MU/min"))
     assert not header_says_fff(_ds(RTImageDescription="6 [MV], 600 [MU/min]"))
     assert not header_says_fff(None)
+
+
+def test_retracted_leaves_parked_unevenly_leave_the_jaws_in_charge():
+    bounds = [-20.0 + 5 * i for i in range(9)]
+    a = [-60.0 - 5 * (i % 3) for i in range(8)]  # all beyond the X jaws (±40), parked at different places
+    b = [60.0 + 5 * (i % 2) for i in range(8)]
+    hf = header_field(_ds(ExposureSequence=exposure_sequence((-40, 40), (-15, 15), (a + b, bounds))))
+    assert hf is not None and hf.x_mm == (-40.0, 40.0) and hf.y_mm == (-15.0, 15.0)

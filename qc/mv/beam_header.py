@@ -58,17 +58,22 @@ def _floats(value: Any) -> list[float] | None:
     return out if all(math.isfinite(v) for v in out) else None
 
 
-def _mlc_extent(positions: list[float], boundaries: list[float] | None, across: tuple[float, float] | None) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
+def _mlc_extent(
+    positions: list[float], boundaries: list[float] | None, across: tuple[float, float] | None, along: tuple[float, float] | None = None
+) -> tuple[tuple[float, float] | None, tuple[float, float] | None]:
     """(extent along the leaf travel, extent across the leaves) of the rectangle an MLC shapes, or None where it is not one.
 
     The pairs that are open (by more than `LEAF_OPEN_MIN_MM`) and lie inside `across` (the jaws across the
     leaves, when known) must agree on both banks within `LEAF_AGREE_MM`: else the aperture is not a rectangle
-    (picket fence, gaps, a shaped field) and the MLC gives no extent.
+    (picket fence, gaps, a shaped field) and the MLC gives no extent. Leaves beyond the jaws along their travel
+    (`along`, when known) are taken at the jaws: retracted leaves parked at different places do not shape the field.
     """
     n = len(positions) // 2
     if n == 0 or len(positions) != 2 * n:
         return None, None
     a, b = np.asarray(positions[:n]), np.asarray(positions[n:])
+    if along is not None:
+        a, b = np.clip(a, along[0], along[1]), np.clip(b, along[0], along[1])
     open_ = (b - a) > LEAF_OPEN_MIN_MM
     if boundaries is not None and len(boundaries) == n + 1:
         lo, hi = np.asarray(boundaries[:-1]), np.asarray(boundaries[1:])
@@ -123,7 +128,7 @@ def header_field(ds: Any) -> HeaderField | None:
     for kind, pos, bounds in mlcs:
         travel_axis = _MLC_AXIS[kind]
         across_axis = "y" if travel_axis == "x" else "x"
-        travel, span = _mlc_extent(pos, bounds, jaws.get(across_axis))
+        travel, span = _mlc_extent(pos, bounds, jaws.get(across_axis), jaws.get(travel_axis))
         if travel is None:
             return None  # a leaf aperture that is not one rectangle: the header gives no field size
         extent[travel_axis] = _intersect(extent[travel_axis], travel)
