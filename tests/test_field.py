@@ -421,6 +421,12 @@ def test_real_truebeam_open_fields(name):
     assert abs(it["edge_x2_mm"] - exp["right"]) <= EDGE_MARGIN_MM
     assert it["cax_source"] == "calibration"
     assert it["corner_angle_max_dev_deg"] < 0.5  # jaw fields are square-cornered
+    # the nominal: the 10 × 10 cm field's header jaws (±50 mm); flatsym_demo has none and is no known field
+    if name == "6x auto bulb 2.dcm":
+        assert (it["item"], it["nominal_source"]) == ("100x100", "header")
+        assert it["field_size_error_x_mm"] == pytest.approx(-0.58, abs=0.05) and it["field_size_error_y_mm"] == pytest.approx(-0.61, abs=0.05)
+    else:
+        assert (it["item"], it["nominal_source"]) == ("≈141x200", "none") and it["field_size_error_y_mm"] is None
     # flattened beams: 20–80 % of the profile's own height, as pylinac 3.49's 20/80 (Edge.FWHM: % of the grounded
     # profile's maximum), run on these files by bench/bench_field.py; the old FFF definition read 0.15–0.7 mm
     # narrower. Ours is the median over 30 bands along each side, pylinac one central profile.
