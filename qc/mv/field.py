@@ -82,7 +82,8 @@ PENUMBRA_DEFINITIONS = {
     "fff": "distance between 20/50 and 80/50 of the inflection height on the grounded profile "
     "(pylinac's inflection-scaled 20-80 % for FFF beams), perpendicular to the edge",
     "flattened": "distance between 20 % and 80 % of the profile's own height (its maximum over the field above its "
-    "minimum over the image line; pylinac's 20/80 % of the grounded profile's maximum, AAPM TG-45), perpendicular to the edge",
+    "minimum over the image line; pylinac's 20/80 % of the grounded profile's maximum, AAPM TG-45), read on the unsmoothed "
+    "band means, perpendicular to the edge",
 }
 FLAT_PENUMBRA_LEVELS = (0.2, 0.8)
 # A beam is FFF when its header says so ("FFF" in its description, or an Elekta Unity: 7 MV FFF only), else when
@@ -429,8 +430,9 @@ def fit_edge(
         pen[i] = abs(hi - lo)
         full = line_max[i] - line_ground[i]
         if full > 0:
-            lo = level_crossing_near(ps, line_ground[i] + FLAT_PENUMBRA_LEVELS[0] * full, p, -direction)
-            hi = level_crossing_near(ps, line_ground[i] + FLAT_PENUMBRA_LEVELS[1] * full, p, direction)
+            raw = profiles[i]  # unsmoothed: a 1-px blur widens a 1.7 mm-sigma edge by ~0.1 mm; the band mean is the denoising
+            lo = level_crossing_near(raw, line_ground[i] + FLAT_PENUMBRA_LEVELS[0] * full, p, -direction)
+            hi = level_crossing_near(raw, line_ground[i] + FLAT_PENUMBRA_LEVELS[1] * full, p, direction)
             pen_flat[i] = abs(hi - lo)
     if side in ("x1", "x2"):
         u = w0 + pos

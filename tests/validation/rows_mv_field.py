@@ -25,9 +25,10 @@ NOTES = """\
 - pylinac 3.49's default penumbra (inflection-derivative edges) scales 20/80 by its inflection height / maximum ×
   1/50, as our FFF definition does; on `flatsym_demo`'s horned top its top-edge inflection sits above 50 % of the
   maximum, so its 80 % level climbs the shoulder: 3.46 mm there against 2.96 mm for its own 20/80 of the maximum.
-  The rows compare ours with pylinac's 20/80 (`Edge.FWHM`), the same definition: `6x auto bulb 2` agrees within
-  0.05 mm; `flatsym_demo` reads 0.18–0.24 mm wider in ours on every side, the same in the three central bands as in
-  the median over the side (so not where it is read); not explained here (our 1-px smoothing adds ≈0.07 mm).
+  The rows compare ours with pylinac's 20/80 (`Edge.FWHM`), the same definition: within 0.04 mm on `6x auto bulb 2`,
+  0.02–0.10 mm on `flatsym_demo`. The levels are read on the unsmoothed band means: reading them on the 1-px
+  smoothed profiles (as the FFF definition does) widened `flatsym_demo`'s penumbrae by 0.14–0.18 mm (+0.18 to +0.24
+  against pylinac), the same in the central bands as in the median.
 - The MANIFEST penumbrae come from an older pylinac (011e6f4e94d1, inflection-scaled): `flatsym_demo` top 3.9 mm
   is 0.7 mm above ours and 0.45 above pylinac 3.49's own inflection-scaled value on the same file; pinned, see the row.
 - `6x auto bulb 2.dcm` carries its jaws in the header (ASYMX/ASYMY ±50.0 mm): ours judges it against 100 × 100 mm
@@ -103,7 +104,8 @@ WHY = {
     "size_asserted": "pylinac's test delta is 1 mm; the app claims 0.5 mm (1.3 px at 0.39 mm, 1.5 px at 0.34 mm)",
     "size_run": "same edge definition (inflection point): 0.3 mm, under a pixel",
     "edge": "pylinac's own test delta for CAX-to-edge distances",
-    "pen": "pylinac's own test delta for penumbrae; ours is a median over 30 band profiles, pylinac one central profile",
+    "pen": "pylinac's own test delta for penumbrae (its older, inflection-scaled values)",
+    "pen_run": "same definition (20/80 % of the grounded maximum): 0.4 px; ours a median over 30 band means, pylinac one central profile",
 }
 
 ROWS: list[Row] = []
@@ -116,8 +118,8 @@ for _name in ("flatsym_demo.dcm", "6x auto bulb 2.dcm"):
                 _file, _q + " vs MANIFEST", _unit, MANIFEST, _value, 0.3, WHY["pen"], _ours(_name, _key),
                 note="The older pylinac's inflection-scaled penumbra (80/50 of an inflection height above 50 % of the "
                      "maximum on this horned top climbs the shoulder); pylinac 3.49 reads 3.46 with that definition and "
-                     "2.96 with 20/80 of the maximum, ours 3.20. Ours is nearer the 20/80 definition the beam calls for.",
-                differs=True, expected=3.20, expected_tol=0.1,
+                     "2.96 with 20/80 of the maximum, ours 3.06. Ours is nearer the 20/80 definition the beam calls for.",
+                differs=True, expected=3.06, expected_tol=0.1,
             ))
             continue
         kind = "size_asserted" if _key in ("x", "y") else ("pen" if _key.startswith("pen_") else "edge")
@@ -129,7 +131,7 @@ for _name in ("flatsym_demo.dcm", "6x auto bulb 2.dcm"):
         ROWS.append(Row(_file, _q + " vs pylinac 3.49", _unit, PYL, _value, 0.3, WHY[kind], _ours(_name, _key)))
     for _key, _value in RUN_349_2080[_name].items():
         _q, _unit = _quantity(_key)
-        ROWS.append(Row(_file, _q + " vs pylinac 3.49 20/80", _unit, PYL_2080, _value, 0.3, WHY["pen"], _ours(_name, _key)))
+        ROWS.append(Row(_file, _q + " vs pylinac 3.49 20/80", _unit, PYL_2080, _value, 0.15, WHY["pen_run"], _ours(_name, _key)))
 
 # The 10 × 10 cm field judged against its header's 100 mm (never its own rounded 99 mm)
 for _axis, _pyl_size in (("x", 99.408), ("y", 99.308)):
