@@ -1,7 +1,7 @@
 """`python -m qc ...`: the command-line face of the same analysers, storage and reports.
 
     python -m qc tests                                   list the tests
-    python -m qc analyse TEST FILE... [--machine NAME] [--json] [--store] [--date "YYYY-MM-DD[ HH:MM]"]
+    python -m qc analyse TEST FILE... [--machine NAME] [--json] [--store] [--date "YYYY-MM-DD[ HH:MM]"] [--nominal 100x100]
     python -m qc analyse helium --value helium_level_pct=72,5 --machine "Unity 1" --store
     python -m qc import mr_mv history.csv --machine "Unity 1" [--dry-run] [--json] [--skip-duplicates]
     python -m qc demo [--force]                          build the demo database
@@ -102,12 +102,13 @@ def cmd_analyse(args) -> int:
                 raise QCInputError("err.no_files")
             inputs = read_paths(args.files)
             given = parse_date(args.date)
-            analysis = pipeline.analyse(store, spec, inputs, machine, lang, acquired_at=given)
+            options = _analyse_options(spec.key, args)
+            analysis = pipeline.analyse(store, spec, inputs, machine, lang, options=options, acquired_at=given)
             if machine is None:
                 # A machine known by the header's StationName/serial: analyse again with its calibration.
                 known = store.machine_for_identity(analysis.result.station_name, analysis.result.device_serial)
                 if known is not None:
-                    analysis = pipeline.analyse(store, spec, inputs, known, lang, acquired_at=given)
+                    analysis = pipeline.analyse(store, spec, inputs, known, lang, options=options, acquired_at=given)
         session_id = None
         if args.store:
             try:
@@ -125,6 +126,19 @@ def cmd_analyse(args) -> int:
     else:
         _print_human(analysis, out, lang)
     return 0
+
+
+def _analyse_options(test: str, args) -> dict | None:
+    """The analyser options given on the command line (`--nominal 100x100`: the MVIC-Champ nominal field
+    when the images' headers do not give it)."""
+    if getattr(args, "nominal", None) is None:
+        return None
+    if test != "field":
+        raise QCInputError("cli.err.nominal_field_only", test=test)
+    from qc.mv.field import parse_nominal_mm
+
+    nominal = parse_nominal_mm(args.nominal)
+    return {"nominal_field_mm": nominal} if nominal else None
 
 
 def _print_human(analysis, out: dict, lang: str) -> None:
@@ -383,6 +397,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="acquisition date 'YYYY-MM-DD[ HH:MM]': image tests use it only when the files carry none "
         "(required then); logged tests: date of the check, default now",
     )
+    s.add_argument("--nominal", help="field: nominal field size 'XxY' in mm (e.g. 100x100) when the headers do not give the jaws")
     s.set_defaults(func=cmd_analyse)
 
     s = sub.add_parser("import", help="import a logged test's history from a CSV or .xlsx file (all rows or none)")

@@ -35,7 +35,7 @@ _INTERNAL_REF = re.compile(
     r"domain\.md(?:\s*(?:,|et|and)?\s*(?:§\s*\d+(?:\.\d+)*|App(?:endix|\.)?\s*[A-Z]\b|Q\d+))*", re.IGNORECASE
 )
 DATE_COLUMNS = ("acquired_at", "created_at", "stored_at", "voided_at", "signed_at", "at", "valid_from")
-CATEGORY_COLUMNS = ("kind", "cax_source")  # analyser codes with a word in the catalogue (display.val.<column>.<code>)
+CATEGORY_COLUMNS = ("kind", "cax_source", "nominal_source", "penumbra_definition", "beam_source")  # analyser codes with a word in the catalogue (display.val.<column>.<code>)
 BOOL_COLUMNS = ("voided", "active", "out_of_tolerance", "matched_nominal", "is_demo")
 
 

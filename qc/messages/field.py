@@ -22,6 +22,26 @@ MESSAGES = {
         "fr": "le champ trouvé ({w:.1f} × {h:.1f} mm) est trop petit pour ce test (au moins {min:.0f} mm par côté).",
         "en": "the field found ({w:.1f} × {h:.1f} mm) is too small for this test (at least {min:.0f} mm a side).",
     },
+    "field.reason.narrow_bands": {
+        "fr": "l'image montre {n} bandes étroites parallèles (largeur médiane {width:.1f} mm) et non un champ : elle ressemble à un picket fence (test « {leaves} ») ou à des fentes (test « {slits} »). Chargez-la sur la page de ce test.",
+        "en": "the image shows {n} narrow parallel bands (median width {width:.1f} mm), not one field: it looks like a picket fence (\"{leaves}\" test) or slits (\"{slits}\" test). Upload it on that test's page.",
+    },
+    "field.reason.bands": {
+        "fr": "l'image montre {n} bandes parallèles (largeur médiane {width:.1f} mm) et non un champ : elle ressemble à une image du test « {test} » (ouvertures de lames). Chargez-la sur cette page.",
+        "en": "the image shows {n} parallel bands (median width {width:.1f} mm), not one field: it looks like an image of the \"{test}\" test (leaf gaps). Upload it on that page.",
+    },
+    "field.reason.strip": {
+        "fr": "la zone irradiée est une fente de {width:.1f} × {length:.0f} mm, pas un champ : elle ressemble à une image du test « {test} » (ou d'une étoile). Chargez-la sur la page de ce test.",
+        "en": "the irradiated region is a {width:.1f} × {length:.0f} mm slit, not a field: it looks like an image of the \"{test}\" test (or a starshot). Upload it on that test's page.",
+    },
+    "field.reason.band_across": {
+        "fr": "la zone irradiée est une bande de {width:.1f} mm qui traverse tout le détecteur, pas un champ fermé : elle ressemble à une image du test « {test} ». Chargez-la sur cette page.",
+        "en": "the irradiated region is a {width:.1f} mm band running across the whole imager, not a closed field: it looks like an image of the \"{test}\" test. Upload it on that page.",
+    },
+    "field.reason.bb": {
+        "fr": "un petit champ contenant une bille (creux rond au centre) : elle ressemble à une image du test « {test} ». Chargez-la sur cette page.",
+        "en": "a small field holding a ball bearing (a round dip in its centre): it looks like an image of the \"{test}\" test. Upload it on that page.",
+    },
     "field.reason.all_clipped": {
         "fr": "le champ déborde du détecteur de tous côtés : aucun bord n'est mesurable.",
         "en": "the field runs off the imager on every side: no edge can be measured.",
@@ -44,8 +64,43 @@ MESSAGES = {
         "en": "{file}: edge {side}: {n} of {total} edge points rejected as outliers.",
     },
     "field.warn.no_nominal": {
-        "fr": "{file} : champ mesuré {sx} × {sy} mm, à plus de {limit:g} mm de tout champ nominal ; nominal pris = taille mesurée arrondie ({nominal}).",
-        "en": "{file}: measured field {sx} × {sy} mm is more than {limit:g} mm from every nominal field; nominal taken = measured size rounded ({nominal}).",
+        "fr": "{file} : champ mesuré {sx} × {sy} mm sans taille nominale connue (ni dans l'en-tête DICOM, ni indiquée pour la séance, ni à moins de {limit:g} mm d'un champ de la machine : {known}) ; écart de taille non mesuré (Non mesuré). Indiquez le champ nominal (page ou option --nominal 100x100) ou ajoutez-le aux champs de la machine.",
+        "en": "{file}: measured field {sx} × {sy} mm has no known nominal size (not in the DICOM header, not given for the session, not within {limit:g} mm of a field of the machine: {known}); size error not measured (Not measured). Give the nominal field (on the page or --nominal 100x100) or add it to the machine's fields.",
+    },
+    "field.warn.asymmetric_nominal": {
+        "fr": "{file} : le champ de l'en-tête ({nominal}) n'est pas centré sur l'axe ; tailles jugées, positions des bords montrées sans être jugées (leur côté sur l'image n'est pas connu).",
+        "en": "{file}: the header's field ({nominal}) is not centred on the axis; sizes are judged, edge positions are shown but not judged (their side on the image is not known).",
+    },
+    "field.reason_missing.no_nominal": {
+        "fr": "taille nominale inconnue (ni en-tête, ni indiquée, ni champ connu de la machine)",
+        "en": "nominal size unknown (not in the header, not given, not a known field of the machine)",
+    },
+    "field.err.nominal_text": {
+        "fr": "Champ nominal « {text} » non compris : écrivez deux tailles en mm, par exemple 100x100 ou 150x80.",
+        "en": "Nominal field \"{text}\" not understood: write two sizes in mm, e.g. 100x100 or 150x80.",
+    },
+    "cli.err.nominal_field_only": {
+        "fr": "--nominal ne s'applique qu'au test field (MVIC-Champ), pas à « {test} ».",
+        "en": "--nominal applies only to the field test (MVIC field), not to \"{test}\".",
+    },
+    "field.penumbra_def.fff": {"fr": "FFF : 20/50–80/50 de la hauteur au point d'inflexion", "en": "FFF: 20/50–80/50 of the inflection height"},
+    "field.penumbra_def.flattened": {"fr": "faisceau égalisé : 20–80 % de la hauteur du profil", "en": "flattened beam: 20–80 % of the profile height"},
+    # item-table columns and their values (qc.display)
+    "display.col.nominal_source": {"fr": "Origine du nominal", "en": "Nominal from"},
+    "display.col.penumbra_definition": {"fr": "Définition de la pénombre", "en": "Penumbra definition"},
+    "display.col.beam_source": {"fr": "Type de faisceau selon", "en": "Beam type from"},
+    "display.val.nominal_source.header": {"fr": "en-tête DICOM (mâchoires/lames)", "en": "DICOM header (jaws/leaves)"},
+    "display.val.nominal_source.user": {"fr": "indiqué pour la séance", "en": "given for the session"},
+    "display.val.nominal_source.known": {"fr": "champ connu de la machine", "en": "known field of the machine"},
+    "display.val.nominal_source.none": {"fr": "inconnu", "en": "unknown"},
+    "display.val.penumbra_definition.fff": {"fr": "FFF : 20/50–80/50 de la hauteur d'inflexion", "en": "FFF: 20/50–80/50 of the inflection height"},
+    "display.val.penumbra_definition.flattened": {"fr": "égalisé : 20–80 % de la hauteur du profil", "en": "flattened: 20–80 % of the profile height"},
+    "display.val.beam_source.header": {"fr": "en-tête DICOM", "en": "DICOM header"},
+    "display.val.beam_source.profile": {"fr": "forme du profil", "en": "profile shape"},
+    "field.nominal.label": {"fr": "Champ nominal (mm, X×Y), si l'en-tête ne le donne pas", "en": "Nominal field (mm, X×Y), when the header does not give it"},
+    "field.nominal.help": {
+        "fr": "Utilisé quand l'en-tête DICOM ne donne pas les mâchoires/lames. Sinon le champ connu de la machine le plus proche (à 10 mm près) ; à défaut l'écart de taille est Non mesuré.",
+        "en": "Used when the DICOM header does not give the jaws/leaves. Otherwise the nearest known field of the machine (within 10 mm); failing that the size error is Not measured.",
     },
     "field.warn.no_calibration": {
         "fr": "Pas d'étalonnage de l'axe faisceau en vigueur à cette date : décalage du centre et positions des bords non mesurés (Non mesuré), jamais rapportés au centre de l'imageur. Tailles, angles, pénombres et profils restent jugés. Enregistrez l'étalonnage de l'axe dans Paramètres.",

@@ -3,7 +3,9 @@
 Owns the weekly "MVIC-Champ" analyser (test key "field", domain.md §3): for each RT Image of the
 session, find the one rectangular field, fit its four edges and report, in mm at the isocentre
 relative to the beam axis (CAX pixel, `qc.mv.geometry.cax_pixel`), the field sizes, centre offset, edge
-positions, corner angles, rotation and penumbrae, matched to the nearest nominal field; plus the
+positions, corner angles, rotation and penumbrae, against the field's nominal size (`resolve_nominal`:
+the header's jaws/leaves, else the size given for the session, else the nearest of the machine's known
+fields; never the measured size itself: without one the size error is Non mesuré); plus the
 central profiles for constancy against a stored baseline profile and their FFF quantities (NCS
 report 33, `qc.mv.fff`), judged as changes from the baseline in force on the acquisition date (FFF
 beam through the cryostat: no absolute flatness). Each image is measured on its own
@@ -23,9 +25,11 @@ Conventions (documented in `params`):
   distance between the two opposite lines along their mean normal through the centre.
 - Rotation = mean angle of the four edges against the image axes, positive = clockwise as the
   image is displayed (u right, v down).
-- Penumbra = distance between the levels 20/50 and 80/50 of the inflection height (pylinac's
-  inflection-scaled 20–80 % for FFF beams, domain.md §2.6), on the grounded profile, perpendicular
-  to the edge.
+- Penumbra, by the beam (`beam_kind`: the header's word, else the profile's NCS-33 unflatness), perpendicular
+  to the edge: FFF = distance between 20/50 and 80/50 of the inflection height on the grounded profile
+  (pylinac's inflection-scaled 20–80 %, domain.md §2.6); flattened = distance between 20 % and 80 % of the
+  profile's own height (pylinac's 20/80 % of the grounded maximum, AAPM TG-45). The definition used is
+  named in each result (item "penumbra_definition", params, the metric's description).
 """
 
 from __future__ import annotations
@@ -42,6 +46,7 @@ from qc.readers.dicom_io import DicomImage, session_identity
 from qc.mv.common import PreparedImage, calibration_warnings, baseline_in_force, block_mean, measurement, prepare_images, rounded, session_date
 from qc.mv.fff import QUANTITIES as FFF_QUANTITIES
 from qc.mv.fff import FFFProfile, fff_profile
+from qc.mv.beam_header import header_field, header_says_fff
 from qc.mv.geometry import (
     CaxPixel,
     RobustLine,
@@ -56,7 +61,7 @@ from qc.tolerances import Tolerance
 
 KEY = "field"
 DEFAULT_NOMINAL_FIELDS_MM: tuple[tuple[float, float], ...] = ((150, 80), (85, 85), (50, 50))
-MATCH_LIMIT_MM = 10.0  # farther than this from every nominal: nominal = measured size, rounded
+MATCH_LIMIT_MM = 10.0  # farther than this from every known field: no nominal (size error Non mesuré)
 N_PROFILES_PER_SIDE = 30
 SIDE_FRACTION = 0.6  # profiles spread over the central 60 % of each side (domain.md §3)
 PROFILE_HALF_WINDOW_MM = 12.0  # each edge profile spans ±12 mm around the rough edge
@@ -73,10 +78,19 @@ EDGE_DEFINITION = (
     "inflection point (maximum of the first derivative of the lightly smoothed profile, "
     "sub-pixel by a weighted Gaussian fit of the derivative peak; NCS-33 / pylinac INFLECTION_DERIVATIVE)"
 )
-PENUMBRA_DEFINITION = (
-    "distance between 20/50 and 80/50 of the inflection height on the grounded profile "
-    "(pylinac's inflection-scaled 20-80 % for FFF beams), perpendicular to the edge"
-)
+PENUMBRA_DEFINITIONS = {
+    "fff": "distance between 20/50 and 80/50 of the inflection height on the grounded profile "
+    "(pylinac's inflection-scaled 20-80 % for FFF beams), perpendicular to the edge",
+    "flattened": "distance between 20 % and 80 % of the profile's own height (its maximum over the field above its "
+    "minimum over the image line; pylinac's 20/80 % of the grounded profile's maximum, AAPM TG-45), read on the unsmoothed "
+    "band means, perpendicular to the edge",
+}
+FLAT_PENUMBRA_LEVELS = (0.2, 0.8)
+# A beam is FFF when its header says so ("FFF" in its description, or an Elekta Unity: 7 MV FFF only), else when
+# its central profiles are cones: NCS-33 unflatness (centre over the values at 80 % of the width) ≥ this on both
+# axes. Flattened beams measured here: 1.02–1.03 (pylinac's 6x 10 × 10 cm on an aS1200, whose EPID response
+# rises to the centre), ≤ 1.0 for horned large fields; the Unity's cone gives 1.03 (50 mm) to 1.12 (150 mm).
+FFF_UNFLATNESS_MIN = 1.05
 REF_DEPT = "Département ±1 mm / 90° ± 1°"
 
 
@@ -91,7 +105,12 @@ class EdgeFit:
     u_px: np.ndarray
     v_px: np.ndarray
     line: RobustLine  # across = intercept + slope·along, mm; x-sides: x(y), y-sides: y(x)
-    penumbra_mm: float | None
+    penumbra_fff_mm: float | None  # 20/50–80/50 of the inflection height (FFF definition)
+    penumbra_flat_mm: float | None = None  # 20–80 % of the profile's own height (flattened-beam definition)
+
+    def penumbra(self, definition: str) -> float | None:
+        """The penumbra by `definition` ("fff" or "flattened", see `PENUMBRA_DEFINITIONS`)."""
+        return self.penumbra_flat_mm if definition == "flattened" else self.penumbra_fff_mm
 
     @property
     def inliers(self) -> np.ndarray:
@@ -139,14 +158,15 @@ class FieldMeasurement:
     corner_angles_deg: dict[str, float]
     rotation_deg: float | None
     warnings: list[str] = field(default_factory=list)
+    rough_size_mm: tuple[float, float] = (0.0, 0.0)  # the rough mask's box (x, y): the extent when a side is clipped
 
     def edge_mm(self, side: str) -> float | None:
         e = self.edges.get(side)
         return None if e is None else e.offset_mm
 
-    def penumbra_mm(self, side: str) -> float | None:
+    def penumbra_mm(self, side: str, definition: str = "fff") -> float | None:
         e = self.edges.get(side)
-        return None if e is None else e.penumbra_mm
+        return None if e is None else e.penumbra(definition)
 
     @property
     def corner_angle_max_dev_deg(self) -> float | None:
@@ -219,13 +239,122 @@ def rough_field_box(image: DicomImage, lang: str = "fr") -> tuple[tuple[float, f
     return box, clipped
 
 
+# ---------------------------------------------------------------- images of other tests
+
+BAND_PROMINENCE = 0.25  # a band stands out of the profile by at least this fraction of the image's range
+BAND_MAX_WIDTH_MM = 15.0  # narrower than this (FWHM): a picket or a slit (qc.mv.slits.SLIT_MAX_WIDTH_MM)
+MIN_PARALLEL_BANDS = 3  # this many separate bands side by side: a picket fence, slits or leaf gaps, not one field
+GAP_MAX_WIDTH_MM = 40.0  # a band this narrow running off two opposite sides of the imager: a leaf gap (AQUA)
+BB_FIELD_MAX_MM = 40.0  # the BB of a Winston-Lutz image sits in a small field (Unity: 20 mm; pylinac demo 20 mm)
+BB_MIN_DIP = 0.008  # a dip this deep (fraction of the maximum) in a small field: a BB. Measured: synthetic Unity WL
+# (5 % BB) 0.018–0.026, pylinac WL demo 0.20–0.25; plain 20–40 mm fields (FFF and flat, 0.5 % noise) ≤ 0.002
+
+
+def _band_count(norm: np.ndarray, axis: int, step_mm: float) -> tuple[int, float]:
+    """Separate bands across `axis` on the image's middle half: (number, median FWHM mm)."""
+    from scipy.signal import find_peaks, peak_widths
+
+    n_other = norm.shape[1 - axis]
+    mid = slice(n_other // 4, n_other - n_other // 4)
+    prof = (norm[mid, :] if axis == 1 else norm[:, mid].T).mean(axis=0)
+    prof = ndimage.gaussian_filter1d(prof, 1.0)
+    peaks, _ = find_peaks(prof, prominence=BAND_PROMINENCE)
+    if len(peaks) == 0:
+        return 0, 0.0
+    widths = peak_widths(prof, peaks, rel_height=0.5)[0] * step_mm
+    return len(peaks), float(np.median(widths))
+
+
+def _trapped_dip(profile: np.ndarray) -> float:
+    """The deepest dip of a profile below the lower of its maxima on either side (0 for a flat, peaked or
+    horned-but-monotonic top), as a fraction of its maximum."""
+    left = np.maximum.accumulate(profile)
+    right = np.maximum.accumulate(profile[::-1])[::-1]
+    return float(np.max(np.minimum(left, right) - profile) / max(float(profile.max()), 1e-12))
+
+
+def _has_bb(image: DicomImage, box: tuple[float, float, float, float]) -> bool:
+    """A round dip in a small field (a Winston-Lutz BB): the central row and the central column of the field
+    (±1 mm band means, smoothed over 0.5 mm, where they exceed 70 % of their maximum) both dip by more than
+    `BB_MIN_DIP` below the lower of their maxima on either side. A plain field's top (flat, FFF cone, horns) has
+    no such dip; a BB shadows both directions at once."""
+    row_mm, col_mm = image.pixel_size_iso_mm
+    u0, u1, v0, v1 = box
+    if (u1 - u0) * col_mm > BB_FIELD_MAX_MM or (v1 - v0) * row_mm > BB_FIELD_MAX_MM:
+        return False
+    s = image.signal
+    uc, vc = int(round((u0 + u1) / 2)), int(round((v0 + v1) / 2))
+    dips = []
+    for prof, step in (
+        (s[max(vc - int(round(1 / row_mm)), 0) : vc + int(round(1 / row_mm)) + 1, max(int(u0), 0) : int(u1) + 1].mean(axis=0), col_mm),
+        (s[max(int(v0), 0) : int(v1) + 1, max(uc - int(round(1 / col_mm)), 0) : uc + int(round(1 / col_mm)) + 1].mean(axis=1), row_mm),
+    ):
+        if prof.size < 5:
+            return False
+        prof = ndimage.gaussian_filter1d(prof, 0.5 / step)
+        top = np.nonzero(prof >= 0.7 * prof.max())[0]
+        dips.append(_trapped_dip(prof[top[0] : top[-1] + 1]))
+    return min(dips) > BB_MIN_DIP
+
+
+def other_test_reason(image: DicomImage, lang: str) -> QCInputError | None:
+    """The refusal of an image that belongs to another MV test, naming it; None for a field image.
+
+    Several parallel bands (a picket fence, slits, AQUA leaf gaps), one narrow band running off two opposite
+    sides of the imager (a leaf gap or a slit), a small field holding a BB (Winston-Lutz).
+    """
+    from qc.mv.leaves import SPEC_NAME as LEAVES
+    from qc.mv.slits import SPEC_NAME as SLITS
+    from qc.mv.winston_lutz import SPEC_NAME as WL
+
+    name = image.file.filename
+    s = image.signal
+    f = max(1, min(s.shape) // 256)
+    ds = block_mean(s, f)
+    bg, hi = np.percentile(ds, [1.0, 99.9])
+    if not np.isfinite(hi - bg) or hi - bg <= 1e-9 * max(abs(hi), 1.0):
+        return None
+    norm = (ds - bg) / (hi - bg)
+    row_mm, col_mm = image.pixel_size_iso_mm
+    for axis, step in ((1, col_mm * f), (0, row_mm * f)):
+        n, width = _band_count(norm, axis, step)
+        if n >= MIN_PARALLEL_BANDS:
+            if width <= BAND_MAX_WIDTH_MM:  # pickets and slits look alike: both tests named
+                return _wrong(name, lang, "field.reason.narrow_bands", n=n, width=width,
+                              leaves=LEAVES.get(lang, LEAVES["fr"]), slits=SLITS.get(lang, SLITS["fr"]))
+            return _wrong(name, lang, "field.reason.bands", n=n, width=width, test=LEAVES.get(lang, LEAVES["fr"]))
+    mask = norm > 0.5
+    labels, n_regions = ndimage.label(mask)
+    if n_regions == 0:
+        return None
+    big = labels == (1 + int(np.argmax(np.bincount(labels.ravel())[1:])))
+    rows = np.nonzero(big.any(axis=1))[0]
+    cols = np.nonzero(big.any(axis=0))[0]
+    edge_px = max(1, int(math.ceil(MIN_OUTSIDE_MM / (min(row_mm, col_mm) * f))))
+    across_cols = cols[0] < edge_px and cols[-1] >= ds.shape[1] - edge_px
+    across_rows = rows[0] < edge_px and rows[-1] >= ds.shape[0] - edge_px
+    for runs_off, narrow_mm in ((across_cols, (rows[-1] - rows[0] + 1) * row_mm * f), (across_rows, (cols[-1] - cols[0] + 1) * col_mm * f)):
+        if runs_off and narrow_mm <= GAP_MAX_WIDTH_MM:
+            test = SLITS if narrow_mm <= BAND_MAX_WIDTH_MM else LEAVES
+            return _wrong(name, lang, "field.reason.band_across", width=narrow_mm, test=test.get(lang, test["fr"]))
+    w_mm, h_mm = (cols[-1] - cols[0] + 1) * col_mm * f, (rows[-1] - rows[0] + 1) * row_mm * f
+    if min(w_mm, h_mm) <= BAND_MAX_WIDTH_MM and max(w_mm, h_mm) >= 5 * min(w_mm, h_mm):
+        return _wrong(name, lang, "field.reason.strip", width=min(w_mm, h_mm), length=max(w_mm, h_mm), test=SLITS.get(lang, SLITS["fr"]))
+    box = (cols[0] * f - 0.5, (cols[-1] + 1) * f - 0.5, rows[0] * f - 0.5, (rows[-1] + 1) * f - 0.5)
+    if _has_bb(image, box):
+        return _wrong(name, lang, "field.reason.bb", test=WL.get(lang, WL["fr"]))
+    return None
+
+
 # ---------------------------------------------------------------- edges
 
 
 def edge_profiles(
     signal: np.ndarray, side: str, box: tuple[float, float, float, float], pixel_mm: tuple[float, float]
-) -> tuple[np.ndarray, np.ndarray, int]:
-    """Band-averaged profiles across one edge: (band centres px, profiles [n, window], window start px).
+) -> tuple[np.ndarray, np.ndarray, int, np.ndarray]:
+    """Band-averaged profiles across one edge: (band centres px, profiles [n, window], window start px,
+    the same bands over the whole image line [n, line]: their own maximum and ground set the flattened-beam
+    penumbra levels).
 
     `N_PROFILES_PER_SIDE` bands tile the central `SIDE_FRACTION` of the side; each profile is the mean
     of its band's rows (X sides) or columns (Y sides), over ±`PROFILE_HALF_WINDOW_MM` (at most 45 % of
@@ -251,12 +380,11 @@ def edge_profiles(
     half = max(half, 8)
     w0, w1 = max(0, int(round(edge)) - half), min(n_across, int(round(edge)) + half + 1)
     starts = np.linspace(a0, a1 + 1, n + 1).round().astype(int)
-    strip = img[a0 : a1 + 1, w0:w1]
-    sums = np.add.reduceat(strip, starts[:-1] - a0, axis=0)
     counts = np.diff(starts)[:, None]
-    profiles = sums / counts
+    lines = np.add.reduceat(img[a0 : a1 + 1, :], starts[:-1] - a0, axis=0) / counts
+    profiles = lines[:, w0:w1]
     centres = (starts[:-1] + starts[1:] - 1) / 2.0
-    return centres, profiles, w0
+    return centres, profiles, w0, lines
 
 
 def fit_edge(
@@ -267,11 +395,18 @@ def fit_edge(
     Returns (fit or None when too few points, number of profiles tried).
     """
     row_mm, col_mm = image.pixel_size_iso_mm
-    centres, profiles, w0 = edge_profiles(image.signal, side, box, image.pixel_size_iso_mm)
+    centres, profiles, w0, lines = edge_profiles(image.signal, side, box, image.pixel_size_iso_mm)
     direction = 1 if side in ("x1", "y1") else -1
     pen = np.full(len(centres), np.nan)
+    pen_flat = np.full(len(centres), np.nan)
     step_mm = col_mm if side in ("x1", "x2") else row_mm
     smooth = ndimage.gaussian_filter1d(profiles, SMOOTH_PX, axis=1)
+    # flattened-beam height of each band: its own maximum over the field and its ground over the whole line
+    lines_s = ndimage.gaussian_filter1d(lines, SMOOTH_PX, axis=1)
+    lo_px, hi_px = (box[0], box[1]) if side in ("x1", "x2") else (box[2], box[3])
+    inside = lines_s[:, max(0, int(math.ceil(lo_px))) : int(math.floor(hi_px)) + 1]
+    line_max = inside.max(axis=1) if inside.shape[1] else lines_s.max(axis=1)
+    line_ground = lines_s.min(axis=1)
     heavy = ndimage.gaussian_filter1d(profiles, max(SMOOTH_PX, INFLECTION_SMOOTH_MM / step_mm), axis=1)
     n_win = profiles.shape[1]
     pos, _ = inflection_edges(heavy, direction)
@@ -294,6 +429,12 @@ def fit_edge(
         lo = level_crossing_near(ps, lo_level, p, -direction)
         hi = level_crossing_near(ps, hi_level, p, direction)
         pen[i] = abs(hi - lo)
+        full = line_max[i] - line_ground[i]
+        if full > 0:
+            raw = profiles[i]  # unsmoothed: a 1-px blur widens a 1.7 mm-sigma edge by ~0.1 mm; the band mean is the denoising
+            lo = level_crossing_near(raw, line_ground[i] + FLAT_PENUMBRA_LEVELS[0] * full, p, -direction)
+            hi = level_crossing_near(raw, line_ground[i] + FLAT_PENUMBRA_LEVELS[1] * full, p, direction)
+            pen_flat[i] = abs(hi - lo)
     if side in ("x1", "x2"):
         u = w0 + pos
         v = centres.astype(float)
@@ -307,11 +448,11 @@ def fit_edge(
     line = fit_line_robust(along_mm, across_mm, min_points=max(5, int(0.4 * len(centres))), floor=0.5 * step_mm)
     if line is None:
         return None, len(centres)
-    good = line.inliers & np.isfinite(pen)
-    penumbra = None
-    if good.any():
-        penumbra = float(np.median(pen[good]) * step_mm / math.hypot(1.0, line.slope))
-    return EdgeFit(side, u, v, line, penumbra), len(centres)
+    def median_mm(values: np.ndarray) -> float | None:
+        good = line.inliers & np.isfinite(values)
+        return float(np.median(values[good]) * step_mm / math.hypot(1.0, line.slope)) if good.any() else None
+
+    return EdgeFit(side, u, v, line, median_mm(pen), median_mm(pen_flat)), len(centres)
 
 
 def _pair_size_and_mid(e1: EdgeFit, e2: EdgeFit, ref: np.ndarray) -> tuple[float, np.ndarray]:
@@ -336,6 +477,9 @@ def measure_field(image: DicomImage, cax: CaxPixel, lang: str = "fr") -> FieldMe
     """Find the field on one image and measure it (see the module docstring for the definitions)."""
     name = image.file.filename
     warnings: list[str] = []
+    refusal = other_test_reason(image, lang)
+    if refusal is not None:
+        raise refusal
     box, clipped = rough_field_box(image, lang)
     if clipped:
         warnings.append(t("field.warn.clipped", lang, file=name, sides=", ".join(t(f"field.side.{s}", lang) for s in clipped)))
@@ -400,6 +544,7 @@ def measure_field(image: DicomImage, cax: CaxPixel, lang: str = "fr") -> FieldMe
         corner_angles_deg=angles,
         rotation_deg=rotation,
         warnings=warnings,
+        rough_size_mm=((box[1] - box[0]) * image.pixel_size_iso_mm[1], (box[3] - box[2]) * image.pixel_size_iso_mm[0]),
     )
 
 
@@ -408,12 +553,12 @@ def measure_field(image: DicomImage, cax: CaxPixel, lang: str = "fr") -> FieldMe
 
 def match_nominal(
     size_x_mm: float | None, size_y_mm: float | None, nominals: list[tuple[float, float]] | tuple = DEFAULT_NOMINAL_FIELDS_MM
-) -> tuple[float, float, bool]:
-    """Nearest nominal field (X, Y) to the measured sizes, in either orientation; (X, Y, matched).
+) -> tuple[float | None, float | None, bool]:
+    """Nearest known field (X, Y) to the measured sizes, in either orientation; (X, Y, matched).
 
     Distance = the larger of the two side differences (a side not measured is ignored). When no
-    nominal is within `MATCH_LIMIT_MM`, the nominal is the measured size rounded to 1 mm and
-    matched is False.
+    known field is within `MATCH_LIMIT_MM`, there is no nominal: (None, None, False). The measured
+    size is never its own nominal (a size error against it could never exceed 0.5 mm).
     """
     best, best_d = None, math.inf
     for nx, ny in nominals:
@@ -424,9 +569,68 @@ def match_nominal(
                 best, best_d = (X, Y), dd
     if best is not None and best_d <= MATCH_LIMIT_MM:
         return best[0], best[1], True
-    rx = float(round(size_x_mm)) if size_x_mm is not None else (best[0] if best else 0.0)
-    ry = float(round(size_y_mm)) if size_y_mm is not None else (best[1] if best else 0.0)
-    return rx, ry, False
+    return None, None, False
+
+
+@dataclass(frozen=True)
+class Nominal:
+    """The size the field should have and where it comes from: "header" (the image's beam limiting
+    devices), "user" (given for the session), "known" (the machine's list of fields) or "none"."""
+
+    x_mm: float | None
+    y_mm: float | None
+    source: str
+    centred: bool = True  # edges expected at ± half the size (False: an asymmetric header field)
+
+    @property
+    def known(self) -> bool:
+        return self.x_mm is not None and self.y_mm is not None
+
+
+def _oriented(a: float, b: float, size_x_mm: float | None, size_y_mm: float | None) -> tuple[float, float]:
+    """(a, b) or (b, a), whichever is nearer the measured sizes: the header's IEC X is the image's x on one
+    machine and its y on another (the Unity's leaves travel along the image rows), so the measurement only
+    tells which side is which; the values themselves are the header's."""
+    def dist(x: float, y: float) -> float:
+        return max([abs(s - n) for s, n in ((size_x_mm, x), (size_y_mm, y)) if s is not None] or [0.0])
+
+    return (a, b) if dist(a, b) <= dist(b, a) else (b, a)
+
+
+def parse_nominal_mm(text: str | None) -> tuple[float, float] | None:
+    """A nominal field typed by the user ("100x100", "150 × 80", "85,5x85,5") as (X, Y) mm; None when empty.
+
+    Raises QCInputError("field.err.nominal_text") for anything else.
+    """
+    if text is None or not str(text).strip():
+        return None
+    parts = str(text).lower().replace("×", "x").replace("*", "x").replace(",", ".").replace("mm", "").split("x")
+    try:
+        x, y = (float(p.strip()) for p in parts)
+    except ValueError:
+        raise QCInputError("field.err.nominal_text", text=str(text)) from None
+    if not (MIN_FIELD_SIDE_MM <= x <= 600 and MIN_FIELD_SIDE_MM <= y <= 600):
+        raise QCInputError("field.err.nominal_text", text=str(text))
+    return x, y
+
+
+def resolve_nominal(fm: "FieldMeasurement", image: DicomImage, options: dict, known: list[tuple[float, float]]) -> Nominal:
+    """The nominal field of one image: its header's beam limiting devices, else the size given for the
+    session (`options["nominal_field_mm"]`, X along the image columns), else the nearest of the machine's
+    known fields within `MATCH_LIMIT_MM`, else none (the size error is then Non mesuré)."""
+    hf = header_field(image.dataset)
+    if hf is not None:
+        # to 0.01 mm: the header holds the jaws as 49.999921738497
+        x, y = _oriented(round(hf.size_x_mm, 2), round(hf.size_y_mm, 2), fm.size_x_mm, fm.size_y_mm)
+        return Nominal(x, y, "header", hf.centred)
+    given = options.get("nominal_field_mm")
+    if given:
+        gx, gy = (float(v) for v in given)
+        return Nominal(gx, gy, "user")
+    nx, ny, matched = match_nominal(fm.size_x_mm, fm.size_y_mm, known)
+    if matched:
+        return Nominal(nx, ny, "known")
+    return Nominal(None, None, "none")
 
 
 def nominal_label(nx: float, ny: float) -> str:
@@ -436,7 +640,7 @@ def nominal_label(nx: float, ny: float) -> str:
 # ---------------------------------------------------------------- profiles (constancy)
 
 
-def central_profiles(image: DicomImage, cax: CaxPixel, fm: FieldMeasurement, nominal_mm: tuple[float, float]) -> dict:
+def central_profiles(image: DicomImage, cax: CaxPixel, fm: FieldMeasurement) -> dict:
     """Central X and Y profiles through the field centre: positions mm at iso from the CAX, signal
     relative to the mean within ±2 mm of the field centre. Each is a 5-pixel-wide band mean, kept
     over the field ± 15 mm.
@@ -448,8 +652,8 @@ def central_profiles(image: DicomImage, cax: CaxPixel, fm: FieldMeasurement, nom
     uc, vc = cax.u0 + cx / col_mm, cax.v0 + cy / row_mm
     out = {}
     for axis, centre, other, n_mm, other_mm, size in (
-        ("x", cx, vc, col_mm, row_mm, fm.size_x_mm or nominal_mm[0]),
-        ("y", cy, uc, row_mm, col_mm, fm.size_y_mm or nominal_mm[1]),
+        ("x", cx, vc, col_mm, row_mm, fm.size_x_mm or fm.rough_size_mm[0]),
+        ("y", cy, uc, row_mm, col_mm, fm.size_y_mm or fm.rough_size_mm[1]),
     ):
         arr = s if axis == "x" else s.T
         k = int(round(other))
@@ -597,10 +801,11 @@ class FieldImage:
 
     prepared: PreparedImage
     fm: FieldMeasurement
-    nominal_mm: tuple[float, float]
-    matched: bool
+    nominal: Nominal
     profiles: dict
     fff: dict[str, FFFProfile | None]
+    beam: str = "fff"  # "fff" or "flattened": the penumbra definition used
+    beam_source: str = "profile"  # "header" or "profile"
 
     @property
     def filename(self) -> str:
@@ -612,8 +817,27 @@ class FieldImage:
 
     @property
     def size_errors_mm(self) -> tuple[float | None, float | None]:
-        nx, ny = self.nominal_mm
-        return (None if self.fm.size_x_mm is None else self.fm.size_x_mm - nx, None if self.fm.size_y_mm is None else self.fm.size_y_mm - ny)
+        """Measured − nominal per axis; None (Non mesuré) when either is unknown."""
+        nx, ny = self.nominal.x_mm, self.nominal.y_mm
+        return (None if self.fm.size_x_mm is None or nx is None else self.fm.size_x_mm - nx,
+                None if self.fm.size_y_mm is None or ny is None else self.fm.size_y_mm - ny)
+
+    @property
+    def label(self) -> str:
+        """The item: the nominal field ("150x80"), else the measured size rounded and marked ("≈99x99"): never
+        a nominal taken from the measurement."""
+        if self.nominal.known:
+            return nominal_label(self.nominal.x_mm, self.nominal.y_mm)  # type: ignore[arg-type]
+        sx = self.fm.size_x_mm if self.fm.size_x_mm is not None else self.fm.rough_size_mm[0]
+        sy = self.fm.size_y_mm if self.fm.size_y_mm is not None else self.fm.rough_size_mm[1]
+        return "≈" + nominal_label(round(sx), round(sy))
+
+    def edge_nominal_mm(self, side: str) -> float | None:
+        """Where the edge should be: ± half the nominal size for a centred field; None otherwise."""
+        n = self.nominal.x_mm if side[0] == "x" else self.nominal.y_mm
+        if n is None or not self.nominal.centred:
+            return None
+        return n / 2 if side[1] == "2" else -n / 2
 
     def position_mm(self, value: float | None) -> float | None:
         """A position relative to the beam axis: only with a calibration in force (never the imager centre)."""
@@ -624,10 +848,23 @@ def measure_field_image(p: PreparedImage, ctx: AnalysisContext, nominals: list[t
     """Find and measure the field of one image, match it to a nominal field, take its central
     profiles and their FFF (NCS-33) quantities."""
     fm = measure_field(p.image, p.cax, ctx.lang)
-    nx, ny, matched = match_nominal(fm.size_x_mm, fm.size_y_mm, nominals)
-    prof = central_profiles(p.image, p.cax, fm, (nx, ny))
+    nominal = resolve_nominal(fm, p.image, ctx.options, nominals)
+    prof = central_profiles(p.image, p.cax, fm)
     fff = {ax: fff_profile(np.asarray(prof[ax]["pos_mm"]), np.asarray(prof[ax]["value"])) for ax in ("x", "y")}
-    return FieldImage(p, fm, (nx, ny), matched, prof, fff)
+    beam, source = beam_kind(p.image, fff)
+    return FieldImage(p, fm, nominal, prof, fff, beam, source)
+
+
+def beam_kind(image: DicomImage, fff: dict[str, FFFProfile | None]) -> tuple[str, str]:
+    """("fff" | "flattened", "header" | "profile"): the header's word first ("FFF" named, or an Elekta Unity,
+    whose only beam is 7 MV FFF), else the central profiles: FFF when both measured axes have an NCS-33
+    unflatness of at least `FFF_UNFLATNESS_MIN` (a cone), flattened otherwise (a flat or horned top)."""
+    if header_says_fff(image.dataset) or "UNITY" in (image.model or "").upper():
+        return "fff", "header"
+    values = [q.unflatness for q in fff.values() if q is not None]
+    if values and min(values) >= FFF_UNFLATNESS_MIN:
+        return "fff", "profile"
+    return ("flattened", "profile") if values else ("fff", "profile")
 
 
 def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisResult:
@@ -651,29 +888,36 @@ def _fff_changes(fi: FieldImage, bl: dict | None) -> dict[str, dict[str, float |
 
 def image_measurements(fi: FieldImage, item: str, centre: tuple[float | None, float | None], constancy: dict, lang: str) -> list[Measurement]:
     """The stored rows of one image (item = its nominal field label); positions only with a calibration."""
-    fm, (nx, ny) = fi.fm, fi.nominal_mm
+    fm, nom = fi.fm, fi.nominal
     err_x, err_y = fi.size_errors_mm
     out: list[Measurement] = []
+    no_nominal = t("field.reason_missing.no_nominal", lang)
+    unjudged = (None, None, None, None)  # a value relative to a nominal that is not known: shown, not judged
 
-    def m(metric: str, value, nominal=None):
-        out.append(measurement(SPEC_METRICS[metric], value, lang, item=item, nominal=nominal))
+    def m(metric: str, value, nominal=None, *, relative_to_unknown: bool = False, reason: str = ""):
+        row = measurement(SPEC_METRICS[metric], value, lang, item=item, nominal=nominal)
+        if relative_to_unknown and row.value is not None:
+            row.limits = unjudged
+        if row.value is None and reason:
+            row.reason = reason
+        out.append(row)
 
-    m("field_size_x_mm", fm.size_x_mm, nx)
-    m("field_size_y_mm", fm.size_y_mm, ny)
-    m("field_size_error_x_mm", err_x)
-    m("field_size_error_y_mm", err_y)
-    m("nominal_x_mm", nx)
-    m("nominal_y_mm", ny)
+    m("field_size_x_mm", fm.size_x_mm, nom.x_mm, relative_to_unknown=nom.x_mm is None)
+    m("field_size_y_mm", fm.size_y_mm, nom.y_mm, relative_to_unknown=nom.y_mm is None)
+    m("field_size_error_x_mm", err_x, reason=no_nominal if nom.x_mm is None else "")
+    m("field_size_error_y_mm", err_y, reason=no_nominal if nom.y_mm is None else "")
+    m("nominal_x_mm", nom.x_mm, reason=no_nominal)
+    m("nominal_y_mm", nom.y_mm, reason=no_nominal)
     m("centre_offset_x_mm", centre[0])
     m("centre_offset_y_mm", centre[1])
-    m("edge_x1_mm", fi.position_mm(fm.edge_mm("x1")), -nx / 2)
-    m("edge_x2_mm", fi.position_mm(fm.edge_mm("x2")), nx / 2)
-    m("edge_y1_mm", fi.position_mm(fm.edge_mm("y1")), -ny / 2)
-    m("edge_y2_mm", fi.position_mm(fm.edge_mm("y2")), ny / 2)
+    for side in SIDES:
+        expected = fi.edge_nominal_mm(side)
+        m(f"edge_{side}_mm", fi.position_mm(fm.edge_mm(side)), expected, relative_to_unknown=expected is None)
     m("corner_angle_max_dev_deg", fm.corner_angle_max_dev_deg)
     m("rotation_deg", fm.rotation_deg)
     for s in SIDES:
-        m(f"penumbra_{s}_mm", fm.penumbra_mm(s))
+        m(f"penumbra_{s}_mm", fm.penumbra_mm(s, fi.beam))
+        out[-1].description = f"{out[-1].description} ({t(f'field.penumbra_def.{fi.beam}', lang)})"  # the definition used, named
     for ax in ("x", "y"):
         m(f"profile_constancy_{ax}_pct", constancy[ax])
     for ax in ("x", "y"):
@@ -685,10 +929,11 @@ def image_measurements(fi: FieldImage, item: str, centre: tuple[float | None, fl
 
 def item_row(fi: FieldImage, item: str, base: str, centre: tuple[float | None, float | None], constancy: dict, changes: dict) -> dict[str, Any]:
     """The image's row of the session table (everything measured on it, rounded for storage)."""
-    fm, (nx, ny) = fi.fm, fi.nominal_mm
+    fm, nom = fi.fm, fi.nominal
     err_x, err_y = fi.size_errors_mm
     return {
-        "file": fi.filename, "item": item, "nominal": base, "nominal_x_mm": nx, "nominal_y_mm": ny, "matched_nominal": fi.matched,
+        "file": fi.filename, "item": item, "nominal": base if nom.known else None, "nominal_x_mm": nom.x_mm, "nominal_y_mm": nom.y_mm,
+        "nominal_source": nom.source, "matched_nominal": nom.known,
         "field_size_x_mm": rounded(fm.size_x_mm), "field_size_y_mm": rounded(fm.size_y_mm),
         "field_size_error_x_mm": rounded(err_x), "field_size_error_y_mm": rounded(err_y),
         "centre_offset_x_mm": rounded(centre[0]), "centre_offset_y_mm": rounded(centre[1]),
@@ -696,7 +941,8 @@ def item_row(fi: FieldImage, item: str, base: str, centre: tuple[float | None, f
         **{f"corner_{k}_deg": rounded(fm.corner_angles_deg.get(k)) for k in ("tl", "tr", "br", "bl")},
         "corner_angle_max_dev_deg": rounded(fm.corner_angle_max_dev_deg),
         "rotation_deg": rounded(fm.rotation_deg),
-        **{f"penumbra_{s}_mm": rounded(fm.penumbra_mm(s)) for s in SIDES},
+        **{f"penumbra_{s}_mm": rounded(fm.penumbra_mm(s, fi.beam)) for s in SIDES},
+        "penumbra_definition": fi.beam, "beam_source": fi.beam_source,
         "profile_constancy_x_pct": rounded(constancy.get("x")), "profile_constancy_y_pct": rounded(constancy.get("y")),
         **{f"fff_{q}_{ax}": rounded(getattr(fi.fff[ax], q), 4) if fi.fff.get(ax) else None for ax in ("x", "y") for q in FFF_QUANTITIES},
         **{f"fff_{q}_{ax}_change": rounded(changes[ax][q], 4) for ax in ("x", "y") for q in FFF_QUANTITIES},
@@ -725,7 +971,7 @@ def summarise_session(measured: list[FieldImage], ctx: AnalysisContext, nominals
     profiles: dict[str, dict] = {}
     used_baseline: dict[str, dict] = {}
     label_counts: dict[str, int] = {}
-    size_errors: list[float] = []
+    size_errors: list[float | None] = []
     angle_devs: list[float] = []
     offsets: list[float | None] = []
     fff_worst: dict[str, list[float | None]] = {q: [] for q in FFF_QUANTITIES}
@@ -733,16 +979,20 @@ def summarise_session(measured: list[FieldImage], ctx: AnalysisContext, nominals
     for fi in measured:
         fm, name = fi.fm, fi.filename
         warnings.extend(fm.warnings)
-        nx, ny = fi.nominal_mm
-        base = nominal_label(nx, ny)
-        if not fi.matched:
+        nom = fi.nominal
+        nx = nom.x_mm if nom.x_mm is not None else (fm.size_x_mm or fm.rough_size_mm[0])
+        ny = nom.y_mm if nom.y_mm is not None else (fm.size_y_mm or fm.rough_size_mm[1])
+        base = fi.label
+        if not nom.known:
             warnings.append(t("field.warn.no_nominal", lang, file=name,
                               sx="?" if fm.size_x_mm is None else f"{fm.size_x_mm:.1f}", sy="?" if fm.size_y_mm is None else f"{fm.size_y_mm:.1f}",
-                              limit=MATCH_LIMIT_MM, nominal=base))
+                              limit=MATCH_LIMIT_MM, known=", ".join(nominal_label(*p) for p in nominals)))
+        elif not nom.centred:
+            warnings.append(t("field.warn.asymmetric_nominal", lang, file=name, nominal=base))
         label_counts[base] = label_counts.get(base, 0) + 1
         item = base if label_counts[base] == 1 else f"{base}#{label_counts[base]}"
         err_x, err_y = fi.size_errors_mm
-        size_errors += [abs(e) for e in (err_x, err_y) if e is not None]
+        size_errors += [err_x, err_y]
         if fm.corner_angle_max_dev_deg is not None:
             angle_devs.append(fm.corner_angle_max_dev_deg)
         centre = (fi.position_mm(fm.centre_mm[0]), fi.position_mm(fm.centre_mm[1]))
@@ -770,7 +1020,7 @@ def summarise_session(measured: list[FieldImage], ctx: AnalysisContext, nominals
         return None if not values or any(v is None for v in values) else max(abs(v) for v in values)  # type: ignore[arg-type]
 
     summary("n_images", len(measured))
-    summary("max_abs_size_error_mm", max(size_errors) if size_errors else None)
+    summary("max_abs_size_error_mm", worst_abs(size_errors))
     summary("max_corner_angle_dev_deg", max(angle_devs) if angle_devs else None)
     summary("max_abs_centre_offset_mm", worst_abs(offsets))
     summary("fff_max_abs_unflatness_change", worst_abs(fff_worst["unflatness"]))
@@ -789,7 +1039,9 @@ def summarise_session(measured: list[FieldImage], ctx: AnalysisContext, nominals
                "fff": {it: {ax: (fi.fff[ax].as_dict() if fi.fff[ax] else None) for ax in ("x", "y")} for it, fi in zip(profiles, measured)}},
         params={
             "edge_definition": EDGE_DEFINITION,
-            "penumbra_definition": PENUMBRA_DEFINITION,
+            "penumbra_definition": {fi.filename: PENUMBRA_DEFINITIONS[fi.beam] for fi in measured},
+            "penumbra_definitions": PENUMBRA_DEFINITIONS,
+            "fff_unflatness_min": FFF_UNFLATNESS_MIN,
             "size_definition": "distance between opposite fitted edge lines along their mean normal through the field centre (mean of the corners)",
             "edge_convention": "X1 left (-u), X2 right (+u), Y1 top (-v), Y2 bottom (+v); signed perpendicular distance from the CAX, + towards +u / +v",
             "rotation_convention": "mean edge angle vs image axes, positive = clockwise as displayed (u right, v down)",
@@ -879,12 +1131,15 @@ SPEC = TestSpec(
     description_fr=(
         "Champs rectangulaires (150×80, 85×85, 50×50 mm) sur l'imageur MV (MVIC) : taille, position par rapport à l'axe, "
         "bords, angles des coins, rotation, pénombre, constance des profils et grandeurs FFF du rapport NCS-33 (non-planéité, "
-        "pentes, position du pic, symétrie) par rapport à la référence. Bords au point d'inflexion (faisceau FFF)."
+        "pentes, position du pic, symétrie) par rapport à la référence. Bords au point d'inflexion ; pénombre 20/50–80/50 de la hauteur "
+        "d'inflexion sur un faisceau FFF, 20–80 % de la hauteur du profil sur un faisceau égalisé. Taille nominale : en-tête DICOM, "
+        "champ indiqué, ou champ connu de la machine."
     ),
     description_en=(
         "Rectangular fields (150×80, 85×85, 50×50 mm) on the MV imager (MVIC): size, position relative to the axis, edges, "
         "corner angles, rotation, penumbra, profile constancy and the NCS-33 FFF quantities (unflatness, slopes, peak position, "
-        "symmetry) against the baseline. Edges at the inflection point (FFF beam)."
+        "symmetry) against the baseline. Edges at the inflection point; penumbra 20/50–80/50 of the inflection height on an FFF "
+        "beam, 20–80 % of the profile's height on a flattened beam. Nominal size: DICOM header, given field, or a known field of the machine."
     ),
     accepts=".dcm,.zip",
 )

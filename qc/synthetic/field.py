@@ -27,6 +27,8 @@ import datetime as dt
 from dataclasses import dataclass, field
 
 import numpy as np
+from pydicom.dataset import Dataset
+from pydicom.sequence import Sequence
 from scipy.ndimage import gaussian_filter
 from scipy.special import erf
 
@@ -238,15 +240,46 @@ def field_image(
     acquired_at: dt.datetime = dt.datetime(2025, 1, 6, 8, 0, 0),
     label: str = "MVICIMRTSegment",
     gantry_deg: float = 0.0,
+    header_jaws_mm: tuple[tuple[float, float], tuple[float, float]] | None = None,
+    extra: dict | None = None,
     **kwargs,
 ) -> tuple[bytes, FieldTruth]:
     """A Unity RT Image (DICOM bytes, inverted polarity) of one field, and its truth.
 
     Keyword arguments are those of `field_signal` (offsets, rotation, tilt, penumbra, FFF, noise...).
+    `header_jaws_mm` = ((X1, X2), (Y1, Y2)) writes the commanded jaws into the header (Exposure Sequence ›
+    Beam Limiting Device Sequence, ASYMX/ASYMY, mm at the isocentre), as a linac that records them does;
+    `extra` sets other header attributes (e.g. RTImageDescription).
     """
     dose, truth = field_signal(size_x_mm, size_y_mm, **kwargs)
-    data = rt_image_bytes(unity_raw_from_signal(dose), acquired_at=acquired_at, label=label, gantry_deg=gantry_deg)
+    extra = dict(extra or {})
+    if header_jaws_mm is not None:
+        extra["ExposureSequence"] = exposure_sequence(*header_jaws_mm)
+    data = rt_image_bytes(unity_raw_from_signal(dose), acquired_at=acquired_at, label=label, gantry_deg=gantry_deg, extra=extra)
     return data, truth
+
+
+def exposure_sequence(x_mm: tuple[float, float], y_mm: tuple[float, float], mlc: tuple[list[float], list[float]] | None = None) -> Sequence:
+    """An RT Image Exposure Sequence with one exposure whose jaws are at `x_mm`, `y_mm` (ASYMX, ASYMY) and,
+    when given, an MLCX of (leaf positions bank A + bank B, leaf position boundaries)."""
+    devices = []
+    for kind, pos in (("ASYMX", x_mm), ("ASYMY", y_mm)):
+        d = Dataset()
+        d.RTBeamLimitingDeviceType = kind
+        d.NumberOfLeafJawPairs = 1
+        d.LeafJawPositions = [f"{v:.4f}" for v in pos]
+        devices.append(d)
+    if mlc is not None:
+        positions, boundaries = mlc
+        d = Dataset()
+        d.RTBeamLimitingDeviceType = "MLCX"
+        d.NumberOfLeafJawPairs = len(positions) // 2
+        d.LeafPositionBoundaries = [f"{v:.4f}" for v in boundaries]
+        d.LeafJawPositions = [f"{v:.4f}" for v in positions]
+        devices.append(d)
+    exp = Dataset()
+    exp.BeamLimitingDeviceSequence = Sequence(devices)
+    return Sequence([exp])
 
 
 def demo_session(
