@@ -58,6 +58,9 @@ DEFAULT_PORT = 11112
 # Largest PDU we accept (negotiated in the A-ASSOCIATE-AC): 1 MiB keeps each read small and is far above
 # what senders use (DCMTK sends 16 kB PDUs by default, pynetdicom 16 kB).
 MAX_PDU_BYTES = 1024 * 1024
+# Wait for the A-ASSOCIATE-RQ after a TCP connect: any sender sends it at once. pynetdicom keeps an association
+# slot for this long even when the connection is already closed (a bare connect holds a slot), so it is short.
+ACSE_TIMEOUT_S = 5.0
 # One A-ABORT PDU (PS3.8 §9.3.8): type 07, length 4, source 2 (service provider), reason 0 (not specified).
 _A_ABORT = bytes([0x07, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x02, 0x00])
 
@@ -243,7 +246,7 @@ class Receiver:
         c = self.config
         ae.maximum_associations = c.max_associations
         ae.network_timeout = c.idle_timeout_s  # between PDUs (pynetdicom's idle timer)
-        ae.acse_timeout = c.idle_timeout_s
+        ae.acse_timeout = min(ACSE_TIMEOUT_S, c.idle_timeout_s)
         ae.dimse_timeout = c.idle_timeout_s
         return ae
 
