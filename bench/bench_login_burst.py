@@ -101,7 +101,7 @@ async def _read_run(ws, deadline: float) -> dict:
     """Read ForwardMsgs until the script run finishes: the login form's widget ids and the alerts shown."""
     from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
-    seen: dict = {"inputs": {}, "submit": None, "alerts": [], "texts": []}
+    seen: dict = {"inputs": {}, "submit": None, "alerts": [], "texts": [], "logged_in_at": None}
     while True:
         raw = await asyncio.wait_for(ws.recv(), timeout=max(0.1, deadline - time.monotonic()))
         fm = ForwardMsg()
@@ -118,6 +118,8 @@ async def _read_run(ws, deadline: float) -> dict:
                 seen["alerts"].append(el.alert.body)
             elif which == "text":
                 seen["texts"].append(el.text.body)
+                if seen["logged_in_at"] is None and ("Connecté" in el.text.body or "Logged in" in el.text.body):
+                    seen["logged_in_at"] = time.monotonic()  # the sidebar says who is logged in
         elif kind == "script_finished":
             return seen
 
@@ -142,8 +144,9 @@ async def login(port: int, source: str, username: str, password: str) -> tuple[s
             while True:
                 run = await _read_run(ws, deadline)
                 text = " ".join(run["alerts"] + run["texts"])
-                if "Connecté" in text or "Logged in" in text:
-                    return "ok", time.monotonic() - t0, ""
+                if run["logged_in_at"] is not None:
+                    # logged in = the sidebar names the user (the page after it is the home page, whatever it costs)
+                    return "ok", run["logged_in_at"] - t0, f"(home page finished after {time.monotonic() - t0:.2f} s)"
                 if run["alerts"]:
                     body = run["alerts"][0]
                     answer = ("busy" if "Réessayez dans" in body else "throttled" if "Trop d'essais" in body

@@ -89,14 +89,20 @@ def test_parallel_logins_are_bounded_and_the_rest_answered_at_once(cheap, qc_dat
     monkeypatch.setattr(auth, "hashlib", fake)
     answers = burst(qc_data_dir, [(f"ghost{i}", "guess-guess", f"127.0.0.{10 + i}") for i in range(12)])
     assert len(answers) == 12
-    # It raced: every attempt started before the first one ended.
-    first_end = min(end for *_, end in answers)
-    assert all(start < first_end for _, _, start, _ in answers), answers
+    # It raced: every attempt started while the checks were running (before the first check ended), and each
+    # "busy" answer came while CHECK_SLOTS checks were in progress.
+    first_check_end = min(end for _start, end in fake.spans)
+    assert all(start < first_check_end for _, _, start, _ in answers), (answers, fake.spans)
+    checked = [(start, end) for _n, a, start, end in answers if a == "wrong"]
+    for _n, a, _start, end in answers:
+        if a == "busy":
+            assert sum(s0 < end < s1 for s0, s1 in checked) == auth.CHECK_SLOTS, (end, checked)
     assert fake.max_running <= auth.CHECK_SLOTS, fake.max_running
     got = [a for _, a, _, _ in answers]
     assert got.count("busy") >= 12 - auth.CHECK_SLOTS and set(got) <= {"wrong", "busy"}
     busy_s = [end - start for _, a, start, end in answers if a == "busy"]
     assert max(busy_s) < fake.hold_s, busy_s  # answered without waiting for a check
+    assert auth._busy_log.flush()  # "busy" answers are written in batches by one thread
     outcomes = [r["outcome"] for r in cheap.db.query("select outcome from login_attempts")]
     assert outcomes.count("busy") == got.count("busy") and outcomes.count("wrong") == got.count("wrong")
     actions = cheap.audit_frame()["action"].tolist()

@@ -212,9 +212,7 @@ def authenticate(store, username: str, password: str, address: str = "") -> tupl
     address = (address or "").strip()[:64]
     slot = _take_check_slot(store, username, address)
     if slot is None:
-        with store.write() as db:
-            db["login_attempts"].insert({"at": time.time(), "username": username, "address": address, "outcome": "busy"})
-            store._audit(username, "login_busy", "users", "", {"address": address})
+        _busy_log.record(store.data_dir, time.time(), username, address)
         return None, "busy"
     try:
         return _authenticate_in_slot(store, username, password, address)
@@ -232,6 +230,68 @@ def _take_check_slot(store, username: str, address: str):
     if _known_address(store.db, username, address, time.time()) and _reserved_slots.acquire(timeout=RESERVED_WAIT_S):
         return _reserved_slots
     return None
+
+
+class _BusyLog:
+    """The "busy" answers, written in batches by one thread: a burst of 200 refused attempts is a few
+    write transactions instead of 200 (each a commit the admin's login would queue behind). Every one is
+    written (row in login_attempts, outcome "busy", and an audit row); `flush()` waits for them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: list[tuple] = []
+        self._wake = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread: threading.Thread | None = None
+
+    def record(self, data_dir, at: float, username: str, address: str) -> None:
+        with self._lock:
+            self._pending.append((str(data_dir), at, username, address))
+            self._idle.clear()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="qc-login-busy-log", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def flush(self, timeout_s: float = 30.0) -> bool:
+        """Wait until every recorded answer is written (tests, and a clean shutdown)."""
+        return self._idle.wait(timeout_s)
+
+    def _run(self) -> None:
+        from qc.records.storage import Store
+
+        stores: dict[str, Store] = {}
+        while True:
+            self._wake.wait(5.0)
+            self._wake.clear()
+            time.sleep(0.2)  # gather the rest of the burst into this batch
+            with self._lock:
+                batch, self._pending = self._pending, []
+                if not batch:
+                    self._idle.set()
+                    continue
+            by_dir: dict[str, list[tuple]] = {}
+            for row in batch:
+                by_dir.setdefault(row[0], []).append(row[1:])
+            for data_dir, rows in by_dir.items():
+                try:
+                    store = stores.get(data_dir) or stores.setdefault(data_dir, Store(data_dir))
+                    with store.write() as db:
+                        db["login_attempts"].insert_all(
+                            [{"at": at, "username": u, "address": a, "outcome": "busy"} for at, u, a in rows])
+                        for _at, u, a in rows:
+                            store._audit(u, "login_busy", "users", "", {"address": a})
+                except Exception:  # noqa: BLE001 - the log thread must survive a busy or full disk
+                    import logging
+
+                    logging.getLogger(__name__).exception("%d busy login answers could not be written", len(rows))
+            with self._lock:
+                if not self._pending:
+                    self._idle.set()
+
+
+_busy_log = _BusyLog()
 
 
 def busy_retry_s() -> int:
