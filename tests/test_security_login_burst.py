@@ -186,3 +186,23 @@ def test_memory_of_a_burst_with_the_real_cost_is_bounded(qc_data_dir):
     bound_mb = (auth.CHECK_SLOTS + auth.RESERVED_SLOTS) * auth.scrypt_memory_bytes() / 2**20
     assert len(answers) == n and "busy" in answers
     assert growth_mb < bound_mb + 40, (growth_mb, bound_mb)
+
+
+def test_login_burst_through_the_real_server():
+    """A real `streamlit run` with QC_AUTH=password: 12 made-up names log in at once, each from its own
+    127.0.x.y, through the browser's websocket protocol, while the admin logs in from a known address.
+    Nothing dropped, the server's memory grows < 300 MB, the admin is in within 3 s (see below). (Before: 24 at once
+    took the server from 283 MB to 2.6 GB and dropped 16 connections; the 200-login run is the bench.)"""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_login_burst", REPO / "bench" / "bench_login_burst.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    r = bench.run(12, 12, keep=False)
+    assert r["alive"] and not r["dropped"], r
+    assert sum(r["answers"].values()) == 12 and r["answers"].get("busy", 0) >= 1, r  # it raced: some found no free slot
+    assert r["growth_mb"] < 300, r
+    # Within 3 s; on this shared machine (load 10-17 from other jobs) the admin's login alone already takes
+    # 1-3 s, so the bound is 3 s or three times the admin's own login measured just before on the same server.
+    assert r["admin"][0] == "ok" and r["admin_alone"][0] == "ok", r
+    assert r["admin"][1] < max(3.0, 3 * r["admin_alone"][1]), r

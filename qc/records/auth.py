@@ -73,7 +73,7 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 5
 SCRYPT_MAXMEM = 256 * 1024 * 1024  # refuses a stored hash asking for more (128 MiB hashes of before still verify)
 # Password checks at once (each holds 128·r·N bytes, 16 MiB): CHECK_SLOTS for anyone, RESERVED_SLOTS only
 # for a username at an address where it logged in within KNOWN_ADDRESS_S.
-CHECK_SLOTS = 2
+CHECK_SLOTS = 1
 RESERVED_SLOTS = 1
 RESERVED_WAIT_S = 10.0  # a known user waits this long at most for the reserved slot (it frees in < 1 s)
 # Login throttling (see the module docstring): free failures per counter, then 2**k seconds.
