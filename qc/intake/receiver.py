@@ -33,7 +33,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 
-from pydicom.dataset import Dataset, FileMetaDataset
+from pydicom.dataset import FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, ImplicitVRLittleEndian
 from pynetdicom import AE, ALL_TRANSFER_SYNTAXES, evt
 from pynetdicom.sop_class import (  # type: ignore[attr-defined]
@@ -130,17 +130,9 @@ class LimitedSocket(socket.socket):
         raise ObjectTooLarge(errno.ECONNABORTED, why)
 
 
-def file_bytes(dataset: Dataset, file_meta: FileMetaDataset) -> bytes:
-    """The received dataset as a DICOM Part 10 file (what an upload would have been)."""
-    dataset.file_meta = file_meta
-    buf = io.BytesIO()
-    dataset.save_as(buf, enforce_file_format=True)
-    return buf.getvalue()
-
-
 def received_file_bytes(encoded: io.BytesIO, file_meta: FileMetaDataset) -> bytes:
-    """The received object as a DICOM Part 10 file, from the dataset exactly as it was sent (no decode and
-    re-encode: one copy of the pixel data instead of three)."""
+    """The received object as a DICOM Part 10 file (what an upload would have been), from the dataset exactly
+    as it was sent (no decode and re-encode: one copy of the pixel data instead of three)."""
     from pydicom.filewriter import write_file_meta_info
 
     buf = io.BytesIO()
