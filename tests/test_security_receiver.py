@@ -251,3 +251,25 @@ def test_a_busy_port_says_so(qc_data_dir):
     assert out.returncode == 2
     assert "Port déjà utilisé" in out.stderr and str(port) in out.stderr, out.stderr
     assert "Écriture impossible" not in out.stderr and "Traceback" not in out.stderr
+
+
+def test_a_full_inbox_answers_out_of_resources_and_keeps_nothing_more(store, unity, qc_data_dir, tmp_path):  # noqa: F811
+    """Nothing reviewed yet (nothing may be swept): past the quota every object gets 0xA700, the sender's
+    retryable "out of resources", and the inbox stays under its quota."""
+    from qc.synthetic.mlc import demo_session_leaves
+
+    storescu = _need("storescu")
+    session = demo_session_leaves(WHEN, seed=8)
+    paths = write_files(tmp_path / "send", session, "aqua")
+    one_mb = len(session[0][1]) / 2**20
+    port = free_port()
+    proc = start_receiver(qc_data_dir, port, "--inbox-quota-mb", f"{2.5 * one_mb:.3f}")
+    try:
+        out = subprocess.run([storescu, "-v", "-aet", "UNITY1", "-aec", "MRLINACQC", "127.0.0.1", str(port), *map(str, paths)],
+                             capture_output=True, text=True, timeout=120)
+    finally:
+        stop(proc)
+    text = (out.stdout + out.stderr).lower()
+    assert "0xa700" in text or "out of resources" in text or "outofresources" in text, text[-2000:]
+    rows = list(store.db.query("select size from inbox"))
+    assert len(rows) == 2 and sum(r["size"] for r in rows) <= 2.5 * one_mb * 2**20
