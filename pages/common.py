@@ -255,6 +255,8 @@ def login_gate(store: Store, register_pages=None) -> None:
         if user is None:
             if reason == "throttled":
                 st.error(T("auth.throttled", seconds=max(1, auth.retry_after(store, username, client_address()))))
+            elif reason == "busy":
+                st.warning(T("auth.busy", seconds=auth.busy_retry_s()))
             else:
                 st.error(T("auth.wrong"))
         else:

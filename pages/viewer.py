@@ -28,8 +28,10 @@ for r in store.db.query(
     "select f.stored_path, f.filename, s.id as sid, s.test, s.acquired_at from files f join sessions s on s.id = f.session_id "
     "where f.stored_path != '' order by s.acquired_at desc, f.id limit 500"
 ):
-    sources[f"{T('viewer.session')} {r['sid']} — {r['acquired_at'][:16]} — {r['filename']}"] = (r["stored_path"], r["sid"], r["test"])
-for r in store.db.query("select path, session_id, test, received_at, label from inbox order by received_at desc, id limit 500"):
+    # The file's own name only (a zip member may be "../x.dcm"; a path would tell where the data lives).
+    sources[f"{T('viewer.session')} {r['sid']} — {r['acquired_at'][:16]} — {viewer.display_name(r['filename'])}"] = (r["stored_path"], r["sid"], r["test"])
+for r in store.db.query("select path, session_id, test, received_at, label from inbox where path != '' "
+                        "order by received_at desc, id limit 500"):  # swept files (inbox quota) are gone
     sources[f"{T('viewer.received')} {r['received_at'][:16]} — {(r['label'] or '')[:60]}"] = (r["path"], r["session_id"], r["test"] or "")
 if not sources:
     st.info(T("viewer.none"))
@@ -43,10 +45,13 @@ path, session_id, test_key = sources[choice]
 full = Path(path) if Path(path).is_absolute() else Path(store.data_dir) / path
 try:
     if store.data_dir.resolve() not in full.resolve().parents:
-        raise QCInputError("viewer.err.no_image", file=full.name)
-    view = viewer.view_image(full.name, full.read_bytes())
-except (QCInputError, OSError) as exc:
-    st.error(md_escape(exc.message(lang()) if isinstance(exc, QCInputError) else str(exc)))
+        raise QCInputError("viewer.err.no_image", file=viewer.display_name(full.name))
+    view = viewer.view_image(viewer.display_name(full.name), full.read_bytes())
+except QCInputError as exc:
+    st.error(md_escape(exc.message(lang())))
+    st.stop()
+except OSError:  # its text holds the server's path: say which image, not where it is
+    st.error(md_escape(T("viewer.err.unreadable", file=viewer.display_name(full.name))))
     st.stop()
 
 # ---- display controls

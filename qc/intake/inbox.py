@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import re
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,6 +161,47 @@ def accept_object(store, data: bytes, source: str, header: Header | None = None)
         return int(existing["id"])
     path = write_durably(inbox_dir(store), f"{sha}.dcm", data)
     return _record(store, header, sha, path, len(data), source)
+
+
+def inbox_bytes(store) -> int:
+    """Bytes of the objects the inbox folder holds now (rows whose file was swept count nothing)."""
+    row = store.db.execute("select coalesce(sum(size), 0) from inbox where path != ''").fetchone()
+    return int(row[0])
+
+
+def sweep_inbox(store, need_bytes: int) -> tuple[int, int]:
+    """Delete the oldest inbox files whose session was analysed AND reviewed (confirmed or rejected: the
+    session keeps its own copy of every image) until `need_bytes` are freed or none is left; returns
+    (files, bytes) swept. The rows stay (history, and a resent object is still known: not kept twice); their
+    `path` is emptied and the sweep is in the audit log."""
+    rows = list(store.db.query(
+        "select i.id, i.path, i.size from inbox i join sessions s on s.id = i.session_id "
+        "where i.state = 'analysed' and i.path != '' and s.review_state != 'pending' order by i.received_at, i.id"))
+    freed, ids = 0, []
+    for r in rows:
+        if freed >= need_bytes:
+            break
+        (Path(store.data_dir) / r["path"]).unlink(missing_ok=True)
+        freed += int(r["size"] or 0)
+        ids.append(r["id"])
+    if ids:
+        with store.write() as db:
+            db.execute(f"update inbox set path = '' where id in ({','.join('?' * len(ids))})", ids)
+            store._audit(RECEIVER_OPERATOR, "inbox_swept", "inbox", "", {"files": len(ids), "bytes": freed})
+    return len(ids), freed
+
+
+_room_lock = threading.Lock()
+
+
+def make_room(store, size: int, quota_bytes: int) -> bool:
+    """Whether an object of `size` bytes fits in the inbox quota, sweeping the oldest reviewed files first."""
+    with _room_lock:  # two associations must not both count the same free space
+        over = inbox_bytes(store) + size - quota_bytes
+        if over > 0:
+            sweep_inbox(store, over)
+            over = inbox_bytes(store) + size - quota_bytes
+        return over <= 0
 
 
 def _inbox_row_for(store, sop_uid: str) -> dict | None:
