@@ -29,6 +29,7 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     Verification,
 )
 
+from qc.config import RECEIVER_AE_TITLE, RECEIVER_PORT
 from qc.errors import QCInputError
 from qc.intake import inbox
 
@@ -38,8 +39,7 @@ ACCEPTED_STORAGE = (RTImageStorage, MRImageStorage, EnhancedMRImageStorage, Seco
 STATUS_SUCCESS = 0x0000
 STATUS_OUT_OF_RESOURCES = 0xA700
 STATUS_CANNOT_UNDERSTAND = 0xC000
-DEFAULT_AE_TITLE = "MRLINACQC"
-DEFAULT_PORT = 11112
+DEFAULT_AE_TITLE, DEFAULT_PORT = RECEIVER_AE_TITLE, RECEIVER_PORT  # in qc.config: `python -m qc --help` shows them without pynetdicom
 
 
 @dataclass

@@ -888,6 +888,10 @@ SPEC = TestSpec(
     accepts=".htm,.html",
 )
 
+# The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
+DEMO_INPUT = "qc.demo_inputs:piqt_demo"
+ROUTING = None  # a PIQT report is a file the scanner writes, never a received DICOM object
+
 
 # ================================================================ plotting helpers (page only)
 

@@ -568,6 +568,10 @@ SPEC = TestSpec(
     accepts=".dcm,.ima,.zip",
 )
 
+# The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
+DEMO_INPUT = "qc.demo_inputs:mr_slice_thickness_demo"
+ROUTING = None  # received MR phantom images are not routed to the image-quality tests yet: they are uploaded on their study page
+
 
 def charts(result: AnalysisResult, lang: str = "fr") -> list[tuple[str, Any]]:
     """The ramp profiles of each image against the slice position z = x·tan θ."""

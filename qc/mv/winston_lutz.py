@@ -49,7 +49,7 @@ from qc.i18n import t
 from qc.readers.dicom_io import RT_IMAGE, DicomImage, load_images, session_identity
 from qc.mv.geometry import inflection_edges, level_crossing_near
 from qc.tolerances import Tolerance
-from qc.spec import AnalysisContext, MetricSpec, TestSpec
+from qc.spec import AnalysisContext, MetricSpec, Routing, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = "wl"
@@ -1126,6 +1126,11 @@ SPEC = TestSpec(
     ),
     accepts=".dcm,.zip",
 )
+
+# The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
+DEMO_INPUT = "qc.demo_inputs:wl_demo"
+# first: a Winston-Lutz plan may also name the MLC field it uses
+ROUTING = Routing(pattern=r"\b(WL|WINSTON|LUTZ|BILLE)\b", modality="RTIMAGE", order=10)
 
 
 # ---------------------------------------------------------------- page helpers
