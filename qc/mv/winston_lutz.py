@@ -42,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import ndimage, optimize, sparse
+from scipy import ndimage
 
 from qc.errors import QCInputError
 from qc.i18n import t
@@ -437,6 +437,8 @@ def shared_field_models(images: list[DicomImage], fields: list[FieldCentre], bbs
     least squares with Tukey biweights on the pixels around each image's BB (first pass) outside its
     disc. Every row and column is thus informed by all images. Returns each image's log model on its
     field window (`FieldCentre.roi`)."""
+    from scipy import sparse  # imported when a session is analysed, not with the module (the menus import it)
+
     per = []
     for im, fc in zip(images, fields):
         s, mask, plateau = _bb_roi(im, fc, px)
@@ -516,6 +518,8 @@ def _radial_fit_centre(atten: np.ndarray, use: np.ndarray, uu: np.ndarray, vv: n
     `template` (radius px, attenuation), P = amplitude × template + offset instead; `out` receives the
     fitted free profile ("profile": knots, values).
     """
+    from scipy import optimize  # ~0.3 s of CPU to import: when a fit runs, not with the module
+
     uu_s, vv_s = uu[use], vv[use]
     y = atten[use]
     n_knots = int(max(6, min(20, radius_px / 1.5))) + 1
@@ -798,6 +802,8 @@ def minimax_sphere(points: list[np.ndarray], directions: list[np.ndarray]) -> tu
     Minimises r² subject to dist²(c, line_k) ≤ r² (SLSQP on the epigraph form; smooth, so it
     converges to the exact minimax point, unlike a gradient method on the max itself).
     """
+    from scipy import optimize  # ~0.3 s of CPU to import: when a fit runs, not with the module
+
     p = np.array(points, float)
     d = np.array(directions, float)
     d /= np.linalg.norm(d, axis=1)[:, None]
