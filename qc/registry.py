@@ -1,6 +1,6 @@
 """The list of QC tests and the contract every analyser follows.
 
-One line per image/report test in `TESTS`: its key and the module that defines it. Nothing is imported when this
+One line per image/report test in `TESTS`: its key and the module that defines it. No analyser is imported when this
 module is: `get_test(key)` imports that test's module only (a logged test imports no analyser), `all_tests()` (the
 menus, the report) imports them all. Adding a test = its analyser module + its line here (docs/architecture.md,
 "Adding a test"). The module defines, besides its analyser:
