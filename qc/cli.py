@@ -81,13 +81,12 @@ def parse_date(text: str | None) -> dt.datetime | None:
 
 def cmd_analyse(args) -> int:
     from qc import pipeline
-    from qc.readers.dicom_io import read_paths
     from qc.registry import get_test
     from qc.records.storage import open_store
 
     lang = _lang(args)
     with open_store(args.data_dir) as store:
-        spec = get_test(args.test, store)
+        spec = get_test(args.test, store)  # imports that test's analyser only (none for a logged test)
         machine = store.resolve_machine(args.machine) if (args.machine or args.store) else None
         if spec.kind == "logged":
             if args.files:
@@ -100,6 +99,8 @@ def cmd_analyse(args) -> int:
         else:
             if not args.files:
                 raise QCInputError("err.no_files")
+            from qc.readers.dicom_io import read_paths  # pydicom: image tests only
+
             inputs = read_paths(args.files)
             given = parse_date(args.date)
             options = _analyse_options(spec.key, args)
@@ -472,7 +473,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--comment")
     s.set_defaults(func=cmd_sign)
 
-    from qc.records.storage import EVENT_KINDS
+    from qc.config import EVENT_KINDS  # not from qc.records.storage: building the parser must not import pandas
 
     s = sub.add_parser("event", help="record or list machine events (service, upgrade, recalibration, MLC change)")
     s.add_argument("action", choices=["add", "list"])

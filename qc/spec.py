@@ -103,3 +103,27 @@ class TestSpec:
             if m.name == name:
                 return m
         return None
+
+
+@dataclass(frozen=True)
+class Routing:
+    """How an object received over DICOM (receiver, watched folder, PACS) is recognised as a test's own: declared
+    by the test's analyser module as `ROUTING`; `qc.intake.inbox` makes its default rules from them (a department
+    edits the rules in Settings).
+
+    - `pattern`: a regular expression searched (case-insensitive) in the header's `field`: "text" (patient name/id,
+      study id/description, series description, RT Image label) or "image_type";
+    - `modality`: only objects of this DICOM modality ("" = any);
+    - `order`: rules are tried by increasing order, the first match wins (a narrow pattern such as "MVIC fente"
+      goes before the broad "MVIC");
+    - `expected_images`: a session is complete with this many images (else after the quiet time);
+    - `mr_study`: MR objects are not routed one by one: the whole MR study is split by series content at analysis
+      time (`qc.mr.linac_series.route`) among the tests that declare this.
+    """
+
+    pattern: str = ""
+    modality: str = ""
+    field: str = "text"
+    order: int = 100
+    expected_images: int | None = None
+    mr_study: bool = False

@@ -108,7 +108,8 @@ def cmd_review(args) -> int:
 
 
 def add_intake_commands(sub) -> None:
-    from qc.intake.receiver import DEFAULT_AE_TITLE, DEFAULT_PORT
+    # from qc.config, not qc.intake.receiver: building the parser must not import pynetdicom
+    from qc.config import RECEIVER_AE_TITLE as DEFAULT_AE_TITLE, RECEIVER_PORT as DEFAULT_PORT
 
     s = sub.add_parser("receive", help="DICOM receiver (Storage SCP): images sent by the Unity are analysed and wait for review")
     s.add_argument("--aet", default=DEFAULT_AE_TITLE, help=f"our AE title (default {DEFAULT_AE_TITLE})")

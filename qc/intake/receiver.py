@@ -44,6 +44,7 @@ from pynetdicom.sop_class import (  # type: ignore[attr-defined]
     Verification,
 )
 
+from qc.config import RECEIVER_AE_TITLE, RECEIVER_PORT
 from qc.errors import QCInputError
 from qc.intake import inbox
 
@@ -53,8 +54,7 @@ ACCEPTED_STORAGE = (RTImageStorage, MRImageStorage, EnhancedMRImageStorage, Seco
 STATUS_SUCCESS = 0x0000
 STATUS_OUT_OF_RESOURCES = 0xA700
 STATUS_CANNOT_UNDERSTAND = 0xC000
-DEFAULT_AE_TITLE = "MRLINACQC"
-DEFAULT_PORT = 11112
+DEFAULT_AE_TITLE, DEFAULT_PORT = RECEIVER_AE_TITLE, RECEIVER_PORT  # in qc.config: `python -m qc --help` shows them without pynetdicom
 # Largest PDU we accept (negotiated in the A-ASSOCIATE-AC): 1 MiB keeps each read small and is far above
 # what senders use (DCMTK sends 16 kB PDUs by default, pynetdicom 16 kB).
 MAX_PDU_BYTES = 1024 * 1024

@@ -41,7 +41,7 @@ from qc.mr.linac_series import (
     smooth3,
 )
 from qc.tolerances import Tolerance
-from qc.spec import AnalysisContext, MetricSpec, TestSpec
+from qc.spec import AnalysisContext, MetricSpec, Routing, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = B0
@@ -207,3 +207,7 @@ SPEC = TestSpec(
     description_en="Philips B0 maps (Hz) of the three orientations: ΔB0 in ppm within 200, 300 and 350 mm spheres about the isocentre, inside the phantom (peak-to-peak, SD, 95th percentile).",
     accepts=".dcm,.zip",
 )
+
+# The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
+DEMO_INPUT = "qc.demo_inputs:mr_b0_demo"
+ROUTING = Routing(modality="MR", mr_study=True)

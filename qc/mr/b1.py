@@ -36,7 +36,7 @@ from qc.mr.linac_series import (
     smooth3,
 )
 from qc.tolerances import Tolerance
-from qc.spec import AnalysisContext, MetricSpec, TestSpec
+from qc.spec import AnalysisContext, MetricSpec, Routing, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = B1
@@ -180,3 +180,7 @@ SPEC = TestSpec(
     description_en="Two spin echoes at 60° and 120° per orientation: relative B1 = arccos(S120 / 2·S60)·3/π (1 = nominal); mean, 5th/95th percentiles and minimum within 200 and 350 mm spheres.",
     accepts=".dcm,.zip",
 )
+
+# The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
+DEMO_INPUT = "qc.demo_inputs:mr_b1_demo"
+ROUTING = Routing(modality="MR", mr_study=True)

@@ -58,7 +58,7 @@ from qc.i18n import t
 from qc.mr import linac_draw as draw
 from qc.mr.linac_series import GEOMETRY, SliceHeader, acquisition_of, identity_of, series_of_test
 from qc.tolerances import Tolerance
-from qc.spec import AnalysisContext, MetricSpec, TestSpec
+from qc.spec import AnalysisContext, MetricSpec, Routing, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = GEOMETRY
@@ -777,3 +777,7 @@ SPEC = TestSpec(
     ),
     accepts=".dcm,.zip",
 )
+
+# The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
+DEMO_INPUT = "qc.demo_inputs:mr_geometry_3d_demo"
+ROUTING = Routing(modality="MR", mr_study=True)

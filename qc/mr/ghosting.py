@@ -188,3 +188,7 @@ SPEC = TestSpec(
     ),
     accepts=".dcm,.ima,.zip",
 )
+
+# The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
+DEMO_INPUT = "qc.demo_inputs:mr_ghosting_demo"
+ROUTING = None  # received MR phantom images are not routed to the image-quality tests yet: they are uploaded on their study page

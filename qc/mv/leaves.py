@@ -68,7 +68,7 @@ from qc.readers.dicom_io import session_identity
 from qc.mv import mlc
 from qc.mv.common import PreparedImage, calibration_warnings, item_tolerance, measurement, prepare_images, rounded, session_date, tolerance_record
 from qc.tolerances import FAIL, WARNING, Tolerance, judge_value
-from qc.spec import AnalysisContext, MetricSpec, TestSpec
+from qc.spec import AnalysisContext, MetricSpec, Routing, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = "leaves"
@@ -792,6 +792,10 @@ SPEC = TestSpec(
     ),
     accepts=".dcm,.zip",
 )
+
+# The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
+DEMO_INPUT = "qc.demo_inputs:leaves_demo"
+ROUTING = Routing(pattern=r"AQUA|LAMES?\b|LEAF|MLC", modality="RTIMAGE", order=30, expected_images=6)
 
 
 # ---------------------------------------------------------------- plotting helpers (for the page)

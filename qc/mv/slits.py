@@ -38,7 +38,7 @@ from qc.readers.dicom_io import session_identity
 from qc.mv import mlc
 from qc.mv.common import PreparedImage, calibration_warnings, baseline_in_force, item_tolerance, measurement, prepare_images, rounded, session_date, tolerance_record
 from qc.tolerances import FAIL, Tolerance, judge_value
-from qc.spec import AnalysisContext, MetricSpec, TestSpec
+from qc.spec import AnalysisContext, MetricSpec, Routing, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = "slits"
@@ -319,6 +319,11 @@ SPEC = TestSpec(
     ),
     accepts=".dcm,.zip",
 )
+
+# The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
+DEMO_INPUT = "qc.demo_inputs:slits_demo"
+# before the leaf and field rules: a slit plan is named "MVIC fente"
+ROUTING = Routing(pattern=r"FENTE|SLIT", modality="RTIMAGE", order=20, expected_images=1)
 
 
 # ---------------------------------------------------------------- plotting helpers (for the page)

@@ -574,7 +574,11 @@ def save_custom_logged_test(store, test: LoggedTest, user: str) -> None:
     """Validate and store a physicist's test definition (audited); its default tolerances are seeded."""
     test.builtin = False
     test.validate()
-    if test.key in {t.key for t in BUILTIN_LOGGED} or test.key in ("field", "leaves", "slits", "wl", "piqt"):
+    # The image/report tests' keys come from the registry's lines (imported here, not at module level: the registry
+    # imports this module's BUILTIN_LOGGED inside its functions; reading its lines imports no analyser).
+    from qc.registry import analyser_keys
+
+    if test.key in {t.key for t in BUILTIN_LOGGED} or test.key in analyser_keys():
         raise ValueError(f"the key {test.key!r} is taken by a built-in test")
     with store.write() as db:
         existed = db["logged_tests"].count_where("key = ?", [test.key]) > 0

@@ -37,6 +37,7 @@ import pandas as pd
 from sqlite_utils import Database, Migrations
 
 from qc.config import data_dir as default_data_dir
+from qc.config import EVENT_KINDS  # the kinds of machine event, kept in qc.config for the command line's parser (no pandas)
 from qc.config import db_path
 from qc.errors import QCInputError
 from qc.spec import Calibration, TestSpec
@@ -302,9 +303,6 @@ def m005_machine_events(db: Database) -> None:
         defaults={"note": "", "created_by": ""},
     )
     db["machine_events"].create_index(["machine_id", "occurred_at"])
-
-
-EVENT_KINDS = ("service", "upgrade", "recalibration", "mlc_change", "other")
 
 
 @migrations()
@@ -1201,10 +1199,21 @@ def sweep_partial_files(data_dir: Path) -> int:
     return removed
 
 
+# Setting: the `qc.registry.definitions_fingerprint` of the tests whose default tolerances were last seeded.
+SEEDED_SETTING = "tolerances.seeded_definitions"
+
+
 def open_store(data_dir: Path | str | None = None) -> Store:
-    """Open (creating and migrating if needed) the store, with every test's default tolerances."""
-    from qc.registry import all_tests
+    """Open (creating and migrating if needed) the store, with every test's default tolerances: seeded when the
+    tests' definitions changed since the last seeding (a new database, a new version), so that opening a store
+    imports no analyser otherwise (`python -m qc analyse couch …` stays quick)."""
+    from qc.registry import all_tests, definitions_fingerprint
 
     store = Store(data_dir)
-    store.seed_default_tolerances(all_tests(store))
+    mark = definitions_fingerprint()
+    if mark is None or store.get_setting(SEEDED_SETTING) != mark:
+        store.seed_default_tolerances(all_tests(store))
+        if mark is not None:
+            with store.write() as db:  # bookkeeping, not a user's setting: not audited
+                db["settings"].upsert({"key": SEEDED_SETTING, "value": mark}, pk="key")
     return store
