@@ -51,10 +51,17 @@ FLAT_HZ = 10.0  # mask without magnitude: 3×3 range below this
 
 
 def _mask_from_map(hz: np.ndarray) -> np.ndarray:
+    """Phantom pixels of a B0 map without its magnitude image: where the map is smooth (3×3 range below
+    FLAT_HZ), less a background written as one constant value (a console that fills the outside of the
+    phantom with 0 Hz rather than random phase): exactly constant pixels connected to the image edge. A
+    measured field inside the phantom is never exactly constant out to the edge, so nothing inside is lost."""
     from scipy import ndimage
 
     rng = ndimage.maximum_filter(hz, 3) - ndimage.minimum_filter(hz, 3)
-    m = ndimage.binary_opening(rng < FLAT_HZ, iterations=2)
+    labels, _ = ndimage.label(rng == 0)
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    filled_background = np.isin(labels, edge[edge > 0])
+    m = ndimage.binary_opening((rng < FLAT_HZ) & ~filled_background, iterations=2)
     return ndimage.binary_erosion(ndimage.binary_fill_holes(m), iterations=2)
 
 
