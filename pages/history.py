@@ -115,7 +115,7 @@ def _session_picked() -> None:
 def session_picker(df: pd.DataFrame) -> None:
     """« Ouvrir une séance »: every session of the table by number, date and machine (a list any browser, and
     its tests, can click, unlike the table's canvas); the chosen session's detail opens right under it."""
-    sessions = df.drop_duplicates("session_id")
+    sessions = df.drop_duplicates("session_id").sort_values("acquired_at", ascending=False, kind="stable")  # the latest first
     labels = {int(r["session_id"]): T("hist.pick_label", session=int(r["session_id"]), date=display_date(r["acquired_at"]), machine=r["machine"])
               for _, r in sessions.iterrows()}
     if st.session_state.get("hist_pick") not in labels:

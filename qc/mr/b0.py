@@ -106,7 +106,7 @@ def _overlay(maps: list[dict[str, Any]], orientation: str, iso, lang: str) -> np
     plane_dist = float(np.sqrt(d2[r, c]))
     radius = np.sqrt(max((MAIN_DSV_MM / 2) ** 2 - plane_dist**2, 0.0)) / sh.pixel_spacing_mm[0]
     cap = t("mrl.b0.overlay", lang, orientation=t(f"mrl.ori.{orientation}", lang), pos=sh.along_normal_mm)
-    return draw.stack([draw.map_with_circle(rgb, (c, r), radius, 2, cap), draw.colour_bar(-1.0, 1.0, "ppm", 512, diverge=True)])
+    return draw.stack([draw.map_with_circle(rgb, (c, r), radius, 2, cap, caption_size=22), draw.colour_bar(-1.0, 1.0, "ppm", 512, diverge=True)])
 
 
 def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisResult:

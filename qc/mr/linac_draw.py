@@ -68,17 +68,17 @@ def caption_lines(caption: str, width_px: int, size: int = 13) -> list[str]:
     return lines
 
 
-CAPTION_LINE_PX = 17
 CAPTION_MARGIN_PX = 4
 
 
 def caption_strip(caption: str, width_px: int, size: int = 13) -> Image.Image:
     """A white strip of the tile's width holding the caption, wrapped to fit (see `caption_lines`)."""
     lines = caption_lines(caption, width_px - 2 * CAPTION_MARGIN_PX, size)
-    im = Image.new("RGB", (width_px, CAPTION_LINE_PX * len(lines) + 4), (255, 255, 255))
+    step = round(size * 1.3)
+    im = Image.new("RGB", (width_px, step * len(lines) + 4), (255, 255, 255))
     d = ImageDraw.Draw(im)
     for k, line in enumerate(lines):
-        d.text((CAPTION_MARGIN_PX, 2 + CAPTION_LINE_PX * k), line, fill=(0, 0, 0), font=font(size))
+        d.text((CAPTION_MARGIN_PX, 2 + step * k), line, fill=(0, 0, 0), font=font(size))
     return im
 
 
@@ -93,15 +93,18 @@ def with_caption(im: Image.Image, caption: str, size: int = 13) -> Image.Image:
     return out
 
 
-def map_with_circle(rgb: np.ndarray, centre_px: tuple[float, float] | None, radius_px: float | None, scale: int = 2, caption: str = "") -> np.ndarray:
-    """Enlarge a map, draw the DSV circle (black) and put the caption above it, wrapped to the map's width."""
+def map_with_circle(
+    rgb: np.ndarray, centre_px: tuple[float, float] | None, radius_px: float | None, scale: int = 2, caption: str = "", caption_size: int = 13
+) -> np.ndarray:
+    """Enlarge a map, draw the DSV circle (black) and put the caption above it, wrapped to the map's width
+    (`caption_size`: larger for a tile the page shows shrunk, three side by side)."""
     im = Image.fromarray(rgb).resize((rgb.shape[1] * scale, rgb.shape[0] * scale), Image.NEAREST)
     d = ImageDraw.Draw(im)
     if centre_px is not None and radius_px:
         cx, cy = (centre_px[0] + 0.5) * scale, (centre_px[1] + 0.5) * scale
         r = radius_px * scale
         d.ellipse([cx - r, cy - r, cx + r, cy + r], outline=(0, 0, 0), width=2)
-    return np.asarray(with_caption(im, caption))
+    return np.asarray(with_caption(im, caption, caption_size))
 
 
 def deviation_plane_map(
