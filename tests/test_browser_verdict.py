@@ -104,3 +104,23 @@ def test_b0_demo_maps_show_whole_titles(page, server):
         assert maps.nth(k).locator("img").evaluate("img => img.complete && img.naturalWidth") == 512
     maps.first.scroll_into_view_if_needed()
     _shot(page, "mr_b0_demo_maps")
+
+
+def test_mr_linac_study_page_opens_on_the_session_verdict(page, server):
+    """The MR-Linac study demo (B0, gantry, B1, 3-D geometry): the session's verdict and each test's verdict come
+    before the routing table, in the first screen; the sections follow, the worst first."""
+    page.goto(server["url"] + "/mr-linac")
+    page.get_by_role("heading", name="IRM MR-Linac").first.wait_for()
+    _wait_idle(page)
+    page.locator(".st-key-mr_linac_demo button").click()
+    summary = page.locator(".st-key-verdict_summary")
+    summary.get_by_text("Verdict de la séance").wait_for(timeout=300000)
+    _wait_idle(page)
+    box = summary.bounding_box()
+    assert box is not None and box["y"] < 1000, box
+    routed = page.get_by_role("heading", name="Séries reconnues")
+    assert routed.bounding_box()["y"] > box["y"]
+    text = summary.inner_text()
+    for name in ("homogénéité B0", "B0 et angle du bras", "B1", "géométrie 3D"):
+        assert name in text, text
+    _shot(page, "mr_linac_verdict_first")

@@ -3,7 +3,7 @@ opening a session from Historique by a list."""
 
 MESSAGES = {
     "verdict.session": {"fr": "Verdict de la séance : {status}", "en": "Session verdict: {status}"},
-    "verdict.per_measure": {"fr": "Par mesure (la première est ouverte ci-dessous) :", "en": "Per measure (the first one is open below):"},
+    "verdict.per_measure": {"fr": "Par mesure, dans l'ordre de la page :", "en": "Per measure, in the order of the page:"},
     "verdict.not_applicable": {"fr": "Ne s'applique pas à ces images : {measures}", "en": "Does not apply to these images: {measures}"},
     "verdict.warnings_many": {"fr": "{n} avertissements", "en": "{n} warnings"},
     "hist.pick_session": {"fr": "Ouvrir une séance", "en": "Open a session"},
