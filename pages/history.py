@@ -103,8 +103,33 @@ def drift_warning(drift, title: str, unit: str) -> None:
 
 # ------------------------------------------------------------------ filters
 
+def _session_picked() -> None:
+    """The session chosen in « Ouvrir une séance » goes into the address (a link that can be kept or sent)."""
+    sid = st.session_state.get("hist_pick")
+    if sid is None:
+        st.query_params.pop("session", None)
+    else:
+        st.query_params["session"] = str(sid)
+
+
+def session_picker(df: pd.DataFrame) -> None:
+    """« Ouvrir une séance »: every session of the table by number, date and machine (a list any browser, and
+    its tests, can click, unlike the table's canvas); the chosen session's detail opens right under it."""
+    sessions = df.drop_duplicates("session_id").sort_values("acquired_at", ascending=False, kind="stable")  # the latest first
+    labels = {int(r["session_id"]): T("hist.pick_label", session=int(r["session_id"]), date=display_date(r["acquired_at"]), machine=r["machine"])
+              for _, r in sessions.iterrows()}
+    if st.session_state.get("hist_pick") not in labels:
+        st.session_state.pop("hist_pick", None)
+    sid = st.selectbox(T("hist.pick_session"), list(labels), index=None, format_func=labels.get, placeholder=T("hist.pick_placeholder"),
+                       key="hist_pick", on_change=_session_picked)
+    if sid is not None:
+        with st.container(border=True, key="hist_picked_session"):
+            session_detail(sid)
+
+
 qp_session = st.query_params.get("session")
-if qp_session and str(qp_session).isdigit():
+picked_here = qp_session and st.session_state.get("hist_pick") is not None and str(st.session_state["hist_pick"]) == str(qp_session)
+if qp_session and str(qp_session).isdigit() and not picked_here:
     session_detail(int(qp_session))
     if st.button(T("hist.back"), key="hist_back"):
         del st.query_params["session"]
@@ -157,6 +182,7 @@ else:
     st.subheader(T("hist.table", n=len(sessions), m=len(df)))
     shown = display_frame(df, lang(), ["session_id", "acquired_at", "machine", "metric", "item", "value", "unit", "status", "operator", "comment", "voided"],
                           spec=spec, icons=True)
+    session_picker(df)
     event = st.dataframe(shown, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="hist_table")
     selected = getattr(getattr(event, "selection", None), "rows", []) if event is not None else []
     if selected:
