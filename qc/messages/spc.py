@@ -81,6 +81,8 @@ MESSAGES = {
               "a signal announces a drift before the tolerance.",
     },
     "spc.report.none": {"fr": "Aucune mesure suivie ce mois-ci.", "en": "No trended measure this month."},
+    "spc.report.items": {"fr": "({n} éléments ; {bad} « {state} », dont {item})", "en": "({n} items; {bad} \"{state}\", e.g. {item})"},
+    "spc.report.more": {"fr": "(+ {n} autres signaux)", "en": "(+ {n} more signals)"},
     "spc.report.col_metric": {"fr": "Mesure", "en": "Measure"},
     "spc.report.col_state": {"fr": "État", "en": "State"},
     "spc.report.col_detail": {"fr": "Règle, date", "en": "Rule, date"},

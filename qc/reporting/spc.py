@@ -499,3 +499,53 @@ def result_json(res: SpcResult, lang: str) -> dict:
         "tolerance": {"low": res.tol_low, "high": res.tol_high},
         "rules_text": {r: t("spc.rule." + r, lang) for r in RULES},
     }
+
+
+# ------------------------------------------------------------------ the monthly report's table
+
+STATE_STATUS = {"in_control": "pass", "signal": "warning", "out_of_tolerance": "fail", "no_limits": "none"}
+STATE_RANK = {"out_of_tolerance": 0, "signal": 1, "in_control": 2, "no_limits": 3}
+
+
+def month_states(store, machine_id: int, tests, first, last, lang: str, max_detail: int = 2) -> list[dict]:
+    """Per trended metric of the month (items of a per-item metric summarised on one line, the worst first):
+    {test, metric, label, state, detail, cpk}: 'out_of_tolerance' / 'signal' (rule, date) / 'in_control' / 'no_limits',
+    each series judged on all its results up to `last` (the baseline may lie before the month)."""
+    from qc.i18n import t
+
+    history = store.metrics_frame(machine_id=machine_id, date_to=pd.Timestamp(last).date().isoformat())
+    month = history[history["acquired_at"] >= pd.Timestamp(first)]
+    events = store.events(machine_id)
+    events = events[events["occurred_at"] <= pd.Timestamp(last) + pd.Timedelta(days=1)]
+    from qc.records.spc_records import dismissed_steps, spc_baseline_for
+
+    rows = []
+    for spec in tests:
+        m = month[month["test"] == spec.key]
+        names = [n for n in dict.fromkeys(m["metric"]) if spec.metric(n) is None or spec.metric(n).trend]
+        for name in names:
+            per_item = []
+            for item in dict.fromkeys(m[m["metric"] == name]["item"].fillna("")):
+                g = history[(history["test"] == spec.key) & (history["metric"] == name) & (history["item"].fillna("") == item)]
+                stored = spc_baseline_for(store, machine_id, spec.key, name, item)
+                res = analyse_frame(g, events, (stored["date_from"], stored["date_to"]) if stored else None,
+                                    dismissed_steps(store, machine_id, spec.key, name, item))
+                state, sig = status_between(res, first, last)
+                per_item.append((STATE_RANK[state], item, state, sig, res))
+            if not per_item:
+                continue
+            per_item.sort(key=lambda e: (e[0], e[1]))
+            _, item, state, sig, res = per_item[0]
+            ms = spec.metric(name)
+            label = f"{spec.name(lang)} — {ms.label(lang) if ms else name}"
+            if len(per_item) > 1:
+                n_bad = sum(1 for e in per_item if e[2] == state)
+                label += " " + t("spc.report.items", lang, n=len(per_item), bad=n_bad, state=t("spc.status." + state, lang), item=item)
+            elif item:
+                label += f" — {item}"
+            detail = "; ".join(f"{t('spc.rule.' + s.rule, lang)}, {_day_text(s.at)}" for s in sig[:max_detail])
+            if len(sig) > max_detail:
+                detail += " " + t("spc.report.more", lang, n=len(sig) - max_detail)
+            rows.append({"test": spec.key, "metric": name, "label": label, "state": state, "detail": detail or "—",
+                         "cpk": None if res.cpk is None else _num(res.cpk, lang, 2)})
+    return rows
