@@ -15,7 +15,7 @@ from qc.errors import QCInputError
 from qc.records.spc_records import dismiss_step, dismissed_steps, reset_spc_baseline, set_spc_baseline, spc_baseline_for
 from qc.records.storage import EVENT_KINDS
 from qc.reporting.spc import analyse_frame, describe, signal_text
-from qc.reporting.spc_chart import control_chart
+from qc.reporting.spc_chart import control_charts
 from qc.textsafe import md_escape
 
 
@@ -30,7 +30,9 @@ def render_control_chart(store, machine: dict, test: str, metric: str, item: str
     stored = spc_baseline_for(store, mid, test, metric, item or "")
     res = analyse_frame(df, events, (stored["date_from"], stored["date_to"]) if stored else None, dismissed_steps(store, mid, test, metric, item or ""))
     key = f"spc_{test}_{metric}_{item}"
-    st.altair_chart(control_chart(res, df, title, unit, lang(), events=events), width="stretch", key=key + "_chart")
+    top, bottom = control_charts(res, df, title, unit, lang(), events=events)
+    st.altair_chart(top, width="stretch", key=key + "_chart")
+    st.altair_chart(bottom, width="stretch", key=key + "_mr")
     for line in describe(res, unit, lang()):
         st.caption(md_escape(line))
     if res.limits is not None:

@@ -193,8 +193,8 @@ def _logged_history(store: Store, machine: dict, start: dt.date, end: dt.date, r
         _record(store, machine, "beam_quality", when, {"d20_d10": round(0.704 + 0.002 * i + rng.normal(0, 0.001), 4),
                                                         "d15_d5": round(0.723 + rng.normal(0, 0.001), 4)}, rng)
 
-    # MR-to-MV alignment, weekly over the last 25 weeks: the Z offset steps by +0.3 mm (3 sigma, still inside
-    # the ±0.75 mm warning) after a software upgrade that nobody recorded as a machine event: the control
+    # MR-to-MV alignment, weekly over the last 25 weeks: the Z offset steps by +0.25 mm (2.5 sigma, inside the
+    # ±0.75 mm warning) after a software upgrade that nobody recorded as a machine event: the control
     # chart's step detector proposes the event at that date (qc.reporting.spc).
     mrmv_weeks = list(_weekly(end - dt.timedelta(weeks=25), end, 2))
     upgrade_at = 20
@@ -202,7 +202,7 @@ def _logged_history(store: Store, machine: dict, start: dt.date, end: dt.date, r
         after = i >= upgrade_at
         _record(store, machine, "mr_mv", dt.datetime.combine(d, dt.time(18, 30)),
                 {"mrmv_x_mm": round(rng.normal(0.3, 0.1), 2), "mrmv_y_mm": round(rng.normal(-0.2, 0.1), 2),
-                 "mrmv_z_mm": round(rng.normal(0.7 if after else 0.4, 0.1), 2), "mrmv_rotation_deg": round(rng.normal(0.05, 0.03), 2),
+                 "mrmv_z_mm": round(rng.normal(0.55 if after else 0.3, 0.1), 2), "mrmv_rotation_deg": round(rng.normal(0.05, 0.03), 2),
                  "mrmv_last_calibration": (mrmv_weeks[upgrade_at] if after else start - dt.timedelta(days=60)).isoformat()}, rng,
                 comment="Première vérification après la mise à jour logicielle Unity." if i == upgrade_at else "")
 

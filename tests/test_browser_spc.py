@@ -56,6 +56,9 @@ def test_history_control_chart_of_the_demo_output(page, spc_server):
     page.get_by_text("Référence : les 20 premiers résultats").first.wait_for()
     page.wait_for_timeout(1500)  # the chart's canvas draws after the element appears
     _shot(page, "history_control_chart_output")
+    page.get_by_text("Signaux (").first.scroll_into_view_if_needed()
+    page.wait_for_timeout(500)
+    _shot(page, "history_control_chart_output_signals")
     assert page.get_by_text("None").count() == 0
 
 

@@ -337,14 +337,22 @@ def _control_chart_table(pdf: "QCPdf", store, machine_id: int, first: dt.date, l
     from qc.reporting.spc import STATE_STATUS, month_states
 
     pdf.h2(t("spc.report.title", lang))
-    rows = month_states(store, machine_id, tests, first, last, lang)
-    if not rows:
+    from qc.reporting.spc import MIN_BASELINE
+
+    every = month_states(store, machine_id, tests, first, last, lang)
+    rows = [r for r in every if r["state"] != "no_limits"]
+    if not every:
         pdf.para(t("spc.report.none", lang))
         return
     pdf.para(t("spc.report.intro", lang), size=8)
-    pdf.table([t("spc.report.col_metric", lang), t("spc.report.col_state", lang), t("spc.report.col_detail", lang), t("spc.report.col_cpk", lang)],
-              [[r["label"], t("spc.status." + r["state"], lang), r["detail"], r["cpk"] or "—"] for r in rows], [70, 24, 80, 14],
-              status_col=1, statuses=[STATE_STATUS[r["state"]] for r in rows])
+    if rows:
+        pdf.table([t("spc.report.col_metric", lang), t("spc.report.col_state", lang), t("spc.report.col_detail", lang), t("spc.report.col_cpk", lang)],
+                  [[r["label"], t("spc.status." + r["state"], lang), r["detail"], r["cpk"] or "—"] for r in rows], [70, 24, 80, 14],
+                  status_col=1, statuses=[STATE_STATUS[r["state"]] for r in rows])
+    waiting = pd.Series([r["test_name"] for r in every if r["state"] == "no_limits"]).value_counts(sort=False)
+    if len(waiting):
+        pdf.para(t("spc.report.no_limits", lang, need=MIN_BASELINE,
+                   tests=", ".join(t("spc.report.n_metrics", lang, test=name, n=int(n)) for name, n in waiting.items())), size=8)
 
 
 def out_of_tolerance_rows(store, bad: pd.DataFrame, sessions: pd.DataFrame, spec_by_key: dict, lang: str) -> tuple[list[list[str]], list[str], list[str]]:

@@ -546,6 +546,10 @@ def month_states(store, machine_id: int, tests, first, last, lang: str, max_deta
             detail = "; ".join(f"{t('spc.rule.' + s.rule, lang)}, {_day_text(s.at)}" for s in sig[:max_detail])
             if len(sig) > max_detail:
                 detail += " " + t("spc.report.more", lang, n=len(sig) - max_detail)
-            rows.append({"test": spec.key, "metric": name, "label": label, "state": state, "detail": detail or "—",
+            if state == "out_of_tolerance":
+                bad = [d for d, st in zip(res.dates, res.statuses) if st in ("warning", "fail") and d >= pd.Timestamp(first)]
+                out = t("spc.report.out_on", lang, date=_day_text(bad[0])) if bad else ""
+                detail = f"{out}; {detail}" if detail else out
+            rows.append({"test": spec.key, "test_name": spec.name(lang), "metric": name, "label": label, "state": state, "detail": detail or "—",
                          "cpk": None if res.cpk is None else _num(res.cpk, lang, 2)})
     return rows

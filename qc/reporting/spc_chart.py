@@ -39,9 +39,16 @@ def control_frame(res: SpcResult, df: pd.DataFrame | None, lang: str) -> pd.Data
     return data
 
 
-def control_chart(res: SpcResult, df: pd.DataFrame | None, title: str, unit: str, lang: str = "fr", width: int | str = "container",
+def control_chart(res: SpcResult, df: pd.DataFrame | None, title: str, unit: str, lang: str = "fr", width: int = 640,
                   height: int = 220, events=None, interactive: bool = True) -> alt.VConcatChart:
-    """Individuals chart over the moving-range chart for one series analysed by `qc.reporting.spc.analyse_frame`."""
+    """Individuals chart over the moving-range chart, one figure of a fixed width (a PDF, a PNG)."""
+    return alt.vconcat(*control_charts(res, df, title, unit, lang, width, height, events, interactive))
+
+
+def control_charts(res: SpcResult, df: pd.DataFrame | None, title: str, unit: str, lang: str = "fr", width: int | str = "container",
+                   height: int = 220, events=None, interactive: bool = True) -> tuple[alt.LayerChart, alt.LayerChart]:
+    """(individuals chart, moving-range chart) of one series analysed by `qc.reporting.spc.analyse_frame`: two charts,
+    so that each fills the page's width (a "container" width inside a vconcat overflows it)."""
     data = control_frame(res, df, lang)
     x = alt.X("acquired_at:T", title=t("chart.date", lang), axis=alt.Axis(format="%d/%m/%y", labelAngle=0))
     base = alt.Chart()
@@ -82,4 +89,4 @@ def control_chart(res: SpcResult, df: pd.DataFrame | None, title: str, unit: str
     bottom = alt.layer(*mr_layers, data=data).properties(width=width, height=max(60, height // 3))
     if interactive:
         top = top.interactive(bind_y=False)
-    return alt.vconcat(top, bottom)
+    return top, bottom
