@@ -31,8 +31,8 @@ def render_control_chart(store, machine: dict, test: str, metric: str, item: str
     res = analyse_frame(df, events, (stored["date_from"], stored["date_to"]) if stored else None, dismissed_steps(store, mid, test, metric, item or ""))
     key = f"spc_{test}_{metric}_{item}"
     top, bottom = control_charts(res, df, title, unit, lang(), events=events)
-    st.altair_chart(top, width="stretch", key=key + "_chart")
-    st.altair_chart(bottom, width="stretch", key=key + "_mr")
+    st.altair_chart(top, width="stretch", height=280)
+    st.altair_chart(bottom, width="stretch", height=150)
     for line in describe(res, unit, lang()):
         st.caption(md_escape(line))
     if res.limits is not None:

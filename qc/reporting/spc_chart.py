@@ -86,7 +86,7 @@ def control_charts(res: SpcResult, df: pd.DataFrame | None, title: str, unit: st
                                                                      alt.Tooltip("mr:Q", title=t("spc.chart.mr", lang), format=".3g")])]
     if res.limits is not None:
         mr_layers.append(base.mark_line(color="#c62828", strokeDash=[6, 3]).encode(x=x, y=alt.Y("mr_ucl:Q")))
-    bottom = alt.layer(*mr_layers, data=data).properties(width=width, height=max(60, height // 3))
+    bottom = alt.layer(*mr_layers, data=data).properties(width=width, height=max(90, height // 2))
     if interactive:
         top = top.interactive(bind_y=False)
     return top, bottom
