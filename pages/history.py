@@ -168,8 +168,18 @@ else:
     events = store.events(machine["id"]) if machine else None  # drawn on every chart; drift restarts after them
     series = list(trended.groupby(["metric", "item"], sort=False))
     if metric is not None and len(series) >= 1:
+        # The control chart (qc.reporting.spc): limits from a baseline after the latest machine event, run rules, steps.
+        spc_machine = machine or (machines[0] if len(machines) == 1 else None)
+        spc_on = st.toggle(T("spc.toggle"), key="hist_spc", help=T("spc.toggle_help"))
+        if spc_on and spc_machine is None:
+            st.info(T("spc.need_machine"))
         for (name, item), g in series[:6]:
             title, unit = series_label(spec, name, item, lang())
+            if spc_on and spc_machine is not None:
+                from pages.spc_view import render_control_chart
+
+                render_control_chart(store, spc_machine, test, name, item, title, unit)
+                continue
             st.altair_chart(trend_chart(g, title, unit, lang(), events=events), width="stretch")
             drift_warning(drift_signal(g, events=events), title, unit)
     elif series:

@@ -360,6 +360,26 @@ def m007_intake(db: Database) -> None:
     db["sessions"].add_column("review_reason", str)
 
 
+@migrations()
+def m009_spc(db: Database) -> None:
+    """Control charts (qc.reporting.spc, qc.records.spc_records): the baseline a physicist picked for a series
+    (a date range, dated and audited like a tolerance, never edited: the latest row holds; `kind` 'range' or
+    'default' back to the first 20 results after the latest event), and the proposed steps a physicist
+    dismissed (never proposed again)."""
+    db["spc_baselines"].create(
+        {"id": int, "machine_id": int, "test": str, "metric": str, "item": str, "kind": str, "date_from": str, "date_to": str,
+         "comment": str, "created_by": str, "created_at": str},
+        pk="id", foreign_keys=[("machine_id", "machines", "id")], defaults={"item": "", "comment": "", "created_by": ""},
+    )
+    db["spc_baselines"].create_index(["machine_id", "test", "metric", "item"])
+    db["spc_dismissals"].create(
+        {"id": int, "machine_id": int, "test": str, "metric": str, "item": str, "step_at": str, "reason": str,
+         "created_by": str, "created_at": str},
+        pk="id", foreign_keys=[("machine_id", "machines", "id")], defaults={"item": "", "reason": "", "created_by": ""},
+    )
+    db["spc_dismissals"].create_index(["machine_id", "test", "metric", "item"])
+
+
 def now_iso() -> str:
     return dt.datetime.now().replace(microsecond=0).isoformat(sep=" ")
 

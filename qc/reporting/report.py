@@ -286,6 +286,9 @@ def monthly_report_pdf(store, machine_id: int, month: str, lang: str = "fr", gen
                    t("report.col_limits", lang), t("report.col_status", lang), t("report.col_comment", lang)],
                   rows, [31, 45, 20, 28, 18, 48], status_col=4, statuses=statuses, styles=styles)
 
+    # Control charts (qc.reporting.spc): per trended metric, in control / signal (rule, date) / out of tolerance.
+    _control_chart_table(pdf, store, machine_id, first, last, tests, lang)
+
     # Voided sessions
     pdf.h2(t("report.voided", lang))
     voided = sessions[sessions["voided"] == 1]
@@ -327,6 +330,29 @@ def monthly_report_pdf(store, machine_id: int, month: str, lang: str = "fr", gen
                    t("report.col_status", lang), t("report.col_operator", lang)],
                   rows, [24, 14, 70, 44, 18, 20], status_col=4, statuses=statuses)
     return bytes(pdf.output())
+
+
+def _control_chart_table(pdf: "QCPdf", store, machine_id: int, first: dt.date, last: dt.date, tests: list[TestSpec], lang: str) -> None:
+    """The month's control-chart state of every trended metric (qc.reporting.spc.month_states)."""
+    from qc.reporting.spc import STATE_STATUS, month_states
+
+    pdf.h2(t("spc.report.title", lang))
+    from qc.reporting.spc import MIN_BASELINE
+
+    every = month_states(store, machine_id, tests, first, last, lang)
+    rows = [r for r in every if r["state"] != "no_limits"]
+    if not every:
+        pdf.para(t("spc.report.none", lang))
+        return
+    pdf.para(t("spc.report.intro", lang), size=8)
+    if rows:
+        pdf.table([t("spc.report.col_metric", lang), t("spc.report.col_state", lang), t("spc.report.col_detail", lang), t("spc.report.col_cpk", lang)],
+                  [[r["label"], t("spc.status." + r["state"], lang), r["detail"], r["cpk"] or "—"] for r in rows], [70, 24, 80, 14],
+                  status_col=1, statuses=[STATE_STATUS[r["state"]] for r in rows])
+    waiting = pd.Series([r["test_name"] for r in every if r["state"] == "no_limits"]).value_counts(sort=False)
+    if len(waiting):
+        pdf.para(t("spc.report.no_limits", lang, need=MIN_BASELINE,
+                   tests=", ".join(t("spc.report.n_metrics", lang, test=name, n=int(n)) for name, n in waiting.items())), size=8)
 
 
 def out_of_tolerance_rows(store, bad: pd.DataFrame, sessions: pd.DataFrame, spec_by_key: dict, lang: str) -> tuple[list[list[str]], list[str], list[str]]:
