@@ -870,7 +870,11 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
 
 
 
+# The method's version: bump it when the method changes (tests/test_versions.py) and say why in docs/changelog.md.
+VERSION = "1.0"
+
 SPEC = TestSpec(
+    version=VERSION,
     key=TEST_KEY,
     name_fr="PIQT",
     name_en="PIQT",
