@@ -130,3 +130,23 @@ def stored_record(store, session: dict) -> StoredRecord:
             charts.append((r["title"], json.loads(data.decode("utf-8"))))
     kept = bool(session.get("record_version"))
     return StoredRecord(overlays=overlays, charts=charts, kept=kept, missing=missing)
+
+
+def stored_spec(session: dict):
+    """A `TestSpec` naming a stored session from its own stored names (test and metric labels): how a face
+    labels a session whose test is no longer in the registry (an analyser removed or renamed). It has no
+    analyser; None when the session predates stored names."""
+    from qc.spec import MetricSpec, TestSpec
+
+    names = session.get("names") or {}
+    if not names.get("test"):
+        return None
+    name_fr, name_en, frequency, kind = (list(names["test"]) + ["", "", "", ""])[:4]
+    metrics = tuple(MetricSpec(n, unit, fr, en, trend=bool(trend)) for n, (unit, fr, en, trend) in (names.get("metrics") or {}).items())
+    return TestSpec(key=session["test"], name_fr=name_fr, name_en=name_en, frequency=frequency or "monthly", kind=kind or "dicom",
+                    metrics=metrics, version=session.get("analyser_version") or "")
+
+
+def spec_for_session(session: dict, specs_by_key: dict):
+    """The registry's spec of the session's test, else one made of its stored names, else None."""
+    return specs_by_key.get(session["test"]) or stored_spec(session)

@@ -376,6 +376,8 @@ def m008_record(db: Database) -> None:
         db["sessions"].add_column("app_version", str)
     if "record_version" not in cols:
         db["sessions"].add_column("record_version", int)
+    if "names" not in cols:  # the test's and metrics' names (fr, en) when stored: shown even if the test is gone
+        db["sessions"].add_column("names", str)
     db["session_pictures"].create(
         {"id": int, "session_id": int, "position": int, "kind": str, "title": str, "sha256": str, "size": int, "stored_path": str},
         pk="id",
@@ -843,6 +845,7 @@ class Store:
                     "review_state": review_state,
                     "app_version": app_version,
                     "record_version": RECORD_VERSION,
+                    "names": json.dumps(_names_of(spec), ensure_ascii=False),
                 }
             ).last_pk
             if picture_rows:
@@ -1085,6 +1088,7 @@ class Store:
         s["warnings"] = json.loads(s["warnings"] or "[]")
         s["params"] = json.loads(s["params"] or "{}")
         s["items"] = json.loads(s["items"] or "[]")
+        s["names"] = json.loads(s.get("names") or "{}")
         s["machine"] = self.machine(s["machine_id"])["name"]
         s["metrics"] = list(self.db.query("select * from metrics where session_id = ? order by id", [session_id]))
         s["files"] = list(self.db.query("select * from files where session_id = ? order by id", [session_id]))
@@ -1184,6 +1188,13 @@ class Store:
 
     def counts(self) -> dict[str, int]:
         return {t: self.db[t].count for t in ("machines", "sessions", "metrics", "files", "audit", "tolerances")}
+
+
+def _names_of(spec: TestSpec) -> dict:
+    """What a face needs to name a stored session without its analyser: the test's name and each metric's
+    unit and labels, as they were when it was stored (see `qc.record.stored_spec`)."""
+    return {"test": [spec.name_fr, spec.name_en, spec.frequency, spec.kind],
+            "metrics": {m.name: [m.unit, m.label_fr, m.label_en, m.trend] for m in spec.metrics}}
 
 
 def _next_month(month: str) -> str:
