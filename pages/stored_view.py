@@ -9,7 +9,7 @@ import streamlit as st
 
 from pages.common import T, lang, show_status
 from qc.display import display_frame, fmt_bounds, fmt_datetime, items_frame, status_word
-from qc.record import stored_record
+from qc.record import VersionText, stored_record
 from qc.textsafe import md_escape
 
 
@@ -24,7 +24,7 @@ def metrics_table(s: dict, spec) -> pd.DataFrame:
 
 
 def versions_caption(s: dict) -> str:
-    return T("record.versions", analyser=s.get("analyser_version") or "—", app=s.get("app_version") or "—")
+    return T("record.versions", analyser=VersionText(s.get("analyser_version")), app=VersionText(s.get("app_version")))
 
 
 def show_stored_pictures(store, s: dict) -> None:
@@ -99,11 +99,11 @@ def reanalyse_block(store, s: dict, spec) -> None:
     (st.warning if n else st.success)(T("record.differs", n=n) if n else T("record.same"))
     c_old, c_new = st.columns(2)
     with c_old:
-        st.markdown("**" + T("record.old", version=md_escape(s["analyser_version"] or "—")) + "**")
+        st.markdown("**" + T("record.old", version=VersionText(md_escape(s["analyser_version"] or "—"))) + "**")
         show_status(s["status"])
         st.dataframe(metrics_table(s, spec), hide_index=True, width="stretch")
     with c_new:
-        st.markdown("**" + T("record.new", version=md_escape(new.result.analyser_version)) + "**")
+        st.markdown("**" + T("record.new", version=VersionText(md_escape(new.result.analyser_version))) + "**")
         show_status(new.status)
         frame = judged_frame(new)
         if not frame.empty:

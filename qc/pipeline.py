@@ -464,13 +464,15 @@ def replace_with_reanalysis(store: Store, session_id: int, analysis: Analysis, u
     both happen or neither. The original stays (as every voided session), the new session names it."""
     if not user.strip():
         raise QCInputError("ui.operator_required")
+    from qc.record import VersionText
+
     old = store.session(session_id)
     if old["voided"]:
         raise QCInputError("record.err.already_voided", session=session_id)
     with store.write():
         new_id = store_analysis(
             store, analysis, operator=old["operator"] or user, allow_duplicate=True,
-            comment=t("record.reanalysis_comment", lang, session=session_id, version=old["analyser_version"] or "—", user=user),
+            comment=t("record.reanalysis_comment", lang, session=session_id, version=VersionText(old["analyser_version"]), user=user),
         )
         store.void_session(session_id, t("record.reanalysed_reason", lang, session=new_id), user)
     return new_id

@@ -150,3 +150,17 @@ def stored_spec(session: dict):
 def spec_for_session(session: dict, specs_by_key: dict):
     """The registry's spec of the session's test, else one made of its stored names, else None."""
     return specs_by_key.get(session["test"]) or stored_spec(session)
+
+
+class VersionText:
+    """A version for a message ("2.0" stays "2.0": it names a method, it is not a number to write with a
+    decimal comma in French, which `qc.i18n.t` does to any parameter that reads as a decimal number)."""
+
+    def __init__(self, version: str | None) -> None:
+        self.text = version or "—"
+
+    def __format__(self, spec: str) -> str:
+        return format(self.text, spec)
+
+    def __str__(self) -> str:
+        return self.text

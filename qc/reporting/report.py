@@ -522,7 +522,7 @@ def session_spec(store, s: dict) -> TestSpec | None:
 def session_report_pdf(store, session_id: int, lang: str = "fr") -> bytes:
     """Report of one stored session from its record: identification, versions, the pictures stored with it
     (overlays, charts), metrics as judged when stored, files. Nothing is analysed again."""
-    from qc.record import stored_record
+    from qc.record import VersionText, stored_record
 
     s = store.session(session_id)
     spec = session_spec(store, s)
@@ -532,8 +532,8 @@ def session_report_pdf(store, session_id: int, lang: str = "fr") -> bytes:
     pdf.add_page()
     pdf.h1(title)
     pdf.para(t("report.session_cover", lang, machine=s["machine"], date=fmt_datetime(s["acquired_at"]), operator=s["operator"] or "—",
-               comment=s["comment"] or "—", status=status_word(s["status"], lang), version=s["analyser_version"]))
-    pdf.para(t("record.versions", lang, analyser=s["analyser_version"] or "—", app=s.get("app_version") or "—"), size=8)
+               comment=s["comment"] or "—", status=status_word(s["status"], lang), version=VersionText(s["analyser_version"])))
+    pdf.para(t("record.versions", lang, analyser=VersionText(s["analyser_version"]), app=VersionText(s.get("app_version"))), size=8)
     if s["voided"]:
         pdf.set_text_color(198, 40, 40)
         pdf.para(t("report.session_voided", lang, reason=s["void_reason"], by=s["voided_by"], at=s["voided_at"]))
