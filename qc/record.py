@@ -61,7 +61,8 @@ def png_bytes(rgb: np.ndarray, max_px: int = MAX_OVERLAY_PX) -> bytes:
     if img.dtype != np.uint8:
         img = np.clip(img, 0, 255).astype(np.uint8)
     buf = io.BytesIO()
-    Image.fromarray(img).save(buf, format="PNG", optimize=False)
+    # Level 3: measured 0.07 s for a 512² overlay against 0.26 s at the default 6, for a file 5 % smaller.
+    Image.fromarray(img).save(buf, format="PNG", compress_level=3)
     return buf.getvalue()
 
 
@@ -101,7 +102,9 @@ def drawn_pictures(spec, result, lang: str, warnings: list[str]) -> list[Picture
             warnings.append(t("record.warn.chart_failed", lang, error=f"{type(exc).__name__}: {exc}"))
             drawn = []
         for title, chart in drawn:
-            keep(Picture(CHART, str(title), chart.to_json(indent=None).encode("utf-8")), MAX_CHART_BYTES)
+            # Not validated against the Vega-Lite schema again (the page draws the same chart): half the time of to_json.
+            spec_json = json.dumps(chart.to_dict(validate=False), ensure_ascii=False, default=str)
+            keep(Picture(CHART, str(title), spec_json.encode("utf-8")), MAX_CHART_BYTES)
     return out
 
 
