@@ -210,6 +210,8 @@ def test_an_unknown_metric_name_is_refused_when_the_result_is_judged():
     with pytest.raises(QCInputError) as info:
         pipeline.analyse(None, replace(spec, analyse=typo, kind="report"), [("x.txt", b"x")], None)
     assert info.value.key == "err.internal"
+    # PIQT's report names its own parameters (judged by the report's criterion): its vocabulary is open.
+    get_test("piqt").check_vocabulary(AnalysisResult("piqt", [Measurement("New_Param", 1.0)], acquired_at=dt.datetime(2026, 5, 1)))
 
 
 def test_one_rule_judges_a_missing_value_whatever_the_table_holds(store, machine):
