@@ -34,7 +34,8 @@ from qc.registry import AnalysisContext, TestSpec
 from qc.spec import UnknownMetricError
 from qc.results import AnalysisResult
 from qc.records.storage import Store, _json_default
-from qc.tolerances import FAIL, Judged, Tolerance, item_status, judge_measurements, session_status
+from qc.results import Measurement
+from qc.tolerances import FAIL, Judged, Tolerance, count_items, item_status, judge_items, judge_measurements, session_status
 
 log = logging.getLogger(__name__)
 
@@ -321,6 +322,7 @@ def judge(store: Store | None, spec: TestSpec, result: AnalysisResult, machine: 
         if other is not None and other["id"] != machine["id"]:
             warnings.append(t("warn.machine_mismatch", lang, chosen=machine["name"], header=other["name"]))
     tolerance_for = tolerance_lookup(store, spec, machine, result.acquired_at)
+    judge_result_items(spec, result, lambda name: tolerance_for(name, result.acquired_at))
     judged = judge_measurements(result.measurements, lambda name: tolerance_for(name, result.acquired_at))
     # The limits that judged each metric, for the charts of this result (band in force on its date).
     result.extra["bounds_in_force"] = {(j.name, j.item): j.bounds for j in judged if j.bounds is not None}
@@ -341,6 +343,28 @@ def judge(store: Store | None, spec: TestSpec, result: AnalysisResult, machine: 
     if n_bad_items:
         warnings.append(t("warn.items_failed", lang, n=n_bad_items, total=len(result.items)))
     return Analysis(spec=spec, result=result, judged=judged, machine=machine, warnings=warnings, lang=lang)
+
+
+def judge_result_items(spec: TestSpec, result: AnalysisResult, tolerance_for: Callable[[str], Tolerance | None]) -> None:
+    """The items' statuses (rows that name their metric, `qc.tolerances.judge_items`) and the metrics counting them:
+    the part of `judge` that settles the per-item verdicts (tolerance_for(metric): the tolerance in force)."""
+    judge_items(result.items, tolerance_for)
+    _item_counts(spec, result)
+
+
+def _item_counts(spec: TestSpec, result: AnalysisResult) -> None:
+    """The metrics that count judged items (`MetricSpec.counts_items`), from the statuses `judge_items` just set:
+    replaced in place when the analyser listed them (so their order is kept), else added."""
+    for m in spec.metrics:
+        if m.counts_items is None:
+            continue
+        value = float(count_items(result.items, *m.counts_items))
+        for i, x in enumerate(result.measurements):
+            if x.name == m.name and not x.item:
+                result.measurements[i] = Measurement(m.name, value, x.unit or m.unit, description=x.description, reference=x.reference)
+                break
+        else:
+            result.measurements.append(Measurement(m.name, value, m.unit))
 
 
 def duplicates(store: Store, analysis: Analysis) -> list[dict]:

@@ -29,6 +29,9 @@ class MetricSpec:
     tolerance: Tolerance | None = None
     trend: bool = True
     better: str | None = None  # "lower", "higher" or None (closer to nominal)
+    # A count of the session's items judged by another metric: ("slit_error_mm", "fail") is the number of rows
+    # judged by `slit_error_mm` that fail. The pipeline computes it after judging the items (`qc.pipeline.judge`).
+    counts_items: tuple[str, str] | None = None
 
     def label(self, lang: str) -> str:
         return self.label_fr if lang == "fr" else self.label_en
