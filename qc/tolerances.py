@@ -268,8 +268,9 @@ def judge_items(items: list[dict], tolerance_for) -> None:
 
 
 def count_items(items: list[dict], metric: str, status: str) -> int:
-    """How many item rows judged by `metric` have `status` (a not-measured row counts as a fail)."""
-    return sum(1 for it in items if isinstance(it, dict) and (it.get(JUDGED_BY) or {}).get("metric") == metric and item_status(it) == status)
+    """How many item rows judged by `metric` have exactly `status` (a not-measured row is counted apart: its own
+    metric, e.g. `n_leaf_pairs_not_measured`, says it)."""
+    return sum(1 for it in items if isinstance(it, dict) and (it.get(JUDGED_BY) or {}).get("metric") == metric and it.get("status") == status)
 
 
 def session_status(judged: Iterable[Judged], items: Iterable[dict] = ()) -> str:

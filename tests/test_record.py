@@ -143,7 +143,7 @@ def test_review_confirms_the_stored_row_without_analysing_again(qc_data_dir, lea
     at.switch_page("pages/review.py").run()
     assert not at.exception, [e.value for e in at.exception]
     assert len(at.get("image")) >= 1
-    assert any("Version de l'analyse : 2.0" in c.value for c in at.caption)
+    assert any("Version de l'analyse : 2.1" in c.value for c in at.caption)
     at.button(key="review_confirm").click().run()
     assert not at.exception, [e.value for e in at.exception]
     with open_store(qc_data_dir) as s:
@@ -174,7 +174,7 @@ def test_reanalysis_shows_old_and_new_and_voids_only_on_confirmation(qc_data_dir
     at.button(key="hist_reanalyse").click().run()
     assert not at.exception, [e.value for e in at.exception]
     shown = " ".join(m.value for m in at.markdown).replace("\\", "")  # markdown escapes, as drawn
-    assert "Enregistrée (version 1.0)" in shown and "Réanalyse (version 2.0)" in shown
+    assert "Enregistrée (version 1.0)" in shown and "Réanalyse (version 2.1)" in shown
     assert any("diffèrent" in w.value for w in at.warning)
     with open_store(qc_data_dir) as s:
         assert s.counts()["sessions"] == 1  # nothing stored before the confirmation
@@ -185,7 +185,7 @@ def test_reanalysis_shows_old_and_new_and_voids_only_on_confirmation(qc_data_dir
         old = s.session(sid)
         new = s.sessions_frame().iloc[0]
         assert old["voided"] == 1 and old["void_reason"].startswith("réanalysé")
-        assert int(new["id"]) != sid and s.session(int(new["id"]))["analyser_version"] == "2.0"
+        assert int(new["id"]) != sid and s.session(int(new["id"]))["analyser_version"] == "2.1"
         assert f"n° {sid}" in s.session(int(new["id"]))["comment"]
 
 

@@ -122,7 +122,7 @@ def test_a_stored_session_names_its_analysers_version(store, machine):
     result = AnalysisResult("slits", [Measurement(spec.metrics[0].name, 0.1, spec.metrics[0].unit)], acquired_at=dt.datetime(2026, 5, 1))
     sid = pipeline.store_analysis(store, pipeline.judge(store, spec, result, machine), operator="AG")
     assert store.session(sid)["analyser_version"] == slits.VERSION == spec.version != "0.1.0"
-    assert get_test("leaves", store).version == "2.0" and get_test("mr-snr", store).version == "1.0"
+    assert get_test("leaves", store).version == "2.1" and get_test("mr-snr", store).version == "1.0"
 
 
 if __name__ == "__main__":
