@@ -247,7 +247,7 @@ def test_failing_leaf_profile_stored_with_the_result_and_drawn(sessions):
 
 def test_heatmap_data_and_charts(sessions):
     result, _, _ = sessions["staircase"]
-    df = result.extra["errors"]
+    df = L.errors_frame(result.items)  # the charts' table, from the rows the pipeline judged
     assert set(df.columns) >= {"pair", "position", "bank", "error_mm"}
     assert len(df) == len(result.items)
     cell = df[(df.pair == 51) & (df.bank == "B") & (df.image == 4)]
