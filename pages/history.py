@@ -13,7 +13,9 @@ import pandas as pd
 import streamlit as st
 
 from pages.common import T, allowed, get_store, lang, operator, tests
-from qc.display import display_frame, fmt_bounds, fmt_datetime as display_date, status_word
+from pages.stored_view import reanalyse_block, show_stored_pictures, versions_caption
+from qc.display import display_frame, fmt_bounds, fmt_datetime as display_date, items_frame, status_word
+from qc.record import spec_for_session
 from qc.records.export import DIALECTS, export_frame, to_bytes
 from qc.textsafe import md_escape
 from qc.reporting.trends import drift_signal, series_label, small_multiples, trend_chart
@@ -33,7 +35,7 @@ def session_detail(session_id: int) -> None:
     except Exception:
         st.error(T("hist.no_session", session=session_id))
         return
-    spec = spec_by_key.get(s["test"])
+    spec = spec_for_session(s, spec_by_key)  # the registry's, else the names stored with the session
     name = spec.name(lang()) if spec else s["test"]
     st.subheader(T("hist.session_title", session=session_id, test=name))
     if s["voided"]:
@@ -43,6 +45,9 @@ def session_detail(session_id: int) -> None:
         st.warning(T("hist.after_signature", at=flag["signed_at"], changes=", ".join(T("report.change_" + w) for w in flag["changes"])))
     st.markdown(T("hist.session_info", machine=md_escape(s["machine"]), date=display_date(s["acquired_at"]), operator=md_escape(s["operator"] or "—"),
                   status=status_word(s["status"], lang(), icon=True), comment=md_escape(s["comment"] or "—")))
+    st.caption(versions_caption(s))
+    if st.session_state.pop("record_replaced", None) == session_id:
+        st.success(T("record.replaced", session=session_id))
     for w in s["warnings"]:
         st.warning(md_escape(w))
     rows = pd.DataFrame(s["metrics"])
@@ -51,14 +56,14 @@ def session_detail(session_id: int) -> None:
         st.dataframe(display_frame(rows.rename(columns={"name": "metric"}), lang(), ["metric", "item", "value", "unit", "nominal", "limits", "status", "reference"],
                                    spec=spec, icons=True),
                      hide_index=True, width="stretch")
+    show_stored_pictures(store, s)  # drawn when the session was stored: never analysed again to be shown
+    if s["items"]:
+        with st.expander(T("ui.items")):
+            st.dataframe(items_frame(s["items"], lang(), spec), hide_index=True, width="stretch")
     if s["files"]:
         with st.expander(T("hist.files", n=len(s["files"]))):
             st.dataframe(display_frame(pd.DataFrame(s["files"]), lang(), ["filename", "sop_instance_uid", "sha256", "size"]), hide_index=True, width="stretch")
-            if spec is not None and spec.analyse is not None and st.button(T("hist.show_images"), key="hist_show_images"):
-                from qc.reporting.report import session_overlays
-
-                for title, png in session_overlays(store, s, spec, lang()):
-                    st.image(png, caption=md_escape(title), width=420)
+    reanalyse_block(store, s, spec)
     if s["comments"]:
         st.markdown("**" + T("report.comments") + "**")
         for c in s["comments"]:

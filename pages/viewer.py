@@ -1,21 +1,24 @@
 """Visionneuse: any stored or received image with window/level, zoom/pan (mouse wheel and drag), a distance
-tool in mm (at the isocentre for MV images, in the image plane for MR), the analyser's overlay toggled on and
-off, and the DICOM header. Opened from History (?session=ID) or the review queue (?inbox=1)."""
+tool in mm (at the isocentre for MV images, in the image plane for MR), the overlay stored with the session
+toggled on and off (never redrawn by analysing again), and the DICOM header. Opened from History (?session=ID) or the review queue (?inbox=1)."""
 
 from pages.common import ensure_navigation
 
 ensure_navigation()
 
+import io  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
 
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from pages.common import T, get_store, lang  # noqa: E402
-from qc import pipeline  # noqa: E402
 from qc.errors import QCInputError  # noqa: E402
-from qc.intake import inbox, viewer  # noqa: E402
-from qc.registry import get_test  # noqa: E402
+from qc.intake import viewer  # noqa: E402
+from qc.record import stored_record  # noqa: E402
 from qc.textsafe import md_escape  # noqa: E402
 
 store = get_store()
@@ -68,25 +71,17 @@ overlay = None
 if session_id and test_key:
     show_overlay = st.toggle(T("viewer.overlay"), key="viewer_overlay")
     if show_overlay:
-        cache = st.session_state.get("viewer_overlay_cache")
-        if cache is None or cache[0] != session_id:
-            try:
-                spec = get_test(test_key, store)
-                s = store.session(session_id)
-                inputs = [(Path(f["stored_path"]).name, store.file_bytes(f["stored_path"]) or b"") for f in s["files"]]
-                if not inputs or not all(d for _n, d in inputs):
-                    inputs = inbox.session_inputs(store, session_id)
-                with st.spinner(T("ui.analysing")):
-                    result = pipeline.analyse(store, spec, inputs, store.machine(s["machine_id"]), lang()).result
-                cache = (session_id, result.overlays)
-            except QCInputError as exc:
-                st.warning(md_escape(exc.message(lang())))
-                cache = (session_id, [])
-            st.session_state["viewer_overlay_cache"] = cache
-        if cache[1]:
-            names = [title for title, _ in cache[1]]
+        # The overlays drawn when the session was stored (its record), never a new analysis of its files.
+        s = store.session(session_id)
+        rec = stored_record(store, s)
+        if not rec.kept:
+            st.info(T("record.no_pictures"), icon=":material/hide_image:")
+        elif rec.missing:
+            st.warning(T("record.pictures_missing", n=rec.missing))
+        if rec.overlays:
+            names = [title for title, _ in rec.overlays]
             pick = st.selectbox(T("viewer.overlay_image"), range(len(names)), format_func=lambda i: names[i], key="viewer_ov_pick")
-            overlay = cache[1][pick][1]
+            overlay = np.asarray(Image.open(io.BytesIO(rec.overlays[pick][1])).convert("RGB"))
 
 img = overlay if overlay is not None else viewer.windowed(view.pixels, width, level)
 if invert and overlay is None:

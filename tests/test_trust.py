@@ -107,7 +107,7 @@ def test_storage_refuses_a_missing_date_instead_of_the_newest_rules(store, machi
         assert e.value.key == "err.no_acquisition_date"
     before = store.counts()["sessions"]
     with pytest.raises(QCInputError):
-        store.save_session(get_test("couch"), couch(0.1, when=None), machine["id"])
+        store.save_session(get_test("couch"), couch(0.1, when=None), machine["id"], judged=[])
     assert store.counts()["sessions"] == before
 
 

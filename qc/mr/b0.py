@@ -201,7 +201,11 @@ for _dsv, _pk in ((200.0, (0.5, 1.0)), (300.0, (1.0, 1.5)), (350.0, (1.5, 2.0)))
     )
 SPEC_METRICS = {m.name: m for m in _METRICS}
 
+# The method's version: bump it when the method changes (tests/test_versions.py) and say why in docs/changelog.md.
+VERSION = "1.1"
+
 SPEC = TestSpec(
+    version=VERSION,
     key=KEY,
     name_fr="IRM MR-Linac : homogénéité B0",
     name_en="MR-Linac MRI: B0 homogeneity",

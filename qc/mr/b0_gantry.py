@@ -298,7 +298,11 @@ _METRICS += [
 ]
 SPEC_METRICS = {m.name: m for m in _METRICS}
 
+# The method's version: bump it when the method changes (tests/test_versions.py) and say why in docs/changelog.md.
+VERSION = "2.0"
+
 SPEC = TestSpec(
+    version=VERSION,
     key=KEY,
     name_fr="IRM MR-Linac : B0 et angle du bras",
     name_en="MR-Linac MRI: B0 and gantry angle",

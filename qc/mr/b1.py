@@ -167,7 +167,11 @@ for _dsv in DSVS_MM:
     )
 SPEC_METRICS = {m.name: m for m in _METRICS}
 
+# The method's version: bump it when the method changes (tests/test_versions.py) and say why in docs/changelog.md.
+VERSION = "1.0"
+
 SPEC = TestSpec(
+    version=VERSION,
     key=KEY,
     name_fr="IRM MR-Linac : B1 (double angle)",
     name_en="MR-Linac MRI: B1 (double angle)",

@@ -758,7 +758,11 @@ for _a, _fr, _en in (("lr", "gauche-droite", "left-right"), ("ap", "antéro-post
     ]
 SPEC_METRICS = {m.name: m for m in _METRICS}
 
+# The method's version: bump it when the method changes (tests/test_versions.py) and say why in docs/changelog.md.
+VERSION = "2.0"
+
 SPEC = TestSpec(
+    version=VERSION,
     key=KEY,
     name_fr="IRM MR-Linac : géométrie 3D",
     name_en="MR-Linac MRI: 3-D geometry",

@@ -446,7 +446,11 @@ _METRICS = (
 )
 SPEC_METRICS = {m.name: m for m in _METRICS}
 
+# The method's version: bump it when the method changes (tests/test_versions.py) and say why in docs/changelog.md.
+VERSION = "1.0"
+
 SPEC = TestSpec(
+    version=VERSION,
     key=KEY,
     name_fr="IRM : résolution spatiale",
     name_en="MR: spatial resolution",

@@ -387,7 +387,11 @@ _METRICS = (
 )
 SPEC_METRICS = {m.name: m for m in _METRICS}
 
+# The method's version: bump it when the method changes (tests/test_versions.py) and say why in docs/changelog.md.
+VERSION = "1.0"
+
 SPEC = TestSpec(
+    version=VERSION,
     key=KEY,
     name_fr=SPEC_NAME["fr"],
     name_en=SPEC_NAME["en"],

@@ -532,31 +532,56 @@ def session_rows(m: pd.DataFrame, spec: TestSpec, lang: str, max_values: int = 6
     return rows, statuses
 
 
-def session_report_pdf(store, session_id: int, lang: str = "fr") -> bytes:
-    """Report of one stored session: identification, overlays when the images are kept, metrics, files."""
+def session_spec(store, s: dict) -> TestSpec | None:
+    """The spec naming a stored session: the registry's, else the names stored with it (its test removed or
+    renamed since), else None (a session stored before its names were kept, of a test that is gone)."""
+    from qc.errors import QCInputError
+    from qc.record import stored_spec
     from qc.registry import get_test
 
+    try:
+        return get_test(s["test"], store)
+    except QCInputError:
+        return stored_spec(s)
+
+
+def session_report_pdf(store, session_id: int, lang: str = "fr") -> bytes:
+    """Report of one stored session from its record: identification, versions, the pictures stored with it
+    (overlays, charts), metrics as judged when stored, files. Nothing is analysed again."""
+    from qc.record import VersionText, stored_record
+
     s = store.session(session_id)
-    spec = get_test(s["test"], store)
-    title = t("report.session_title", lang, test=spec.name(lang), session=session_id)
+    spec = session_spec(store, s)
+    title = t("report.session_title", lang, test=spec.name(lang) if spec else s["test"], session=session_id)
     pdf = QCPdf(title, lang)
     pdf.alias_nb_pages()
     pdf.add_page()
     pdf.h1(title)
     pdf.para(t("report.session_cover", lang, machine=s["machine"], date=fmt_datetime(s["acquired_at"]), operator=s["operator"] or "—",
-               comment=s["comment"] or "—", status=status_word(s["status"], lang), version=s["analyser_version"]))
+               comment=s["comment"] or "—", status=status_word(s["status"], lang), version=VersionText(s["analyser_version"])))
+    pdf.para(t("record.versions", lang, analyser=VersionText(s["analyser_version"]), app=VersionText(s.get("app_version"))), size=8)
     if s["voided"]:
         pdf.set_text_color(198, 40, 40)
         pdf.para(t("report.session_voided", lang, reason=s["void_reason"], by=s["voided_by"], at=s["voided_at"]))
         pdf.set_text_color(0, 0, 0)
     for w in s["warnings"]:
         pdf.para("⚠ " + w, size=8)
-    for title_png, png in session_overlays(store, s, spec, lang):
+    rec = stored_record(store, s)
+    if not rec.kept:
+        pdf.para(t("record.no_pictures", lang), size=8)
+    elif rec.missing:
+        pdf.para("⚠ " + t("record.pictures_missing", lang, n=rec.missing), size=8)
+    for title_png, png in rec.overlays:
         pdf.image_block(png, min(pdf.epw, 110), title_png)
+    if rec.charts:
+        import json
+
+        for (title_chart, _), png in zip(rec.charts, render_pngs([json.dumps(c) for _, c in rec.charts], 1.5, chart_cache_dir(store))):
+            pdf.image_block(png, pdf.epw, title_chart)
     pdf.h2(t("report.metrics", lang))
     rows, statuses = [], []
     for r in s["metrics"]:
-        m = spec.metric(r["name"])
+        m = spec.metric(r["name"]) if spec else None
         label = (m.label(lang) if m else r["name"]) + (f" — {r['item']}" if r["item"] else "")
         rows.append([label, f"{_fmt(r['value'], lang)} {r['unit'] or ''}", fmt_bounds(_bounds(r), "", lang), status_word(r["status"], lang, r["value"]),
                      clean_reference(r["reference"])])
@@ -574,29 +599,8 @@ def session_report_pdf(store, session_id: int, lang: str = "fr") -> bytes:
     return bytes(pdf.output())
 
 
-def session_overlays(store, s: dict, spec: TestSpec, lang: str) -> list[tuple[str, bytes]]:
-    """Re-analyse the stored images of a session to draw its overlays as PNG (empty when not kept)."""
-    if spec.analyse is None or not s["files"]:
-        return []
-    from PIL import Image
+def session_overlays(store, s: dict, spec: TestSpec | None = None, lang: str = "fr") -> list[tuple[str, bytes]]:
+    """The overlays stored with a session, as (title, PNG) (empty when it was stored before they were kept)."""
+    from qc.record import stored_record
 
-    from qc import pipeline
-
-    inputs = []
-    for f in s["files"]:
-        data = store.file_bytes(f["stored_path"])
-        if data is None:
-            return []
-        inputs.append((f["filename"], data))
-    try:
-        machine = store.machine(s["machine_id"])
-        # The stored date: a session dated by the user is analysed again with that same date.
-        analysis = pipeline.analyse(store, spec, inputs, machine, lang, acquired_at=dt.datetime.fromisoformat(s["acquired_at"]))
-    except Exception:
-        return []
-    out = []
-    for title, rgb in analysis.result.overlays:
-        buf = io.BytesIO()
-        Image.fromarray(rgb).save(buf, format="PNG")
-        out.append((title, buf.getvalue()))
-    return out
+    return stored_record(store, s).overlays
