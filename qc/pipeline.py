@@ -344,7 +344,7 @@ def store_analysis(
     if analysis.machine is None:
         raise QCInputError("err.unknown_machine", machine="", known=", ".join(m["name"] for m in store.machines()) or "—")
     analysis.result.warnings = analysis.warnings
-    return store.save_session(
+    session_id = store.save_session(
         analysis.spec,
         analysis.result,
         analysis.machine["id"],
@@ -357,6 +357,11 @@ def store_analysis(
         cax_calibration_id=analysis.cax_calibration_id,
         baseline_id=analysis.baseline_id,
     )
+    # E-mail alerts (out of tolerance, control signal) once the session is stored; a mail never fails the store.
+    from qc.alerts import after_store
+
+    after_store(store, session_id, is_demo=is_demo)
+    return session_id
 
 
 def set_baseline(store: Store, analysis: Analysis, session_id: int, make: Callable[[AnalysisResult], dict], user: str) -> int:
