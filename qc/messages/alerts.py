@@ -171,4 +171,11 @@ MESSAGES = {
     "home.sig.col.machine": {"fr": "Machine", "en": "Machine"},
     "home.sig.col.date": {"fr": "Acquisition", "en": "Acquired"},
     "home.sig.col.status": {"fr": "Résultat", "en": "Result"},
+    "display.col.signature": {"fr": "Signature", "en": "Signature"},
+    "display.audit.sign_session": {"fr": "signature d'une séance", "en": "session signed"},
+    "display.audit.sign_refused": {"fr": "signature refusée", "en": "signature refused"},
+    "display.audit.leaf_comment": {"fr": "note sur une mesure", "en": "note on a measurement"},
+    "display.audit.set_smtp": {"fr": "réglage du serveur d'e-mail", "en": "e-mail server setting"},
+    "display.audit.subscribe_alert": {"fr": "abonnement à une alerte", "en": "alert subscription"},
+    "display.audit.unsubscribe_alert": {"fr": "désabonnement d'une alerte", "en": "alert unsubscription"},
 }

@@ -68,7 +68,7 @@ def signature_text(sig: dict | None, lang: str) -> str:
 
     if not sig:
         return t("sig.none", lang)
-    text = t("sig.by", lang, kind=t(f"sig.kind.{sig['kind']}", lang), name=sig["signer"], at=sig["signed_at"])
+    text = t("sig.by", lang, kind=t(f"sig.kind.{sig['kind']}", lang), name=sig["signer"], at=str(sig["signed_at"])[:16])
     if not sig.get("verified"):
         text += " " + t("sig.unverified", lang)
     return text
