@@ -109,3 +109,22 @@ def test_a_note_on_one_leaf(store, machine):
     with pytest.raises(QCInputError) as e:
         signatures.add_leaf_comment(store, sid, "no_such_metric", "", "x", "Marie")
     assert e.value.key == "sig.err.no_leaf"
+
+
+def test_signatures_and_leaf_notes_are_in_the_pdfs(store, machine):
+    from pypdf_text import pdf_text
+    from qc.reporting.report import monthly_report_pdf, session_report_pdf
+
+    signed = helium(store, machine, "60")
+    unsigned = helium(store, machine, "81", when=WHEN + dt.timedelta(days=7))
+    signatures.sign(store, signed, "reviewed", user=None, typed_name="J. Dupont")
+    signatures.sign(store, signed, "approved", user=None, typed_name="Marie Curie", comment="remplissage prévu")
+    signatures.add_leaf_comment(store, signed, "helium_level_pct", "", "lu deux fois", "Marie Curie")
+    text = " ".join(pdf_text(session_report_pdf(store, signed, "fr")).split())
+    assert "Approuvé par Marie Curie le" in text and "(non vérifiée par mot de passe) — remplissage prévu" in text
+    assert "Relu par J. Dupont le" in text and "remplacée" in text
+    assert "Marie Curie — Niveau d'hélium : lu deux fois" in text
+    monthly = " ".join(pdf_text(monthly_report_pdf(store, machine["id"], "2026-11", "fr")).split())
+    assert "Approuvé —" in monthly and "Marie Curie" in monthly, monthly[-900:]
+    assert "À signer" in monthly  # the unsigned session of the month
+    assert unsigned
