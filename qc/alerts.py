@@ -97,10 +97,10 @@ def save_smtp_settings(store, user: str, *, host: str, port: int, security: str,
     values = {"host": host.strip(), "port": str(int(port)), "security": security, "username": username.strip(), "sender": sender.strip(),
               "cafile": cafile.strip(), "review_hours": f"{float(review_hours):g}"}
     with store.write() as db:
-        old = {k: store.get_setting(f"alerts.smtp.{k}") for k in values}
         for k, v in values.items():
             db["settings"].upsert({"key": f"alerts.smtp.{k}", "value": v}, pk="key")
-        details: dict = {"old": old, "new": values}
+        # The values set (the earlier ones are in the earlier audit rows), never the password.
+        details: dict = dict(values)
         if password is not None:
             db["settings"].upsert({"key": PASSWORD_KEY, "value": password}, pk="key")
             details["password"] = "changed" if password else "erased"
@@ -132,7 +132,7 @@ def subscribe(store, user_id: int, kind: str, *, machine_id: int | None = None, 
             return int(existing[0]["id"])
         sid = db["alert_subscriptions"].insert({"user_id": user_id, "kind": kind, "machine_id": machine_id, "test": test or "",
                                                 "created_by": by, "created_at": _now()}).last_pk
-        store._audit(by, "subscribe_alert", "alert_subscriptions", sid, {"user_id": user_id, "kind": kind, "machine_id": machine_id, "test": test})
+        store._audit(by, "subscribe_alert", "alert_subscriptions", sid, {"user_id": user_id, "alert": kind, "machine_id": machine_id, "test": test})
     return int(sid)
 
 
@@ -140,7 +140,8 @@ def unsubscribe(store, subscription_id: int, by: str = "") -> None:
     with store.write() as db:
         row = db["alert_subscriptions"].get(subscription_id)
         db["alert_subscriptions"].delete(subscription_id)
-        store._audit(by, "unsubscribe_alert", "alert_subscriptions", subscription_id, dict(row))
+        store._audit(by, "unsubscribe_alert", "alert_subscriptions", subscription_id,
+                     {"user_id": row["user_id"], "alert": row["kind"], "machine_id": row["machine_id"], "test": row["test"]})
 
 
 def subscriptions(store) -> list[dict]:

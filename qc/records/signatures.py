@@ -94,7 +94,7 @@ def sign_session(store, session_id: int, kind: str, *, signer: str, username: st
                "signed_at": _now(), "comment": (comment or "").strip(), "supersedes": before["id"] if before else None}
         gid = db["session_signatures"].insert(row).last_pk
         store._audit(signer, "sign_session", "sessions", session_id,
-                     {"signature_id": gid, "kind": kind, "verified": bool(verified), "comment": row["comment"], "supersedes": row["supersedes"]})
+                     {"signature": kind, "signature_id": gid, "verified": bool(verified), "comment": row["comment"], "supersedes": row["supersedes"]})
     return int(gid)
 
 
@@ -157,7 +157,8 @@ def add_leaf_comment(store, session_id: int, metric: str, item: str, text: str, 
             raise QCInputError("sig.err.no_leaf", metric=metric, item=item or "—")
         cid = db["leaf_comments"].insert({"session_id": session_id, "metric": metric, "item": item or "", "at": _now(),
                                           "user": user.strip(), "text": text}).last_pk
-        store._audit(user, "leaf_comment", "sessions", session_id, {"metric": metric, "item": item or "", "text": text})
+        test = db["sessions"].get(session_id)["test"]  # names the metric in the audit view
+        store._audit(user, "leaf_comment", "sessions", session_id, {"test": test, "metric": metric, "item": item or "", "text": text})
     return int(cid)
 
 
