@@ -75,7 +75,7 @@ MESSAGES = {
     "set.alerts.port": {"fr": "Port", "en": "Port"},
     "set.alerts.security": {"fr": "Sécurité", "en": "Security"},
     "set.alerts.security.starttls": {"fr": "STARTTLS (certificat vérifié)", "en": "STARTTLS (certificate verified)"},
-    "set.alerts.security.none": {"fr": "Aucune (relais interne sans chiffrement)", "en": "None (internal relay, unencrypted)"},
+    "set.alerts.security.none": {"fr": "Aucune (relais interne sans chiffrement)", "en": "Plain (internal relay, unencrypted)"},
     "set.alerts.username": {"fr": "Identifiant de connexion (vide : sans connexion)", "en": "Login (empty: no login)"},
     "set.alerts.password": {"fr": "Mot de passe", "en": "Password"},
     "set.alerts.password_help": {
