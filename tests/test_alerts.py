@@ -236,3 +236,32 @@ def test_starttls_refuses_an_unverified_certificate_and_a_wrong_login(store, tls
     assert not ok and "535" in error
     assert inbox.messages == []
     assert [r["outcome"] for r in alerts.alert_log(store)] == ["failed", "failed"]
+
+
+def test_control_signal_hook_mails_the_signals_of_the_stored_session(store, machine, smtp_server, monkeypatch):
+    """The hook's contract with the control charts (qc.reporting.spc, written apart): a stand-in module gives one signal
+    for this session and one for another; only this session's is mailed, to the control-signal subscribers."""
+    import sys
+    import types
+
+    calls = []
+
+    def signals_for(store_, machine_id, test, metric, item):
+        calls.append((machine_id, test, metric, item))
+        return [{"session_id": stored["id"], "message": "8 points de suite sous la moyenne (Nelson 2)"},
+                {"session_id": -1, "message": "not this session"}]
+
+    stored: dict = {"id": None}
+    monkeypatch.setitem(sys.modules, "qc.reporting.spc", types.SimpleNamespace(signals_for=signals_for))
+    controller, inbox = smtp_server
+    configure(store, controller.port)
+    alerts.subscribe(store, physicist(store), "control_signal", machine_id=machine["id"], by="admin")
+    analysis = pipeline.record_logged(store, get_test("helium", store), machine, {"helium_level_pct": "80"}, acquired_at=WHEN)
+    monkeypatch.setattr(alerts, "after_store", lambda *a, **k: None)  # notify below, once the id is known
+    stored["id"] = pipeline.store_analysis(store, analysis, operator="AG")
+    assert alerts.notify_stored(store, stored["id"]) == ["control_signal"]
+    (msg,) = inbox.messages
+    assert "Signal de carte de contrôle" in msg["Subject"]
+    body = msg.get_content()
+    assert "helium_level_pct: 8 points de suite sous la moyenne (Nelson 2)" in body and "not this session" not in body
+    assert (machine["id"], "helium", "helium_level_pct", "") in calls
