@@ -267,12 +267,25 @@ def _test_name(store, test: str, lang: str) -> str:
         return test
 
 
+def _metric_label(store, test: str, metric: str, item: str, lang: str) -> str:
+    """A metric's label as the pages show it (never its code), with its item."""
+    from qc.registry import get_test
+
+    try:
+        spec = get_test(test, store).metric(metric)
+    except Exception:  # a test removed since: its code still names it
+        spec = None
+    name = spec.label(lang) if spec is not None else metric
+    return f"{name} [{item}]" if item else name
+
+
 def _leaf_lines(store, session_id: int, lang: str) -> list[str]:
     lines = []
+    test = store.db["sessions"].get(session_id)["test"]
     for m in store.db.query("select name, item, value, unit, status from metrics where session_id = ? and status in ('fail', 'warning') "
                             "order by id", [session_id]):
         value = "—" if m["value"] is None else f"{m['value']:.4g}"
-        where = f"{m['name']} [{m['item']}]" if m["item"] else m["name"]
+        where = _metric_label(store, test, m["name"], m["item"] or "", lang)
         lines.append(t("alert.leaf_line", lang, metric=where, value=value, unit=m["unit"] or "", status=t("status." + m["status"], lang)))
     return lines
 
@@ -285,7 +298,7 @@ def out_of_tolerance_message(store, session_id: int, lang: str) -> tuple[str, st
              status=t("status." + s["status"], lang), comment=s["comment"] or "—", leaves="\n".join(_leaf_lines(store, session_id, lang)) or "—")
     if s.get("review_state") == "pending":
         body += "\n\n" + t("alert.oot.pending", lang)
-    return subject, body
+    return subject, body + "\n\n" + t("alert.footer", lang)
 
 
 def control_signals(store, session: dict) -> list[str]:
@@ -312,7 +325,7 @@ def control_signals(store, session: dict) -> list[str]:
             if sid is not None and int(sid) != int(session["id"]):
                 continue
             text = get("message") or get("text") or get("description") or str(sig)
-            where = f"{leaf[0]} [{leaf[1]}]" if leaf[1] else leaf[0]
+            where = _metric_label(store, session["test"], leaf[0], leaf[1], _lang(store))
             out.append(f"{where}: {_one_line(text)}")
     return out
 
@@ -338,7 +351,7 @@ def notify_stored(store, session_id: int) -> list[str]:
             test = _test_name(store, s["test"], lang)
             subject = t("alert.spc.subject", lang, test=test, machine=s["machine"])
             body = t("alert.spc.body", lang, session=session_id, test=test, machine=s["machine"], date=s["acquired_at"],
-                     signals="\n".join(f"- {x}" for x in signals))
+                     signals="\n".join(f"- {x}" for x in signals)) + "\n\n" + t("alert.footer", lang)
             if deliver(store, "control_signal", to, subject, body, session_id=session_id):
                 sent.append("control_signal")
     except Exception as exc:  # an alert never fails a store: logged, shown in Paramètres

@@ -99,7 +99,7 @@ def test_out_of_tolerance_store_mails_the_subscribers_of_that_machine(store, mac
     assert msg.get_content_type() == "text/plain"
     body = msg.get_content()
     assert f"Séance : {sid}" in body
-    assert "helium_level_pct : 60 %" in body
+    assert "Niveau d'hélium : 60 %" in body and "helium_level_pct" not in body
     assert "niveau <b>bas</b>" in body  # user text as typed, plain text, never markup
     log = alerts.alert_log(store)
     assert [(r["kind"], r["session_id"], r["outcome"]) for r in log] == [("out_of_tolerance", sid, "sent")]
@@ -263,5 +263,5 @@ def test_control_signal_hook_mails_the_signals_of_the_stored_session(store, mach
     (msg,) = inbox.messages
     assert "Signal de carte de contrôle" in msg["Subject"]
     body = msg.get_content()
-    assert "helium_level_pct: 8 points de suite sous la moyenne (Nelson 2)" in body and "not this session" not in body
+    assert "Niveau d'hélium: 8 points de suite sous la moyenne (Nelson 2)" in body and "not this session" not in body
     assert (machine["id"], "helium", "helium_level_pct", "") in calls
