@@ -31,7 +31,7 @@ def render_signature_block(store, s: dict, spec) -> None:
     else:
         st.info(md_escape(text), icon=":material/task_alt:")
     if current is not None and current["comment"]:
-        st.text(current["comment"])  # user text, shown as typed
+        st.text(T("sig.comment_shown", text=current["comment"]))  # user text, shown as typed (st.text: never markdown)
     if len(rows) > 1:
         with st.expander(T("sig.history")):
             for r in reversed(rows[:-1]):

@@ -125,6 +125,7 @@ MESSAGES = {
     "sig.superseded": {"fr": "remplacée", "en": "superseded"},
     "sig.column": {"fr": "Signature", "en": "Signature"},
     "sig.title": {"fr": "Relecture et signature", "en": "Review and signature"},
+    "sig.comment_shown": {"fr": "Commentaire de signature : {text}", "en": "Signature comment: {text}"},
     "sig.history": {"fr": "Signatures précédentes", "en": "Earlier signatures"},
     "sig.comment": {"fr": "Commentaire de signature (facultatif)", "en": "Signature comment (optional)"},
     "sig.password": {"fr": "Votre mot de passe (à saisir de nouveau)", "en": "Your password (type it again)"},
