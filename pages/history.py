@@ -68,6 +68,10 @@ def session_detail(session_id: int) -> None:
         st.markdown("**" + T("report.comments") + "**")
         for c in s["comments"]:
             st.text(f"{c['at']} — {c['user']}: {c['text']}")
+    # Review and signature (« Relu » / « Approuvé »), notes on one leaf (pages/signatures_block.py).
+    from pages.signatures_block import render_signature_block
+
+    render_signature_block(store, s, spec)
     from qc.reporting.report import session_report_pdf
 
     if st.button(T("hist.make_pdf"), key="hist_make_pdf"):
@@ -195,8 +199,12 @@ else:
             drift_warning(drift_signal(g, events=events), *series_label(spec, name, item, lang()))
     sessions = df.drop_duplicates("session_id")
     st.subheader(T("hist.table", n=len(sessions), m=len(df)))
-    shown = display_frame(df, lang(), ["session_id", "acquired_at", "machine", "metric", "item", "value", "unit", "status", "operator", "comment", "voided"],
-                          spec=spec, icons=True)
+    from qc.records.signatures import current_signatures, signature_text
+
+    signed = current_signatures(store, df["session_id"].unique())  # the signature in force of each session, one query
+    df["signature"] = df["session_id"].map(lambda i: signature_text(signed.get(int(i)), lang()))
+    shown = display_frame(df, lang(), ["session_id", "acquired_at", "machine", "metric", "item", "value", "unit", "status", "signature", "operator",
+                                       "comment", "voided"], spec=spec, icons=True)
     session_picker(df)
     event = st.dataframe(shown, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="hist_table")
     selected = getattr(getattr(event, "selection", None), "rows", []) if event is not None else []

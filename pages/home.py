@@ -25,6 +25,10 @@ n_pending = len(store.pending_reviews())
 if n_pending:
     st.warning(T("intake.review.pending_home", n=n_pending), icon=":material/inbox:")
     st.page_link("pages/review.py", label=T("nav.review"), icon=":material/inbox:")
+# Results that wait for a physicist's signature (« Relu » / « Approuvé »), each a link to its session.
+from pages.signatures_block import render_awaiting
+
+render_awaiting(store, tests(store))
 machines = store.machines()
 if not machines:
     st.warning(T("ui.no_machine"))

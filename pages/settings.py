@@ -28,8 +28,8 @@ user = operator()
 if not user:
     st.warning(T("set.operator_needed"))
 
-tab_m, tab_t, tab_l, tab_g, tab_u = st.tabs(
-    [T("set.tab_machines"), T("set.tab_tolerances"), T("set.tab_logged"), T("set.tab_general"), T("set.tab_users")]
+tab_m, tab_t, tab_l, tab_g, tab_u, tab_a = st.tabs(
+    [T("set.tab_machines"), T("set.tab_tolerances"), T("set.tab_logged"), T("set.tab_general"), T("set.tab_users"), T("set.tab_alerts")]
 )
 
 # ------------------------------------------------------------------ machines and CAX calibration
@@ -269,6 +269,12 @@ with tab_u:
                         st.error(T("set.user_error", error=md_escape(str(exc))))
                     else:
                         st.success(T("set.user_saved"))
+
+# ------------------------------------------------------------------ e-mail alerts (admin; before General, which may stop the page)
+with tab_a:
+    from pages.alerts_settings import render_alerts_settings
+
+    render_alerts_settings(store, user)
 
 # ------------------------------------------------------------------ general
 with tab_g:

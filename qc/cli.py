@@ -16,6 +16,7 @@
     python -m qc add-user NAME --role admin|physicist|operator [--name "Display"] [--password-stdin | --sso --email E]
     python -m qc receive [--aet A --port P --allow-aet UNITY1 --allow-address IP]   DICOM receiver
     python -m qc watch FOLDER [--once] | inbox [--process] | retrieve --orthanc URL --from D --to D | review ID --by NAME
+    python -m qc alerts digest [--force] | alerts test --to ADDRESS      e-mail alerts (the morning digest for a timer)
 
 Bad input, and disk or database errors: one sentence on stderr, exit code 2. Nothing is stored for a failed
 analysis. Image tests take the acquisition date from the files; files without one need --date (else exit 2).
@@ -523,6 +524,9 @@ def build_parser() -> argparse.ArgumentParser:
     from qc.intake.commands import add_intake_commands
 
     add_intake_commands(sub)
+    from qc.alerts import add_alert_commands
+
+    add_alert_commands(sub)
     return p
 
 

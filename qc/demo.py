@@ -128,6 +128,7 @@ def _populate(store: Store, today: dt.date, weeks: int) -> None:
     _logged_history(store, machine, start, end, rng)
     _image_history(store, machine, start, end, rng)
     _latest_only(store, machine)
+    demo_signatures(store, end)
 
 
 def _operator(rng) -> str:
@@ -354,3 +355,40 @@ def _image_history(store: Store, machine: dict, start: dt.date, end: dt.date, rn
                 # One session voided, as a physicist would after a wrong set-up.
                 victim = store.sessions_frame(machine_id=machine["id"], test=spec.key).iloc[-2]
                 store.void_session(int(victim["id"]), "Mauvais positionnement du fantôme ; séance refaite.", "démo")
+
+
+DEMO_SIGNERS = ("Dr C. Lefèvre", "M. Bernard")
+
+
+def demo_signatures(store: Store, end: dt.date, unsigned_days: int = 14) -> int:
+    """Signatures on the demo's results (issue #27): every session acquired more than `unsigned_days` before the
+    demo's last day is signed, the failing ones « Approuvé » with a comment, the others « Relu »; a few « Relu »
+    later superseded by « Approuvé » (a correction is a new signature); the latest ones stay unsigned, so Home lists
+    results waiting for a signature. The demo runs without authentication: the signatures are typed names, shown
+    as not verified by a password, as they would be in that mode. One note on one measurement of a failing session.
+    Returns the number of signatures stored."""
+    from qc.records.signatures import add_leaf_comment, sign_session
+
+    cutoff = (end - dt.timedelta(days=unsigned_days)).isoformat()
+    rows = list(store.db.query("select id, status, acquired_at from sessions where voided = 0 and review_state != 'pending' and acquired_at < ? "
+                               "order by acquired_at, id", [cutoff]))
+    n = 0
+    noted = False
+    for i, r in enumerate(rows):
+        signer = DEMO_SIGNERS[i % len(DEMO_SIGNERS)]
+        if r["status"] in ("fail", "warning"):
+            sign_session(store, r["id"], "approved", signer=signer, verified=False, comment="Écart vu ; action notée dans le cahier de la machine.")
+            n += 1
+            if not noted:
+                metric = next(iter(store.db.query("select name, item from metrics where session_id = ? and status in ('fail', 'warning') "
+                                                  "order by id limit 1", [r["id"]])), None)
+                if metric is not None:
+                    add_leaf_comment(store, r["id"], metric["name"], metric["item"] or "", "Valeur recontrôlée le lendemain : conforme.", signer)
+                    noted = True
+            continue
+        sign_session(store, r["id"], "reviewed", signer=signer, verified=False)
+        n += 1
+        if i % 10 == 0:
+            sign_session(store, r["id"], "approved", signer=DEMO_SIGNERS[0], verified=False)
+            n += 1
+    return n

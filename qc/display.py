@@ -191,6 +191,8 @@ def audit_details(details: Any, lang: str = "fr") -> str:
                 return spec.metric(str(v)).label(lang)
             if k in ("role",) and has(f"role.{v}"):
                 return t(f"role.{v}", lang)
+            if isinstance(v, str) and has(f"display.val.{k}.{v}"):  # a code with a word (display.val.<key>.<code>)
+                return t(f"display.val.{k}.{v}", lang)
             return fmt_cell(v, lang)
 
         return "; ".join(f"{column_label(str(k), lang)} : {value(str(k), v)}" for k, v in data.items() if k != "password_hash")

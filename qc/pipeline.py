@@ -395,7 +395,7 @@ def store_analysis(
     warnings = list(analysis.warnings)
     pictures = drawn_pictures(analysis.spec, analysis.result, analysis.lang, warnings)  # drawn once, stored with it
     analysis.result.warnings = warnings
-    return store.save_session(
+    session_id = store.save_session(
         analysis.spec,
         analysis.result,
         analysis.machine["id"],
@@ -411,6 +411,11 @@ def store_analysis(
         pictures=pictures,
         app_version=APP_VERSION,
     )
+    # E-mail alerts (out of tolerance, control signal) once the session is stored; a mail never fails the store.
+    from qc.alerts import after_store
+
+    after_store(store, session_id, is_demo=is_demo)
+    return session_id
 
 
 def set_baseline(store: Store, analysis: Analysis, session_id: int, make: Callable[[AnalysisResult], dict], user: str) -> int:

@@ -408,6 +408,46 @@ def m009_spc(db: Database) -> None:
     db["spc_dismissals"].create_index(["machine_id", "test", "metric", "item"])
 
 
+@migrations()
+def m010_signatures_alerts(db: Database) -> None:
+    """Review and signature of each result, notes on one leaf, e-mail alerts (qc.records.signatures, qc.alerts).
+
+    `session_signatures` is never edited nor deleted (triggers refuse it): a correction is a new row whose
+    `supersedes` names the row it replaces. `verified` is 1 when the signer typed their password again, 0
+    when authentication is off (the operator's typed name). Sessions stored before this migration are not
+    listed as waiting for a signature (`signatures.required_since`)."""
+    db["session_signatures"].create(
+        {"id": int, "session_id": int, "kind": str, "signer": str, "username": str, "verified": int, "signed_at": str,
+         "comment": str, "supersedes": int},
+        pk="id",
+        not_null={"session_id", "kind", "signer", "signed_at"},
+        defaults={"verified": 0, "comment": "", "username": ""},
+        foreign_keys=[("session_id", "sessions", "id")],
+    )
+    db["session_signatures"].create_index(["session_id"])
+    for op in ("update", "delete"):
+        db.execute(f"create trigger session_signatures_no_{op} before {op} on session_signatures "
+                   "begin select raise(abort, 'a signature is never edited: sign again to supersede it'); end")
+    db["leaf_comments"].create(
+        {"id": int, "session_id": int, "metric": str, "item": str, "at": str, "user": str, "text": str},
+        pk="id",
+        foreign_keys=[("session_id", "sessions", "id")],
+    )
+    db["leaf_comments"].create_index(["session_id"])
+    db["alert_subscriptions"].create(
+        {"id": int, "user_id": int, "kind": str, "machine_id": int, "test": str, "created_by": str, "created_at": str},
+        pk="id",
+        defaults={"test": ""},
+        foreign_keys=[("user_id", "users", "id"), ("machine_id", "machines", "id")],
+    )
+    db["alert_log"].create(
+        {"id": int, "at": str, "kind": str, "session_id": int, "recipients": str, "outcome": str, "error": str},
+        pk="id",
+        defaults={"error": ""},
+    )
+    db["settings"].upsert({"key": "signatures.required_since", "value": now_iso()}, pk="key")
+
+
 def now_iso() -> str:
     return dt.datetime.now().replace(microsecond=0).isoformat(sep=" ")
 

@@ -26,6 +26,7 @@ from qc import __version__
 from qc.i18n import t
 from qc.registry import TestSpec, all_tests
 from qc.display import clean_reference, fmt_bounds, fmt_datetime, fmt_number, status_word
+from qc.records.signatures import current_signatures
 
 FONT_DIR = Path(__file__).parent / "fonts"
 STATUS_RGB = {"pass": (46, 125, 50), "warning": (200, 140, 0), "fail": (198, 40, 40), "none": (96, 125, 139), "unmeasured": (198, 40, 40)}
@@ -325,10 +326,13 @@ def monthly_report_pdf(store, machine_id: int, month: str, lang: str = "fr", gen
         if n_series > len(specs_json):
             pdf.para(t("report.more_series", lang, n=n_series - len(specs_json)), size=8)
         rows, statuses = session_rows(m, spec, lang)
+        # Each session's signature in force (« Relu » / « Approuvé », who, when; unverified said), a last column.
+        signed = current_signatures(store, m["session_id"].unique())
+        rows = [r + [signature_short(signed.get(int(r[1].lstrip("#"))), lang)] for r in rows]
         pdf.h2(t("report.values", lang))
         pdf.table([t("report.col_date", lang), t("report.col_session", lang), t("report.col_values", lang), t("report.col_out", lang),
-                   t("report.col_status", lang), t("report.col_operator", lang)],
-                  rows, [24, 14, 70, 44, 18, 20], status_col=4, statuses=statuses)
+                   t("report.col_status", lang), t("report.col_operator", lang), t("sig.column", lang)],
+                  rows, [22, 15, 55, 35, 20, 20, 23], status_col=4, statuses=statuses)
     return bytes(pdf.output())
 
 
@@ -596,7 +600,36 @@ def session_report_pdf(store, session_id: int, lang: str = "fr") -> bytes:
         pdf.h2(t("report.comments", lang))
         for c in s["comments"]:
             pdf.para(f"{c['at']} — {c['user']}: {c['text']}", size=9)
+    _session_signatures(pdf, store, s, spec, lang)
     return bytes(pdf.output())
+
+
+def signature_short(sig: dict | None, lang: str) -> str:
+    """A signature for a narrow table cell: kind, signer, day (+ « non vérifiée » when typed without a password)."""
+    if not sig:
+        return t("sig.none", lang)
+    text = f"{t('sig.kind.' + sig['kind'], lang)} — {sig['signer']}, {str(sig['signed_at'])[:10]}"
+    return text + (" " + t("sig.unverified", lang) if not sig.get("verified") else "")
+
+
+def _session_signatures(pdf: QCPdf, store, s: dict, spec: TestSpec, lang: str) -> None:
+    """The session PDF's signature section: the signature in force, the superseded ones, the notes on one measurement."""
+    from qc.records.signatures import leaf_comments, signature_text, signatures
+
+    pdf.h2(t("sig.pdf_title", lang))
+    rows = signatures(store, s["id"])
+    if not rows:
+        pdf.para(t("sig.none", lang))
+    for r in reversed(rows):
+        text = signature_text(r, lang) + (f" — {t('sig.superseded', lang)}" if r["superseded"] else "") + (f" — {r['comment']}" if r["comment"] else "")
+        pdf.para(text, size=10 if not r["superseded"] else 8)
+    notes = leaf_comments(store, s["id"])
+    if notes:
+        pdf.h2(t("sig.pdf_notes", lang))
+        for n in notes:
+            m = spec.metric(n["metric"]) if spec is not None else None
+            leaf = (m.label(lang) if m else n["metric"]) + (f" [{n['item']}]" if n["item"] else "")
+            pdf.para(t("sig.leaf_line", lang, at=n["at"], user=n["user"], leaf=leaf, text=n["text"]), size=9)
 
 
 def session_overlays(store, s: dict, spec: TestSpec | None = None, lang: str = "fr") -> list[tuple[str, bytes]]:
