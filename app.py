@@ -33,16 +33,18 @@ frequent = [pages_by_key[s.key] for s in ungrouped if s.frequency in ("daily", "
 rare = [pages_by_key[s.key] for s in ungrouped if s.frequency not in ("daily", "weekly")]
 mr_groups = [(study_pages[g], [pages_by_key[k] for k in keys if k in pages_by_key]) for g, keys in MENU_GROUPS.items()]
 home = st.Page("pages/home.py", title=T("nav.home"), icon=":material/home:", url_path="home", default=True)
-records = [
-    st.Page("pages/review.py", title=T("nav.review"), icon=":material/inbox:", url_path="review"),
-    st.Page("pages/viewer.py", title=T("nav.viewer"), icon=":material/image_search:", url_path="viewer"),
-    st.Page("pages/history.py", title=T("nav.history"), icon=":material/timeline:", url_path="history"),
-    st.Page("pages/reports.py", title=T("nav.reports"), icon=":material/picture_as_pdf:", url_path="reports"),
-] + (
-    # Operators do not see Settings (tolerances, calibrations, users are for physicists and admins).
-    [st.Page("pages/settings.py", title=T("nav.settings"), icon=":material/settings:", url_path="settings")]
-    if common.allowed("tolerances") else []
-)
+def records() -> list:
+    """The record pages; Settings only for those allowed to change tolerances (asked at each call: after the login
+    gate has re-read the user, so a role changed by an admin applies at the next click)."""
+    pages = [
+        st.Page("pages/review.py", title=T("nav.review"), icon=":material/inbox:", url_path="review"),
+        st.Page("pages/viewer.py", title=T("nav.viewer"), icon=":material/image_search:", url_path="viewer"),
+        st.Page("pages/history.py", title=T("nav.history"), icon=":material/timeline:", url_path="history"),
+        st.Page("pages/reports.py", title=T("nav.reports"), icon=":material/picture_as_pdf:", url_path="reports"),
+    ]
+    if common.allowed("tolerances"):  # operators do not see Settings (tolerances, calibrations, users)
+        pages.append(st.Page("pages/settings.py", title=T("nav.settings"), icon=":material/settings:", url_path="settings"))
+    return pages
 
 
 def menu() -> list[tuple[str, list]]:
@@ -52,13 +54,13 @@ def menu() -> list[tuple[str, list]]:
         (T("nav.section.frequent"), frequent),
         (T("nav.section.rare"), rare),
         (T("nav.section.mr"), mr_groups),
-        (T("nav.section.records"), records),
+        (T("nav.section.records"), records()),
     ]
 
 
 def navigation_pages() -> list:
     """Every page, registered with st.navigation (hidden: the sidebar menu is drawn by `common.draw_menu`)."""
-    return [home, *frequent, *rare, *[p for study, subs in mr_groups for p in (study, *subs)], *records]
+    return [home, *frequent, *rare, *[p for study, subs in mr_groups for p in (study, *subs)], *records()]
 
 
 menu_slot = st.sidebar.container()  # the menu stands above the language and the operator's name

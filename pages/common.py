@@ -311,6 +311,12 @@ def short_title(title: str) -> str:
 def draw_menu(sections: list[tuple[str, list]], current) -> None:
     """The sidebar menu: each section's title, then its pages as links; an entry (study page, tests) shows the
     study page with its tests in a fold under it, open when one of them is the current page."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    if get_script_run_ctx() is None:
+        # app.py run bare (no Streamlit runtime: a spawned worker process re-running the main script): no menu to draw,
+        # and a page's url_path is not set before st.navigation has run in a session.
+        return
     here = getattr(current, "url_path", None)
     for title, entries in sections:
         if not entries:

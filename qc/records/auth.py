@@ -244,9 +244,15 @@ class _BusyLog:
         self._idle = threading.Event()
         self._idle.set()
         self._thread: threading.Thread | None = None
+        self._at_exit = False
 
     def record(self, data_dir, at: float, username: str, address: str) -> None:
         with self._lock:
+            if not self._at_exit:  # a process that ends (CLI, worker) writes what it answered before it goes
+                import atexit
+
+                atexit.register(self.flush, 10.0)
+                self._at_exit = True
             self._pending.append((str(data_dir), at, username, address))
             self._idle.clear()
             if self._thread is None or not self._thread.is_alive():
