@@ -66,7 +66,7 @@ def test_images_of_a_demo_session_regenerate_byte_for_byte(demo):
 
     # An older MVIC-Champ session (its files were not kept) and an MR session.
     field = [r["id"] for r in demo.db.query("select id from sessions where test = 'field' order by acquired_at")]
-    kept = {r["session_id"] for r in demo.db.query("select session_id from files where path != ''")}
+    kept = {r["session_id"] for r in demo.db.query("select session_id from files where stored_path != ''")}
     old = next(sid for sid in field if sid not in kept)
     snr = next(iter(demo.db.query("select id from sessions where test = 'mr-snr' limit 1")))["id"]
     for sid in (old, snr):
