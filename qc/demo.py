@@ -22,6 +22,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from pathlib import Path
 from typing import Callable
 
@@ -564,6 +565,7 @@ def _run_plan(store: Store, data_dir: Path, plan: list[dict], workers: int | Non
     # streamlit's or qc's guarded entry point.
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() and os.name == "posix" and sys.platform != "darwin" else "spawn"
     stored = 0
+    cpu0, wall0 = _cpu_s(), time.perf_counter()
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
         made = pool.map(make_inputs, [plan[i] for i in todo], chunksize=1)
         for i in todo:
@@ -587,7 +589,16 @@ def _run_plan(store: Store, data_dir: Path, plan: list[dict], workers: int | Non
             progress["sessions"][str(sid)] = i
             progress["done"] = i + 1
             _write_json(_progress_path(data_dir), progress)
+    # What this run cost (bench/bench_first_start.py reads it): CPU of this process and its workers, wall.
+    progress["last_run"] = {"sessions": stored, "cpu_s": round(_cpu_s() - cpu0, 2), "wall_s": round(time.perf_counter() - wall0, 2)}
+    _write_json(_progress_path(data_dir), progress)
     return stored
+
+
+def _cpu_s() -> float:
+    """CPU time of this process and its waited-for children (the generating workers), in s."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
 
 
 def regenerate_inputs(store: Store, session_id: int) -> list[tuple[str, bytes]]:
