@@ -29,6 +29,7 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
 CHROMIUM = "/usr/bin/chromium"
 
 
