@@ -422,6 +422,11 @@ def _mr_sessions(end: dt.date, seed: int) -> list[dict]:
     return out
 
 
+# How many of a test's latest sessions keep their image files on disk (the others are regenerated on demand):
+# two for the weekly MV tests and PIQT, none for the large ones (Winston-Lutz 17 MB a session, the MR-Linac maps
+# and volumes 4-45 MB: the demo folder is copied by every test that uses it), the latest for the small MR ones.
+KEEP_LATEST = {"field": 2, "leaves": 2, "slits": 2, "piqt": 2, "wl": 0, "mr-b0": 0, "mr-b0-gantry": 0, "mr-geometry-3d": 0}
+
 WEEKLY_IMAGE_SESSIONS = {"field": _field_sessions, "leaves": _leaves_sessions, "slits": _slits_sessions, "piqt": _piqt_sessions}
 
 
@@ -442,7 +447,7 @@ def image_plan(start: dt.date, end: dt.date, rng) -> list[dict]:
     for key, sessions in by_test.items():
         sessions.sort(key=lambda r: r["when"])
         for i, r in enumerate(sessions):
-            r["keep_files"] = i >= len(sessions) - 2
+            r["keep_files"] = i >= len(sessions) - KEEP_LATEST.get(key, 1)
             r["baseline"] = i == 0 and key in WEEKLY_IMAGE_SESSIONS
             if len(sessions) > 3 and i == len(sessions) - 2 and key in WEEKLY_IMAGE_SESSIONS:
                 r["void"] = "Mauvais positionnement du fantôme ; séance refaite."
