@@ -384,7 +384,8 @@ def _month_start(d: dt.date, back: int = 0) -> dt.date:
 def _mr_sessions(end: dt.date, seed: int) -> list[dict]:
     """The MR image-quality and MR-Linac tests and Winston-Lutz at their frequency over the last full month
     and the current one, as a physicist's month looks in the monthly report: the weekly flood-phantom tests
-    every Wednesday, the monthly tests in the first week of each month; a few warnings, one with its comment."""
+    every Wednesday, the monthly tests in the first week of each month (the quarterly ACR once); a few warnings,
+    one with its comment."""
     first = _month_start(end, 1)
     out = []
     for i, d in enumerate(_weekly(first, end, 2)):  # Wednesdays, after the PIQT
@@ -408,10 +409,10 @@ def _mr_sessions(end: dt.date, seed: int) -> list[dict]:
                     seed=s + 2, scale_x=1.004, scale_y=0.999),
             _recipe("mr-resolution", evening + dt.timedelta(minutes=40), "mr_resolution", when=(evening + dt.timedelta(minutes=40)).isoformat(),
                     seed=s + 3, sigma_mm=0.42),
-            # A fixed noise draw: at 0.98 mm pixels the 1.0 mm hole array sits at the resolution limit and reads 1.0 or
-            # 1.1 mm with the noise (as on a real 256² ACR series); seed 0 reads a passing week.
-            _recipe("mr-acr", evening + dt.timedelta(minutes=45), "mr_acr", when=(evening + dt.timedelta(minutes=45)).isoformat(), seed=0,
-                    thickness_mm=5.2),
+            # Quarterly: once, in the last full month. A fixed noise draw: at 0.98 mm pixels the 1.0 mm hole array sits at
+            # the resolution limit and reads 1.0 or 1.1 mm with the noise (as on a real 256² ACR series); seed 0 passes.
+            *[_recipe("mr-acr", evening + dt.timedelta(minutes=45), "mr_acr", when=(evening + dt.timedelta(minutes=45)).isoformat(), seed=0,
+                    thickness_mm=5.2)] * earlier,
             _recipe("mr-b0", evening + dt.timedelta(minutes=60), "mr_linac", when=(evening + dt.timedelta(minutes=60)).isoformat(), seed=s + 5, kind="b0"),
             _recipe("mr-b0-gantry", evening + dt.timedelta(minutes=70), "mr_linac", when=(evening + dt.timedelta(minutes=70)).isoformat(), seed=s + 6,
                     kind="b0-gantry"),
