@@ -13,6 +13,7 @@ import streamlit as st  # noqa: E402
 
 from pages.common import T, get_store, lang  # noqa: E402
 from qc import pipeline  # noqa: E402
+from qc.demo import RegeneratedImagesDiffer  # noqa: E402
 from qc.errors import QCInputError  # noqa: E402
 from qc.intake import inbox, viewer  # noqa: E402
 from qc.registry import get_test  # noqa: E402
@@ -29,6 +30,18 @@ for r in store.db.query(
     "where f.stored_path != '' order by s.acquired_at desc, f.id limit 500"
 ):
     sources[f"{T('viewer.session')} {r['sid']} — {r['acquired_at'][:16]} — {r['filename']}"] = (r["stored_path"], r["sid"], r["test"])
+if store.get_setting("demo") == "1":
+    # The demo's older sessions keep no files: their images are generated again when one is opened (qc.demo).
+    from qc.demo import regenerable_sessions
+
+    regenerable = regenerable_sessions(store.data_dir)
+    for r in store.db.query(
+        "select f.filename, s.id as sid, s.test, s.acquired_at from files f join sessions s on s.id = f.session_id "
+        "where f.stored_path = '' order by s.acquired_at desc, f.id limit 500"
+    ):
+        if r["sid"] in regenerable:
+            sources[f"{T('viewer.session')} {r['sid']} — {r['acquired_at'][:16]} — {r['filename']} ({T('viewer.regenerated')})"] = (
+                f"demo:{r['filename']}", r["sid"], r["test"])
 for r in store.db.query("select path, session_id, test, received_at, label from inbox order by received_at desc, id limit 500"):
     sources[f"{T('viewer.received')} {r['received_at'][:16]} — {(r['label'] or '')[:60]}"] = (r["path"], r["session_id"], r["test"] or "")
 if not sources:
@@ -40,11 +53,32 @@ labels = list(sources)
 default = next((i for i, k in enumerate(labels) if wanted and sources[k][1] == int(wanted) if str(wanted).isdigit()), 0)
 choice = st.selectbox(T("viewer.image"), labels, index=default, key="viewer_choice")
 path, session_id, test_key = sources[choice]
+
+
+def regenerated(sid: int) -> dict[str, bytes]:
+    """A demo session's images generated again from its recipe, checked against the stored sha256 (kept for the session)."""
+    cache = st.session_state.get("viewer_regenerated")
+    if cache is None or cache[0] != sid:
+        from qc.demo import regenerate_inputs
+
+        with st.spinner(T("viewer.regenerating")):
+            cache = (sid, dict(regenerate_inputs(store, sid)))
+        st.session_state["viewer_regenerated"] = cache
+    return cache[1]
+
+
 full = Path(path) if Path(path).is_absolute() else Path(store.data_dir) / path
 try:
-    if store.data_dir.resolve() not in full.resolve().parents:
+    if path.startswith("demo:") and session_id:
+        name = path[len("demo:"):]
+        view = viewer.view_image(name, regenerated(session_id)[name])
+    elif store.data_dir.resolve() not in full.resolve().parents:
         raise QCInputError("viewer.err.no_image", file=full.name)
-    view = viewer.view_image(full.name, full.read_bytes())
+    else:
+        view = viewer.view_image(full.name, full.read_bytes())
+except RegeneratedImagesDiffer:  # the regenerated images differ from the stored ones: never shown as the session's
+    st.error(T("viewer.err.regenerated_differ", session=session_id))
+    st.stop()
 except (QCInputError, OSError) as exc:
     st.error(md_escape(exc.message(lang()) if isinstance(exc, QCInputError) else str(exc)))
     st.stop()
@@ -69,7 +103,9 @@ if session_id and test_key:
                 spec = get_test(test_key, store)
                 s = store.session(session_id)
                 inputs = [(Path(f["stored_path"]).name, store.file_bytes(f["stored_path"]) or b"") for f in s["files"]]
-                if not inputs or not all(d for _n, d in inputs):
+                if path.startswith("demo:"):
+                    inputs = list(regenerated(session_id).items())
+                elif not inputs or not all(d for _n, d in inputs):
                     inputs = inbox.session_inputs(store, session_id)
                 with st.spinner(T("ui.analysing")):
                     result = pipeline.analyse(store, spec, inputs, store.machine(s["machine_id"]), lang()).result

@@ -607,6 +607,15 @@ def _cpu_s() -> float:
     return times.user + times.system + times.children_user + times.children_system
 
 
+class RegeneratedImagesDiffer(ValueError):
+    """The images generated again from a session's recipe are not the ones stored (sha256)."""
+
+
+def regenerable_sessions(data_dir: Path | str) -> set[int]:
+    """The demo sessions whose images `regenerate_inputs` can make again (those generated from a recipe)."""
+    return {int(k) for k in _read_json(_progress_path(Path(data_dir)), {}).get("sessions", {})}
+
+
 def regenerate_inputs(store: Store, session_id: int) -> list[tuple[str, bytes]]:
     """The images of a demo session, generated again from its recipe and checked byte for byte (sha256)
     against the files stored with the session; raises ValueError when the session has no recipe or a file differs."""
@@ -621,7 +630,7 @@ def regenerate_inputs(store: Store, session_id: int) -> list[tuple[str, bytes]]:
     stored = sorted(r["sha256"] for r in store.db.query("select sha256 from files where session_id = ?", [session_id]))
     made = sorted(hashlib.sha256(data).hexdigest() for _, data in files)
     if made != stored:
-        raise ValueError(f"the regenerated images of session {session_id} differ from the stored ones")
+        raise RegeneratedImagesDiffer(f"the regenerated images of session {session_id} differ from the stored ones")
     return files
 
 

@@ -124,3 +124,20 @@ def test_an_interrupted_image_build_resumes_where_it_stopped(qc_data_dir):
     assert demo_progress(qc_data_dir) == (3, 3)
     with open_store(qc_data_dir) as s:
         assert s.db.execute("select count(*) from sessions where test = 'mr-ghosting'").fetchone()[0] == 3
+
+
+def test_viewer_opens_an_older_demo_session_by_regenerating_its_images(demo_template, qc_data_dir):
+    from streamlit.testing.v1 import AppTest
+
+    from conftest import REPO
+
+    copy_demo(demo_template, qc_data_dir)
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=300)
+    at.session_state["lang"] = "fr"
+    at.run()
+    at.switch_page("pages/viewer.py").run()
+    box = at.selectbox(key="viewer_choice")
+    label = next(o for o in box.options if "régénérée à l'ouverture" in o and "MVIC_" in o)
+    box.select(label).run()
+    assert not at.exception and not [e.value for e in at.error], [e.value for e in at.error]
+    assert at.session_state["viewer_regenerated"][0] == int(label.split()[1])
