@@ -357,10 +357,13 @@ def demo_banner(store: Store) -> None:
 def demo_progress_note(data_dir: str) -> None:
     """While the demo's image sessions are built in the background: how many are in, refreshed every 5 s;
     the page is drawn again once they all are."""
-    from qc.demo import demo_progress
+    from qc.demo import demo_latest_in, demo_progress
 
     done, total = demo_progress(data_dir) or (0, 0)
-    if done >= total:
+    # Drawn again twice: once every test has its newest session (Home complete), and at the end (the history).
+    latest_in = demo_latest_in(data_dir)
+    if done >= total or (latest_in and not st.session_state.get("_demo_latest_shown")):
+        st.session_state["_demo_latest_shown"] = latest_in
         st.rerun()
     st.caption(T("ui.demo_completing", done=done, total=total))
 

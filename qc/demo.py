@@ -487,6 +487,20 @@ def demo_progress(data_dir: Path | str) -> tuple[int, int] | None:
     return int(_read_json(_progress_path(Path(data_dir)), {}).get("done", 0)), len(plan)
 
 
+def demo_latest_in(data_dir: Path | str) -> bool:
+    """Whether every image test already has its newest demo session stored (Home is then complete: the plan
+    stores them before the older history)."""
+    plan = _read_json(_plan_path(Path(data_dir)), None)
+    if plan is None:
+        return True
+    newest: dict[str, int] = {}
+    for i, r in enumerate(plan):
+        if r["test"] not in newest or r["when"] > plan[newest[r["test"]]]["when"]:
+            newest[r["test"]] = i
+    done = int(_read_json(_progress_path(Path(data_dir)), {}).get("done", 0))
+    return done > max(newest.values(), default=-1)
+
+
 def demo_complete(data_dir: Path | str) -> bool:
     p = demo_progress(data_dir)
     return p is None or p[0] >= p[1]

@@ -141,3 +141,21 @@ def test_viewer_opens_an_older_demo_session_by_regenerating_its_images(demo_temp
     box.select(label).run()
     assert not at.exception and not [e.value for e in at.error], [e.value for e in at.error]
     assert at.session_state["viewer_regenerated"][0] == int(label.split()[1])
+
+
+def test_every_test_has_its_newest_session_before_the_older_history(demo_template, qc_data_dir):
+    from qc.demo import _plan_path, _progress_path, demo_latest_in
+
+    copy_demo(demo_template, qc_data_dir)
+    plan = json.loads(_plan_path(qc_data_dir).read_text())
+    newest = {}
+    for i, r in enumerate(plan):
+        if r["test"] not in newest or r["when"] > plan[newest[r["test"]]]["when"]:
+            newest[r["test"]] = i
+    ready = max(newest.values()) + 1
+    assert ready < len(plan) // 2, "Home is complete early in the background build"
+    progress = json.loads(_progress_path(qc_data_dir).read_text())
+    for done, expected in ((ready - 1, False), (ready, True)):
+        progress["done"] = done
+        _progress_path(qc_data_dir).write_text(json.dumps(progress))
+        assert demo_latest_in(qc_data_dir) is expected
