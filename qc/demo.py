@@ -435,8 +435,8 @@ def image_plan(start: dt.date, end: dt.date, rng) -> list[dict]:
     """Every image/report session of the demo, in the order they are generated and stored.
 
     Within a test the oldest session comes first when it sets the test's baseline (the later ones are
-    judged against it); otherwise the latest sessions come first, so that Home is complete early while
-    the background build fills in the older history. The test's second-latest session of a test with more
+    judged against it); then the newest session of every test, then the others newest first, so that Home
+    is complete early while the background build fills in the older history. The test's second-latest session of a test with more
     than three is voided, as a physicist would after a wrong set-up."""
     start = max(start, end - dt.timedelta(weeks=DEMO_IMAGE_WEEKS))
     by_test: dict[str, list[dict]] = {}
@@ -444,7 +444,7 @@ def image_plan(start: dt.date, end: dt.date, rng) -> list[dict]:
         by_test[key] = make(start, end, int(rng.integers(1 << 31)))
     for r in _mr_sessions(end, int(rng.integers(1 << 31))):
         by_test.setdefault(r["test"], []).append(r)
-    first, rest = [], []
+    first, newest, rest = [], [], []
     for key, sessions in by_test.items():
         sessions.sort(key=lambda r: r["when"])
         for i, r in enumerate(sessions):
@@ -452,9 +452,10 @@ def image_plan(start: dt.date, end: dt.date, rng) -> list[dict]:
             r["baseline"] = i == 0 and key in WEEKLY_IMAGE_SESSIONS
             if len(sessions) > 3 and i == len(sessions) - 2 and key in WEEKLY_IMAGE_SESSIONS:
                 r["void"] = "Mauvais positionnement du fantôme ; séance refaite."
-            (first if r["baseline"] else rest).append(r)
+            (first if r["baseline"] else newest if i == len(sessions) - 1 else rest).append(r)
+    newest.sort(key=lambda r: r["when"], reverse=True)
     rest.sort(key=lambda r: r["when"], reverse=True)
-    return first + rest
+    return first + newest + rest
 
 
 def _plan_path(data_dir: Path) -> Path:
