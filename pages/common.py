@@ -260,6 +260,8 @@ def login_gate(store: Store, register_pages=None) -> None:
         if user is None:
             if reason == "throttled":
                 st.error(T("auth.throttled", seconds=max(1, auth.retry_after(store, username, client_address()))))
+            elif reason == "busy":
+                st.warning(T("auth.busy", seconds=auth.busy_retry_s()))
             else:
                 st.error(T("auth.wrong"))
         else:
@@ -445,13 +447,51 @@ def show_status(status: str) -> None:
     {"pass": st.success, "warning": st.warning, "fail": st.error}.get(status, st.info)(text)
 
 
+# ------------------------------------------------------------------ the verdict first (study pages)
+
+STATUS_COLOUR = {"pass": "green", "warning": "orange", "fail": "red", "unmeasured": "red", "none": "gray"}
+
+
+def worst_status(statuses: list[str]) -> str:
+    """The verdict of a session of several measures: the worst judged one ("none" only when none is judged)."""
+    judged = [s for s in statuses if s != "none"]
+    return min(judged, key=lambda s: SEVERITY.get(s, 0)) if judged else "none"
+
+
+def verdict_summary(verdicts: list[tuple[str, str]], not_applicable: list[tuple[str, str]] = ()) -> None:
+    """The verdict first: the session's verdict (the worst measure's), then each measure's verdict word in its
+    colour, in the order the measures are shown below, then the measures that do not apply in one short line
+    (their reasons folded under it)."""
+    overall = worst_status([status for _, status in verdicts])
+    with st.container(border=True, key="verdict_summary"):
+        text = f"{STATUS_ICON[overall]} {T('verdict.session', status=T('status.' + overall))}"
+        {"pass": st.success, "warning": st.warning, "fail": st.error}.get(overall, st.info)(text)
+        if verdicts:
+            lines = [f"- {md_escape(name)} : :{STATUS_COLOUR.get(status, 'gray')}[**{status_word(status, lang(), icon=True)}**]" for name, status in verdicts]
+            st.markdown(T("verdict.per_measure") + "\n" + "\n".join(lines))
+        if not_applicable:
+            with st.expander(T("verdict.not_applicable", measures=", ".join(name for name, _ in not_applicable)), icon=":material/block:"):
+                for name, why in not_applicable:
+                    st.caption(md_escape(f"{name} : {why}"))
+
+
+def show_warnings(warnings: list[str]) -> None:
+    """An analysis's warnings: one is shown as it is; several are grouped in one folded box whose title
+    gives their count (« 9 avertissements »), so they do not push the verdict and the table down."""
+    if len(warnings) == 1:
+        st.warning(md_escape(warnings[0]), icon=":material/warning:")
+    elif warnings:
+        with st.expander(T("verdict.warnings_many", n=len(warnings)), icon=":material/warning:"):
+            for w in warnings:
+                st.warning(md_escape(w), icon=":material/warning:")
+
+
 def show_analysis(analysis: pipeline.Analysis, extra: Callable[[pipeline.Analysis], None] | None = None) -> None:
+    """The verdict, the judged table, the pictures, then the details (warnings, grouped when several; items)."""
     r = analysis.result
     show_status(analysis.status)
     ident = T("ui.acquired", date=r.acquired_at.strftime("%Y-%m-%d %H:%M") if r.acquired_at else "?", station=md_escape(r.station_name or "—"))
     st.caption(ident)
-    for w in analysis.warnings:
-        st.warning(md_escape(w), icon=":material/warning:")
     df = judged_frame(analysis)
     if not df.empty:
         st.dataframe(style_status(df), hide_index=True, width="stretch")
@@ -461,6 +501,7 @@ def show_analysis(analysis: pipeline.Analysis, extra: Callable[[pipeline.Analysi
             cols[i % len(cols)].image(rgb, caption=md_escape(title), width="stretch")
     if extra is not None:
         extra(analysis)
+    show_warnings(list(analysis.warnings))
     if r.items:
         with st.expander(T("ui.items"), expanded=False):
             st.dataframe(items_frame(r.items, lang(), analysis.spec), hide_index=True, width="stretch")

@@ -13,7 +13,9 @@ import pandas as pd
 import streamlit as st
 
 from pages.common import T, allowed, get_store, lang, operator, tests
-from qc.display import display_frame, fmt_bounds, fmt_datetime as display_date, status_word
+from pages.stored_view import reanalyse_block, show_stored_pictures, versions_caption
+from qc.display import display_frame, fmt_bounds, fmt_datetime as display_date, items_frame, status_word
+from qc.record import spec_for_session
 from qc.records.export import DIALECTS, export_frame, to_bytes
 from qc.textsafe import md_escape
 from qc.reporting.trends import drift_signal, series_label, small_multiples, trend_chart
@@ -33,7 +35,7 @@ def session_detail(session_id: int) -> None:
     except Exception:
         st.error(T("hist.no_session", session=session_id))
         return
-    spec = spec_by_key.get(s["test"])
+    spec = spec_for_session(s, spec_by_key)  # the registry's, else the names stored with the session
     name = spec.name(lang()) if spec else s["test"]
     st.subheader(T("hist.session_title", session=session_id, test=name))
     if s["voided"]:
@@ -43,6 +45,9 @@ def session_detail(session_id: int) -> None:
         st.warning(T("hist.after_signature", at=flag["signed_at"], changes=", ".join(T("report.change_" + w) for w in flag["changes"])))
     st.markdown(T("hist.session_info", machine=md_escape(s["machine"]), date=display_date(s["acquired_at"]), operator=md_escape(s["operator"] or "—"),
                   status=status_word(s["status"], lang(), icon=True), comment=md_escape(s["comment"] or "—")))
+    st.caption(versions_caption(s))
+    if st.session_state.pop("record_replaced", None) == session_id:
+        st.success(T("record.replaced", session=session_id))
     for w in s["warnings"]:
         st.warning(md_escape(w))
     rows = pd.DataFrame(s["metrics"])
@@ -51,14 +56,14 @@ def session_detail(session_id: int) -> None:
         st.dataframe(display_frame(rows.rename(columns={"name": "metric"}), lang(), ["metric", "item", "value", "unit", "nominal", "limits", "status", "reference"],
                                    spec=spec, icons=True),
                      hide_index=True, width="stretch")
+    show_stored_pictures(store, s)  # drawn when the session was stored: never analysed again to be shown
+    if s["items"]:
+        with st.expander(T("ui.items")):
+            st.dataframe(items_frame(s["items"], lang(), spec), hide_index=True, width="stretch")
     if s["files"]:
         with st.expander(T("hist.files", n=len(s["files"]))):
             st.dataframe(display_frame(pd.DataFrame(s["files"]), lang(), ["filename", "sop_instance_uid", "sha256", "size"]), hide_index=True, width="stretch")
-            if spec is not None and spec.analyse is not None and st.button(T("hist.show_images"), key="hist_show_images"):
-                from qc.reporting.report import session_overlays
-
-                for title, png in session_overlays(store, s, spec, lang()):
-                    st.image(png, caption=md_escape(title), width=420)
+    reanalyse_block(store, s, spec)
     if s["comments"]:
         st.markdown("**" + T("report.comments") + "**")
         for c in s["comments"]:
@@ -103,8 +108,33 @@ def drift_warning(drift, title: str, unit: str) -> None:
 
 # ------------------------------------------------------------------ filters
 
+def _session_picked() -> None:
+    """The session chosen in « Ouvrir une séance » goes into the address (a link that can be kept or sent)."""
+    sid = st.session_state.get("hist_pick")
+    if sid is None:
+        st.query_params.pop("session", None)
+    else:
+        st.query_params["session"] = str(sid)
+
+
+def session_picker(df: pd.DataFrame) -> None:
+    """« Ouvrir une séance »: every session of the table by number, date and machine (a list any browser, and
+    its tests, can click, unlike the table's canvas); the chosen session's detail opens right under it."""
+    sessions = df.drop_duplicates("session_id").sort_values("acquired_at", ascending=False, kind="stable")  # the latest first
+    labels = {int(r["session_id"]): T("hist.pick_label", session=int(r["session_id"]), date=display_date(r["acquired_at"]), machine=r["machine"])
+              for _, r in sessions.iterrows()}
+    if st.session_state.get("hist_pick") not in labels:
+        st.session_state.pop("hist_pick", None)
+    sid = st.selectbox(T("hist.pick_session"), list(labels), index=None, format_func=labels.get, placeholder=T("hist.pick_placeholder"),
+                       key="hist_pick", on_change=_session_picked)
+    if sid is not None:
+        with st.container(border=True, key="hist_picked_session"):
+            session_detail(sid)
+
+
 qp_session = st.query_params.get("session")
-if qp_session and str(qp_session).isdigit():
+picked_here = qp_session and st.session_state.get("hist_pick") is not None and str(st.session_state["hist_pick"]) == str(qp_session)
+if qp_session and str(qp_session).isdigit() and not picked_here:
     session_detail(int(qp_session))
     if st.button(T("hist.back"), key="hist_back"):
         del st.query_params["session"]
@@ -143,8 +173,18 @@ else:
     events = store.events(machine["id"]) if machine else None  # drawn on every chart; drift restarts after them
     series = list(trended.groupby(["metric", "item"], sort=False))
     if metric is not None and len(series) >= 1:
+        # The control chart (qc.reporting.spc): limits from a baseline after the latest machine event, run rules, steps.
+        spc_machine = machine or (machines[0] if len(machines) == 1 else None)
+        spc_on = st.toggle(T("spc.toggle"), key="hist_spc", help=T("spc.toggle_help"))
+        if spc_on and spc_machine is None:
+            st.info(T("spc.need_machine"))
         for (name, item), g in series[:6]:
             title, unit = series_label(spec, name, item, lang())
+            if spc_on and spc_machine is not None:
+                from pages.spc_view import render_control_chart
+
+                render_control_chart(store, spc_machine, test, name, item, title, unit)
+                continue
             st.altair_chart(trend_chart(g, title, unit, lang(), events=events), width="stretch")
             drift_warning(drift_signal(g, events=events), title, unit)
     elif series:
@@ -157,6 +197,7 @@ else:
     st.subheader(T("hist.table", n=len(sessions), m=len(df)))
     shown = display_frame(df, lang(), ["session_id", "acquired_at", "machine", "metric", "item", "value", "unit", "status", "operator", "comment", "voided"],
                           spec=spec, icons=True)
+    session_picker(df)
     event = st.dataframe(shown, hide_index=True, width="stretch", on_select="rerun", selection_mode="single-row", key="hist_table")
     selected = getattr(getattr(event, "selection", None), "rows", []) if event is not None else []
     if selected:

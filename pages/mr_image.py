@@ -12,6 +12,8 @@ import hashlib
 import streamlit as st
 
 from pages.common import (
+    SEVERITY,
+    STATUS_ICON,
     T,
     session_uploader,
 
@@ -24,6 +26,7 @@ from pages.common import (
     operator,
     show_analysis,
     tests,
+    verdict_summary,
 )
 from qc import pipeline
 from qc.errors import DuplicateUploadError, QCInputError
@@ -82,6 +85,12 @@ def save_measure(store, analysis: pipeline.Analysis, key: str) -> int | None:
     return sid
 
 
+def verdict_first(done: list, results: dict) -> list:
+    """The measures in the order they are shown: the ACR set's verdict first when it applies (it judges the
+    whole set), then the worst verdicts first (failing, alert, pass, no tolerance), otherwise in MEASURES order."""
+    return sorted(done, key=lambda s: (s.key != "mr-acr", SEVERITY.get(results[s.key].status, 0)))
+
+
 def main() -> None:
     store = get_store()
     specs = {s.key: s for s in tests(store)}
@@ -127,10 +136,11 @@ def main() -> None:
         for spec in measures:
             st.error(md_escape(f"{spec.name(lang())} : {results[spec.key]}"), icon=":material/error:")
         return
-    for spec in measures:
-        if isinstance(results.get(spec.key), str):
-            st.info(md_escape(T("mrq.page.not_applicable", measure=spec.name(lang()), why=results[spec.key])))
-    tabs = st.tabs([s.name(lang()) for s in done])
+    done = verdict_first(done, results)
+    skipped = [(s.name(lang()), results[s.key]) for s in measures if isinstance(results.get(s.key), str)]
+    verdict_summary([(s.name(lang()), results[s.key].status) for s in done], skipped)
+    # the first tab is the one open: the ACR set's verdict, else the worst measure
+    tabs = st.tabs([f"{STATUS_ICON[results[s.key].status]} {s.name(lang())}" for s in done])
     for tab, spec in zip(tabs, done):
         with tab:
             analysis = results[spec.key]

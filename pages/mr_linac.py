@@ -11,7 +11,7 @@ import hashlib
 import pandas as pd
 import streamlit as st
 
-from pages.common import T, get_store, lang, machine_selector, save_block, session_uploader, show_analysis
+from pages.common import SEVERITY, STATUS_ICON, T, get_store, lang, machine_selector, save_block, session_uploader, show_analysis, verdict_summary
 from pages.mr_linac_common import cached_analysis, charts_extra, widget_prefix
 from qc.errors import QCInputError
 from qc.mr import b0, b0_gantry, b1, geometry_3d
@@ -64,6 +64,18 @@ if cached is None or cached[0] != h.hexdigest():
 else:
     _, routed, left_out = cached
 
+# Every routed series is analysed first, so the page can open on the verdict (errors, when any, come first).
+analyses = {}
+for key in MODULES:
+    if key in routed:
+        prefix = f"mrl_{widget_prefix(key)}"
+        analysis = cached_analysis(store, get_test(key, store), series_inputs(routed[key]), machine, prefix)
+        if analysis is not None:
+            analyses[key] = analysis
+shown = sorted(analyses, key=lambda k: SEVERITY.get(analyses[k].status, 0))  # the worst verdict first, else MODULES order
+if shown:
+    verdict_summary([(get_test(k, store).name(lang()), analyses[k].status) for k in shown])
+
 rows = [
     {T("mrl.page.col_series"): s.label(), T("mrl.page.col_images"): len(s.slices), T("mrl.page.col_test"): get_test(key, store).name(lang())}
     for key in MODULES
@@ -80,15 +92,9 @@ if not routed:
     st.warning(T("mrl.page.nothing"))
     st.stop()
 
-for key, module in MODULES.items():
-    if key not in routed:
-        continue
+for key in shown:
     spec = get_test(key, store)
-    prefix = f"mrl_{widget_prefix(key)}"
     st.divider()
-    st.header(spec.name(lang()))
-    analysis = cached_analysis(store, spec, series_inputs(routed[key]), machine, prefix)
-    if analysis is None:
-        continue
-    show_analysis(analysis, charts_extra(module))
-    save_block(store, analysis, prefix)
+    st.header(f"{STATUS_ICON[analyses[key].status]} {spec.name(lang())}")
+    show_analysis(analyses[key], charts_extra(MODULES[key]))
+    save_block(store, analyses[key], f"mrl_{widget_prefix(key)}")

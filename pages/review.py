@@ -1,18 +1,17 @@
-"""À valider: sessions received and analysed automatically wait here for a physicist, who sees the same result
-as for an upload and confirms it (it joins History and the report) or rejects it with a reason; objects that
-could not be routed or analysed wait below with why, and can be assigned by hand."""
+"""À valider: sessions received and analysed automatically wait here for a physicist, who sees the stored session
+(its stored rows, warnings and pictures: never a new analysis of its files) and confirms that very record (it
+joins History and the report) or rejects it with a reason; objects that could not be routed or analysed wait
+below with why, and can be assigned by hand."""
 
 from pages.common import ensure_navigation
 
 ensure_navigation()
 
-import importlib  # noqa: E402
-
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
-from pages.common import T, allowed, arrow_safe, get_store, lang, operator, show_analysis, tests  # noqa: E402
-from qc import pipeline  # noqa: E402
+from pages.common import T, allowed, arrow_safe, get_store, lang, operator, tests  # noqa: E402
+from pages.stored_view import show_stored_session  # noqa: E402
 from qc.errors import QCInputError  # noqa: E402
 from qc.intake import inbox  # noqa: E402
 from qc.registry import get_test  # noqa: E402
@@ -21,20 +20,6 @@ from qc.textsafe import md_escape  # noqa: E402
 store = get_store()
 st.title(T("intake.review.title"))
 st.caption(T("intake.review.caption"))
-
-
-def result_view(spec):
-    """The test page's own charts for this result (the same view as an upload)."""
-    module = importlib.import_module(spec.analyse.__module__)
-    if not hasattr(module, "charts"):
-        return None
-
-    def show(analysis: pipeline.Analysis) -> None:
-        for title, chart in module.charts(analysis.result, lang()):
-            st.subheader(title)
-            st.altair_chart(chart, width="stretch")
-
-    return show
 
 
 pending = store.pending_reviews()
@@ -48,24 +33,12 @@ else:
     chosen = st.selectbox(T("intake.review.title"), list(labels), format_func=lambda i: labels[i], key="review_session")
     row = next(p for p in pending if p["id"] == chosen)
     spec = get_test(row["test"], store)
-    cache = st.session_state.get("review_analysis")
-    if cache is None or cache[0] != chosen:
-        try:
-            with st.spinner(T("ui.analysing")):
-                analysis = pipeline.analyse(store, spec, inbox.session_inputs(store, chosen), store.machine(row["machine_id"]), lang())
-        except QCInputError as exc:
-            st.error(md_escape(exc.message(lang())))
-            st.stop()
-        st.session_state["review_analysis"] = (chosen, analysis)
-    else:
-        analysis = cache[1]
-    show_analysis(analysis, result_view(spec))
+    show_stored_session(store, store.session(chosen), spec)
     st.divider()
     if allowed("review"):
         c1, c2 = st.columns(2)
         if c1.button(T("intake.review.confirm"), type="primary", key="review_confirm"):
             store.review_session(chosen, confirm=True, user=operator() or "?")
-            st.session_state.pop("review_analysis", None)
             st.success(T("intake.review.confirmed", session=chosen))
             st.rerun()
         reason = c2.text_input(T("intake.review.reason"), key="review_reason")
@@ -75,7 +48,6 @@ else:
             except QCInputError as exc:
                 st.error(md_escape(exc.message(lang())))
             else:
-                st.session_state.pop("review_analysis", None)
                 st.rerun()
     else:
         st.info(T("auth.denied"))

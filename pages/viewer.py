@@ -1,22 +1,25 @@
 """Visionneuse: any stored or received image with window/level, zoom/pan (mouse wheel and drag), a distance
-tool in mm (at the isocentre for MV images, in the image plane for MR), the analyser's overlay toggled on and
-off, and the DICOM header. Opened from History (?session=ID) or the review queue (?inbox=1)."""
+tool in mm (at the isocentre for MV images, in the image plane for MR), the overlay stored with the session
+toggled on and off (never redrawn by analysing again), and the DICOM header. Opened from History (?session=ID) or the review queue (?inbox=1)."""
 
 from pages.common import ensure_navigation
 
 ensure_navigation()
 
+import io  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+from PIL import Image  # noqa: E402
 
 import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from pages.common import T, get_store, lang  # noqa: E402
-from qc import pipeline  # noqa: E402
 from qc.demo import RegeneratedImagesDiffer  # noqa: E402
 from qc.errors import QCInputError  # noqa: E402
-from qc.intake import inbox, viewer  # noqa: E402
-from qc.registry import get_test  # noqa: E402
+from qc.intake import viewer  # noqa: E402
+from qc.record import stored_record  # noqa: E402
 from qc.textsafe import md_escape  # noqa: E402
 
 store = get_store()
@@ -29,7 +32,8 @@ for r in store.db.query(
     "select f.stored_path, f.filename, s.id as sid, s.test, s.acquired_at from files f join sessions s on s.id = f.session_id "
     "where f.stored_path != '' order by s.acquired_at desc, f.id limit 500"
 ):
-    sources[f"{T('viewer.session')} {r['sid']} — {r['acquired_at'][:16]} — {r['filename']}"] = (r["stored_path"], r["sid"], r["test"])
+    # The file's own name only (a zip member may be "../x.dcm"; a path would tell where the data lives).
+    sources[f"{T('viewer.session')} {r['sid']} — {r['acquired_at'][:16]} — {viewer.display_name(r['filename'])}"] = (r["stored_path"], r["sid"], r["test"])
 if store.get_setting("demo") == "1":
     # The demo's older sessions keep no files: their images are generated again when one is opened (qc.demo).
     from qc.demo import regenerable_sessions
@@ -40,9 +44,10 @@ if store.get_setting("demo") == "1":
         "where f.stored_path = '' order by s.acquired_at desc, f.id limit 500"
     ):
         if r["sid"] in regenerable:
-            sources[f"{T('viewer.session')} {r['sid']} — {r['acquired_at'][:16]} — {r['filename']} ({T('viewer.regenerated')})"] = (
-                f"demo:{r['filename']}", r["sid"], r["test"])
-for r in store.db.query("select path, session_id, test, received_at, label from inbox order by received_at desc, id limit 500"):
+            sources[f"{T('viewer.session')} {r['sid']} — {r['acquired_at'][:16]} — {viewer.display_name(r['filename'])} "
+                    f"({T('viewer.regenerated')})"] = (f"demo:{r['filename']}", r["sid"], r["test"])
+for r in store.db.query("select path, session_id, test, received_at, label from inbox where path != '' "
+                        "order by received_at desc, id limit 500"):  # swept files (inbox quota) are gone
     sources[f"{T('viewer.received')} {r['received_at'][:16]} — {(r['label'] or '')[:60]}"] = (r["path"], r["session_id"], r["test"] or "")
 if not sources:
     st.info(T("viewer.none"))
@@ -71,16 +76,19 @@ full = Path(path) if Path(path).is_absolute() else Path(store.data_dir) / path
 try:
     if path.startswith("demo:") and session_id:
         name = path[len("demo:"):]
-        view = viewer.view_image(name, regenerated(session_id)[name])
+        view = viewer.view_image(viewer.display_name(name), regenerated(session_id)[name])
     elif store.data_dir.resolve() not in full.resolve().parents:
-        raise QCInputError("viewer.err.no_image", file=full.name)
+        raise QCInputError("viewer.err.no_image", file=viewer.display_name(full.name))
     else:
-        view = viewer.view_image(full.name, full.read_bytes())
+        view = viewer.view_image(viewer.display_name(full.name), full.read_bytes())
 except RegeneratedImagesDiffer:  # the regenerated images differ from the stored ones: never shown as the session's
     st.error(T("viewer.err.regenerated_differ", session=session_id))
     st.stop()
-except (QCInputError, OSError) as exc:
-    st.error(md_escape(exc.message(lang()) if isinstance(exc, QCInputError) else str(exc)))
+except QCInputError as exc:
+    st.error(md_escape(exc.message(lang())))
+    st.stop()
+except OSError:  # its text holds the server's path: say which image, not where it is
+    st.error(md_escape(T("viewer.err.unreadable", file=viewer.display_name(full.name))))
     st.stop()
 
 # ---- display controls
@@ -97,27 +105,17 @@ overlay = None
 if session_id and test_key:
     show_overlay = st.toggle(T("viewer.overlay"), key="viewer_overlay")
     if show_overlay:
-        cache = st.session_state.get("viewer_overlay_cache")
-        if cache is None or cache[0] != session_id:
-            try:
-                spec = get_test(test_key, store)
-                s = store.session(session_id)
-                inputs = [(Path(f["stored_path"]).name, store.file_bytes(f["stored_path"]) or b"") for f in s["files"]]
-                if path.startswith("demo:"):
-                    inputs = list(regenerated(session_id).items())
-                elif not inputs or not all(d for _n, d in inputs):
-                    inputs = inbox.session_inputs(store, session_id)
-                with st.spinner(T("ui.analysing")):
-                    result = pipeline.analyse(store, spec, inputs, store.machine(s["machine_id"]), lang()).result
-                cache = (session_id, result.overlays)
-            except QCInputError as exc:
-                st.warning(md_escape(exc.message(lang())))
-                cache = (session_id, [])
-            st.session_state["viewer_overlay_cache"] = cache
-        if cache[1]:
-            names = [title for title, _ in cache[1]]
+        # The overlays drawn when the session was stored (its record), never a new analysis of its files.
+        s = store.session(session_id)
+        rec = stored_record(store, s)
+        if not rec.kept:
+            st.info(T("record.no_pictures"), icon=":material/hide_image:")
+        elif rec.missing:
+            st.warning(T("record.pictures_missing", n=rec.missing))
+        if rec.overlays:
+            names = [title for title, _ in rec.overlays]
             pick = st.selectbox(T("viewer.overlay_image"), range(len(names)), format_func=lambda i: names[i], key="viewer_ov_pick")
-            overlay = cache[1][pick][1]
+            overlay = np.asarray(Image.open(io.BytesIO(rec.overlays[pick][1])).convert("RGB"))
 
 img = overlay if overlay is not None else viewer.windowed(view.pixels, width, level)
 if invert and overlay is None:

@@ -12,6 +12,7 @@
     python -m qc sign --machine NAME --month 2026-10 --by NAME [--comment TEXT]
     python -m qc event add --machine NAME --date 2026-10-03 --kind service|upgrade|recalibration|mlc_change|other [--note TEXT] [--by NAME]
     python -m qc event list [--machine NAME]
+    python -m qc spc --machine NAME --test KEY --metric METRIC [--item ITEM] [--json]   control chart: limits, baseline, signals
     python -m qc add-user NAME --role admin|physicist|operator [--name "Display"] [--password-stdin | --sso --email E]
     python -m qc receive [--aet A --port P --allow-aet UNITY1 --allow-address IP]   DICOM receiver
     python -m qc watch FOLDER [--once] | inbox [--process] | retrieve --orthanc URL --from D --to D | review ID --by NAME
@@ -81,13 +82,12 @@ def parse_date(text: str | None) -> dt.datetime | None:
 
 def cmd_analyse(args) -> int:
     from qc import pipeline
-    from qc.readers.dicom_io import read_paths
     from qc.registry import get_test
     from qc.records.storage import open_store
 
     lang = _lang(args)
     with open_store(args.data_dir) as store:
-        spec = get_test(args.test, store)
+        spec = get_test(args.test, store)  # imports that test's analyser only (none for a logged test)
         machine = store.resolve_machine(args.machine) if (args.machine or args.store) else None
         if spec.kind == "logged":
             if args.files:
@@ -100,6 +100,8 @@ def cmd_analyse(args) -> int:
         else:
             if not args.files:
                 raise QCInputError("err.no_files")
+            from qc.readers.dicom_io import read_paths  # pydicom: image tests only
+
             inputs = read_paths(args.files)
             given = parse_date(args.date)
             options = _analyse_options(spec.key, args)
@@ -303,6 +305,33 @@ def cmd_event(args) -> int:
     return 0
 
 
+def cmd_spc(args) -> int:
+    """The control chart of one series: centre line, limits, baseline period, signals with dates and rules, a proposed step."""
+    from qc.records.storage import open_store
+    from qc.reporting.spc import describe, result_json, signal_text, signals_for
+
+    lang = _lang(args)
+    with open_store(args.data_dir) as store:
+        machine = store.resolve_machine(args.machine)
+        res = signals_for(store, machine["id"], args.test, args.metric, args.item or "")
+        unit = next(iter(store.metrics_frame(machine_id=machine["id"], test=args.test, metric=args.metric)["unit"].dropna()), "") or ""
+    if not len(res.values):
+        raise QCInputError("spc.cli.empty", test=args.test, metric=args.metric, machine=machine["name"])
+    if args.json:
+        print(json.dumps({"machine": machine["name"], "test": args.test, "metric": args.metric, "item": args.item or "", "unit": unit,
+                          **result_json(res, lang)}, ensure_ascii=False, indent=1))
+        return 0
+    print(f"{machine['name']} — {args.test} — {args.metric}{' — ' + args.item if args.item else ''}")
+    for line in describe(res, unit, lang):
+        print(line)
+    print(t("spc.signals", lang, n=len(res.signals)) if res.signals else (t("spc.in_control", lang) if res.limits is not None else ""))
+    for sig in res.signals:
+        print("  " + signal_text(sig, lang))
+    if res.step is not None:
+        print(t("spc.step", lang, shift=f"{res.step.shift:+.3g}", unit=unit, date=f"{res.step.at:%Y-%m-%d}", detected=f"{res.step.detected_at:%Y-%m-%d}"))
+    return 0
+
+
 def cmd_add_user(args) -> int:
     import getpass
 
@@ -472,7 +501,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--comment")
     s.set_defaults(func=cmd_sign)
 
-    from qc.records.storage import EVENT_KINDS
+    from qc.config import EVENT_KINDS  # not from qc.records.storage: building the parser must not import pandas
 
     s = sub.add_parser("event", help="record or list machine events (service, upgrade, recalibration, MLC change)")
     s.add_argument("action", choices=["add", "list"])
@@ -482,6 +511,14 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--note")
     s.add_argument("--by", help="who records it")
     s.set_defaults(func=cmd_event)
+
+    s = sub.add_parser("spc", help="control chart of one series: centre line, limits, baseline, signals (rule, date)")
+    s.add_argument("--machine", help="machine name (optional when there is only one)")
+    s.add_argument("--test", required=True)
+    s.add_argument("--metric", required=True)
+    s.add_argument("--item", help="the item of a per-item metric (leaf pair, position...)")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=cmd_spc)
 
     from qc.intake.commands import add_intake_commands
 

@@ -21,3 +21,11 @@ def data_dir() -> Path:
 
 def db_path(base: Path | None = None) -> Path:
     return (base or data_dir()) / DB_FILENAME
+
+
+# Constants the command line shows in its parser, kept here (a module that imports nothing heavy) so that
+# `python -m qc --help` imports neither pynetdicom nor pandas: the DICOM receiver's defaults (qc.intake.receiver)
+# and the kinds of machine event (qc.records.storage).
+RECEIVER_AE_TITLE = "MRLINACQC"
+RECEIVER_PORT = 11112
+EVENT_KINDS = ("service", "upgrade", "recalibration", "mlc_change", "other")

@@ -2,7 +2,7 @@
 
 Every image session in it is a real analysis of synthetic DICOM images (qc.synthetic) through the
 same analysers and storage as user uploads; logged tests are typed values going through the same
-form logic. The history includes a drift (MVIC-Champ X size creeping up, helium decline
+form logic. The history includes a drift (MVIC-Champ X size creeping up, daily output drifting after its recalibration, helium decline
 accelerating) and some out-of-tolerance days with comments, plus a voided session.
 Only the latest sessions keep their images on disk (size); the older ones are regenerated exactly
 from their recipe on demand (`regenerate_inputs`, checked against the stored sha256). The weekly
@@ -206,16 +206,28 @@ def _logged_history(store: Store, machine: dict, start: dt.date, end: dt.date, r
         )
         _record(store, machine, "beam_quality", when, {"d20_d10": round(0.704 + 0.002 * i + rng.normal(0, 0.001), 4),
                                                         "d15_d5": round(0.723 + rng.normal(0, 0.001), 4)}, rng)
-        _record(store, machine, "mr_mv", when,
-                {"mrmv_x_mm": round(rng.normal(0.3, 0.15), 2), "mrmv_y_mm": round(rng.normal(-0.2, 0.15), 2),
-                 "mrmv_z_mm": round(rng.normal(0.4, 0.15), 2), "mrmv_rotation_deg": round(rng.normal(0.05, 0.03), 2),
-                 "mrmv_last_calibration": (start - dt.timedelta(days=60)).isoformat()}, rng)
 
-    # Daily output: a chamber reading corrected for temperature and pressure, a slow 1 % drift over the period.
+    # MR-to-MV alignment, weekly over the last 25 weeks: the Z offset steps by +0.25 mm (2.5 sigma, inside the
+    # ±0.75 mm warning) after a software upgrade that nobody recorded as a machine event: the control
+    # chart's step detector proposes the event at that date (qc.reporting.spc).
+    mrmv_weeks = list(_weekly(end - dt.timedelta(weeks=25), end, 2))
+    upgrade_at = 20
+    for i, d in enumerate(mrmv_weeks):
+        after = i >= upgrade_at
+        _record(store, machine, "mr_mv", dt.datetime.combine(d, dt.time(18, 30)),
+                {"mrmv_x_mm": round(rng.normal(0.3, 0.1), 2), "mrmv_y_mm": round(rng.normal(-0.2, 0.1), 2),
+                 "mrmv_z_mm": round(rng.normal(0.55 if after else 0.3, 0.1), 2), "mrmv_rotation_deg": round(rng.normal(0.05, 0.03), 2),
+                 "mrmv_last_calibration": (mrmv_weeks[upgrade_at] if after else start - dt.timedelta(days=60)).isoformat()}, rng,
+                comment="Première vérification après la mise à jour logicielle Unity." if i == upgrade_at else "")
+
+    # Daily output: a chamber reading corrected for temperature and pressure, level for 5 weeks (the control chart's
+    # baseline is the first 20 results), then drifting up by 0.055 % a working day: the control chart signals it
+    # weeks before the first result beyond the 2 % tolerance (qc.reporting.spc).
     for k, d in enumerate(days):
         t_c, p_kpa = round(float(rng.normal(21.5, 0.8)), 1), round(float(rng.normal(101.3, 0.6)), 2)
         k_tp = (273.15 + t_c) / 293.15 * 101.325 / p_kpa
-        corrected = 20.0 * (1 + 0.01 * k / max(len(days) - 1, 1) + rng.normal(0, 0.002))
+        drift_pct = 0.1 + 0.055 * max(0, k - 25)
+        corrected = 20.0 * (1 + drift_pct / 100 + rng.normal(0, 0.002))
         _record(store, machine, "output", dt.datetime.combine(d, dt.time(7, 45)),
                 {"chamber_reading": round(corrected / k_tp, 3), "temperature_c": t_c, "pressure_kpa": p_kpa, "reference_reading": 20.0}, rng)
 

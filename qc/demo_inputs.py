@@ -1,12 +1,17 @@
-"""Demo inputs for the "try with a demo image" buttons: which synthetic generator makes each test's input.
+"""Demo inputs for the "try with a demo image" buttons and the demo database: which synthetic generator makes each
+test's input.
 
-The demo knows the generators; the analysers do not (they never import `qc.synthetic`). One line per
-test in `DEMO_INPUTS`.
+Each analyser module names its demo input (`DEMO_INPUT = "module:function"`, a zero-argument function returning
+the (name, bytes) inputs, acquired now); `demo_inputs_for(key)` resolves that name, so no list of tests lives here.
+The demo knows the generators; the analysers do not (they never import `qc.synthetic`, they only name a function).
+The functions below are the adapters of the first tests (a generator whose arguments differ); a new test may name a
+function of its own synthetic module directly.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from typing import Callable
 
 
@@ -54,37 +59,65 @@ def piqt_demo() -> list[tuple[str, bytes]]:
     return [(f"PIQT_{when:%Y%m%d}.htm", demo_report(when, seed=7))]
 
 
-def mr_linac_demo(test_key: str) -> Callable[[], list[tuple[str, bytes]]]:
+def _mr_linac_session(test_key: str) -> list[tuple[str, bytes]]:
     """The synthetic series of one MR-Linac MRI QA test (qc.synthetic.mr_linac), acquired now."""
+    from qc.synthetic import demo_moment
+    from qc.synthetic import mr_linac
 
-    def make() -> list[tuple[str, bytes]]:
-        from qc.synthetic import demo_moment
-        from qc.synthetic import mr_linac
-
-        now, seed = demo_moment()
-        if test_key == "mr-b0":
-            return mr_linac.b0_map_study(now, seed=seed)[0]
-        if test_key == "mr-b0-gantry":
-            return mr_linac.gantry_phase_series(now, seed=seed)[0]
-        if test_key == "mr-b1":
-            return mr_linac.b1_study(now, seed=seed)[0]
-        files, _ = mr_linac.marker_phantom_series(now, volume=mr_linac.SMALL_VOLUME, seed=seed)
-        return list(files)
-
-    return make
+    now, seed = demo_moment()
+    if test_key == "mr-b0":
+        return mr_linac.b0_map_study(now, seed=seed)[0]
+    if test_key == "mr-b0-gantry":
+        return mr_linac.gantry_phase_series(now, seed=seed)[0]
+    if test_key == "mr-b1":
+        return mr_linac.b1_study(now, seed=seed)[0]
+    files, _ = mr_linac.marker_phantom_series(now, volume=mr_linac.SMALL_VOLUME, seed=seed)
+    return list(files)
 
 
-def _mr_demo(maker_name: str) -> Callable[[], list[tuple[str, bytes]]]:
+def mr_b0_demo() -> list[tuple[str, bytes]]:
+    """Philips B0 maps of the three orientations (qc.synthetic.mr_linac), acquired now."""
+    return _mr_linac_session("mr-b0")
+
+
+def mr_b0_gantry_demo() -> list[tuple[str, bytes]]:
+    """Phase series at several gantry angles (qc.synthetic.mr_linac), acquired now."""
+    return _mr_linac_session("mr-b0-gantry")
+
+
+def mr_b1_demo() -> list[tuple[str, bytes]]:
+    """A B1 map study (qc.synthetic.mr_linac), acquired now."""
+    return _mr_linac_session("mr-b1")
+
+
+def mr_geometry_3d_demo() -> list[tuple[str, bytes]]:
+    """A small marker-phantom volume (qc.synthetic.mr_linac), acquired now."""
+    return _mr_linac_session("mr-geometry-3d")
+
+
+def _flood_demo(maker_name: str) -> list[tuple[str, bytes]]:
     """A flood-phantom demo of qc.synthetic.mr, acquired now."""
+    from qc.synthetic import demo_moment
+    from qc.synthetic import mr
 
-    def make() -> list[tuple[str, bytes]]:
-        from qc.synthetic import demo_moment
-        from qc.synthetic import mr
+    now, seed = demo_moment()
+    return getattr(mr, maker_name)(now, seed=seed)
 
-        now, seed = demo_moment()
-        return getattr(mr, maker_name)(now, seed=seed)
 
-    return make
+def mr_snr_demo() -> list[tuple[str, bytes]]:
+    """Flood-phantom images for the SNR (qc.synthetic.mr.demo_snr), acquired now."""
+    return _flood_demo("demo_snr")
+
+
+def mr_uniformity_demo() -> list[tuple[str, bytes]]:
+    """A flood-phantom image for the uniformity (qc.synthetic.mr.demo_uniformity), acquired now."""
+    return _flood_demo("demo_uniformity")
+
+
+def mr_ghosting_demo() -> list[tuple[str, bytes]]:
+    """A flood-phantom image with a ghost (qc.synthetic.mr.demo_ghosting), acquired now."""
+    return _flood_demo("demo_ghosting")
+
 
 def mr_slice_thickness_demo() -> list[tuple[str, bytes]]:
     """A MagNET-like slice-width image, 5.3 mm true thickness for a 5 mm nominal, acquired now (qc.synthetic.mr_phantoms)."""
@@ -128,23 +161,13 @@ def mr_acr_demo() -> list[tuple[str, bytes]]:
     return files
 
 
-DEMO_INPUTS: dict[str, Callable[[], list[tuple[str, bytes]]]] = {
-    "field": field_demo,
-    "leaves": leaves_demo,
-    "slits": slits_demo,
-    "wl": wl_demo,
-    "piqt": piqt_demo,
-    **{k: mr_linac_demo(k) for k in ("mr-b0", "mr-b0-gantry", "mr-b1", "mr-geometry-3d")},
-    "mr-snr": _mr_demo("demo_snr"),
-    "mr-uniformity": _mr_demo("demo_uniformity"),
-    "mr-ghosting": _mr_demo("demo_ghosting"),
-    "mr-slice-thickness": mr_slice_thickness_demo,
-    "mr-geometry": mr_geometry_demo,
-    "mr-resolution": mr_resolution_demo,
-    "mr-acr": mr_acr_demo,
-}
-
-
 def demo_inputs_for(test_key: str) -> Callable[[], list[tuple[str, bytes]]] | None:
-    """The demo-input maker of a test, or None when the test has none (the button is then disabled)."""
-    return DEMO_INPUTS.get(test_key)
+    """The demo-input maker the test's module names (`DEMO_INPUT`), or None when the test has none (a logged test;
+    the button is then disabled). Imports that test's module only."""
+    from qc.registry import demo_input_ref
+
+    ref = demo_input_ref(test_key)
+    if ref is None:
+        return None
+    module_name, _, function = ref.partition(":")
+    return getattr(importlib.import_module(module_name), function)

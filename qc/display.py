@@ -201,9 +201,9 @@ def audit_details(details: Any, lang: str = "fr") -> str:
 def _builtin_spec(key: Any):
     if not key or not isinstance(key, str):
         return None
-    from qc.registry import builtin_tests
+    from qc.registry import find_test
 
-    return next((s for s in builtin_tests() if s.key == key), None)
+    return find_test(key)  # that test's module only
 
 
 # ------------------------------------------------------------------ frames

@@ -8,8 +8,12 @@ Owns:
   that date, recording the calibration and baseline it returned;
 - running the analyser, turning any unexpected exception into a `QCInputError` (the user sees a
   sentence and nothing is stored);
-- judging every measurement with the tolerance in force on the acquisition date; the session's status
-  is the worst of its metrics and items (`qc.tolerances.session_status`);
+- judging, once and only here (`judge`): every measurement with the tolerance in force on the acquisition
+  date (the dated table, else the metric's default: the same lookup the analyser was given), by one rule
+  (a value with limits that is missing fails, "Non mesuré"); a measurement the test does not define raises
+  (closed vocabulary, `TestSpec.check_vocabulary`); the session's status is the worst of its metrics and items
+  (`qc.tolerances.session_status`); storage stores this judgement as it is;
+- versions: the result carries the analyser's own `VERSION` (`TestSpec.version`), the app's beside it;
 - the store call: the duplicate question (`duplicates`), the session with the ids of the calibration
   and baseline used (`store_analysis`), a baseline dated by its session (`set_baseline`).
 Because every face calls this, the numbers on the CLI, the page, the database and the PDF are the same.
@@ -24,11 +28,14 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from qc.errors import QCInputError
+from qc import __version__ as APP_VERSION
 from qc.i18n import t
 from qc.registry import AnalysisContext, TestSpec
+from qc.spec import UnknownMetricError
 from qc.results import AnalysisResult
 from qc.records.storage import Store, _json_default
-from qc.tolerances import FAIL, Judged, item_status, judge_measurements, session_status
+from qc.results import Measurement
+from qc.tolerances import FAIL, Judged, Tolerance, count_items, item_status, judge_items, judge_measurements, session_status
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +53,7 @@ class Analysis:
     warnings: list[str] = field(default_factory=list)
     cax_calibration_id: int | None = None
     baseline_id: int | None = None
+    lang: str = "fr"
 
     @property
     def status(self) -> str:
@@ -74,6 +82,7 @@ class Analysis:
             "baseline_id": self.baseline_id,
             "files": [{"filename": f.filename, "sha256": f.sha256, "sop_instance_uid": f.sop_instance_uid} for f in self.result.files],
             "analyser_version": self.result.analyser_version,
+            "app_version": APP_VERSION,
         }
 
 
@@ -107,13 +116,10 @@ def make_context(
         if saved:
             opts = {**json.loads(saved), **opts}
 
-    def default_tolerance(metric: str, _when: dt.datetime | None):
-        m = spec.metric(metric)
-        return m.tolerance if m is not None else None
-
+    tolerance_for = tolerance_lookup(store, spec, machine, acquired_at)
     if store is None or machine is None:
         return AnalysisContext(
-            machine=machine["name"] if machine else None, tolerance_for=default_tolerance, acquired_at=acquired_at, options=opts, lang=lang
+            machine=machine["name"] if machine else None, tolerance_for=tolerance_for, acquired_at=acquired_at, options=opts, lang=lang
         )
     mid = machine["id"]
     used: dict[str, Any] = {"calibrations": [], "cax_missing": False, "baseline_id": None}
@@ -125,9 +131,6 @@ def make_context(
         elif cal.id not in used["calibrations"]:
             used["calibrations"].append(cal.id)
         return cal
-
-    def tolerance_for(metric, when):
-        return store.tolerance_for(spec.key, metric, mid, _required(when, acquired_at)) or default_tolerance(metric, when)
 
     def baseline_for(when):
         rec = store.baseline_record_for(mid, spec.key, _required(when, acquired_at))
@@ -150,6 +153,22 @@ def make_context(
         lang=lang,
         used=used,
     )
+
+
+def tolerance_lookup(store: Store | None, spec: TestSpec, machine: dict | None, acquired_at: dt.datetime | None
+                     ) -> Callable[[str, dt.datetime | None], Tolerance | None]:
+    """The one tolerance rule: for a metric on a date (else the session's), the dated table's tolerance for this
+    machine (else for every machine), else the metric's default; None when the metric has none. The analyser's
+    context and `judge` both use it, so an item and a metric are judged by the same limits."""
+
+    def tolerance_for(metric: str, when: dt.datetime | None) -> Tolerance | None:
+        m = spec.metric(metric)
+        default = m.tolerance if m is not None else None
+        if store is None:
+            return default
+        return store.tolerance_for(spec.key, metric, machine["id"] if machine else None, _required(when, acquired_at)) or default
+
+    return tolerance_for
 
 
 def session_date(spec: TestSpec, inputs: list[tuple[str, bytes]], given: dt.datetime | None) -> tuple[dt.datetime | None, str]:
@@ -236,7 +255,11 @@ def analyse(
         raise QCInputError("err.internal", error=f"{type(exc).__name__}: {exc}") from exc
     _settle_date(result, source, acquired_at, lang)
     result.warnings.extend(rejected_date_warnings(rejected, lang))
-    analysis = judge(store, spec, result, machine, lang)
+    try:
+        analysis = judge(store, spec, result, machine, lang)
+    except UnknownMetricError as exc:  # an analyser bug: a sentence for the user, nothing stored
+        log.error("analyser %s: %s", spec.key, exc)
+        raise QCInputError("err.internal", error=str(exc)) from exc
     _record_usage(store, analysis, ctx, lang)
     return analysis
 
@@ -290,15 +313,17 @@ def judge(store: Store | None, spec: TestSpec, result: AnalysisResult, machine: 
     fails when a value is missing ("Non mesuré") or when items are out of tolerance."""
     if result.acquired_at is None:
         raise QCInputError("err.no_acquisition_date")
+    spec.check_vocabulary(result)
+    # The version of the method that produced these numbers (the analyser's own), not the app's.
+    result.analyser_version = spec.version
     warnings = list(result.warnings)
     if machine is not None and (result.station_name or result.device_serial):
         other = store.machine_for_identity(result.station_name, result.device_serial) if store else None
         if other is not None and other["id"] != machine["id"]:
             warnings.append(t("warn.machine_mismatch", lang, chosen=machine["name"], header=other["name"]))
-    if store is not None:
-        judged = store.judge(spec, result, machine["id"] if machine else None)
-    else:
-        judged = judge_measurements(result.measurements, lambda name: (spec.metric(name).tolerance if spec.metric(name) else None))
+    tolerance_for = tolerance_lookup(store, spec, machine, result.acquired_at)
+    judge_result_items(spec, result, lambda name: tolerance_for(name, result.acquired_at))
+    judged = judge_measurements(result.measurements, lambda name: tolerance_for(name, result.acquired_at))
     # The limits that judged each metric, for the charts of this result (band in force on its date).
     result.extra["bounds_in_force"] = {(j.name, j.item): j.bounds for j in judged if j.bounds is not None}
     # One sentence per metric not measured (with the items it concerns), not one per image: a list of
@@ -317,7 +342,29 @@ def judge(store: Store | None, spec: TestSpec, result: AnalysisResult, machine: 
     n_bad_items = sum(1 for it in result.items if item_status(it) == FAIL)
     if n_bad_items:
         warnings.append(t("warn.items_failed", lang, n=n_bad_items, total=len(result.items)))
-    return Analysis(spec=spec, result=result, judged=judged, machine=machine, warnings=warnings)
+    return Analysis(spec=spec, result=result, judged=judged, machine=machine, warnings=warnings, lang=lang)
+
+
+def judge_result_items(spec: TestSpec, result: AnalysisResult, tolerance_for: Callable[[str], Tolerance | None]) -> None:
+    """The items' statuses (rows that name their metric, `qc.tolerances.judge_items`) and the metrics counting them:
+    the part of `judge` that settles the per-item verdicts (tolerance_for(metric): the tolerance in force)."""
+    judge_items(result.items, tolerance_for)
+    _item_counts(spec, result)
+
+
+def _item_counts(spec: TestSpec, result: AnalysisResult) -> None:
+    """The metrics that count judged items (`MetricSpec.counts_items`), from the statuses `judge_items` just set:
+    replaced in place when the analyser listed them (so their order is kept), else added."""
+    for m in spec.metrics:
+        if m.counts_items is None:
+            continue
+        value = float(count_items(result.items, *m.counts_items))
+        for i, x in enumerate(result.measurements):
+            if x.name == m.name and not x.item:
+                result.measurements[i] = Measurement(m.name, value, x.unit or m.unit, description=x.description, reference=x.reference)
+                break
+        else:
+            result.measurements.append(Measurement(m.name, value, m.unit))
 
 
 def duplicates(store: Store, analysis: Analysis) -> list[dict]:
@@ -343,7 +390,11 @@ def store_analysis(
     """
     if analysis.machine is None:
         raise QCInputError("err.unknown_machine", machine="", known=", ".join(m["name"] for m in store.machines()) or "—")
-    analysis.result.warnings = analysis.warnings
+    from qc.record import drawn_pictures
+
+    warnings = list(analysis.warnings)
+    pictures = drawn_pictures(analysis.spec, analysis.result, analysis.lang, warnings)  # drawn once, stored with it
+    analysis.result.warnings = warnings
     return store.save_session(
         analysis.spec,
         analysis.result,
@@ -356,6 +407,9 @@ def store_analysis(
         review_state=review_state,
         cax_calibration_id=analysis.cax_calibration_id,
         baseline_id=analysis.baseline_id,
+        judged=analysis.judged,
+        pictures=pictures,
+        app_version=APP_VERSION,
     )
 
 
@@ -400,3 +454,49 @@ def record_logged(
     result = test.evaluate(values, acquired_at=acquired_at, comments=comments, history=history, lang=lang)
     result.acquired_at_source = result.acquired_at_source or USER_DATE
     return judge(store, spec, result, machine, lang)
+
+
+def stored_inputs(store: Store, session: dict) -> list[tuple[str, bytes]]:
+    """The input files a stored session was analysed from, read back from the data folder; refuses in one
+    sentence when they were not kept (a demo session, a session stored without its files) or are gone."""
+    inputs = []
+    for f in session["files"]:
+        data = store.file_bytes(f["stored_path"] or "")
+        if data is None:
+            raise QCInputError("record.err.files_not_kept", session=session["id"])
+        inputs.append((f["filename"], data))
+    if not inputs:
+        raise QCInputError("record.err.files_not_kept", session=session["id"])
+    return inputs
+
+
+def reanalyse(store: Store, session_id: int, lang: str = "fr") -> Analysis:
+    """« Réanalyser »: the stored input files of a session analysed again with the current analyser and the
+    rules in force on its acquisition date (a date the user gave is given again). Nothing is stored: the
+    physicist compares old and new (`Analysis.result.analyser_version` against the stored one) and only
+    then `replace_with_reanalysis`."""
+    from qc.registry import get_test
+
+    s = store.session(session_id)
+    spec = get_test(s["test"], store)
+    given = dt.datetime.fromisoformat(s["acquired_at"]) if s.get("acquired_at_source") == USER_DATE else None
+    return analyse(store, spec, stored_inputs(store, s), store.machine(s["machine_id"]), lang, acquired_at=given)
+
+
+def replace_with_reanalysis(store: Store, session_id: int, analysis: Analysis, user: str, lang: str = "fr") -> int:
+    """Store the re-analysis of `session_id` and void the original with the reason « réanalysé », in one write:
+    both happen or neither. The original stays (as every voided session), the new session names it."""
+    if not user.strip():
+        raise QCInputError("ui.operator_required")
+    from qc.record import VersionText
+
+    old = store.session(session_id)
+    if old["voided"]:
+        raise QCInputError("record.err.already_voided", session=session_id)
+    with store.write():
+        new_id = store_analysis(
+            store, analysis, operator=old["operator"] or user, allow_duplicate=True,
+            comment=t("record.reanalysis_comment", lang, session=session_id, version=VersionText(old["analyser_version"]), user=user),
+        )
+        store.void_session(session_id, t("record.reanalysed_reason", lang, session=new_id), user)
+    return new_id

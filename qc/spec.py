@@ -29,6 +29,9 @@ class MetricSpec:
     tolerance: Tolerance | None = None
     trend: bool = True
     better: str | None = None  # "lower", "higher" or None (closer to nominal)
+    # A count of the session's items judged by another metric: ("slit_error_mm", "fail") is the number of rows
+    # judged by `slit_error_mm` that fail. The pipeline computes it after judging the items (`qc.pipeline.judge`).
+    counts_items: tuple[str, str] | None = None
 
     def label(self, lang: str) -> str:
         return self.label_fr if lang == "fr" else self.label_en
@@ -74,6 +77,10 @@ class AnalysisContext:
     used: dict[str, Any] = field(default_factory=dict)
 
 
+class UnknownMetricError(ValueError):
+    """An analyser returned a measurement the test does not define (a bug in the analyser, never the user's)."""
+
+
 @dataclass(frozen=True)
 class TestSpec:
     """One QC test as the app knows it."""
@@ -90,6 +97,12 @@ class TestSpec:
     description_en: str = ""
     accepts: str = ".dcm"  # file types for the uploader, comma-separated
     definition: Any = None  # logged tests: their qc.records.logged.LoggedTest
+    # The analyser's own method version (each analyser module's `VERSION`, bumped when its method changes;
+    # tests/test_versions.py holds it to its source): stored with every session as `analyser_version`.
+    version: str = "1.0"
+    # True only for a report that names its own parameters (PIQT: a parameter not listed in `metrics` is the report's,
+    # judged by the report's own criterion); every other test's metrics are a closed vocabulary.
+    open_metrics: bool = False
 
     def name(self, lang: str) -> str:
         return self.name_fr if lang == "fr" else self.name_en
@@ -97,9 +110,43 @@ class TestSpec:
     def description(self, lang: str) -> str:
         return self.description_fr if lang == "fr" else self.description_en
 
+    def check_vocabulary(self, result: AnalysisResult) -> None:
+        """The test's metrics are a closed vocabulary: a measurement whose name is not one of them raises
+        `UnknownMetricError` (a misspelt name would otherwise be stored "Sans tolérance" for ever)."""
+        if self.open_metrics:
+            return
+        known = {m.name for m in self.metrics}
+        unknown = sorted({m.name for m in result.measurements if m.name not in known})
+        if unknown:
+            raise UnknownMetricError(f"{self.key}: metric(s) {', '.join(unknown)} not in the test's metrics ({', '.join(sorted(known))})")
+
     def metric(self, name: str) -> MetricSpec | None:
         """The test's metric `name` (a trended metric or a per-item limit such as `leaf_position_error_mm`), or None."""
         for m in self.metrics:
             if m.name == name:
                 return m
         return None
+
+
+@dataclass(frozen=True)
+class Routing:
+    """How an object received over DICOM (receiver, watched folder, PACS) is recognised as a test's own: declared
+    by the test's analyser module as `ROUTING`; `qc.intake.inbox` makes its default rules from them (a department
+    edits the rules in Settings).
+
+    - `pattern`: a regular expression searched (case-insensitive) in the header's `field`: "text" (patient name/id,
+      study id/description, series description, RT Image label) or "image_type";
+    - `modality`: only objects of this DICOM modality ("" = any);
+    - `order`: rules are tried by increasing order, the first match wins (a narrow pattern such as "MVIC fente"
+      goes before the broad "MVIC");
+    - `expected_images`: a session is complete with this many images (else after the quiet time);
+    - `mr_study`: MR objects are not routed one by one: the whole MR study is split by series content at analysis
+      time (`qc.mr.linac_series.route`) among the tests that declare this.
+    """
+
+    pattern: str = ""
+    modality: str = ""
+    field: str = "text"
+    order: int = 100
+    expected_images: int | None = None
+    mr_study: bool = False

@@ -244,6 +244,35 @@ def item_status(item: dict) -> str:
     return NO_TOLERANCE
 
 
+# An item row judged by the pipeline carries `JUDGED_BY = {"metric": <the test's metric whose dated tolerance
+# judges it>, "value": <the row's column holding the value>}` (a "_" key: not a table column). The analyser
+# computes the value; `judge_items` sets the row's "status" (and "out_of_tolerance" when the row has it).
+JUDGED_BY = "_judged_by"
+
+
+def judge_items(items: list[dict], tolerance_for) -> None:
+    """Set the status of every item row that names its metric (`JUDGED_BY`), with `tolerance_for(metric)` (the
+    tolerance in force), by the rule of the metrics: a missing value with limits is not measured (fails); a value
+    against the limits of a relative tolerance is read as a deviation from the row's "nominal" (else 0)."""
+    for it in items:
+        rule = it.get(JUDGED_BY) if isinstance(it, dict) else None
+        if not rule:
+            continue
+        tol = tolerance_for(rule["metric"])
+        bounds = tol.bounds_for(rule.get("nominal", 0.0)) if tol is not None else None
+        value = it.get(rule["value"])
+        status = judge_value(value, bounds)
+        it["status"] = NOT_MEASURED if status == FAIL and is_missing(value) else status
+        if "out_of_tolerance" in it:
+            it["out_of_tolerance"] = status == FAIL
+
+
+def count_items(items: list[dict], metric: str, status: str) -> int:
+    """How many item rows judged by `metric` have exactly `status` (a not-measured row is counted apart: its own
+    metric, e.g. `n_leaf_pairs_not_measured`, says it)."""
+    return sum(1 for it in items if isinstance(it, dict) and (it.get(JUDGED_BY) or {}).get("metric") == metric and it.get("status") == status)
+
+
 def session_status(judged: Iterable[Judged], items: Iterable[dict] = ()) -> str:
     """A session's status: the worst of its judged metrics and of its items that carry a verdict."""
     return worst([j.status for j in judged] + [item_status(it) for it in items or ()])

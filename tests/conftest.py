@@ -85,3 +85,19 @@ def blank_rt_image(value: float = 0.0, when: dt.datetime | None = None, **kw) ->
     from qc.synthetic import rt_image_bytes, unity_raw_from_signal
 
     return rt_image_bytes(unity_raw_from_signal(np.full((1024, 1024), value)), acquired_at=when or dt.datetime(2026, 10, 1, 8, 0), **kw)
+
+
+# Modules that start real servers or processes, render whole pages, build the demo or analyse every real set: the
+# README's test command runs them (CI too); `pytest -m "not slow"` leaves them out for day-to-day work.
+SLOW_MODULES = {
+    "test_browser_e2e", "test_browser_forms", "test_browser_intake", "test_browser_spc", "test_browser_verdict",
+    "test_intake_orthanc", "test_intake_receiver", "test_security_receiver", "test_security_login_burst",
+    "test_concurrency", "test_app_pages", "test_visible_text", "test_report", "test_validation", "test_mr_linac_page",
+    "test_mr_pages", "test_record", "test_launcher", "test_startup", "test_security_session", "test_intake_review_page",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)

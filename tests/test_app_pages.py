@@ -151,6 +151,33 @@ def test_voiding_a_session_in_history_hides_it_and_is_audited(qc_data_dir):
     assert at.dataframe[0].value["Séance"].nunique() == 2
 
 
+def test_a_session_is_opened_from_history_by_its_list(qc_data_dir):
+    """Issue #28: the table is a canvas a browser test cannot click; « Ouvrir une séance » lists the table's
+    sessions and opens the chosen one's detail under it, its number in the address (a link to keep)."""
+    from qc import pipeline
+    from qc.registry import get_test
+    from qc.records.storage import open_store
+
+    with open_store(qc_data_dir) as s:
+        m = s.machine(s.add_machine("Unity A"))
+        for i, v in enumerate(("0,4", "2,6")):
+            a = pipeline.record_logged(s, get_test("laser", s), m, {"laser_proximal_mm": v, "laser_central_mm": "0", "laser_distal_mm": "0"},
+                                       acquired_at=dt.datetime.now() - dt.timedelta(days=10 - i))
+            pipeline.store_analysis(s, a, operator="AG")
+    at = start(operator="MB")
+    at.switch_page("pages/history.py").run()
+    at.selectbox(key="hist_test").set_value("laser").run()
+    pick = at.selectbox(key="hist_pick")
+    assert sorted(o.split(" — ")[0] for o in pick.options) == ["Séance n° 1", "Séance n° 2"]
+    assert all(o.endswith(" — Unity A") for o in pick.options)
+    assert not [h.value for h in at.subheader if h.value.startswith("Séance n°")]
+    pick.set_value(2).run()
+    assert not at.exception
+    assert [h.value for h in at.subheader if h.value.startswith("Séance n°")] == ["Séance n° 2 — Alignement laser"]
+    assert at.query_params["session"] == "2"
+    assert [b for b in at.button if b.key == "hist_make_pdf"]
+
+
 def test_history_filters_change_the_table(demo_db, qc_data_dir):
     use_demo(demo_db, qc_data_dir)
     at = start()

@@ -27,6 +27,16 @@ WHEN = dt.datetime(2026, 3, 2, 8, 0)
 SINGLE = {(30, "A"): 0.6, (35, "B"): -0.8, (41, "A"): 1.5, (44, "B"): 2.0, (50, "A"): -1.2, (52, "B"): 0.4}
 
 
+def analyse_judged(files, ctx: AnalysisContext):
+    """The analyser's result with its leaf rows judged as `pipeline.judge` does (the per-leaf tolerance in force,
+    here the context's, else the metric's default): the analyser measures, the pipeline judges each leaf."""
+    from qc import pipeline
+
+    r = L.analyse(files, ctx)
+    pipeline.judge_result_items(L.SPEC, r, lambda m: ctx.tolerance_for(m, r.acquired_at) or (L.SPEC.metric(m).tolerance if L.SPEC.metric(m) else None))
+    return r
+
+
 def _ctx(**kw) -> AnalysisContext:
     cal = Calibration(UNITY_CAX_PX[0], UNITY_CAX_PX[1], "2024-01-01", 3)
     return AnalysisContext(cax_for=lambda _d: cal, lang=kw.pop("lang", "en"), **kw)
@@ -38,7 +48,7 @@ def sessions():
     out = {}
     for i, (key, errors) in enumerate((("clean", None), ("single", SINGLE), ("staircase", "staircase"))):
         files, truth = sm.aqua_session(WHEN + dt.timedelta(days=7 * i), rng_seed=10 + i, errors=errors)
-        out[key] = (L.analyse(files, _ctx()), truth, files)
+        out[key] = (analyse_judged(files, _ctx()), truth, files)
     return out
 
 
@@ -123,7 +133,7 @@ def test_bias_on_leaf_ends_that_are_not_the_model(case):
     and the beam axis unmoved (a bias common to both banks cancels in the gap centres)."""
     kw, bias, worst = NON_MODEL[case]
     files, truth = sm.aqua_session(WHEN, rng_seed=70, model=sm.MLCModel(**kw))
-    r = L.analyse(files, _ctx())
+    r = analyse_judged(files, _ctx())
     out = {"A": [], "B": []}
     for it in r.items:
         lo_hi = 0 if it["bank"] == "A" else 1
@@ -152,7 +162,7 @@ def test_off_axis_penumbra_does_not_move_the_outer_gaps(case):
     (old 0.38; what is left reads inside the opening at ±40 mm), and the plan fit sees no magnification."""
     kw, limit = OFF_AXIS[case]
     files, truth = sm.aqua_session(WHEN, rng_seed=80, model=sm.MLCModel(**kw))
-    r = L.analyse(files, _ctx())
+    r = analyse_judged(files, _ctx())
     for img in range(1, 7):
         for bank in "AB":
             e = [it["error_mm"] - _true_error(it, truth) for it in r.items if it["image"] == img and it["bank"] == bank]
@@ -203,7 +213,7 @@ def test_plan_fit_reports_a_magnification_without_correcting_the_errors():
     from qc.synthetic import UNITY_PIXEL_ISO_MM as PX
 
     files, _ = sm.aqua_session(WHEN, rng_seed=90, model=sm.MLCModel(pixel_mm=PX * 1.01))
-    r = L.analyse(files, _ctx())
+    r = analyse_judged(files, _ctx())
     met = r.metrics
     assert met["plan_fit_scale_error_pct"] == pytest.approx(-100 * (1 - 1 / 1.01), abs=0.05)
     assert abs(met["plan_fit_axis_mm"]) <= 0.03 and met["plan_fit_max_residual_mm"] <= 0.05
@@ -237,7 +247,7 @@ def test_failing_leaf_profile_stored_with_the_result_and_drawn(sessions):
 
 def test_heatmap_data_and_charts(sessions):
     result, _, _ = sessions["staircase"]
-    df = result.extra["errors"]
+    df = L.errors_frame(result.items)  # the charts' table, from the rows the pipeline judged
     assert set(df.columns) >= {"pair", "position", "bank", "error_mm"}
     assert len(df) == len(result.items)
     cell = df[(df.pair == 51) & (df.bank == "B") & (df.image == 4)]
@@ -250,7 +260,7 @@ def test_heatmap_data_and_charts(sessions):
 
 def test_bank_and_pair_conventions_are_configurable(sessions):
     _, _, files = sessions["staircase"]
-    r = L.analyse(files[:1], _ctx(options={"bank_a_side": "+", "pair1_side": "+"}))
+    r = analyse_judged(files[:1], _ctx(options={"bank_a_side": "+", "pair1_side": "+"}))
     # pairs now numbered from +u: old pair k is 81 − k; banks swapped
     row = next(it for it in r.items if it["pair"] == 81 - 28 and it["bank"] == "B")
     assert row["error_mm"] == pytest.approx(15.0, abs=0.1)
@@ -259,18 +269,18 @@ def test_bank_and_pair_conventions_are_configurable(sessions):
 def test_nominal_matching_by_position_and_order(sessions):
     _, _, files = sessions["clean"]
     shuffled = [files[3], files[0], files[5]]
-    r = L.analyse(shuffled, _ctx())  # images sorted by acquisition, matched by position
+    r = analyse_judged(shuffled, _ctx())  # images sorted by acquisition, matched by position
     assert {it["position"] for it in r.items} == {"[-40, -20]", "[+0, +20]", "[+20, +40]"}
     assert r.metrics["max_abs_error_mm"] < 0.1
     # explicit nominals by order: a wrong order is visible as 10 mm errors
-    r2 = L.analyse(files[:2], _ctx(options={"nominal_gaps_mm": [(-30, -10), (-40, -20)], "match_nominal": "order"}))
+    r2 = analyse_judged(files[:2], _ctx(options={"nominal_gaps_mm": [(-30, -10), (-40, -20)], "match_nominal": "order"}))
     assert r2.metrics["max_abs_error_mm"] == pytest.approx(10.0, abs=0.1)
 
 
 def test_unmatched_gap_warns_and_keeps_relative_errors():
     op = sm.openings_for([(-20.0, 0.0)])  # a [−20, 0] gap...
     data = sm.mlc_image_bytes(op, acquired_at=WHEN, rng=3)
-    r = L.analyse([("x.dcm", data)], _ctx(options={"nominal_gaps_mm": [(30, 50)]}))  # ...against a far nominal
+    r = analyse_judged([("x.dcm", data)], _ctx(options={"nominal_gaps_mm": [(30, 50)]}))  # ...against a far nominal
     assert any("no nominal opening matches" in w for w in r.warnings)
     assert all(it["error_mm"] is None for it in r.items)
     assert r.metrics["max_abs_relative_error_mm"] < 0.1
@@ -283,7 +293,7 @@ def test_without_calibration_positions_are_judged_against_the_measured_axis(sess
     from qc import pipeline
 
     _, _, files = sessions["clean"]
-    r = L.analyse(files, AnalysisContext(lang="en"))
+    r = analyse_judged(files, AnalysisContext(lang="en"))
     met = r.metrics
     assert abs(met["mean_error_bank_a_mm"]) < 0.03 and abs(met["mean_error_bank_b_mm"]) < 0.03
     assert met["max_abs_error_mm"] < 0.05 and met["n_leaves_out_of_tolerance"] == 0
@@ -306,7 +316,7 @@ def test_beam_axis_shift_measured_against_the_calibration(du_px, dv_px):
 
     true = (UNITY_CAX_PX[0] + du_px, UNITY_CAX_PX[1] + dv_px)
     files, _ = sm.aqua_session(WHEN, rng_seed=31, model=sm.MLCModel(cax_px=true))
-    r = L.analyse(files, _ctx())
+    r = analyse_judged(files, _ctx())
     met = r.metrics
     assert met["beam_axis_shift_u_mm"] == pytest.approx(du_px * PX, abs=0.05)
     assert met["beam_axis_shift_v_mm"] == pytest.approx(dv_px * PX, abs=0.05)
@@ -327,7 +337,7 @@ def test_images_matching_no_planned_gap_fail_even_with_a_bank_off():
         op = sm.openings_for([gap], {(k, "A"): 3.0 for k in range(1, 81)})
         files.append((f"g{i}.dcm", sm.mlc_image_bytes(op, acquired_at=WHEN + dt.timedelta(minutes=i), rng=40 + i)))
     opts = {"nominal_gaps_mm": [(30, 50), (50, 70)], "match_nominal": "position"}
-    r = L.analyse(files, _ctx(options=opts))
+    r = analyse_judged(files, _ctx(options=opts))
     assert r.metrics["max_abs_error_mm"] is None and r.metrics["n_leaf_pairs_not_measured"] == 60
     a = pipeline.judge(None, L.SPEC, r, None)
     statuses = {j.name: j.status for j in a.judged}
@@ -347,7 +357,7 @@ def test_a_pair_that_could_not_be_measured_is_listed_and_fails():
     op = sm.openings_for([sm.AQUA_GAPS_MM[1]])
     op[35, 0, :] = op[35, 0, 1]  # pair 36: leaves closed
     files[1] = (files[1][0], sm.mlc_image_bytes(op, acquired_at=WHEN + dt.timedelta(seconds=40), rng=51))
-    r = L.analyse(files, _ctx())
+    r = analyse_judged(files, _ctx())
     rows = [it for it in r.items if it["image"] == 2 and it["pair"] == 36]
     assert len(rows) == 2 and all(it["status"] == L.NOT_MEASURED and it["error_mm"] is None for it in rows)
     assert r.metrics["n_leaf_pairs_not_measured"] == 1
@@ -379,7 +389,7 @@ def test_per_leaf_limit_comes_from_the_dated_tolerance_table(sessions):
             return Tolerance(act_low=-0.5, tol_low=-0.3, tol_high=0.3, act_high=0.5, mode="relative", id=42)
         return None
 
-    r = L.analyse(files, _ctx(tolerance_for=tolerance_for))
+    r = analyse_judged(files, _ctx(tolerance_for=tolerance_for))
     assert ("leaf_position_error_mm", WHEN + dt.timedelta(days=7)) in asked  # the "single" session's date
     assert r.params["leaf_tolerance"]["id"] == 42 and r.params["leaf_tolerance"]["act_high"] == 0.5
     status = {(it["pair"], it["bank"]): it["status"] for it in r.items if it["image"] == 1}
@@ -402,7 +412,7 @@ def _real(name: str) -> bytes:
     [("EPID-PF-LR.dcm", 10, 0.217, 0.06), ("PF, Elekta, pickets near edges.dcm", 9, 0.23, 0.07)],
 )
 def test_real_picket_fences_as_manifest(name, n_pickets, max_error, median_error):
-    r = L.analyse([(name, _real(name))], AnalysisContext(lang="en"))
+    r = analyse_judged([(name, _real(name))], AnalysisContext(lang="en"))
     met = r.metrics
     assert met["n_pickets"] == n_pickets
     assert met["max_abs_relative_error_mm"] == pytest.approx(max_error, abs=0.1)
@@ -422,8 +432,8 @@ def test_real_elekta_picket_fence_rotated_gives_same_errors():
     ds.Rows, ds.Columns = arr.shape
     buf = io.BytesIO()
     ds.save_as(buf)
-    r0 = L.analyse([(name, data)], AnalysisContext(lang="en"))
-    r1 = L.analyse([("rot.dcm", buf.getvalue())], AnalysisContext(lang="en"))
+    r0 = analyse_judged([(name, data)], AnalysisContext(lang="en"))
+    r1 = analyse_judged([("rot.dcm", buf.getvalue())], AnalysisContext(lang="en"))
     assert r0.extra["images"][0]["leaf_travel"] == "u" and r1.extra["images"][0]["leaf_travel"] == "v"
     assert r1.metrics["n_pickets"] == 9
     assert r1.metrics["max_abs_relative_error_mm"] == pytest.approx(r0.metrics["max_abs_relative_error_mm"], abs=0.03)
@@ -434,7 +444,7 @@ def test_mr_image_is_refused_as_wrong_modality():
     if not path.exists():
         pytest.skip(f"needs the shared real-image data ({path})")
     with pytest.raises(QCInputError) as e:
-        L.analyse([(path.name, path.read_bytes())], _ctx())
+        analyse_judged([(path.name, path.read_bytes())], _ctx())
     assert e.value.key == "err.wrong_modality"
 
 
@@ -445,7 +455,7 @@ def test_open_field_and_blank_are_refused_as_wrong_image():
 
     for name, data in (("open.dcm", field_image(150, 80, rng=1)[0]), ("blank.dcm", blank_rt_image(0.0))):
         with pytest.raises(QCInputError) as e:
-            L.analyse([(name, data)], _ctx(lang="fr"))
+            analyse_judged([(name, data)], _ctx(lang="fr"))
         assert e.value.key == "err.wrong_image"
         assert name in e.value.message("fr")
 
@@ -511,7 +521,7 @@ def test_wider_penumbra_at_40_mm_reproduces_and_removes_the_real_aqua_signature(
     off axis) gives it: old code [−0.72, −0.23] / [+0.24, +0.73], inner ≤ 0.01 (bench/bench_leaf_ends.py).
     Each bank's own penumbra: every bank mean within 0.06 mm, and the penumbrae are reported per image."""
     files, truth = sm.aqua_session(WHEN, rng_seed=70, model=sm.MLCModel(sigma_t_per_mm=0.15, sigma_widen_from_mm=30.0))
-    r = L.analyse(files, _ctx())
+    r = analyse_judged(files, _ctx())
     for img in range(1, 7):
         for bank in "AB":
             e = [it["error_mm"] - _true_error(it, truth) for it in r.items if it["image"] == img and it["bank"] == bank]

@@ -167,3 +167,66 @@ def test_a_sweep_lists_each_gantry_position_once_with_angles_wrapped():
     assert "+181°" not in items and "-179°" in items
     assert -180 < r.measurement("worst_angle_deg").value <= 180
     assert b0_gantry.wrapped_deg(-180) == 180 and b0_gantry.wrapped_deg(540) == 180 and b0_gantry.wrapped_deg(181) == -179
+
+
+def _background_written_as_0_hz(files):
+    """The study as a console that writes 0 Hz outside the phantom (not random phase) would export it, with the
+    transverse series' magnitude images left out (so its phantom is found from the map alone)."""
+    import io
+
+    import pydicom
+
+    by_name = dict(files)
+    out = []
+    for name, data in files:
+        if name.startswith("b0_transverse") and name.endswith("_M.dcm"):
+            continue
+        if name.endswith("_B0.dcm"):
+            ds = pydicom.dcmread(io.BytesIO(data))
+            stored = ds.pixel_array.copy()
+            magnitude = pydicom.dcmread(io.BytesIO(by_name[name.replace("_B0", "_M")])).pixel_array
+            stored[magnitude < 100] = round(-S.B0_INTERCEPT / S.B0_SLOPE)  # 0 Hz: no signal, no phase
+            ds.PixelData = stored.astype(ds.pixel_array.dtype).tobytes()
+            buf = io.BytesIO()
+            ds.save_as(buf)
+            data = buf.getvalue()
+        out.append((name, data))
+    return out
+
+
+GREY, BLACK = (90, 90, 90), (0, 0, 0)
+
+
+def test_b0_maps_are_grey_outside_the_phantom_on_every_orientation_and_their_titles_fit(b0_study):
+    """Issue #28: outside the phantom the transverse map was coloured (0 Hz background taken for phantom when the
+    map had no magnitude image) and the title ran past the tile's right edge. Every pixel outside the phantom
+    (truth) is grey (or the black DSV circle) on the three drawn maps; no title pixel in the last 4 columns."""
+    files, truth = b0_study
+    r = b0.analyse(_background_written_as_0_hz(files), AnalysisContext())
+    assert len(r.overlays) == 3
+    for (title, rgb), ori in zip(r.overlays, ("transverse", "coronal", "sagittal")):
+        assert ori in title
+        coords = truth.coords[ori][2]  # the central slice, the one drawn
+        outside = S.phantom_fraction(coords) == 0.0
+        n = outside.shape[0]
+        bar = 34 + 4  # the colour bar and the gap under the map
+        tile = rgb[rgb.shape[0] - bar - 2 * n : rgb.shape[0] - bar, : 2 * n]
+        drawn = tile[::2, ::2][outside]
+        ok = np.all(drawn == GREY, axis=-1) | np.all(drawn == BLACK, axis=-1)
+        assert ok.all(), (ori, int((~ok).sum()), outside.sum())
+        strip = rgb[: rgb.shape[0] - bar - 2 * n]
+        assert strip.shape[0] >= 17
+        assert (strip[:, -4:] == 255).all(), f"{ori}: the title runs past the tile"
+        assert (strip < 128).any(), f"{ori}: no title drawn"
+    # the statistics stay those of the phantom (the background is left out of the mask they use)
+    assert r.measurement("sd_ppm_dsv350", "transverse").value == pytest.approx(truth.stats("transverse", 350.0)["sd"], abs=0.02)
+
+
+def test_a_long_caption_is_wrapped_within_its_tile():
+    from qc.mr import linac_draw as draw
+
+    caption = "bras +120°, coupe -40 mm (±0,5 ppm), cercle = DSV 350 mm, une légende bien plus longue que la tuile"
+    lines = draw.caption_lines(caption, 248)
+    assert len(lines) > 1 and " ".join(lines) == caption
+    assert all(draw.font(13).getlength(x) <= 248 for x in lines)
+    assert draw.caption_lines("x" * 200, 100) and all(draw.font(13).getlength(x) <= 100 for x in draw.caption_lines("x" * 200, 100))

@@ -42,14 +42,21 @@ def test_a_study_is_routed_to_the_four_tests_and_each_saved_on_its_own(qc_data_d
     at.session_state["mr_linac_demo_inputs"] = study
     at.switch_page("pages/mr_linac.py").run()
     assert not at.exception, [e.value for e in at.exception]
-    headers = [h.value for h in at.header]
-    assert headers == ["IRM MR-Linac : homogénéité B0", "IRM MR-Linac : B0 et angle du bras", "IRM MR-Linac : B1 (double angle)", "IRM MR-Linac : géométrie 3D"]
+    names = ["IRM MR-Linac : homogénéité B0", "IRM MR-Linac : B0 et angle du bras", "IRM MR-Linac : B1 (double angle)", "IRM MR-Linac : géométrie 3D"]
+    headers = [h.value.split(" ", 1)[1] for h in at.header]  # each header starts with its verdict's icon
+    assert sorted(headers) == sorted(names)
     # each verdict is shown (the reduced volume crops the phantom: its outer markers are listed, not judged)
-    verdicts = [x.value for x in at.success] + [x.value for x in at.error]
+    verdicts = [x.value for x in at.success] + [x.value for x in at.error] + [x.value for x in at.warning]
     assert sum("Résultat global" in v for v in verdicts) == 4
+    # the verdict comes first: the session's verdict above the routing table, the worst test's section first
+    summary = [v for v in verdicts if "Verdict de la séance" in v]
+    assert len(summary) == 1
+    order = ["✖", "⚠", "✔", "–"]
+    icons = [h.value.split(" ", 1)[0] for h in at.header]
+    assert icons == sorted(icons, key=order.index)
     assert any("portal.dcm" in x.value for x in at.text)
     saves = [b.key for b in at.button if (b.key or "").endswith("_save")]
-    assert saves == ["mrl_mr_b0_save", "mrl_mr_b0_gantry_save", "mrl_mr_b1_save", "mrl_mr_geometry_3d_save"]
+    assert sorted(saves) == sorted(["mrl_mr_b0_save", "mrl_mr_b0_gantry_save", "mrl_mr_b1_save", "mrl_mr_geometry_3d_save"])
     at.button(key="mrl_mr_b0_save").click().run()
     at.button(key="mrl_mr_b1_save").click().run()
     assert not at.exception

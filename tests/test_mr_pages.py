@@ -115,3 +115,24 @@ def test_image_quality_page_bad_upload_one_sentence_per_measure(qc_data_dir):
     assert not at.exception
     errors = [e.value.replace("\\", "") for e in at.error]
     assert errors and all("notes.txt" in e for e in errors)
+
+
+def test_image_quality_page_opens_on_the_acr_verdict_with_a_real_acr_set(qc_data_dir):
+    """Issue #28: with an ACR set the page opened on SNR under nine warnings and a « ne s'applique pas » box. Now
+    the session's verdict and each measure's verdict come first, the ACR tab is the first (the one open), the
+    measures that do not apply are one folded line and the warnings of a measure are grouped with their count."""
+    folder = shared_file("hazen", "acr", "Siemens")
+    files = [(p.name, p.read_bytes(), "application/dicom") for p in sorted(folder.glob("*.dcm"))]
+    at = start()
+    at.switch_page("pages/mr_image.py").run()
+    at.file_uploader(key="mr_image_upload").set_value(files).run()
+    assert not at.exception, [e.value for e in at.exception]
+    assert not [x.value for x in at.info if "ne s'applique pas" in x.value]  # no box above the verdict
+    summary = [x.value for x in list(at.error) + list(at.warning) + list(at.success) if "Verdict de la séance" in x.value]
+    assert len(summary) == 1
+    lines = [m.value for m in at.markdown if "Par mesure" in m.value]
+    assert len(lines) == 1 and lines[0].index("fantôme ACR") < lines[0].index("rapport signal sur bruit")
+    assert at.tabs[0].label.endswith("fantôme ACR"), [t.label for t in at.tabs]
+    labels = [e.label for e in at.expander]
+    assert any(label.startswith("Ne s'applique pas à ces images") for label in labels), labels
+    assert any(label.endswith("avertissements") for label in labels), labels

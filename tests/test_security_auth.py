@@ -35,7 +35,7 @@ class FakeClock:
 def fast(monkeypatch, qc_data_dir):
     """Cheap scrypt (N = 2^10) and a clock the test moves: delays are checked without waiting."""
     monkeypatch.setattr(auth, "SCRYPT_N", 2**10)
-    monkeypatch.setattr(auth, "_DUMMY_HASH", auth._DUMMY_HASH.replace(f"${2**17}$", f"${2**10}$"))
+    monkeypatch.setattr(auth, "SCRYPT_P", 1)
     clock = FakeClock()
     monkeypatch.setattr(auth, "time", clock)
     s = open_store(qc_data_dir)

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from qc import pipeline
 from qc.demo_inputs import slits_demo
 from qc.mv import slits as S
 from qc.errors import QCInputError
@@ -66,6 +67,7 @@ def test_centres_and_widths_match_truth(reference, displaced):
 
 def test_reference_session_against_plan(reference):
     result, _ = reference
+    result = pipeline.judge(None, S.SPEC, result, None).result  # the pipeline judges the pairs and counts them
     met = result.metrics
     assert met["n_slits"] == 5 and met["n_leaf_pairs"] == 30
     for k, (c, _w) in enumerate(S.DEFAULT_SLITS_MM, start=1):
@@ -110,6 +112,8 @@ def test_per_pair_limit_from_the_dated_tolerance_table(reference, displaced):
     r = S.analyse(files, _ctx(baseline=S.baseline_from_result(reference[0]),
                               tolerance_for=lambda m, _w: tol if m == "slit_error_mm" else None))
     assert r.params["slit_tolerance"]["id"] == 77
+    assert all("status" not in it for it in r.items)  # the analyser measures; the pipeline judges each pair
+    pipeline.judge_result_items(S.SPEC, r, lambda m: tol if m == "slit_error_mm" else None)  # as pipeline.judge, with this table
     st = {(it["slit"], it["pair"]): it["status"] for it in r.items}
     assert st[("slit 3", 50)] == "fail" and st[("slit 3", 47)] == "pass" and st[("slit 3", 33)] == "warning"
     assert r.metrics["n_pairs_out_of_tolerance"] == 5

@@ -14,6 +14,14 @@ from qc.records.storage import Store, migrations, open_store
 from qc.tolerances import Tolerance
 
 
+def save(store, spec, result, machine_id, **kw) -> int:
+    """Store a result as the pipeline does: judged once by `pipeline.judge`, stored as judged."""
+    from qc import pipeline
+
+    judged = pipeline.judge(store, spec, result, store.machine(machine_id)).judged
+    return store.save_session(spec, result, machine_id, judged=judged, **kw)
+
+
 def couch_result(dev_mm: float, when: dt.datetime, files=None) -> AnalysisResult:
     return AnalysisResult(
         test="couch",
@@ -35,7 +43,7 @@ def test_database_created_with_wal_and_schema(store, qc_data_dir):
 def test_reopen_keeps_history_and_applies_nothing_twice(qc_data_dir, machine):
     spec = get_test("couch")
     with open_store(qc_data_dir) as s:
-        sid = s.save_session(spec, couch_result(0.5, dt.datetime(2026, 5, 1)), machine["id"], operator="AG")
+        sid = save(s, spec, couch_result(0.5, dt.datetime(2026, 5, 1)), machine["id"], operator="AG")
     with open_store(qc_data_dir) as s:
         assert s.session(sid)["operator"] == "AG"
         assert len(migrations.applied(s.db)) == len(migrations._migrations)  # each applied once
@@ -45,8 +53,8 @@ def test_reopen_keeps_history_and_applies_nothing_twice(qc_data_dir, machine):
 def test_tolerance_in_force_on_the_acquisition_date_judges_and_is_stored(store, machine):
     spec = get_test("couch")
     store.set_tolerance("couch", "couch_deviation_mm", Tolerance.symmetric(0.5, 1.0), unit="mm", valid_from="2026-06-01", user="phys", comment="SBRT")
-    before = store.save_session(spec, couch_result(0.8, dt.datetime(2026, 5, 20)), machine["id"])
-    after = store.save_session(spec, couch_result(0.8, dt.datetime(2026, 6, 2)), machine["id"])
+    before = save(store, spec, couch_result(0.8, dt.datetime(2026, 5, 20)), machine["id"])
+    after = save(store, spec, couch_result(0.8, dt.datetime(2026, 6, 2)), machine["id"])
     m_before = store.session(before)["metrics"][0]
     m_after = store.session(after)["metrics"][0]
     assert (m_before["tol_low"], m_before["tol_high"], m_before["act_high"]) == (-1.5, 1.5, 2.0)
@@ -69,23 +77,23 @@ def test_machine_specific_tolerance_wins(store, machine):
 def test_duplicate_upload_is_recognised_and_nothing_stored(store, machine):
     spec = get_test("couch")
     f = InputFile("a.dcm", "ab" * 32, 10, "1.2.3", b"0123456789")
-    store.save_session(spec, couch_result(0.1, dt.datetime(2026, 1, 1), [f]), machine["id"])
+    save(store, spec, couch_result(0.1, dt.datetime(2026, 1, 1), [f]), machine["id"])
     before = store.counts()
     with pytest.raises(DuplicateUploadError) as info:
-        store.save_session(spec, couch_result(0.1, dt.datetime(2026, 1, 1), [InputFile("renamed.dcm", "ab" * 32, 10, "1.2.3", b"0123456789")]), machine["id"])
+        save(store, spec, couch_result(0.1, dt.datetime(2026, 1, 1), [InputFile("renamed.dcm", "ab" * 32, 10, "1.2.3", b"0123456789")]), machine["id"])
     assert info.value.session_id == 1
     assert store.counts() == before
     # Same SOPInstanceUID, different bytes (re-exported): also a duplicate.
     with pytest.raises(DuplicateUploadError):
-        store.save_session(spec, couch_result(0.1, dt.datetime(2026, 1, 1), [InputFile("b.dcm", "cd" * 32, 10, "1.2.3", b"x")]), machine["id"])
-    sid = store.save_session(spec, couch_result(0.1, dt.datetime(2026, 1, 1), [f]), machine["id"], allow_duplicate=True)
+        save(store, spec, couch_result(0.1, dt.datetime(2026, 1, 1), [InputFile("b.dcm", "cd" * 32, 10, "1.2.3", b"x")]), machine["id"])
+    sid = save(store, spec, couch_result(0.1, dt.datetime(2026, 1, 1), [f]), machine["id"], allow_duplicate=True)
     assert store.session(sid)["files"][0]["sha256"] == "ab" * 32
 
 
 def test_stored_file_is_content_addressed_inside_data_dir(store, machine, qc_data_dir):
     spec = get_test("couch")
     f = InputFile("../../etc/evil.dcm", "ef" * 32, 4, "", b"DATA")
-    sid = store.save_session(spec, couch_result(0.1, dt.datetime(2026, 1, 1), [f]), machine["id"])
+    sid = save(store, spec, couch_result(0.1, dt.datetime(2026, 1, 1), [f]), machine["id"])
     path = store.session(sid)["files"][0]["stored_path"]
     assert (qc_data_dir / path).resolve().is_relative_to(qc_data_dir.resolve())
     assert store.file_bytes(path) == b"DATA"
@@ -104,14 +112,14 @@ def test_failed_write_leaves_nothing(store, machine, monkeypatch):
     from qc.records.storage import StorageError
 
     with pytest.raises(StorageError):  # a disk error is one sentence for the user (issue 18)
-        store.save_session(spec, couch_result(0.1, dt.datetime(2026, 1, 1)), machine["id"])
+        save(store, spec, couch_result(0.1, dt.datetime(2026, 1, 1)), machine["id"])
     monkeypatch.setattr(store, "_audit", real_audit)
     assert store.counts() == before
 
 
 def test_void_hides_from_default_queries_and_is_audited(store, machine):
     spec = get_test("couch")
-    sid = store.save_session(spec, couch_result(2.5, dt.datetime(2026, 3, 1)), machine["id"], operator="AG")
+    sid = save(store, spec, couch_result(2.5, dt.datetime(2026, 3, 1)), machine["id"], operator="AG")
     assert len(store.metrics_frame(test="couch")) == 1
     with pytest.raises(ValueError):
         store.void_session(sid, "  ", "MB")
@@ -134,7 +142,7 @@ def test_session_status_is_worst_of_metrics(store, machine):
     spec = get_test("laser")
     r = AnalysisResult(test="laser", measurements=[Measurement("laser_proximal_mm", 0.1, "mm"), Measurement("laser_distal_mm", 2.5, "mm")],
                        acquired_at=dt.datetime(2026, 1, 1))
-    sid = store.save_session(spec, r, machine["id"])
+    sid = save(store, spec, r, machine["id"])
     assert store.session(sid)["status"] == "fail"
 
 
@@ -179,8 +187,8 @@ def test_signoff_and_changes_after_it_are_flagged(store, machine):
     import time
 
     spec = get_test("couch")
-    sid = store.save_session(spec, couch_result(0.3, dt.datetime(2026, 9, 10)), machine["id"], operator="AG")
-    other = store.save_session(spec, couch_result(0.5, dt.datetime(2026, 9, 20)), machine["id"], operator="AG")
+    sid = save(store, spec, couch_result(0.3, dt.datetime(2026, 9, 10)), machine["id"], operator="AG")
+    other = save(store, spec, couch_result(0.5, dt.datetime(2026, 9, 20)), machine["id"], operator="AG")
     store.sign_month(machine["id"], "2026-09", "Dr Martin", "RAS")
     assert store.changes_after_signoff(machine["id"], "2026-09") == []
     time.sleep(1.1)  # timestamps have one-second resolution

@@ -36,3 +36,17 @@ def test_every_shared_file_is_a_row():
         if not any(rel == c or rel.startswith(c.rstrip("/") + "/") for c in covered):
             missing.append(rel)
     assert not missing, f"{len(missing)} real files are in no row of the validation table: {missing[:20]}"
+
+
+def test_docs_validation_md_is_generated_from_these_rows():
+    """docs/validation.md is what bench/validation.py writes from the rows (after the rows above, the analyses are cached)."""
+    import importlib.util
+
+    from tests.validation.table import REPO
+
+    shared_file("MANIFEST.md")
+    spec = importlib.util.spec_from_file_location("bench_validation", REPO / "bench" / "validation.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    text = bench.render(timed=False)
+    assert (REPO / "docs" / "validation.md").read_text(encoding="utf-8") == text, "docs/validation.md is stale: run bench/validation.py"

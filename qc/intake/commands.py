@@ -31,7 +31,7 @@ def _print_processed(lines: list[dict], lang: str) -> None:
 
 
 def cmd_receive(args) -> int:
-    from qc.intake.receiver import ReceiverConfig, serve
+    from qc.intake.receiver import ReceiverConfig, bounds_from, serve
     from qc.records.storage import open_store
 
     lang = _lang(args)
@@ -44,9 +44,10 @@ def cmd_receive(args) -> int:
         allowed_ae_titles=[a for a in (args.allow_aet or []) if a],
         allowed_addresses=[a for a in (args.allow_address or []) if a],
         process_every_s=args.every,
+        **bounds_from(lambda name: getattr(args, name, None)),
     )
-    print(t("cli.receive.listening", lang, aet=config.ae_title, address=config.address, port=config.port), flush=True)
-    serve(data, config, lang=lang)
+    serve(data, config, lang=lang, on_listening=lambda: print(
+        t("cli.receive.listening", lang, aet=config.ae_title, address=config.address, port=config.port), flush=True))
     return 0
 
 
@@ -107,7 +108,8 @@ def cmd_review(args) -> int:
 
 
 def add_intake_commands(sub) -> None:
-    from qc.intake.receiver import DEFAULT_AE_TITLE, DEFAULT_PORT
+    # from qc.config, not qc.intake.receiver: building the parser must not import pynetdicom
+    from qc.config import RECEIVER_AE_TITLE as DEFAULT_AE_TITLE, RECEIVER_PORT as DEFAULT_PORT
 
     s = sub.add_parser("receive", help="DICOM receiver (Storage SCP): images sent by the Unity are analysed and wait for review")
     s.add_argument("--aet", default=DEFAULT_AE_TITLE, help=f"our AE title (default {DEFAULT_AE_TITLE})")
@@ -116,6 +118,11 @@ def add_intake_commands(sub) -> None:
     s.add_argument("--allow-aet", action="append", help="calling AE title allowed (repeat; none = any)")
     s.add_argument("--allow-address", action="append", help="sender IP address allowed (repeat; none = any)")
     s.add_argument("--every", type=float, default=5.0, help="seconds between two looks for complete sessions")
+    s.add_argument("--max-object-mb", dest="max_object_mb", type=float, help="largest object accepted, MB (default 64)")
+    s.add_argument("--inbox-quota-mb", dest="inbox_quota_mb", type=float, help="disk quota of the inbox, MB (default 4096)")
+    s.add_argument("--idle-s", dest="idle_timeout_s", type=float, help="a sender silent this long is cut, s (default 15)")
+    s.add_argument("--association-max-s", dest="association_max_s", type=float, help="longest association, s (default 600)")
+    s.add_argument("--max-associations", dest="max_associations", type=int, help="associations at once (default 10)")
     s.set_defaults(func=cmd_receive)
 
     s = sub.add_parser("watch", help="take DICOM files dropped into a folder (moved to done/ or failed/)")

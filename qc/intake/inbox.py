@@ -25,6 +25,7 @@ import json
 import logging
 import os
 import re
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,20 +40,38 @@ log = logging.getLogger(__name__)
 INBOX_DIR = "inbox"
 RECEIVER_OPERATOR = "réception automatique"
 
-# Routing rules: the first rule whose pattern matches the header text of its field names the test.
-# Defaults follow the department's naming of its QC plans and patients (AQUA / MVIC fente / WL / MVIC);
-# a department changes them in Settings (setting "intake.rules", JSON).
-DEFAULT_RULES: list[dict[str, str]] = [
-    {"test": "wl", "field": "text", "pattern": r"\b(WL|WINSTON|LUTZ|BILLE)\b", "modality": "RTIMAGE"},
-    {"test": "slits", "field": "text", "pattern": r"FENTE|SLIT", "modality": "RTIMAGE"},
-    {"test": "leaves", "field": "text", "pattern": r"AQUA|LAMES?\b|LEAF|MLC", "modality": "RTIMAGE"},
-    {"test": "field", "field": "text", "pattern": r"MVIC|CHAMP|FIELD", "modality": "RTIMAGE"},
-    # MR objects are not routed one by one: a whole MR study is split by series content at analysis time
-    # (`MR_STUDY`, qc.mr.linac_series.route: B0 map, B0 vs gantry, B1, 3-D geometry).
-]
+# Routing rules: the first rule whose pattern matches the header text of its field names the test. The defaults are
+# the rules each analyser module declares (`ROUTING`, a qc.spec.Routing; they follow the department's naming of its
+# QC plans and patients: AQUA / MVIC fente / WL / MVIC), tried by their `order`; a department changes them in
+# Settings (setting "intake.rules", JSON). MR objects are not routed one by one: a whole MR study is split by series
+# content at analysis time (`MR_STUDY`, qc.mr.linac_series.route) among the tests whose routing says `mr_study`.
 MR_STUDY = "mr-study"
-# Images a complete session has (a department changes them in Settings: "intake.expected", JSON).
-DEFAULT_EXPECTED: dict[str, int] = {"field": 5, "leaves": 6, "slits": 1}
+
+
+def default_rules() -> list[dict[str, str]]:
+    """The routing rules the analyser modules declare, in the order they are tried (imports every analyser)."""
+    from qc.registry import routings
+
+    declared = sorted(((r.order, i, key, r) for i, (key, r) in enumerate(routings()) if r.pattern and not r.mr_study))
+    return [{"test": key, "field": r.field, "pattern": r.pattern, **({"modality": r.modality} if r.modality else {})}
+            for _order, _i, key, r in declared]
+
+
+def default_expected() -> dict[str, int]:
+    """Images a complete session has, as the analyser modules declare them (a department changes them in Settings:
+    "intake.expected", JSON)."""
+    from qc.registry import routings
+
+    return {key: r.expected_images for key, r in routings() if r.expected_images is not None}
+
+
+def mr_study_tests() -> set[str]:
+    """The tests an MR study is split among (their routing says `mr_study`)."""
+    from qc.registry import routings
+
+    return {key for key, r in routings() if r.mr_study}
+
+
 DEFAULT_WINDOW_MINUTES = 60
 DEFAULT_QUIET_MINUTES = 10
 
@@ -162,6 +181,47 @@ def accept_object(store, data: bytes, source: str, header: Header | None = None)
     return _record(store, header, sha, path, len(data), source)
 
 
+def inbox_bytes(store) -> int:
+    """Bytes of the objects the inbox folder holds now (rows whose file was swept count nothing)."""
+    row = store.db.execute("select coalesce(sum(size), 0) from inbox where path != ''").fetchone()
+    return int(row[0])
+
+
+def sweep_inbox(store, need_bytes: int) -> tuple[int, int]:
+    """Delete the oldest inbox files whose session was analysed AND reviewed (confirmed or rejected: the
+    session keeps its own copy of every image) until `need_bytes` are freed or none is left; returns
+    (files, bytes) swept. The rows stay (history, and a resent object is still known: not kept twice); their
+    `path` is emptied and the sweep is in the audit log."""
+    rows = list(store.db.query(
+        "select i.id, i.path, i.size from inbox i join sessions s on s.id = i.session_id "
+        "where i.state = 'analysed' and i.path != '' and s.review_state != 'pending' order by i.received_at, i.id"))
+    freed, ids = 0, []
+    for r in rows:
+        if freed >= need_bytes:
+            break
+        (Path(store.data_dir) / r["path"]).unlink(missing_ok=True)
+        freed += int(r["size"] or 0)
+        ids.append(r["id"])
+    if ids:
+        with store.write() as db:
+            db.execute(f"update inbox set path = '' where id in ({','.join('?' * len(ids))})", ids)
+            store._audit(RECEIVER_OPERATOR, "inbox_swept", "inbox", "", {"files": len(ids), "bytes": freed})
+    return len(ids), freed
+
+
+_room_lock = threading.Lock()
+
+
+def make_room(store, size: int, quota_bytes: int) -> bool:
+    """Whether an object of `size` bytes fits in the inbox quota, sweeping the oldest reviewed files first."""
+    with _room_lock:  # two associations must not both count the same free space
+        over = inbox_bytes(store) + size - quota_bytes
+        if over > 0:
+            sweep_inbox(store, over)
+            over = inbox_bytes(store) + size - quota_bytes
+        return over <= 0
+
+
 def _inbox_row_for(store, sop_uid: str) -> dict | None:
     rows = list(store.db.query("select * from inbox where sop_instance_uid = ? order by id limit 1", [sop_uid]))
     return dict(rows[0]) if rows else None
@@ -225,12 +285,12 @@ def recover_inbox(store) -> int:
 
 def routing_rules(store) -> list[dict[str, str]]:
     raw = store.get_setting("intake.rules")
-    return json.loads(raw) if raw else list(DEFAULT_RULES)
+    return json.loads(raw) if raw else default_rules()
 
 
 def expected_counts(store) -> dict[str, int]:
     raw = store.get_setting("intake.expected")
-    return {**DEFAULT_EXPECTED, **(json.loads(raw) if raw else {})}
+    return {**default_expected(), **(json.loads(raw) if raw else {})}
 
 
 def _setting_float(store, key: str, default: float) -> float:
@@ -252,9 +312,6 @@ def route_test(header: Header, rules: list[dict[str, str]], known_tests: set[str
     return None
 
 
-MR_STUDY_TESTS = {"mr-b0", "mr-b0-gantry", "mr-b1", "mr-geometry-3d"}
-
-
 def route_waiting(store, lang: str = "fr") -> None:
     """Give every newly received object its machine and test, or set it aside as unassigned with why."""
     from qc.i18n import t
@@ -262,6 +319,7 @@ def route_waiting(store, lang: str = "fr") -> None:
 
     rules = routing_rules(store)
     known = {s.key for s in all_tests(store) if s.analyse is not None}
+    mr_study = mr_study_tests()
     rows = list(store.db.query("select * from inbox where state = 'waiting' and test is null order by id"))
     for r in rows:
         machine = store.machine_for_identity(r["station_name"] or "", r["device_serial"] or "")
@@ -271,7 +329,7 @@ def route_waiting(store, lang: str = "fr") -> None:
         except QCInputError as exc:
             _set(store, r["id"], state="unassigned", reason=exc.message(lang))
             continue
-        test = MR_STUDY if header.modality == "MR" and known & MR_STUDY_TESTS else route_test(header, rules, known)
+        test = MR_STUDY if header.modality == "MR" and known & mr_study else route_test(header, rules, known)
         if machine is None:
             reason = t("intake.unassigned.machine", lang, station=r["station_name"] or "—", serial=r["device_serial"] or "—")
             _set(store, r["id"], state="unassigned", reason=reason, test=test)

@@ -38,6 +38,17 @@ class ViewImage:
         return cols * self.pixel_mm[1], rows * self.pixel_mm[0]
 
 
+def display_name(name: str) -> str:
+    """The file's own name for the viewer's menu: the last part of what was uploaded or stored, with either
+    separator (a zip member "a/../b.dcm", a Windows path, a server path), never a folder nor "..": the
+    menu must not show where the server keeps its data."""
+    import re
+
+    parts = [p for p in re.split(r"[\\/]+", str(name or "")) if p not in ("", ".", "..")]
+    last = parts[-1] if parts else ""
+    return "".join(ch for ch in last if ch.isprintable())[:120] or "image"
+
+
 def header_rows(ds: pydicom.Dataset, limit: int = 400) -> list[tuple[str, str, str]]:
     """(tag, name, value) of every element but the pixel data, values cut at 200 characters."""
     out = []

@@ -157,6 +157,11 @@ MESSAGES = {
     "viewer.col.tag": {"fr": "Étiquette", "en": "Tag"},
     "viewer.col.name": {"fr": "Nom", "en": "Name"},
     "viewer.col.value": {"fr": "Valeur", "en": "Value"},
+    "viewer.err.unreadable": {
+        "fr": "{file} : fichier illisible dans le dossier de données (déplacé ou supprimé ?). Prévenez "
+        "l'administrateur.",
+        "en": "{file}: file unreadable in the data folder (moved or deleted?). Tell the administrator.",
+    },
     "viewer.err.no_image": {
         "fr": "{file} : aucune image dans ce fichier (pas de données de pixels).",
         "en": "{file}: no image in this file (no pixel data).",
@@ -176,5 +181,22 @@ MESSAGES = {
     "cli.retrieve.done": {
         "fr": "{n} objet(s) récupéré(s) dans la file de réception.",
         "en": "{n} object(s) retrieved into the intake queue.",
+    },
+    "intake.err.port_in_use": {
+        "fr": "Port déjà utilisé : le port {port} ({address}) est déjà pris, sans doute par un autre récepteur DICOM "
+        "ou une autre copie de l'application. Arrêtez-la, ou choisissez un autre port (--port) et donnez-le à "
+        "l'émetteur.",
+        "en": "Port already in use: port {port} ({address}) is taken, probably by another DICOM receiver or another "
+        "copy of the app. Stop it, or choose another port (--port) and give it to the sender.",
+    },
+    "intake.err.port_denied": {
+        "fr": "Port {port} refusé par le système : les ports sous 1024 demandent des droits d'administrateur. "
+        "Choisissez un port au-dessus de 1024 (11112 est l'usage DICOM).",
+        "en": "Port {port} refused by the system: ports below 1024 need administrator rights. Choose a port above "
+        "1024 (11112 is the DICOM custom).",
+    },
+    "intake.err.port_other": {
+        "fr": "Impossible d'écouter sur {address}:{port} ({error}). Vérifiez l'adresse et le port du récepteur.",
+        "en": "Cannot listen on {address}:{port} ({error}). Check the receiver's address and port.",
     },
 }

@@ -35,7 +35,6 @@ MESSAGES = {
         "en": "Upload a series (files or a zipped folder): every measure that applies is made, with its ROIs drawn, judged and saved as its own test ({measures}).",
     },
     "mrq.nav.image_quality": {"fr": "Qualité image IRM", "en": "MR image quality"},
-    "mrq.page.not_applicable": {"fr": "{measure} : ne s'applique pas à ces images. {why}", "en": "{measure}: does not apply to these images. {why}"},
     "mrq.label.series": {"fr": "série {n}", "en": "series {n}"},
     "snr.err.method": {
         "fr": "Méthode de bruit « {method} » inconnue. Méthodes possibles : {known}.",

@@ -72,6 +72,11 @@ MESSAGES = {
         "fr": "Trop d'essais : attendez {seconds} s avant de réessayer.",
         "en": "Too many attempts: wait {seconds} s before trying again.",
     },
+    "auth.busy": {
+        "fr": "Beaucoup de connexions en même temps : votre mot de passe n'a pas été vérifié. Réessayez dans "
+        "{seconds} s.",
+        "en": "Many logins at the same time: your password was not checked. Try again in {seconds} s.",
+    },
     "auth.session_ended": {
         "fr": "Votre session a pris fin (compte modifié ou désactivé par un administrateur). Reconnectez-vous.",
         "en": "Your session has ended (account changed or deactivated by an administrator). Log in again.",

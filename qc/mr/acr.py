@@ -730,7 +730,11 @@ _METRICS = (
 )
 SPEC_METRICS = {m.name: m for m in _METRICS}
 
+# The method's version: bump it when the method changes (tests/test_versions.py) and say why in docs/changelog.md.
+VERSION = "2.0"
+
 SPEC = TestSpec(
+    version=VERSION,
     key=KEY,
     name_fr="IRM : fantôme ACR",
     name_en="MR: ACR phantom",
@@ -745,3 +749,7 @@ SPEC = TestSpec(
                     "(slices 1 and 11), high-contrast resolution (hole arrays, slice 1), PIU uniformity, percent-signal ghosting and SNR (slice 7), per the ACR MRI QC manual."),
     accepts=".dcm,.ima,.zip",
 )
+
+# The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
+DEMO_INPUT = "qc.demo_inputs:mr_acr_demo"
+ROUTING = None  # received MR phantom images are not routed to the image-quality tests yet: they are uploaded on their study page

@@ -41,7 +41,7 @@ from qc.mr.linac_series import (
     smooth3,
 )
 from qc.tolerances import Tolerance
-from qc.spec import AnalysisContext, MetricSpec, TestSpec
+from qc.spec import AnalysisContext, MetricSpec, Routing, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = B0
@@ -51,10 +51,17 @@ FLAT_HZ = 10.0  # mask without magnitude: 3×3 range below this
 
 
 def _mask_from_map(hz: np.ndarray) -> np.ndarray:
+    """Phantom pixels of a B0 map without its magnitude image: where the map is smooth (3×3 range below
+    FLAT_HZ), less a background written as one constant value (a console that fills the outside of the
+    phantom with 0 Hz rather than random phase): exactly constant pixels connected to the image edge. A
+    measured field inside the phantom is never exactly constant out to the edge, so nothing inside is lost."""
     from scipy import ndimage
 
     rng = ndimage.maximum_filter(hz, 3) - ndimage.minimum_filter(hz, 3)
-    m = ndimage.binary_opening(rng < FLAT_HZ, iterations=2)
+    labels, _ = ndimage.label(rng == 0)
+    edge = np.unique(np.concatenate([labels[0], labels[-1], labels[:, 0], labels[:, -1]]))
+    filled_background = np.isin(labels, edge[edge > 0])
+    m = ndimage.binary_opening((rng < FLAT_HZ) & ~filled_background, iterations=2)
     return ndimage.binary_erosion(ndimage.binary_fill_holes(m), iterations=2)
 
 
@@ -99,7 +106,7 @@ def _overlay(maps: list[dict[str, Any]], orientation: str, iso, lang: str) -> np
     plane_dist = float(np.sqrt(d2[r, c]))
     radius = np.sqrt(max((MAIN_DSV_MM / 2) ** 2 - plane_dist**2, 0.0)) / sh.pixel_spacing_mm[0]
     cap = t("mrl.b0.overlay", lang, orientation=t(f"mrl.ori.{orientation}", lang), pos=sh.along_normal_mm)
-    return draw.stack([draw.map_with_circle(rgb, (c, r), radius, 2, cap), draw.colour_bar(-1.0, 1.0, "ppm", 512, diverge=True)])
+    return draw.stack([draw.map_with_circle(rgb, (c, r), radius, 2, cap, caption_size=22), draw.colour_bar(-1.0, 1.0, "ppm", 512, diverge=True)])
 
 
 def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisResult:
@@ -194,7 +201,11 @@ for _dsv, _pk in ((200.0, (0.5, 1.0)), (300.0, (1.0, 1.5)), (350.0, (1.5, 2.0)))
     )
 SPEC_METRICS = {m.name: m for m in _METRICS}
 
+# The method's version: bump it when the method changes (tests/test_versions.py) and say why in docs/changelog.md.
+VERSION = "1.1"
+
 SPEC = TestSpec(
+    version=VERSION,
     key=KEY,
     name_fr="IRM MR-Linac : homogénéité B0",
     name_en="MR-Linac MRI: B0 homogeneity",
@@ -207,3 +218,7 @@ SPEC = TestSpec(
     description_en="Philips B0 maps (Hz) of the three orientations: ΔB0 in ppm within 200, 300 and 350 mm spheres about the isocentre, inside the phantom (peak-to-peak, SD, 95th percentile).",
     accepts=".dcm,.zip",
 )
+
+# The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
+DEMO_INPUT = "qc.demo_inputs:mr_b0_demo"
+ROUTING = Routing(modality="MR", mr_study=True)

@@ -44,7 +44,7 @@ from qc.mr.linac_series import (
     smooth3,
 )
 from qc.tolerances import Tolerance
-from qc.spec import AnalysisContext, MetricSpec, TestSpec
+from qc.spec import AnalysisContext, MetricSpec, Routing, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = GANTRY
@@ -298,7 +298,11 @@ _METRICS += [
 ]
 SPEC_METRICS = {m.name: m for m in _METRICS}
 
+# The method's version: bump it when the method changes (tests/test_versions.py) and say why in docs/changelog.md.
+VERSION = "2.0"
+
 SPEC = TestSpec(
+    version=VERSION,
     key=KEY,
     name_fr="IRM MR-Linac : B0 et angle du bras",
     name_en="MR-Linac MRI: B0 and gantry angle",
@@ -311,3 +315,7 @@ SPEC = TestSpec(
     description_en="Dynamic FFE phase series at 13 gantry angles (−180…+180°): B0 change from gantry 0° in ppm within 200 and 350 mm spheres.",
     accepts=".dcm,.zip",
 )
+
+# The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
+DEMO_INPUT = "qc.demo_inputs:mr_b0_gantry_demo"
+ROUTING = Routing(modality="MR", mr_study=True)

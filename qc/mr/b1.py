@@ -36,7 +36,7 @@ from qc.mr.linac_series import (
     smooth3,
 )
 from qc.tolerances import Tolerance
-from qc.spec import AnalysisContext, MetricSpec, TestSpec
+from qc.spec import AnalysisContext, MetricSpec, Routing, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = B1
@@ -167,7 +167,11 @@ for _dsv in DSVS_MM:
     )
 SPEC_METRICS = {m.name: m for m in _METRICS}
 
+# The method's version: bump it when the method changes (tests/test_versions.py) and say why in docs/changelog.md.
+VERSION = "1.0"
+
 SPEC = TestSpec(
+    version=VERSION,
     key=KEY,
     name_fr="IRM MR-Linac : B1 (double angle)",
     name_en="MR-Linac MRI: B1 (double angle)",
@@ -180,3 +184,7 @@ SPEC = TestSpec(
     description_en="Two spin echoes at 60° and 120° per orientation: relative B1 = arccos(S120 / 2·S60)·3/π (1 = nominal); mean, 5th/95th percentiles and minimum within 200 and 350 mm spheres.",
     accepts=".dcm,.zip",
 )
+
+# The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
+DEMO_INPUT = "qc.demo_inputs:mr_b1_demo"
+ROUTING = Routing(modality="MR", mr_study=True)

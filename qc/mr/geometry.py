@@ -36,7 +36,6 @@ from typing import Any
 import numpy as np
 from scipy import ndimage
 
-from qc.display import fmt_number
 from qc.errors import QCInputError
 from qc.i18n import t
 from qc.mr.phantom_geometry import MRImage, Overlay, Phantom, crossing, find_phantom, fluid_background, identity_of, load_images_of
@@ -538,6 +537,8 @@ def _r(v, nd=3):
 
 
 def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisResult:
+    from qc.display import fmt_number  # qc.display imports pandas: not with the module
+
     lang = ctx.lang
     # localisers are read too: the ACR sagittal localiser is measured (S-I length); the others are set aside below
     _series, images, set_aside = load_images_of(inputs, lang, keep_localisers=True)
@@ -633,7 +634,11 @@ _METRICS = (
 )
 SPEC_METRICS = {m.name: m for m in _METRICS}
 
+# The method's version: bump it when the method changes (tests/test_versions.py) and say why in docs/changelog.md.
+VERSION = "1.0"
+
 SPEC = TestSpec(
+    version=VERSION,
     key=KEY,
     name_fr="IRM : géométrie",
     name_en="MR: geometry",
@@ -650,3 +655,7 @@ SPEC = TestSpec(
                     "sagittal localiser: superior-inferior length (148 mm nominal)."),
     accepts=".dcm,.ima,.zip",
 )
+
+# The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
+DEMO_INPUT = "qc.demo_inputs:mr_geometry_demo"
+ROUTING = None  # received MR phantom images are not routed to the image-quality tests yet: they are uploaded on their study page

@@ -58,7 +58,7 @@ from qc.i18n import t
 from qc.mr import linac_draw as draw
 from qc.mr.linac_series import GEOMETRY, SliceHeader, acquisition_of, identity_of, series_of_test
 from qc.tolerances import Tolerance
-from qc.spec import AnalysisContext, MetricSpec, TestSpec
+from qc.spec import AnalysisContext, MetricSpec, Routing, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = GEOMETRY
@@ -758,7 +758,11 @@ for _a, _fr, _en in (("lr", "gauche-droite", "left-right"), ("ap", "antéro-post
     ]
 SPEC_METRICS = {m.name: m for m in _METRICS}
 
+# The method's version: bump it when the method changes (tests/test_versions.py) and say why in docs/changelog.md.
+VERSION = "2.0"
+
 SPEC = TestSpec(
+    version=VERSION,
     key=KEY,
     name_fr="IRM MR-Linac : géométrie 3D",
     name_en="MR-Linac MRI: 3-D geometry",
@@ -777,3 +781,7 @@ SPEC = TestSpec(
     ),
     accepts=".dcm,.zip",
 )
+
+# The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
+DEMO_INPUT = "qc.demo_inputs:mr_geometry_3d_demo"
+ROUTING = Routing(modality="MR", mr_study=True)

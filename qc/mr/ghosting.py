@@ -169,7 +169,11 @@ _METRICS = (
 )
 SPEC_METRICS = {m.name: m for m in _METRICS}
 
+# The method's version: bump it when the method changes (tests/test_versions.py) and say why in docs/changelog.md.
+VERSION = "1.0"
+
 SPEC = TestSpec(
+    version=VERSION,
     key=KEY,
     name_fr=SPEC_NAME["fr"],
     name_en=SPEC_NAME["en"],
@@ -188,3 +192,7 @@ SPEC = TestSpec(
     ),
     accepts=".dcm,.ima,.zip",
 )
+
+# The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
+DEMO_INPUT = "qc.demo_inputs:mr_ghosting_demo"
+ROUTING = None  # received MR phantom images are not routed to the image-quality tests yet: they are uploaded on their study page

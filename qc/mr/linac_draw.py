@@ -44,18 +44,67 @@ def sequential(values: np.ndarray, lo: float, hi: float) -> np.ndarray:
     return rgb
 
 
-def map_with_circle(rgb: np.ndarray, centre_px: tuple[float, float] | None, radius_px: float | None, scale: int = 2, caption: str = "") -> np.ndarray:
-    """Enlarge a map, draw the DSV circle (black) and a caption strip."""
+def caption_lines(caption: str, width_px: int, size: int = 13) -> list[str]:
+    """The caption cut into lines that fit `width_px` (words kept whole; a word longer than the line is
+    cut to fit), so a title is never lost past the tile's right edge."""
+    f = font(size)
+    lines: list[str] = []
+    line = ""
+    for word in caption.split():
+        trial = f"{line} {word}" if line else word
+        if f.getlength(trial) <= width_px or not line:
+            line = trial
+        else:
+            lines.append(line)
+            line = word
+        while f.getlength(line) > width_px and len(line) > 1:  # a single word wider than the tile
+            cut = len(line)
+            while cut > 1 and f.getlength(line[:cut]) > width_px:
+                cut -= 1
+            lines.append(line[:cut])
+            line = line[cut:]
+    if line:
+        lines.append(line)
+    return lines
+
+
+CAPTION_MARGIN_PX = 4
+
+
+def caption_strip(caption: str, width_px: int, size: int = 13) -> Image.Image:
+    """A white strip of the tile's width holding the caption, wrapped to fit (see `caption_lines`)."""
+    lines = caption_lines(caption, width_px - 2 * CAPTION_MARGIN_PX, size)
+    step = round(size * 1.3)
+    im = Image.new("RGB", (width_px, step * len(lines) + 4), (255, 255, 255))
+    d = ImageDraw.Draw(im)
+    for k, line in enumerate(lines):
+        d.text((CAPTION_MARGIN_PX, 2 + step * k), line, fill=(0, 0, 0), font=font(size))
+    return im
+
+
+def with_caption(im: Image.Image, caption: str, size: int = 13) -> Image.Image:
+    """The picture under its caption strip (the caption no longer covers the top of the map)."""
+    if not caption:
+        return im
+    strip = caption_strip(caption, im.width, size)
+    out = Image.new("RGB", (im.width, strip.height + im.height), (255, 255, 255))
+    out.paste(strip, (0, 0))
+    out.paste(im, (0, strip.height))
+    return out
+
+
+def map_with_circle(
+    rgb: np.ndarray, centre_px: tuple[float, float] | None, radius_px: float | None, scale: int = 2, caption: str = "", caption_size: int = 13
+) -> np.ndarray:
+    """Enlarge a map, draw the DSV circle (black) and put the caption above it, wrapped to the map's width
+    (`caption_size`: larger for a tile the page shows shrunk, three side by side)."""
     im = Image.fromarray(rgb).resize((rgb.shape[1] * scale, rgb.shape[0] * scale), Image.NEAREST)
     d = ImageDraw.Draw(im)
     if centre_px is not None and radius_px:
         cx, cy = (centre_px[0] + 0.5) * scale, (centre_px[1] + 0.5) * scale
         r = radius_px * scale
         d.ellipse([cx - r, cy - r, cx + r, cy + r], outline=(0, 0, 0), width=2)
-    if caption:
-        d.rectangle([0, 0, im.width, 20], fill=(255, 255, 255))
-        d.text((4, 2), caption, fill=(0, 0, 0), font=font(13))
-    return np.asarray(im)
+    return np.asarray(with_caption(im, caption, caption_size))
 
 
 def deviation_plane_map(
@@ -88,8 +137,9 @@ def deviation_plane_map(
         d.line([a, b], fill=(30, 30, 30), width=1)
         d.ellipse([a[0] - 3, a[1] - 3, a[0] + 3, a[1] + 3], fill=tuple(int(v) for v in c))
     d.rectangle([0, 0, size_px, 20], fill=(255, 255, 255))
-    d.text((4, 2), caption, fill=(0, 0, 0), font=font(12))
-    return np.asarray(im)
+    if not caption:
+        return np.asarray(im)
+    return np.asarray(with_caption(im.crop((0, 22, im.width, im.height)), caption, 12))
 
 
 def colour_bar(lo: float, hi: float, unit: str, width: int = 360, diverge: bool = False) -> np.ndarray:

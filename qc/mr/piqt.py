@@ -34,8 +34,6 @@ from dataclasses import dataclass, field
 from html.parser import HTMLParser
 from typing import Any
 
-import pandas as pd
-
 from qc.readers.dicom_io import expand_inputs, sha256_of
 from qc.errors import QCInputError
 from qc.i18n import t
@@ -870,7 +868,12 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
 
 
 
+# The method's version: bump it when the method changes (tests/test_versions.py) and say why in docs/changelog.md.
+VERSION = "1.0"
+
 SPEC = TestSpec(
+    version=VERSION,
+    open_metrics=True,  # the report names its parameters (another software version may add some): its criterion judges them
     key=TEST_KEY,
     name_fr="PIQT",
     name_en="PIQT",
@@ -888,12 +891,18 @@ SPEC = TestSpec(
     accepts=".htm,.html",
 )
 
+# The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
+DEMO_INPUT = "qc.demo_inputs:piqt_demo"
+ROUTING = None  # a PIQT report is a file the scanner writes, never a received DICOM object
+
 
 # ================================================================ plotting helpers (page only)
 
 
 def section_table(result: AnalysisResult, section: str) -> pd.DataFrame:
     """The values of one section (all its blocks) for the page: one row per value with its criterion and status."""
+    import pandas as pd  # the page's tables only: importing the analyser (the menus) stays cheap
+
     cols = ["parameter", "scan", "echo", "te_ms", "slice", "coil", "value", "unit", "criterion", "lower", "upper", "status"]
     rows = [r for r in result.items if r["section"] == section]
     df = pd.DataFrame(rows, columns=cols + ["value_text"])
@@ -916,6 +925,7 @@ def charts(result: AnalysisResult, lang: str = "fr") -> list[tuple[str, Any]]:
     """One chart per section: each numeric value (point coloured by status) with its criterion as ticks,
     one small panel per parameter (independent y scales, since units differ)."""
     import altair as alt
+    import pandas as pd
 
     out = []
     status_names = {s: t(f"piqt.status.{s}", lang) for s in ("pass", "fail", "none")}

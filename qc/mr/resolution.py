@@ -26,7 +26,6 @@ from typing import Any
 
 import numpy as np
 from scipy import ndimage
-from scipy.spatial import ConvexHull, QhullError
 
 from qc.errors import QCInputError
 from qc.i18n import t
@@ -88,6 +87,8 @@ def find_block(img: np.ndarray, ph: Phantom, spacing_rc: tuple[float, float], la
     normal in mm space, centre (row, col)). Largest compact dark region inside the phantom, 100 mm² to
     half of the phantom. Orientation = the angle (0.25° steps) of the minimum-area rectangle enclosing the
     boundary (its convex hull's vertices carry the same extremes)."""
+    from scipy.spatial import ConvexHull, QhullError  # when a block is measured, not with the module
+
     # work in the phantom's bounding box, 5 px wider than the erosion and the smoothing reach (same pixels)
     H, W = ph.mask.shape
     rows = np.flatnonzero(ph.mask.any(axis=1))
@@ -445,7 +446,11 @@ _METRICS = (
 )
 SPEC_METRICS = {m.name: m for m in _METRICS}
 
+# The method's version: bump it when the method changes (tests/test_versions.py) and say why in docs/changelog.md.
+VERSION = "1.0"
+
 SPEC = TestSpec(
+    version=VERSION,
     key=KEY,
     name_fr="IRM : résolution spatiale",
     name_en="MR: spatial resolution",
@@ -460,6 +465,10 @@ SPEC = TestSpec(
                     "resolution 1/(2·MTF50) in each direction (phase and frequency encoding)."),
     accepts=".dcm,.ima,.zip",
 )
+
+# The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
+DEMO_INPUT = "qc.demo_inputs:mr_resolution_demo"
+ROUTING = None  # received MR phantom images are not routed to the image-quality tests yet: they are uploaded on their study page
 
 
 def charts(result: AnalysisResult, lang: str = "fr") -> list[tuple[str, Any]]:

@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import ndimage, optimize
+from scipy import ndimage
 
 from qc.errors import QCInputError
 from qc.i18n import t
@@ -81,6 +81,8 @@ class SliceThicknessResult:
 def opposed_ramps_thickness_mm(l1_mm: float, l2_mm: float, tan_theta: float) -> tuple[float, float]:
     """Slice thickness w and phantom tilt φ (degrees) from the FWHM lengths of two opposed ramps:
     L₁ = w / tan(θ + φ), L₂ = w / tan(θ − φ), solved exactly (IPEM Report 112; ACR manual to first order)."""
+    from scipy import optimize  # ~0.3 s of CPU to import: when a thickness is solved, not with the module
+
     theta = math.atan(tan_theta)
     if l1_mm <= 0 or l2_mm <= 0:
         raise ValueError("ramp lengths must be positive")
@@ -552,7 +554,11 @@ _METRICS = (
 )
 SPEC_METRICS = {m.name: m for m in _METRICS}
 
+# The method's version: bump it when the method changes (tests/test_versions.py) and say why in docs/changelog.md.
+VERSION = "2.0"
+
 SPEC = TestSpec(
+    version=VERSION,
     key=KEY,
     name_fr="IRM : épaisseur de coupe",
     name_en="MR: slice thickness",
@@ -567,6 +573,10 @@ SPEC = TestSpec(
                     "ramp × tan θ, corrected for the phantom's tilt."),
     accepts=".dcm,.ima,.zip",
 )
+
+# The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
+DEMO_INPUT = "qc.demo_inputs:mr_slice_thickness_demo"
+ROUTING = None  # received MR phantom images are not routed to the image-quality tests yet: they are uploaded on their study page
 
 
 def charts(result: AnalysisResult, lang: str = "fr") -> list[tuple[str, Any]]:

@@ -55,7 +55,7 @@ from qc.mv.geometry import (
     level_crossing_near,
 )
 from qc.i18n import t
-from qc.spec import AnalysisContext, MetricSpec, TestSpec
+from qc.spec import AnalysisContext, MetricSpec, Routing, TestSpec
 from qc.results import AnalysisResult, Measurement
 from qc.tolerances import Tolerance
 
@@ -1119,7 +1119,11 @@ _METRICS = (
 )
 SPEC_METRICS = {ms.name: ms for ms in _METRICS}
 
+# The method's version: bump it when the method changes (tests/test_versions.py) and say why in docs/changelog.md.
+VERSION = "2.0"
+
 SPEC = TestSpec(
+    version=VERSION,
     key=KEY,
     name_fr=SPEC_NAME["fr"],
     name_en=SPEC_NAME["en"],
@@ -1143,6 +1147,11 @@ SPEC = TestSpec(
     ),
     accepts=".dcm,.zip",
 )
+
+# The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
+DEMO_INPUT = "qc.demo_inputs:field_demo"
+# the broadest RT Image rule, tried after the slit, leaf and Winston-Lutz ones (a slit plan is named "MVIC fente")
+ROUTING = Routing(pattern=r"MVIC|CHAMP|FIELD", modality="RTIMAGE", order=40, expected_images=5)
 
 
 # ---------------------------------------------------------------- plotting helpers (for the page)

@@ -67,8 +67,8 @@ from qc.i18n import t
 from qc.readers.dicom_io import session_identity
 from qc.mv import mlc
 from qc.mv.common import PreparedImage, calibration_warnings, item_tolerance, measurement, prepare_images, rounded, session_date, tolerance_record
-from qc.tolerances import FAIL, WARNING, Tolerance, judge_value
-from qc.spec import AnalysisContext, MetricSpec, TestSpec
+from qc.tolerances import FAIL, JUDGED_BY, WARNING, Tolerance
+from qc.spec import AnalysisContext, MetricSpec, Routing, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = "leaves"
@@ -382,11 +382,17 @@ def fit_plan(gaps: list[LeafImage], matches: list[int | None], nominals: list[tu
     return PlanFit(float(scale), float(axis), float(np.max(np.abs(resid))), len(x))
 
 
-def _judge_leaf(value: float | None, tol: Tolerance | None) -> str:
-    """A leaf's status against the dated per-leaf tolerance; not measured when there is no value."""
-    if value is None or not np.isfinite(value):
-        return NOT_MEASURED
-    return judge_value(float(value), tol.bounds_for(0.0) if tol is not None else None)
+# Each leaf row is judged by the pipeline with the dated tolerance of `leaf_position_error_mm` (qc.tolerances.judge_items).
+LEAF_JUDGED_BY = {"metric": "leaf_position_error_mm", "value": "error_mm"}
+
+
+def _beyond_action_limits(value: float | None, tol: Tolerance | None) -> bool:
+    """Whether a leaf's error lies past the action limits of the per-leaf tolerance: only to choose which leaves'
+    profiles are kept for drawing (the leaf's verdict is the pipeline's, from the same tolerance)."""
+    if value is None or not np.isfinite(value) or tol is None:
+        return False
+    lo, _tl, _th, hi = tol.bounds_for(0.0)
+    return bool((lo is not None and value < lo) or (hi is not None and value > hi))
 
 
 def _expected_pairs(images: list[LeafImage]) -> list[int]:
@@ -441,16 +447,15 @@ def gap_rows(
                 ok = i is not None and bool(np.isfinite(pos[i]))
                 gap_w = float(hi[i] - lo[i]) if i is not None else float("nan")
                 e = float(err[i]) if ok else None
-                status = _judge_leaf(e, tol)
                 rows.append({
                     "image": li.index, "file": li.filename, "kind": "gap", "position": label, "pair": pair, "bank": bank, "picket": None,
                     "p_mm": rounded(m.p_mm[i]) if i is not None else None,
                     "measured_mm": rounded(pos[i] - (ref_t or 0.0)) if ok else None, "nominal_mm": nominal,
                     "error_mm": rounded(e), "relative_error_mm": rounded(rel[i]) if ok else None,
                     "gap_mm": rounded(gap_w), "gap_error_mm": rounded(gap_w - (nom[1] - nom[0])) if nom else None,
-                    "status": status, "out_of_tolerance": status == FAIL,
+                    "out_of_tolerance": None, JUDGED_BY: LEAF_JUDGED_BY,
                 })
-                if status == FAIL and ok and ref_t is not None:
+                if _beyond_action_limits(e, tol) and ok and ref_t is not None:
                     # the data to draw this leaf's profile on the page, stored with the result ("_": not a table column)
                     rows[-1]["_profile"] = leaf_profile(m, i, float(pos[i]), ref_t)
     return rows, pts
@@ -472,13 +477,12 @@ def picket_rows(li: LeafImage, pairs: list[int], tol: Tolerance | None) -> tuple
             i = row_of.get(pair)
             ok = i is not None and bool(np.isfinite(pos[i])) and bool(np.isfinite(rel[i]))
             e = float(rel[i]) if ok else None
-            status = _judge_leaf(e, tol)
             rows.append({
                 "image": li.index, "file": li.filename, "kind": "picket", "position": f"picket {j + 1}", "pair": pair, "bank": "",
                 "picket": j + 1, "p_mm": rounded(m.p_mm[i]) if i is not None else None, "measured_mm": rounded(pos[i]) if ok else None,
                 "nominal_mm": None, "error_mm": rounded(e), "relative_error_mm": rounded(e),
                 "gap_mm": rounded(m.width_mm[i, j]) if ok else None, "gap_error_mm": None,
-                "status": status, "out_of_tolerance": status == FAIL,
+                "out_of_tolerance": None, JUDGED_BY: LEAF_JUDGED_BY,
             })
     return rows, pts
 
@@ -606,7 +610,7 @@ def summarise_session(measured: list[LeafImage], ctx: AnalysisContext, when) -> 
         items += rows
         overlays.append((t("mlc.overlay.title", lang, label=f"{li.index}", file=li.filename), mlc.overlay_rgb(li.prepared.image, li.mlc, pts, scale_mm=scale_mm)))
 
-    not_measured = sorted({(it["image"], it["pair"]) for it in items if it["status"] == NOT_MEASURED})
+    not_measured = sorted({(it["image"], it["pair"]) for it in items if it["error_mm"] is None})
     by_image: dict[int, list[int]] = {}
     for img, pair in not_measured:
         by_image.setdefault(img, []).append(pair)
@@ -623,8 +627,7 @@ def summarise_session(measured: list[LeafImage], ctx: AnalysisContext, when) -> 
         warnings=warnings,
         **session_identity([p.image for li in measured for p in li.files]),
         overlays=overlays,
-        extra={
-            "errors": errors_frame(items),
+        extra={  # the charts' error table is built from the rows once the pipeline has judged them (errors_frame)
             "images": [
                 {"image": li.index, "file": li.filename, "mode": li.mode, "n_bands": li.mlc.n_groups, "pitch_mm": round(li.mlc.pairs.pitch_mm, 4),
                  "pairs_from": li.mlc.pairs.source, "numbering": li.mlc.pairs.numbering, "leaf_travel": "v" if li.mlc.travel_axis == 0 else "u"}
@@ -696,8 +699,6 @@ def session_metrics(
         metric("plan_fit_scale_error_pct", (plan.scale - 1.0) * 100.0 if plan.scale is not None else None)
         metric("plan_fit_axis_mm", plan.axis_mm)
         metric("plan_fit_max_residual_mm", plan.max_residual_mm)
-    metric("n_leaves_out_of_tolerance", float(sum(it["status"] == FAIL for it in items)))
-    metric("n_leaves_in_alert", float(sum(it["status"] == WARNING for it in items)))
     metric("n_leaf_pairs_not_measured", float(n_not_measured))
     metric("max_abs_relative_error_mm", float(np.max(np.abs(rels))) if len(rels) else None)
     metric("median_abs_relative_error_mm", float(np.median(np.abs(rels))) if len(rels) else None)
@@ -745,9 +746,9 @@ _METRICS = (
     MetricSpec("sd_error_mm", "mm", "Écart-type des écarts", "SD of errors",
                Tolerance.at_most(0.5, 1.0, reference="Proposé (pas de limite publiée)"), better="lower"),
     MetricSpec("n_leaves_out_of_tolerance", "", "Lames hors tolérance", "Leaves out of tolerance",
-               Tolerance.at_most(0.0, 0.0, reference=REF), better="lower"),
+               Tolerance.at_most(0.0, 0.0, reference=REF), better="lower", counts_items=("leaf_position_error_mm", FAIL)),
     MetricSpec("n_leaves_in_alert", "", "Lames en alerte", "Leaves in alert",
-               Tolerance(tol_high=0.0, reference=REF), better="lower"),
+               Tolerance(tol_high=0.0, reference=REF), better="lower", counts_items=("leaf_position_error_mm", WARNING)),
     MetricSpec("n_leaf_pairs_not_measured", "", "Paires de lames non mesurées", "Leaf pairs not measured",
                Tolerance.at_most(0.0, 0.0, reference="Une paire attendue doit être mesurée (procédure du département)"), better="lower"),
     MetricSpec("leaf_position_error_mm", "mm", "Écart de position d'une lame", "Error of one leaf",
@@ -772,7 +773,11 @@ _METRICS = (
 )
 SPEC_METRICS = {ms.name: ms for ms in _METRICS}
 
+# The method's version: bump it when the method changes (tests/test_versions.py) and say why in docs/changelog.md.
+VERSION = "2.1"
+
 SPEC = TestSpec(
+    version=VERSION,
     key=KEY,
     name_fr=SPEC_NAME["fr"],
     name_en=SPEC_NAME["en"],
@@ -792,6 +797,10 @@ SPEC = TestSpec(
     ),
     accepts=".dcm,.zip",
 )
+
+# The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
+DEMO_INPUT = "qc.demo_inputs:leaves_demo"
+ROUTING = Routing(pattern=r"AQUA|LAMES?\b|LEAF|MLC", modality="RTIMAGE", order=30, expected_images=6)
 
 
 # ---------------------------------------------------------------- plotting helpers (for the page)

@@ -37,8 +37,8 @@ from qc.i18n import t
 from qc.readers.dicom_io import session_identity
 from qc.mv import mlc
 from qc.mv.common import PreparedImage, calibration_warnings, baseline_in_force, item_tolerance, measurement, prepare_images, rounded, session_date, tolerance_record
-from qc.tolerances import FAIL, Tolerance, judge_value
-from qc.spec import AnalysisContext, MetricSpec, TestSpec
+from qc.tolerances import FAIL, JUDGED_BY, Tolerance
+from qc.spec import AnalysisContext, MetricSpec, Routing, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = "slits"
@@ -185,14 +185,14 @@ def summarise_session(measured: list[SlitImage], ctx: AnalysisContext, when) -> 
                 else:
                     missing.append(pair)
                 dev = float(c_dev[i]) if ok and np.isfinite(c_dev[i]) else None
-                status = NOT_MEASURED if dev is None else judge_value(dev, slit_tol.bounds_for(0.0) if slit_tol else None)
                 items.append({
                     "image": idx, "file": name, "slit": label, "pair": pair, "p_mm": rounded(m.p_mm[i]) if i is not None else None,
                     "centre_mm": rounded(c[i]) if ok else None, "width_mm": rounded(wd[i]) if ok else None,
                     "reference_centre_mm": rounded(ref_c), "reference_width_mm": rounded(ref_w),
                     "centre_dev_mm": rounded(dev), "width_dev_mm": rounded(w_dev[i]) if ok else None,
                     "relative_error_mm": rounded(rel[i]) if ok else None, "peak": rounded(m.peak[i, j], 1) if ok else None,
-                    "status": status,
+                    # judged by the pipeline with the dated tolerance of `slit_error_mm` (qc.tolerances.judge_items)
+                    JUDGED_BY: {"metric": "slit_error_mm", "value": "centre_dev_mm"},
                 })
             if missing:
                 warnings.append(t("slits.warn.pairs_not_measured", lang, file=name, slit=label, n=len(missing), pairs=", ".join(map(str, missing))))
@@ -255,7 +255,6 @@ def session_metrics(items: list[dict[str, Any]], slit_info: list[dict[str, Any]]
     metric("n_slits", n_slit, nominal_value=float(expected))
     metric("n_leaf_pairs", len({it["pair"] for it in items if it["centre_mm"] is not None}))
     metric("n_leaf_pairs_not_measured", len({(it["slit"], it["pair"]) for it in items if it["centre_mm"] is None}))
-    metric("n_pairs_out_of_tolerance", sum(it["status"] == FAIL for it in items))
     metric("max_abs_centre_dev_mm", max(c_devs) if c_devs else None)
     metric("max_abs_width_dev_mm", max(w_devs) if w_devs else None)
     return out
@@ -292,7 +291,7 @@ _METRICS = (
     MetricSpec("n_leaf_pairs_not_measured", "", "Paires de lames non mesurées", "Leaf pairs not measured",
                Tolerance.at_most(0.0, 0.0, reference="Une paire attendue doit être mesurée (procédure du département)"), better="lower", trend=False),
     MetricSpec("n_pairs_out_of_tolerance", "", "Paires hors tolérance", "Pairs out of tolerance",
-               Tolerance.at_most(0.0, 0.0, reference=REF), better="lower"),
+               Tolerance.at_most(0.0, 0.0, reference=REF), better="lower", counts_items=("slit_error_mm", FAIL)),
     MetricSpec("max_abs_centre_dev_mm", "mm", "Écart max. des centres", "Max |centre deviation|",
                Tolerance.at_most(0.5, 1.0, reference=REF), better="lower"),
     MetricSpec("max_abs_width_dev_mm", "mm", "Écart max. des largeurs", "Max |width deviation|",
@@ -300,7 +299,11 @@ _METRICS = (
 )
 SPEC_METRICS = {ms.name: ms for ms in _METRICS}
 
+# The method's version: bump it when the method changes (tests/test_versions.py) and say why in docs/changelog.md.
+VERSION = "1.1"
+
 SPEC = TestSpec(
+    version=VERSION,
     key=KEY,
     name_fr=SPEC_NAME["fr"],
     name_en=SPEC_NAME["en"],
@@ -319,6 +322,11 @@ SPEC = TestSpec(
     ),
     accepts=".dcm,.zip",
 )
+
+# The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
+DEMO_INPUT = "qc.demo_inputs:slits_demo"
+# before the leaf and field rules: a slit plan is named "MVIC fente"
+ROUTING = Routing(pattern=r"FENTE|SLIT", modality="RTIMAGE", order=20, expected_images=1)
 
 
 # ---------------------------------------------------------------- plotting helpers (for the page)

@@ -42,14 +42,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
-from scipy import ndimage, optimize, sparse
+from scipy import ndimage
 
 from qc.errors import QCInputError
 from qc.i18n import t
 from qc.readers.dicom_io import RT_IMAGE, DicomImage, load_images, session_identity
 from qc.mv.geometry import inflection_edges, level_crossing_near
 from qc.tolerances import Tolerance
-from qc.spec import AnalysisContext, MetricSpec, TestSpec
+from qc.spec import AnalysisContext, MetricSpec, Routing, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = "wl"
@@ -437,6 +437,8 @@ def shared_field_models(images: list[DicomImage], fields: list[FieldCentre], bbs
     least squares with Tukey biweights on the pixels around each image's BB (first pass) outside its
     disc. Every row and column is thus informed by all images. Returns each image's log model on its
     field window (`FieldCentre.roi`)."""
+    from scipy import sparse  # imported when a session is analysed, not with the module (the menus import it)
+
     per = []
     for im, fc in zip(images, fields):
         s, mask, plateau = _bb_roi(im, fc, px)
@@ -516,6 +518,8 @@ def _radial_fit_centre(atten: np.ndarray, use: np.ndarray, uu: np.ndarray, vv: n
     `template` (radius px, attenuation), P = amplitude × template + offset instead; `out` receives the
     fitted free profile ("profile": knots, values).
     """
+    from scipy import optimize  # ~0.3 s of CPU to import: when a fit runs, not with the module
+
     uu_s, vv_s = uu[use], vv[use]
     y = atten[use]
     n_knots = int(max(6, min(20, radius_px / 1.5))) + 1
@@ -798,6 +802,8 @@ def minimax_sphere(points: list[np.ndarray], directions: list[np.ndarray]) -> tu
     Minimises r² subject to dist²(c, line_k) ≤ r² (SLSQP on the epigraph form; smooth, so it
     converges to the exact minimax point, unlike a gradient method on the max itself).
     """
+    from scipy import optimize  # ~0.3 s of CPU to import: when a fit runs, not with the module
+
     p = np.array(points, float)
     d = np.array(directions, float)
     d /= np.linalg.norm(d, axis=1)[:, None]
@@ -1107,7 +1113,11 @@ _METRICS = (
 )
 SPEC_METRICS = {m.name: m for m in _METRICS}
 
+# The method's version: bump it when the method changes (tests/test_versions.py) and say why in docs/changelog.md.
+VERSION = "2.0"
+
 SPEC = TestSpec(
+    version=VERSION,
     key=KEY,
     name_fr=SPEC_NAME["fr"],
     name_en=SPEC_NAME["en"],
@@ -1126,6 +1136,11 @@ SPEC = TestSpec(
     ),
     accepts=".dcm,.zip",
 )
+
+# The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
+DEMO_INPUT = "qc.demo_inputs:wl_demo"
+# first: a Winston-Lutz plan may also name the MLC field it uses
+ROUTING = Routing(pattern=r"\b(WL|WINSTON|LUTZ|BILLE)\b", modality="RTIMAGE", order=10)
 
 
 # ---------------------------------------------------------------- page helpers

@@ -11,9 +11,19 @@ Modes, by the environment variable `QC_AUTH`:
 Roles: operator (record and view), physicist (also tolerances, calibrations, baselines, test
 definitions, voiding, sign-off), admin (also users and general settings).
 
-Passwords are hashed with scrypt from Python's standard library (hashlib.scrypt, RFC 7914;
-OWASP's recommended parameters N=2^17, r=8, p=1), with a random 16-byte salt, compared in
-constant time.
+Passwords are hashed with scrypt from Python's standard library (hashlib.scrypt, RFC 7914), with a
+random 16-byte salt, compared in constant time. The cost is N=2^14, r=8, p=5: one of the equivalent
+settings of the OWASP Password Storage Cheat Sheet (beside N=2^17, r=8, p=1), chosen because its
+memory is 128·r·N = 16 MiB per check instead of 128 MiB (the CPU time is about the same). Each hash
+stores its own N, r, p: a hash made with other parameters (the 128 MiB ones before issue 26) still
+verifies and is re-made with the current ones at its user's next successful login.
+
+Checks are bounded in memory and concurrency (issue 26): at most CHECK_SLOTS password checks run
+at once in the process, plus RESERVED_SLOTS kept for a user logging in from an address where they
+logged in within 90 days (so a burst of made-up names from elsewhere does not keep the real user
+out); an attempt that finds no free slot is not checked and is answered at once "busy, try again in
+N s" (recorded and audited, not counted as a failure). hashlib.scrypt releases the interpreter lock
+while it runs, so a check does not stop the other sessions' pages.
 
 Guessing is slowed, never turned into a lock an outsider could set off (OWASP Authentication
 Cheat Sheet, "Login throttling"; NIST SP 800-63B §5.2.2 rate limiting). Each attempt is recorded
@@ -39,7 +49,9 @@ import hashlib
 import hmac
 import os
 import secrets
+import threading
 import time
+from time import monotonic as _monotonic  # check durations (tests replace `time` with a fake clock)
 
 ROLES = ("operator", "physicist", "admin")
 PERMISSIONS = {
@@ -57,7 +69,13 @@ PERMISSIONS = {
     "users": "admin",
     "general_settings": "admin",
 }
-SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**17, 8, 1
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2**14, 8, 5
+SCRYPT_MAXMEM = 256 * 1024 * 1024  # refuses a stored hash asking for more (128 MiB hashes of before still verify)
+# Password checks at once (each holds 128·r·N bytes, 16 MiB): CHECK_SLOTS for anyone, RESERVED_SLOTS only
+# for a username at an address where it logged in within KNOWN_ADDRESS_S.
+CHECK_SLOTS = 1
+RESERVED_SLOTS = 1
+RESERVED_WAIT_S = 10.0  # a known user waits this long at most for the reserved slot (it frees in < 1 s)
 # Login throttling (see the module docstring): free failures per counter, then 2**k seconds.
 FREE_FAILURES_PAIR = 3
 FREE_FAILURES_ADDRESS = 10
@@ -65,8 +83,27 @@ FREE_FAILURES_ACCOUNT = 10
 MAX_DELAY_S = 15 * 60
 WINDOW_S = 24 * 3600
 KNOWN_ADDRESS_S = 90 * 24 * 3600
-# scrypt of a random password with the real parameters: unknown users cost one real hash too.
-_DUMMY_HASH = "scrypt${}${}${}$c2VjLWR1bW15LXNhbHQhIQ==${}".format(SCRYPT_N, SCRYPT_R, SCRYPT_P, base64.b64encode(bytes(32)).decode())
+_general_slots = threading.BoundedSemaphore(CHECK_SLOTS)
+_reserved_slots = threading.BoundedSemaphore(RESERVED_SLOTS)
+_check_s = [1.0]  # duration of the last password check (the "try again in N s" estimate)
+
+
+def scrypt_memory_bytes(n: int | None = None, r: int | None = None) -> int:
+    """Memory of one scrypt check: 128·r·N bytes (RFC 7914 §6, the V array of scryptROMix)."""
+    return 128 * (r or SCRYPT_R) * (n or SCRYPT_N)
+
+
+def _dummy_hash() -> str:
+    """A hash of no password with the current parameters: unknown users cost one real check too."""
+    return "scrypt${}${}${}$c2VjLWR1bW15LXNhbHQhIQ==${}".format(SCRYPT_N, SCRYPT_R, SCRYPT_P, base64.b64encode(bytes(32)).decode())
+
+
+def _hash_parameters(stored: str) -> tuple[int, int, int] | None:
+    try:
+        scheme, n, r, p, _salt, _digest = stored.split("$")
+        return (int(n), int(r), int(p)) if scheme == "scrypt" else None
+    except ValueError:
+        return None
 
 
 def auth_mode() -> str:
@@ -88,7 +125,7 @@ def hash_password(password: str) -> str:
     if len(password) < 8:
         raise ValueError("password too short (8 characters at least)")
     salt = secrets.token_bytes(16)
-    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, maxmem=256 * 1024 * 1024, dklen=32)
+    digest = hashlib.scrypt(password.encode(), salt=salt, n=SCRYPT_N, r=SCRYPT_R, p=SCRYPT_P, maxmem=SCRYPT_MAXMEM, dklen=32)
     return "scrypt${}${}${}${}${}".format(
         SCRYPT_N, SCRYPT_R, SCRYPT_P, base64.b64encode(salt).decode(), base64.b64encode(digest).decode()
     )
@@ -101,7 +138,7 @@ def verify_password(password: str, stored: str) -> bool:
             return False
         expected = base64.b64decode(digest)
         got = hashlib.scrypt(password.encode(), salt=base64.b64decode(salt), n=int(n), r=int(r), p=int(p),
-                             maxmem=256 * 1024 * 1024, dklen=len(expected))
+                             maxmem=SCRYPT_MAXMEM, dklen=len(expected))
     except (ValueError, TypeError):
         return False
     return hmac.compare_digest(got, expected)
@@ -165,13 +202,114 @@ def users(store) -> list[dict]:
 
 def authenticate(store, username: str, password: str, address: str = "") -> tuple[dict | None, str]:
     """(user, "") when the password is right; (None, reason) otherwise: "wrong" (wrong password,
-    unknown or deactivated user: one answer) or "throttled" (too many recent failures: the
-    password was not checked; `retry_after` says for how long).
+    unknown or deactivated user: one answer), "throttled" (too many recent failures: the password
+    was not checked; `retry_after` says for how long) or "busy" (every check slot taken: not checked,
+    not counted; `busy_retry_s` says when to try again).
 
     `address` is the client's network address as the web server saw it ("" when unknown).
     """
     username = username.strip().lower()[:128]
     address = (address or "").strip()[:64]
+    slot = _take_check_slot(store, username, address)
+    if slot is None:
+        _busy_log.record(store.data_dir, time.time(), username, address)
+        return None, "busy"
+    try:
+        return _authenticate_in_slot(store, username, password, address)
+    finally:
+        slot.release()
+
+
+def _take_check_slot(store, username: str, address: str):
+    """A free password-check slot (the semaphore to release), or None when all are taken.
+
+    Anyone gets a general slot if one is free, at once; a username at an address where it logged in
+    within KNOWN_ADDRESS_S may also wait (RESERVED_WAIT_S at most) for the reserved one."""
+    if _general_slots.acquire(blocking=False):
+        return _general_slots
+    if _known_address(store.db, username, address, time.time()) and _reserved_slots.acquire(timeout=RESERVED_WAIT_S):
+        return _reserved_slots
+    return None
+
+
+class _BusyLog:
+    """The "busy" answers, written in batches by one thread: a burst of 200 refused attempts is a few
+    write transactions instead of 200 (each a commit the admin's login would queue behind). Every one is
+    written (row in login_attempts, outcome "busy", and an audit row); `flush()` waits for them."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._pending: list[tuple] = []
+        self._wake = threading.Event()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._thread: threading.Thread | None = None
+
+    def record(self, data_dir, at: float, username: str, address: str) -> None:
+        with self._lock:
+            self._pending.append((str(data_dir), at, username, address))
+            self._idle.clear()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="qc-login-busy-log", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def flush(self, timeout_s: float = 30.0) -> bool:
+        """Wait until every recorded answer is written (tests, and a clean shutdown)."""
+        return self._idle.wait(timeout_s)
+
+    def _run(self) -> None:
+        from qc.records.storage import Store
+
+        stores: dict[str, Store] = {}
+        while True:
+            self._wake.wait(5.0)
+            self._wake.clear()
+            time.sleep(0.2)  # gather the rest of the burst into this batch
+            with self._lock:
+                batch, self._pending = self._pending, []
+                if not batch:
+                    self._idle.set()
+                    continue
+            by_dir: dict[str, list[tuple]] = {}
+            for row in batch:
+                by_dir.setdefault(row[0], []).append(row[1:])
+            for data_dir, rows in by_dir.items():
+                try:
+                    store = stores.get(data_dir) or stores.setdefault(data_dir, Store(data_dir))
+                    with store.write() as db:
+                        db["login_attempts"].insert_all(
+                            [{"at": at, "username": u, "address": a, "outcome": "busy"} for at, u, a in rows])
+                        for _at, u, a in rows:
+                            store._audit(u, "login_busy", "users", "", {"address": a})
+                except Exception:  # noqa: BLE001 - the log thread must survive a busy or full disk
+                    import logging
+
+                    logging.getLogger(__name__).exception("%d busy login answers could not be written", len(rows))
+            with self._lock:
+                if not self._pending:
+                    self._idle.set()
+
+
+_busy_log = _BusyLog()
+
+
+def busy_retry_s() -> int:
+    """Seconds after which a check slot is likely free again (the last check's duration, at least 1 s)."""
+    import math
+
+    return max(1, math.ceil(_check_s[0]))
+
+
+def _known_address(db, username: str, address: str, now: float) -> bool:
+    """Whether this username logged in from this address within KNOWN_ADDRESS_S."""
+    return bool(list(db.query(
+        "select 1 from login_attempts where username = ? and address = ? and outcome = 'ok' and at >= ? limit 1",
+        [username, address, now - KNOWN_ADDRESS_S],
+    )))
+
+
+def _authenticate_in_slot(store, username: str, password: str, address: str) -> tuple[dict | None, str]:
     now = time.time()
     with store.write() as db:
         # Decided and counted in one write transaction: a parallel guess sees this one.
@@ -184,12 +322,21 @@ def authenticate(store, username: str, password: str, address: str = "") -> tupl
             return None, "throttled"
         attempt = db["login_attempts"].insert({"at": now, "username": username, "address": address, "outcome": "wrong"}).last_pk
     # The slow hash outside the lock; the attempt already counts as a failure until proven right.
-    stored = user["password_hash"] if user is not None and user["password_hash"] else _DUMMY_HASH
-    ok = verify_password(password, stored) and stored is not _DUMMY_HASH
+    real = user is not None and bool(user["password_hash"])
+    stored = user["password_hash"] if real else _dummy_hash()
+    started = _monotonic()
+    ok = verify_password(password, stored) and real
+    _check_s[0] = _monotonic() - started
+    rehashed = hash_password(password) if ok and _hash_parameters(stored) != (SCRYPT_N, SCRYPT_R, SCRYPT_P) else ""
     with store.write() as db:
         if ok:
             db["login_attempts"].update(attempt, {"outcome": "ok"})
-            store._audit(username, "login", "users", user["id"], {"address": address})
+            if rehashed:
+                # The same password, hashed with today's parameters: the session tag (a hash of the
+                # hash) is taken from the new row so the session stays valid.
+                db["users"].update(user["id"], {"password_hash": rehashed})
+                user = dict(user, password_hash=rehashed)
+            store._audit(username, "login", "users", user["id"], {"address": address} | ({"rehashed": True} if rehashed else {}))
         else:
             # The delay runs from the end of the failed check, not from its start.
             db["login_attempts"].update(attempt, {"at": time.time()})
@@ -261,10 +408,7 @@ def _wait_seconds(db, username: str, address: str, now: float) -> float:
     for r in account:
         per_address[r["address"]] = per_address.get(r["address"], 0) + 1
     account_n = sum(min(n, FREE_FAILURES_PAIR) for n in per_address.values())
-    known = bool(list(db.query(
-        "select 1 from login_attempts where username = ? and address = ? and outcome = 'ok' and at >= ? limit 1",
-        [username, address, now - KNOWN_ADDRESS_S],
-    )))
+    known = _known_address(db, username, address, now)
     waits = [0.0]
     if pair:
         waits.append(pair[-1]["at"] + _delay_s(len(pair), FREE_FAILURES_PAIR) - now)

@@ -29,6 +29,9 @@ from qc.spec import FREQUENCIES, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
 from qc.tolerances import Tolerance
 
+# The version of the logged tests' evaluation (typed values checked, rates, derived values); stored as their analyser_version.
+LOGGED_VERSION = "1.0"
+
 FIELD_KINDS = ("number", "passfail", "text")
 
 
@@ -120,6 +123,8 @@ class LoggedTest:
                 raise ValueError(f"derived {d.key}: give a formula or a numeric field for rate_of")
 
     def to_spec(self) -> TestSpec:
+        """The test as the app knows it; a logged test's method (its fields, formulas, limits) is data, its
+        version the one of this evaluation code (`LOGGED_VERSION`)."""
         metrics: list[MetricSpec] = []
         for f in self.fields:
             if f.kind == "number":
@@ -141,6 +146,7 @@ class LoggedTest:
             description_fr=self.description_fr,
             description_en=self.description_en,
             definition=self,
+            version=LOGGED_VERSION,
         )
 
     # -------------------------------------------------------------- evaluation
@@ -574,7 +580,11 @@ def save_custom_logged_test(store, test: LoggedTest, user: str) -> None:
     """Validate and store a physicist's test definition (audited); its default tolerances are seeded."""
     test.builtin = False
     test.validate()
-    if test.key in {t.key for t in BUILTIN_LOGGED} or test.key in ("field", "leaves", "slits", "wl", "piqt"):
+    # The image/report tests' keys come from the registry's lines (imported here, not at module level: the registry
+    # imports this module's BUILTIN_LOGGED inside its functions; reading its lines imports no analyser).
+    from qc.registry import analyser_keys
+
+    if test.key in {t.key for t in BUILTIN_LOGGED} or test.key in analyser_keys():
         raise ValueError(f"the key {test.key!r} is taken by a built-in test")
     with store.write() as db:
         existed = db["logged_tests"].count_where("key = ?", [test.key]) > 0

@@ -37,11 +37,12 @@ import pandas as pd
 from sqlite_utils import Database, Migrations
 
 from qc.config import data_dir as default_data_dir
+from qc.config import EVENT_KINDS  # the kinds of machine event, kept in qc.config for the command line's parser (no pandas)
 from qc.config import db_path
 from qc.errors import QCInputError
 from qc.spec import Calibration, TestSpec
 from qc.results import AnalysisResult, InputFile
-from qc.tolerances import Judged, Tolerance, judge_measurements, session_status
+from qc.tolerances import Judged, Tolerance, session_status
 
 SCHEMA_VERSION = 1
 BUSY_TIMEOUT_MS = 15000
@@ -304,9 +305,6 @@ def m005_machine_events(db: Database) -> None:
     db["machine_events"].create_index(["machine_id", "occurred_at"])
 
 
-EVENT_KINDS = ("service", "upgrade", "recalibration", "mlc_change", "other")
-
-
 @migrations()
 def m006_login_attempts(db: Database) -> None:
     """Every login attempt with the client address (qc.records.auth): the throttling per account,
@@ -360,6 +358,54 @@ def m007_intake(db: Database) -> None:
     db["sessions"].add_column("reviewed_by", str)
     db["sessions"].add_column("reviewed_at", str)
     db["sessions"].add_column("review_reason", str)
+
+
+@migrations()
+def m008_record(db: Database) -> None:
+    """The stored session is the record (issue #25): what is needed to show it is stored with it, once.
+
+    - `sessions.app_version`: the app's version beside `analyser_version` (now the analyser's own `VERSION`);
+    - `sessions.record_version`: 1 for a session stored whole (pictures included); NULL for the sessions stored
+      before, whose pictures were not kept (their pages say so, they are never re-analysed to be shown);
+    - `session_pictures`: the overlays (PNG) and charts (Vega-Lite JSON) drawn when the session was stored,
+      as files of the content-addressed store `files/<2 hex>/<sha256>`, in the order they are shown."""
+    cols = db["sessions"].columns_dict
+    if "app_version" not in cols:
+        db["sessions"].add_column("app_version", str)
+    if "record_version" not in cols:
+        db["sessions"].add_column("record_version", int)
+    if "names" not in cols:  # the test's and metrics' names (fr, en) when stored: shown even if the test is gone
+        db["sessions"].add_column("names", str)
+    db["session_pictures"].create(
+        {"id": int, "session_id": int, "position": int, "kind": str, "title": str, "sha256": str, "size": int, "stored_path": str},
+        pk="id",
+        foreign_keys=[("session_id", "sessions", "id")],
+        if_not_exists=True,
+    )
+    db["session_pictures"].create_index(["session_id"], if_not_exists=True)
+
+
+RECORD_VERSION = 1  # what `sessions.record_version` says of a session stored with its pictures (m008)
+
+
+@migrations()
+def m009_spc(db: Database) -> None:
+    """Control charts (qc.reporting.spc, qc.records.spc_records): the baseline a physicist picked for a series
+    (a date range, dated and audited like a tolerance, never edited: the latest row holds; `kind` 'range' or
+    'default' back to the first 20 results after the latest event), and the proposed steps a physicist
+    dismissed (never proposed again)."""
+    db["spc_baselines"].create(
+        {"id": int, "machine_id": int, "test": str, "metric": str, "item": str, "kind": str, "date_from": str, "date_to": str,
+         "comment": str, "created_by": str, "created_at": str},
+        pk="id", foreign_keys=[("machine_id", "machines", "id")], defaults={"item": "", "comment": "", "created_by": ""},
+    )
+    db["spc_baselines"].create_index(["machine_id", "test", "metric", "item"])
+    db["spc_dismissals"].create(
+        {"id": int, "machine_id": int, "test": str, "metric": str, "item": str, "step_at": str, "reason": str,
+         "created_by": str, "created_at": str},
+        pk="id", foreign_keys=[("machine_id", "machines", "id")], defaults={"item": "", "reason": "", "created_by": ""},
+    )
+    db["spc_dismissals"].create_index(["machine_id", "test", "metric", "item"])
 
 
 def now_iso() -> str:
@@ -693,13 +739,6 @@ class Store:
 
     # ------------------------------------------------------------ judging and saving
 
-    def judge(self, spec: TestSpec, result: AnalysisResult, machine_id: int | None) -> list[Judged]:
-        """Each measurement against the tolerance in force on the acquisition date (same numbers everywhere)."""
-        when = result.acquired_at
-        if when is None:
-            raise QCInputError("err.no_acquisition_date")
-        return judge_measurements(result.measurements, lambda name: self.tolerance_for(spec.key, name, machine_id, when))
-
     def find_duplicates(self, files: list[InputFile]) -> list[dict]:
         """Stored, non-voided files with the same content hash or SOPInstanceUID as these."""
         found = []
@@ -719,7 +758,11 @@ class Store:
         """Write the file's bytes under files/<2 hex>/<sha256> (content-addressed: a rewrite is harmless)."""
         if f.data is None:
             return ""
-        rel = Path("files") / f.sha256[:2] / f.sha256
+        return self._store_bytes(f.sha256, f.data)
+
+    def _store_bytes(self, sha256: str, data: bytes) -> str:
+        """`data` (whose hash is `sha256`) under files/<2 hex>/<sha256>; returns its path in the data folder."""
+        rel = Path("files") / sha256[:2] / sha256
         target = self.data_dir / rel
         if not target.exists():
             target.parent.mkdir(parents=True, exist_ok=True)
@@ -727,7 +770,7 @@ class Store:
             tmp = target.with_name(f"{target.name}.{os.getpid()}.{secrets.token_hex(4)}.part")
             try:
                 with open(tmp, "wb") as fh:
-                    fh.write(f.data)
+                    fh.write(data)
                     fh.flush()
                     # On disk before the session that refers to it commits (a power cut leaves no dangling row).
                     os.fsync(fh.fileno())
@@ -758,8 +801,16 @@ class Store:
         cax_calibration_id: int | None = None,
         baseline_id: int | None = None,
         review_state: str = "",
+        judged: list[Judged],
+        pictures: list | None = None,
+        app_version: str = "",
     ) -> int:
-        """Store a judged session whole (session, metrics, files, audit) or nothing.
+        """Store a judged session whole (session, metrics, files, pictures, audit) or nothing.
+
+        `judged` is the pipeline's judgement (`qc.pipeline.judge`, the only place a session is judged): stored
+        as it is, never judged again here. `pictures` (`qc.record.Picture`: overlays and charts drawn once)
+        are stored as files of the content-addressed store; the session is marked as stored whole
+        (`record_version`), so that its pages draw from it and never analyse its files again.
 
         `review_state="pending"` for a session analysed automatically (qc.intake): it stays out of
         History, trends and reports until a physicist confirms it (`review_session`).
@@ -770,8 +821,15 @@ class Store:
         from qc.errors import DuplicateUploadError
 
         acquired_at = _date_iso(result.acquired_at)  # required: raises before anything is written
-        judged = self.judge(spec, result, machine_id)
+        import hashlib
+
         stored_paths = [self._store_file(f) if keep_files else "" for f in result.files]
+        pictures = list(pictures or [])
+        picture_rows = []
+        for i, p in enumerate(pictures):
+            sha = hashlib.sha256(p.data).hexdigest()
+            picture_rows.append({"position": i, "kind": p.kind, "title": p.title, "sha256": sha, "size": len(p.data),
+                                 "stored_path": self._store_bytes(sha, p.data)})
         if cax_calibration_id is None:
             cax_calibration_id = result.params.get("cax_calibration_id")
         if baseline_id is None:
@@ -803,8 +861,13 @@ class Store:
                     "voided": 0,
                     "is_demo": 1 if is_demo else 0,
                     "review_state": review_state,
+                    "app_version": app_version,
+                    "record_version": RECORD_VERSION,
+                    "names": json.dumps(_names_of(spec), ensure_ascii=False),
                 }
             ).last_pk
+            if picture_rows:
+                db["session_pictures"].insert_all({"session_id": sid, **r} for r in picture_rows)
             db["metrics"].insert_all(
                 (
                     {
@@ -847,6 +910,10 @@ class Store:
                  "review_state": review_state},
             )
         return int(sid)
+
+    def session_pictures(self, session_id: int) -> list[dict]:
+        """The pictures stored with a session (overlays, then charts, in the order drawn)."""
+        return list(self.db.query("select * from session_pictures where session_id = ? order by position, id", [session_id]))
 
     def pending_reviews(self) -> list[dict]:
         """Sessions analysed automatically that wait for a physicist (oldest first)."""
@@ -1039,6 +1106,7 @@ class Store:
         s["warnings"] = json.loads(s["warnings"] or "[]")
         s["params"] = json.loads(s["params"] or "{}")
         s["items"] = json.loads(s["items"] or "[]")
+        s["names"] = json.loads(s.get("names") or "{}")
         s["machine"] = self.machine(s["machine_id"])["name"]
         s["metrics"] = list(self.db.query("select * from metrics where session_id = ? order by id", [session_id]))
         s["files"] = list(self.db.query("select * from files where session_id = ? order by id", [session_id]))
@@ -1140,6 +1208,13 @@ class Store:
         return {t: self.db[t].count for t in ("machines", "sessions", "metrics", "files", "audit", "tolerances")}
 
 
+def _names_of(spec: TestSpec) -> dict:
+    """What a face needs to name a stored session without its analyser: the test's name and each metric's
+    unit and labels, as they were when it was stored (see `qc.record.stored_spec`)."""
+    return {"test": [spec.name_fr, spec.name_en, spec.frequency, spec.kind],
+            "metrics": {m.name: [m.unit, m.label_fr, m.label_en, m.trend] for m in spec.metrics}}
+
+
 def _next_month(month: str) -> str:
     year, mon = (int(x) for x in month.split("-"))
     return f"{year + (mon == 12):04d}-{mon % 12 + 1:02d}-01"
@@ -1201,10 +1276,21 @@ def sweep_partial_files(data_dir: Path) -> int:
     return removed
 
 
+# Setting: the `qc.registry.definitions_fingerprint` of the tests whose default tolerances were last seeded.
+SEEDED_SETTING = "tolerances.seeded_definitions"
+
+
 def open_store(data_dir: Path | str | None = None) -> Store:
-    """Open (creating and migrating if needed) the store, with every test's default tolerances."""
-    from qc.registry import all_tests
+    """Open (creating and migrating if needed) the store, with every test's default tolerances: seeded when the
+    tests' definitions changed since the last seeding (a new database, a new version), so that opening a store
+    imports no analyser otherwise (`python -m qc analyse couch …` stays quick)."""
+    from qc.registry import all_tests, definitions_fingerprint
 
     store = Store(data_dir)
-    store.seed_default_tolerances(all_tests(store))
+    mark = definitions_fingerprint()
+    if mark is None or store.get_setting(SEEDED_SETTING) != mark:
+        store.seed_default_tolerances(all_tests(store))
+        if mark is not None:
+            with store.write() as db:  # bookkeeping, not a user's setting: not audited
+                db["settings"].upsert({"key": SEEDED_SETTING, "value": mark}, pk="key")
     return store

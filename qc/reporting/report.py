@@ -286,6 +286,9 @@ def monthly_report_pdf(store, machine_id: int, month: str, lang: str = "fr", gen
                    t("report.col_limits", lang), t("report.col_status", lang), t("report.col_comment", lang)],
                   rows, [31, 45, 20, 28, 18, 48], status_col=4, statuses=statuses, styles=styles)
 
+    # Control charts (qc.reporting.spc): per trended metric, in control / signal (rule, date) / out of tolerance.
+    _control_chart_table(pdf, store, machine_id, first, last, tests, lang)
+
     # Voided sessions
     pdf.h2(t("report.voided", lang))
     voided = sessions[sessions["voided"] == 1]
@@ -332,6 +335,29 @@ def monthly_report_pdf(store, machine_id: int, month: str, lang: str = "fr", gen
                    t("report.col_status", lang), t("report.col_operator", lang)],
                   rows, [24, 14, 70, 44, 18, 20], status_col=4, statuses=statuses)
     return bytes(pdf.output())
+
+
+def _control_chart_table(pdf: "QCPdf", store, machine_id: int, first: dt.date, last: dt.date, tests: list[TestSpec], lang: str) -> None:
+    """The month's control-chart state of every trended metric (qc.reporting.spc.month_states)."""
+    from qc.reporting.spc import STATE_STATUS, month_states
+
+    pdf.h2(t("spc.report.title", lang))
+    from qc.reporting.spc import MIN_BASELINE
+
+    every = month_states(store, machine_id, tests, first, last, lang)
+    rows = [r for r in every if r["state"] != "no_limits"]
+    if not every:
+        pdf.para(t("spc.report.none", lang))
+        return
+    pdf.para(t("spc.report.intro", lang), size=8)
+    if rows:
+        pdf.table([t("spc.report.col_metric", lang), t("spc.report.col_state", lang), t("spc.report.col_detail", lang), t("spc.report.col_cpk", lang)],
+                  [[r["label"], t("spc.status." + r["state"], lang), r["detail"], r["cpk"] or "—"] for r in rows], [70, 24, 80, 14],
+                  status_col=1, statuses=[STATE_STATUS[r["state"]] for r in rows])
+    waiting = pd.Series([r["test_name"] for r in every if r["state"] == "no_limits"]).value_counts(sort=False)
+    if len(waiting):
+        pdf.para(t("spc.report.no_limits", lang, need=MIN_BASELINE,
+                   tests=", ".join(t("spc.report.n_metrics", lang, test=name, n=int(n)) for name, n in waiting.items())), size=8)
 
 
 def out_of_tolerance_rows(store, bad: pd.DataFrame, sessions: pd.DataFrame, spec_by_key: dict, lang: str) -> tuple[list[list[str]], list[str], list[str]]:
@@ -511,31 +537,56 @@ def session_rows(m: pd.DataFrame, spec: TestSpec, lang: str, max_values: int = 6
     return rows, statuses
 
 
-def session_report_pdf(store, session_id: int, lang: str = "fr") -> bytes:
-    """Report of one stored session: identification, overlays when the images are kept, metrics, files."""
+def session_spec(store, s: dict) -> TestSpec | None:
+    """The spec naming a stored session: the registry's, else the names stored with it (its test removed or
+    renamed since), else None (a session stored before its names were kept, of a test that is gone)."""
+    from qc.errors import QCInputError
+    from qc.record import stored_spec
     from qc.registry import get_test
 
+    try:
+        return get_test(s["test"], store)
+    except QCInputError:
+        return stored_spec(s)
+
+
+def session_report_pdf(store, session_id: int, lang: str = "fr") -> bytes:
+    """Report of one stored session from its record: identification, versions, the pictures stored with it
+    (overlays, charts), metrics as judged when stored, files. Nothing is analysed again."""
+    from qc.record import VersionText, stored_record
+
     s = store.session(session_id)
-    spec = get_test(s["test"], store)
-    title = t("report.session_title", lang, test=spec.name(lang), session=session_id)
+    spec = session_spec(store, s)
+    title = t("report.session_title", lang, test=spec.name(lang) if spec else s["test"], session=session_id)
     pdf = QCPdf(title, lang)
     pdf.alias_nb_pages()
     pdf.add_page()
     pdf.h1(title)
     pdf.para(t("report.session_cover", lang, machine=s["machine"], date=fmt_datetime(s["acquired_at"]), operator=s["operator"] or "—",
-               comment=s["comment"] or "—", status=status_word(s["status"], lang), version=s["analyser_version"]))
+               comment=s["comment"] or "—", status=status_word(s["status"], lang), version=VersionText(s["analyser_version"])))
+    pdf.para(t("record.versions", lang, analyser=VersionText(s["analyser_version"]), app=VersionText(s.get("app_version"))), size=8)
     if s["voided"]:
         pdf.set_text_color(198, 40, 40)
         pdf.para(t("report.session_voided", lang, reason=s["void_reason"], by=s["voided_by"], at=s["voided_at"]))
         pdf.set_text_color(0, 0, 0)
     for w in s["warnings"]:
         pdf.para("⚠ " + w, size=8)
-    for title_png, png in session_overlays(store, s, spec, lang):
+    rec = stored_record(store, s)
+    if not rec.kept:
+        pdf.para(t("record.no_pictures", lang), size=8)
+    elif rec.missing:
+        pdf.para("⚠ " + t("record.pictures_missing", lang, n=rec.missing), size=8)
+    for title_png, png in rec.overlays:
         pdf.image_block(png, min(pdf.epw, 110), title_png)
+    if rec.charts:
+        import json
+
+        for (title_chart, _), png in zip(rec.charts, render_pngs([json.dumps(c) for _, c in rec.charts], 1.5, chart_cache_dir(store))):
+            pdf.image_block(png, pdf.epw, title_chart)
     pdf.h2(t("report.metrics", lang))
     rows, statuses = [], []
     for r in s["metrics"]:
-        m = spec.metric(r["name"])
+        m = spec.metric(r["name"]) if spec else None
         label = (m.label(lang) if m else r["name"]) + (f" — {r['item']}" if r["item"] else "")
         rows.append([label, f"{_fmt(r['value'], lang)} {r['unit'] or ''}", fmt_bounds(_bounds(r), "", lang), status_word(r["status"], lang, r["value"]),
                      clean_reference(r["reference"])])
@@ -553,29 +604,8 @@ def session_report_pdf(store, session_id: int, lang: str = "fr") -> bytes:
     return bytes(pdf.output())
 
 
-def session_overlays(store, s: dict, spec: TestSpec, lang: str) -> list[tuple[str, bytes]]:
-    """Re-analyse the stored images of a session to draw its overlays as PNG (empty when not kept)."""
-    if spec.analyse is None or not s["files"]:
-        return []
-    from PIL import Image
+def session_overlays(store, s: dict, spec: TestSpec | None = None, lang: str = "fr") -> list[tuple[str, bytes]]:
+    """The overlays stored with a session, as (title, PNG) (empty when it was stored before they were kept)."""
+    from qc.record import stored_record
 
-    from qc import pipeline
-
-    inputs = []
-    for f in s["files"]:
-        data = store.file_bytes(f["stored_path"])
-        if data is None:
-            return []
-        inputs.append((f["filename"], data))
-    try:
-        machine = store.machine(s["machine_id"])
-        # The stored date: a session dated by the user is analysed again with that same date.
-        analysis = pipeline.analyse(store, spec, inputs, machine, lang, acquired_at=dt.datetime.fromisoformat(s["acquired_at"]))
-    except Exception:
-        return []
-    out = []
-    for title, rgb in analysis.result.overlays:
-        buf = io.BytesIO()
-        Image.fromarray(rgb).save(buf, format="PNG")
-        out.append((title, buf.getvalue()))
-    return out
+    return stored_record(store, s).overlays

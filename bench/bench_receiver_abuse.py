@@ -1,0 +1,156 @@
+"""The DICOM receiver under abuse, with real parts (issue 26 §3–§5): a real `python -m qc receive` on a free
+loopback port and DCMTK's `storescu`.
+
+    .venv/bin/python bench/bench_receiver_abuse.py [--big-mib 512] [--burst 50]
+
+1. a `--big-mib` MiB RT Image (a real Unity image of the demo session with a bigger pixel matrix, same
+   study and time) is sent: it must be refused (association aborted) with the receiver's peak memory under
+   400 MB, nothing in the inbox; the 6-image session sent after it is received and analysed (not spoiled);
+2. 10 senders stall mid-PDU, then the same Unity sends a normal 6-image session, retrying every second as
+   a sender does: it must be in within 30 s;
+3. `--burst` storescu associations at once, one image each: how many are stored, how many told "busy"
+   (A-ASSOCIATE-RJ rejected-transient, local-limit-exceeded), none hanging.
+Prints each figure with the load average; exit 1 when a bound is missed. Loopback only, bounded loops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(REPO / "tests"))
+
+from test_intake_receiver import free_port, start_receiver, stop, write_files  # noqa: E402
+from test_security_receiver import _closed_by_peer, _stalled_sender, big_object_like, peak_rss_mb  # noqa: E402
+
+WHEN = dt.datetime(2026, 10, 5, 8, 0)
+STORESCU = shutil.which("storescu") or "/usr/bin/storescu"
+
+
+def send(port: int, paths: list[Path], aet: str = "UNITY1") -> subprocess.CompletedProcess:
+    return subprocess.run([STORESCU, "-aet", aet, "-aec", "MRLINACQC", "127.0.0.1", str(port), *map(str, paths)],
+                          capture_output=True, text=True, timeout=600)
+
+
+def machine(store) -> None:
+    from qc.synthetic import UNITY_SERIAL, UNITY_STATION
+
+    mid = store.add_machine("Unity 1", UNITY_STATION, UNITY_SERIAL, user="bench")
+    store.add_calibration(mid, 511.03, 652.75, "2020-01-01", user="bench")
+
+
+def big_object(big_mib: int, tmp: Path, like: bytes) -> Path:
+    cols = 8192
+    rows = big_mib * 2**20 // (2 * cols)
+    path = tmp / "big.dcm"
+    path.write_bytes(big_object_like(like, rows, cols))
+    return path
+
+
+def part_big(port: int, proc, tmp: Path, big_mib: int, store) -> bool:
+    from qc.synthetic.mlc import demo_session_leaves
+
+    session = demo_session_leaves(WHEN, seed=3)
+    big = big_object(big_mib, tmp, session[0][1])
+    time.sleep(2.0)
+    base = peak_rss_mb(proc.pid)
+    t0 = time.perf_counter()
+    out = send(port, [big])
+    refused_s = time.perf_counter() - t0
+    time.sleep(1.0)
+    peak = peak_rss_mb(proc.pid)
+    ok = send(port, write_files(tmp / "s1", session, "aqua"))
+    deadline = time.time() + 120
+    while time.time() < deadline and not store.pending_reviews():
+        time.sleep(0.5)
+    rows = list(store.db.query("select state from inbox"))
+    print(f"1. {big.stat().st_size / 2**20:.0f} MiB object: storescu exit {out.returncode} after {refused_s:.1f} s; receiver peak "
+          f"{base:.0f} MB idle -> {peak:.0f} MB; inbox rows {len(rows)} (the 6 of the session after it: "
+          f"{[r['state'] for r in rows].count('analysed')} analysed); sessions waiting for review {len(store.pending_reviews())}")
+    big.unlink()
+    return out.returncode != 0 and peak < 400 and ok.returncode == 0 and len(rows) == len(session) and len(store.pending_reviews()) == 1
+
+
+def part_stalled(port: int, tmp: Path) -> bool:
+    from qc.synthetic.mlc import demo_session_leaves
+
+    paths = write_files(tmp / "s2", demo_session_leaves(WHEN + dt.timedelta(hours=2), seed=4), "aqua")
+    stalled, made = [], []
+    for _ in range(10):
+        stalled.append(_stalled_sender(port))
+        made.append(time.monotonic())
+    t0 = time.perf_counter()
+    attempts = []
+    while time.perf_counter() - t0 < 60:
+        rc = send(port, paths).returncode
+        attempts.append(rc)
+        if rc == 0:
+            break
+        time.sleep(1.0)
+    took = time.perf_counter() - t0
+    closed = sum(_closed_by_peer(s, max(0.5, m + 20.0 - time.monotonic())) for s, m in zip(stalled, made))
+    for s in stalled:
+        s.close()
+    print(f"2. 10 stalled senders: the 6-image session in after {took:.1f} s ({len(attempts)} attempts, the first "
+          f"{'refused' if attempts[0] else 'accepted'}); stalled connections closed by the receiver: {closed}/10")
+    return attempts[-1] == 0 and took < 30 and closed == 10
+
+
+def part_burst(port: int, tmp: Path, n: int, store) -> bool:
+    from qc.synthetic.mlc import demo_session_leaves
+
+    time.sleep(6.0)
+    files = []
+    for k in range(0, n, 6):
+        files += write_files(tmp / f"b{k}", demo_session_leaves(WHEN + dt.timedelta(days=1 + k), seed=100 + k), f"b{k}")
+    before = len(list(store.db.query("select id from inbox")))
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(n) as pool:
+        outs = list(pool.map(lambda p: send(port, [p]), files[:n]))
+    took = time.perf_counter() - t0
+    stored = sum(o.returncode == 0 for o in outs)
+    busy = sum("Local Limit Exceeded" in (o.stdout + o.stderr) or "local-limit-exceeded" in (o.stdout + o.stderr).lower() for o in outs)
+    after = len(list(store.db.query("select id from inbox")))
+    print(f"3. {n} associations at once: {stored} stored ({after - before} new inbox rows), {busy} told busy (rejected "
+          f"transient, local limit exceeded), {n - stored - busy} other; all answered in {took:.1f} s")
+    return stored + busy == n and after - before == stored
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--big-mib", type=int, default=512)
+    p.add_argument("--burst", type=int, default=50)
+    a = p.parse_args()
+    from qc.records.storage import open_store
+
+    tmp = Path(tempfile.mkdtemp(prefix="qc-rx-abuse-"))
+    data = tmp / "data"
+    store = open_store(data)
+    machine(store)
+    port = free_port()
+    proc = start_receiver(data, port)
+    try:
+        results = [part_big(port, proc, tmp, a.big_mib, store), part_stalled(port, tmp), part_burst(port, tmp, a.burst, store)]
+        alive = proc.poll() is None
+    finally:
+        stop(proc)
+        store.close()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"receiver alive throughout: {alive}; load {os.getloadavg()[0]:.1f}")
+    ok = all(results) and alive
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
