@@ -3,7 +3,7 @@ rem MR-Linac QC: double-click to start. Needs Python 3.11 or newer (python.org).
 rem First run: creates .venv and installs requirements.txt (again only when it changes); a failed
 rem creation or install deletes the incomplete .venv so that the next double-click starts clean.
 rem Then starts the app (headless: no e-mail question) and opens it in the default browser
-rem (first start: the demo database is built, about a minute on a slow PC).
+rem (first start: the demo's logged history is built in seconds, its images in the background).
 setlocal
 cd /d "%~dp0"
 set "PORT=8501"

@@ -148,13 +148,18 @@ def get_store() -> Store:
         if not db_path().exists() and os.environ.get("QC_NO_DEMO", "") != "1":
             from qc.demo import build_demo
 
+            # The logged history now (≈ 1 s), the image sessions in a background process (see demo_banner).
             with st.spinner(t("ui.building_demo", lang())):
-                build_demo()
+                build_demo(images="later")
         from qc.records.backup import start_scheduled_backups
         from qc.records.storage import open_store
 
         store = open_store()
         st.session_state["_store"] = store
+        if store.get_setting("demo") == "1":
+            from qc.demo import start_demo_completion
+
+            start_demo_completion(store.data_dir)  # resumes an image build interrupted when the app was closed
         # One backup thread per server process (idempotent), per QC_BACKUP_INTERVAL_HOURS.
         start_scheduled_backups(store.data_dir)
         # The DICOM receiver beside the server when QC_RECEIVER_PORT is set (idempotent).
@@ -350,6 +355,25 @@ def set_current_page(nav, specs: list[TestSpec]) -> None:
 def demo_banner(store: Store) -> None:
     if store.get_setting("demo") == "1":
         st.info(T("ui.demo_banner"), icon=":material/science:")
+        from qc.demo import demo_complete
+
+        if not demo_complete(store.data_dir):
+            demo_progress_note(str(store.data_dir))
+
+
+@st.fragment(run_every=5)
+def demo_progress_note(data_dir: str) -> None:
+    """While the demo's image sessions are built in the background: how many are in, refreshed every 5 s;
+    the page is drawn again once they all are."""
+    from qc.demo import demo_latest_in, demo_progress
+
+    done, total = demo_progress(data_dir) or (0, 0)
+    # Drawn again twice: once every test has its newest session (Home complete), and at the end (the history).
+    latest_in = demo_latest_in(data_dir)
+    if done >= total or (latest_in and not st.session_state.get("_demo_latest_shown")):
+        st.session_state["_demo_latest_shown"] = latest_in
+        st.rerun()
+    st.caption(T("ui.demo_completing", done=done, total=total))
 
 
 def run_guarded(fn: Callable[[], None]) -> None:

@@ -216,9 +216,12 @@ else:
     c1, c2, c3 = st.columns([2, 1, 1])
     dialect = c1.radio(T("display.csv_dialect"), list(DIALECTS), index=0 if lang() == "fr" else 1, horizontal=True,
                        format_func=lambda d: T("display.csv_" + d), key="hist_csv_dialect")
-    c2.download_button(T("hist.export_csv"), to_bytes(export_frame(df, lang(), specs), "csv", dialect=dialect), file_name=f"qc_{test}.csv",
+    # The files are written when the button is clicked, not at every run of the page (the Excel file of the demo's
+    # daily output alone took 1 s of CPU per run; measured with bench/bench_first_start.py).
+    lg = lang()
+    c2.download_button(T("hist.export_csv"), lambda: to_bytes(export_frame(df, lg, specs), "csv", dialect=dialect), file_name=f"qc_{test}.csv",
                        mime="text/csv", key="hist_csv", help=T("display.csv_help"))
-    c3.download_button(T("hist.export_xlsx"), to_bytes(export_frame(df, lang(), specs, numbers="keep"), "xlsx"), file_name=f"qc_{test}.xlsx",
+    c3.download_button(T("hist.export_xlsx"), lambda: to_bytes(export_frame(df, lg, specs, numbers="keep"), "xlsx"), file_name=f"qc_{test}.xlsx",
                        mime="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", key="hist_xlsx")
 
 with st.expander(T("hist.audit")):

@@ -16,6 +16,7 @@ import pandas as pd  # noqa: E402
 import streamlit as st  # noqa: E402
 
 from pages.common import T, get_store, lang  # noqa: E402
+from qc.demo import RegeneratedImagesDiffer  # noqa: E402
 from qc.errors import QCInputError  # noqa: E402
 from qc.intake import viewer  # noqa: E402
 from qc.record import stored_record  # noqa: E402
@@ -33,6 +34,18 @@ for r in store.db.query(
 ):
     # The file's own name only (a zip member may be "../x.dcm"; a path would tell where the data lives).
     sources[f"{T('viewer.session')} {r['sid']} — {r['acquired_at'][:16]} — {viewer.display_name(r['filename'])}"] = (r["stored_path"], r["sid"], r["test"])
+if store.get_setting("demo") == "1":
+    # The demo's older sessions keep no files: their images are generated again when one is opened (qc.demo).
+    from qc.demo import regenerable_sessions
+
+    regenerable = regenerable_sessions(store.data_dir)
+    for r in store.db.query(
+        "select f.filename, s.id as sid, s.test, s.acquired_at from files f join sessions s on s.id = f.session_id "
+        "where f.stored_path = '' order by s.acquired_at desc, f.id limit 500"
+    ):
+        if r["sid"] in regenerable:
+            sources[f"{T('viewer.session')} {r['sid']} — {r['acquired_at'][:16]} — {viewer.display_name(r['filename'])} "
+                    f"({T('viewer.regenerated')})"] = (f"demo:{r['filename']}", r["sid"], r["test"])
 for r in store.db.query("select path, session_id, test, received_at, label from inbox where path != '' "
                         "order by received_at desc, id limit 500"):  # swept files (inbox quota) are gone
     sources[f"{T('viewer.received')} {r['received_at'][:16]} — {(r['label'] or '')[:60]}"] = (r["path"], r["session_id"], r["test"] or "")
@@ -45,11 +58,32 @@ labels = list(sources)
 default = next((i for i, k in enumerate(labels) if wanted and sources[k][1] == int(wanted) if str(wanted).isdigit()), 0)
 choice = st.selectbox(T("viewer.image"), labels, index=default, key="viewer_choice")
 path, session_id, test_key = sources[choice]
+
+
+def regenerated(sid: int) -> dict[str, bytes]:
+    """A demo session's images generated again from its recipe, checked against the stored sha256 (kept for the session)."""
+    cache = st.session_state.get("viewer_regenerated")
+    if cache is None or cache[0] != sid:
+        from qc.demo import regenerate_inputs
+
+        with st.spinner(T("viewer.regenerating")):
+            cache = (sid, dict(regenerate_inputs(store, sid)))
+        st.session_state["viewer_regenerated"] = cache
+    return cache[1]
+
+
 full = Path(path) if Path(path).is_absolute() else Path(store.data_dir) / path
 try:
-    if store.data_dir.resolve() not in full.resolve().parents:
+    if path.startswith("demo:") and session_id:
+        name = path[len("demo:"):]
+        view = viewer.view_image(viewer.display_name(name), regenerated(session_id)[name])
+    elif store.data_dir.resolve() not in full.resolve().parents:
         raise QCInputError("viewer.err.no_image", file=viewer.display_name(full.name))
-    view = viewer.view_image(viewer.display_name(full.name), full.read_bytes())
+    else:
+        view = viewer.view_image(viewer.display_name(full.name), full.read_bytes())
+except RegeneratedImagesDiffer:  # the regenerated images differ from the stored ones: never shown as the session's
+    st.error(T("viewer.err.regenerated_differ", session=session_id))
+    st.stop()
 except QCInputError as exc:
     st.error(md_escape(exc.message(lang())))
     st.stop()

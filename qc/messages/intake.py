@@ -127,6 +127,12 @@ MESSAGES = {
     "viewer.none": {"fr": "Aucune image enregistrée ni reçue pour l'instant.", "en": "No image stored or received yet."},
     "viewer.session": {"fr": "Séance", "en": "Session"},
     "viewer.received": {"fr": "Reçu", "en": "Received"},
+    "viewer.regenerated": {"fr": "démo, image régénérée à l'ouverture", "en": "demo, image generated again when opened"},
+    "viewer.err.regenerated_differ": {
+        "fr": "Les images de démonstration de la séance {session} ne se régénèrent pas à l'identique (sha256 différent) : elles ne sont pas affichées.",
+        "en": "The demo images of session {session} do not regenerate identically (different sha256): they are not shown.",
+    },
+    "viewer.regenerating": {"fr": "Images de démonstration régénérées et vérifiées (sha256)…", "en": "Generating the demo images again and checking them (sha256)…"},
     "viewer.image": {"fr": "Image", "en": "Image"},
     "viewer.window": {"fr": "Largeur de fenêtre", "en": "Window width"},
     "viewer.level": {"fr": "Niveau (centre de fenêtre)", "en": "Window level"},

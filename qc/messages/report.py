@@ -22,6 +22,10 @@ MESSAGES = {
     "report.voided": {"fr": "Séances annulées", "en": "Voided sessions"},
     "report.none_voided": {"fr": "Aucune séance annulée.", "en": "No voided session."},
     "report.values": {"fr": "Valeurs du mois", "en": "Values of the month"},
+    "report.single_session": {
+        "fr": "Une seule séance ce mois : ses valeurs sont dans le tableau ci-dessous, leur évolution dans Historique.",
+        "en": "One session this month: its values are in the table below, their trend in History.",
+    },
     "report.more_series": {
         "fr": "{n} autre(s) série(s) non tracée(s) ici : leurs valeurs hors tolérance sont dans le tableau ci-dessous, toutes leurs valeurs dans Historique et l'export.",
         "en": "{n} more series not charted here: their values out of tolerance are in the table below, all their values in History and the export.",

@@ -14,6 +14,10 @@ MESSAGES = {
     "nav.settings": {"fr": "Paramètres", "en": "Settings"},
     # shared widgets
     "ui.building_demo": {"fr": "Première ouverture : création de la base de démonstration…", "en": "First start: building the demo database…"},
+    "ui.demo_completing": {
+        "fr": "La démonstration prépare ses séances d'images en arrière-plan ({done} sur {total}) : les pages se complètent d'elles-mêmes.",
+        "en": "The demo is preparing its image sessions in the background ({done} of {total}): the pages fill in by themselves.",
+    },
     "ui.demo_banner": {
         "fr": "Base de DÉMONSTRATION : images synthétiques et historique fictif. Pour vos vraies données, lancez l'application avec une base vide (voir README).",
         "en": "DEMO database: synthetic images and made-up history. For your real data, start the app with an empty database (see README).",

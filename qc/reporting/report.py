@@ -308,12 +308,15 @@ def monthly_report_pdf(store, machine_id: int, month: str, lang: str = "fr", gen
         if m.empty:
             continue
         series = charted_series(m, spec)
+        # A trend needs two values: a test done once this month (the monthly ones) gets its table, not a one-point
+        # chart (each chart costs ≈ 0.1 s of vl-convert; the demo month's 39 pages held 42 such charts).
+        charted = [entry for entry in series if entry[1]["session_id"].nunique() >= 2]
         # The title is printed by fpdf (chart_title), not drawn in the PNG.
-        titles = [series_label(spec, metric, item, lang)[0] for (metric, item), _ in series[:MAX_CHARTS_PER_TEST]]
+        titles = [series_label(spec, metric, item, lang)[0] for (metric, item), _ in charted[:MAX_CHARTS_PER_TEST]]
         specs_json = [
             trend_chart(g, "", series_label(spec, metric, item, lang)[1], lang, width=480, height=130, link_base=None, interactive=False,
                         events=events).to_json(validate=False)
-            for (metric, item), g in series[:MAX_CHARTS_PER_TEST]
+            for (metric, item), g in charted[:MAX_CHARTS_PER_TEST]
         ]
         plans.append((spec, m, len(series), list(zip(titles, specs_json))))
     pngs = iter(render_pngs([j for *_, js in plans for _, j in js], scale=CHART_SCALE, cache_dir=chart_cache_dir(store)))
@@ -323,7 +326,9 @@ def monthly_report_pdf(store, machine_id: int, month: str, lang: str = "fr", gen
         pdf.para(spec.description(lang), size=9)
         for chart_title, _ in specs_json:
             pdf.image_block(next(pngs), pdf.epw * 0.92, chart_title, bold=True)
-        if n_series > len(specs_json):
+        if n_series and not specs_json and m["session_id"].nunique() == 1:
+            pdf.para(t("report.single_session", lang), size=8)
+        elif n_series > len(specs_json):
             pdf.para(t("report.more_series", lang, n=n_series - len(specs_json)), size=8)
         rows, statuses = session_rows(m, spec, lang)
         # Each session's signature in force (« Relu » / « Approuvé », who, when; unverified said), a last column.

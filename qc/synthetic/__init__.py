@@ -8,6 +8,7 @@ Each test's generator (field, mlc, ...) lives in its own module here and calls i
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import io
 
@@ -17,6 +18,32 @@ from pydicom.dataset import FileDataset, FileMetaDataset
 from pydicom.uid import ExplicitVRLittleEndian, generate_uid
 
 from qc.readers.dicom_io import RT_IMAGE_STORAGE
+
+# While `reproducible_uids(key)` is active, `new_uid()` derives each UID from the key and a counter, so that
+# the same generator call with the same seed writes the same bytes (the demo regenerates the images of its
+# older sessions on demand and checks them against the stored sha256); otherwise UIDs are random, as a
+# scanner's are.
+_uid_stream: list | None = None
+
+
+@contextlib.contextmanager
+def reproducible_uids(key: str):
+    """Make every `new_uid()` inside the block a function of `key` and its rank (same key → same UIDs)."""
+    global _uid_stream
+    previous, _uid_stream = _uid_stream, [key, 0]
+    try:
+        yield
+    finally:
+        _uid_stream = previous
+
+
+def new_uid() -> str:
+    """A DICOM UID: random, or reproducible inside `reproducible_uids`."""
+    if _uid_stream is None:
+        return generate_uid()
+    _uid_stream[1] += 1
+    return generate_uid(entropy_srcs=[str(_uid_stream[0]), str(_uid_stream[1])])
+
 
 UNITY_ROWS = 1024
 UNITY_COLS = 1024
@@ -58,14 +85,14 @@ def rt_image_bytes(
     raw = np.ascontiguousarray(raw.astype(np.uint16))
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = RT_IMAGE_STORAGE
-    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.MediaStorageSOPInstanceUID = new_uid()
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.ImplementationClassUID = generate_uid()
+    meta.ImplementationClassUID = new_uid()
     ds = FileDataset("synthetic.dcm", {}, file_meta=meta, preamble=b"\0" * 128)
     ds.SOPClassUID = RT_IMAGE_STORAGE
     ds.SOPInstanceUID = meta.MediaStorageSOPInstanceUID
-    ds.StudyInstanceUID = generate_uid()
-    ds.SeriesInstanceUID = generate_uid()
+    ds.StudyInstanceUID = new_uid()
+    ds.SeriesInstanceUID = new_uid()
     ds.Modality = "RTIMAGE"
     ds.Manufacturer = "ELEKTA"
     ds.ManufacturerModelName = "ELEKTA UNITY MVIC"

@@ -196,8 +196,14 @@ def field_signal(
     aa = 0.3 * pixel_mm * np.sqrt(2)  # anti-aliasing of the sharp aperture edge
     aperture = np.ones(shape)
     for p, n in lines.values():
-        # signed distance inside = −n·(q − p) = n·p − n_x·x − n_y·y (separable outer sum)
-        dist = (n @ p) - np.add.outer(n[1] * y, n[0] * x)
+        # signed distance inside = −n·(q − p) = n·p − n_x·x − n_y·y (separable outer sum); an edge parallel to an
+        # axis depends on one coordinate only: its column or row, broadcast (the same numbers, a 1024th of the erf calls)
+        if n[0] == 0.0:
+            dist = (n @ p) - (n[1] * y)[:, None]
+        elif n[1] == 0.0:
+            dist = (n @ p) - (n[0] * x)[None, :]
+        else:
+            dist = (n @ p) - np.add.outer(n[1] * y, n[0] * x)
         if penumbra_sigma_out_mm is None:
             aperture *= 0.5 * (1 + erf(dist / aa))
         else:  # the penumbra itself, split-normal (no blur below)

@@ -23,9 +23,10 @@ import numpy as np
 import pydicom
 from pydicom.dataset import Dataset, FileDataset, FileMetaDataset
 from pydicom.sequence import Sequence as DicomSequence
-from pydicom.uid import ExplicitVRLittleEndian, generate_uid
+from pydicom.uid import ExplicitVRLittleEndian
 
 from qc.readers.dicom_io import ENHANCED_MR_IMAGE_STORAGE, MR_IMAGE_STORAGE
+from qc.synthetic import new_uid
 
 STATION = "UNITY-MR-DEMO"
 SERIAL = "DEMO-MR-0001"
@@ -64,9 +65,9 @@ _DEFAULTS: dict[str, Any] = dict(
 def _meta(sop_class: str) -> FileMetaDataset:
     meta = FileMetaDataset()
     meta.MediaStorageSOPClassUID = sop_class
-    meta.MediaStorageSOPInstanceUID = generate_uid()
+    meta.MediaStorageSOPInstanceUID = new_uid()
     meta.TransferSyntaxUID = ExplicitVRLittleEndian
-    meta.ImplementationClassUID = generate_uid()
+    meta.ImplementationClassUID = new_uid()
     return meta
 
 
@@ -81,8 +82,8 @@ def _fmt(v: float) -> str:
 
 
 def _common(ds: Dataset, h: dict[str, Any], rows: int, cols: int) -> None:
-    ds.StudyInstanceUID = h["study_uid"] or generate_uid()
-    ds.SeriesInstanceUID = h["series_uid"] or generate_uid()
+    ds.StudyInstanceUID = h["study_uid"] or new_uid()
+    ds.SeriesInstanceUID = h["series_uid"] or new_uid()
     ds.Modality = h["modality"]
     ds.Manufacturer = h["manufacturer"]
     ds.ManufacturerModelName = h["model"]

@@ -24,7 +24,8 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
 import numpy as np
-from pydicom.uid import generate_uid
+
+from qc.synthetic import new_uid
 
 F0_MHZ = 63.8784
 STATION = "UNITY-DEMO"
@@ -197,10 +198,10 @@ def b0_map_study(
     rng = np.random.default_rng(seed)
     coeffs = dict(DEFAULT_B0_COEFFS if coeffs is None else coeffs)
     truth = B0Truth(coeffs)
-    study = generate_uid()
+    study = new_uid()
     files: list[tuple[str, bytes]] = []
     for si, ori in enumerate(orientations):
-        uid = generate_uid()
+        uid = new_uid()
         truth.ppm[ori], truth.inside[ori], truth.coords[ori] = [], [], []
         for k, off in enumerate(slice_offsets_mm):
             coords, ipp, rd, cd = plane_coordinates(ori, off, n, spacing_mm)
@@ -270,7 +271,7 @@ def gantry_phase_series(
     """One dynamic FFE series: 13 temporal positions × 3 transverse slices × (magnitude, phase)."""
     rng = np.random.default_rng(seed)
     angles = [start_deg + k * step_deg for k in range(13)]
-    uid, study = generate_uid(), generate_uid()
+    uid, study = new_uid(), new_uid()
     files: list[tuple[str, bytes]] = []
     geo = [plane_coordinates("transverse", off, n, spacing_mm) for off in slice_offsets_mm]
     inside = [phantom_fraction(c, shrink_mm=2 * spacing_mm + 1.0) >= 1.0 for c, *_ in geo]
@@ -343,7 +344,7 @@ def b1_study(
     (TR 5000 ms ≫ T1: no saturation term)."""
     rng = np.random.default_rng(seed)
     truth = B1Truth()
-    study = generate_uid()
+    study = new_uid()
     files: list[tuple[str, bytes]] = []
     num = 1001
     for ori in orientations:
@@ -352,7 +353,7 @@ def b1_study(
         truth.inside[ori] = [phantom_fraction(g[0], shrink_mm=2 * spacing_mm + 1.0) >= 1.0 for g in geo]
         truth.coords[ori] = [g[0] for g in geo]
         for alpha in (60.0, 120.0):
-            uid = generate_uid()
+            uid = new_uid()
             for k, (coords, ipp, rd, cd) in enumerate(geo):
                 s = 1500.0 * phantom_fraction(coords) * coil_shading(coords) * np.sin(np.radians(alpha) * truth.b1[ori][k])
                 img = rician(s, 1500.0 / snr, rng)
@@ -486,7 +487,7 @@ def marker_phantom_series(
         b = psf_sigma_mm / (r * math.sqrt(2 * math.pi)) * (np.exp(-((radius - r) ** 2) / (2 * psf_sigma_mm**2)) - np.exp(-((radius + r) ** 2) / (2 * psf_sigma_mm**2)))
         return a - b
 
-    uid, study = generate_uid(), generate_uid()
+    uid, study = new_uid(), new_uid()
     half = int(math.ceil(reach / v.pixel_mm)) + 1
     order = np.argsort(img[:, 2])
     zs_sorted = img[order, 2]
@@ -678,7 +679,7 @@ def unity_marker_phantom_series(
     xs = (x0 + np.arange(v.cols) * v.pixel_mm)[None, :]
     ys = (y0 + np.arange(v.rows) * v.pixel_mm)[:, None]
     outline = (np.hypot(xs, ys) <= 265.0) & (ys <= 140.0)
-    uid, study = generate_uid(), generate_uid()
+    uid, study = new_uid(), new_uid()
     slope = 0.5
     slab_n = 24
 

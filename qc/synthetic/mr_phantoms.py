@@ -29,6 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import ndimage, special
 
+from qc.synthetic import new_uid
 from qc.synthetic.mr import mr_image_bytes
 
 N_PROFILE = 4001
@@ -352,12 +353,10 @@ def acr_series(
     - `enhanced`: one Enhanced MR object holding the 11 (or fewer) frames, shuffled by `shuffle_seed`, each
       frame's position in its own functional group;
     - `echo_time_ms`, `series_uid`, `prefix` (file names): a second echo of the same series, for instance."""
-    from pydicom.uid import generate_uid
-
     rng = np.random.default_rng(seed)
     x, y = _grid(n, spacing_mm)
     rad = (diameter_mm[0] / 2, diameter_mm[1] / 2)
-    uid = series_uid or generate_uid()
+    uid = series_uid or new_uid()
     when = when or dt.datetime(2026, 11, 2, 9, 0)
     th = math.radians(rotation_deg)
     xp = x * math.cos(th) - y * math.sin(th)  # phantom frame (x right, y down when not turned)
