@@ -317,17 +317,9 @@ def _gen_mr_acr(when: str, seed: int, thickness_mm: float) -> list[tuple[str, by
 
 
 def _gen_mr_linac(when: str, seed: int, kind: str) -> list[tuple[str, bytes]]:
-    from qc.synthetic import mr_linac
+    from qc.demo_inputs import mr_linac_files
 
-    at = _when(when)
-    if kind == "b0":
-        return mr_linac.b0_map_study(at, seed=seed)[0]
-    if kind == "b0-gantry":
-        return mr_linac.gantry_phase_series(at, seed=seed)[0]
-    if kind == "b1":
-        return mr_linac.b1_study(at, seed=seed)[0]
-    files, _ = mr_linac.marker_phantom_series(at, volume=mr_linac.SMALL_VOLUME, seed=seed)
-    return list(files)
+    return mr_linac_files(f"mr-{kind}", _when(when), seed)  # kind "b0", "b0-gantry", "b1", else the 3-D geometry
 
 
 GENERATORS: dict[str, Callable[..., list[tuple[str, bytes]]]] = {

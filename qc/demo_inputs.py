@@ -59,20 +59,27 @@ def piqt_demo() -> list[tuple[str, bytes]]:
     return [(f"PIQT_{when:%Y%m%d}.htm", demo_report(when, seed=7))]
 
 
-def _mr_linac_session(test_key: str) -> list[tuple[str, bytes]]:
-    """The synthetic series of one MR-Linac MRI QA test (qc.synthetic.mr_linac), acquired now."""
-    from qc.synthetic import demo_moment
+def mr_linac_files(test_key: str, at, seed: int) -> list[tuple[str, bytes]]:
+    """The synthetic series of one MR-Linac MRI QA test (qc.synthetic.mr_linac) acquired at `at`: the demo button's
+    and the demo database's (qc.demo), the same bytes for the same date and seed."""
     from qc.synthetic import mr_linac
 
-    now, seed = demo_moment()
     if test_key == "mr-b0":
-        return mr_linac.b0_map_study(now, seed=seed)[0]
+        return mr_linac.b0_map_study(at, seed=seed)[0]
     if test_key == "mr-b0-gantry":
-        return mr_linac.gantry_phase_series(now, seed=seed)[0]
+        return mr_linac.gantry_phase_series(at, seed=seed)[0]
     if test_key == "mr-b1":
-        return mr_linac.b1_study(now, seed=seed)[0]
-    files, _ = mr_linac.marker_phantom_series(now, volume=mr_linac.SMALL_VOLUME, seed=seed)
+        return mr_linac.b1_study(at, seed=seed)[0]
+    files, _ = mr_linac.marker_phantom_series(at, volume=mr_linac.SMALL_VOLUME, seed=seed)
     return list(files)
+
+
+def _mr_linac_session(test_key: str) -> list[tuple[str, bytes]]:
+    """The synthetic series of one MR-Linac MRI QA test, acquired now."""
+    from qc.synthetic import demo_moment
+
+    now, seed = demo_moment()
+    return mr_linac_files(test_key, now, seed)
 
 
 def mr_b0_demo() -> list[tuple[str, bytes]]:
