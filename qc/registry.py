@@ -25,6 +25,8 @@ specs without importing this list; this module imports `qc.records.logged` only 
 
 from __future__ import annotations
 
+import functools
+
 import importlib
 from types import ModuleType
 
@@ -132,11 +134,13 @@ def demo_input_ref(key: str) -> str | None:
     return getattr(analyser_module(key), "DEMO_INPUT", None)
 
 
+@functools.lru_cache(maxsize=1)
 def definitions_fingerprint() -> str | None:
     """A hash of the sources the tests' definitions (metrics, default tolerances) are made from, read without
     importing them: this list, every module of the analysers' packages, the shipped logged tests. `open_store` seeds
     the default tolerances again only when it changed (opening a store then imports no analyser). None when the
-    sources cannot be read (the caller then seeds every time)."""
+    sources cannot be read (the caller then seeds every time). Read once per process: the sources do not change
+    under a running server (it does not watch them), and every new browser session opens a store."""
     import hashlib
     from pathlib import Path
 
