@@ -48,24 +48,27 @@ int connect(int fd, const struct sockaddr *to, socklen_t len) {
 """
 
 
-@pytest.fixture(scope="module")
-def source_shim(tmp_path_factory) -> Path:
-    """The compiled shim that makes a real storescu connect from another loopback address."""
-    gcc = _need("gcc")
-    folder = tmp_path_factory.mktemp("shim")
+def build_source_shim(folder: Path, gcc: str) -> Path:
+    """Compile SOURCE_SHIM_C into `folder`; returns the shared library for LD_PRELOAD."""
     (folder / "source.c").write_text(SOURCE_SHIM_C)
     subprocess.run([gcc, "-shared", "-fPIC", "-O1", "-o", str(folder / "source.so"), str(folder / "source.c"), "-ldl"],
                    check=True, capture_output=True)
     return folder / "source.so"
 
 
-def storescu_from(shim: Path, address: str, port: int, paths: list[Path], aet: str) -> subprocess.CompletedProcess:
+@pytest.fixture(scope="module")
+def source_shim(tmp_path_factory) -> Path:
+    """The compiled shim that makes a real storescu connect from another loopback address."""
+    return build_source_shim(tmp_path_factory.mktemp("shim"), _need("gcc"))
+
+
+def storescu_from(shim: Path, address: str, port: int, paths: list[Path], aet: str, timeout_s: float = 120) -> subprocess.CompletedProcess:
     """DCMTK's storescu, connecting from `address` (127.x.y.z) to the receiver on 127.0.0.1."""
     import os
 
     env = {**os.environ, "LD_PRELOAD": str(shim), "QC_SOURCE_ADDRESS": address}
     return subprocess.run([_need("storescu"), "-aet", aet, "-aec", "MRLINACQC", "127.0.0.1", str(port), *map(str, paths)],
-                          capture_output=True, text=True, timeout=120, env=env)
+                          capture_output=True, text=True, timeout=timeout_s, env=env)
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -402,3 +405,28 @@ def test_refusals_are_said_plainly_for_a_week_on_home_and_review(store, qc_data_
             at.switch_page(page).run()
         assert not at.exception, [e.value for e in at.exception]
         assert [e.value for e in at.error if "Boîte de réception pleine" in e.value] == [sentence]
+
+
+def test_an_address_off_the_allow_list_is_rejected_permanently_and_never_accepted(qc_data_dir):
+    """The allow-list's A-ASSOCIATE-RJ (rejected-permanent, calling AE title not recognised) ends the association:
+    before, pynetdicom went on negotiating after it (the association was not marked rejected)."""
+    from pynetdicom import AE
+    from pynetdicom.sop_class import RTImageStorage
+    from qc.intake.receiver import Receiver, ReceiverConfig
+
+    port = free_port()
+    receiver = Receiver(qc_data_dir, ReceiverConfig(port=port, address="127.0.0.1", allowed_addresses=["127.0.0.9"]))
+    receiver.start()
+    try:
+        ae = AE(ae_title="UNITY1")
+        ae.add_requested_context(RTImageStorage)
+        refused = ae.associate("127.0.0.1", port, ae_title="MRLINACQC")
+        allowed = ae.associate("127.0.0.1", port, ae_title="MRLINACQC", bind_address=("127.0.0.9", 0))
+        assert allowed.is_established
+        allowed.release()
+    finally:
+        receiver.stop()
+    assert refused.is_rejected and not refused.is_established
+    rj = refused.acceptor.primitive
+    assert (rj.result, rj.result_source, rj.diagnostic) == (0x01, 0x01, 0x03)
+    assert receiver.refused == 1
