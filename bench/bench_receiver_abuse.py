@@ -82,7 +82,9 @@ def part_big(port: int, proc, tmp: Path, big_mib: int, store) -> bool:
     peak = peak_rss_mb(proc.pid)
     ok = send(port, write_files(tmp / "s1", session, "aqua"))
     deadline = time.time() + 120
-    while time.time() < deadline and not store.pending_reviews():
+    # the session is stored, then its inbox rows marked analysed in a second transaction: wait for both
+    while time.time() < deadline and not (store.pending_reviews() and all(
+            r["state"] == "analysed" for r in store.db.query("select state from inbox"))):
         time.sleep(0.5)
     rows = list(store.db.query("select state from inbox"))
     print(f"1. {big.stat().st_size / 2**20:.0f} MiB object: storescu exit {out.returncode} after {refused_s:.1f} s; receiver peak "
