@@ -430,3 +430,13 @@ def test_an_address_off_the_allow_list_is_rejected_permanently_and_never_accepte
     rj = refused.acceptor.primitive
     assert (rj.result, rj.result_source, rj.diagnostic) == (0x01, 0x01, 0x03)
     assert receiver.refused == 1
+
+
+def test_the_per_address_bound_is_set_beside_the_server_and_must_be_positive():
+    from qc.intake.receiver import ReceiverConfig, config_from_env
+
+    assert ReceiverConfig().max_associations_per_address == 4
+    env = {"QC_RECEIVER_PORT": "11112", "QC_RECEIVER_MAX_ASSOCIATIONS_PER_ADDRESS": "2"}
+    assert config_from_env(env).max_associations_per_address == 2
+    with pytest.raises(ValueError, match="MAX_ASSOCIATIONS_PER_ADDRESS"):
+        config_from_env({**env, "QC_RECEIVER_MAX_ASSOCIATIONS_PER_ADDRESS": "0"})

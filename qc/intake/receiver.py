@@ -199,8 +199,9 @@ class Receiver:
             return
         if not self._admit(event.assoc):
             self.busy += 1
+            rq = event.assoc.requestor
             log.warning("association from %s@%s told busy: %s associations at most, %s per address",
-                        event.assoc.requestor.primitive.calling_ae_title, event.assoc.requestor.address, self.config.max_associations,
+                        rq.primitive.calling_ae_title, rq.address, self.config.max_associations,
                         self.config.max_associations_per_address)
             reject(event.assoc, *REJECT_BUSY)
 
@@ -380,7 +381,8 @@ def config_from_env(env=None) -> ReceiverConfig | None:
     """The receiver the server starts with: QC_RECEIVER_PORT (unset = none), QC_RECEIVER_AET,
     QC_RECEIVER_ALLOW_AET and QC_RECEIVER_ALLOW_ADDRESS (comma-separated), QC_RECEIVER_ADDRESS, and the
     bounds QC_RECEIVER_MAX_OBJECT_MB, QC_RECEIVER_INBOX_QUOTA_MB, QC_RECEIVER_IDLE_S,
-    QC_RECEIVER_ASSOCIATION_MAX_S, QC_RECEIVER_MAX_ASSOCIATIONS, QC_RECEIVER_MAX_ASSOCIATIONS_PER_ADDRESS (unset = the defaults of ReceiverConfig)."""
+    QC_RECEIVER_ASSOCIATION_MAX_S, QC_RECEIVER_MAX_ASSOCIATIONS, QC_RECEIVER_MAX_ASSOCIATIONS_PER_ADDRESS (unset =
+    the defaults of ReceiverConfig)."""
     import os
 
     env = os.environ if env is None else env
