@@ -448,6 +448,21 @@ def m010_signatures_alerts(db: Database) -> None:
     db["settings"].upsert({"key": "signatures.required_since", "value": now_iso()}, pk="key")
 
 
+@migrations()
+def m011_intake_refusals(db: Database) -> None:
+    """What the DICOM receiver refused for lack of room (qc.records.intake_refusals): an object over the size
+    limit (its association aborted) or past the inbox quota (C-STORE 0xA700), with when and from which sender,
+    so that the review page and Home can say it (before, only the receiver's log did)."""
+    db["intake_refusals"].create(
+        {"id": int, "at": str, "reason": str, "ae_title": str, "address": str, "size": int, "limit_mb": float,
+         "what": str},
+        pk="id",
+        not_null={"at", "reason"},
+        defaults={"ae_title": "", "address": "", "size": 0, "what": ""},
+    )
+    db["intake_refusals"].create_index(["at"])
+
+
 def now_iso() -> str:
     return dt.datetime.now().replace(microsecond=0).isoformat(sep=" ")
 
