@@ -31,7 +31,8 @@ class MetricSpec:
     better: str | None = None  # "lower", "higher" or None (closer to nominal)
     # A count of the session's items judged by another metric: ("slit_error_mm", "fail") is the number of rows
     # judged by `slit_error_mm` that fail. The pipeline computes it after judging the items (`qc.pipeline.judge`).
-    counts_items: tuple[str, str] | None = None
+    # The metric None counts the rows judged by any metric; the status may be a tuple (rows with any of them).
+    counts_items: tuple[str | None, str | tuple[str, ...]] | None = None
 
     def label(self, lang: str) -> str:
         return self.label_fr if lang == "fr" else self.label_en
