@@ -42,7 +42,7 @@ from typing import Any
 from qc.readers.dicom_io import expand_inputs, sha256_of
 from qc.errors import QCInputError
 from qc.i18n import t
-from qc.spec import AnalysisContext, MetricSpec, TestSpec
+from qc.spec import AnalysisContext, DemoSessions, MetricSpec, TestSpec
 from qc.results import AnalysisResult, InputFile, Measurement
 from qc.tolerances import FAIL, JUDGED_BY, NOT_MEASURED
 
@@ -888,6 +888,8 @@ SPEC = TestSpec(
 # The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
 DEMO_INPUT = "qc.demo_inputs:piqt_demo"
 ROUTING = None  # a PIQT report is a file the scanner writes, never a received DICOM object
+# The demo database: the weekly report of every Wednesday morning over the latest weeks.
+DEMO = DemoSessions(make="qc.demo_inputs:piqt_session", gen="piqt", span="weeks", weekday=2, time="07:30", date_arg="day", keep_latest=2)
 
 
 # ================================================================ plotting helpers (page only)
