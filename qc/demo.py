@@ -28,10 +28,10 @@ from pathlib import Path
 
 import numpy as np
 
-from qc.spec import DemoSessions
 from qc.config import DB_FILENAME, data_dir as default_data_dir
 from qc.registry import all_tests, demo_declarations, demo_sessions, get_test
 from qc.records.storage import Store, open_store
+from qc.spec import DemoSessions
 
 DEMO_MACHINE = "Unity 1 (démo)"
 DEMO_STATION = "UNITY-DEMO"

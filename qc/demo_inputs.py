@@ -5,7 +5,8 @@ Each analyser module names its demo input (`DEMO_INPUT = "module:function"`, a z
 the (name, bytes) inputs, acquired now); `demo_inputs_for(key)` resolves that name, so no list of tests lives here.
 The demo knows the generators; the analysers do not (they never import `qc.synthetic`, they only name a function).
 The functions below are the adapters of the first tests (a generator whose arguments differ); a new test may name a
-function of its own synthetic module directly.
+function of its own synthetic module directly. The second part holds the demo database's generators, named the same
+way by each analyser module's `DEMO` (`qc.spec.DemoSessions.make`) and called with a recipe's arguments.
 """
 
 from __future__ import annotations
