@@ -40,7 +40,8 @@ _frame = threading.local()
 
 
 def ensure_navigation() -> None:
-    """Make a direct link to a page (e.g. /field) open inside the app frame.
+    """Make a direct link to a page file (e.g. /history) open inside the app frame (the tests' pages are functions,
+    never run this way: see docs/architecture.md, "How a page is made").
 
     Streamlit treats a folder named `pages/` as legacy multipage mode until some session has run
     `st.navigation`, and then runs a page file whose name matches the URL without app.py (on a
