@@ -1,7 +1,9 @@
 """MR-Linac QC — Streamlit entry point: page frame, language, operator, and routing with st.navigation.
 
-Every page lives in `pages/`; image tests have one file each, logged tests (defined by data, see
-`qc.records.logged`) share `pages/logged.py` under their own URL. On first start with no database, the demo
+The navigation is built from the test registry: every image/report test's page is the one page flow called with
+its key (`pages/flow.py`, a function page under the test's key as URL), the two MR study pages are flow functions
+too; logged tests (defined by data, see `qc.records.logged`) share `pages/logged.py` under `log_<key>`; the record
+pages are files in `pages/`. On first start with no database, the demo
 database is built so that a newcomer sees real results at once.
 """
 
@@ -10,7 +12,7 @@ from __future__ import annotations
 import qc  # noqa: F401  (first: one BLAS thread per process, set before numpy loads; see qc/__init__.py)
 import streamlit as st
 
-from pages import common
+from pages import common, flow
 from qc.registry import FREQUENCIES, MENU_GROUPS
 
 st.set_page_config(page_title="MR-Linac QC", page_icon=":material/radiology:", layout="wide")
@@ -24,8 +26,8 @@ FREQ_ORDER = {f: i for i, f in enumerate(FREQUENCIES)}
 grouped = {key for keys in MENU_GROUPS.values() for key in keys}
 pages_by_key = {spec.key: common.page_for(spec) for spec in tests}
 study_pages = {
-    "mr-image": st.Page("pages/mr_image.py", title=T("mrq.nav.image_quality"), icon=":material/view_in_ar:", url_path="mr-image"),
-    "mr-linac": st.Page("pages/mr_linac.py", title=T("mrl.page.title"), icon=":material/folder_open:", url_path="mr-linac"),
+    "mr-image": st.Page(flow.mr_image_page, title=T("mrq.nav.image_quality"), icon=":material/view_in_ar:", url_path="mr-image"),
+    "mr-linac": st.Page(flow.mr_linac_page, title=T("mrl.page.title"), icon=":material/folder_open:", url_path="mr-linac"),
 }
 # Daily and weekly tests first (what the team does most), then the rarer ones; the MR tests under their study page.
 ungrouped = sorted((s for s in tests if s.key not in grouped), key=lambda s: FREQ_ORDER.get(s.frequency, 99))
@@ -69,7 +71,9 @@ with common.as_app_frame():
     # Behind the login the pages are still registered (hidden, none runs): a bookmarked page then opens after the
     # login instead of Streamlit's "Page not found" (its legacy handling of the pages/ folder, see qc/launcher.py).
     common.login_gate(store, register_pages=lambda: st.navigation(navigation_pages(), position="hidden"))
-nav = st.navigation(navigation_pages(), position="hidden")
+every_page = navigation_pages()
+common.remember_pages(every_page)  # the links between pages drawn by page functions (common.page_of)
+nav = st.navigation(every_page, position="hidden")
 with menu_slot:
     common.draw_menu(menu(), nav)
 common.set_current_page(nav, tests)

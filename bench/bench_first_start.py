@@ -113,9 +113,11 @@ PAGE_SCRIPT = r"""
 import json, sys, time
 import qc  # one BLAS thread, as app.py
 from streamlit.testing.v1 import AppTest
+from streamlit.util import calc_hash
 from qc.registry import builtin_tests
+# files, then the function pages by URL path (the MR study pages, each image/report test's page: pages/flow.py)
 pages = ["pages/home.py", "pages/history.py", "pages/reports.py", "pages/settings.py", "pages/review.py", "pages/viewer.py",
-         "pages/mr_image.py", "pages/mr_linac.py"] + [s.page for s in builtin_tests() if s.kind in ("dicom", "report")]
+         "mr-image", "mr-linac"] + [s.key for s in builtin_tests() if s.kind in ("dicom", "report")]
 out = []
 t = time.process_time()
 at = AppTest.from_file("app.py", default_timeout=600)
@@ -124,7 +126,11 @@ at.run()
 out.append(("pages/home.py (first run, imports included)", time.process_time() - t, bool(at.exception)))
 for page in pages:
     t = time.process_time()
-    at.switch_page(page).run()
+    if page.endswith(".py"):
+        at.switch_page(page)
+    else:
+        at._page_hash = calc_hash(page)  # a function page: st.Page names it by the hash of its url_path
+    at.run()
     out.append((page, time.process_time() - t, bool(at.exception)))
 print(json.dumps(out))
 """

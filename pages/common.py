@@ -1,5 +1,5 @@
 """Shared UI pieces of the pages (not a page itself): store per session, language, operator,
-machine choice, result display, the generic image-test page and the error guard.
+machine choice, result display, the save block of the one page flow (`pages/flow.py`) and the error guard.
 
 Pages only gather input, call `qc`, show the result and store it; all numbers come from `qc`.
 """
@@ -25,7 +25,6 @@ from qc.errors import DuplicateUploadError, QCInputError
 from qc.i18n import DEFAULT_LANG, LANGUAGES, t
 from qc.registry import TestSpec, all_tests
 from qc.records.storage import Store
-from qc.slots import analysis_slot
 from qc.textsafe import md_escape
 
 STATUS_BG = {"pass": "#e8f5e9", "warning": "#fff8e1", "fail": "#ffebee", "none": "#eceff1", "unmeasured": "#ffebee"}
@@ -41,7 +40,8 @@ _frame = threading.local()
 
 
 def ensure_navigation() -> None:
-    """Make a direct link to a page (e.g. /field) open inside the app frame.
+    """Make a direct link to a page file (e.g. /history) open inside the app frame (the tests' pages are functions,
+    never run this way: see docs/architecture.md, "How a page is made").
 
     Streamlit treats a folder named `pages/` as legacy multipage mode until some session has run
     `st.navigation`, and then runs a page file whose name matches the URL without app.py (on a
@@ -339,10 +339,37 @@ def draw_menu(sections: list[tuple[str, list]], current) -> None:
 
 
 def page_for(spec: TestSpec) -> st.Page:
-    """The navigation page of a test (logged tests share one file under their own URL)."""
+    """The navigation page of a test, made from the registry: an image/report test's page is the one page flow
+    (`pages.flow.test_page`) called with its key, under its key as URL; logged tests share one file under
+    `log_<key>`. Made at each run for this session (st.navigation mutates its pages: never shared between sessions);
+    a function page costs no path resolution (a file page does, in every run of every session)."""
     if spec.kind == "logged":
         return st.Page("pages/logged.py", title=spec.name(lang()), icon=PAGE_ICONS["logged"], url_path=f"log_{spec.key}")
-    return st.Page(spec.page, title=spec.name(lang()), icon=PAGE_ICONS[spec.kind], url_path=spec.key)
+    return st.Page(flow_page(spec.key), title=spec.name(lang()), icon=PAGE_ICONS[spec.kind], url_path=spec.key)
+
+
+def flow_page(key: str) -> Callable[[], None]:
+    """The page function of the image/report test `key`: the one flow with that test (`flow_key` names it, for the
+    test that checks every image test's page goes through the flow)."""
+
+    def page() -> None:
+        from pages.flow import test_page
+
+        test_page(key)
+
+    page.__name__ = "test_" + key.replace("-", "_")
+    page.flow_key = key  # type: ignore[attr-defined]
+    return page
+
+
+def remember_pages(pages: list) -> None:
+    """The pages of this run, by URL, for the links between pages drawn by page functions (`page_of`)."""
+    _frame.pages = {p.url_path: p for p in pages}
+
+
+def page_of(url_path: str):
+    """The page of this run registered under `url_path` (None outside the app's navigation)."""
+    return (getattr(_frame, "pages", None) or {}).get(url_path)
 
 
 def set_current_page(nav, specs: list[TestSpec]) -> None:
@@ -513,12 +540,16 @@ def show_analysis(analysis: pipeline.Analysis, extra: Callable[[pipeline.Analysi
             st.dataframe(items_frame(r.items, lang(), analysis.spec), hide_index=True, width="stretch")
 
 
-def save_block(store: Store, analysis: pipeline.Analysis, key: str) -> int | None:
-    """Asks the pipeline's duplicate question, takes the comment and the save button; returns the stored session id."""
+def save_block(store: Store, analysis: pipeline.Analysis, key: str, same_test_only: bool = False) -> int | None:
+    """Asks the pipeline's duplicate question, takes the comment and the save button; returns the stored session id.
+
+    The question is asked again inside the write transaction (`pipeline.store_analysis`): files stored meanwhile by
+    someone else are refused with a sentence, never stored twice unasked. `same_test_only`: one upload feeds several
+    tests (MR image quality), so only a session of the same test holding these files is a duplicate."""
     if analysis.machine is None:
         st.warning(T("ui.no_machine"))
         return None
-    dups = pipeline.duplicates(store, analysis)
+    dups = pipeline.duplicates(store, analysis, same_test_only=same_test_only)
     allow = False
     if dups:
         d = dups[0]
@@ -531,8 +562,9 @@ def save_block(store: Store, analysis: pipeline.Analysis, key: str) -> int | Non
             st.error(T("ui.operator_required"))
             return None
         try:
-            sid = pipeline.store_analysis(store, analysis, operator=operator(), comment=comment, allow_duplicate=allow)
-        except DuplicateUploadError as exc:
+            sid = pipeline.store_analysis(store, analysis, operator=operator(), comment=comment, allow_duplicate=allow,
+                                          same_test_only=same_test_only)
+        except DuplicateUploadError as exc:  # stored meanwhile (another user, another tab)
             st.error(md_escape(exc.message(lang())))
             return None
         st.session_state[f"{key}_saved"] = sid
@@ -543,7 +575,7 @@ def save_block(store: Store, analysis: pipeline.Analysis, key: str) -> int | Non
     return sid
 
 
-# ------------------------------------------------------------------ the generic image/report test page
+# ------------------------------------------------------------------ pieces of the one page flow (pages/flow.py)
 
 
 def _inputs_key(inputs: list[tuple[str, bytes]], machine: dict | None) -> str:
@@ -554,72 +586,6 @@ def _inputs_key(inputs: list[tuple[str, bytes]], machine: dict | None) -> str:
     h.update(str(machine["id"] if machine else "-").encode())
     h.update(lang().encode())
     return h.hexdigest()
-
-
-def image_test_page(
-    key: str,
-    extra: Callable[[pipeline.Analysis], None] | None = None,
-    baseline: Callable | None = None,
-    options: Callable[[], dict] | None = None,
-) -> None:
-    """Upload (or demo) → analyse → show → save, for a test analysed from files (`options`: draws the page's
-    analyser options under the uploader and returns them)."""
-    store = get_store()
-    from qc.registry import get_test
-
-    spec = get_test(key, store)
-    st.title(spec.name(lang()))
-    st.caption(f"{T('freq.' + spec.frequency)} — {spec.description(lang())}")
-    machine = machine_selector(store, key=f"{key}_machine")
-    types = [x.strip().lstrip(".") for x in spec.accepts.split(",") if x.strip()]
-    uploads = session_uploader(T("ui.upload"), types, key=f"{key}_upload")
-    from qc.demo_inputs import demo_inputs_for
-
-    make_demo = demo_inputs_for(spec.key)
-    if st.button(T("ui.try_demo"), key=f"{key}_demo", icon=":material/science:", disabled=make_demo is None):
-        with st.spinner(T("ui.making_demo")):
-            st.session_state[f"{key}_demo_inputs"] = make_demo()
-        st.session_state.pop(f"{key}_saved", None)
-    opts = options() if options is not None else None
-    inputs: list[tuple[str, bytes]] = []
-    if uploads:
-        inputs = [(u.name, u.getvalue()) for u in uploads]
-        st.session_state.pop(f"{key}_demo_inputs", None)
-        if st.session_state.get(f"{key}_given_for") != _inputs_key(inputs, None):
-            # A date given for other files is not this upload's date.
-            st.session_state.pop(f"{key}_given_date", None)
-            st.session_state[f"{key}_given_for"] = _inputs_key(inputs, None)
-    elif st.session_state.get(f"{key}_demo_inputs"):
-        inputs = st.session_state[f"{key}_demo_inputs"]
-        st.caption(T("ui.using_demo", n=len(inputs)))
-    if not inputs:
-        st.info(T("ui.waiting_upload"))
-        return
-    given = st.session_state.get(f"{key}_given_date")
-    cache_key = _inputs_key(inputs, machine) + (given.isoformat() if given else "") + repr(sorted((opts or {}).items()))
-    cached = st.session_state.get(f"{key}_analysis")
-    if cached is None or cached[0] != cache_key:
-        st.session_state.pop(f"{key}_saved", None)
-        try:
-            with st.spinner(T("ui.analysing")), analysis_slot((current_user() or {}).get("username") or client_address()):
-                analysis = pipeline.analyse(store, spec, inputs, machine, lang(), options=opts, acquired_at=given)
-        except QCInputError as exc:
-            st.session_state.pop(f"{key}_analysis", None)
-            if pipeline.needs_date(exc):
-                ask_date_after(key, exc)
-            else:
-                st.error(md_escape(exc.message(lang())), icon=":material/error:")
-            return
-        st.session_state[f"{key}_analysis"] = (cache_key, analysis)
-    else:
-        analysis = cached[1]
-    show_analysis(analysis, extra)
-    st.divider()
-    sid = save_block(store, analysis, key)
-    if baseline is not None and sid and machine is not None and allowed("baseline"):
-        if st.button(T("ui.set_baseline"), key=f"{key}_baseline"):
-            pipeline.set_baseline(store, analysis, sid, baseline, operator())
-            st.success(T("ui.baseline_set"))
 
 
 def given_date_for(key: str, inputs: list[tuple[str, bytes]]) -> dt.datetime | None:
@@ -657,13 +623,3 @@ def acquisition_date_form(key: str, reason: str | None = None) -> None:
             else:
                 st.session_state[f"{key}_given_date"] = dt.datetime.combine(day, at or dt.time(0, 0))
                 st.rerun()
-
-
-def charts_of(module) -> Callable[[pipeline.Analysis], None]:
-    """Show the Altair charts a test module draws for its result (`module.charts(result, lang)`)."""
-
-    def show(analysis: pipeline.Analysis) -> None:
-        for title, chart in module.charts(analysis.result, lang()):
-            st.altair_chart(chart, width="stretch")
-
-    return show

@@ -27,7 +27,7 @@ import logging
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-from qc.errors import QCInputError
+from qc.errors import DuplicateUploadError, QCInputError
 from qc import __version__ as APP_VERSION
 from qc.i18n import t
 from qc.registry import AnalysisContext, TestSpec
@@ -367,9 +367,13 @@ def _item_counts(spec: TestSpec, result: AnalysisResult) -> None:
             result.measurements.append(Measurement(m.name, value, m.unit))
 
 
-def duplicates(store: Store, analysis: Analysis) -> list[dict]:
-    """Files of this analysis already stored in a non-voided session: the question to ask before saving."""
-    return store.find_duplicates(analysis.result.files)
+def duplicates(store: Store, analysis: Analysis, same_test_only: bool = False) -> list[dict]:
+    """Files of this analysis already stored in a non-voided session: the question to ask before saving.
+
+    `same_test_only`: one upload feeds several tests (MR image quality: one series, seven measures), so the same
+    files stored for another test are not a duplicate; stored twice for the same test they are."""
+    found = store.find_duplicates(analysis.result.files)
+    return [d for d in found if d.get("test") == analysis.spec.key] if same_test_only else found
 
 
 def store_analysis(
@@ -382,10 +386,12 @@ def store_analysis(
     is_demo: bool = False,
     keep_files: bool = True,
     review_state: str = "",
+    same_test_only: bool = False,
 ) -> int:
     """Store a judged analysis whole (with the calibration and baseline it used), or nothing.
 
-    `allow_duplicate` is the user's answer to `duplicates` (re-checked inside the write transaction);
+    `allow_duplicate` is the user's answer to `duplicates` (re-checked inside the write transaction, so files stored
+    meanwhile by someone else raise `DuplicateUploadError`); `same_test_only` as in `duplicates`;
     `review_state="pending"` for automatic intake (the session waits for a physicist).
     """
     if analysis.machine is None:
@@ -395,7 +401,28 @@ def store_analysis(
     warnings = list(analysis.warnings)
     pictures = drawn_pictures(analysis.spec, analysis.result, analysis.lang, warnings)  # drawn once, stored with it
     analysis.result.warnings = warnings
-    session_id = store.save_session(
+    if not same_test_only:  # the store asks the question inside its write transaction
+        session_id = _save(store, analysis, operator, comment, allow_duplicate, is_demo, keep_files, review_state, pictures)
+    else:
+        with store.write():  # re-entrant: save_session joins this transaction, so the question and the write are one
+            found = store.find_duplicates(analysis.result.files)
+            same = [d for d in found if d.get("test") == analysis.spec.key]
+            if same and not allow_duplicate:
+                d = same[0]
+                raise DuplicateUploadError(d["upload"], d["session_id"], d["acquired_at"])
+            # files held by another test's session only (one series, several measures) are no duplicate here
+            session_id = _save(store, analysis, operator, comment, allow_duplicate or bool(found), is_demo, keep_files,
+                               review_state, pictures)
+    # E-mail alerts (out of tolerance, control signal) once the session is stored; a mail never fails the store.
+    from qc.alerts import after_store
+
+    after_store(store, session_id, is_demo=is_demo)
+    return session_id
+
+
+def _save(store: Store, analysis: Analysis, operator: str, comment: str, allow_duplicate: bool, is_demo: bool,
+          keep_files: bool, review_state: str, pictures: list) -> int:
+    return store.save_session(
         analysis.spec,
         analysis.result,
         analysis.machine["id"],
@@ -411,11 +438,6 @@ def store_analysis(
         pictures=pictures,
         app_version=APP_VERSION,
     )
-    # E-mail alerts (out of tolerance, control signal) once the session is stored; a mail never fails the store.
-    from qc.alerts import after_store
-
-    after_store(store, session_id, is_demo=is_demo)
-    return session_id
 
 
 def set_baseline(store: Store, analysis: Analysis, session_id: int, make: Callable[[AnalysisResult], dict], user: str) -> int:

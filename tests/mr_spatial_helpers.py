@@ -7,6 +7,7 @@ from pathlib import Path
 from streamlit.testing.v1 import AppTest
 
 from conftest import REPO, shared_file
+from pages_nav import open_page
 from qc.readers.dicom_io import read_paths
 from qc.registry import AnalysisContext
 
@@ -24,7 +25,7 @@ def ctx(**options) -> AnalysisContext:
 
 
 def demo_page_round_trip(page: str, key: str, qc_data_dir) -> AppTest:
-    """Open a test page, use its demo button, check the result shows (table, overlay) without any error,
+    """Open a test page (its URL path: the test's key), use its demo button, check the result shows (table, overlay) without any error,
     save it and check one session is stored."""
     from qc.records.storage import open_store
 
@@ -34,7 +35,7 @@ def demo_page_round_trip(page: str, key: str, qc_data_dir) -> AppTest:
     at.session_state["lang"] = "fr"
     at.session_state["operator"] = "AG"
     at.run()
-    at.switch_page(page).run()
+    open_page(at, page).run()
     assert not at.exception, [e.value for e in at.exception]
     at.button(key=f"{key}_demo").click().run()
     assert not at.exception, [e.value for e in at.exception]

@@ -11,6 +11,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import REPO, blank_rt_image
+from pages_nav import image_test_keys, open_page
 
 APP = str(REPO / "app.py")
 STATIC_PAGES = ["pages/home.py", "pages/history.py", "pages/reports.py", "pages/settings.py", "pages/logged.py", "pages/review.py", "pages/viewer.py"]
@@ -35,9 +36,9 @@ def start(lang: str = "fr", operator: str = "") -> AppTest:
 
 
 def image_pages() -> list[str]:
-    from qc.registry import builtin_tests
-
-    return [s.page for s in builtin_tests() if s.kind in ("dicom", "report")]
+    """The URL paths of the image/report tests' pages (function pages made from the registry) and of the MR study
+    pages."""
+    return image_test_keys() + ["mr-image", "mr-linac"]
 
 
 def assert_clean(at: AppTest, where: str) -> None:
@@ -54,7 +55,7 @@ def test_every_page_renders(lang, db, demo_db, qc_data_dir):
     at = start(lang)
     assert_clean(at, "home")
     for page in STATIC_PAGES + image_pages():
-        at.switch_page(page).run()
+        open_page(at, page).run()
         assert_clean(at, page)
         assert at.title, f"{page} shows no title"
     titles_en = {"fr": "Historique", "en": "History"}
@@ -194,8 +195,8 @@ def test_wrong_file_on_an_image_page_shows_an_error_and_the_app_keeps_working(qc
     if not pages:
         pytest.skip("no image test page registered")
     at = start()
-    at.switch_page(pages[0]).run()
-    key = pages[0].split("/")[-1][:-3]
+    open_page(at, pages[0]).run()
+    key = pages[0]
     at.file_uploader(key=f"{key}_upload").set_value(("notes.txt", b"hello", "text/plain")).run()
     assert not at.exception
     assert any("notes.txt" in e.value.replace("\\", "") for e in at.error)  # shown escaped (md_escape)
@@ -244,7 +245,7 @@ def test_bad_inputs_on_the_field_page_each_get_their_own_message_and_nothing_is_
     zipfile.ZipFile(empty, "w").close()
     mr = shared_file("hazen", "uniformity", "axial_oil.IMA").read_bytes()
     at = start(operator="AG")
-    at.switch_page("pages/field.py").run()
+    open_page(at, "field").run()
     seen = {}
     for name, data in (("coupe.dcm", good[: len(good) // 3]), ("axial_oil.IMA", mr), ("vide.zip", empty.getvalue())):
         at.file_uploader(key="field_upload").set_value((name, data, "application/octet-stream")).run()

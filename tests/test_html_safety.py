@@ -29,6 +29,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
+from pages_nav import open_page
 from qc.textsafe import WORD_JOINER, md_escape
 
 PAYLOADS = [
@@ -223,7 +224,7 @@ def test_field_page_shows_dicom_header_text_escaped(payload, qc_data_dir):
     at.session_state["lang"] = "fr"
     at.session_state["operator"] = "Testeur"
     at.run()
-    at.switch_page("pages/field.py").run()
+    open_page(at, "field").run()
     name = "MVIC_150x80.dcm"
     at.file_uploader(key="field_upload").set_value((name, _hostile_field_dicom(payload, payload), "application/dicom")).run()
     assert not at.exception, [e.value for e in at.exception]

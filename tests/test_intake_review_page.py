@@ -8,6 +8,7 @@ import datetime as dt
 from streamlit.testing.v1 import AppTest
 
 from conftest import REPO
+from pages_nav import open_page
 
 WHEN = dt.datetime(2026, 10, 5, 8, 0)
 
@@ -32,7 +33,7 @@ def start(page: str | None = None) -> AppTest:
     at.session_state["operator"] = "Dr Physicienne"
     at.run()
     if page:
-        at.switch_page(page).run()
+        open_page(at, page).run()
     return at
 
 

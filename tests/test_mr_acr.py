@@ -85,7 +85,7 @@ def test_session_verdicts():
 
 
 def test_page_demo_analyse_and_save(qc_data_dir):
-    demo_page_round_trip("pages/mr_acr.py", "mr-acr", qc_data_dir)
+    demo_page_round_trip("mr-acr", "mr-acr", qc_data_dir)
 
 
 def test_enhanced_multiframe_series_shuffled_in_a_zip_with_a_non_image():

@@ -102,7 +102,7 @@ def test_session_verdicts():
 
 
 def test_page_demo_analyse_and_save(qc_data_dir):
-    demo_page_round_trip("pages/mr_geometry.py", "mr-geometry", qc_data_dir)
+    demo_page_round_trip("mr-geometry", "mr-geometry", qc_data_dir)
 
 
 def test_the_sagittal_localiser_gives_its_si_length_only():

@@ -9,6 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import REPO, blank_rt_image
+from pages_nav import open_page
 
 APP = str(REPO / "app.py")
 WHEN = dt.datetime(2026, 11, 20, 9, 0)
@@ -40,7 +41,7 @@ def test_a_study_is_routed_to_the_four_tests_and_each_saved_on_its_own(qc_data_d
         s.add_machine("Unity A", "UNITY-DEMO", "DEMO-0001", user="t")
     at = start()
     at.session_state["mr_linac_demo_inputs"] = study
-    at.switch_page("pages/mr_linac.py").run()
+    open_page(at, "mr-linac").run()
     assert not at.exception, [e.value for e in at.exception]
     names = ["IRM MR-Linac : homogénéité B0", "IRM MR-Linac : B0 et angle du bras", "IRM MR-Linac : B1 (double angle)", "IRM MR-Linac : géométrie 3D"]
     headers = [h.value.split(" ", 1)[1] for h in at.header]  # each header starts with its verdict's icon
@@ -71,7 +72,7 @@ def test_the_geometry_page_analyses_its_demo(qc_data_dir):
     with open_store(qc_data_dir) as s:
         s.add_machine("Unity A", "UNITY-DEMO", "DEMO-0001", user="t")
     at = start()
-    at.switch_page("pages/mr_geometry_3d.py").run()
+    open_page(at, "mr-geometry-3d").run()
     at.button(key="mr_geometry_3d_demo").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("Résultat global : Conforme" in x.value for x in at.success)
@@ -80,7 +81,7 @@ def test_the_geometry_page_analyses_its_demo(qc_data_dir):
 
 def test_a_wrong_file_gets_a_sentence_and_nothing_to_save(qc_data_dir):
     at = start()
-    at.switch_page("pages/mr_b0.py").run()
+    open_page(at, "mr-b0").run()
     at.file_uploader(key="mr_b0_upload").set_value(("portal.dcm", blank_rt_image(0.5), "application/dicom")).run()
     assert not at.exception
     assert len(at.error) == 1 and "portal.dcm" in at.error[0].value.replace("\\", "")
@@ -93,7 +94,7 @@ def test_a_physicist_sets_the_gantry_angles_and_they_are_stored_and_audited(qc_d
     from qc.records.storage import open_store
 
     at = start()
-    at.switch_page("pages/mr_b0_gantry.py").run()
+    open_page(at, "mr-b0-gantry").run()
     angles = " ; ".join(str(180 - 30 * k) for k in range(13))
     at.text_input(key="mr_b0_gantry_opt_angles").input(angles)
     at.text_input(key="mr_b0_gantry_opt_iso").input("0 ; 0 ; 2,5")

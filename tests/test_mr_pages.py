@@ -7,9 +7,10 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import REPO, shared_file
+from pages_nav import open_page
 
 APP = str(REPO / "app.py")
-PAGES = {"mr-snr": "pages/mr_snr.py", "mr-uniformity": "pages/mr_uniformity.py", "mr-ghosting": "pages/mr_ghosting.py"}
+PAGES = {"mr-snr": "mr-snr", "mr-uniformity": "mr-uniformity", "mr-ghosting": "mr-ghosting"}  # key: URL path
 
 
 def start(lang: str = "fr", operator: str = "") -> AppTest:
@@ -26,18 +27,16 @@ def clean(at: AppTest, where: str) -> None:
 
 
 def test_pages_are_in_the_registry():
-    from qc.registry import builtin_tests
+    from qc.registry import analyser_keys
 
-    pages = {s.key: s.page for s in builtin_tests()}
-    for key, page in PAGES.items():
-        assert pages[key] == page
+    assert set(PAGES) <= set(analyser_keys())
 
 
 @pytest.mark.parametrize("lang", ["fr", "en"])
 def test_demo_on_each_page_shows_values_and_roi_images(lang, qc_data_dir):
     at = start(lang)
     for key, page in PAGES.items():
-        at.switch_page(page).run()
+        open_page(at, page).run()
         clean(at, page)
         at.button(key=f"{key}_demo").click().run()
         clean(at, f"{page} demo")
@@ -51,7 +50,7 @@ def test_real_snr_pair_upload_and_save(qc_data_dir):
     with open_store(qc_data_dir) as s:
         s.add_machine("Unity A")
     at = start(operator="AG")
-    at.switch_page(PAGES["mr-snr"]).run()
+    open_page(at, PAGES["mr-snr"]).run()
     files = [shared_file("hazen", "snr", "Philips", n) for n in ("Philips_IM-0011-0005.dcm", "Philips_IM-0011-0006.dcm")]
     at.file_uploader(key="mr-snr_upload").set_value([(p.name, p.read_bytes(), "application/dicom") for p in files]).run()
     clean(at, "upload")
@@ -66,7 +65,7 @@ def test_real_snr_pair_upload_and_save(qc_data_dir):
 
 def test_bad_file_gives_one_sentence(qc_data_dir):
     at = start()
-    at.switch_page(PAGES["mr-ghosting"]).run()
+    open_page(at, PAGES["mr-ghosting"]).run()
     at.file_uploader(key="mr-ghosting_upload").set_value(("notes.txt", b"hello", "text/plain")).run()
     assert not at.exception
     errors = [e.value.replace("\\", "") for e in at.error]
@@ -76,7 +75,7 @@ def test_bad_file_gives_one_sentence(qc_data_dir):
 @pytest.mark.parametrize("lang", ["fr", "en"])
 def test_image_quality_page_runs_every_measure_with_rois(lang, qc_data_dir):
     at = start(lang)
-    at.switch_page("pages/mr_image.py").run()
+    open_page(at, "mr-image").run()
     clean(at, "mr_image")
     at.button(key="mr_image_demo").click().run()
     clean(at, "mr_image demo")
@@ -90,7 +89,7 @@ def test_image_quality_page_real_series_saves_each_measure_as_its_test(qc_data_d
     with open_store(qc_data_dir) as s:
         s.add_machine("Unity A")
     at = start(operator="AG")
-    at.switch_page("pages/mr_image.py").run()
+    open_page(at, "mr-image").run()
     p = shared_file("hazen", "uniformity", "axial_oil.IMA")
     at.file_uploader(key="mr_image_upload").set_value([(p.name, p.read_bytes(), "application/dicom")]).run()
     clean(at, "upload")
@@ -103,14 +102,14 @@ def test_image_quality_page_real_series_saves_each_measure_as_its_test(qc_data_d
         assert s.counts()["sessions"] == 2
     # ...but the same measure of the same file again is.
     at2 = start(operator="AG")
-    at2.switch_page("pages/mr_image.py").run()
+    open_page(at2, "mr-image").run()
     at2.file_uploader(key="mr_image_upload").set_value([(p.name, p.read_bytes(), "application/dicom")]).run()
     assert [b for b in at2.button if b.key == "mr_image_mr-uniformity_save"][0].disabled
 
 
 def test_image_quality_page_bad_upload_one_sentence_per_measure(qc_data_dir):
     at = start()
-    at.switch_page("pages/mr_image.py").run()
+    open_page(at, "mr-image").run()
     at.file_uploader(key="mr_image_upload").set_value(("notes.txt", b"hello", "text/plain")).run()
     assert not at.exception
     errors = [e.value.replace("\\", "") for e in at.error]
@@ -124,7 +123,7 @@ def test_image_quality_page_opens_on_the_acr_verdict_with_a_real_acr_set(qc_data
     folder = shared_file("hazen", "acr", "Siemens")
     files = [(p.name, p.read_bytes(), "application/dicom") for p in sorted(folder.glob("*.dcm"))]
     at = start()
-    at.switch_page("pages/mr_image.py").run()
+    open_page(at, "mr-image").run()
     at.file_uploader(key="mr_image_upload").set_value(files).run()
     assert not at.exception, [e.value for e in at.exception]
     assert not [x.value for x in at.info if "ne s'applique pas" in x.value]  # no box above the verdict

@@ -75,7 +75,7 @@ def test_session_verdicts():
 
 
 def test_page_demo_analyse_and_save(qc_data_dir):
-    demo_page_round_trip("pages/mr_resolution.py", "mr-resolution", qc_data_dir)
+    demo_page_round_trip("mr-resolution", "mr-resolution", qc_data_dir)
 
 
 def test_the_sagittal_localiser_is_refused_with_a_sentence():

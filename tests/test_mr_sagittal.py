@@ -13,6 +13,7 @@ from qc import pipeline
 from qc.mr import geometry as ge
 from qc.registry import get_test
 from qc.synthetic.mr_phantoms import acr_sagittal_dicom, acr_series
+from pages_nav import open_page
 
 SI_ACCURACY_MM = 0.3  # docs/mr.md claim: synthetic S-I length within 0.3 mm
 AP_ACCURACY_MM = 0.3  # docs/mr.md claim: A-P width within 0.3 mm of the chord where the 20 mm slab is half filled
@@ -149,7 +150,7 @@ def test_image_quality_page_sends_the_localiser_to_geometry(qc_data_dir):
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
     at.session_state["lang"] = "fr"
     at.run()
-    at.switch_page("pages/mr_image.py").run()
+    open_page(at, "mr-image").run()
     p = shared_file("hazen", "acr", "PhilipsAchievaLocalizer", "0.dcm")
     at.file_uploader(key="mr_image_upload").set_value([(p.name, p.read_bytes(), "application/dicom")]).run()
     assert not at.exception, [e.value for e in at.exception]

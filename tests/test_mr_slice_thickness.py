@@ -115,7 +115,7 @@ def test_session_verdicts():
 
 
 def test_page_demo_analyse_and_save(qc_data_dir):
-    demo_page_round_trip("pages/mr_slice_thickness.py", "mr-slice-thickness", qc_data_dir)
+    demo_page_round_trip("mr-slice-thickness", "mr-slice-thickness", qc_data_dir)
 
 
 def test_the_sagittal_localiser_is_refused_with_a_sentence():

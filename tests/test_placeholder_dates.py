@@ -15,6 +15,7 @@ import pydicom
 import pytest
 
 from conftest import REPO
+from pages_nav import open_page
 from qc import pipeline
 from qc.errors import QCInputError
 from qc.readers import dicom_io
@@ -140,7 +141,7 @@ def test_mr_image_page_asks_for_the_date_naming_the_placeholder(qc_data_dir):
     at.session_state["lang"] = "fr"
     at.session_state["operator"] = "AG"
     at.run()
-    at.switch_page("pages/mr_image.py").run()
+    open_page(at, "mr-image").run()
     at.file_uploader(key="mr_image_upload").set_value(("ge.dcm", mr_file(GE_PLACEHOLDER), "application/dicom")).run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     assert any("0001-01-01" in w.value.replace("\\", "") for w in at.warning), [w.value for w in at.warning]

@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO
+from pages_nav import open_page
 from qc.records import storage
 from qc.records.storage import StorageError, open_store, sweep_partial_files
 
@@ -124,7 +125,7 @@ def test_page_shows_an_error_box_on_full_disk(qc_data_dir, monkeypatch):
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
     at.session_state["operator"] = "AG"
     at.run()
-    at.switch_page("pages/field.py").run()
+    open_page(at, "field").run()
     at.button(key="field_demo").click().run()
     assert not at.exception and not other_errors(at)
     monkeypatch.setattr(storage, "open", _full_disk_open(), raising=False)

@@ -8,6 +8,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from conftest import REPO
+from pages_nav import open_page
 from qc import slots
 from qc.errors import QCInputError
 
@@ -55,7 +56,7 @@ def test_page_says_wait_when_the_user_has_no_free_slot(qc_data_dir):
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=180)
     at.session_state["operator"] = "AG"
     at.run()
-    at.switch_page("pages/field.py").run()
+    open_page(at, "field").run()
     holders = [slots.analysis_slot("AG") for _ in range(slots.MAX_ANALYSES_PER_USER)]
     for h in holders:
         h.__enter__()

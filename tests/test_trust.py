@@ -14,6 +14,7 @@ import pydicom
 import pytest
 
 from conftest import REPO
+from pages_nav import open_page
 from qc import pipeline
 from qc.errors import QCInputError
 from qc.records.storage import open_store
@@ -330,7 +331,7 @@ def test_field_page_asks_for_the_date_of_an_undated_image_and_stores_it(qc_data_
     at.session_state["lang"] = "fr"
     at.session_state["operator"] = "AG"
     at.run()
-    at.switch_page("pages/field.py").run()
+    open_page(at, "field").run()
     at.file_uploader(key="field_upload").set_value(("sans_date.dcm", field_file(keep=()), "application/dicom")).run()
     assert not at.exception and not at.error
     assert any("date d'acquisition" in w.value.lower() for w in at.warning)

@@ -18,6 +18,7 @@ from streamlit.testing.v1 import AppTest
 from streamlit.testing.v1 import element_tree as et
 
 from conftest import REPO
+from pages_nav import open_page
 
 APP = str(REPO / "app.py")
 
@@ -176,8 +177,8 @@ def test_every_page_shows_no_internal_identifier(lang, small_demo, qc_data_dir):
         at.selectbox(key="set_tol_test").set_value(spec.key).run()
         problems += visible_problems(at, f"settings tolerances {spec.key}", lang)
     # Pages outside the registry: the review queue, the viewer, the MR study pages.
-    for page in ("pages/review.py", "pages/viewer.py", "pages/mr_image.py", "pages/mr_linac.py"):
-        at.switch_page(page).run()
+    for page in ("pages/review.py", "pages/viewer.py", "mr-image", "mr-linac"):
+        open_page(at, page).run()
         assert not at.exception, (page, [e.value for e in at.exception])
         problems += visible_problems(at, page, lang)
     assert not problems, "\n".join(dict.fromkeys(problems))

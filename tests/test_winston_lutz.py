@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from conftest import shared_file
+from pages_nav import open_page
 from qc import pipeline
 from qc.errors import QCInputError
 from qc.readers.dicom_io import read_paths
@@ -276,7 +277,7 @@ def test_wl_page_demo_shows_overlays_shift_and_polar_plot(qc_data_dir):
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=300)
     at.session_state["lang"] = "fr"
     at.run()
-    at.switch_page("pages/wl.py").run()
+    open_page(at, "wl").run()
     at.button(key="wl_demo").click().run()
     assert not at.exception, [e.value for e in at.exception]
     infos = " ".join(i.value for i in at.info)
