@@ -93,7 +93,6 @@ class TestSpec:
     kind: str  # "dicom", "report" or "logged"
     metrics: tuple[MetricSpec, ...]
     analyse: Callable[[list[tuple[str, bytes]], AnalysisContext], AnalysisResult] | None = None
-    page: str | None = None
     description_fr: str = ""
     description_en: str = ""
     accepts: str = ".dcm"  # file types for the uploader, comma-separated

@@ -462,7 +462,7 @@ def test_open_field_and_blank_are_refused_as_wrong_image():
 
 def test_spec_and_demo():
     assert L.SPEC.key == "leaves" and L.SPEC.frequency == "weekly" and L.SPEC.kind == "dicom"
-    assert L.SPEC.page == "pages/leaves.py" and L.SPEC.name_fr == "Position des lames"
+    assert L.SPEC.name_fr == "Position des lames"
     names = {m.name for m in L.SPEC.metrics}
     assert {"max_abs_error_mm", "mean_error_bank_a_mm", "mean_error_bank_b_mm", "sd_error_mm", "n_leaves_out_of_tolerance",
             "n_leaf_pairs", "n_images", "max_abs_relative_error_mm", "n_pickets"} <= names

@@ -336,7 +336,7 @@ def test_no_values_refused():
 
 
 def test_spec_and_metrics():
-    assert (SPEC.key, SPEC.kind, SPEC.frequency, SPEC.page, SPEC.accepts) == ("piqt", "report", "weekly", "pages/piqt.py", ".htm,.html")
+    assert (SPEC.key, SPEC.kind, SPEC.frequency, SPEC.accepts) == ("piqt", "report", "weekly", ".htm,.html")
     nu = SPEC.metric("Nema_Int_Unif")
     assert nu.better == "lower" and "NON-uniformit" in nu.label_fr and "NON-uniformity" in nu.label_en
     assert SPEC.metric("Nema S/N (B)").better == "higher"

@@ -98,8 +98,6 @@ def test_every_line_names_a_module_defining_that_test(key, module, monkeypatch):
             inspect.signature(make).bind(**r["args"])
     group = getattr(mod, "MENU_GROUP", None)
     assert (group is None and key not in {k for keys in registry.menu_groups().values() for k in keys}) or key in registry.menu_groups()[group]
-    if mod.SPEC.page is not None and mod.SPEC.page.endswith(".py"):
-        assert (REPO / mod.SPEC.page).is_file(), mod.SPEC.page
 
 
 def test_tests_sharing_a_generator_name_share_the_generator():

@@ -183,7 +183,7 @@ def test_open_field_and_mr_refused():
 
 
 def test_spec_and_demo():
-    assert S.SPEC.key == "slits" and S.SPEC.name_fr == "MVIC Fente" and S.SPEC.page == "pages/slits.py"
+    assert S.SPEC.key == "slits" and S.SPEC.name_fr == "MVIC Fente"
     names = {m.name for m in S.SPEC.metrics}
     assert {"slit_centre_mean_mm", "slit_centre_sd_mm", "slit_width_mean_mm", "slit_max_abs_dev_mm", "n_slits", "n_leaf_pairs",
             "max_abs_centre_dev_mm", "max_abs_width_dev_mm", "slit_fwhm_mm", "slit_error_mm", "n_leaf_pairs_not_measured",

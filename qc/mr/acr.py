@@ -742,7 +742,6 @@ SPEC = TestSpec(
     kind="dicom",
     metrics=_METRICS,
     analyse=analyse,
-    page="pages/mr_acr.py",
     description_fr=("Série axiale du grand fantôme ACR (11 coupes) : géométrie (coupes 1 et 5), épaisseur et position de coupe "
                     "(coupes 1 et 11), résolution haut contraste (matrices de trous, coupe 1), uniformité PIU, fantômes de signal et RSB (coupe 7), selon le manuel de CQ IRM de l'ACR."),
     description_en=("Axial series of the ACR large phantom (11 slices): geometry (slices 1 and 5), slice thickness and position "

@@ -213,7 +213,6 @@ SPEC = TestSpec(
     kind="dicom",
     metrics=tuple(_METRICS),
     analyse=analyse,
-    page="pages/mr_b0.py",
     description_fr="Cartes B0 Philips (Hz) des trois orientations : ΔB0 en ppm dans des sphères de 200, 300 et 350 mm autour de l'isocentre, dans le fantôme (crête à crête, écart-type, 95e centile).",
     description_en="Philips B0 maps (Hz) of the three orientations: ΔB0 in ppm within 200, 300 and 350 mm spheres about the isocentre, inside the phantom (peak-to-peak, SD, 95th percentile).",
     accepts=".dcm,.zip",

@@ -310,7 +310,6 @@ SPEC = TestSpec(
     kind="dicom",
     metrics=tuple(_METRICS),
     analyse=analyse,
-    page="pages/mr_b0_gantry.py",
     description_fr="Série FFE dynamique de phase à 13 angles du bras (−180…+180°) : variation de B0 par rapport au bras à 0°, en ppm, dans des sphères de 200 et 350 mm.",
     description_en="Dynamic FFE phase series at 13 gantry angles (−180…+180°): B0 change from gantry 0° in ppm within 200 and 350 mm spheres.",
     accepts=".dcm,.zip",

@@ -179,7 +179,6 @@ SPEC = TestSpec(
     kind="dicom",
     metrics=tuple(_METRICS),
     analyse=analyse,
-    page="pages/mr_b1.py",
     description_fr="Deux écho de spin à 60° et 120° par orientation : B1 relatif = arccos(S120 / 2·S60)·3/π (1 = nominal) ; moyenne, 5e/95e centiles et minimum dans des sphères de 200 et 350 mm.",
     description_en="Two spin echoes at 60° and 120° per orientation: relative B1 = arccos(S120 / 2·S60)·3/π (1 = nominal); mean, 5th/95th percentiles and minimum within 200 and 350 mm spheres.",
     accepts=".dcm,.zip",

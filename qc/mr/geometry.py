@@ -646,7 +646,6 @@ SPEC = TestSpec(
     kind="dicom",
     metrics=_METRICS,
     analyse=analyse,
-    page="pages/mr_geometry.py",
     description_fr=("Distances entre tiges (grille MagNET/IPEM, pas nominal 60 mm par défaut) ou diamètres du fantôme rond "
                     "(ACR 190 mm par défaut) comparés au nominal : distorsion maximale (mm) et linéarité (%). Sur le localisateur "
                     "sagittal du fantôme ACR : longueur supérieur-inférieur (148 mm nominal)."),

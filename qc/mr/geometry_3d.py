@@ -770,7 +770,6 @@ SPEC = TestSpec(
     kind="dicom",
     metrics=tuple(_METRICS),
     analyse=analyse,
-    page="pages/mr_geometry_3d.py",
     description_fr=(
         "Volume 3D FFE du fantôme à marqueurs grand champ (grille 25 mm, 7 plans de −165 à +165 mm) : marqueurs détectés, "
         "mise en place ajustée près de l'isocentre, puis écart de chaque marqueur ; max. et 98e centile dans des sphères de 200 à 500 mm."

@@ -181,7 +181,6 @@ SPEC = TestSpec(
     kind="dicom",
     metrics=_METRICS,
     analyse=analyse,
-    page="pages/mr_ghosting.py",
     description_fr=(
         "Fantôme uniforme : signal fantôme dans la direction du codage de phase (lue dans l'en-tête) par rapport au "
         "bruit de la direction de fréquence, en % du signal du fantôme (IPEM Report 112, ACR)."

@@ -875,7 +875,6 @@ SPEC = TestSpec(
     kind="report",
     metrics=METRICS,
     analyse=analyse,
-    page="pages/piqt.py",
     description_fr="Import du rapport HTML du PIQT Philips (contrôle périodique de la qualité image IRM) : "
     "chaque valeur est gardée avec son propre critère « C » du rapport (rapport S/B, non-uniformité, "
     "linéarité, profil de coupe, résolution) et suivie par séquence et écho.",

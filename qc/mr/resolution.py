@@ -458,7 +458,6 @@ SPEC = TestSpec(
     kind="dicom",
     metrics=_METRICS,
     analyse=analyse,
-    page="pages/mr_resolution.py",
     description_fr=("Fonction de transfert de modulation par la méthode du bord incliné (bloc carré sans signal) : FTM à 50 % "
                     "et résolution effective 1/(2·FTM50) dans chaque direction (codage de phase et de fréquence)."),
     description_en=("Modulation transfer function by the slanted-edge method (signal-free square block): MTF50 and effective "

@@ -566,7 +566,6 @@ SPEC = TestSpec(
     kind="dicom",
     metrics=_METRICS,
     analyse=analyse,
-    page="pages/mr_slice_thickness.py",
     description_fr=("Épaisseur de coupe mesurée sur deux rampes inclinées opposées (fantôme ACR, coupe 1, ou objet MagNET/IPEM) : "
                     "largeur à mi-hauteur de chaque rampe × tan θ, inclinaison du fantôme corrigée."),
     description_en=("Slice thickness from two opposed inclined ramps (ACR phantom slice 1, or the MagNET/IPEM object): FWHM of each "

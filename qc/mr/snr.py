@@ -399,7 +399,6 @@ SPEC = TestSpec(
     kind="dicom",
     metrics=_METRICS,
     analyse=analyse,
-    page="pages/mr_snr.py",
     description_fr=(
         "Fantôme uniforme : SNR d'une image (résidu lissé, McCann 2013, ou bruit de fond NEMA MS 1) et de deux "
         "acquisitions répétées (différence, NEMA MS 1). Cinq ROI de 20 mm placées sur le fantôme trouvé dans l'image. "

@@ -269,7 +269,6 @@ SPEC = TestSpec(
     kind="dicom",
     metrics=_METRICS,
     analyse=analyse,
-    page="pages/mr_uniformity.py",
     description_fr=(
         "Fantôme uniforme : uniformité intégrale NEMA MS 3 (75 % de la surface), uniformité fractionnelle IPEM "
         "(profils de 160 mm) et PIU de l'ACR (ROI de 1 cm² dans 200 cm²), régions placées sur le fantôme trouvé."

@@ -1131,7 +1131,6 @@ SPEC = TestSpec(
     kind="dicom",
     metrics=_METRICS,
     analyse=analyse,
-    page="pages/field.py",
     description_fr=(
         "Champs rectangulaires (150×80, 85×85, 50×50 mm) sur l'imageur MV (MVIC) : taille, position par rapport à l'axe, "
         "bords, angles des coins, rotation, pénombre, constance des profils et grandeurs FFF du rapport NCS-33 (non-planéité, "

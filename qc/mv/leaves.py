@@ -785,7 +785,6 @@ SPEC = TestSpec(
     kind="dicom",
     metrics=_METRICS,
     analyse=analyse,
-    page="pages/leaves.py",
     description_fr=(
         "Test AQUA « MLC exactitude » : 6 ouvertures de 20 mm de −40 à +40 mm ; position de chaque extrémité de lame "
         "par rapport à l'axe, écart au nominal (±1 mm), écarts par banc, carte des écarts et axe faisceau mesuré sur le plan. "

@@ -311,7 +311,6 @@ SPEC = TestSpec(
     kind="dicom",
     metrics=_METRICS,
     analyse=analyse,
-    page="pages/slits.py",
     description_fr=(
         "Fentes MLC étroites sur l'imageur MV : pour chaque paire de lames (trouvée sur l'image) et chaque fente, centre et "
         "largeur à mi-hauteur, écarts à la référence ou au plan ; moyenne, écart-type et écart max. par fente."

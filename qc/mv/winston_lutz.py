@@ -1125,7 +1125,6 @@ SPEC = TestSpec(
     kind="dicom",
     metrics=_METRICS,
     analyse=analyse,
-    page="pages/wl.py",
     description_fr=(
         "Bille à l'isocentre, petit champ MLC, images MV à plusieurs angles de bras : distance axe–bille par image, "
         "diamètre de l'isocentre, déplacement de la bille vers l'isocentre de rayonnement (repère salle CEI 61217)."

@@ -142,7 +142,6 @@ class LoggedTest:
             frequency=self.frequency,
             kind="logged",
             metrics=tuple(metrics),
-            page="pages/logged.py",
             description_fr=self.description_fr,
             description_en=self.description_en,
             definition=self,
