@@ -52,10 +52,10 @@ def _is_db(node: ast.AST) -> bool:
 def sql_uses(source: str) -> list[tuple[int, str]]:
     """(line, what) for every place where `source` writes SQL or touches the database directly."""
     tree = ast.parse(source)
-    docstrings = {id(n.body[0].value) for n in ast.walk(tree)
+    skip = {id(n.body[0].value) for n in ast.walk(tree)
                   if isinstance(n, (ast.Module, ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))
                   and n.body and isinstance(n.body[0], ast.Expr) and isinstance(n.body[0].value, ast.Constant)}
-    docstrings |= {id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in n.values}  # read whole, below
+    skip |= {id(v) for n in ast.walk(tree) if isinstance(n, ast.JoinedStr) for v in n.values}  # an f-string is read whole
     found: list[tuple[int, str]] = []
     for node in ast.walk(tree):
         if isinstance(node, ast.Attribute) and node.attr == "db":
@@ -68,7 +68,7 @@ def sql_uses(source: str) -> list[tuple[int, str]]:
         elif isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and (
                 node.func.attr in SQL_CALLS or (node.func.attr == "connect" and ast.unparse(node.func.value) == "sqlite3")):
             found.append((node.lineno, f"{ast.unparse(node.func)}(…)"))
-        elif id(node) not in docstrings and (text := _text_of(node)) is not None and SQL_TEXT.match(text):
+        elif id(node) not in skip and (text := _text_of(node)) is not None and SQL_TEXT.match(text):
             found.append((node.lineno, f"SQL text {text[:60]!r}"))
     return found
 

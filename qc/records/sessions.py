@@ -426,3 +426,81 @@ def _names_of(spec: TestSpec) -> dict:
             "metrics": {m.name: [m.unit, m.label_fr, m.label_en, m.trend] for m in spec.metrics}}
 
 
+
+
+# ------------------------------------------------------------ reads for the faces (functions taking a store)
+
+
+def session_row(store, session_id: int) -> dict:
+    """A session's row as stored (its JSON columns as text), without its metrics and files; raises when there is none."""
+    return dict(store.db["sessions"].get(session_id))
+
+
+def failing_metrics(store, session_id: int) -> list[dict]:
+    """A session's metrics judged fail or warning (name, item, value, unit, status), in the order stored."""
+    return [dict(r) for r in store.db.query(
+        "select name, item, value, unit, status from metrics where session_id = ? and status in ('fail', 'warning') order by id",
+        [session_id])]
+
+
+def comments_of_sessions(store, session_ids: list[int]) -> list[dict]:
+    """The comments (session_id, at, user, text) of these sessions, oldest first."""
+    if not session_ids:
+        return []
+    marks = ",".join("?" * len(session_ids))
+    return [dict(r) for r in store.db.query(
+        f"select session_id, at, user, text from comments where session_id in ({marks}) order by at, id", [int(x) for x in session_ids])]
+
+
+def sessions_count(store) -> int:
+    """How many sessions are stored (voided and waiting for review included)."""
+    return store.db["sessions"].count
+
+
+def metrics_count(store) -> int:
+    """How many metric rows are stored."""
+    return store.db["metrics"].count
+
+
+def latest_acquisition(store) -> str | None:
+    """The latest acquisition date of any stored session (voided included), or None when there is none."""
+    return next(iter(store.db.query("select max(acquired_at) as at from sessions")))["at"]
+
+
+def session_file_hashes(store, session_id: int) -> list[str]:
+    """The sha256 of every file stored with a session."""
+    return [r["sha256"] for r in store.db.query("select sha256 from files where session_id = ?", [session_id])]
+
+
+def sessions_of_days(store, machine_id: int, test: str, day_from: str, day_to: str) -> list[dict]:
+    """Non-voided sessions (id, day, params) of a machine and test acquired between two days (inclusive), by id."""
+    return [dict(r) for r in store.db.query(
+        "select id, substr(acquired_at, 1, 10) as day, params from sessions where machine_id = ? and test = ? and voided = 0 "
+        "and substr(acquired_at, 1, 10) between ? and ? order by id",
+        [machine_id, test, day_from, day_to])]
+
+
+def metric_values_of_sessions(store, session_ids: list[int]) -> dict[int, dict[str, float]]:
+    """Per session, its metrics' values by name (read 500 sessions at a time)."""
+    values: dict[int, dict[str, float]] = {int(i): {} for i in session_ids}
+    ids = list(values)
+    for k in range(0, len(ids), 500):
+        chunk = ids[k:k + 500]
+        for r in store.db.query(f"select session_id, name, value from metrics where session_id in ({','.join('?' * len(chunk))})", chunk):
+            values[r["session_id"]][r["name"]] = r["value"]
+    return values
+
+
+def session_files_to_view(store, *, with_bytes: bool = True, limit: int = 500) -> list[dict]:
+    """The newest stored files (stored_path, filename, sid, test, acquired_at): those kept in the data folder, or with
+    `with_bytes=False` those stored without their bytes (the demo's older sessions, generated again when opened)."""
+    kept = "f.stored_path != ''" if with_bytes else "f.stored_path = ''"
+    return [dict(r) for r in store.db.query(
+        "select f.stored_path, f.filename, s.id as sid, s.test, s.acquired_at from files f join sessions s on s.id = f.session_id "
+        f"where {kept} order by s.acquired_at desc, f.id limit ?", [limit])]
+
+
+def record_state_mark(store) -> tuple:
+    """A mark that changes when a session is stored or voided or a tolerance is set (a cached plan is then stale)."""
+    return tuple(store.db.execute("select (select count(*) || '-' || ifnull(max(id), 0) from sessions where voided = 0), "
+                                  "(select ifnull(max(id), 0) from tolerances)").fetchone())

@@ -557,6 +557,5 @@ def open_store(data_dir: Path | str | None = None) -> Store:
     if mark is None or store.get_setting(SEEDED_SETTING) != mark:
         store.seed_default_tolerances(all_tests(store))
         if mark is not None:
-            with store.write() as db:  # bookkeeping, not a user's setting: not audited
-                db["settings"].upsert({"key": SEEDED_SETTING, "value": mark}, pk="key")
+            store.set_setting_unaudited(SEEDED_SETTING, mark)
     return store
