@@ -30,7 +30,6 @@ import numpy as np
 
 from qc.config import DB_FILENAME, data_dir as default_data_dir
 from qc.registry import all_tests, get_test
-from qc.records.sessions import failing_metrics, latest_acquisition, metrics_count, session_file_hashes, sessions_count
 from qc.records.storage import Store, open_store
 
 DEMO_MACHINE = "Unity 1 (démo)"
@@ -90,6 +89,8 @@ def build_demo(data_dir: Path | str | None = None, force: bool = False, today: d
     place, and the caller runs `start_demo_completion` (the app's first start: the first page shows at once).
     Refuses to replace a database that is not a demo one (a user's history is never overwritten).
     """
+    from qc.records.sessions import sessions_count
+
     target = Path(data_dir) if data_dir is not None else default_data_dir()
     target.mkdir(parents=True, exist_ok=True)
     if (target / DB_FILENAME).exists():
@@ -126,6 +127,8 @@ def build_demo(data_dir: Path | str | None = None, force: bool = False, today: d
 
 
 def _summary(store: Store, target: Path) -> dict:
+    from qc.records.sessions import metrics_count, sessions_count
+
     return {
         "path": str(target),
         "sessions": sessions_count(store),
@@ -620,6 +623,8 @@ def _run_plan(store: Store, data_dir: Path, plan: list[dict], workers: int | Non
     progress["last_run"] = {"sessions": stored, "cpu_s": round(_cpu_s() - cpu0, 2), "wall_s": round(time.perf_counter() - wall0, 2)}
     _write_json(_progress_path(data_dir), progress)
     if stored:
+        from qc.records.sessions import latest_acquisition
+
         last = latest_acquisition(store)
         demo_signatures(store, dt.date.fromisoformat(str(last)[:10]))
     return stored
@@ -635,6 +640,7 @@ def demo_signatures(store: Store, end: dt.date, unsigned_days: int = 14) -> int:
     results waiting for a signature. The demo runs without authentication: the signatures are typed names, shown
     as not verified by a password, as they would be in that mode. One note on one measurement of a failing session.
     Returns the number of signatures stored."""
+    from qc.records.sessions import failing_metrics
     from qc.records.signatures import add_leaf_comment, any_leaf_comment, sessions_unsigned_before, sign_session
 
     cutoff = (end - dt.timedelta(days=unsigned_days)).isoformat()
@@ -679,6 +685,8 @@ def regenerate_inputs(store: Store, session_id: int) -> list[tuple[str, bytes]]:
     """The images of a demo session, generated again from its recipe and checked byte for byte (sha256)
     against the files stored with the session; raises ValueError when the session has no recipe or a file differs."""
     import hashlib
+
+    from qc.records.sessions import session_file_hashes
 
     progress = _read_json(_progress_path(store.data_dir), {})
     index = progress.get("sessions", {}).get(str(session_id))
