@@ -14,6 +14,7 @@ import streamlit as st
 
 from pages.common import STATUS_BG, STATUS_ICON, T, get_store, lang, page_for, tests
 from qc.display import display_frame, status_word
+from qc.intake.refusals import refusal_sentences
 from qc.records.schedule import due_table
 from qc.textsafe import md_escape
 
@@ -25,6 +26,9 @@ n_pending = len(store.pending_reviews())
 if n_pending:
     st.warning(T("intake.review.pending_home", n=n_pending), icon=":material/inbox:")
     st.page_link("pages/review.py", label=T("nav.review"), icon=":material/inbox:")
+# What the DICOM receiver refused for lack of room (size limit, inbox quota) since a week.
+for sentence in refusal_sentences(store, lang()):
+    st.error(sentence, icon=":material/block:")
 # Results that wait for a physicist's signature (« Relu » / « Approuvé »), each a link to its session.
 from pages.signatures_block import render_awaiting
 

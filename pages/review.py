@@ -14,12 +14,16 @@ from pages.common import T, allowed, arrow_safe, get_store, lang, operator, test
 from pages.stored_view import show_stored_session  # noqa: E402
 from qc.errors import QCInputError  # noqa: E402
 from qc.intake import inbox  # noqa: E402
+from qc.intake.refusals import refusal_sentences  # noqa: E402
 from qc.registry import get_test  # noqa: E402
 from qc.textsafe import md_escape  # noqa: E402
 
 store = get_store()
 st.title(T("intake.review.title"))
 st.caption(T("intake.review.caption"))
+# What the receiver refused for lack of room (size limit, inbox quota): said here, not only in its log.
+for sentence in refusal_sentences(store, lang()):
+    st.error(sentence, icon=":material/block:")
 
 
 pending = store.pending_reviews()

@@ -5,10 +5,11 @@ same analysers and storage as user uploads; logged tests are typed values going 
 form logic. The history includes a drift (MVIC-Champ X size creeping up, daily output drifting after its recalibration, helium decline
 accelerating) and some out-of-tolerance days with comments, plus a voided session.
 Only the latest sessions keep their images on disk (size); the older ones are regenerated exactly
-from their recipe on demand (`regenerate_inputs`, checked against the stored sha256). The weekly
-MV image and PIQT tests cover the latest `DEMO_IMAGE_WEEKS` weeks (the images are what makes the
-build slow), the MR tests and Winston-Lutz the last full month and the current one at their
-frequency, logged tests all `DEMO_WEEKS`. The database is flagged `demo = 1`,
+from their recipe on demand (`regenerate_inputs`, checked against the stored sha256). What the demo
+holds of each image/report test is declared in its analyser module (`DEMO`, `qc.spec.DemoSessions`):
+the weekly MV image and PIQT tests cover the latest `DEMO_IMAGE_WEEKS` weeks (the images are what
+makes the build slow), the MR tests and Winston-Lutz the last full month and the current one at
+their frequency; logged tests all `DEMO_WEEKS`. The database is flagged `demo = 1`,
 and the app says so on every page.
 
 Built in a temporary folder and moved into place, so an interrupted build leaves nothing behind.
@@ -24,13 +25,13 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
 from qc.config import DB_FILENAME, data_dir as default_data_dir
-from qc.registry import all_tests, get_test
+from qc.registry import all_tests, demo_declarations, demo_sessions, get_test
 from qc.records.storage import Store, open_store
+from qc.spec import DemoSessions
 
 DEMO_MACHINE = "Unity 1 (démo)"
 DEMO_STATION = "UNITY-DEMO"
@@ -239,8 +240,9 @@ def _logged_history(store: Store, machine: dict, start: dt.date, end: dt.date, r
 
 # ------------------------------------------------------------------ image and report sessions
 #
-# Every image/report session of the demo is a recipe: a generator of this module (GENERATORS) and its
-# arguments (plain JSON: dates as ISO text, seeds, drifts). The recipes are written to `demo/plan.json`
+# Every image/report session of the demo is a recipe: the generator its test declares (the analyser module's `DEMO`,
+# a `qc.spec.DemoSessions`: no list of tests here) and its arguments (plain JSON: dates as ISO text, seeds,
+# drifts). The recipes are written to `demo/plan.json`
 # beside the database, then generated, analysed and stored in that order by `complete_demo`: at once for
 # `python -m qc demo` and the tests, in a background process (niced) when the app builds the demo on first
 # start, so that the first page shows after the logged history is in (≈ 1 s) and fills in while one looks.
@@ -255,132 +257,8 @@ def _when(text: str) -> dt.datetime:
     return dt.datetime.fromisoformat(text)
 
 
-def _gen_field(when: str, seed: int, drift_mm: float, centre_x_mm: float, centre_y_mm: float) -> list[tuple[str, bytes]]:
-    from qc.synthetic.field import demo_session
-
-    return demo_session(_when(when), rng_seed=seed, size_drift_mm=drift_mm, centre_drift_mm=(centre_x_mm, centre_y_mm))
-
-
-def _gen_leaves(when: str, seed: int, staircase: bool) -> list[tuple[str, bytes]]:
-    from qc.synthetic.mlc import demo_session_leaves
-
-    return demo_session_leaves(_when(when), seed=seed, errors="staircase" if staircase else None)
-
-
-def _gen_slits(when: str, seed: int, pair45_b_mm: float) -> list[tuple[str, bytes]]:
-    from qc.synthetic.mlc import demo_session_slits
-
-    return demo_session_slits(_when(when), seed=seed, errors={(45, "B"): pair45_b_mm} if pair45_b_mm else None)
-
-
-def _gen_piqt(day: str, seed: int) -> list[tuple[str, bytes]]:
-    from qc.synthetic.piqt import weekly_reports
-
-    return [weekly_reports(dt.date.fromisoformat(day), 1, seed)[0]]
-
-
-def _gen_wl(when: str, seed: int, bb_offset_mm: list[float]) -> list[tuple[str, bytes]]:
-    from qc.synthetic.wl import unity_session
-
-    files, _ = unity_session([0, 45, 90, 135, 180, 225, 270, 315], tuple(bb_offset_mm), acquired_at=_when(when), seed=seed)
-    return files
-
-
-def _gen_mr_flood(when: str, seed: int, kind: str) -> list[tuple[str, bytes]]:
-    from qc.synthetic import mr
-
-    return getattr(mr, {"snr": "demo_snr", "uniformity": "demo_uniformity", "ghosting": "demo_ghosting"}[kind])(_when(when), seed=seed)
-
-
-def _gen_mr_slice_thickness(when: str, seed: int, thickness_mm: float) -> list[tuple[str, bytes]]:
-    from qc.synthetic.mr_phantoms import magnet_dicom
-
-    data, _ = magnet_dicom(thickness_mm, tilt_deg=1.5, nominal_mm=5.0, when=_when(when), seed=seed)
-    return [("magnet_slice_width.dcm", data)]
-
-
-def _gen_mr_geometry(when: str, seed: int, scale_x: float, scale_y: float) -> list[tuple[str, bytes]]:
-    from qc.synthetic.mr_phantoms import magnet_dicom
-
-    data, _ = magnet_dicom(5.0, rod_scale=(scale_x, scale_y), when=_when(when), seed=seed)
-    return [("magnet_geometry.dcm", data)]
-
-
-def _gen_mr_resolution(when: str, seed: int, sigma_mm: float) -> list[tuple[str, bytes]]:
-    from qc.synthetic.mr_phantoms import edge_dicom
-
-    data, _ = edge_dicom(sigma_mm=sigma_mm, when=_when(when), seed=seed)
-    return [("resolution_edge.dcm", data)]
-
-
-def _gen_mr_acr(when: str, seed: int, thickness_mm: float) -> list[tuple[str, bytes]]:
-    from qc.synthetic.mr_phantoms import acr_series
-
-    files, _ = acr_series(thickness_mm=thickness_mm, diameter_mm=(190.0, 189.0), ghost_fraction=0.005, when=_when(when), seed=seed)
-    return files
-
-
-def _gen_mr_linac(when: str, seed: int, kind: str) -> list[tuple[str, bytes]]:
-    from qc.demo_inputs import mr_linac_files
-
-    return mr_linac_files(f"mr-{kind}", _when(when), seed)  # kind "b0", "b0-gantry", "b1", else the 3-D geometry
-
-
-GENERATORS: dict[str, Callable[..., list[tuple[str, bytes]]]] = {
-    "field": _gen_field, "leaves": _gen_leaves, "slits": _gen_slits, "piqt": _gen_piqt, "wl": _gen_wl,
-    "mr_flood": _gen_mr_flood, "mr_slice_thickness": _gen_mr_slice_thickness, "mr_geometry": _gen_mr_geometry,
-    "mr_resolution": _gen_mr_resolution, "mr_acr": _gen_mr_acr, "mr_linac": _gen_mr_linac,
-}
-
-
 def _recipe(test: str, at: dt.datetime, gen: str, comment: str = "", **args) -> dict:
     return {"test": test, "when": at.isoformat(), "gen": gen, "args": args, "comment": comment}
-
-
-def _field_sessions(start: dt.date, end: dt.date, seed: int) -> list[dict]:
-    """Weekly MVIC-Champ: the fields grow slowly (drift), one week is out of tolerance."""
-    days = list(_weekly(start, end, 1))  # Tuesdays
-    bad = len(days) // 3
-    out = []
-    for i, d in enumerate(days):
-        when = dt.datetime.combine(d, dt.time(7, 45))
-        drift, comment = 0.045 * i, ""
-        if i == bad:
-            drift = 1.25
-            comment = "Champs trop grands : calibration des diaphragmes vérifiée par Elekta, refait conforme la semaine suivante."
-        out.append(_recipe("field", when, "field", comment, when=when.isoformat(), seed=seed + i, drift_mm=drift,
-                           centre_x_mm=0.02 * i, centre_y_mm=-0.01 * i))
-    return out
-
-
-def _leaves_sessions(start: dt.date, end: dt.date, seed: int) -> list[dict]:
-    """Weekly leaf positions: undisturbed, with one week of the AQUA error plan (5/10/15 mm blocks)."""
-    days = list(_weekly(start, end, 3))  # Thursdays
-    bad = 2 * len(days) // 3
-    out = []
-    for i, d in enumerate(days):
-        when = dt.datetime.combine(d, dt.time(7, 50))
-        comment = "Plan d'erreurs AQUA délivré volontairement (contrôle positif)." if i == bad else ""
-        out.append(_recipe("leaves", when, "leaves", comment, when=when.isoformat(), seed=seed + i, staircase=i == bad))
-    return out
-
-
-def _slits_sessions(start: dt.date, end: dt.date, seed: int) -> list[dict]:
-    """Weekly slits; leaf pair 45 bank B drifts by 0.12 mm a week over the last month."""
-    days = list(_weekly(start, end, 3))
-    out = []
-    for i, d in enumerate(days):
-        when = dt.datetime.combine(d, dt.time(8, 5))
-        late = max(0, i - (len(days) - 5))
-        out.append(_recipe("slits", when, "slits", when=when.isoformat(), seed=seed + i, pair45_b_mm=0.12 * late))
-    return out
-
-
-def _piqt_sessions(start: dt.date, end: dt.date, seed: int) -> list[dict]:
-    first = start + dt.timedelta(days=(2 - start.weekday()) % 7)  # Wednesdays
-    n = max(1, (end - first).days // 7 + 1)
-    return [_recipe("piqt", dt.datetime.combine(first + dt.timedelta(weeks=k), dt.time(7, 30)), "piqt",
-                    day=(first + dt.timedelta(weeks=k)).isoformat(), seed=seed + k) for k in range(n)]
 
 
 def _month_start(d: dt.date, back: int = 0) -> dt.date:
@@ -390,76 +268,83 @@ def _month_start(d: dt.date, back: int = 0) -> dt.date:
     return dt.date(y, m, 1)
 
 
-def _mr_sessions(end: dt.date, seed: int) -> list[dict]:
-    """The MR image-quality and MR-Linac tests and Winston-Lutz at their frequency over the last full month
-    and the current one, as a physicist's month looks in the monthly report: the weekly flood-phantom tests
-    every Wednesday, the monthly tests in the first week of each month (the quarterly ACR once); a few warnings,
-    one with its comment."""
-    first = _month_start(end, 1)
+def _session_args(demo: DemoSessions, i: int, n: int) -> tuple[dict, str]:
+    """The arguments and comment of the i-th of n sessions of a "weeks"/"month" test (its `DEMO` declaration): the
+    constant ones, the drift (`ramp`), and the out-of-tolerance session (`outlier`)."""
+    args = dict(demo.args)
+    for name, step in demo.ramp.items():
+        args[name] = step * (i if demo.ramp_last is None else max(0, i - (n - demo.ramp_last)))
+    comment = ""
+    if demo.outlier is not None:
+        num, den, changed, text = demo.outlier
+        if i == n * num // den:
+            args.update(changed)
+            comment = text
+    return args, comment
+
+
+def _dated(demo: DemoSessions, at: dt.datetime) -> dict:
+    return {demo.date_arg: at.isoformat() if demo.date_arg == "when" else at.date().isoformat()}
+
+
+def _at(day: dt.date, demo: DemoSessions) -> dt.datetime:
+    return dt.datetime.combine(day, dt.time.fromisoformat(demo.time))
+
+
+def sessions_of(key: str, demo: DemoSessions, start: dt.date, end: dt.date, seed: int) -> list[dict]:
+    """The recipes of one test as its module declares them (`DEMO`, `qc.spec.DemoSessions`): "weeks" over
+    [start, end] with its own `seed`; "month" over the last full month and the current one, "monthly" and
+    "quarterly" on their first `weekday`, with the month's shared `seed`."""
     out = []
-    for i, d in enumerate(_weekly(first, end, 2)):  # Wednesdays, after the PIQT
-        when = dt.datetime.combine(d, dt.time(8, 0))
-        for j, kind in enumerate(("snr", "uniformity", "ghosting")):
-            out.append(_recipe(f"mr-{kind}", when + dt.timedelta(minutes=10 * j), "mr_flood", when=(when + dt.timedelta(minutes=10 * j)).isoformat(),
-                               seed=seed + 10 * i + j, kind=kind))
-    for k, month in enumerate((first, _month_start(end))):
-        earlier = k == 0  # the last full month: the one whose report the physicist signs
-        day = min(month + dt.timedelta(days=(1 - month.weekday()) % 7), end)  # the first Tuesday, or yesterday
+    if demo.span in ("weeks", "month"):
+        days = list(_weekly(start if demo.span == "weeks" else _month_start(end, 1), end, demo.weekday))
+        for i, d in enumerate(days):
+            at = _at(d, demo)
+            args, comment = _session_args(demo, i, len(days))
+            noise = demo.seed if demo.seed is not None else seed + i if demo.span == "weeks" else seed + 10 * i + demo.seed_offset
+            out.append(_recipe(key, at, demo.gen, comment, **_dated(demo, at), seed=noise, **args))
+        return out
+    for k, month in enumerate((_month_start(end, 1), _month_start(end))):
+        if demo.span == "quarterly" and k > 0:
+            break
+        day = min(month + dt.timedelta(days=(demo.weekday - month.weekday()) % 7), end)  # the first weekday, or yesterday
         if day < month:
             continue  # the current month has not begun (the 1st): only the last full month
-        evening = dt.datetime.combine(day, dt.time(18, 30))
-        s = seed + 1000 * (k + 1)
-        out += [
-            _recipe("wl", evening, "wl", when=evening.isoformat(), seed=s, bb_offset_mm=[-0.4, -0.3, 0.2] if not earlier else [-0.5, -0.38, 0.24]),
-            _recipe("mr-slice-thickness", evening + dt.timedelta(minutes=30), "mr_slice_thickness",
-                    "Épaisseur de coupe en limite : à recontrôler avec le PIQT de la semaine prochaine." if earlier else "",
-                    when=(evening + dt.timedelta(minutes=30)).isoformat(), seed=s + 1, thickness_mm=5.55 if earlier else 5.3),
-            _recipe("mr-geometry", evening + dt.timedelta(minutes=35), "mr_geometry", when=(evening + dt.timedelta(minutes=35)).isoformat(),
-                    seed=s + 2, scale_x=1.004, scale_y=0.999),
-            _recipe("mr-resolution", evening + dt.timedelta(minutes=40), "mr_resolution", when=(evening + dt.timedelta(minutes=40)).isoformat(),
-                    seed=s + 3, sigma_mm=0.42),
-            # Quarterly: once, in the last full month. A fixed noise draw: at 0.98 mm pixels the 1.0 mm hole array sits at
-            # the resolution limit and reads 1.0 or 1.1 mm with the noise (as on a real 256² ACR series); seed 0 passes.
-            *[_recipe("mr-acr", evening + dt.timedelta(minutes=45), "mr_acr", when=(evening + dt.timedelta(minutes=45)).isoformat(), seed=0,
-                    thickness_mm=5.2)] * earlier,
-            _recipe("mr-b0", evening + dt.timedelta(minutes=60), "mr_linac", when=(evening + dt.timedelta(minutes=60)).isoformat(), seed=s + 5, kind="b0"),
-            _recipe("mr-b0-gantry", evening + dt.timedelta(minutes=70), "mr_linac", when=(evening + dt.timedelta(minutes=70)).isoformat(), seed=s + 6,
-                    kind="b0-gantry"),
-            _recipe("mr-b1", evening + dt.timedelta(minutes=80), "mr_linac", when=(evening + dt.timedelta(minutes=80)).isoformat(), seed=s + 7, kind="b1"),
-            _recipe("mr-geometry-3d", evening + dt.timedelta(minutes=90), "mr_linac", when=(evening + dt.timedelta(minutes=90)).isoformat(), seed=s + 8,
-                    kind="geometry-3d"),
-        ]
+        at = _at(day, demo)
+        extra, comment = demo.months[k] if demo.months else ({}, "")
+        noise = demo.seed if demo.seed is not None else seed + 1000 * (k + 1) + demo.seed_offset
+        out.append(_recipe(key, at, demo.gen, comment, **_dated(demo, at), seed=noise, **demo.args, **extra))
     return out
 
 
-# How many of a test's latest sessions keep their image files on disk (the others are regenerated on demand):
-# two for the weekly MV tests and PIQT, none for the large ones (Winston-Lutz 17 MB a session, the MR-Linac maps
-# and volumes 4-45 MB: the demo folder is copied by every test that uses it), the latest for the small MR ones.
-KEEP_LATEST = {"field": 2, "leaves": 2, "slits": 2, "piqt": 2, "wl": 0, "mr-b0": 0, "mr-b0-gantry": 0, "mr-geometry-3d": 0}
-
-WEEKLY_IMAGE_SESSIONS = {"field": _field_sessions, "leaves": _leaves_sessions, "slits": _slits_sessions, "piqt": _piqt_sessions}
-
-
 def image_plan(start: dt.date, end: dt.date, rng) -> list[dict]:
-    """Every image/report session of the demo, in the order they are generated and stored.
+    """Every image/report session of the demo, in the order they are generated and stored, from the tests' own
+    declarations (each analyser module's `DEMO`, in registry order; a test without one is not in the demo).
 
-    Within a test the oldest session comes first when it sets the test's baseline (the later ones are
+    The "weeks" tests cover the latest `DEMO_IMAGE_WEEKS` weeks, each with its own noise seed; the others share one
+    seed for the month. Within a test the oldest session comes first when it sets the test's baseline (the later ones are
     judged against it); then the newest session of every test, then the others newest first, so that Home
-    is complete early while the background build fills in the older history. The test's second-latest session of a test with more
-    than three is voided, as a physicist would after a wrong set-up."""
+    is complete early while the background build fills in the older history. The second-latest session of a "weeks"
+    test with more than three is voided, as a physicist would after a wrong set-up."""
     start = max(start, end - dt.timedelta(weeks=DEMO_IMAGE_WEEKS))
+    declared = demo_declarations()
     by_test: dict[str, list[dict]] = {}
-    for key, make in WEEKLY_IMAGE_SESSIONS.items():
-        by_test[key] = make(start, end, int(rng.integers(1 << 31)))
-    for r in _mr_sessions(end, int(rng.integers(1 << 31))):
-        by_test.setdefault(r["test"], []).append(r)
+    for key, demo in declared:
+        if demo.span == "weeks":
+            by_test[key] = sessions_of(key, demo, start, end, int(rng.integers(1 << 31)))
+    month_seed = int(rng.integers(1 << 31))
+    for key, demo in declared:
+        if demo.span != "weeks":
+            by_test[key] = sessions_of(key, demo, start, end, month_seed)
+    weeks = {key for key, demo in declared if demo.span == "weeks"}
+    keep = {key: demo.keep_latest for key, demo in declared}
     first, newest, rest = [], [], []
     for key, sessions in by_test.items():
         sessions.sort(key=lambda r: r["when"])
         for i, r in enumerate(sessions):
-            r["keep_files"] = i >= len(sessions) - KEEP_LATEST.get(key, 1)
-            r["baseline"] = i == 0 and key in WEEKLY_IMAGE_SESSIONS
-            if len(sessions) > 3 and i == len(sessions) - 2 and key in WEEKLY_IMAGE_SESSIONS:
+            r["keep_files"] = i >= len(sessions) - keep[key]
+            r["baseline"] = i == 0 and key in weeks
+            if len(sessions) > 3 and i == len(sessions) - 2 and key in weeks:
                 r["void"] = "Mauvais positionnement du fantôme ; séance refaite."
             (first if r["baseline"] else newest if i == len(sessions) - 1 else rest).append(r)
     newest.sort(key=lambda r: r["when"], reverse=True)
@@ -521,11 +406,19 @@ def _uid_key(recipe: dict) -> str:
 
 
 def make_inputs(recipe: dict) -> list[tuple[str, bytes]]:
-    """The files of one recipe: the same bytes at every call (UIDs derived from the recipe)."""
+    """The files of one recipe: the same bytes at every call (UIDs derived from the recipe), by the generator its
+    test declares (`DEMO.make`); a recipe naming another generator than the test's (`DEMO.gen`) is refused."""
+    import importlib
+
     from qc.synthetic import reproducible_uids
 
+    demo = demo_sessions(recipe["test"])
+    if demo is None or demo.gen != recipe["gen"]:
+        raise ValueError(f"the demo recipe of {recipe['test']!r} names the generator {recipe['gen']!r}, "
+                         f"which that test does not declare ({demo.gen if demo else 'no DEMO'})")
+    module_name, _, function = demo.make.partition(":")
     with reproducible_uids(_uid_key(recipe)):
-        return GENERATORS[recipe["gen"]](**recipe["args"])
+        return getattr(importlib.import_module(module_name), function)(**recipe["args"])
 
 
 @contextlib.contextmanager

@@ -5,7 +5,8 @@ Each analyser module names its demo input (`DEMO_INPUT = "module:function"`, a z
 the (name, bytes) inputs, acquired now); `demo_inputs_for(key)` resolves that name, so no list of tests lives here.
 The demo knows the generators; the analysers do not (they never import `qc.synthetic`, they only name a function).
 The functions below are the adapters of the first tests (a generator whose arguments differ); a new test may name a
-function of its own synthetic module directly.
+function of its own synthetic module directly. The second part holds the demo database's generators, named the same
+way by each analyser module's `DEMO` (`qc.spec.DemoSessions.make`) and called with a recipe's arguments.
 """
 
 from __future__ import annotations
@@ -166,6 +167,95 @@ def mr_acr_demo() -> list[tuple[str, bytes]]:
     # a real 256² ACR series, reads 1.0 or 1.1 mm with the noise (4 draws in 12 fail); the demo shows a passing week.
     files, _truth = acr_series(thickness_mm=5.2, diameter_mm=(190.0, 189.0), ghost_fraction=0.005, when=now, seed=0)
     return files
+
+
+# ---------------------------------------------------------------- the demo database's generators
+# Named by the analyser modules' `DEMO` declarations (`qc.spec.DemoSessions.make`) and called by `qc.demo` with a
+# recipe's arguments: the same bytes for the same arguments (the UIDs come from `qc.synthetic.reproducible_uids`).
+
+
+def _at(when: str) -> dt.datetime:
+    return dt.datetime.fromisoformat(when)
+
+
+def field_session(when: str, seed: int, drift_mm: float, centre_x_mm: float, centre_y_mm: float) -> list[tuple[str, bytes]]:
+    """A 5-image MVIC-Champ session whose fields are `drift_mm` too large and off centre by (x, y) mm."""
+    from qc.synthetic.field import demo_session
+
+    return demo_session(_at(when), rng_seed=seed, size_drift_mm=drift_mm, centre_drift_mm=(centre_x_mm, centre_y_mm))
+
+
+def leaves_session(when: str, seed: int, staircase: bool) -> list[tuple[str, bytes]]:
+    """A 6-image AQUA session, with the AQUA error plan (5/10/15 mm blocks) when `staircase`."""
+    from qc.synthetic.mlc import demo_session_leaves
+
+    return demo_session_leaves(_at(when), seed=seed, errors="staircase" if staircase else None)
+
+
+def slits_session(when: str, seed: int, pair45_b_mm: float) -> list[tuple[str, bytes]]:
+    """One slit image, leaf pair 45 bank B off by `pair45_b_mm`."""
+    from qc.synthetic.mlc import demo_session_slits
+
+    return demo_session_slits(_at(when), seed=seed, errors={(45, "B"): pair45_b_mm} if pair45_b_mm else None)
+
+
+def piqt_session(day: str, seed: int) -> list[tuple[str, bytes]]:
+    """The weekly PIQT report of `day`."""
+    from qc.synthetic.piqt import weekly_reports
+
+    return [weekly_reports(dt.date.fromisoformat(day), 1, seed)[0]]
+
+
+def wl_session(when: str, seed: int, bb_offset_mm: list[float]) -> list[tuple[str, bytes]]:
+    """An 8-angle Unity Winston-Lutz session, the ball off the isocentre by `bb_offset_mm` (x, y, z)."""
+    from qc.synthetic.wl import unity_session
+
+    files, _ = unity_session([0, 45, 90, 135, 180, 225, 270, 315], tuple(bb_offset_mm), acquired_at=_at(when), seed=seed)
+    return files
+
+
+def mr_flood_session(when: str, seed: int, kind: str) -> list[tuple[str, bytes]]:
+    """Flood-phantom images for `kind` "snr", "uniformity" or "ghosting" (qc.synthetic.mr)."""
+    from qc.synthetic import mr
+
+    return getattr(mr, {"snr": "demo_snr", "uniformity": "demo_uniformity", "ghosting": "demo_ghosting"}[kind])(_at(when), seed=seed)
+
+
+def mr_slice_thickness_session(when: str, seed: int, thickness_mm: float) -> list[tuple[str, bytes]]:
+    """A MagNET-like slice-width image of true thickness `thickness_mm` for a 5 mm nominal."""
+    from qc.synthetic.mr_phantoms import magnet_dicom
+
+    data, _ = magnet_dicom(thickness_mm, tilt_deg=1.5, nominal_mm=5.0, when=_at(when), seed=seed)
+    return [("magnet_slice_width.dcm", data)]
+
+
+def mr_geometry_session(when: str, seed: int, scale_x: float, scale_y: float) -> list[tuple[str, bytes]]:
+    """A MagNET-like rod grid with gradient scale errors (x, y)."""
+    from qc.synthetic.mr_phantoms import magnet_dicom
+
+    data, _ = magnet_dicom(5.0, rod_scale=(scale_x, scale_y), when=_at(when), seed=seed)
+    return [("magnet_geometry.dcm", data)]
+
+
+def mr_resolution_session(when: str, seed: int, sigma_mm: float) -> list[tuple[str, bytes]]:
+    """A square block in a fluid disc blurred by `sigma_mm`."""
+    from qc.synthetic.mr_phantoms import edge_dicom
+
+    data, _ = edge_dicom(sigma_mm=sigma_mm, when=_at(when), seed=seed)
+    return [("resolution_edge.dcm", data)]
+
+
+def mr_acr_session(when: str, seed: int, thickness_mm: float) -> list[tuple[str, bytes]]:
+    """An 11-slice ACR-like axial series (190 × 189 mm, a faint ghost) of slice thickness `thickness_mm`."""
+    from qc.synthetic.mr_phantoms import acr_series
+
+    files, _ = acr_series(thickness_mm=thickness_mm, diameter_mm=(190.0, 189.0), ghost_fraction=0.005, when=_at(when), seed=seed)
+    return files
+
+
+def mr_linac_session(when: str, seed: int, kind: str) -> list[tuple[str, bytes]]:
+    """The MR-Linac MRI QA series of `kind` "b0", "b0-gantry", "b1" or "geometry-3d"."""
+    return mr_linac_files(f"mr-{kind}", _at(when), seed)
 
 
 def demo_inputs_for(test_key: str) -> Callable[[], list[tuple[str, bytes]]] | None:

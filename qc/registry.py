@@ -9,7 +9,10 @@ menus, the report) imports them all. Adding a test = its analyser module + its l
   "try with a demo image" buttons, the demo database; `qc.demo_inputs`), or None; a name, so that the analyser
   never imports the synthetic generators;
 - `ROUTING`: a `qc.spec.Routing`, how an object received over DICOM is recognised as this test's
-  (`qc.intake.inbox`), or None when received objects never go to this test.
+  (`qc.intake.inbox`), or None when received objects never go to this test;
+- `DEMO`: a `qc.spec.DemoSessions`, what the demo database holds of this test (generator, how many sessions at
+  what frequency, drift and out-of-tolerance session, files kept), or None when the demo has no session of it.
+- `MENU_GROUP` (optional): the study page the menu shows this test under ("mr-image", "mr-linac"; `menu_groups`).
 
 Logged tests (values typed in a form) are data, not code: see `qc.records.logged`; they join this list from the
 database, so one added in Settings is a test like any other.
@@ -30,12 +33,13 @@ import functools
 import importlib
 from types import ModuleType
 
-from qc.spec import FREQUENCIES, FREQUENCY_DAYS, AnalysisContext, Calibration, MetricSpec, Routing, TestSpec
+from qc.spec import FREQUENCIES, FREQUENCY_DAYS, AnalysisContext, Calibration, DemoSessions, MetricSpec, Routing, TestSpec
 
 __all__ = [
-    "FREQUENCIES", "FREQUENCY_DAYS", "AnalysisContext", "Calibration", "MetricSpec", "Routing", "TestSpec",
+    "FREQUENCIES", "FREQUENCY_DAYS", "AnalysisContext", "Calibration", "DemoSessions", "MetricSpec", "Routing", "TestSpec",
     "TESTS", "ANALYSER_MODULES", "analyser_keys", "analyser_module", "analyser_spec", "analyser_specs", "builtin_tests",
-    "all_tests", "find_test", "get_test", "routings", "demo_input_ref", "definitions_fingerprint",
+    "all_tests", "find_test", "get_test", "routings", "demo_input_ref", "demo_sessions", "demo_declarations", "menu_groups",
+    "definitions_fingerprint",
 ]
 
 
@@ -64,12 +68,6 @@ TESTS: tuple[tuple[str, str], ...] = (
 ANALYSER_MODULES: tuple[str, ...] = tuple(module for _key, module in TESTS)  # former name (read only)
 
 
-# The MR tests the menu shows under their study page (the page that takes a whole upload and routes it to them),
-# instead of 11 more top-level entries: keys of the tests above.
-MENU_GROUPS: dict[str, tuple[str, ...]] = {
-    "mr-image": ("mr-snr", "mr-uniformity", "mr-ghosting", "mr-slice-thickness", "mr-geometry", "mr-resolution", "mr-acr"),
-    "mr-linac": ("mr-b0", "mr-b0-gantry", "mr-b1", "mr-geometry-3d"),
-}
 
 
 class AnalyserModuleError(RuntimeError):
@@ -132,6 +130,39 @@ def demo_input_ref(key: str) -> str | None:
     if _module_of(key) is None:
         return None
     return getattr(analyser_module(key), "DEMO_INPUT", None)
+
+
+def menu_groups() -> dict[str, tuple[str, ...]]:
+    """The tests the menu shows under a study page (the page that takes a whole upload and routes it to them) instead
+    of as top-level entries: {group: keys in menu order}, from each module's `MENU_GROUP` (imports every analyser).
+    Also read as `MENU_GROUPS` (computed at each read: no analyser is imported with this module)."""
+    groups: dict[str, list[str]] = {}
+    for key in analyser_keys():
+        group = getattr(analyser_module(key), "MENU_GROUP", None)
+        if group:
+            groups.setdefault(group, []).append(key)
+    return {group: tuple(keys) for group, keys in groups.items()}
+
+
+def __getattr__(name: str):
+    if name == "MENU_GROUPS":  # former constant: now each module says its group
+        return menu_groups()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def demo_sessions(key: str) -> DemoSessions | None:
+    """What the demo database holds of the test `key` (its module's `DEMO`), or None (a logged test, or none)."""
+    if _module_of(key) is None:
+        return None
+    demo = getattr(analyser_module(key), "DEMO", None)
+    if demo is not None and not isinstance(demo, DemoSessions):
+        raise AnalyserModuleError(f"analyser module {_module_of(key)} defines DEMO but not as a DemoSessions")
+    return demo
+
+
+def demo_declarations() -> list[tuple[str, DemoSessions]]:
+    """(key, DEMO) of every test the demo database holds, in menu order (imports every analyser)."""
+    return [(key, demo) for key in analyser_keys() if (demo := demo_sessions(key)) is not None]
 
 
 @functools.lru_cache(maxsize=1)

@@ -31,7 +31,8 @@ class MetricSpec:
     better: str | None = None  # "lower", "higher" or None (closer to nominal)
     # A count of the session's items judged by another metric: ("slit_error_mm", "fail") is the number of rows
     # judged by `slit_error_mm` that fail. The pipeline computes it after judging the items (`qc.pipeline.judge`).
-    counts_items: tuple[str, str] | None = None
+    # The metric None counts the rows judged by any metric; the status may be a tuple (rows with any of them).
+    counts_items: tuple[str | None, str | tuple[str, ...]] | None = None
 
     def label(self, lang: str) -> str:
         return self.label_fr if lang == "fr" else self.label_en
@@ -150,3 +151,58 @@ class Routing:
     order: int = 100
     expected_images: int | None = None
     mr_study: bool = False
+
+
+DEMO_SPANS = ("weeks", "month", "monthly", "quarterly")
+
+
+@dataclass(frozen=True)
+class DemoSessions:
+    """What the demo database holds of a test: declared by the test's analyser module as `DEMO` (None: the test
+    has no session in the demo database), read by `qc.demo.image_plan`. Every session is one recipe of the stored
+    plan (demo/plan.json): the generator's name and its arguments, so that its images are made again byte for byte.
+
+    - `make`: "module:function" of the generator, called with the recipe's arguments (the date argument, `seed`,
+      then `args`), returning the (name, bytes) inputs; a name, so that the analyser never imports `qc.synthetic`;
+    - `gen`: the generator's name written in the plan (keep it when `make` moves: a plan written by an earlier
+      version must still regenerate its sessions);
+    - `span`: "weeks": every `weekday` of the demo's latest image weeks (the test's own noise seed; the first
+      session is the baseline, the second-latest of more than three is voided after a wrong set-up); "month": every
+      `weekday` of the last full month and the current one; "monthly": the first `weekday` of the last full month
+      and of the current one (yesterday when it is not yet); "quarterly": that day of the last full month only;
+    - `time`: the acquisition time "HH:MM"; `date_arg`: the generator's date argument, "when" (ISO date and time) or
+      "day" (ISO date);
+    - `args`: constant arguments; `ramp`: per-session increments, the session i gets ramp × i (over the last
+      `ramp_last` sessions only when given: ramp × max(0, i − (n − ramp_last))), a slow drift;
+    - `outlier`: (numerator, denominator, args, comment): the session i = n × numerator // denominator gets these
+      arguments and this comment (an out-of-tolerance week and what the physicist wrote);
+    - `months`: for "monthly"/"quarterly": ((args, comment) of the last full month, (args, comment) of the current
+      one), when they differ (the month whose report the physicist signs shows a borderline value);
+    - `seed`: a fixed noise draw instead of the shared one; `seed_offset`: the test's place among the tests sharing
+      the month's noise seed (seed + 10 × week + offset for "month", seed + 1000 × (month + 1) + offset otherwise);
+    - `keep_latest`: how many of the latest sessions keep their image files on disk (the others are regenerated on
+      demand; 0 for the large series: the demo folder is copied by every test that uses it).
+    """
+
+    make: str
+    gen: str
+    span: str
+    weekday: int
+    time: str
+    date_arg: str = "when"
+    args: dict[str, Any] = field(default_factory=dict)
+    ramp: dict[str, float] = field(default_factory=dict)
+    ramp_last: int | None = None
+    outlier: tuple[int, int, dict[str, Any], str] | None = None
+    months: tuple[tuple[dict[str, Any], str], tuple[dict[str, Any], str]] | None = None
+    seed: int | None = None
+    seed_offset: int = 0
+    keep_latest: int = 1
+
+    def __post_init__(self) -> None:
+        if self.span not in DEMO_SPANS:
+            raise ValueError(f"DemoSessions.span must be one of {DEMO_SPANS}, not {self.span!r}")
+        if self.date_arg not in ("when", "day"):
+            raise ValueError(f"DemoSessions.date_arg must be 'when' or 'day', not {self.date_arg!r}")
+        if ":" not in self.make:
+            raise ValueError(f"DemoSessions.make must be 'module:function', not {self.make!r}")

@@ -197,22 +197,20 @@ def _empty(limits) -> bool:
 
 
 def judge_measurements(measurements, tolerance_for) -> list[Judged]:
-    """Judge each `qc.results.Measurement`: its own `limits` when it carries them (e.g. a PIQT
-    criterion), else `tolerance_for(name)` (the tolerance in force for that metric, or None).
-
-    A missing value is never let through by empty own limits: when the tolerance table has limits
-    for that metric, they judge it and it fails ("Non mesuré").
-    """
+    """Judge each `qc.results.Measurement` with the tolerance in force for its metric (`tolerance_for(name)`, the
+    dated table's, else the metric's default); when that sets no limit, with the limits the measurement carries
+    as data (a PIQT value's criterion, printed in the report itself). The table thus overrides a report's
+    criterion (a physicist's stricter limit, dated), and a missing value with limits either way fails
+    ("Non mesuré")."""
     out = []
     for m in measurements:
         missing = is_missing(m.value)
-        if m.limits is not None and not (missing and _empty(m.limits)):
+        tol = tolerance_for(m.name)
+        bounds = tol.bounds_for(m.nominal) if tol is not None else None
+        tol_id = tol.id if tol is not None else None
+        ref = tol.reference if tol is not None else ""
+        if _empty(bounds) and not _empty(m.limits):
             bounds, tol_id, ref = tuple(m.limits), None, m.reference
-        else:
-            tol = tolerance_for(m.name)
-            bounds = tol.bounds_for(m.nominal) if tol is not None else None
-            tol_id = tol.id if tol is not None else None
-            ref = tol.reference if tol is not None else ""
         out.append(
             Judged(
                 name=m.name,
@@ -245,8 +243,10 @@ def item_status(item: dict) -> str:
 
 
 # An item row judged by the pipeline carries `JUDGED_BY = {"metric": <the test's metric whose dated tolerance
-# judges it>, "value": <the row's column holding the value>}` (a "_" key: not a table column). The analyser
-# computes the value; `judge_items` sets the row's "status" (and "out_of_tolerance" when the row has it).
+# judges it>, "value": <the row's column holding the value>}` (a "_" key: not a table column), and optionally
+# "limits": the row's own (act_low, tol_low, tol_high, act_high) as data (a PIQT report's criterion), used when the
+# tolerance in force sets none. The analyser computes the value; `judge_items` sets the row's "status" (and
+# "out_of_tolerance" when the row has it).
 JUDGED_BY = "_judged_by"
 
 
@@ -260,6 +260,8 @@ def judge_items(items: list[dict], tolerance_for) -> None:
             continue
         tol = tolerance_for(rule["metric"])
         bounds = tol.bounds_for(rule.get("nominal", 0.0)) if tol is not None else None
+        if _empty(bounds) and not _empty(rule.get("limits")):
+            bounds = tuple(rule["limits"])
         value = it.get(rule["value"])
         status = judge_value(value, bounds)
         it["status"] = NOT_MEASURED if status == FAIL and is_missing(value) else status
@@ -267,10 +269,13 @@ def judge_items(items: list[dict], tolerance_for) -> None:
             it["out_of_tolerance"] = status == FAIL
 
 
-def count_items(items: list[dict], metric: str, status: str) -> int:
-    """How many item rows judged by `metric` have exactly `status` (a not-measured row is counted apart: its own
-    metric, e.g. `n_leaf_pairs_not_measured`, says it)."""
-    return sum(1 for it in items if isinstance(it, dict) and (it.get(JUDGED_BY) or {}).get("metric") == metric and it.get("status") == status)
+def count_items(items: list[dict], metric: str | None, status: str | tuple[str, ...]) -> int:
+    """How many item rows judged by `metric` (None: by any metric) have exactly `status` (or one of a tuple of
+    statuses). A not-measured row is counted only when asked for: leaves counts it apart (its own metric,
+    `n_leaf_pairs_not_measured`), PIQT counts it with the failing values as its report does."""
+    wanted = (status,) if isinstance(status, str) else tuple(status)
+    return sum(1 for it in items if isinstance(it, dict) and (rule := it.get(JUDGED_BY))
+               and (metric is None or rule.get("metric") == metric) and it.get("status") in wanted)
 
 
 def session_status(judged: Iterable[Judged], items: Iterable[dict] = ()) -> str:

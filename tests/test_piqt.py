@@ -10,24 +10,33 @@ import pytest
 from qc.errors import QCInputError
 from qc.demo_inputs import piqt_demo
 from qc.mr.piqt import SPEC, analyse, charts, parse_criterion, parse_value, section_table
+from qc.pipeline import judge_result_items
 from qc.registry import AnalysisContext
 from qc.synthetic.piqt import synthetic_report, weekly_reports
-from qc.tolerances import judge_measurements
+from qc.tolerances import NOT_MEASURED, item_status, judge_measurements, judge_value
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
 CTX = AnalysisContext(lang="fr")
 
 
+def _judged(result):
+    """The result with its rows judged by the pipeline's rule (`judge_result_items`), without a tolerance table: by
+    each value's own criterion, as the report judges it."""
+    judge_result_items(SPEC, result, lambda name: None)
+    return result
+
+
 def _run(html: bytes, name: str = "PIQT.htm", lang: str = "fr"):
-    return analyse([(name, html)], AnalysisContext(lang=lang))
+    return _judged(analyse([(name, html)], AnalysisContext(lang=lang)))
 
 
 def _assert_round_trip(report, result) -> None:
     """Every generated value (numbers, texts, missing) is in `items` once, in order, with the same fields."""
     assert len(result.items) == len(report.values)
     for got, want in zip(result.items, report.values):
-        for key in ("section", "parameter", "scan", "echo", "te_ms", "slice", "coil", "criterion", "lower", "upper", "status"):
+        for key in ("section", "parameter", "scan", "echo", "te_ms", "slice", "coil", "criterion", "lower", "upper"):
             assert got[key] == want[key], (key, got, want)
+        assert item_status(got) == want["status"], (got, want)  # the report's verdict (a missing value: "Non mesuré", failing)
         assert got["value"] == want["value"], (got, want)  # exact: the parser reads the printed decimals
         if want["is_text"]:
             assert got["value_text"] == want["value_text"]
@@ -61,12 +70,13 @@ def test_criterion_forms(text, lower, upper):
 
 
 def test_criterion_judging_is_inclusive_and_missing_fails():
+    """A criterion is limits; the pipeline's one rule (`judge_value`) judges them: inclusive, a missing value fails."""
     c = parse_criterion("C > 66")
-    assert c.status(66.0) == "pass" and c.status(65.99) == "fail" and c.status(None) == "fail"
+    assert [judge_value(v, c.limits()) for v in (66.0, 65.99, None)] == ["pass", "fail", "fail"]
     assert c.limits() == (66.0, 66.0, None, None)  # no warning band: outside the criterion = fail
     r = parse_criterion("C4.65 - 5.15")
-    assert [r.status(v) for v in (4.64, 4.65, 5.15, 5.16)] == ["fail", "pass", "pass", "fail"]
-    assert parse_criterion("C").status(None) == "none"
+    assert [judge_value(v, r.limits()) for v in (4.64, 4.65, 5.15, 5.16)] == ["fail", "pass", "pass", "fail"]
+    assert parse_criterion("C").limits() is None and judge_value(None, parse_criterion("C").limits()) == "none"
     assert parse_criterion("C = 3").recognised is False
     assert parse_criterion("Coil") is None and parse_criterion("71.8") is None
 
@@ -118,7 +128,7 @@ def test_failing_value_flagged_and_framework_agrees():
     rep = synthetic_report(seed=5, failing=("Nema S/N (B)", ("Nema_FWHM", "QA2H:MS,FE", 1), "Nema_Int_Unif"))
     res = _run(rep.html)
     _assert_round_trip(rep, res)
-    failing = [(r["parameter"], r["item"]) for r in res.items if r["status"] == "fail"]
+    failing = [(r["parameter"], r["item"]) for r in res.items if r.get("status") == "fail"]
     assert failing == [("Nema S/N (B)", "QA1H:MS,SE / echo 1"), ("Nema_Int_Unif", "QA1H:MS,SE / echo 1"),
                        ("Nema_FWHM", "QA2H:MS,FE / echo 1")]
     assert res.metrics["n_failing"] == 3
@@ -169,8 +179,9 @@ def test_missing_values_dash_and_nan():
     _assert_round_trip(rep, res)
     by_key = {(r["parameter"], r["item"]): r for r in res.items}
     assert by_key[("Nema S/N (B)", "QA3B:2D,SE / echo 2")]["value"] is None
-    assert by_key[("Nema S/N (B)", "QA3B:2D,SE / echo 2")]["status"] == "fail"  # has a criterion: must be looked at
-    assert by_key[("Nema_FWHM", "QA2H:MS,FE / echo 1")]["status"] == "fail"
+    assert by_key[("Nema S/N (B)", "QA3B:2D,SE / echo 2")]["status"] == NOT_MEASURED  # has a criterion: must be looked at
+    assert by_key[("Nema_FWHM", "QA2H:MS,FE / echo 1")]["status"] == NOT_MEASURED
+    assert item_status(by_key[("Nema_FWHM", "QA2H:MS,FE / echo 1")]) == "fail"
     assert by_key[("diff_lin_(7-39)", "QA1H:MS,SE / echo 1")]["status"] == "none"  # bare "C"
     assert res.metrics["n_failing"] == 2
     assert res.measurement("Nema S/N (B)", "QA3B:2D,SE / echo 2").value is None
@@ -330,7 +341,7 @@ def test_spec_and_metrics():
     assert nu.better == "lower" and "NON-uniformit" in nu.label_fr and "NON-uniformity" in nu.label_en
     assert SPEC.metric("Nema S/N (B)").better == "higher"
     assert all(m.tolerance is None for m in SPEC.metrics)
-    res = analyse(piqt_demo(), CTX)
+    res = _judged(analyse(piqt_demo(), CTX))
     assert res.metrics["n_failing"] == 1
     names = {m.name for m in SPEC.metrics}
     assert {m.name for m in res.measurements} <= names  # every parameter of a real-structure report is listed
@@ -369,3 +380,51 @@ def test_system_differing_between_sections_warned():
     res = _run(html, lang="en")
     assert res.station_name == "OTHER_MAGNET"  # the first section's system
     assert any('Magnet: "OTHER_MAGNET" then "WA_MRL_15T"' in w for w in res.warnings)
+
+
+# ---------------------------------------------------------------- judged once, in the pipeline
+
+
+def test_the_analyser_measures_and_does_not_judge():
+    """The analyser gives each value with its criterion as data (limits), no verdict: no row "status", no count
+    of failing values (before, it set both from the report's criteria itself)."""
+    res = analyse([("PIQT.htm", synthetic_report(seed=5, failing=("Nema S/N (B)",)).html)], CTX)
+    assert not any("status" in r for r in res.items)
+    assert "n_failing" not in res.metrics
+    snr = next(r for r in res.items if r["parameter"] == "Nema S/N (B)")
+    assert (snr["lower"], snr["upper"], snr["criterion"]) == (66.0, None, "C > 66")
+
+
+def test_a_dated_tolerance_overrides_the_report_criterion(store, machine):
+    """A physicist's stricter limit for one parameter, in the dated tolerance table, judges that parameter's values
+    (items and metrics) from its date on; the other parameters keep the report's criterion; before its date the
+    report's criterion judges."""
+    from qc import pipeline
+    from qc.records.storage import Store  # noqa: F401  (the store fixture's type)
+    from qc.registry import get_test
+    from qc.tolerances import Tolerance
+
+    rep = synthetic_report(dt.date(2026, 3, 2), seed=3)
+    spec = get_test("piqt", store)
+
+    def judged():
+        return pipeline.judge(store, spec, analyse([("PIQT.htm", rep.html)], CTX), machine)
+
+    before = judged()
+    snr_items = [r for r in before.result.items if r["parameter"] == "Nema S/N (B)" and r["value"] is not None]
+    strict = max(r["value"] for r in snr_items) + 1.0  # above every S/N of the report: all fail by the table
+    assert all(r["status"] == "pass" for r in snr_items) and before.status == "pass"
+
+    store.set_tolerance("piqt", "Nema S/N (B)", Tolerance(act_low=strict, tol_low=strict, reference="stricter S/N"),
+                        valid_from="2026-03-03", user="phys", comment="later")
+    assert judged().status == "pass"  # the report predates the stricter limit
+    store.set_tolerance("piqt", "Nema S/N (B)", Tolerance(act_low=strict, tol_low=strict, reference="stricter S/N"),
+                        valid_from="2026-03-01", user="phys", comment="stricter")
+    after = judged()
+    snr_after = [r for r in after.result.items if r["parameter"] == "Nema S/N (B)" and r["value"] is not None]
+    assert snr_after and all(r["status"] == "fail" for r in snr_after)
+    snr_metrics = [j for j in after.judged if j.name == "Nema S/N (B)" and j.value is not None]
+    assert snr_metrics and all(j.status == "fail" and j.bounds[0] == strict and j.reference == "stricter S/N" for j in snr_metrics)
+    others = [j for j in after.judged if j.name == "Nema_FWHM"]
+    assert others and all(j.status == "pass" and j.reference.startswith("C") for j in others)
+    assert after.status == "fail" and after.result.metrics["n_failing"] == len(snr_after)

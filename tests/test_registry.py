@@ -56,18 +56,82 @@ def test_help_imports_neither_pynetdicom_nor_pandas():
     assert analysers_imported_by(code) == []
 
 
+def _resolve(ref: str):
+    module_name, _, function = ref.partition(":")
+    return getattr(importlib.import_module(module_name), function)
+
+
 @pytest.mark.parametrize("key, module", registry.TESTS, ids=[k for k, _ in registry.TESTS])
-def test_every_line_names_a_module_defining_that_test(key, module):
+def test_every_line_names_a_module_defining_that_test(key, module, monkeypatch):
+    """Everything the app knows of a test (spec, demo sessions, demo button, routing, menu place, page) is derived
+    from its module alone: the registry imports that module and no other to answer for it."""
     mod = importlib.import_module(module)
+    imported = []
+    real_import = registry.importlib.import_module
+    monkeypatch.setattr(registry.importlib, "import_module", lambda name: imported.append(name) or real_import(name))
     assert isinstance(mod.SPEC, qc_spec.TestSpec) and mod.SPEC.key == key
     assert registry.get_test(key) is mod.SPEC
     # the declarations the app derives its lists from
-    assert hasattr(mod, "DEMO_INPUT") and hasattr(mod, "ROUTING"), f"{module}: declare DEMO_INPUT and ROUTING (None when it has none)"
+    assert hasattr(mod, "DEMO_INPUT") and hasattr(mod, "ROUTING") and hasattr(mod, "DEMO"), \
+        f"{module}: declare DEMO_INPUT, ROUTING and DEMO (None when it has none)"
     assert mod.ROUTING is None or isinstance(mod.ROUTING, qc_spec.Routing)
-    if mod.DEMO_INPUT is not None:
+    demo = registry.demo_sessions(key)
+    assert demo is mod.DEMO
+    ref = registry.demo_input_ref(key)
+    assert set(imported) == {module}, imported  # this module only
+    monkeypatch.undo()
+    if ref is not None:
         from qc.demo_inputs import demo_inputs_for
 
         assert callable(demo_inputs_for(key))
+    if demo is not None:
+        # Every recipe the demo makes of it binds to its generator's signature (without generating the images).
+        import datetime as dt
+        import inspect
+
+        from qc.demo import sessions_of
+
+        make = _resolve(demo.make)
+        recipes = sessions_of(key, demo, dt.date(2026, 10, 27), dt.date(2026, 12, 7), seed=1)
+        assert recipes and all(r["test"] == key and r["gen"] == demo.gen for r in recipes)
+        for r in recipes:
+            inspect.signature(make).bind(**r["args"])
+    group = getattr(mod, "MENU_GROUP", None)
+    assert (group is None and key not in {k for keys in registry.menu_groups().values() for k in keys}) or key in registry.menu_groups()[group]
+    if mod.SPEC.page is not None and mod.SPEC.page.endswith(".py"):
+        assert (REPO / mod.SPEC.page).is_file(), mod.SPEC.page
+
+
+def test_tests_sharing_a_generator_name_share_the_generator():
+    """The plan stores the generator's name (`DEMO.gen`): two tests naming the same one must mean the same function."""
+    by_gen = {}
+    for key, demo in registry.demo_declarations():
+        assert by_gen.setdefault(demo.gen, demo.make) == demo.make, (key, demo.gen)
+
+
+def test_the_demo_plan_made_from_the_declarations_is_the_former_plan():
+    """The plan of the demo's image sessions, now made from each module's `DEMO`, is byte for byte the one the
+    former tables of qc/demo.py made (sha256 of the plan for this date and seed, measured on both codes); a
+    change of a declaration changes it: then rebuild the demo and write why in docs/changelog.md."""
+    import datetime as dt
+    import hashlib
+
+    import numpy as np
+
+    from qc.demo import demo_period, image_plan
+
+    start, end = demo_period(dt.date(2026, 12, 8))
+    plan = image_plan(start, end, np.random.default_rng(20261121))
+    assert len(plan) == 56
+    assert hashlib.sha256(json.dumps(plan, ensure_ascii=False).encode()).hexdigest() == \
+        "5892454db83301c16d65c35663a221beafe124416e9caef99738562be2a52c27"
+
+
+def test_menu_groups_are_the_former_list():
+    assert registry.MENU_GROUPS == {
+        "mr-image": ("mr-snr", "mr-uniformity", "mr-ghosting", "mr-slice-thickness", "mr-geometry", "mr-resolution", "mr-acr"),
+        "mr-linac": ("mr-b0", "mr-b0-gantry", "mr-b1", "mr-geometry-3d"),
+    }
 
 
 def test_keys_are_unique():
@@ -85,20 +149,29 @@ def test_a_line_whose_module_defines_another_key_raises(monkeypatch):
 
 
 def test_a_test_added_in_two_places_is_everywhere(monkeypatch, tmp_path):
-    """A new analyser module (with SPEC, DEMO_INPUT, ROUTING) and one registry line: the menu, the demo button,
-    the inbox's routing rules and expected image count, and the reserved logged keys all know it."""
+    """A new analyser module (with SPEC, DEMO_INPUT, ROUTING, DEMO, MENU_GROUP) and one registry line: the menu and
+    its group, the demo button, the demo database's plan (generated and analysed), the inbox's routing rules and
+    expected image count, and the reserved logged keys all know it; nothing else is edited."""
     pkg = tmp_path / "qcextra"
     pkg.mkdir()
     (pkg / "__init__.py").write_text("")
     (pkg / "spoke.py").write_text(
-        "from qc.spec import MetricSpec, Routing, TestSpec\n"
-        "from qc.results import AnalysisResult\n"
-        "def analyse(inputs, ctx):\n    raise NotImplementedError\n"
+        "import datetime as dt\n"
+        "from qc.spec import DemoSessions, MetricSpec, Routing, TestSpec\n"
+        "from qc.results import AnalysisResult, Measurement\n"
+        "def analyse(inputs, ctx):\n"
+        "    name, data = inputs[0]\n"
+        "    when, radius = data.decode().split(';')\n"
+        "    return AnalysisResult('spoke', [Measurement('radius_mm', float(radius), 'mm')], acquired_at=dt.datetime.fromisoformat(when))\n"
         "def demo():\n    return [('spoke.dcm', b'')]\n"
+        "def session(when, seed, radius_mm):\n    return [('spoke.txt', f'{when};{radius_mm}'.encode())]\n"
         "SPEC = TestSpec(key='spoke', name_fr='Étoile', name_en='Star shot', frequency='monthly', kind='dicom',\n"
         "                metrics=(MetricSpec('radius_mm', 'mm', 'Rayon', 'Radius'),), analyse=analyse)\n"
         "DEMO_INPUT = 'qcextra.spoke:demo'\n"
         "ROUTING = Routing(pattern=r'STAR|ETOILE', modality='RTIMAGE', order=5, expected_images=3)\n"
+        "DEMO = DemoSessions(make='qcextra.spoke:session', gen='spoke', span='monthly', weekday=4, time='17:00',\n"
+        "                    months=(({'radius_mm': 0.6}, 'rayon en limite'), ({'radius_mm': 0.4}, '')))\n"
+        "MENU_GROUP = 'mv-extra'\n"
     )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.setattr(registry, "TESTS", registry.TESTS + (("spoke", "qcextra.spoke"),))
@@ -109,10 +182,30 @@ def test_a_test_added_in_two_places_is_everywhere(monkeypatch, tmp_path):
     from qc.records.storage import open_store
 
     assert "spoke" in [s.key for s in registry.all_tests()]
+    assert registry.menu_groups()["mv-extra"] == ("spoke",)
     assert demo_inputs_for("spoke")() == [("spoke.dcm", b"")]
+    # The demo database's plan: the first Friday evening of the last full month and of the current one.
+    import datetime as dt
+
+    import numpy as np
+
+    from qc import pipeline
+    from qc.demo import demo_period, image_plan, make_inputs
+
+    start, end = demo_period(dt.date(2026, 12, 8))
+    spoke = [r for r in image_plan(start, end, np.random.default_rng(1)) if r["test"] == "spoke"]
+    assert sorted((r["when"], r["args"]["radius_mm"], r["comment"]) for r in spoke) == [
+        ("2026-11-06T17:00:00", 0.6, "rayon en limite"), ("2026-12-04T17:00:00", 0.4, "")]
+    files = make_inputs(spoke[0])
+    analysis = pipeline.analyse(None, registry.get_test("spoke"), files, None)
+    assert analysis.result.metrics["radius_mm"] == spoke[0]["args"]["radius_mm"]
+    assert analysis.result.analyser_version == registry.get_test("spoke").version
     rules = inbox.default_rules()
     assert rules[0] == {"test": "spoke", "field": "text", "pattern": "STAR|ETOILE", "modality": "RTIMAGE"}  # order 5: first
     assert inbox.default_expected()["spoke"] == 3
+    header = inbox.Header(sop_instance_uid="1.2.3", sop_class_uid="", modality="RTIMAGE", study_uid="", station_name="",
+                          device_serial="", manufacturer="", acquired_at=None, text="QA | ETOILE mensuelle", image_type="")
+    assert inbox.route_test(header, rules, {"spoke", "wl", "field"}) == "spoke"
     with open_store(tmp_path / "data") as store:
         taken = LoggedTest(key="spoke", name_fr="x", name_en="x", frequency="daily", fields=[LoggedField("r", "r", "r")])
         with pytest.raises(ValueError, match="taken"):

@@ -1,8 +1,9 @@
 """The DICOM receiver under abuse (issue 26 §3–§6), with real parts: a real `python -m qc receive` on
 127.0.0.1, DCMTK's `storescu`, raw TCP senders that stall. An object over the size limit is cut while it
 streams in and never joins its group; stalled senders are cut and a normal session then gets through; a
-burst past the association limit is told "busy" (transient); the inbox keeps to its quota; a busy port
-says so. The 512 MiB object is `bench/bench_receiver_abuse.py`."""
+burst past the association limit is told "busy" (transient), and one sender address cannot take every
+slot; the inbox keeps to its quota; what is refused for lack of room is said on the review page and Home; a
+busy port says so. The 512 MiB object is `bench/bench_receiver_abuse.py`."""
 
 from __future__ import annotations
 
@@ -20,6 +21,54 @@ import pytest
 from test_intake_receiver import REPO, _need, free_port, start_receiver, stop, unity, wait_for, write_files  # noqa: F401
 
 WHEN = dt.datetime(2026, 10, 5, 8, 0)
+
+
+# connect() from the address in QC_SOURCE_ADDRESS (LD_PRELOAD): DCMTK's storescu has no option to choose its
+# source address, and on loopback Linux always picks 127.0.0.1, so a second sender needs this to be a second peer.
+SOURCE_SHIM_C = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+int connect(int fd, const struct sockaddr *to, socklen_t len) {
+    static int (*real)(int, const struct sockaddr *, socklen_t);
+    if (!real) real = (int (*)(int, const struct sockaddr *, socklen_t))dlsym(RTLD_NEXT, "connect");
+    const char *from = getenv("QC_SOURCE_ADDRESS");
+    if (from && to->sa_family == AF_INET) {
+        struct sockaddr_in a;
+        memset(&a, 0, sizeof a);
+        a.sin_family = AF_INET;
+        if (inet_pton(AF_INET, from, &a.sin_addr) == 1) bind(fd, (struct sockaddr *)&a, sizeof a);
+    }
+    return real(fd, to, len);
+}
+"""
+
+
+def build_source_shim(folder: Path, gcc: str) -> Path:
+    """Compile SOURCE_SHIM_C into `folder`; returns the shared library for LD_PRELOAD."""
+    (folder / "source.c").write_text(SOURCE_SHIM_C)
+    subprocess.run([gcc, "-shared", "-fPIC", "-O1", "-o", str(folder / "source.so"), str(folder / "source.c"), "-ldl"],
+                   check=True, capture_output=True)
+    return folder / "source.so"
+
+
+@pytest.fixture(scope="module")
+def source_shim(tmp_path_factory) -> Path:
+    """The compiled shim that makes a real storescu connect from another loopback address."""
+    return build_source_shim(tmp_path_factory.mktemp("shim"), _need("gcc"))
+
+
+def storescu_from(shim: Path, address: str, port: int, paths: list[Path], aet: str, timeout_s: float = 120) -> subprocess.CompletedProcess:
+    """DCMTK's storescu, connecting from `address` (127.x.y.z) to the receiver on 127.0.0.1."""
+    import os
+
+    env = {**os.environ, "LD_PRELOAD": str(shim), "QC_SOURCE_ADDRESS": address}
+    return subprocess.run([_need("storescu"), "-aet", aet, "-aec", "MRLINACQC", "127.0.0.1", str(port), *map(str, paths)],
+                          capture_output=True, text=True, timeout=timeout_s, env=env)
 
 
 def peak_rss_mb(pid: int) -> float:
@@ -81,10 +130,18 @@ def test_an_object_over_the_size_limit_is_cut_while_it_streams_and_spoils_nothin
     assert sum(f.stat().st_size for f in (qc_data_dir / "inbox").glob("*")) < 3 * 2**20 * len(session)
     # the cut comes at 8 MB: well under one copy of the 40 MiB object (the old receiver held it ~5 times)
     assert peak - base < 40, (base, peak)
+    # the physicist is told, on the review page and Home (before: only the receiver's log said it)
+    from qc.intake.refusals import refusal_sentences
+    from qc.textsafe import md_escape
+
+    (sentence,) = refusal_sentences(store)
+    assert sentence.startswith("Objet trop gros refusé : 1 envoi(s) de " + md_escape("UNITY1 (127.0.0.1)")), sentence
+    assert "limite de 8 Mo" in sentence and "renvoyez" in sentence
 
 
-def _stalled_sender(port: int, within_s: float = 30.0) -> socket.socket:
-    """An association that gets established, then a P-DATA-TF PDU that announces 16 kB and stops after 100 B.
+def _stalled_sender(port: int, within_s: float = 30.0, source: str = "127.0.0.1") -> socket.socket:
+    """An association from `source` that gets established, then a P-DATA-TF PDU that announces 16 kB and stops
+    after 100 B.
 
     Retried while the receiver answers "busy" (start_receiver's readiness probe holds a slot until the
     receiver's ACSE timeout)."""
@@ -95,7 +152,7 @@ def _stalled_sender(port: int, within_s: float = 30.0) -> socket.socket:
     ae.add_requested_context(RTImageStorage)
     deadline = time.monotonic() + within_s
     while True:
-        assoc = ae.associate("127.0.0.1", port, ae_title="MRLINACQC")
+        assoc = ae.associate("127.0.0.1", port, ae_title="MRLINACQC", bind_address=(source, 0))
         if assoc.is_established or time.monotonic() > deadline:
             break
         time.sleep(0.5)
@@ -123,7 +180,8 @@ def _closed_by_peer(sock: socket.socket, timeout_s: float) -> bool:
 def test_ten_stalled_senders_do_not_keep_the_unity_out(store, unity, qc_data_dir, tmp_path):  # noqa: F811
     """Issue 26 §4: ten senders stalled mid-PDU held every association slot for good; the Unity was
     refused "Local Limit Exceeded" for over 60 s. Now a read waits at most 15 s (the default): the Unity,
-    retrying as a sender does, gets its 6 images in within 30 s."""
+    retrying as a sender does, gets its 6 images in within 30 s. The ten come each from its own address, so
+    that they fill every slot (one address gets at most 4)."""
     from qc.synthetic.mlc import demo_session_leaves
 
     storescu = _need("storescu")
@@ -133,8 +191,8 @@ def test_ten_stalled_senders_do_not_keep_the_unity_out(store, unity, qc_data_dir
     stalled = []
     try:
         made_at = []
-        for _ in range(10):
-            stalled.append(_stalled_sender(port))
+        for k in range(10):
+            stalled.append(_stalled_sender(port, source=f"127.0.0.{10 + k}"))
             made_at.append(time.monotonic())
         t0 = time.perf_counter()
         attempts = []
@@ -273,3 +331,112 @@ def test_a_full_inbox_answers_out_of_resources_and_keeps_nothing_more(store, uni
     assert "0xa700" in text or "out of resources" in text or "outofresources" in text, text[-2000:]
     rows = list(store.db.query("select size from inbox"))
     assert len(rows) == 2 and sum(r["size"] for r in rows) <= 2.5 * one_mb * 2**20
+    from qc.intake.refusals import refusal_sentences
+    from qc.textsafe import md_escape
+
+    (sentence,) = refusal_sentences(store)  # storescu stops at its first failure status
+    assert sentence.startswith("Boîte de réception pleine : 1 image(s) envoyée(s) par " + md_escape("UNITY1 (127.0.0.1)")), sentence
+    assert md_escape("RTIMAGE — 2026-10-05") in sentence and "validez ou rejetez les sessions en attente" in sentence, sentence
+
+
+def test_one_sender_address_cannot_take_the_unitys_association_slots(store, unity, qc_data_dir, tmp_path, source_shim):  # noqa: F811
+    """A colleague's script on 127.0.0.2 asks for 10 associations and holds them: with the defaults (10 at once,
+    4 per address) it gets 4 and is told « busy » for the rest, its own storescu too; the Unity's storescu from
+    127.0.0.3 gets in at once with its 6 images (before: the script took every slot and the Unity was refused)."""
+    from pynetdicom import AE
+    from pynetdicom.sop_class import RTImageStorage
+    from qc.intake.receiver import REJECT_BUSY
+    from qc.synthetic.mlc import demo_session_leaves
+
+    session = write_files(tmp_path / "send", demo_session_leaves(WHEN, seed=5), "aqua")
+    other = write_files(tmp_path / "other", demo_session_leaves(WHEN + dt.timedelta(days=1), seed=6), "other")
+    port = free_port()
+    proc = start_receiver(qc_data_dir, port)
+    held = []
+    try:
+        script = AE(ae_title="SCRIPT")
+        script.add_requested_context(RTImageStorage)
+        held = [script.associate("127.0.0.1", port, ae_title="MRLINACQC", bind_address=("127.0.0.2", 0)) for _ in range(10)]
+        assert [a.is_established for a in held].count(True) == 4
+        busy = [a for a in held if a.is_rejected]
+        assert len(busy) == 6
+        assert all((a.acceptor.primitive.result, a.acceptor.primitive.result_source, a.acceptor.primitive.diagnostic)
+                   == REJECT_BUSY for a in busy)
+        colleague = storescu_from(source_shim, "127.0.0.2", port, other[:1], "SCRIPT")
+        unity_send = storescu_from(source_shim, "127.0.0.3", port, session, "UNITY1")
+    finally:
+        for a in held:
+            if a.is_established:
+                a.release()
+        stop(proc)
+    assert colleague.returncode != 0 and "local limit exceeded" in (colleague.stdout + colleague.stderr).lower(), colleague.stderr
+    assert unity_send.returncode == 0, unity_send.stdout + unity_send.stderr
+    sources = [r["source"] for r in store.db.query("select source from inbox")]
+    assert sources == ["DICOM UNITY1@127.0.0.3"] * 6  # the shim did make it another peer
+
+
+def test_refusals_are_said_plainly_for_a_week_on_home_and_review(store, qc_data_dir):
+    """A refusal is one sentence per sender and reason, the sender's AE title and address shown as written (no
+    markdown, no link), on Home and on « À valider »; older than a week it is no longer said."""
+    from streamlit.testing.v1 import AppTest
+
+    from qc.intake.refusals import RECENT_DAYS, refusal_sentences
+    from qc.records.intake_refusals import record_refusal
+    from qc.textsafe import md_escape
+
+    record_refusal(store, "quota", "**EVIL**", "10.0.0.9", 2_000_000, 4096, "RTIMAGE — 2026-10-05 08:00 — [x](http://a.b)")
+    record_refusal(store, "quota", "**EVIL**", "10.0.0.9", 2_000_000, 4096)
+    record_refusal(store, "too_large", "UNITY1", "10.0.0.5", 70_000_000, 64)
+    store.db.execute("update intake_refusals set at = '2020-01-01 00:00:00' where reason = 'too_large'")
+    store.db.conn.commit()
+    (sentence,) = refusal_sentences(store)  # the too-large one is older than RECENT_DAYS: no longer said
+    assert len(refusal_sentences(store, now=dt.datetime(2020, 1, 1) + dt.timedelta(days=RECENT_DAYS - 1))) == 2
+    assert "2 image(s) envoyée(s) par " + md_escape("**EVIL** (10.0.0.9)") in sentence, sentence
+    assert "**EVIL**" not in sentence and "[x](http" not in sentence and "4096 Mo" in sentence
+    (english,) = refusal_sentences(store, "en")
+    assert english.startswith("Inbox full: 2 image(s)")
+
+    for page in (None, "pages/review.py"):
+        at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+        at.session_state["lang"] = "fr"
+        at.session_state["operator"] = "Dr Physicienne"
+        at.run()
+        if page:
+            at.switch_page(page).run()
+        assert not at.exception, [e.value for e in at.exception]
+        assert [e.value for e in at.error if "Boîte de réception pleine" in e.value] == [sentence]
+
+
+def test_an_address_off_the_allow_list_is_rejected_permanently_and_never_accepted(qc_data_dir):
+    """The allow-list's A-ASSOCIATE-RJ (rejected-permanent, calling AE title not recognised) ends the association:
+    before, pynetdicom went on negotiating after it (the association was not marked rejected)."""
+    from pynetdicom import AE
+    from pynetdicom.sop_class import RTImageStorage
+    from qc.intake.receiver import Receiver, ReceiverConfig
+
+    port = free_port()
+    receiver = Receiver(qc_data_dir, ReceiverConfig(port=port, address="127.0.0.1", allowed_addresses=["127.0.0.9"]))
+    receiver.start()
+    try:
+        ae = AE(ae_title="UNITY1")
+        ae.add_requested_context(RTImageStorage)
+        refused = ae.associate("127.0.0.1", port, ae_title="MRLINACQC")
+        allowed = ae.associate("127.0.0.1", port, ae_title="MRLINACQC", bind_address=("127.0.0.9", 0))
+        assert allowed.is_established
+        allowed.release()
+    finally:
+        receiver.stop()
+    assert refused.is_rejected and not refused.is_established
+    rj = refused.acceptor.primitive
+    assert (rj.result, rj.result_source, rj.diagnostic) == (0x01, 0x01, 0x03)
+    assert receiver.refused == 1
+
+
+def test_the_per_address_bound_is_set_beside_the_server_and_must_be_positive():
+    from qc.intake.receiver import ReceiverConfig, config_from_env
+
+    assert ReceiverConfig().max_associations_per_address == 4
+    env = {"QC_RECEIVER_PORT": "11112", "QC_RECEIVER_MAX_ASSOCIATIONS_PER_ADDRESS": "2"}
+    assert config_from_env(env).max_associations_per_address == 2
+    with pytest.raises(ValueError, match="MAX_ASSOCIATIONS_PER_ADDRESS"):
+        config_from_env({**env, "QC_RECEIVER_MAX_ASSOCIATIONS_PER_ADDRESS": "0"})

@@ -69,9 +69,10 @@ def test_empty_own_limits_never_hide_a_missing_value(store, machine):
     spec = get_test("couch")
     a = pipeline.judge(store, spec, couch(None, limits=(None, None, None, None)), machine)
     assert a.status == FAIL and a.judged[0].not_measured
-    # A value with empty own limits is only informative: not judged.
+    # Nor do they let a measured value escape the table: the tolerance in force judges it (own limits are only used
+    # where the table sets none, as a PIQT criterion). Before, empty own limits made any value "Sans tolérance".
     b = pipeline.judge(store, spec, couch(3.0, limits=(None, None, None, None)), machine)
-    assert b.status == "none"
+    assert b.status == FAIL and b.judged[0].tolerance_id is not None
 
 
 def test_criterion_stored_with_the_value_still_judges_it():

@@ -123,6 +123,8 @@ def add_intake_commands(sub) -> None:
     s.add_argument("--idle-s", dest="idle_timeout_s", type=float, help="a sender silent this long is cut, s (default 15)")
     s.add_argument("--association-max-s", dest="association_max_s", type=float, help="longest association, s (default 600)")
     s.add_argument("--max-associations", dest="max_associations", type=int, help="associations at once (default 10)")
+    s.add_argument("--max-associations-per-address", dest="max_associations_per_address", type=int,
+                   help="associations at once from one sender address (default 4)")
     s.set_defaults(func=cmd_receive)
 
     s = sub.add_parser("watch", help="take DICOM files dropped into a folder (moved to done/ or failed/)")

@@ -16,11 +16,14 @@ Bounds (issue 26), each in `ReceiverConfig` and the README's Security section:
   largest PDU we accept is negotiated down to MAX_PDU_BYTES so a read never holds more than that;
 - time: a socket read waits at most `idle_timeout_s` (a sender that stops mid-PDU is cut; pynetdicom's
   own idle timer only runs between PDUs), and an association lasts at most `association_max_s`;
-- associations: at most `max_associations` at once; the next is rejected by pynetdicom with
+- associations: at most `max_associations` at once, and at most `max_associations_per_address` from one
+  sender address (a colleague's script must not take the Unity's slots); the next is rejected with
   A-ASSOCIATE-RJ "rejected-transient, local-limit-exceeded" (a sender may retry later);
 - disk: the inbox is kept under `inbox_quota_mb` by sweeping the oldest files already analysed and
   reviewed (`qc.intake.inbox.sweep_inbox`); when that is not enough the object gets 0xA700 "out of
   resources".
+An object refused for its size or for the quota is kept as a refusal (`qc.records.intake_refusals`): the
+review page and Home say it to the physicist (`qc.intake.refusals`), not only this module's log.
 """
 
 from __future__ import annotations
@@ -61,6 +64,13 @@ MAX_PDU_BYTES = 1024 * 1024
 # Wait for the A-ASSOCIATE-RQ after a TCP connect: any sender sends it at once. pynetdicom keeps an association
 # slot for this long even when the connection is already closed (a bare connect holds a slot), so it is short.
 ACSE_TIMEOUT_S = 5.0
+# pynetdicom's own bound counts every connection thread, including connections still waiting for their request
+# (≤ ACSE_TIMEOUT_S each) and rejected ones finishing: it is only a backstop, this many times `max_associations`;
+# the associations admitted are bounded by `Receiver._admit`.
+THREAD_BACKSTOP_FACTOR = 4
+# A-ASSOCIATE-RJ rejected-transient (2), service provider presentation-related (3), local-limit-exceeded (2):
+# what pynetdicom answers past its own bound, and what storescu shows as « Local Limit Exceeded ».
+REJECT_BUSY = (0x02, 0x03, 0x02)
 # One A-ABORT PDU (PS3.8 §9.3.8): type 07, length 4, source 2 (service provider), reason 0 (not specified).
 _A_ABORT = bytes([0x07, 0x00, 0x00, 0x00, 0x00, 0x04, 0x00, 0x00, 0x02, 0x00])
 
@@ -81,6 +91,8 @@ class ReceiverConfig:
     idle_timeout_s: float = 15.0
     association_max_s: float = 600.0
     max_associations: int = 10
+    # One sender address gets at most this many of them: the Unity keeps 6 slots while a script saturates its own.
+    max_associations_per_address: int = 4
 
 
 class ObjectTooLarge(OSError):
@@ -130,6 +142,15 @@ class LimitedSocket(socket.socket):
         raise ObjectTooLarge(errno.ECONNABORTED, why)
 
 
+def reject(assoc, result: int, source: int, diagnostic: int) -> None:
+    """Answer an association request with A-ASSOCIATE-RJ from an EVT_REQUESTED handler, as pynetdicom does for
+    its own rejections: send it, mark the association rejected (else pynetdicom goes on negotiating and accepts
+    it) and stop it once the PDU is sent (else the socket may close first and the sender sees an abort)."""
+    assoc.acse.send_reject(result, source, diagnostic)
+    assoc.is_rejected = True
+    assoc.kill()
+
+
 def received_file_bytes(encoded: io.BytesIO, file_meta: FileMetaDataset) -> bytes:
     """The received object as a DICOM Part 10 file (what an upload would have been), from the dataset exactly
     as it was sent (no decode and re-encode: one copy of the pixel data instead of three)."""
@@ -152,6 +173,8 @@ class Receiver:
         self.received = 0
         self.refused = 0
         self.refused_too_large = 0
+        self.busy = 0
+        self._admit_lock = threading.Lock()
         self._server = None
 
     def _store(self):
@@ -172,7 +195,29 @@ class Receiver:
             log.warning("association from %s refused: address not allowed", event.assoc.requestor.address)
             self.refused += 1
             # rejected-permanent, service-user, calling AE title not recognised (the closest reason in PS3.8)
-            event.assoc.acse.send_reject(0x01, 0x01, 0x03)
+            reject(event.assoc, 0x01, 0x01, 0x03)
+            return
+        if not self._admit(event.assoc):
+            self.busy += 1
+            rq = event.assoc.requestor
+            log.warning("association from %s@%s told busy: %s associations at most, %s per address",
+                        rq.primitive.calling_ae_title, rq.address, self.config.max_associations,
+                        self.config.max_associations_per_address)
+            reject(event.assoc, *REJECT_BUSY)
+
+    def _admit(self, assoc) -> bool:
+        """Whether this association may go on: fewer than `max_associations` admitted and still running, and
+        fewer than `max_associations_per_address` of them from its address. Counted from the live association
+        threads (a thread that ends frees its slot whatever the way it ended), under a lock so that two
+        requests at once do not both take the last slot."""
+        c = self.config
+        with self._admit_lock:
+            admitted = [a for a in assoc.ae.active_associations if getattr(a, "qc_admitted", False)]
+            same = sum(1 for a in admitted if a.requestor.address == assoc.requestor.address)
+            if len(admitted) >= c.max_associations or same >= c.max_associations_per_address:
+                return False
+            assoc.qc_admitted = True
+            return True
 
     def on_conn_open(self, event) -> None:
         """Put the limits on the new connection before pynetdicom reads anything from it."""
@@ -187,6 +232,7 @@ class Receiver:
             if sock.over == "object too large":
                 self.refused_too_large += 1
                 log.warning("association from %s aborted: object over %s MB, nothing of it kept", who, self.config.max_object_mb)
+                self._record_refusal("too_large", event.assoc, sock.bytes_since_object, self.config.max_object_mb)
             else:
                 log.warning("association from %s aborted: open for more than %s s", who, self.config.association_max_s)
 
@@ -208,6 +254,7 @@ class Receiver:
             data = received_file_bytes(event.request.DataSet, event.file_meta)
             if not inbox.make_room(self._store(), len(data), int(self.config.inbox_quota_mb * 2**20)):
                 log.warning("object from %s refused: inbox over its quota of %s MB", source, self.config.inbox_quota_mb)
+                self._record_refusal("quota", assoc, len(data), self.config.inbox_quota_mb, data)
                 return STATUS_OUT_OF_RESOURCES
             inbox.accept_object(self._store(), data, source)
         except StorageError:  # disk full, database unavailable: the sender may retry later
@@ -225,6 +272,25 @@ class Receiver:
         self.received += 1
         return STATUS_SUCCESS
 
+    def _record_refusal(self, reason: str, assoc, size: int, limit_mb: float, data: bytes | None = None) -> None:
+        """Keep the refusal for the physicist's pages; a failure here is logged, never raised (the sender has
+        its answer whatever happens to the record)."""
+        from qc.intake.refusals import describe_object
+        from qc.records.intake_refusals import record_refusal
+
+        try:
+            what = ""
+            if data is not None:
+                try:
+                    h = inbox.read_header(data)
+                    what = describe_object(h.modality, h.acquired_at, h.label)
+                except QCInputError:
+                    pass
+            record_refusal(self._store(), reason, str(assoc.requestor.ae_title or ""), str(assoc.requestor.address or ""),
+                           size, limit_mb, what)
+        except Exception:  # noqa: BLE001 - the receiver must keep running
+            log.exception("refusal from %s@%s could not be recorded", assoc.requestor.ae_title, assoc.requestor.address)
+
     # -- life
 
     def make_ae(self) -> AE:
@@ -236,7 +302,7 @@ class Receiver:
             ae.require_calling_aet = list(self.config.allowed_ae_titles)
         ae.maximum_pdu_size = MAX_PDU_BYTES
         c = self.config
-        ae.maximum_associations = c.max_associations
+        ae.maximum_associations = THREAD_BACKSTOP_FACTOR * c.max_associations
         ae.network_timeout = c.idle_timeout_s  # between PDUs (pynetdicom's idle timer)
         ae.acse_timeout = min(ACSE_TIMEOUT_S, c.idle_timeout_s)
         ae.dimse_timeout = c.idle_timeout_s
@@ -315,7 +381,8 @@ def config_from_env(env=None) -> ReceiverConfig | None:
     """The receiver the server starts with: QC_RECEIVER_PORT (unset = none), QC_RECEIVER_AET,
     QC_RECEIVER_ALLOW_AET and QC_RECEIVER_ALLOW_ADDRESS (comma-separated), QC_RECEIVER_ADDRESS, and the
     bounds QC_RECEIVER_MAX_OBJECT_MB, QC_RECEIVER_INBOX_QUOTA_MB, QC_RECEIVER_IDLE_S,
-    QC_RECEIVER_ASSOCIATION_MAX_S, QC_RECEIVER_MAX_ASSOCIATIONS (unset = the defaults of ReceiverConfig)."""
+    QC_RECEIVER_ASSOCIATION_MAX_S, QC_RECEIVER_MAX_ASSOCIATIONS, QC_RECEIVER_MAX_ASSOCIATIONS_PER_ADDRESS (unset =
+    the defaults of ReceiverConfig)."""
     import os
 
     env = os.environ if env is None else env
@@ -337,9 +404,10 @@ def config_from_env(env=None) -> ReceiverConfig | None:
 
 
 _BOUNDS = {"max_object_mb": float, "inbox_quota_mb": float, "idle_timeout_s": float, "association_max_s": float,
-           "max_associations": int}
+           "max_associations": int, "max_associations_per_address": int}
 _BOUND_NAMES = {"max_object_mb": "MAX_OBJECT_MB", "inbox_quota_mb": "INBOX_QUOTA_MB", "idle_timeout_s": "IDLE_S",
-                "association_max_s": "ASSOCIATION_MAX_S", "max_associations": "MAX_ASSOCIATIONS"}
+                "association_max_s": "ASSOCIATION_MAX_S", "max_associations": "MAX_ASSOCIATIONS",
+                "max_associations_per_address": "MAX_ASSOCIATIONS_PER_ADDRESS"}
 
 
 def bounds_from(get, prefix: str = "") -> dict:

@@ -199,4 +199,40 @@ MESSAGES = {
         "fr": "Impossible d'écouter sur {address}:{port} ({error}). Vérifiez l'adresse et le port du récepteur.",
         "en": "Cannot listen on {address}:{port} ({error}). Check the receiver's address and port.",
     },
+    "intake.refused.quota": {
+        "fr": "Boîte de réception pleine : {n} image(s) envoyée(s) par {sender} refusée(s) {when}, "
+        "car le quota de {limit} Mo de la boîte de réception était atteint.{what} Ces images ne sont pas dans "
+        "l'application. Faites de la place : validez ou rejetez les sessions en attente (les fichiers reçus des "
+        "sessions validées ou rejetées sont alors effacés de la boîte, les plus anciens d'abord ; chaque session garde "
+        "sa copie), ou demandez à l'administrateur du serveur de relever le quota ; puis renvoyez ces images depuis la "
+        "console.",
+        "en": "Inbox full: {n} image(s) sent by {sender} refused {when}, because the inbox quota of "
+        "{limit} MB was reached.{what} These images are not in the app. Make room: confirm or reject the sessions "
+        "waiting for review (the received files of reviewed sessions are then deleted from the inbox, oldest first; "
+        "each session keeps its own copy), or ask the server's administrator to raise the quota; then send these "
+        "images again from the console.",
+    },
+    "intake.refused.too_large": {
+        "fr": "Objet trop gros refusé : {n} envoi(s) de {sender} coupé(s) {when}, car un objet "
+        "dépassait la limite de {limit} Mo par objet.{what} Rien de cet objet n'a été gardé, ni des images envoyées "
+        "après lui dans le même envoi. Vérifiez à la console ce qui a été envoyé (une image de CQ fait quelques Mo) ; "
+        "si l'objet est voulu, demandez à l'administrateur du serveur de relever la limite de taille ; puis renvoyez "
+        "les images manquantes.",
+        "en": "Object too large refused: {n} send(s) from {sender} cut {when}, because an object "
+        "was over the limit of {limit} MB per object.{what} Nothing of that object was kept, nor the images sent after "
+        "it in the same send. Check at the console what was sent (a QC image is a few MB); if the object is meant, ask "
+        "the server's administrator to raise the size limit; then send the missing images again.",
+    },
+    "intake.refused.what": {
+        "fr": " Dernier objet refusé : {what}.",
+        "en": " Latest object refused: {what}.",
+    },
+    "intake.refused.when_one": {
+        "fr": "le {last}",
+        "en": "on {last}",
+    },
+    "intake.refused.when_range": {
+        "fr": "entre le {first} et le {last}",
+        "en": "between {first} and {last}",
+    },
 }

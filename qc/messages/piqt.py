@@ -95,5 +95,6 @@ MESSAGES = {
     "piqt.chart.status": {"fr": "Statut", "en": "Status"},
     "piqt.status.pass": {"fr": "Conforme", "en": "Pass"},
     "piqt.status.fail": {"fr": "Hors critère", "en": "Fail"},
+    "piqt.status.warning": {"fr": "Alerte", "en": "Warning"},
     "piqt.status.none": {"fr": "Sans critère", "en": "No criterion"},
 }

@@ -50,7 +50,7 @@ from qc.mr.phantom_geometry import MRImage, Overlay, Phantom, _otsu, crossing, f
 from qc.mr.slice_thickness import find_acr_bar, measure_slice_thickness
 from qc.mr.snr import normalisation_factor
 from qc.tolerances import Tolerance
-from qc.spec import AnalysisContext, MetricSpec, TestSpec
+from qc.spec import AnalysisContext, DemoSessions, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = "mr-acr"
@@ -753,3 +753,9 @@ SPEC = TestSpec(
 # The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
 DEMO_INPUT = "qc.demo_inputs:mr_acr_demo"
 ROUTING = None  # received MR phantom images are not routed to the image-quality tests yet: they are uploaded on their study page
+# The menu shows this test under its study page (the page that takes a whole upload and routes it to its tests).
+MENU_GROUP = "mr-image"
+# The demo database: quarterly, once in the last full month. A fixed noise draw: at 0.98 mm pixels the 1.0 mm hole
+# array sits at the resolution limit and reads 1.0 or 1.1 mm with the noise (as on a real 256² ACR series); seed 0 passes.
+DEMO = DemoSessions(make="qc.demo_inputs:mr_acr_session", gen="mr_acr", span="quarterly", weekday=1, time="19:15",
+                    args={"thickness_mm": 5.2}, seed=0)

@@ -44,7 +44,7 @@ from qc.mr.linac_series import (
     smooth3,
 )
 from qc.tolerances import Tolerance
-from qc.spec import AnalysisContext, MetricSpec, Routing, TestSpec
+from qc.spec import AnalysisContext, DemoSessions, MetricSpec, Routing, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = GANTRY
@@ -319,3 +319,8 @@ SPEC = TestSpec(
 # The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
 DEMO_INPUT = "qc.demo_inputs:mr_b0_gantry_demo"
 ROUTING = Routing(modality="MR", mr_study=True)
+# The menu shows this test under its study page (the page that takes a whole upload and routes it to its tests).
+MENU_GROUP = "mr-linac"
+# The demo database: the first Tuesday evening of the last full month and of the current one; no series kept on disk.
+DEMO = DemoSessions(make="qc.demo_inputs:mr_linac_session", gen="mr_linac", span="monthly", weekday=1, time="19:40",
+                    args={"kind": "b0-gantry"}, seed_offset=6, keep_latest=0)

@@ -36,7 +36,7 @@ from qc.mr.linac_series import (
     smooth3,
 )
 from qc.tolerances import Tolerance
-from qc.spec import AnalysisContext, MetricSpec, Routing, TestSpec
+from qc.spec import AnalysisContext, DemoSessions, MetricSpec, Routing, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = B1
@@ -188,3 +188,8 @@ SPEC = TestSpec(
 # The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
 DEMO_INPUT = "qc.demo_inputs:mr_b1_demo"
 ROUTING = Routing(modality="MR", mr_study=True)
+# The menu shows this test under its study page (the page that takes a whole upload and routes it to its tests).
+MENU_GROUP = "mr-linac"
+# The demo database: the first Tuesday evening of the last full month and of the current one.
+DEMO = DemoSessions(make="qc.demo_inputs:mr_linac_session", gen="mr_linac", span="monthly", weekday=1, time="19:50",
+                    args={"kind": "b1"}, seed_offset=7)

@@ -58,7 +58,7 @@ from qc.i18n import t
 from qc.mr import linac_draw as draw
 from qc.mr.linac_series import GEOMETRY, SliceHeader, acquisition_of, identity_of, series_of_test
 from qc.tolerances import Tolerance
-from qc.spec import AnalysisContext, MetricSpec, Routing, TestSpec
+from qc.spec import AnalysisContext, DemoSessions, MetricSpec, Routing, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = GEOMETRY
@@ -785,3 +785,8 @@ SPEC = TestSpec(
 # The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
 DEMO_INPUT = "qc.demo_inputs:mr_geometry_3d_demo"
 ROUTING = Routing(modality="MR", mr_study=True)
+# The menu shows this test under its study page (the page that takes a whole upload and routes it to its tests).
+MENU_GROUP = "mr-linac"
+# The demo database: the first Tuesday evening of the last full month and of the current one; no volume kept on disk.
+DEMO = DemoSessions(make="qc.demo_inputs:mr_linac_session", gen="mr_linac", span="monthly", weekday=1, time="20:00",
+                    args={"kind": "geometry-3d"}, seed_offset=8, keep_latest=0)

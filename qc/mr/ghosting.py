@@ -42,7 +42,7 @@ from qc.mr.image_rois import (
     rounded,
 )
 from qc.tolerances import Tolerance
-from qc.spec import AnalysisContext, MetricSpec, TestSpec
+from qc.spec import AnalysisContext, DemoSessions, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = "mr-ghosting"
@@ -196,3 +196,8 @@ SPEC = TestSpec(
 # The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
 DEMO_INPUT = "qc.demo_inputs:mr_ghosting_demo"
 ROUTING = None  # received MR phantom images are not routed to the image-quality tests yet: they are uploaded on their study page
+# The menu shows this test under its study page (the page that takes a whole upload and routes it to its tests).
+MENU_GROUP = "mr-image"
+# The demo database: every Wednesday of the last full month and the current one, after the uniformity.
+DEMO = DemoSessions(make="qc.demo_inputs:mr_flood_session", gen="mr_flood", span="month", weekday=2, time="08:20",
+                    args={"kind": "ghosting"}, seed_offset=2)

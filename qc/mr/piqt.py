@@ -2,8 +2,11 @@
 with its own criterion.
 
 This module owns the parsing of one PIQT ``.htm/.html`` report (stdlib ``html.parser`` only), the
-analyser that turns it into an `AnalysisResult` (one `Measurement` per measured value, judged later by
-the framework against the report's own "C" criterion) and, at the end, plotting helpers for the page.
+analyser that turns it into an `AnalysisResult` (one `Measurement` per measured value and one item row per
+value, each carrying the report's own "C" criterion as data) and, at the end, plotting helpers for the page.
+The analyser measures; it does not judge: the pipeline gives every verdict by its one rule
+(`qc.tolerances.judge_measurements` and `judge_items`), with the tolerance in force on the report's date when the
+dated tolerance table has one for that parameter (a physicist's stricter limit), else with the report's criterion.
 
 Report structure (domain.md §6 and Appendix A): a sequence of blocks, each opened by a section title in a
 ``<span>`` ("Flood Field Uniformity", "Spatial Linearity", "Slice Profile", "Spatial Resolution"; a section
@@ -16,10 +19,12 @@ Decisions (documented here because they change what is stored):
 - A truncated report (no closing ``</html>``/``</body>``, or a table still open at the end of the file) is
   REFUSED (`QCInputError("piqt.err.truncated")`): the analyser returns a complete result or raises; nothing
   partial is ever stored.
-- Criteria are applied inclusively (``C > 66`` passes at 66.0), as `qc.tolerances.judge_value` does with
-  `Measurement.limits`; the report prints values to 1–3 decimals so the difference is only at the bound.
-- A missing value (``-``, ``NaN``) that has a criterion counts as failing (as `qc.tolerances.judge_value`
-  judges it); without a criterion its status is "none".
+- A criterion is the limits (`Criterion.limits`: both tolerance and action level, no warning band) given to the
+  pipeline, which applies them inclusively (``C > 66`` passes at 66.0, `qc.tolerances.judge_value`); the report
+  prints values to 1–3 decimals so the difference is only at the bound.
+- A missing value (``-``, ``NaN``) that has a criterion is not measured and fails (the pipeline's rule); without a
+  criterion it has no verdict. ``n_failing`` (values outside their limits or not measured, as the report counts
+  them) is counted by the pipeline from the judged rows (`MetricSpec.counts_items`).
 - Text results (``Nema_Phantom`` = RAMP...) are kept in ``items`` (``value_text``) but are not Measurements.
 - ``item`` = "{scan} / echo {n}"; when the report gives one parameter for the same scan and echo on several
   slices, " / slice {s}" is put before the echo so that like is still compared with like.
@@ -37,8 +42,9 @@ from typing import Any
 from qc.readers.dicom_io import expand_inputs, sha256_of
 from qc.errors import QCInputError
 from qc.i18n import t
-from qc.spec import AnalysisContext, MetricSpec, TestSpec
+from qc.spec import AnalysisContext, DemoSessions, MetricSpec, TestSpec
 from qc.results import AnalysisResult, InputFile, Measurement
+from qc.tolerances import FAIL, JUDGED_BY, NOT_MEASURED
 
 TEST_KEY = "piqt"
 
@@ -98,19 +104,6 @@ class Criterion:
             return None
         return (self.lower, self.lower, self.upper, self.upper)
 
-    def status(self, value: float | None) -> str:
-        """"pass"/"fail" by this criterion (inclusive bounds), "none" without a limit; missing + limit = fail."""
-        if not self.has_limits:
-            return "none"
-        if value is None or value != value:
-            return "fail"
-        eps = 1e-9
-        if self.lower is not None and value < self.lower - eps:
-            return "fail"
-        if self.upper is not None and value > self.upper + eps:
-            return "fail"
-        return "pass"
-
 
 NO_CRITERION = Criterion("")
 
@@ -141,10 +134,6 @@ class PiqtValue:
     criterion: Criterion
     is_text: bool = False
     item: str = ""
-
-    @property
-    def status(self) -> str:
-        return "none" if self.is_text else self.criterion.status(self.value)
 
 
 @dataclass
@@ -748,7 +737,9 @@ METRICS: tuple[MetricSpec, ...] = (
     MetricSpec("Hor_pxl_size", "mm", "Taille de pixel effective horizontale", "Effective pixel size, horizontal", better="lower"),
     MetricSpec("Ver_pxl_size", "mm", "Taille de pixel effective verticale", "Effective pixel size, vertical", better="lower"),
     MetricSpec("n_values", "", "Nombre de valeurs du rapport", "Number of values in the report", trend=False),
-    MetricSpec("n_failing", "", "Valeurs hors critère du rapport", "Values outside the report's criterion", better="lower"),
+    # Counted by the pipeline from the judged rows: outside their limits or not measured (the report's own count).
+    MetricSpec("n_failing", "", "Valeurs hors critère du rapport", "Values outside the report's criterion", better="lower",
+               counts_items=(None, (FAIL, NOT_MEASURED))),
     MetricSpec("n_sections", "", "Nombre de sections du rapport", "Number of report sections", trend=False),
 )
 
@@ -786,9 +777,11 @@ def _describe(v: PiqtValue) -> str:
 
 
 def item_row(v: PiqtValue) -> dict[str, Any]:
-    """One row of `AnalysisResult.items` (what the page table and the CLI show for a value)."""
+    """One row of `AnalysisResult.items` (what the page table and the CLI show for a value). A numeric row names
+    its parameter and carries its criterion's limits (`JUDGED_BY`): the pipeline sets its "status"; a text row
+    (RAMP…) has no verdict."""
     c = v.column
-    return {
+    row = {
         "section": v.section,
         "parameter": v.parameter,
         "item": v.item,
@@ -803,8 +796,11 @@ def item_row(v: PiqtValue) -> dict[str, Any]:
         "criterion": v.criterion.text,
         "lower": v.criterion.lower,
         "upper": v.criterion.upper,
-        "status": v.status,
     }
+    if not v.is_text:
+        limits = v.criterion.limits()
+        row[JUDGED_BY] = {"metric": v.parameter, "value": "value", "limits": list(limits) if limits else None}
+    return row
 
 
 def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisResult:
@@ -826,10 +822,8 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
         ))
         if v.value is None:
             missing.append(f"{v.parameter} [{v.item}]")
-    n_failing = sum(1 for r in items if r["status"] == "fail")
     measurements += [
         Measurement("n_values", float(len(measurements)), "", description="measured values in the report"),
-        Measurement("n_failing", float(n_failing), "", description="values outside the report's own criterion"),
         Measurement("n_sections", float(len(report.sections)), "", description="section blocks with results"),
     ]
 
@@ -869,7 +863,7 @@ def analyse(inputs: list[tuple[str, bytes]], ctx: AnalysisContext) -> AnalysisRe
 
 
 # The method's version: bump it when the method changes (tests/test_versions.py) and say why in docs/changelog.md.
-VERSION = "1.0"
+VERSION = "1.1"
 
 SPEC = TestSpec(
     version=VERSION,
@@ -894,6 +888,8 @@ SPEC = TestSpec(
 # The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
 DEMO_INPUT = "qc.demo_inputs:piqt_demo"
 ROUTING = None  # a PIQT report is a file the scanner writes, never a received DICOM object
+# The demo database: the weekly report of every Wednesday morning over the latest weeks.
+DEMO = DemoSessions(make="qc.demo_inputs:piqt_session", gen="piqt", span="weeks", weekday=2, time="07:30", date_arg="day", keep_latest=2)
 
 
 # ================================================================ plotting helpers (page only)
@@ -904,7 +900,7 @@ def section_table(result: AnalysisResult, section: str) -> pd.DataFrame:
     import pandas as pd  # the page's tables only: importing the analyser (the menus) stays cheap
 
     cols = ["parameter", "scan", "echo", "te_ms", "slice", "coil", "value", "unit", "criterion", "lower", "upper", "status"]
-    rows = [r for r in result.items if r["section"] == section]
+    rows = [{**r, "status": r.get("status") or "none"} for r in result.items if r["section"] == section]  # a text row: no verdict
     df = pd.DataFrame(rows, columns=cols + ["value_text"])
     if not df.empty:
         # Text results (RAMP, MODULUS) show their text in the value column.
@@ -922,17 +918,17 @@ def sections(result: AnalysisResult) -> list[str]:
 
 
 def charts(result: AnalysisResult, lang: str = "fr") -> list[tuple[str, Any]]:
-    """One chart per section: each numeric value (point coloured by status) with its criterion as ticks,
+    """One chart per section: each numeric value (point coloured by its judged status) with its criterion as ticks,
     one small panel per parameter (independent y scales, since units differ)."""
     import altair as alt
     import pandas as pd
 
     out = []
-    status_names = {s: t(f"piqt.status.{s}", lang) for s in ("pass", "fail", "none")}
+    status_names = {s: t(f"piqt.status.{s}", lang) for s in ("pass", "warning", "fail", "none")}
     for sec in sections(result):
         rows = [
             {"parameter": r["parameter"], "column": r["item"], "value": r["value"], "lower": r["lower"],
-             "upper": r["upper"], "status": status_names[r["status"]], "criterion": r["criterion"]}
+             "upper": r["upper"], "status": status_names.get(r.get("status") or "none", status_names["none"]), "criterion": r["criterion"]}
             for r in result.items if r["section"] == sec and r["value"] is not None
         ]
         if not rows:
@@ -943,7 +939,7 @@ def charts(result: AnalysisResult, lang: str = "fr") -> list[tuple[str, Any]]:
         points = base.mark_point(filled=True, size=70).encode(
             y=alt.Y("value:Q", title=t("piqt.chart.value", lang), scale=alt.Scale(zero=False)),
             color=alt.Color("status:N", title=t("piqt.chart.status", lang),
-                            scale=alt.Scale(domain=list(status_names.values()), range=["#2e7d32", "#c62828", "#757575"])),
+                            scale=alt.Scale(domain=list(status_names.values()), range=["#2e7d32", "#ef6c00", "#c62828", "#757575"])),
             tooltip=["parameter", "column", "value", "criterion", "status"],
         )
         lo = base.mark_tick(color="#c62828", thickness=2).encode(y="lower:Q")

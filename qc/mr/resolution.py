@@ -31,7 +31,7 @@ from qc.errors import QCInputError
 from qc.i18n import t
 from qc.mr.phantom_geometry import MRImage, Overlay, Phantom, fill_holes, find_phantom, identity_of, load_images_of
 from qc.tolerances import Tolerance
-from qc.spec import AnalysisContext, MetricSpec, TestSpec
+from qc.spec import AnalysisContext, DemoSessions, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = "mr-resolution"
@@ -469,6 +469,11 @@ SPEC = TestSpec(
 # The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
 DEMO_INPUT = "qc.demo_inputs:mr_resolution_demo"
 ROUTING = None  # received MR phantom images are not routed to the image-quality tests yet: they are uploaded on their study page
+# The menu shows this test under its study page (the page that takes a whole upload and routes it to its tests).
+MENU_GROUP = "mr-image"
+# The demo database: the first Tuesday evening of the last full month and of the current one.
+DEMO = DemoSessions(make="qc.demo_inputs:mr_resolution_session", gen="mr_resolution", span="monthly", weekday=1, time="19:10",
+                    args={"sigma_mm": 0.42}, seed_offset=3)
 
 
 def charts(result: AnalysisResult, lang: str = "fr") -> list[tuple[str, Any]]:

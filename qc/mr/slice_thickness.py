@@ -34,7 +34,7 @@ from qc.errors import QCInputError
 from qc.i18n import t
 from qc.mr.phantom_geometry import MRImage, Overlay, Phantom, crossing, find_phantom, fluid_background, identity_of, load_images_of
 from qc.tolerances import Tolerance
-from qc.spec import AnalysisContext, MetricSpec, TestSpec
+from qc.spec import AnalysisContext, DemoSessions, MetricSpec, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = "mr-slice-thickness"
@@ -577,6 +577,16 @@ SPEC = TestSpec(
 # The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
 DEMO_INPUT = "qc.demo_inputs:mr_slice_thickness_demo"
 ROUTING = None  # received MR phantom images are not routed to the image-quality tests yet: they are uploaded on their study page
+# The menu shows this test under its study page (the page that takes a whole upload and routes it to its tests).
+MENU_GROUP = "mr-image"
+# The demo database: the first Tuesday evening of the last full month (a borderline thickness, commented) and of the
+# current one.
+DEMO = DemoSessions(
+    make="qc.demo_inputs:mr_slice_thickness_session", gen="mr_slice_thickness", span="monthly", weekday=1, time="19:00",
+    months=(({"thickness_mm": 5.55}, "Épaisseur de coupe en limite : à recontrôler avec le PIQT de la semaine prochaine."),
+            ({"thickness_mm": 5.3}, "")),
+    seed_offset=1,
+)
 
 
 def charts(result: AnalysisResult, lang: str = "fr") -> list[tuple[str, Any]]:

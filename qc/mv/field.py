@@ -55,7 +55,7 @@ from qc.mv.geometry import (
     level_crossing_near,
 )
 from qc.i18n import t
-from qc.spec import AnalysisContext, MetricSpec, Routing, TestSpec
+from qc.spec import AnalysisContext, DemoSessions, MetricSpec, Routing, TestSpec
 from qc.results import AnalysisResult, Measurement
 from qc.tolerances import Tolerance
 
@@ -1152,6 +1152,14 @@ SPEC = TestSpec(
 DEMO_INPUT = "qc.demo_inputs:field_demo"
 # the broadest RT Image rule, tried after the slit, leaf and Winston-Lutz ones (a slit plan is named "MVIC fente")
 ROUTING = Routing(pattern=r"MVIC|CHAMP|FIELD", modality="RTIMAGE", order=40, expected_images=5)
+# The demo database: weekly on Tuesdays over the latest weeks, the fields growing slowly (a drift), one week too
+# large (and what the physicist wrote); the two latest sessions keep their images on disk.
+DEMO = DemoSessions(
+    make="qc.demo_inputs:field_session", gen="field", span="weeks", weekday=1, time="07:45",
+    ramp={"drift_mm": 0.045, "centre_x_mm": 0.02, "centre_y_mm": -0.01},
+    outlier=(1, 3, {"drift_mm": 1.25}, "Champs trop grands : calibration des diaphragmes vérifiée par Elekta, refait conforme la semaine suivante."),
+    keep_latest=2,
+)
 
 
 # ---------------------------------------------------------------- plotting helpers (for the page)

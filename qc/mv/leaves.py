@@ -68,7 +68,7 @@ from qc.readers.dicom_io import session_identity
 from qc.mv import mlc
 from qc.mv.common import PreparedImage, calibration_warnings, item_tolerance, measurement, prepare_images, rounded, session_date, tolerance_record
 from qc.tolerances import FAIL, JUDGED_BY, WARNING, Tolerance
-from qc.spec import AnalysisContext, MetricSpec, Routing, TestSpec
+from qc.spec import AnalysisContext, DemoSessions, MetricSpec, Routing, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = "leaves"
@@ -801,6 +801,11 @@ SPEC = TestSpec(
 # The demo input ("module:function", see qc.registry) and how a received DICOM object is recognised as this test's.
 DEMO_INPUT = "qc.demo_inputs:leaves_demo"
 ROUTING = Routing(pattern=r"AQUA|LAMES?\b|LEAF|MLC", modality="RTIMAGE", order=30, expected_images=6)
+# The demo database: weekly on Thursdays, undisturbed, with one week of the AQUA error plan (5/10/15 mm blocks).
+DEMO = DemoSessions(
+    make="qc.demo_inputs:leaves_session", gen="leaves", span="weeks", weekday=3, time="07:50", args={"staircase": False},
+    outlier=(2, 3, {"staircase": True}, "Plan d'erreurs AQUA délivré volontairement (contrôle positif)."), keep_latest=2,
+)
 
 
 # ---------------------------------------------------------------- plotting helpers (for the page)

@@ -38,7 +38,7 @@ from qc.readers.dicom_io import session_identity
 from qc.mv import mlc
 from qc.mv.common import PreparedImage, calibration_warnings, baseline_in_force, item_tolerance, measurement, prepare_images, rounded, session_date, tolerance_record
 from qc.tolerances import FAIL, JUDGED_BY, Tolerance
-from qc.spec import AnalysisContext, MetricSpec, Routing, TestSpec
+from qc.spec import AnalysisContext, DemoSessions, MetricSpec, Routing, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = "slits"
@@ -327,6 +327,11 @@ SPEC = TestSpec(
 DEMO_INPUT = "qc.demo_inputs:slits_demo"
 # before the leaf and field rules: a slit plan is named "MVIC fente"
 ROUTING = Routing(pattern=r"FENTE|SLIT", modality="RTIMAGE", order=20, expected_images=1)
+# The demo database: weekly on Thursdays; leaf pair 45 bank B drifts by 0.12 mm a week over the last five weeks.
+DEMO = DemoSessions(
+    make="qc.demo_inputs:slits_session", gen="slits", span="weeks", weekday=3, time="08:05",
+    ramp={"pair45_b_mm": 0.12}, ramp_last=5, keep_latest=2,
+)
 
 
 # ---------------------------------------------------------------- plotting helpers (for the page)

@@ -49,7 +49,7 @@ from qc.i18n import t
 from qc.readers.dicom_io import RT_IMAGE, DicomImage, load_images, session_identity
 from qc.mv.geometry import inflection_edges, level_crossing_near
 from qc.tolerances import Tolerance
-from qc.spec import AnalysisContext, MetricSpec, Routing, TestSpec
+from qc.spec import AnalysisContext, DemoSessions, MetricSpec, Routing, TestSpec
 from qc.results import AnalysisResult, Measurement
 
 KEY = "wl"
@@ -1141,6 +1141,12 @@ SPEC = TestSpec(
 DEMO_INPUT = "qc.demo_inputs:wl_demo"
 # first: a Winston-Lutz plan may also name the MLC field it uses
 ROUTING = Routing(pattern=r"\b(WL|WINSTON|LUTZ|BILLE)\b", modality="RTIMAGE", order=10)
+# The demo database: monthly, the first Tuesday evening of the last full month and of the current one, the ball a
+# little further off in the month whose report is signed; no image kept on disk (17 MB a session).
+DEMO = DemoSessions(
+    make="qc.demo_inputs:wl_session", gen="wl", span="monthly", weekday=1, time="18:30",
+    months=(({"bb_offset_mm": [-0.5, -0.38, 0.24]}, ""), ({"bb_offset_mm": [-0.4, -0.3, 0.2]}, "")), keep_latest=0,
+)
 
 
 # ---------------------------------------------------------------- page helpers

@@ -6,7 +6,8 @@ composed of one part per concern, each in its own module saying which tables it 
 - `references`: dated tolerances, beam-axis calibrations, baselines (what a result is judged against);
 - `machines`: machines and machine events;
 - `audit`: the audit log; `settings`: settings (and, as functions, the e-mail alerts' tables);
-- and, as functions taking a store: `intake` (the inbox of automatic intake), `auth` (users, login attempts),
+- and, as functions taking a store: `intake` (the inbox of automatic intake), `intake_refusals` (what the receiver
+  refused), `auth` (users, login attempts),
   `signatures` (signatures, notes on a leaf), `spc_records` (control-chart choices), `logged` (logged tests).
 A face calls `store.method(...)` or one of those functions; none writes SQL or touches `store.db`.
 
@@ -405,6 +406,21 @@ def m010_signatures_alerts(db: Database) -> None:
         defaults={"error": ""},
     )
     db["settings"].upsert({"key": "signatures.required_since", "value": now_iso()}, pk="key")
+
+
+@migrations()
+def m011_intake_refusals(db: Database) -> None:
+    """What the DICOM receiver refused for lack of room (qc.records.intake_refusals): an object over the size
+    limit (its association aborted) or past the inbox quota (C-STORE 0xA700), with when and from which sender,
+    so that the review page and Home can say it (before, only the receiver's log did)."""
+    db["intake_refusals"].create(
+        {"id": int, "at": str, "reason": str, "ae_title": str, "address": str, "size": int, "limit_mb": float,
+         "what": str},
+        pk="id",
+        not_null={"at", "reason"},
+        defaults={"ae_title": "", "address": "", "size": 0, "what": ""},
+    )
+    db["intake_refusals"].create_index(["at"])
 
 
 class Store(SessionsMixin, ReferencesMixin, MachinesMixin, SettingsMixin, AuditMixin):
