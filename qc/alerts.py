@@ -36,8 +36,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from qc.i18n import t
-from qc.records import settings as alert_records
-from qc.records.sessions import failing_metrics, session_row
+from qc.records import settings as alert_records  # light: the command line's parser imports this module
 
 log = logging.getLogger("qc.alerts")
 
@@ -255,6 +254,8 @@ def _metric_label(store, test: str, metric: str, item: str, lang: str) -> str:
 
 
 def _leaf_lines(store, session_id: int, lang: str) -> list[str]:
+    from qc.records.sessions import failing_metrics, session_row  # imports pandas: not when building the CLI parser
+
     lines = []
     test = session_row(store, session_id)["test"]
     for m in failing_metrics(store, session_id):
