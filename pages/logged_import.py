@@ -17,6 +17,7 @@ from pages.common import STATUS_BG, T, lang, operator
 from qc.display import column_label, fmt_cell, fmt_datetime, status_word
 from qc.errors import QCInputError
 from qc.intake import history_import as li
+from qc.records.sessions import record_state_mark
 from qc.textsafe import md_escape
 
 MAX_SHOWN_ERRORS = 50
@@ -87,9 +88,7 @@ def show_plan(store, spec, machine: dict, name: str, data: bytes) -> list[int] |
         return stored
     # The plan (every row checked and judged: seconds for thousands of rows) is kept across reruns of
     # the page while the file, the machine, the language, the stored sessions and tolerances are the same.
-    state = store.db.execute("select (select count(*) || '-' || ifnull(max(id), 0) from sessions where voided = 0), "
-                             "(select ifnull(max(id), 0) from tolerances)").fetchone()
-    cache_key = (key, machine["id"], digest, lang(), tuple(state))
+    cache_key = (key, machine["id"], digest, lang(), record_state_mark(store))
     cached = st.session_state.get(f"imp_{key}_plan")
     if cached is not None and cached[0] == cache_key:
         plan = cached[1]

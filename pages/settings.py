@@ -15,6 +15,7 @@ import streamlit as st
 from pages.common import T, allowed, get_store, lang, operator, require, tests
 from qc.display import display_frame
 from qc.records.logged import Derived, LoggedField, LoggedTest, save_custom_logged_test
+from qc.records.sessions import sessions_count
 from qc.registry import FREQUENCIES
 from qc.textsafe import md_escape
 from qc.tolerances import Tolerance
@@ -300,7 +301,7 @@ with tab_g:
     st.caption(T("backup.offsite"))
     if st.button(T("backup.button"), key="set_backup_now", icon=":material/backup:"):
         path = backup.backup_now(store.data_dir)
-        st.success(T("backup.done", path=md_escape(str(path)), sessions=store.db["sessions"].count, files=len(list((path / "files").rglob("*")))))
+        st.success(T("backup.done", path=md_escape(str(path)), sessions=sessions_count(store), files=len(list((path / "files").rglob("*")))))
     frame = backup.backups_frame(store.data_dir, lang())
     if frame is not None and len(frame):
         st.dataframe(frame, hide_index=True, width="stretch")

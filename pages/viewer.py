@@ -20,6 +20,8 @@ from qc.demo import RegeneratedImagesDiffer  # noqa: E402
 from qc.errors import QCInputError  # noqa: E402
 from qc.intake import viewer  # noqa: E402
 from qc.record import stored_record  # noqa: E402
+from qc.records.intake import inbox_files_to_view  # noqa: E402
+from qc.records.sessions import session_files_to_view  # noqa: E402
 from qc.textsafe import md_escape  # noqa: E402
 
 store = get_store()
@@ -28,10 +30,7 @@ st.caption(T("viewer.caption"))
 
 # ---- what to look at: a stored session's files, or objects received automatically
 sources: dict[str, tuple[str, int | None, str]] = {}  # label -> (path in the data folder, session id, test)
-for r in store.db.query(
-    "select f.stored_path, f.filename, s.id as sid, s.test, s.acquired_at from files f join sessions s on s.id = f.session_id "
-    "where f.stored_path != '' order by s.acquired_at desc, f.id limit 500"
-):
+for r in session_files_to_view(store, with_bytes=True, limit=500):
     # The file's own name only (a zip member may be "../x.dcm"; a path would tell where the data lives).
     sources[f"{T('viewer.session')} {r['sid']} — {r['acquired_at'][:16]} — {viewer.display_name(r['filename'])}"] = (r["stored_path"], r["sid"], r["test"])
 if store.get_setting("demo") == "1":
@@ -39,15 +38,11 @@ if store.get_setting("demo") == "1":
     from qc.demo import regenerable_sessions
 
     regenerable = regenerable_sessions(store.data_dir)
-    for r in store.db.query(
-        "select f.filename, s.id as sid, s.test, s.acquired_at from files f join sessions s on s.id = f.session_id "
-        "where f.stored_path = '' order by s.acquired_at desc, f.id limit 500"
-    ):
+    for r in session_files_to_view(store, with_bytes=False, limit=500):
         if r["sid"] in regenerable:
             sources[f"{T('viewer.session')} {r['sid']} — {r['acquired_at'][:16]} — {viewer.display_name(r['filename'])} "
                     f"({T('viewer.regenerated')})"] = (f"demo:{r['filename']}", r["sid"], r["test"])
-for r in store.db.query("select path, session_id, test, received_at, label from inbox where path != '' "
-                        "order by received_at desc, id limit 500"):  # swept files (inbox quota) are gone
+for r in inbox_files_to_view(store, limit=500):  # swept files (inbox quota) are gone
     sources[f"{T('viewer.received')} {r['received_at'][:16]} — {(r['label'] or '')[:60]}"] = (r["path"], r["session_id"], r["test"] or "")
 if not sources:
     st.info(T("viewer.none"))

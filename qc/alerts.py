@@ -36,6 +36,7 @@ from email.message import EmailMessage
 from email.utils import formatdate, make_msgid
 
 from qc.i18n import t
+from qc.records import settings as alert_records  # light: the command line's parser imports this module
 
 log = logging.getLogger("qc.alerts")
 
@@ -96,15 +97,13 @@ def save_smtp_settings(store, user: str, *, host: str, port: int, security: str,
         raise ValueError("review hours must be positive")
     values = {"host": host.strip(), "port": str(int(port)), "security": security, "username": username.strip(), "sender": sender.strip(),
               "cafile": cafile.strip(), "review_hours": f"{float(review_hours):g}"}
-    with store.write() as db:
-        for k, v in values.items():
-            db["settings"].upsert({"key": f"alerts.smtp.{k}", "value": v}, pk="key")
-        # The values set (the earlier ones are in the earlier audit rows), never the password.
-        details: dict = dict(values)
-        if password is not None:
-            db["settings"].upsert({"key": PASSWORD_KEY, "value": password}, pk="key")
-            details["password"] = "changed" if password else "erased"
-        store._audit(user, "set_smtp", "settings", "alerts.smtp", details)
+    settings = {f"alerts.smtp.{k}": v for k, v in values.items()}
+    # The values set (the earlier ones are in the earlier audit rows), never the password.
+    details: dict = dict(values)
+    if password is not None:
+        settings[PASSWORD_KEY] = password
+        details["password"] = "changed" if password else "erased"
+    store.set_settings(settings, user=user, action="set_smtp", entity_id="alerts.smtp", details=details)
 
 
 def review_hours(store) -> float:
@@ -125,46 +124,27 @@ def subscribe(store, user_id: int, kind: str, *, machine_id: int | None = None, 
     """A user receives `kind` alerts (for one machine and/or test, or every one); audited."""
     if kind not in KINDS:
         raise ValueError(f"unknown alert kind {kind!r}")
-    with store.write() as db:
-        existing = list(db.query("select id from alert_subscriptions where user_id = ? and kind = ? and machine_id is ? and test = ?",
-                                 [user_id, kind, machine_id, test or ""]))
-        if existing:
-            return int(existing[0]["id"])
-        sid = db["alert_subscriptions"].insert({"user_id": user_id, "kind": kind, "machine_id": machine_id, "test": test or "",
-                                                "created_by": by, "created_at": _now()}).last_pk
-        store._audit(by, "subscribe_alert", "alert_subscriptions", sid, {"user_id": user_id, "alert": kind, "machine_id": machine_id, "test": test})
-    return int(sid)
+    return alert_records.add_alert_subscription(store, user_id, kind, machine_id, test, by)
 
 
 def unsubscribe(store, subscription_id: int, by: str = "") -> None:
-    with store.write() as db:
-        row = db["alert_subscriptions"].get(subscription_id)
-        db["alert_subscriptions"].delete(subscription_id)
-        store._audit(by, "unsubscribe_alert", "alert_subscriptions", subscription_id,
-                     {"user_id": row["user_id"], "alert": row["kind"], "machine_id": row["machine_id"], "test": row["test"]})
+    alert_records.delete_alert_subscription(store, subscription_id, by)
 
 
 def subscriptions(store) -> list[dict]:
     """Every subscription with its user's name and e-mail and its machine's name."""
-    return [dict(r) for r in store.db.query(
-        "select a.id, a.kind, a.test, a.machine_id, m.name as machine, u.id as user_id, u.username, u.display_name, u.email, u.active "
-        "from alert_subscriptions a join users u on u.id = a.user_id left join machines m on m.id = a.machine_id order by u.username, a.kind, a.id")]
+    return alert_records.alert_subscriptions(store)
 
 
 def recipients(store, kind: str, machine_id: int | None = None, test: str | None = None) -> list[str]:
     """E-mail addresses of the active users subscribed to `kind` for this machine and test (sorted, once each)."""
-    rows = store.db.query(
-        "select distinct u.email from alert_subscriptions a join users u on u.id = a.user_id where a.kind = ? and u.active = 1 "
-        "and coalesce(u.email, '') != '' and (a.machine_id is null or a.machine_id = ?) and (a.test = '' or a.test = ?)",
-        [kind, machine_id, test or ""])
-    return sorted({r["email"] for r in rows})
+    return sorted(alert_records.alert_recipient_emails(store, kind, machine_id, test))
 
 
 def _subscribers(store, kind: str) -> list[dict]:
     """Per address, the (machine_id, test) filters it subscribed `kind` with (None / '' = every)."""
     out: dict[str, list[tuple[int | None, str]]] = {}
-    for r in store.db.query("select u.email, a.machine_id, a.test from alert_subscriptions a join users u on u.id = a.user_id "
-                            "where a.kind = ? and u.active = 1 and coalesce(u.email, '') != ''", [kind]):
+    for r in alert_records.alert_subscription_filters(store, kind):
         out.setdefault(r["email"], []).append((r["machine_id"], r["test"] or ""))
     return [{"email": e, "filters": f} for e, f in sorted(out.items())]
 
@@ -174,10 +154,6 @@ def _matches(filters: list[tuple[int | None, str]], machine_id: int, test: str) 
 
 
 # ------------------------------------------------------------------ sending
-
-
-def _now() -> str:
-    return dt.datetime.now().replace(microsecond=0).isoformat(sep=" ")
 
 
 def _one_line(text: str) -> str:
@@ -217,9 +193,7 @@ def _error_text(exc: BaseException) -> str:
 
 
 def _log(store, kind: str, session_id: int | None, to: list[str], outcome: str, error: str = "") -> None:
-    with store.write() as db:
-        db["alert_log"].insert({"at": _now(), "kind": kind, "session_id": session_id, "recipients": ", ".join(to), "outcome": outcome,
-                                "error": error})
+    alert_records.log_alert(store, kind, session_id, ", ".join(to), outcome, error)
 
 
 def deliver(store, kind: str, to: list[str], subject: str, body: str, session_id: int | None = None) -> bool:
@@ -252,7 +226,7 @@ def send_test_message(store, to: str, lang: str) -> tuple[bool, str]:
 
 
 def alert_log(store, limit: int = 50) -> list[dict]:
-    return [dict(r) for r in store.db.query("select * from alert_log order by id desc limit ?", [limit])]
+    return alert_records.alert_log_rows(store, limit)
 
 
 # ------------------------------------------------------------------ out of tolerance, control signals (on store)
@@ -280,10 +254,11 @@ def _metric_label(store, test: str, metric: str, item: str, lang: str) -> str:
 
 
 def _leaf_lines(store, session_id: int, lang: str) -> list[str]:
+    from qc.records.sessions import failing_metrics, session_row  # imports pandas: not when building the CLI parser
+
     lines = []
-    test = store.db["sessions"].get(session_id)["test"]
-    for m in store.db.query("select name, item, value, unit, status from metrics where session_id = ? and status in ('fail', 'warning') "
-                            "order by id", [session_id]):
+    test = session_row(store, session_id)["test"]
+    for m in failing_metrics(store, session_id):
         value = "—" if m["value"] is None else f"{m['value']:.4g}"
         where = _metric_label(store, test, m["name"], m["item"] or "", lang)
         lines.append(t("alert.leaf_line", lang, metric=where, value=value, unit=m["unit"] or "", status=t("status." + m["status"], lang)))
@@ -458,8 +433,7 @@ def send_digest(store, now: dt.datetime | None = None, *, force: bool = False) -
             sent += 1
         else:
             failed += 1
-    with store.write() as db:
-        db["settings"].upsert({"key": "alerts.digest.last_date", "value": today}, pk="key")
+    store.set_setting_unaudited("alerts.digest.last_date", today)
     return {"sent": sent, "failed": failed, "skipped": ""}
 
 

@@ -90,12 +90,14 @@ def build_demo(data_dir: Path | str | None = None, force: bool = False, today: d
     place, and the caller runs `start_demo_completion` (the app's first start: the first page shows at once).
     Refuses to replace a database that is not a demo one (a user's history is never overwritten).
     """
+    from qc.records.sessions import sessions_count
+
     target = Path(data_dir) if data_dir is not None else default_data_dir()
     target.mkdir(parents=True, exist_ok=True)
     if (target / DB_FILENAME).exists():
         with Store(target) as existing:
             is_demo = existing.get_setting("demo") == "1"
-            n = existing.db["sessions"].count
+            n = sessions_count(existing)
         if not is_demo and n > 0:
             raise RealDatabaseExists(f"{target / DB_FILENAME} holds real QC history; the demo is not built over it. Set QC_DATA_DIR to another folder.")
         if not force:
@@ -110,7 +112,7 @@ def build_demo(data_dir: Path | str | None = None, force: bool = False, today: d
                 complete_demo(tmp, store=store)
             summary = _summary(store, target)
         finally:
-            store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            store.checkpoint()
             store.close()
         for suffix in ("", "-wal", "-shm"):
             (target / (DB_FILENAME + suffix)).unlink(missing_ok=True)
@@ -126,10 +128,12 @@ def build_demo(data_dir: Path | str | None = None, force: bool = False, today: d
 
 
 def _summary(store: Store, target: Path) -> dict:
+    from qc.records.sessions import metrics_count, sessions_count
+
     return {
         "path": str(target),
-        "sessions": store.db["sessions"].count,
-        "metrics": store.db["metrics"].count,
+        "sessions": sessions_count(store),
+        "metrics": metrics_count(store),
         "machine": DEMO_MACHINE,
     }
 
@@ -512,7 +516,9 @@ def _run_plan(store: Store, data_dir: Path, plan: list[dict], workers: int | Non
     progress["last_run"] = {"sessions": stored, "cpu_s": round(_cpu_s() - cpu0, 2), "wall_s": round(time.perf_counter() - wall0, 2)}
     _write_json(_progress_path(data_dir), progress)
     if stored:
-        last = next(iter(store.db.query("select max(acquired_at) as at from sessions")))["at"]
+        from qc.records.sessions import latest_acquisition
+
+        last = latest_acquisition(store)
         demo_signatures(store, dt.date.fromisoformat(str(last)[:10]))
     return stored
 
@@ -527,21 +533,20 @@ def demo_signatures(store: Store, end: dt.date, unsigned_days: int = 14) -> int:
     results waiting for a signature. The demo runs without authentication: the signatures are typed names, shown
     as not verified by a password, as they would be in that mode. One note on one measurement of a failing session.
     Returns the number of signatures stored."""
-    from qc.records.signatures import add_leaf_comment, sign_session
+    from qc.records.sessions import failing_metrics
+    from qc.records.signatures import add_leaf_comment, any_leaf_comment, sessions_unsigned_before, sign_session
 
     cutoff = (end - dt.timedelta(days=unsigned_days)).isoformat()
-    rows = list(store.db.query("select id, status, acquired_at from sessions where voided = 0 and review_state != 'pending' and acquired_at < ? "
-                               "and id not in (select session_id from session_signatures) order by acquired_at, id", [cutoff]))
+    rows = sessions_unsigned_before(store, cutoff)
     n = 0
-    noted = bool(next(iter(store.db.query("select count(*) as n from leaf_comments")))["n"])
+    noted = any_leaf_comment(store)
     for i, r in enumerate(rows):
         signer = DEMO_SIGNERS[i % len(DEMO_SIGNERS)]
         if r["status"] in ("fail", "warning"):
             sign_session(store, r["id"], "approved", signer=signer, verified=False, comment="Écart vu ; action notée dans le cahier de la machine.")
             n += 1
             if not noted:
-                metric = next(iter(store.db.query("select name, item from metrics where session_id = ? and status in ('fail', 'warning') "
-                                                  "order by id limit 1", [r["id"]])), None)
+                metric = next(iter(failing_metrics(store, r["id"])), None)
                 if metric is not None:
                     add_leaf_comment(store, r["id"], metric["name"], metric["item"] or "", "Valeur recontrôlée le lendemain : conforme.", signer)
                     noted = True
@@ -574,13 +579,15 @@ def regenerate_inputs(store: Store, session_id: int) -> list[tuple[str, bytes]]:
     against the files stored with the session; raises ValueError when the session has no recipe or a file differs."""
     import hashlib
 
+    from qc.records.sessions import session_file_hashes
+
     progress = _read_json(_progress_path(store.data_dir), {})
     index = progress.get("sessions", {}).get(str(session_id))
     plan = _read_json(_plan_path(store.data_dir), None)
     if index is None or plan is None:
         raise ValueError(f"session {session_id} is not a generated demo session")
     files = make_inputs(plan[index])
-    stored = sorted(r["sha256"] for r in store.db.query("select sha256 from files where session_id = ?", [session_id]))
+    stored = sorted(session_file_hashes(store, session_id))
     made = sorted(hashlib.sha256(data).hexdigest() for _, data in files)
     if made != stored:
         raise RegeneratedImagesDiffer(f"the regenerated images of session {session_id} differ from the stored ones")

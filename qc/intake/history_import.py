@@ -657,21 +657,15 @@ def _fingerprint(test, result_values: dict[str, Any], texts: dict[str, str]) -> 
 def _mark_duplicates(store, plan: ImportPlan, lang: str) -> None:
     """Mark rows whose day and values are already stored (non-voided) or repeat an earlier row of the file;
     note a stored entry of the same day with other values (both are kept)."""
+    from qc.records.sessions import metric_values_of_sessions, sessions_of_days
+
     test = plan.spec.definition
     days = sorted({r.acquired_at.date().isoformat() for r in plan.rows})
     by_day: dict[str, list[tuple[int, tuple]]] = {}
     if days:
-        sessions = list(store.db.query(
-            "select id, substr(acquired_at, 1, 10) as day, params from sessions where machine_id = ? and test = ? and voided = 0 "
-            "and substr(acquired_at, 1, 10) between ? and ? order by id",
-            [plan.machine["id"], plan.spec.key, days[0], days[-1]],
-        ))
+        sessions = sessions_of_days(store, plan.machine["id"], plan.spec.key, days[0], days[-1])
         wanted = [x for x in sessions if x["day"] in set(days)]
-        metrics: dict[int, dict[str, float]] = {x["id"]: {} for x in wanted}
-        for k in range(0, len(wanted), 500):
-            chunk = [x["id"] for x in wanted[k:k + 500]]
-            for r in store.db.query(f"select session_id, name, value from metrics where session_id in ({','.join('?' * len(chunk))})", chunk):
-                metrics[r["session_id"]][r["name"]] = r["value"]
+        metrics = metric_values_of_sessions(store, [x["id"] for x in wanted])
         for x in wanted:
             texts = (json.loads(x["params"] or "{}") or {}).get("texts", {})
             by_day.setdefault(x["day"], []).append((x["id"], _fingerprint(test, metrics[x["id"]], texts)))

@@ -34,6 +34,7 @@ from typing import Any
 import pydicom
 
 from qc.errors import QCInputError
+from qc.records import intake as records_intake
 
 log = logging.getLogger(__name__)
 
@@ -183,8 +184,7 @@ def accept_object(store, data: bytes, source: str, header: Header | None = None)
 
 def inbox_bytes(store) -> int:
     """Bytes of the objects the inbox folder holds now (rows whose file was swept count nothing)."""
-    row = store.db.execute("select coalesce(sum(size), 0) from inbox where path != ''").fetchone()
-    return int(row[0])
+    return records_intake.inbox_quota_used_bytes(store)
 
 
 def sweep_inbox(store, need_bytes: int) -> tuple[int, int]:
@@ -192,9 +192,7 @@ def sweep_inbox(store, need_bytes: int) -> tuple[int, int]:
     session keeps its own copy of every image) until `need_bytes` are freed or none is left; returns
     (files, bytes) swept. The rows stay (history, and a resent object is still known: not kept twice); their
     `path` is emptied and the sweep is in the audit log."""
-    rows = list(store.db.query(
-        "select i.id, i.path, i.size from inbox i join sessions s on s.id = i.session_id "
-        "where i.state = 'analysed' and i.path != '' and s.review_state != 'pending' order by i.received_at, i.id"))
+    rows = records_intake.inbox_rows_sweepable(store)
     freed, ids = 0, []
     for r in rows:
         if freed >= need_bytes:
@@ -203,9 +201,7 @@ def sweep_inbox(store, need_bytes: int) -> tuple[int, int]:
         freed += int(r["size"] or 0)
         ids.append(r["id"])
     if ids:
-        with store.write() as db:
-            db.execute(f"update inbox set path = '' where id in ({','.join('?' * len(ids))})", ids)
-            store._audit(RECEIVER_OPERATOR, "inbox_swept", "inbox", "", {"files": len(ids), "bytes": freed})
+        records_intake.mark_inbox_files_swept(store, ids, freed, RECEIVER_OPERATOR)
     return len(ids), freed
 
 
@@ -223,38 +219,25 @@ def make_room(store, size: int, quota_bytes: int) -> bool:
 
 
 def _inbox_row_for(store, sop_uid: str) -> dict | None:
-    rows = list(store.db.query("select * from inbox where sop_instance_uid = ? order by id limit 1", [sop_uid]))
-    return dict(rows[0]) if rows else None
+    return records_intake.inbox_row_for_sop(store, sop_uid)
 
 
 def _record(store, header: Header, sha: str, path: Path, size: int, source: str) -> int:
-    from qc.records.storage import now_iso
-
-    with store.write() as db:
-        # checked again inside the write transaction: two associations may deliver the same object at once
-        row = db.execute("select id from inbox where sop_instance_uid = ? limit 1", [header.sop_instance_uid]).fetchone()
-        if row is not None:
-            return int(row[0])
-        iid = db["inbox"].insert(
-            {
-                "sha256": sha,
-                "path": str(path.relative_to(store.data_dir)),
-                "size": size,
-                "sop_instance_uid": header.sop_instance_uid,
-                "sop_class_uid": header.sop_class_uid,
-                "received_at": now_iso(),
-                "source": source,
-                "station_name": header.station_name,
-                "device_serial": header.device_serial,
-                "acquired_at": header.acquired_at.isoformat(sep=" ") if header.acquired_at else None,
-                "label": header.label,
-                "modality": header.modality,
-                "study_uid": header.study_uid,
-                "state": "waiting",
-                "reason": "",
-            }
-        ).last_pk
-    return int(iid)
+    # checked again inside the write transaction (records_intake): two associations may deliver the same object at once
+    return records_intake.record_inbox_object(store, {
+        "sha256": sha,
+        "path": str(path.relative_to(store.data_dir)),
+        "size": size,
+        "sop_instance_uid": header.sop_instance_uid,
+        "sop_class_uid": header.sop_class_uid,
+        "source": source,
+        "station_name": header.station_name,
+        "device_serial": header.device_serial,
+        "acquired_at": header.acquired_at.isoformat(sep=" ") if header.acquired_at else None,
+        "label": header.label,
+        "modality": header.modality,
+        "study_uid": header.study_uid,
+    })
 
 
 def recover_inbox(store) -> int:
@@ -264,7 +247,7 @@ def recover_inbox(store) -> int:
         return 0
     for part in folder.glob(".*.part"):  # a write that never completed: the sender was never told success
         part.unlink(missing_ok=True)
-    known = {r["sha256"] for r in store.db.query("select sha256 from inbox")}
+    known = records_intake.inbox_hashes(store)
     n = 0
     for f in sorted(folder.glob("*.dcm")):
         sha = f.stem
@@ -320,7 +303,7 @@ def route_waiting(store, lang: str = "fr") -> None:
     rules = routing_rules(store)
     known = {s.key for s in all_tests(store) if s.analyse is not None}
     mr_study = mr_study_tests()
-    rows = list(store.db.query("select * from inbox where state = 'waiting' and test is null order by id"))
+    rows = records_intake.inbox_rows_unrouted(store)
     for r in rows:
         machine = store.machine_for_identity(r["station_name"] or "", r["device_serial"] or "")
         data = (Path(store.data_dir) / r["path"]).read_bytes()
@@ -347,26 +330,22 @@ def route_waiting(store, lang: str = "fr") -> None:
 
 
 def _set(store, inbox_id: int, **changes: Any) -> None:
-    with store.write() as db:
-        db["inbox"].update(inbox_id, changes)
+    records_intake.update_inbox_rows(store, [inbox_id], changes)
 
 
 def assign(store, inbox_ids: list[int], machine_id: int, test: str, user: str) -> None:
     """A physicist routes unassigned objects by hand (machine and test); they then wait like the others."""
-    with store.write() as db:
-        for i in inbox_ids:
-            db["inbox"].update(i, {"machine_id": machine_id, "test": test, "state": "waiting", "reason": "", "group_id": None})
-        store._audit(user, "assign_inbox", "inbox", ",".join(map(str, inbox_ids)), {"machine_id": machine_id, "test": test})
+    records_intake.update_inbox_rows_audited(
+        store, inbox_ids, {"machine_id": machine_id, "test": test, "state": "waiting", "reason": "", "group_id": None},
+        user=user, action="assign_inbox", details={"machine_id": machine_id, "test": test})
 
 
 def set_aside(store, inbox_ids: list[int], reason: str, user: str) -> None:
     """A wrongly received object is set aside with a reason (state 'ignored'): kept on disk, audited, never erased."""
     if not reason.strip():
         raise QCInputError("err.review_reason")
-    with store.write() as db:
-        for i in inbox_ids:
-            db["inbox"].update(i, {"state": "ignored", "reason": reason.strip()})
-        store._audit(user, "set_aside_inbox", "inbox", ",".join(map(str, inbox_ids)), {"reason": reason.strip()})
+    records_intake.update_inbox_rows_audited(store, inbox_ids, {"state": "ignored", "reason": reason.strip()},
+                                             user=user, action="set_aside_inbox", details={"reason": reason.strip()})
 
 
 def save_settings(store, *, rules: list[dict[str, str]], expected: dict[str, int], window_minutes: float,
@@ -404,13 +383,7 @@ class Group:
 def waiting_groups(store) -> list[Group]:
     """Routed waiting objects of one machine and test, acquired within the time window of the group's first image."""
     window = dt.timedelta(minutes=_setting_float(store, "intake.window_minutes", DEFAULT_WINDOW_MINUTES))
-    rows = [
-        dict(r)
-        for r in store.db.query(
-            "select * from inbox where state = 'waiting' and test is not null and machine_id is not null "
-            f"order by machine_id, test, case when test = '{MR_STUDY}' then study_uid else '' end, acquired_at, id"
-        )
-    ]
+    rows = records_intake.inbox_rows_routed_waiting(store, MR_STUDY)
     groups: list[Group] = []
     for r in rows:
         when = dt.datetime.fromisoformat(r["acquired_at"])
@@ -458,14 +431,10 @@ def process_inbox(store, now: dt.datetime | None = None, lang: str = "fr", force
             sid = pipeline.store_analysis(store, analysis, operator=RECEIVER_OPERATOR, review_state="pending")
         except QCInputError as exc:
             reason = exc.message(lang)
-            with store.write() as db:
-                for i in ids:
-                    db["inbox"].update(i, {"state": "failed", "reason": reason})
+            records_intake.update_inbox_rows(store, ids, {"state": "failed", "reason": reason})
             done.append({"test": g.test, "machine_id": g.machine_id, "images": len(ids), "session_id": None, "error": reason})
             continue
-        with store.write() as db:
-            for i in ids:
-                db["inbox"].update(i, {"state": "analysed", "session_id": sid, "group_id": sid})
+        records_intake.update_inbox_rows(store, ids, {"state": "analysed", "session_id": sid, "group_id": sid})
         done.append({"test": g.test, "machine_id": g.machine_id, "images": len(ids), "session_id": sid, "status": analysis.status})
     return done
 
@@ -496,12 +465,11 @@ def _process_mr_study(store, g: Group, lang: str) -> list[dict]:
             continue
         first_sid = first_sid or sid
         out.append({"test": test, "machine_id": g.machine_id, "images": len(files), "session_id": sid, "status": analysis.status})
-    with store.write() as db:
-        for i in ids:
-            if first_sid is not None:
-                db["inbox"].update(i, {"state": "analysed", "session_id": first_sid, "group_id": first_sid, "reason": " ; ".join(notes)})
-            else:
-                db["inbox"].update(i, {"state": "unassigned", "reason": " ; ".join(notes) or "—"})
+    if first_sid is not None:
+        records_intake.update_inbox_rows(store, ids, {"state": "analysed", "session_id": first_sid, "group_id": first_sid,
+                                                      "reason": " ; ".join(notes)})
+    else:
+        records_intake.update_inbox_rows(store, ids, {"state": "unassigned", "reason": " ; ".join(notes) or "—"})
     return out
 
 
@@ -514,10 +482,9 @@ def received_inputs(store, rows: list[dict]) -> list[tuple[str, bytes]]:
 
 def session_inputs(store, session_id: int) -> list[tuple[str, bytes]]:
     """The received objects a stored session was analysed from (empty for an uploaded session)."""
-    return received_inputs(store, [dict(r) for r in store.db.query("select path from inbox where session_id = ? order by id", [session_id])])
+    return received_inputs(store, records_intake.inbox_paths_of_session(store, session_id))
 
 
 def inbox_rows(store, states: tuple[str, ...] = ("waiting", "unassigned", "failed")) -> list[dict]:
     """The inbox as a physicist reviews it: what waits, what could not be routed or analysed, and why."""
-    q = ",".join("?" * len(states))
-    return [dict(r) for r in store.db.query(f"select * from inbox where state in ({q}) order by received_at, id", list(states))]
+    return records_intake.inbox_rows_in_states(store, states)

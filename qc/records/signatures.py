@@ -164,3 +164,15 @@ def add_leaf_comment(store, session_id: int, metric: str, item: str, text: str, 
 
 def leaf_comments(store, session_id: int) -> list[dict]:
     return [dict(r) for r in store.db.query("select * from leaf_comments where session_id = ? order by id", [session_id])]
+
+
+def sessions_unsigned_before(store, before: str) -> list[dict]:
+    """Non-voided, reviewed sessions (id, status, acquired_at) acquired before `before` that were never signed, oldest first."""
+    return [dict(r) for r in store.db.query(
+        "select id, status, acquired_at from sessions where voided = 0 and review_state != 'pending' and acquired_at < ? "
+        "and id not in (select session_id from session_signatures) order by acquired_at, id", [before])]
+
+
+def any_leaf_comment(store) -> bool:
+    """Whether any note on one leaf (one metric or item) is stored."""
+    return bool(next(iter(store.db.query("select count(*) as n from leaf_comments")))["n"])

@@ -392,13 +392,10 @@ def out_of_tolerance_rows(store, bad: pd.DataFrame, sessions: pd.DataFrame, spec
 
 def corrective_comments(store, session_ids: list[int]) -> dict[int, str]:
     """Comments added after a session was stored (what was found and done), per session."""
-    if not session_ids:
-        return {}
-    marks = ",".join("?" * len(session_ids))
-    rows = store.db.query(f"select session_id, at, user, text from comments where session_id in ({marks}) order by at, id",
-                          [int(x) for x in session_ids])
+    from qc.records.sessions import comments_of_sessions
+
     out: dict[int, list[str]] = {}
-    for r in rows:
+    for r in comments_of_sessions(store, session_ids):
         out.setdefault(r["session_id"], []).append(f"[{r['at'][:10]} {r['user']}] {r['text']}")
     return {k: " ".join(v) for k, v in out.items()}
 
