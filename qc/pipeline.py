@@ -387,12 +387,15 @@ def store_analysis(
     keep_files: bool = True,
     review_state: str = "",
     same_test_only: bool = False,
+    then: Callable[[int], None] | None = None,
 ) -> int:
     """Store a judged analysis whole (with the calibration and baseline it used), or nothing.
 
     `allow_duplicate` is the user's answer to `duplicates` (re-checked inside the write transaction, so files stored
     meanwhile by someone else raise `DuplicateUploadError`); `same_test_only` as in `duplicates`;
-    `review_state="pending"` for automatic intake (the session waits for a physicist).
+    `review_state="pending"` for automatic intake (the session waits for a physicist); `then(session_id)` runs in the
+    same write transaction (the inbox marks its rows with the session: a crash between the two cannot leave a stored
+    session whose files still wait to be analysed).
     """
     if analysis.machine is None:
         raise QCInputError("err.unknown_machine", machine="", known=", ".join(m["name"] for m in store.machines()) or "—")
@@ -401,10 +404,10 @@ def store_analysis(
     warnings = list(analysis.warnings)
     pictures = drawn_pictures(analysis.spec, analysis.result, analysis.lang, warnings)  # drawn once, stored with it
     analysis.result.warnings = warnings
-    if not same_test_only:  # the store asks the question inside its write transaction
-        session_id = _save(store, analysis, operator, comment, allow_duplicate, is_demo, keep_files, review_state, pictures)
-    else:
-        with store.write():  # re-entrant: save_session joins this transaction, so the question and the write are one
+    with store.write():  # re-entrant: save_session joins this transaction, so the question and the write are one
+        if not same_test_only:  # the store asks the question inside its write transaction
+            session_id = _save(store, analysis, operator, comment, allow_duplicate, is_demo, keep_files, review_state, pictures)
+        else:
             found = store.find_duplicates(analysis.result.files)
             same = [d for d in found if d.get("test") == analysis.spec.key]
             if same and not allow_duplicate:
@@ -413,6 +416,8 @@ def store_analysis(
             # files held by another test's session only (one series, several measures) are no duplicate here
             session_id = _save(store, analysis, operator, comment, allow_duplicate or bool(found), is_demo, keep_files,
                                review_state, pictures)
+        if then is not None:
+            then(session_id)
     # E-mail alerts (out of tolerance, control signal) once the session is stored; a mail never fails the store.
     from qc.alerts import after_store
 

@@ -198,3 +198,27 @@ def test_signoff_and_changes_after_it_are_flagged(store, machine):
     assert store.session_signoff_flag(sid) is not None and store.session_signoff_flag(other) is None
     with pytest.raises(ValueError):
         store.sign_month(machine["id"], "2026-09", " ")
+
+
+def test_what_runs_with_a_stored_session_is_in_its_transaction(store, machine):
+    """`store_analysis(then=…)` (the inbox marking its rows with the session): when `then` fails, the session is not
+    stored either — a crash between the two cannot leave a stored session whose inbox rows still wait."""
+    import datetime as dt
+
+    from qc import pipeline
+    from qc.registry import get_test
+
+    spec = get_test("couch", store)
+    analysis = pipeline.record_logged(store, spec, machine, {"couch_readout_1_cm": "17,5", "couch_readout_2_cm": "21,52"},
+                                      acquired_at=dt.datetime(2026, 3, 2, 8, 0))
+    before = store.counts()["sessions"]
+
+    def fails(session_id: int) -> None:
+        raise RuntimeError("power cut")
+
+    with pytest.raises(RuntimeError):
+        pipeline.store_analysis(store, analysis, operator="receiver", then=fails)
+    assert store.counts()["sessions"] == before
+    seen = []
+    sid = pipeline.store_analysis(store, analysis, operator="receiver", then=seen.append)
+    assert seen == [sid]

@@ -428,13 +428,15 @@ def process_inbox(store, now: dt.datetime | None = None, lang: str = "fr", force
             spec = get_test(g.test, store)
             inputs = received_inputs(store, g.rows)
             analysis = pipeline.analyse(store, spec, inputs, store.machine(g.machine_id), lang=lang)
-            sid = pipeline.store_analysis(store, analysis, operator=RECEIVER_OPERATOR, review_state="pending")
+            # the rows marked analysed in the session's own transaction: a crash cannot leave them waiting
+            sid = pipeline.store_analysis(store, analysis, operator=RECEIVER_OPERATOR, review_state="pending",
+                                          then=lambda sid, ids=ids: records_intake.update_inbox_rows(
+                                              store, ids, {"state": "analysed", "session_id": sid, "group_id": sid}))
         except QCInputError as exc:
             reason = exc.message(lang)
             records_intake.update_inbox_rows(store, ids, {"state": "failed", "reason": reason})
             done.append({"test": g.test, "machine_id": g.machine_id, "images": len(ids), "session_id": None, "error": reason})
             continue
-        records_intake.update_inbox_rows(store, ids, {"state": "analysed", "session_id": sid, "group_id": sid})
         done.append({"test": g.test, "machine_id": g.machine_id, "images": len(ids), "session_id": sid, "status": analysis.status})
     return done
 
