@@ -570,6 +570,7 @@ def image_test_page(
     spec = get_test(key, store)
     st.title(spec.name(lang()))
     st.caption(f"{T('freq.' + spec.frequency)} — {spec.description(lang())}")
+    from pages.guide_link import guide_link; guide_link(spec.key, spec.name_fr, spec.name(lang()))  # noqa: E702 - docs/guide
     machine = machine_selector(store, key=f"{key}_machine")
     types = [x.strip().lstrip(".") for x in spec.accepts.split(",") if x.strip()]
     uploads = session_uploader(T("ui.upload"), types, key=f"{key}_upload")

@@ -97,6 +97,7 @@ def main() -> None:
     measures = [specs[k] for k in MEASURES if k in specs]
     st.title(T("mrq.page.title"))
     st.caption(T("mrq.page.caption", measures=", ".join(s.name(lang()) for s in measures)))
+    from pages.guide_link import guide_link; guide_link("mr-image", name=T("mrq.page.title"))  # noqa: E702 - docs/guide
     machine = machine_selector(store, key=f"{KEY}_machine")
     uploads = session_uploader(T("ui.upload"), ["dcm", "ima", "zip"], key=f"{KEY}_upload")
     if st.button(T("ui.try_demo"), key=f"{KEY}_demo", icon=":material/science:"):

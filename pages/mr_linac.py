@@ -24,6 +24,7 @@ MODULES = {b0.KEY: b0, b0_gantry.KEY: b0_gantry, b1.KEY: b1, geometry_3d.KEY: ge
 store = get_store()
 st.title(T("mrl.page.title"))
 st.caption(T("mrl.page.caption"))
+from pages.guide_link import guide_link; guide_link("mr-linac", name=T("mrl.page.title"))  # noqa: E402,E702 - docs/guide
 with st.expander(T("mrl.page.per_test")):
     for key in MODULES:
         spec = get_test(key, store)

@@ -157,6 +157,7 @@ def mr_test_page(key: str, module) -> None:
     prefix = widget_prefix(key)
     st.title(spec.name(lang()))
     st.caption(f"{T('freq.' + spec.frequency)} — {spec.description(lang())}")
+    from pages.guide_link import guide_link; guide_link(spec.key, spec.name_fr, spec.name(lang()))  # noqa: E702 - docs/guide
     st.page_link("pages/mr_linac.py", label=T("mrl.page.title"), icon=":material/folder_open:")
     machine = machine_selector(store, key=f"{prefix}_machine")
     options_form(store, key, prefix)
