@@ -124,3 +124,26 @@ def test_a_missing_picture_becomes_its_caption_never_a_broken_image(tmp_path):
     assert [b.kind for b in blocks] == ["text", "text", "text"]
     assert blocks[1].text == "*Le champ annoté*" and blocks[2].text == "*Hors du guide*"
     assert guide.page_text("nothing", guide_dir=tmp_path) is None
+
+
+def test_each_kind_of_test_page_shows_the_guide_button_and_it_opens_the_guide(qc_data_dir):
+    """One page per place that draws a page header (image test, MR-Linac test, logged test, the two MR study pages):
+    the « Guide d'utilisation » button is there; on the leaf page, a click shows the guide's page in the app."""
+    from streamlit.testing.v1 import AppTest
+
+    at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
+    at.session_state["lang"] = "fr"
+    at.run()
+    label = t("guide.open", "fr")
+    for page, logged in [("pages/leaves.py", None), ("pages/mr_b0.py", None), ("pages/logged.py", "helium"),
+                         ("pages/mr_image.py", None), ("pages/mr_linac.py", None)]:
+        if logged:
+            at.session_state["_logged_test"] = logged
+        at.switch_page(page).run()
+        assert not at.exception, (page, [e.value for e in at.exception])
+        assert [b for b in at.button if b.label == label], f"{page}: no « {label} » button"
+    at.switch_page("pages/leaves.py").run()
+    next(b for b in at.button if b.label == label).click().run()
+    shown = "\n".join(m.value for m in at.markdown)
+    assert "Que faire en cas d'échec" in shown and "## Lire le résultat" in shown
+    assert "](" not in shown  # links shown as their text
