@@ -4,8 +4,8 @@ blocks the app can draw without a browser leaving the intranet.
 One markdown page per image/report test (`docs/guide/<key>.md`), one per study page (`mr-image`, `mr-linac`), and
 one page for the logged tests (`releves.md`) with a `## <test name>` section each. In the app a page is shown as
 text and pictures: an image line `![caption](images/x.png)` becomes a picture block, a link to another page of the
-guide becomes its plain text (the app shows one page at a time, there is nothing to follow), and nothing else is
-changed. The pages are written without raw HTML (tests/test_guide.py) and Streamlit escapes HTML in markdown.
+guide becomes its plain text (the app shows one page at a time, there is nothing to follow) and a link back to the
+index is left out, and nothing else is changed. The pages are written without raw HTML (tests/test_guide.py) and Streamlit escapes HTML in markdown.
 """
 
 from __future__ import annotations
@@ -20,6 +20,8 @@ LOGGED_PAGE = "releves.md"
 _IMAGE_LINE = re.compile(r"^!\[(?P<alt>[^\]]*)\]\((?P<src>[^)\s]+)\)\s*$")
 _LINK = re.compile(r"(?<!!)\[(?P<text>[^\]]+)\]\((?P<target>[^)\s]+)\)")
 _SECTION = re.compile(r"^## ", re.M)
+# « · [retour au sommaire](index.md) »: in the app the guide is one page at a time, there is no index to go back to.
+_TO_INDEX = re.compile(r"[ \t]*·?[ \t]*\[[^\]]+\]\(index\.md\)")
 
 
 @dataclass(frozen=True)
@@ -74,15 +76,15 @@ def links_of(text: str) -> list[str]:
 
 
 def blocks(text: str, guide_dir: Path = GUIDE_DIR) -> list[Block]:
-    """The page cut into text and pictures for the app; links become their text; a picture whose file is
-    missing becomes its caption in italics (never a broken image)."""
+    """The page cut into text and pictures for the app; links become their text (links back to the index are left
+    out); a picture whose file is missing becomes its caption in italics (never a broken image)."""
     out: list[Block] = []
     lines: list[str] = []
 
     def flush() -> None:
         body = "\n".join(lines).strip()
         if body:
-            out.append(Block("text", _LINK.sub(lambda m: m.group("text"), body)))
+            out.append(Block("text", _LINK.sub(lambda m: m.group("text"), _TO_INDEX.sub("", body))))
         lines.clear()
 
     for line in text.splitlines():

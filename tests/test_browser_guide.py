@@ -20,7 +20,7 @@ import sqlite3
 import pytest
 
 from conftest import REPO
-from test_browser_e2e import _wait_idle, browser, page, server  # noqa: F401 - fixtures
+from test_browser_e2e import _shot, _wait_idle, browser, page, server  # noqa: F401 - fixtures
 
 pytestmark = pytest.mark.browser
 
@@ -192,4 +192,6 @@ def test_each_test_page_opens_its_guide_in_the_app(page, server):
     dialog.get_by_text("Que faire en cas d'échec").first.wait_for()
     dialog.get_by_test_id("stImage").first.wait_for()
     assert dialog.locator("a[href*='github']").count() == 0
+    assert dialog.locator("a[href$='.md']").count() == 0  # links between guide pages are shown as their text
     _no_error(page)
+    _shot(page, "guide_dialog")  # with QC_SCREENSHOTS only (not a picture of the guide)

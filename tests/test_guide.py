@@ -101,12 +101,14 @@ def test_logged_page_quotes_each_field_label():
 
 
 def test_app_blocks_turn_links_into_text_and_pictures_into_files():
-    text = guide.page_text("leaves")
+    text = guide.page_text("slits")
+    assert "[Position des lames](leaves.md)" in text and "[retour au sommaire](index.md)" in text
     blocks = guide.blocks(text)
     images = [b for b in blocks if b.kind == "image"]
     assert images and all(b.path.is_file() and b.path.parent == GUIDE / "images" for b in images)
     shown = "\n".join(b.text for b in blocks if b.kind == "text")
-    assert "](" not in shown and "retour au sommaire" in shown
+    assert "](" not in shown and "Position des lames" in shown
+    assert "sommaire" not in shown and "menu « Tests quotidiens et hebdomadaires › MVIC Fente »\n" in shown
 
 
 def test_logged_section_is_the_introduction_and_that_test_only():
