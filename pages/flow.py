@@ -92,6 +92,8 @@ class Flow:
     same_test_duplicates: bool = False
     # The widget-key prefix of a test's save block when the page shows several tests (default: page prefix + key).
     save_prefix: Callable[[TestSpec], str] | None = None
+    # The page of the user guide (docs/guide/<guide>.md) opened by « Guide d'utilisation » under the title.
+    guide: str = ""
 
 
 def run_flow(store: Store, flow: Flow) -> None:
@@ -99,6 +101,10 @@ def run_flow(store: Store, flow: Flow) -> None:
     p = flow.prefix
     st.title(flow.title)
     st.caption(flow.caption)
+    if flow.guide:
+        from pages.guide_link import guide_link
+
+        guide_link(flow.guide, name=flow.title)
     machine = machine_selector(store, key=f"{p}_machine")
     if flow.above is not None:
         flow.above(store)
@@ -243,6 +249,7 @@ def test_page(key: str) -> None:
         options=view.options,
         above=(lambda s: view.above(s, spec, prefix)) if view.above is not None else None,
         progress=view.progress,
+        guide=spec.key,
     )
     run_flow(store, flow)
 
@@ -287,6 +294,7 @@ def mr_image_page() -> None:
     specs = [get_test(k, store) for k in MENU_GROUPS["mr-image"]]
     run_flow(store, Flow(
         prefix="mr_image",
+        guide="mr-image",
         title=T("mrq.page.title"),
         caption=T("mrq.page.caption", measures=", ".join(s.name(lang()) for s in specs)),
         specs=specs,
@@ -364,6 +372,7 @@ def mr_linac_page() -> None:
 
     run_flow(store, Flow(
         prefix="mr_linac",
+        guide="mr-linac",
         title=T("mrl.page.title"),
         caption=T("mrl.page.caption"),
         specs=specs,

@@ -25,6 +25,7 @@ spec = get_test(key, store)
 test = spec.definition
 st.title(md_escape(spec.name(lang())))
 st.caption(f"{T('freq.' + spec.frequency)} — {md_escape(spec.description(lang()))}")
+from pages.guide_link import guide_link; guide_link(spec.key, spec.name_fr, spec.name(lang()))  # noqa: E402,E702 - docs/guide
 machine = machine_selector(store, key=f"log_{key}_machine")
 
 c1, c2 = st.columns(2)

@@ -90,7 +90,7 @@ def blank_rt_image(value: float = 0.0, when: dt.datetime | None = None, **kw) ->
 # Modules that start real servers or processes, render whole pages, build the demo or analyse every real set: the
 # README's test command runs them (CI too); `pytest -m "not slow"` leaves them out for day-to-day work.
 SLOW_MODULES = {
-    "test_browser_e2e", "test_browser_forms", "test_browser_intake", "test_browser_spc", "test_browser_verdict",
+    "test_browser_e2e", "test_browser_forms", "test_browser_guide", "test_browser_intake", "test_browser_spc", "test_browser_verdict",
     "test_intake_orthanc", "test_intake_receiver", "test_security_receiver", "test_security_login_burst",
     "test_concurrency", "test_app_pages", "test_visible_text", "test_report", "test_validation", "test_mr_linac_page",
     "test_mr_pages", "test_record", "test_launcher", "test_startup", "test_security_session", "test_intake_review_page",
