@@ -133,18 +133,20 @@ def test_each_kind_of_test_page_shows_the_guide_button_and_it_opens_the_guide(qc
     the « Guide d'utilisation » button is there; on the leaf page, a click shows the guide's page in the app."""
     from streamlit.testing.v1 import AppTest
 
+    from tests.pages_nav import open_page
+
     at = AppTest.from_file(str(REPO / "app.py"), default_timeout=120)
     at.session_state["lang"] = "fr"
     at.run()
     label = t("guide.open", "fr")
-    for page, logged in [("pages/leaves.py", None), ("pages/mr_b0.py", None), ("pages/logged.py", "helium"),
-                         ("pages/mr_image.py", None), ("pages/mr_linac.py", None)]:
+    for page, logged in [("leaves", None), ("mr-b0", None), ("pages/logged.py", "helium"),
+                         ("mr-image", None), ("mr-linac", None)]:
         if logged:
             at.session_state["_logged_test"] = logged
-        at.switch_page(page).run()
+        open_page(at, page).run()
         assert not at.exception, (page, [e.value for e in at.exception])
         assert [b for b in at.button if b.label == label], f"{page}: no « {label} » button"
-    at.switch_page("pages/leaves.py").run()
+    open_page(at, "leaves").run()
     next(b for b in at.button if b.label == label).click().run()
     shown = "\n".join(m.value for m in at.markdown)
     assert "Que faire en cas d'échec" in shown and "## Lire le résultat" in shown
