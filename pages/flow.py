@@ -94,6 +94,9 @@ class Flow:
     save_prefix: Callable[[TestSpec], str] | None = None
     # The page of the user guide (docs/guide/<guide>.md) opened by « Guide d'utilisation » under the title.
     guide: str = ""
+    # A test whose analysis, when it applies to the upload, replaces others (the ACR phantom's own analysis replaces
+    # the generic MR measures on an ACR set): analysed first; the tests it replaces are not run and say why.
+    supersedes: dict[str, tuple[str, ...]] = dataclasses.field(default_factory=dict)
 
 
 def run_flow(store: Store, flow: Flow) -> None:
@@ -167,11 +170,13 @@ def analysed(store: Store, flow: Flow, inputs: Inputs, machine: dict | None, opt
     owner = (current_user() or {}).get("username") or client_address()
     try:
         with st.spinner(T("ui.analysing")), analysis_slot(owner):  # one upload = one of the user's analyses
-            for spec in flow.specs:
-                if spec.key not in per_test:
+            for spec in sorted(flow.specs, key=lambda s: s.key not in flow.supersedes):
+                if spec.key not in per_test or spec.key in refused:
                     continue
                 try:
                     analyses[spec.key] = _analyse(store, flow, spec, per_test[spec.key], machine, opts, given)
+                    for other in flow.supersedes.get(spec.key, ()):
+                        refused[other] = T("mrq.superseded", test=spec.name(lang()))
                 except QCInputError as exc:
                     if pipeline.needs_date(exc):  # the files' date: the same question for every test of the upload
                         date_refusal = exc
@@ -302,6 +307,10 @@ def mr_image_page() -> None:
         demo=_mr_image_demo,
         layout=_mr_image_layout,
         same_test_duplicates=True,
+        # On an ACR set the ACR analysis measures SNR, uniformity, ghosting, slice thickness, geometry and resolution
+        # with the method made for that phantom; the generic measures, made for other phantoms, read its inserts
+        # and wedges as faults (hazen's Siemens ACR set failed uniformity, thickness and geometry).
+        supersedes={"mr-acr": tuple(k for k in MENU_GROUPS["mr-image"] if k != "mr-acr")},
     ))
 
 

@@ -130,8 +130,10 @@ def test_image_quality_page_opens_on_the_acr_verdict_with_a_real_acr_set(qc_data
     summary = [x.value for x in list(at.error) + list(at.warning) + list(at.success) if "Verdict de la séance" in x.value]
     assert len(summary) == 1
     lines = [m.value for m in at.markdown if "Par mesure" in m.value]
-    assert len(lines) == 1 and lines[0].index("fantôme ACR") < lines[0].index("rapport signal sur bruit")
-    assert at.tabs[0].label.endswith("fantôme ACR"), [t.label for t in at.tabs]
+    # The ACR analysis alone judges an ACR set: the generic measures (made for other phantoms: on this set they
+    # failed uniformity, thickness and geometry on the inserts and wedges) are not run and say why.
+    assert len(lines) == 1 and "fantôme ACR" in lines[0] and "rapport signal sur bruit" not in lines[0], lines
+    assert [t.label for t in at.tabs] and all(t.label.endswith("fantôme ACR") for t in at.tabs), [t.label for t in at.tabs]
     labels = [e.label for e in at.expander]
     assert any(label.startswith("Ne s'applique pas à ces images") for label in labels), labels
-    assert any(label.endswith("avertissements") for label in labels), labels
+    assert sum("Série du fantôme ACR" in c.value for c in at.caption) == 6, [c.value for c in at.caption]

@@ -34,6 +34,10 @@ MESSAGES = {
         "fr": "Déposez une série (fichiers ou dossier en .zip) : chaque mesure qui s'applique est faite, avec ses ROI dessinées, jugée et enregistrée comme son propre test ({measures}).",
         "en": "Upload a series (files or a zipped folder): every measure that applies is made, with its ROIs drawn, judged and saved as its own test ({measures}).",
     },
+    "mrq.superseded": {
+        "fr": "Série du fantôme ACR : cette mesure est faite par « {test} », avec la méthode propre à ce fantôme (voir son onglet).",
+        "en": "ACR phantom series: this measure is made by “{test}”, with the method made for that phantom (see its tab).",
+    },
     "mrq.nav.image_quality": {"fr": "Qualité image IRM", "en": "MR image quality"},
     "mrq.label.series": {"fr": "série {n}", "en": "series {n}"},
     "snr.err.method": {
