@@ -103,6 +103,18 @@ class QCPdf(FPDF):
                 self.para(caption, size=caption_size)
         self.image(io.BytesIO(png), w=width, h=height)
 
+    def chart_block(self, title: str, series: pd.DataFrame, unit: str, events=None) -> None:
+        """A trend chart (`qc.reporting.pdf_chart`, drawn as vectors) with its bold title above it, kept together."""
+        from qc.reporting.pdf_chart import draw_trend_chart
+
+        width = self.epw * CHART_WIDTH
+        height = width * CHART_ASPECT
+        if self.get_y() + height + 6 + 2 > self.page_break_trigger:
+            self.add_page()
+        self.chart_title(title)
+        draw_trend_chart(self, self.l_margin, self.get_y(), width, height, series, unit, self.lang, events=events)
+        self.set_xy(self.l_margin, self.get_y() + height)
+
     def table(self, headings: list[str], rows: list[list[str]], widths: list[float], status_col: int | None = None, statuses: list[str] | None = None,
               size: float = 8, styles: list[str] | None = None):
         """A bordered table with a shaded heading repeated on each page, cells wrapped at word
@@ -228,7 +240,7 @@ def _bounds(row) -> tuple:
 def monthly_report_pdf(store, machine_id: int, month: str, lang: str = "fr", generated_by: str = "", tests: list[TestSpec] | None = None) -> bytes:
     """The monthly QC report of one machine as PDF bytes. `generated_by` names who asked for it (the page's user,
     the CLI's account); empty, the cover says the application made it with no operator set, never a bare dash."""
-    from qc.reporting.trends import series_label, trend_chart
+    from qc.reporting.trends import series_label
 
     first, last = month_bounds(month)
     machine = store.machine(machine_id)
@@ -302,34 +314,24 @@ def monthly_report_pdf(store, machine_id: int, month: str, lang: str = "fr", gen
                    for _, r in voided.iterrows()], [20, 30, 35, 105])
 
     # Per test: trend charts (the most telling few) and the table of every session's values.
-    plans = []
     for spec in tests:
         m = metrics[metrics["test"] == spec.key]
         if m.empty:
             continue
         series = charted_series(m, spec)
         # A trend needs two values: a test done once this month (the monthly ones) gets its table, not a one-point
-        # chart (each chart costs ≈ 0.1 s of vl-convert; the demo month's 39 pages held 42 such charts).
-        charted = [entry for entry in series if entry[1]["session_id"].nunique() >= 2]
-        # The title is printed by fpdf (chart_title), not drawn in the PNG.
-        titles = [series_label(spec, metric, item, lang)[0] for (metric, item), _ in charted[:MAX_CHARTS_PER_TEST]]
-        specs_json = [
-            trend_chart(g, "", series_label(spec, metric, item, lang)[1], lang, width=480, height=130, link_base=None, interactive=False,
-                        events=events).to_json(validate=False)
-            for (metric, item), g in charted[:MAX_CHARTS_PER_TEST]
-        ]
-        plans.append((spec, m, len(series), list(zip(titles, specs_json))))
-    pngs = iter(render_pngs([j for *_, js in plans for _, j in js], scale=CHART_SCALE, cache_dir=chart_cache_dir(store)))
-    for spec, m, n_series, specs_json in plans:
+        # chart (the demo month's 39 pages held 42 such charts).
+        charted = [entry for entry in series if entry[1]["session_id"].nunique() >= 2][:MAX_CHARTS_PER_TEST]
         pdf.add_page()
         pdf.h1(spec.name(lang))
         pdf.para(spec.description(lang), size=9)
-        for chart_title, _ in specs_json:
-            pdf.image_block(next(pngs), pdf.epw * 0.92, chart_title, bold=True)
-        if n_series and not specs_json and m["session_id"].nunique() == 1:
+        for (metric, item), g in charted:
+            title, unit = series_label(spec, metric, item, lang)
+            pdf.chart_block(title, g, unit, events)
+        if series and not charted and m["session_id"].nunique() == 1:
             pdf.para(t("report.single_session", lang), size=8)
-        elif n_series > len(specs_json):
-            pdf.para(t("report.more_series", lang, n=n_series - len(specs_json)), size=8)
+        elif len(series) > len(charted):
+            pdf.para(t("report.more_series", lang, n=len(series) - len(charted)), size=8)
         rows, statuses = session_rows(m, spec, lang)
         # Each session's signature in force (« Relu » / « Approuvé », who, when; unverified said), a last column.
         signed = current_signatures(store, m["session_id"].unique())
@@ -404,7 +406,8 @@ def corrective_comments(store, session_ids: list[int]) -> dict[int, str]:
 
 
 MAX_CHARTS_PER_TEST = 3
-CHART_SCALE = 1.25  # ≈ 100 dpi at the printed width: sharp on paper, fewer pixels to render
+CHART_WIDTH = 0.92  # of the page's text width
+CHART_ASPECT = 0.32  # height / width: the proportions of the former 480 x 130 px Vega charts with their axes
 
 
 def charted_series(m: pd.DataFrame, spec: TestSpec) -> list[tuple[tuple[str, str], pd.DataFrame]]:
