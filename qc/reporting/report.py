@@ -415,16 +415,15 @@ def charted_series(m: pd.DataFrame, spec: TestSpec) -> list[tuple[tuple[str, str
     tolerance, then those judged by a tolerance, then the session-level ones (item ""), then the
     test's own metric order."""
     order = {ms.name: i for i, ms in enumerate(spec.metrics)}
-    trended = m[m["metric"].map(lambda n: spec.metric(n) is None or spec.metric(n).trend)]
+    names = m["metric"].unique()
+    trended = m[m["metric"].isin([n for n in names if spec.metric(n) is None or spec.metric(n).trend])]
+    # Each series' rank from one grouped pass (a pandas filter per series cost 0.3 s for the 470 of the demo month).
+    flags = trended.assign(_bad=trended["status"].isin(["warning", "fail"]), _judged=trended["tol_low"].notna() | trended["tol_high"].notna())
+    summary = flags.groupby(["metric", "item"], sort=False)[["_bad", "_judged"]].any()
+    rank = {key: (0 if bad else 1, 0 if judged else 1, 0 if key[1] == "" else 1, order.get(key[0], len(order)))
+            for key, bad, judged in zip(summary.index, summary["_bad"], summary["_judged"])}
     groups = list(trended.groupby(["metric", "item"], sort=False))
-
-    def rank(entry):
-        (metric, item), g = entry
-        judged = g["tol_low"].notna().any() or g["tol_high"].notna().any()
-        return (0 if g["status"].isin(["warning", "fail"]).any() else 1, 0 if judged else 1, 0 if item == "" else 1,
-                order.get(metric, len(order)))
-
-    return sorted(groups, key=rank)
+    return sorted(groups, key=lambda entry: rank[entry[0]])
 
 
 def _png(spec_json: str, scale: float) -> bytes:
