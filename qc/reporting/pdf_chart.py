@@ -97,7 +97,8 @@ def draw_trend_chart(pdf, x0: float, y0: float, width: float, height: float, df:
     d = df.sort_values("acquired_at", kind="stable")
     when = pd.to_datetime(d["acquired_at"]).reset_index(drop=True)
     value = d["value"].to_numpy(float)
-    vmin, vmax = np.nanmin(value), np.nanmax(value)
+    measured = value[~np.isnan(value)]
+    vmin, vmax = (float(measured.min()), float(measured.max())) if len(measured) else (0.0, 0.0)  # none measured: the bands alone
     pad_low, pad_high = vmin - abs(vmin) * 0.1 - 1, vmax + abs(vmax) * 0.1 + 1
     if not (vmin < 0) and d["act_low"].isna().all() and d["tol_low"].isna().all():
         pad_low = 0.0
