@@ -114,7 +114,7 @@ def draw_trend_chart(pdf, x0: float, y0: float, width: float, height: float, df:
 
     # Scales: every drawn value sets the value axis (as one Vega scale over all layers), the dates and events the time axis.
     drawn = [value[~np.isnan(value)]] + [b for lo, hi, *_ in bands for b in (lo, hi)] + ([nominal[~np.isnan(nominal)]] if nominal is not None else [])
-    allv = np.concatenate(drawn)
+    allv = np.concatenate(drawn) if sum(len(a) for a in drawn) else np.zeros(1)  # nothing measured nor limited: an axis around 0
     y_lo, y_hi, y_ticks = value_axis(float(np.min(allv)), float(np.max(allv)))
     t_lo, t_hi = min([when.min(), *ev]), max([when.max(), *ev])
     if t_hi <= t_lo:
