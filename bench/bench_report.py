@@ -8,12 +8,19 @@ as stored, so some are warnings / fails; those sessions carry a comment. Three s
 with a reason, the month is signed, and two sessions are stored after the signature.
 Inserted in bulk like bench_history (`insert_all` in one `store.write()` transaction).
 
-Then it times `monthly_report_pdf(store, machine_id, "YYYY-MM")`: the first call of the process
-(cold: includes vl-convert's start-up) and warm calls, with where the time goes (chart PNGs via
-vl-convert, Altair chart building, fpdf tables, database reads), the page count and the size.
-Target: < 5 s. `--profile` adds the cProfile top functions of one warm call.
+Then it times what a user waits for, CPU and wall, with the load average:
+- cold: `python -m qc report` as a whole new process (imports included), `--cold` times (median), each on a
+  fresh copy of the database;
+- warm: `monthly_report_pdf(store, machine_id, "YYYY-MM")` called again in one process (the server, whose
+  modules are loaded: the click on « Générer le PDF »), the first call of the process and `--repeat` more,
+  with where the time goes (database reads, the control-chart table, the charts drawn by fpdf2, tables),
+  the page count and the size.
+Target: < 5 s of CPU for both. `--profile` adds the cProfile top functions of one warm call.
+`--data DIR --machine NAME --month YYYY-MM` measures an existing database instead (copied first), e.g. the
+demo's (`python -m qc demo` into a QC_DATA_DIR, machine « Unity 1 (démo) », last month).
 
-    .venv/bin/python bench/bench_report.py [--sessions 300] [--repeat 3] [--profile] [--out report.pdf]
+    .venv/bin/python bench/bench_report.py [--sessions 300] [--repeat 5] [--cold 5] [--profile] [--out report.pdf]
+    .venv/bin/python bench/bench_report.py --data /tmp/demo --machine "Unity 1 (démo)" --month 2026-11
 """
 
 from __future__ import annotations
@@ -25,8 +32,10 @@ import io
 import os
 import pstats
 import re
+import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -99,6 +108,8 @@ class Phases:
         self.t: dict[str, float] = defaultdict(float)
         self.cpu: dict[str, float] = defaultdict(float)
         self.n: dict[str, int] = defaultdict(int)
+        self.outer_t = self.outer_cpu = 0.0  # time in phases not nested in another (month_states reads metrics_frame)
+        self._depth = 0
         self._undo: list = []
 
     def wrap(self, owner, attr: str, label: str) -> None:
@@ -106,30 +117,35 @@ class Phases:
 
         def timed(*a, **k):
             t0, c0 = time.perf_counter(), time.process_time()
+            self._depth += 1
             try:
                 return original(*a, **k)
             finally:
-                self.t[label] += time.perf_counter() - t0
-                self.cpu[label] += time.process_time() - c0
+                self._depth -= 1
+                dt_, dc = time.perf_counter() - t0, time.process_time() - c0
+                self.t[label] += dt_
+                self.cpu[label] += dc
                 self.n[label] += 1
+                if self._depth == 0:
+                    self.outer_t += dt_
+                    self.outer_cpu += dc
 
         setattr(owner, attr, timed)
         self._undo.append((owner, attr, original))
 
     def __enter__(self) -> "Phases":
+        import qc.reporting.pdf_chart as pdf_chart
         import qc.reporting.report as report
-        import qc.reporting.trends as trends
+        import qc.reporting.spc as spc
         from qc.records.storage import Store as S
 
-        import vl_convert
-
-        self.wrap(trends, "chart_png", "chart_png")
-        self.wrap(vl_convert, "vegalite_to_png", "  of which vl-convert PNG")
-        self.wrap(trends, "trend_chart", "trend_chart (Altair)")
+        self.wrap(spc, "month_states", "control-chart table (spc)")
+        self.wrap(pdf_chart, "draw_trend_chart", "charts (fpdf vectors)")
         self.wrap(report.QCPdf, "table", "pdf tables (fpdf2)")
-        self.wrap(report.QCPdf, "image", "pdf images (fpdf2)")
+        self.wrap(report.QCPdf, "para", "pdf paragraphs (fpdf2)")
         self.wrap(report.QCPdf, "output", "pdf output (fpdf2)")
         self.wrap(report, "session_rows", "session_rows (pandas)")
+        self.wrap(report, "charted_series", "charted_series (pandas)")
         self.wrap(S, "metrics_frame", "metrics_frame (SQL)")
         self.wrap(S, "sessions_frame", "sessions_frame (SQL)")
         return self
@@ -154,10 +170,41 @@ def run_report(store: Store, machine_id: int, month: str) -> tuple[float, float,
     return elapsed, cpu, pdf, ph
 
 
+def cold_process(data: Path, machine: str, month: str, n: int) -> tuple[list[float], list[float], bytes]:
+    """CPU (user + system, from the OS) and wall of `python -m qc report` as a new process, `n` times, each on a
+    fresh copy of `data` (nothing cached from a previous run)."""
+    cpu, wall, pdf = [], [], b""
+    for _ in range(n):
+        run = Path(tempfile.mkdtemp(prefix="qc_bench_report_cold_"))
+        try:
+            shutil.copytree(data, run, dirs_exist_ok=True, ignore=shutil.ignore_patterns("cache"))
+            out = run / "report.pdf"
+            env = {**os.environ, "QC_DATA_DIR": str(run), "QC_NO_DEMO": "1"}
+            before = resource.getrusage(resource.RUSAGE_CHILDREN)
+            t0 = time.perf_counter()
+            subprocess.run([sys.executable, "-m", "qc", "report", "--machine", machine, "--month", month, "-o", str(out)],
+                           cwd=REPO, env=env, check=True, capture_output=True)
+            wall.append(time.perf_counter() - t0)
+            after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+            pdf = out.read_bytes()
+        finally:
+            shutil.rmtree(run, ignore_errors=True)
+    return cpu, wall, pdf
+
+
+def load() -> str:
+    return " ".join(f"{x:.2f}" for x in os.getloadavg()) + f" on {os.cpu_count()} CPUs"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--sessions", type=int, default=300)
-    ap.add_argument("--repeat", type=int, default=3, help="warm calls after the cold one")
+    ap.add_argument("--repeat", type=int, default=5, help="warm calls after the first one of the process")
+    ap.add_argument("--cold", type=int, default=5, help="whole `python -m qc report` processes")
+    ap.add_argument("--data", help="an existing data folder (copied) instead of the built month")
+    ap.add_argument("--machine", help="with --data: the machine's name")
+    ap.add_argument("--month", default=MONTH, help="with --data: YYYY-MM")
     ap.add_argument("--profile", action="store_true", help="cProfile one more warm call")
     ap.add_argument("--out", help="write the PDF here")
     args = ap.parse_args()
@@ -165,55 +212,64 @@ def main() -> None:
     os.environ["QC_DATA_DIR"] = str(tmp)
     try:
         t0 = time.perf_counter()
-        store = open_store(tmp)
-        info = build_month_db(store, MONTH, args.sessions)
-        print(f"Month {MONTH}, one machine: {info['sessions']} sessions ({info['voided']} voided), {info['metrics']} metric rows, "
-              f"built in {time.perf_counter() - t0:.1f} s")
-        print("  sessions per test: " + ", ".join(f"{k} {v}" for k, v in info["per_test"].items()))
-        print("  session status: " + ", ".join(f"{k} {v}" for k, v in sorted(info["status"].items())) +
-              "; metric rows: " + ", ".join(f"{k} {v}" for k, v in sorted(info["metric_status"].items())))
+        if args.data:
+            shutil.copytree(args.data, tmp, dirs_exist_ok=True, ignore=shutil.ignore_patterns("cache"))
+            store = open_store(tmp)
+            machine_id, machine_name, month = store.resolve_machine(args.machine)["id"], args.machine, args.month
+            print(f"{args.data}: machine {machine_name}, month {month}")
+        else:
+            store = open_store(tmp)
+            info = build_month_db(store, MONTH, args.sessions)
+            machine_id, machine_name, month = info["machine_id"], store.machine(info["machine_id"])["name"], MONTH
+            print(f"Month {MONTH}, one machine: {info['sessions']} sessions ({info['voided']} voided), {info['metrics']} metric rows, "
+                  f"built in {time.perf_counter() - t0:.1f} s")
+            print("  sessions per test: " + ", ".join(f"{k} {v}" for k, v in info["per_test"].items()))
+            print("  session status: " + ", ".join(f"{k} {v}" for k, v in sorted(info["status"].items())) +
+                  "; metric rows: " + ", ".join(f"{k} {v}" for k, v in sorted(info["metric_status"].items())))
+        store.db.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
-        print(f"  load average before timing: {' '.join(f'{x:.2f}' for x in os.getloadavg())} on {os.cpu_count()} CPUs")
+        print(f"\ncold: `python -m qc report` as a new process, {args.cold} times (load before: {load()})")
+        cold_cpu, cold_wall, cold_pdf = cold_process(tmp, machine_name, month, args.cold) if args.cold else ([], [], b"")
+        if cold_cpu:
+            print(f"{'process':10s} {'wall s':>7s} {'cpu s':>7s} {'pages':>6s}")
+            print(f"{'median':10s} {statistics.median(cold_wall):7.2f} {statistics.median(cold_cpu):7.2f} {page_count(cold_pdf):6d}")
+            print(f"{'min-max':10s} {min(cold_wall):.2f}-{max(cold_wall):.2f} {min(cold_cpu):.2f}-{max(cold_cpu):.2f}   (load after: {load()})")
+
+        print(f"\nwarm: monthly_report_pdf(store, machine_id, {month!r}) in this process (the server's click), load before: {load()}")
         runs = []
         for i in range(1 + args.repeat):
-            runs.append(run_report(store, info["machine_id"], MONTH))
-        cold, cold_cpu, pdf, ph_cold = runs[0]
+            runs.append(run_report(store, machine_id, month))
+        first, first_cpu, pdf, ph_first = runs[0]
         warm = [r[0] for r in runs[1:]]
         warm_cpu = [r[1] for r in runs[1:]]
         last_wall, _, last_pdf, ph_warm = runs[-1]
         if args.out:
             Path(args.out).write_bytes(pdf)
-
-        print(f"\nmonthly_report_pdf(store, machine_id, {MONTH!r})")
         print(f"{'call':10s} {'wall s':>7s} {'cpu s':>7s} {'pages':>6s} {'size kB':>8s}")
-        print(f"{'cold':10s} {cold:7.2f} {cold_cpu:7.2f} {page_count(pdf):6d} {len(pdf) / 1024:8.0f}")
+        print(f"{'first':10s} {first:7.2f} {first_cpu:7.2f} {page_count(pdf):6d} {len(pdf) / 1024:8.0f}")
         if warm:
             print(f"{'warm med':10s} {statistics.median(warm):7.2f} {statistics.median(warm_cpu):7.2f} "
                   f"{page_count(last_pdf):6d} {len(last_pdf) / 1024:8.0f}")
             print(f"{'warm max':10s} {max(warm):7.2f} {max(warm_cpu):7.2f}")
-        print("target < 5 s; cpu = CPU time of the process, all threads (vl-convert renders in its own threads)")
+        print(f"target < 5 s of CPU (load after: {load()})")
 
-        print("\nWhere the time goes (s; chart_png = chart.to_json() + vl-convert PNG)")
-        print(f"{'phase':28s} {'calls':>5s} {'cold':>7s} {'cpu':>7s} {'warm':>7s} {'cpu':>7s}")
-        order = ("sessions_frame (SQL)", "metrics_frame (SQL)", "trend_chart (Altair)", "chart_png", "  of which vl-convert PNG",
-                 "pdf images (fpdf2)", "pdf tables (fpdf2)", "session_rows (pandas)", "pdf output (fpdf2)")
-        for label in order:
-            print(f"{label:28s} {ph_warm.n[label]:5d} {ph_cold.t[label]:7.2f} {ph_cold.cpu[label]:7.2f} "
+        print("\nWhere the time goes (s; metrics_frame includes the control-chart table's read of the history)")
+        print(f"{'phase':28s} {'calls':>5s} {'first':>7s} {'cpu':>7s} {'warm':>7s} {'cpu':>7s}")
+        for label in ph_warm.n:
+            print(f"{label:28s} {ph_warm.n[label]:5d} {ph_first.t[label]:7.2f} {ph_first.cpu[label]:7.2f} "
                   f"{ph_warm.t[label]:7.2f} {ph_warm.cpu[label]:7.2f}")
-        nested = ("  of which vl-convert PNG",)
 
         def rest(ph: Phases, wall: float, cpu: float) -> str:
-            return (f"{wall - sum(v for k, v in ph.t.items() if k not in nested):7.2f} "
-                    f"{cpu - sum(v for k, v in ph.cpu.items() if k not in nested):7.2f}")
+            return f"{wall - ph.outer_t:7.2f} {cpu - ph.outer_cpu:7.2f}"
 
-        print(f"{'other (fpdf text, pandas)':28s} {'':5s} {rest(ph_cold, cold, cold_cpu)} {rest(ph_warm, last_wall, runs[-1][1])}")
+        print(f"{'other (fpdf text, pandas)':28s} {'':5s} {rest(ph_first, first, first_cpu)} {rest(ph_warm, last_wall, runs[-1][1])}")
 
         if args.profile:
             from qc.reporting.report import monthly_report_pdf
 
             pr = cProfile.Profile()
             pr.enable()
-            monthly_report_pdf(store, info["machine_id"], MONTH, lang="fr", generated_by="bench")
+            monthly_report_pdf(store, machine_id, month, lang="fr", generated_by="bench")
             pr.disable()
             s = io.StringIO()
             pstats.Stats(pr, stream=s).sort_stats("cumulative").print_stats(30)

@@ -88,7 +88,7 @@ def test_trend_chart_draws_the_event_as_a_marked_vertical_line(store, machine):
 
 
 def test_monthly_pdf_lists_the_events_and_draws_them(store, machine, monkeypatch):
-    from qc.reporting import report, trends
+    from qc.reporting import pdf_chart, report
 
     spec = get_test("laser")
     for d in (3, 12, 20):
@@ -97,13 +97,13 @@ def test_monthly_pdf_lists_the_events_and_draws_them(store, machine, monkeypatch
         pipeline.store_analysis(store, a, operator="AG")
     store.add_event(machine["id"], "2026-02-10", "recalibration", "Réétalonnage MR-MV", user="phys")
     seen = []
-    real = trends.trend_chart
+    real = pdf_chart.draw_trend_chart
 
     def spy(*args, **kw):
         seen.append(kw.get("events"))
         return real(*args, **kw)
 
-    monkeypatch.setattr(trends, "trend_chart", spy)
+    monkeypatch.setattr(pdf_chart, "draw_trend_chart", spy)
     pdf = report.monthly_report_pdf(store, machine["id"], "2026-02", lang="fr", tests=[spec])
     assert pdf[:4] == b"%PDF"
     assert seen and all(e is not None and len(e) == 1 for e in seen)

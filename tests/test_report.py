@@ -137,3 +137,75 @@ def test_out_of_tolerance_table_prints_each_session_comment_once_and_names_who_g
     assert out_section.count("zorglub") == 1, "the session's comment is printed once, not on each of its metrics"
     assert out_section.count(f"#{sid} ") == 1
     assert "Généré par : application (aucun opérateur renseigné)" in text and "Généré par : —" not in text
+
+
+def _series_frame() -> "pd.DataFrame":
+    """Four results of one metric as `Store.metrics_frame` gives them: a tolerance band ±0.75 inside an action
+    band ±1, a nominal, the third result out of tolerance (fail)."""
+    import pandas as pd
+
+    n = 4
+    return pd.DataFrame({
+        "session_id": range(1, n + 1), "acquired_at": pd.to_datetime(["2026-11-03 08:00", "2026-11-10 08:00", "2026-11-17 08:00", "2026-11-24 08:00"]),
+        "value": [0.1, 0.3, 1.4, 0.2], "status": ["pass", "pass", "fail", "pass"], "operator": "AG", "comment": "", "metric": "size_dev_mm",
+        "item": "", "unit": "mm", "nominal": 0.0, "act_low": -1.0, "tol_low": -0.75, "tol_high": 0.75, "act_high": 1.0})
+
+
+def test_trend_chart_is_drawn_as_vectors_with_axes_band_and_marked_points():
+    """The monthly report's charts are fpdf2 vectors (no picture to render): the value and date axes are text,
+    the tolerance band is a translucent green fill, the result out of tolerance a red point."""
+    from qc.reporting.pdf_chart import value_axis
+    from qc.reporting.report import QCPdf
+
+    pdf = QCPdf("test", "fr")
+    pdf.compress = False
+    pdf.add_page()
+    pdf.chart_block("Écart de taille", _series_frame(), "mm")
+    raw = bytes(pdf.output())
+    text = pdf_text(raw)
+    lo, hi, ticks = value_axis(-1.0, 1.4)
+    assert (lo, hi) == (-1.0, 1.5) and len(ticks) == 6
+    for label in ("Écart de taille", "Date", "mm", "-1,0", "0,5", "1,5", "09/11/26", "16/11/26", "23/11/26"):  # Mondays
+        assert label in text, label
+    assert not re.findall(rb"/Subtype\s*/Image", raw), "drawn, not a picture"
+    assert b"0.7765 0.1569 0.1569 rg" in raw, "the failing result is a red point"
+    assert b"0.4 0.7333 0.4157 rg" in raw and b"/ca 0.25" in raw, "the tolerance band is a translucent green fill"
+
+
+def test_cli_monthly_report_draws_its_charts_without_a_chart_engine(demo_dir, qc_data_dir):
+    """`python -m qc report` as a user runs it: charts drawn by fpdf2 (no Altair, no vl-convert loaded: 3 s of a
+    7 s report before), « Généré par » names the command line's account."""
+    import os
+    import subprocess
+    import sys
+
+    shutil.copytree(demo_dir, qc_data_dir, dirs_exist_ok=True)
+    out = qc_data_dir / "r.pdf"
+    probe = ("import sys; from qc.cli import main; main(sys.argv[1:]); "
+             "print('loaded:', sorted(m for m in ('altair', 'vl_convert') if m in sys.modules))")
+    run = subprocess.run([sys.executable, "-c", probe, "report", "--machine", DEMO_MACHINE, "--month", last_month(), "-o", str(out)],
+                         env={**os.environ, "QC_DATA_DIR": str(qc_data_dir), "QC_NO_DEMO": "1", "USER": "mbernard"},
+                         capture_output=True, text=True, check=True)
+    assert "loaded: []" in run.stdout
+    pdf = out.read_bytes()
+    assert not re.findall(rb"/Subtype\s*/Image", pdf)
+    text = pdf_text(pdf)
+    assert "Généré par : ligne de commande (mbernard)" in " ".join(text.split())
+    assert "Cartes de contrôle du mois" in text
+
+
+def test_month_states_skips_only_what_its_table_does_not_print(demo_store):
+    """The control-chart table analyses each series without the step proposal and the trend (no regression
+    needed): its signals, limits, Cpk and verdicts are those of the full analysis of the same series."""
+    from qc.reporting.spc import analyse_frame
+
+    machine = demo_store.machine_by_name(DEMO_MACHINE)
+    history = demo_store.metrics_frame(machine_id=machine["id"])
+    events = demo_store.events(machine["id"])
+    compared = 0
+    for (test, metric, item), g in history.groupby(["test", "metric", "item"], sort=False):
+        full, table = analyse_frame(g, events), analyse_frame(g, events, outlook=False)
+        assert (full.signals, full.limits, full.cpk, full.flags, full.statuses) == (table.signals, table.limits, table.cpk, table.flags, table.statuses)
+        assert table.step is None and table.trend is None
+        compared += full.limits is not None
+    assert compared >= 10

@@ -13,12 +13,15 @@ study saw the MR-to-MV offsets move after upgrades).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import altair as alt
 import numpy as np
 import pandas as pd
 
 from qc.i18n import t
+
+if TYPE_CHECKING:
+    import altair as alt
 
 STATUS_COLOURS = {"pass": "#2e7d32", "warning": "#f9a825", "fail": "#c62828", "none": "#607d8b"}
 
@@ -80,6 +83,8 @@ def band_in_force(result, metric: str) -> tuple[float | None, float | None, floa
 def band_layers(result, metric: str) -> list[alt.Chart]:
     """Horizontal bands for one analysed result: tolerance (green) inside action (amber), from the
     limits in force on its acquisition date (`band_in_force`); none when the metric was not judged."""
+    import altair as alt
+
     b = band_in_force(result, metric)
     layers: list[alt.Chart] = []
     if b is None:
@@ -113,6 +118,8 @@ def last_event_before(events, when) -> pd.Timestamp | None:
 
 def _events_layer(events, lang: str, date_range: tuple | None):
     """Dashed purple vertical rules with the event type in the tooltip (and a small marker on top)."""
+    import altair as alt
+
     if events is None or not isinstance(events, pd.DataFrame) or events.empty:
         dates = event_dates(events)
         if not dates:
@@ -156,6 +163,8 @@ def trend_chart(
 
     `df` has the columns of `Store.metrics_frame` for a single (test, metric, item).
     """
+    import altair as alt  # imported when a chart is drawn: the PDF report and the CLI do not need it
+
     d = df.sort_values("acquired_at")
     vmin, vmax = d["value"].min(), d["value"].max()
     pad_low, pad_high = vmin - abs(vmin) * 0.1 - 1, vmax + abs(vmax) * 0.1 + 1
@@ -244,6 +253,8 @@ def series_label(spec, metric: str, item: str, lang: str) -> tuple[str, str]:
 
 def small_multiples(df: pd.DataFrame, spec, lang: str = "fr", columns: int = 2, max_series: int = 12, width: int = 330, events=None) -> alt.ConcatChart | None:
     """Several (metric, item) series of one test, as a grid of trend charts (with the machine events)."""
+    import altair as alt
+
     charts = []
     for (metric, item), g in list(df.groupby(["metric", "item"], sort=False))[:max_series]:
         title, unit = series_label(spec, metric, item, lang)
