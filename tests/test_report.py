@@ -209,3 +209,13 @@ def test_month_states_skips_only_what_its_table_does_not_print(demo_store):
         assert table.step is None and table.trend is None
         compared += full.limits is not None
     assert compared >= 10
+
+
+def test_no_table_heading_is_left_alone_at_the_foot_of_a_page(demo_store):
+    """« Valeurs du mois » and its table's heading are kept with the table's first session row (5–7 lines high): a
+    heading alone at the foot of a page, its rows on the next, read as an empty table (demo month, page 5)."""
+    machine = demo_store.machine_by_name(DEMO_MACHINE)
+    pages = pdf_text(monthly_report_pdf(demo_store, machine["id"], last_month(), lang="fr")).split("\f")
+    alone = [i + 1 for i, page in enumerate(pages) if "Valeurs du mois" in page
+             and not re.search(r"#\d+", page.rsplit("Valeurs du mois", 1)[1])]
+    assert alone == [], f"pages ending on a heading without its rows: {alone}"

@@ -71,6 +71,9 @@ class QCPdf(FPDF):
     def h2(self, text: str) -> None:
         if self.get_y() > self.h - 50:
             self.add_page()
+        self._h2_text(text)
+
+    def _h2_text(self, text: str) -> None:
         self.ln(2)
         self.set_font("DejaVu", "B", 12)
         self.multi_cell(0, 7, text, new_x="LMARGIN", new_y="NEXT")
@@ -117,7 +120,7 @@ class QCPdf(FPDF):
         self.set_xy(self.l_margin, self.get_y() + height)
 
     def table(self, headings: list[str], rows: list[list[str]], widths: list[float], status_col: int | None = None, statuses: list[str] | None = None,
-              size: float = 8, styles: list[str] | None = None):
+              size: float = 8, styles: list[str] | None = None, title: str | None = None):
         """A bordered table with a shaded heading repeated on each page, cells wrapped at word
         boundaries, the status column coloured by status; a row whose style is "group" is bold on a light
         fill (a session above its metrics).
@@ -125,6 +128,9 @@ class QCPdf(FPDF):
         Drawn here rather than with fpdf2's `table()`: its line breaking re-measures the whole line
         at each character (quadratic in the cell's length) and took 2.2 s of CPU for the 13 tables
         of a 300-session month (bench/bench_report.py); this wraps each word once.
+
+        `title`: a heading kept with the table's heading and first row (a month's session rows are 5–7 lines high:
+        a heading left alone at the foot of a page, its rows on the next, read as an empty table).
         """
         scale = self.epw / float(sum(widths))
         cols = [w * scale for w in widths]
@@ -192,8 +198,15 @@ class QCPdf(FPDF):
             self.set_text_color(0, 0, 0)
             self.set_xy(self.l_margin, y + height)
 
-        if self.get_y() + 2 * (line_h + 2 * pad_y) > self.page_break_trigger:
+        def row_height(cells: list[str], bold: bool = False) -> float:
+            return max(len(wrap(str(c), w, bold)) for c, w in zip(cells, cols)) * line_h + 2 * pad_y
+
+        first = row_height(rows[0], bool(styles) and styles[0] == "group") if rows else line_h + 2 * pad_y
+        needed = row_height(headings, True) + first + (10 if title else 0)
+        if self.get_y() + needed > self.page_break_trigger:
             self.add_page()
+        if title:
+            self._h2_text(title)
         draw(headings, bold=True, fill=(225, 232, 240), heading=True)
         for i, r in enumerate(rows):
             colours = None
@@ -337,10 +350,9 @@ def monthly_report_pdf(store, machine_id: int, month: str, lang: str = "fr", gen
         # Each session's signature in force (« Relu » / « Approuvé », who, when; unverified said), a last column.
         signed = current_signatures(store, m["session_id"].unique())
         rows = [r + [signature_short(signed.get(int(r[1].lstrip("#"))), lang)] for r in rows]
-        pdf.h2(t("report.values", lang))
         pdf.table([t("report.col_date", lang), t("report.col_session", lang), t("report.col_values", lang), t("report.col_out", lang),
                    t("report.col_status", lang), t("report.col_operator", lang), t("sig.column", lang)],
-                  rows, [22, 15, 55, 35, 20, 20, 23], status_col=4, statuses=statuses)
+                  rows, [22, 15, 55, 35, 20, 20, 23], status_col=4, statuses=statuses, title=t("report.values", lang))
     return bytes(pdf.output())
 
 
