@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import subprocess
 import sys
 from pathlib import Path
 
@@ -48,12 +49,34 @@ def shared_file(*parts: str) -> Path:
 
 
 @pytest.fixture(scope="session")
-def demo_template(tmp_path_factory) -> Path:
-    """The demo database, built once per test run (about 20 s of CPU); tests copy it (`copy_demo`), never write it."""
-    from qc.demo import build_demo
+def demo_build(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
+    """The demo database, built once per test run by the real command `python -m qc demo` (about 32 s of CPU), and
+    that command's outcome (test_cli checks it). Under pytest-xdist the workers share one build: the first one to
+    get here builds it under a file lock, the others wait for it, then read it."""
+    import fcntl
+    import json
 
-    d = tmp_path_factory.mktemp("demo-template")
-    build_demo(d)
+    root = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        root = root.parent  # the run's folder, common to every worker
+    d = root / "demo-template"
+    done = root / "demo-template.json"
+    with open(root / "demo-template.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not done.exists():
+            env = {**os.environ, "QC_DATA_DIR": str(d), "QC_NO_DEMO": "1"}
+            out = subprocess.run([sys.executable, "-m", "qc", "--data-dir", str(d), "demo"], cwd=REPO, env=env,
+                                 capture_output=True, text=True, timeout=900)
+            done.write_text(json.dumps({"returncode": out.returncode, "stdout": out.stdout, "stderr": out.stderr}))
+    run = json.loads(done.read_text())
+    return d, subprocess.CompletedProcess(["qc", "demo"], run["returncode"], run["stdout"], run["stderr"])
+
+
+@pytest.fixture(scope="session")
+def demo_template(demo_build) -> Path:
+    """The demo database of the test run; tests copy it (`copy_demo`), never write it."""
+    d, out = demo_build
+    assert out.returncode == 0, out.stderr[-3000:]
     return d
 
 
@@ -97,7 +120,19 @@ SLOW_MODULES = {
 }
 
 
+# The longest modules (full run of 2026-12-08, --durations=0), longest first. They are collected first so that
+# pytest-xdist's workers (`-n 2 --dist loadfile`, the README's command) start on them and finish together instead of
+# one worker ending the run alone on a long module; the other modules follow in file order.
+LONGEST_FIRST = (
+    "test_visible_text", "test_winston_lutz", "test_report", "test_cli", "test_concurrency", "test_security_receiver",
+    "test_browser_e2e", "test_placeholder_dates", "test_security_zip", "test_browser_verdict", "test_security_auth",
+    "test_spc", "test_browser_spc", "test_app_pages", "test_trust", "test_security_disk",
+)
+
+
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+    rank = {name: i for i, name in enumerate(LONGEST_FIRST)}
+    items.sort(key=lambda item: rank.get(item.module.__name__.rsplit(".", 1)[-1], len(rank)))  # stable: file order kept

@@ -118,13 +118,14 @@ def _wait_idle(pg):
 
 def _choose(pg, key: str, option: str) -> None:
     """Pick `option` in the selectbox `key`, once the page has finished running (a rerun that lands while the list
-    is open closes it: the list is opened again, up to three times)."""
+    is open closes it: the list is opened again, up to ten times; the list is drawn by the browser, without a
+    round trip to the server, so 3 s per try is ample and a closed list costs 3 s instead of 10)."""
     _wait_idle(pg)
     choice = pg.get_by_role("option", name=option)
-    for _ in range(3):
+    for _ in range(10):
         pg.locator(f".st-key-{key}").click()
         try:
-            choice.wait_for(timeout=10000)
+            choice.wait_for(timeout=3000)
             break
         except Exception:  # noqa: BLE001 - playwright's TimeoutError: the list closed before it showed
             _wait_idle(pg)

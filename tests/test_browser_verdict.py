@@ -72,11 +72,11 @@ def test_a_session_opens_from_history_by_a_click(page, server):
     page.get_by_role("heading", name="Historique").first.wait_for()
     _choose(page, "hist_test", "MVIC-Champ")
     first = page.get_by_role("option").first
-    for _ in range(3):  # a rerun landing while the list is open closes it (as in _choose): open it again
+    for _ in range(10):  # a rerun landing while the list is open closes it (as in _choose): open it again
         _wait_idle(page)
         page.locator(".st-key-hist_pick").click()
         try:
-            first.wait_for(timeout=15000)
+            first.wait_for(timeout=3000)
             break
         except Exception:  # noqa: BLE001 - playwright's TimeoutError
             pass

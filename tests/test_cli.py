@@ -11,7 +11,7 @@ import zipfile
 
 import pytest
 
-from conftest import REPO, blank_rt_image, shared_file
+from conftest import REPO, blank_rt_image, copy_demo, shared_file
 
 
 def qc(*args: str, env_dir=None) -> subprocess.CompletedProcess:
@@ -124,10 +124,14 @@ def test_duplicate_store_is_refused_unless_allowed(tmp_path, qc_data_dir):
     assert counts(qc_data_dir)["sessions"] == 2
 
 
-def test_demo_export_and_report(tmp_path, qc_data_dir):
-    out = qc("demo")
+def test_demo_export_and_report(tmp_path, qc_data_dir, demo_build):
+    # `python -m qc demo` is the command that built the test run's demo database (conftest's demo_build, run once):
+    # its exit code and its sentence are checked here, then a copy of what it built is exported and reported.
+    template, out = demo_build
     assert out.returncode == 0, out.stderr
-    assert counts(qc_data_dir)["sessions"] > 50
+    n = counts(template)["sessions"]
+    assert n > 50 and f"{n} séances" in out.stdout and str(template) in out.stdout, out.stdout
+    copy_demo(template, qc_data_dir)
     csv_path = tmp_path / "helium.csv"
     out = qc("export", "--test", "helium", "--from", "2000-01-01", "--to", "2100-01-01", "--format", "csv", "-o", str(csv_path))
     assert out.returncode == 0, out.stderr

@@ -5,7 +5,6 @@ unknown usernames answer exactly like known ones. Every attempt is in the audit 
 from __future__ import annotations
 
 import json
-import statistics
 import subprocess
 import sys
 import time
@@ -130,7 +129,9 @@ def test_unknown_and_known_users_answer_alike(qc_data_dir):
                 t0 = time.perf_counter()
                 assert auth.authenticate(store, name, "wrong-guess", f"10.1.{i}.{len(name)}") == (None, "wrong")
                 timings[name].append(time.perf_counter() - t0)
-        med = {k: statistics.median(v) for k, v in timings.items()}
+        # The least of the tries is the cost itself: load from other processes (the other pytest-xdist worker, other
+        # jobs on the machine) only ever adds time, and one try slowed by it made the median of two fail (ratio 1.73).
+        med = {k: min(v) for k, v in timings.items()}
         assert med["chef"] > 0.05  # a real scrypt ran
         for name in ("ghost", "gone"):
             assert 0.6 < med[name] / med["chef"] < 1.6, med
