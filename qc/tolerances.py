@@ -196,6 +196,15 @@ def _empty(limits) -> bool:
     return limits is None or all(b is None for b in limits)
 
 
+def _relative_to_unknown(m, tol: "Tolerance | None", missing: bool) -> bool:
+    """A measured value whose analyser says its nominal is unknown (own limits all empty, e.g. the size of a field
+    that is no known field), under a tolerance relative to a nominal that neither the value nor the tolerance gives:
+    there is nothing to compare it with, so it is shown, not judged — the metric of its error says « Non mesuré »
+    and fails. An absolute tolerance still judges such a value (empty own limits never let a value escape it)."""
+    return (not missing and m.limits is not None and _empty(m.limits) and tol is not None and tol.mode == "relative"
+            and m.nominal is None and tol.nominal is None)
+
+
 def judge_measurements(measurements, tolerance_for) -> list[Judged]:
     """Judge each `qc.results.Measurement` with the tolerance in force for its metric (`tolerance_for(name)`, the
     dated table's, else the metric's default); when that sets no limit, with the limits the measurement carries
@@ -211,6 +220,8 @@ def judge_measurements(measurements, tolerance_for) -> list[Judged]:
         ref = tol.reference if tol is not None else ""
         if _empty(bounds) and not _empty(m.limits):
             bounds, tol_id, ref = tuple(m.limits), None, m.reference
+        elif _relative_to_unknown(m, tol, missing):
+            bounds = None
         out.append(
             Judged(
                 name=m.name,

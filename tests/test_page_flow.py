@@ -20,7 +20,7 @@ PAGES = REPO / "pages"
 # The page files that remain: record pages (files, not tests) and the modules the pages share.
 PAGE_FILES = {
     "alerts_settings.py", "common.py", "events.py", "flow.py", "history.py", "home.py", "logged.py", "logged_import.py",
-    "reports.py", "review.py", "settings.py", "signatures_block.py", "spc_view.py", "stored_view.py", "viewer.py", "views.py",
+    "reports.py", "review.py", "settings.py", "signatures_block.py", "spc_view.py", "stored_view.py", "viewer.py", "views.py", "guide_link.py",
 }
 
 

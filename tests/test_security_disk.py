@@ -18,7 +18,7 @@ import pytest
 
 from conftest import REPO
 from pages_nav import open_page
-from qc.records import storage
+from qc.records import sessions, storage
 from qc.records.storage import StorageError, open_store, sweep_partial_files
 
 
@@ -79,7 +79,7 @@ def test_store_on_full_disk_raises_one_sentence_and_leaves_no_part(qc_data_dir, 
     with open_store(qc_data_dir) as s:
         spec = get_test("field", s)
         analysis = pipeline.analyse(s, spec, read_paths(field_inputs(tmp_path)), s.machine_by_name("Unity T"))
-        monkeypatch.setattr(storage, "open", _full_disk_open(), raising=False)
+        monkeypatch.setattr(sessions, "open", _full_disk_open(), raising=False)  # where stored files are written
         with pytest.raises(StorageError) as exc:
             pipeline.store_analysis(s, analysis, operator="AG")
         assert exc.value.message("fr").startswith("Écriture impossible dans le dossier de données (disque plein)")
@@ -93,7 +93,7 @@ def test_cli_on_full_disk_prints_one_sentence_and_exits_2(qc_data_dir, monkeypat
 
     add_unity(qc_data_dir)
     files = [str(p) for p in field_inputs(tmp_path)]
-    monkeypatch.setattr(storage, "open", _full_disk_open(), raising=False)
+    monkeypatch.setattr(sessions, "open", _full_disk_open(), raising=False)  # where stored files are written
     code = cli.main(["--data-dir", str(qc_data_dir), "analyse", "field", *files, "--machine", "Unity T", "--store"])
     err = capsys.readouterr().err
     assert code == 2
@@ -128,7 +128,7 @@ def test_page_shows_an_error_box_on_full_disk(qc_data_dir, monkeypatch):
     open_page(at, "field").run()
     at.button(key="field_demo").click().run()
     assert not at.exception and not other_errors(at)
-    monkeypatch.setattr(storage, "open", _full_disk_open(), raising=False)
+    monkeypatch.setattr(sessions, "open", _full_disk_open(), raising=False)  # where stored files are written
     at.button(key="field_save").click().run()
     assert not at.exception
     assert any("disque plein" in e.value for e in at.error), [e.value for e in at.error]
