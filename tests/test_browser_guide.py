@@ -176,7 +176,7 @@ def test_picture_of_the_review_queue_with_a_received_session(page, server):
     page.get_by_role("heading", name="À valider").wait_for()
     _wait_idle(page)
     page.get_by_role("button", name="Valider").first.wait_for()
-    assert page.get_by_text("MVIC Fente").count() > 0
+    page.get_by_text("MVIC Fente").first.wait_for(timeout=60000)  # the received session's row (drawn after the button)
     _no_error(page)
     save_picture(page, "review")
 
