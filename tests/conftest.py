@@ -124,7 +124,7 @@ SLOW_MODULES = {
 # pytest-xdist's workers (`-n 2 --dist loadfile`, the README's command) start on them and finish together instead of
 # one worker ending the run alone on a long module; the other modules follow in file order.
 LONGEST_FIRST = (
-    "test_visible_text", "test_winston_lutz", "test_report", "test_cli", "test_concurrency", "test_security_receiver",
+    "test_browser_guide", "test_visible_text", "test_winston_lutz", "test_report", "test_cli", "test_concurrency", "test_security_receiver",
     "test_browser_e2e", "test_placeholder_dates", "test_security_zip", "test_browser_verdict", "test_security_auth",
     "test_spc", "test_browser_spc", "test_app_pages", "test_trust", "test_security_disk",
 )
