@@ -88,8 +88,14 @@ def test_received_session_is_reviewed_in_the_browser_and_measured_in_the_viewer(
         pg.get_by_text("Mesure", exact=True).click()
         _wait_idle(pg)
         chart = pg.locator('[data-testid="stVegaLiteChart"] canvas, [data-testid="stVegaLiteChart"] svg').first
-        chart.wait_for()
+        chart.wait_for(state="visible")
         box = chart.bounding_box()
+        for _ in range(20):  # the chart may be redrawn (detached) just after it appears: ask again
+            if box is not None:
+                break
+            pg.wait_for_timeout(250)
+            box = chart.bounding_box()
+        assert box is not None, "the viewer's image never settled on the page"
         x0, y0 = box["x"] + box["width"] * 0.3, box["y"] + box["height"] * 0.3
         pg.mouse.move(x0, y0)
         pg.mouse.down()
