@@ -22,7 +22,7 @@ def app() -> None:
     st.set_page_config(page_title="MR-Linac QC", page_icon=":material/radiology:", layout="wide")
 
     store = common.get_store()
-    lang = common.lang()
+    common.lang()  # this run's language, remembered for what is read outside a run (common.lang)
     T = common.T
 
     tests = common.tests(store)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import hashlib
-import io
 import os
 import sqlite3
 import threading
@@ -29,7 +28,7 @@ from qc.textsafe import md_escape
 
 STATUS_BG = {"pass": "#e8f5e9", "warning": "#fff8e1", "fail": "#ffebee", "none": "#eceff1", "unmeasured": "#ffebee"}
 # The status words and icons shown everywhere come from qc.display (one place for pages, CSV and PDF).
-from qc.display import STATUS_ICON, display_frame, fmt_bounds, fmt_cell, items_frame, status_word  # noqa: E402
+from qc.display import STATUS_ICON, fmt_bounds, fmt_cell, items_frame, status_word  # noqa: E402
 PAGE_ICONS = {"dicom": ":material/image:", "report": ":material/description:", "logged": ":material/edit_note:"}
 
 
