@@ -227,6 +227,7 @@ def test_field_without_a_nominal_has_its_size_error_not_measured():
     assert err.status == "fail" and "nominal size unknown" in err.reason
     assert st[("field_size_x_mm", "≈30x120")].status == "none"  # shown, not judged against itself
     assert st[("max_abs_size_error_mm", "")].status == "fail"
+    assert a.status == "fail"  # the session fails: its size error could not be measured (not the size judged against 0)
 
 
 def test_a_10x10_field_measured_99_4_is_judged_against_100_never_99():
